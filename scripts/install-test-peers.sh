@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the real peers Hitch's tests drive, from Debian's packages, and the npm dependencies.
+# Idempotent: packages already present are skipped, so a second run costs a few seconds.
+# Each peer and the tests that need it:
+#   postgresql                 – every repository test runs on PostgreSQL as well as SQLite
+#   python3-openstackclient,
+#   python3-cinderclient,
+#   python3-novaclient         – the real OpenStack clients driven against a running Hitch
+#   tgt, libiscsi-bin          – a real iSCSI target and a userspace initiator (real-host suite)
+#   libvirt-daemon-system,
+#   qemu-system-x86            – real hypervisor and guest (real-host suite)
+#   chromium                   – headless browser for the dashboard test
+set -euo pipefail
+
+PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient)
+# Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.
+if [[ -n "${HITCH_EXTRA_PEERS:-}" ]]; then read -r -a extra <<<"$HITCH_EXTRA_PEERS"; PEERS+=("${extra[@]}"); fi
+
+missing=()
+for p in "${PEERS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-test-peers: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # policy-rc.d keeps package scripts from starting daemons: tests start their own peers.
+  $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-test-peers: all Debian peers present"
+fi
+
+cd "$(dirname "$0")/.."
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi

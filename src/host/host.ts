@@ -1,0 +1,124 @@
+/**
+ * The Host port: the one seam between Hitch and the machine it runs on.
+ *
+ * Everything above `host/` reaches commands, `/sys`, `/dev`, `/etc` and time only through this
+ * interface, so the same initiator code runs on a real Linux host (`LinuxHost`), on the
+ * simulator (`SimHost`), and under a recorder (`RecordingHost`) that lets tests pin the exact
+ * command sequence.
+ */
+
+export interface ExecOptions {
+  /** Kill the command after this long. Every call has one; the default is the host's. */
+  readonly timeoutMs?: number;
+  /** Written to the command's stdin. */
+  readonly input?: string;
+  /**
+   * Exit codes that count as success (os-brick's `check_exit_code`). Default `[0]`. Any other
+   * code throws `HITCH_EXEC_FAILED`. Pass `'any'` to get every result back without throwing.
+   */
+  readonly okCodes?: readonly number[] | 'any';
+  /** Values to mask in every log line, trace and error of this call (CHAP passwords, tokens). */
+  readonly secrets?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch (real) or since the simulation began (virtual). */
+  now(): number;
+  /** Resolves after `ms`; rejects with `HITCH_ABORTED` when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface WaitForPathOptions {
+  readonly timeoutMs: number;
+  /** Wait for the path to disappear instead of appear. */
+  readonly gone?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** One command as run, for logs and recordings; secrets already masked. */
+export interface ExecRecord {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+export type HostListener = (event: ExecRecord) => void;
+
+export interface Host {
+  /** The host's name (the compute host it is, e.g. `newton`). */
+  readonly name: string;
+  readonly clock: Clock;
+
+  /** Run an allowlisted binary with an argument array (never a shell). */
+  exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  readFile(path: string): Promise<string>;
+  /** Write (truncate) a file; for sysfs this is the `echo X > file` of shell scripts. */
+  writeFile(path: string, data: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  /** The target of a symlink, as stored (may be relative, e.g. `../../sdb`). */
+  readlink(path: string): Promise<string>;
+  /** The canonical absolute path, following every link. */
+  realpath(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  /** Expand `*` and `?` in the last components of `pattern`; sorted. */
+  glob(pattern: string): Promise<string[]>;
+
+  /**
+   * Resolve `true` once `path` exists (or, with `gone`, no longer exists), `false` when
+   * `timeoutMs` passes first. Event-driven (fs.watch / the simulator's udev), never polling
+   * with fixed sleeps.
+   */
+  waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean>;
+
+  /** Observe every exec as it completes (for traces and logs). Returns an unsubscribe. */
+  onExec(listener: HostListener): () => void;
+}
+
+/** Roots that file operations may touch. Data dirs are added by the host's config. */
+export const DEFAULT_ALLOWED_ROOTS: readonly string[] = ['/sys', '/dev', '/etc/iscsi', '/etc/multipath', '/etc/nvme', '/proc'];
+
+/**
+ * Binaries Hitch may run. Each is a tool whose wrapper lives in `brick/`, `virt/` or `volume/`.
+ * `tee` and `cat` exist for the sysfs writes and reads that shell-based tools do.
+ */
+export const DEFAULT_ALLOWED_BINARIES: readonly string[] = [
+  'iscsiadm',
+  'iscsid',
+  'multipath',
+  'multipathd',
+  '/lib/udev/scsi_id',
+  'scsi_id',
+  'lsblk',
+  'blockdev',
+  'systool',
+  'findmnt',
+  'tee',
+  'cat',
+  'nvme',
+  'tgtadm',
+  'tgtd',
+  'tgt-admin',
+  'iscsi-ls',
+  'iscsi-inq',
+  'iscsi-readcapacity16',
+  'virsh',
+  'qemu-img',
+  'hostname',
+  'true',
+  'false',
+  'echo',
+  'sleep',
+  'ls',
+];
