@@ -162,6 +162,16 @@ export const ERROR_CATALOG = {
     message: '{service} is unavailable: {detail}',
   },
   HITCH_HYPERVISOR_ERROR: { status: 500, fault: 'computeFault', message: 'Hypervisor error: {detail}' },
+  HITCH_HYPERVISOR_DOMAIN_NOT_FOUND: {
+    status: 500,
+    fault: 'computeFault',
+    message: "Hypervisor error: failed to get domain '{domain}'",
+  },
+  HITCH_HYPERVISOR_DETACH_TIMEOUT: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'The guest did not release disk {target} of domain {domain} within {timeoutMs} ms',
+  },
   HITCH_INTERNAL: { status: 500, fault: 'computeFault', message: 'Unexpected error: {detail}' },
 } as const satisfies Record<string, CatalogEntry>;
 
