@@ -1,0 +1,124 @@
+/**
+ * Versioned schema migrations. Each entry is applied once, in order, and recorded by Kysely's
+ * migrator in `kysely_migration`; a released migration is never edited, only followed by a
+ * new one. Only portable column types are used, so both dialects build the same schema.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+// Migrations take `Kysely<unknown>`: they must not depend on the current TypeScript schema.
+type Db = Kysely<unknown>;
+
+const m0001_identity: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('projects')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('domain_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('enabled', 'integer', (c) => c.notNull())
+      .addUniqueConstraint('projects_domain_name', ['domain_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('domain_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('default_project_id', 'varchar(64)')
+      .addColumn('enabled', 'integer', (c) => c.notNull())
+      .addUniqueConstraint('users_domain_name', ['domain_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('roles')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+      .execute();
+    await db.schema
+      .createTable('role_assignments')
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('role_id', 'varchar(64)', (c) => c.notNull().references('roles.id').onDelete('cascade'))
+      .addPrimaryKeyConstraint('role_assignments_pk', ['user_id', 'project_id', 'role_id'])
+      .execute();
+    await db.schema
+      .createTable('tokens')
+      .addColumn('token_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('project_id', 'varchar(64)')
+      .addColumn('audit_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('issued_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('revoked', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('tokens_expires_at').on('tokens').column('expires_at').execute();
+    await db.schema
+      .createTable('hitch_meta')
+      .addColumn('key', 'varchar(128)', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+const m0002_volumes: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('volume_types')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+      .addColumn('description', 'text')
+      .addColumn('is_public', 'integer', (c) => c.notNull())
+      .addColumn('extra_specs', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('volumes')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)')
+      .addColumn('description', 'text')
+      .addColumn('size', 'integer', (c) => c.notNull())
+      .addColumn('status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('attach_status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('migration_status', 'varchar(32)')
+      .addColumn('multiattach', 'integer', (c) => c.notNull())
+      .addColumn('bootable', 'integer', (c) => c.notNull())
+      .addColumn('volume_type_id', 'varchar(64)', (c) => c.notNull().references('volume_types.id'))
+      .addColumn('availability_zone', 'varchar(255)', (c) => c.notNull())
+      .addColumn('host', 'varchar(255)', (c) => c.notNull())
+      .addColumn('provider_location', 'text')
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)')
+      .execute();
+    await db.schema.createIndex('volumes_project').on('volumes').columns(['project_id', 'created_at']).execute();
+    await db.schema
+      .createTable('attachments')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('instance_uuid', 'varchar(64)')
+      .addColumn('attached_host', 'varchar(255)')
+      .addColumn('mountpoint', 'varchar(255)')
+      .addColumn('attach_status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('attach_mode', 'varchar(8)', (c) => c.notNull())
+      .addColumn('connector', 'text')
+      .addColumn('connection_info', 'text')
+      .addColumn('attach_time', 'varchar(32)')
+      .addColumn('detach_time', 'varchar(32)')
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)')
+      .execute();
+    await db.schema.createIndex('attachments_volume').on('attachments').column('volume_id').execute();
+  },
+};
+
+/** All migrations, by name; names sort in application order. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_identity': m0001_identity,
+  '0002_volumes': m0002_volumes,
+});
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};

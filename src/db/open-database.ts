@@ -1,0 +1,76 @@
+/**
+ * Open Hitch's database from a URL and bring its schema up to date.
+ *
+ *   sqlite:/var/lib/hitch/hitch.db   a file (the embedded default, under the data directory)
+ *   sqlite::memory:                  a private in-memory database (tests)
+ *   postgres://user@host:5432/db     PostgreSQL through pg's pool (scale-out)
+ *
+ * A dialect is Kysely's own; the rest of Hitch sees only `Kysely<Database>` and the
+ * capability flags below, never `if (sqlite)`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { HitchError } from '../errors.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface HitchDb {
+  readonly db: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** Close every connection (the pool, or the SQLite handle). */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL pool size; the default suits one API process. */
+  readonly poolSize?: number;
+  /** Skip migrations (a tool that only reads). Default false. */
+  readonly skipMigrations?: boolean;
+}
+
+/** Open the database named by `url` and apply pending migrations. */
+export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}): Promise<HitchDb> {
+  let db: Kysely<Database>;
+  let dialect: DialectName;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const handle = new SQLite(file === ':memory:' ? ':memory:' : file);
+    // WAL lets readers run beside the one writer; busy_timeout covers a second process.
+    handle.pragma('journal_mode = WAL');
+    handle.pragma('busy_timeout = 5000');
+    handle.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+    dialect = 'sqlite';
+  } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = 'postgres';
+  } else {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', {
+      reason: 'database URL must start with sqlite: or postgres://',
+    });
+  }
+  if (!opts.skipMigrations) {
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.destroy();
+      throw e;
+    }
+  }
+  return { db, dialect, close: () => db.destroy() };
+}
+
+/** Apply every pending migration; throws with the failing migration's error. */
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,118 @@
+/**
+ * The tables Hitch keeps, as Kysely sees them. Every column uses a type both SQLite and
+ * PostgreSQL store the same way (text, integer, 0/1 booleans, ISO-8601 text timestamps), so
+ * one query runs unchanged on either dialect and rows compare equal across them.
+ */
+import type { Generated } from 'kysely';
+
+export interface ProjectTable {
+  id: string;
+  name: string;
+  domain_id: string;
+  description: string;
+  enabled: number;
+}
+
+export interface UserTable {
+  id: string;
+  name: string;
+  domain_id: string;
+  /** `scrypt$N$r$p$salt$hash`, never the password. */
+  password_hash: string;
+  default_project_id: string | null;
+  enabled: number;
+}
+
+export interface RoleTable {
+  id: string;
+  name: string;
+}
+
+export interface RoleAssignmentTable {
+  user_id: string;
+  project_id: string;
+  role_id: string;
+}
+
+export interface TokenTable {
+  /** SHA-256 of the token: the clear token is never stored. */
+  token_hash: string;
+  user_id: string;
+  project_id: string | null;
+  audit_id: string;
+  issued_at: string;
+  expires_at: string;
+  revoked: number;
+}
+
+export interface VolumeTypeTable {
+  id: string;
+  name: string;
+  description: string | null;
+  is_public: number;
+  /** JSON object of string → string. */
+  extra_specs: string;
+}
+
+export interface VolumeTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  name: string | null;
+  description: string | null;
+  size: number;
+  status: string;
+  attach_status: string;
+  migration_status: string | null;
+  multiattach: number;
+  bootable: number;
+  volume_type_id: string;
+  availability_zone: string;
+  /** Cinder's `host@backend#pool`. */
+  host: string;
+  /** Backend-private export data (JSON), e.g. the array LUN; never shown to users. */
+  provider_location: string | null;
+  /** JSON object of string → string. */
+  metadata: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface AttachmentTable {
+  id: string;
+  volume_id: string;
+  project_id: string;
+  instance_uuid: string | null;
+  attached_host: string | null;
+  mountpoint: string | null;
+  attach_status: string;
+  attach_mode: string;
+  /** JSON: the connector the host sent, or null before it sent one. */
+  connector: string | null;
+  /** JSON: the connection_info the backend returned, or null. */
+  connection_info: string | null;
+  attach_time: string | null;
+  detach_time: string | null;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  projects: ProjectTable;
+  users: UserTable;
+  roles: RoleTable;
+  role_assignments: RoleAssignmentTable;
+  tokens: TokenTable;
+  volume_types: VolumeTypeTable;
+  volumes: VolumeTable;
+  attachments: AttachmentTable;
+  hitch_meta: MetaTable;
+}
+
+/** For the rare tables that want an autoincrement id later. */
+export type AutoId = Generated<number>;
