@@ -17,7 +17,8 @@ export type OpenStackFault =
   | 'notImplemented'
   | 'computeFault'
   | 'serviceUnavailable'
-  | 'requestEntityTooLarge';
+  | 'requestEntityTooLarge'
+  | 'badMediaType';
 
 interface CatalogEntry {
   readonly status: number;
@@ -171,6 +172,20 @@ export const ERROR_CATALOG = {
     status: 500,
     fault: 'computeFault',
     message: 'The guest did not release disk {target} of domain {domain} within {timeoutMs} ms',
+  },
+  // --- block storage / identity API (Cinder's and Keystone's own statuses) -----------------
+  HITCH_API_VERSION_NOT_ACCEPTABLE: {
+    status: 406,
+    fault: 'computeFault',
+    message: 'Version {version} is not supported by the API. Minimum is {min} and maximum is {max}.',
+  },
+  HITCH_INVALID_VOLUME: { status: 400, fault: 'badRequest', message: 'Invalid volume: {reason}' },
+  HITCH_INVALID_INPUT: { status: 400, fault: 'badRequest', message: 'Invalid input received: {reason}' },
+  HITCH_UNSUPPORTED_MEDIA_TYPE: { status: 415, fault: 'badMediaType', message: 'Unsupported Content-Type' },
+  HITCH_VOLUME_STATUS_CONFLICT: {
+    status: 409,
+    fault: 'conflictingRequest',
+    message: 'Invalid volume: Volume {id} status must be {expected}, but the status is {current}.',
   },
   HITCH_INTERNAL: { status: 500, fault: 'computeFault', message: 'Unexpected error: {detail}' },
 } as const satisfies Record<string, CatalogEntry>;
