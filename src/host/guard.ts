@@ -1,0 +1,57 @@
+/**
+ * Input checks shared by every Host implementation, so `LinuxHost` and `SimHost` refuse the
+ * same things with the same catalog errors: a binary not on the allowlist, an argument with a
+ * NUL byte (which would silently truncate it at the exec boundary), a path outside the roots
+ * Hitch may touch, or a path with `..` components that could walk out of them.
+ */
+import { posix } from 'node:path';
+import { HitchError } from '../errors.ts';
+
+/** Throw unless `cmd` may be run with `args`. */
+export function checkExec(cmd: string, args: readonly string[], allowlist: readonly string[]): void {
+  if (typeof cmd !== 'string' || cmd.length === 0 || !allowlist.includes(cmd)) {
+    throw new HitchError('HITCH_EXEC_NOT_ALLOWED', { cmd: JSON.stringify(String(cmd)) });
+  }
+  if (!Array.isArray(args)) {
+    throw new HitchError('HITCH_EXEC_BAD_ARGUMENT', { cmd, index: '-', reason: 'list is not an array' });
+  }
+  args.forEach((a, index) => {
+    if (typeof a !== 'string') {
+      throw new HitchError('HITCH_EXEC_BAD_ARGUMENT', { cmd, index, reason: 'is not a string' });
+    }
+    if (a.includes('\0')) {
+      throw new HitchError('HITCH_EXEC_BAD_ARGUMENT', { cmd, index, reason: 'contains a NUL byte' });
+    }
+  });
+}
+
+/** Throw unless `path` is absolute, normalised, NUL-free and under one of `roots`. */
+export function checkPath(path: string, roots: readonly string[]): string {
+  const shown = JSON.stringify(String(path));
+  if (typeof path !== 'string' || path.includes('\0') || !path.startsWith('/')) {
+    throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path: shown, roots: roots.join(', ') });
+  }
+  if (path.split('/').includes('..')) {
+    throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path: shown, roots: roots.join(', ') });
+  }
+  const norm = posix.normalize(path);
+  const ok = roots.some((r) => norm === r || norm.startsWith(r.endsWith('/') ? r : r + '/'));
+  if (!ok) throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path: shown, roots: roots.join(', ') });
+  return norm;
+}
+
+/** A glob pattern is checked on its fixed prefix (the part before the first wildcard). */
+export function checkGlob(pattern: string, roots: readonly string[]): void {
+  const i = pattern.search(/[*?[]/);
+  const prefix = i < 0 ? pattern : pattern.slice(0, pattern.lastIndexOf('/', i) + 1 || 1);
+  checkPath(prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix, roots);
+  if (pattern.includes('\0') || pattern.split('/').includes('..')) {
+    throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path: JSON.stringify(pattern), roots: roots.join(', ') });
+  }
+}
+
+/** Compile a shell-style glob component (`*`, `?`) to a RegExp. */
+export function globComponentToRegExp(component: string): RegExp {
+  const re = component.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${re}$`);
+}
