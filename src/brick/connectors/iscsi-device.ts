@@ -1,0 +1,101 @@
+/**
+ * From a path's disk to the device the hypervisor gets: WWN, multipath map (waited for by
+ * event, forced when multipathd does not create it, single-path fallback unless enforced),
+ * read-only check against `access_mode`.
+ */
+import { HitchError } from '../../errors.ts';
+import type { IscsiConnectionInfo } from '../connection-info.ts';
+import { emitLog } from '../log.ts';
+import * as mp from '../tools/multipath.ts';
+import { dmName, holders, isReadOnly, readWwn, slaves } from '../tools/scsi.ts';
+import type { BrickContext } from '../tools/run.ts';
+import type { PathDevice } from './iscsi-path.ts';
+
+/** What `connect_volume` returns, with os-brick's keys. */
+export interface DeviceInfo {
+  readonly type: 'block';
+  /** `/dev/dm-N` for multipath, `/dev/sdX` for a single path. */
+  readonly path: string;
+  readonly scsi_wwn: string;
+  readonly multipath_id?: string;
+}
+
+export interface FinishOptions {
+  readonly multipath: boolean;
+  readonly enforce: boolean;
+  readonly timeouts: { readonly multipathMs: number; readonly forcedMultipathMs: number };
+}
+
+/** Wait for the map of `wwn` (`dm-uuid-mpath-<WWN>`, then `/dev/mapper/<WWN>`): its `dm-N`, or null. */
+async function waitForMap(ctx: BrickContext, wwn: string, timeoutMs: number): Promise<string | null> {
+  const byId = `/dev/disk/by-id/dm-uuid-mpath-${wwn}`;
+  const mapper = `/dev/mapper/${wwn}`;
+  return ctx.span.run('wait multipath', { path: byId, timeoutMs }, async (span) => {
+    let link: string | null = null;
+    if (await ctx.host.waitForPath(byId, { timeoutMs })) link = byId;
+    else if (await ctx.host.exists(mapper)) link = mapper;
+    if (!link) return null;
+    const dm = (await ctx.host.realpath(link)).split('/').pop() ?? '';
+    // Usable means at least one live path under the map.
+    const paths = await slaves({ ...ctx, span }, dm);
+    span.set({ dm, paths: paths.join(',') });
+    return paths.length > 0 ? dm : null;
+  });
+}
+
+export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p: PathDevice, opts: FinishOptions): Promise<DeviceInfo> {
+  return ctx.span.run('find_device', { dev: p.dev }, async (span) => {
+    const c: BrickContext = { ...ctx, span };
+    const wwn = await readWwn(c, p.dev);
+    emitLog(span, ctx.logger, 'info', `Device WWN = '${wwn}'`);
+    let dm: string | null = null;
+    if (opts.multipath) {
+      dm = await waitForMap(c, wwn, opts.timeouts.multipathMs);
+      if (!dm) {
+        // multipathd did not map it by itself (find_multipaths waits for a 2nd path, or the
+        // WWID is not yet in /etc/multipath/wwids): tell it to.
+        emitLog(span, ctx.logger, 'info', `No multipath map for ${wwn} yet; forcing it with multipath -a`);
+        try {
+          await mp.multipathAddWwid(c, wwn);
+          await mp.multipathdAddPath(c, `/dev/${p.dev}`);
+          dm = await waitForMap(c, wwn, opts.timeouts.forcedMultipathMs);
+        } catch (e) {
+          emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      if (!dm) {
+        if (opts.enforce) throw new HitchError('HITCH_MULTIPATH_NOT_FOUND', { wwn });
+        emitLog(span, ctx.logger, 'warning', `Unable to find multipath device name for volume. Using path /dev/${p.dev} for volume.`);
+      }
+    }
+    const path = dm ? `/dev/${dm}` : `/dev/${p.dev}`;
+    if (ci.accessMode === 'rw' && (await isReadOnly(c, path))) throw new HitchError('HITCH_DEVICE_READ_ONLY', { path });
+    return dm ? { type: 'block', path, scsi_wwn: wwn, multipath_id: wwn } : { type: 'block', path, scsi_wwn: wwn };
+  });
+}
+
+/** A path that logged in after the attach returned: make sure it is in the map. */
+export async function joinMap(ctx: BrickContext, p: PathDevice, device: DeviceInfo): Promise<void> {
+  await ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
+    const dm = device.path.split('/').pop() ?? '';
+    const c: BrickContext = { ...ctx, span };
+    if (!(await holders(c, p.dev)).includes(dm)) await mp.multipathdAddPath(c, `/dev/${p.dev}`);
+    emitLog(span, ctx.logger, 'info', `Path /dev/${p.dev} (${p.target.portal}) joined multipath device ${device.path}`);
+  });
+}
+
+/** Remove the multipath maps holding `devs` (`multipath -f <name>`); failures returned. */
+export async function flushMapsOf(ctx: BrickContext, devs: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
+  const maps = new Set<string>();
+  for (const d of devs) for (const h of await holders(ctx, d).catch(() => [])) maps.add(h);
+  for (const dm of maps) {
+    const name = (await dmName(ctx, dm).catch(() => null)) ?? dm;
+    try {
+      await mp.multipathFlush(ctx, name);
+    } catch (e) {
+      failures.push(`multipath -f ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return failures;
+}

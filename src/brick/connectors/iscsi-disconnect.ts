@@ -1,0 +1,124 @@
+/**
+ * Disconnect an iSCSI volume: flush, remove the multipath map, delete every path's SCSI disk
+ * and wait for it to go, then log out of and delete the node record of each session that no
+ * other volume uses. Every failure is collected and reported together.
+ */
+import { HitchError } from '../../errors.ts';
+import { targetKey, type IscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';
+import { emitLog } from '../log.ts';
+import * as iscsiadm from '../tools/iscsiadm.ts';
+import * as mp from '../tools/multipath.ts';
+import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.ts';
+import type { BrickContext } from '../tools/run.ts';
+import type { PathTimeouts } from './iscsi-path.ts';
+import { sessionDevices } from './iscsi-sysfs.ts';
+import type { IscsiHostState } from './iscsi-state.ts';
+
+export interface DisconnectOptions {
+  /** Go on removing devices even when flushing their buffers failed (data may be lost). */
+  readonly force?: boolean;
+  /** Report problems in the trace and logs only; do not throw. */
+  readonly ignoreErrors?: boolean;
+}
+
+interface TargetState {
+  readonly t: IscsiTarget;
+  readonly sid: number | null;
+  readonly ours: string[];
+  readonly otherLuns: number;
+}
+
+export async function disconnectIscsiVolume(
+  ctx: BrickContext,
+  state: IscsiHostState,
+  ci: IscsiConnectionInfo,
+  timeouts: PathTimeouts,
+  opts: DisconnectOptions,
+): Promise<void> {
+  const failures: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      failures.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  };
+
+  if (ci.targets.some((t) => state.claimsOnLun(t) > 1)) {
+    // Another attachment on this host (multi-attach) still uses this very LUN.
+    emitLog(ctx.span, ctx.logger, 'info', 'Volume is still attached elsewhere on this host; leaving its devices');
+    state.unclaim(ci.targets);
+    return;
+  }
+
+  try {
+    await state.locks.with(ci.targets.map(targetKey), async () => {
+      const sessions = await iscsiadm.listSessions(ctx);
+      const states: TargetState[] = [];
+      for (const t of ci.targets) {
+        const s = sessions.find((x) => iscsiadm.sessionMatches(x, t));
+        const devs = s ? await sessionDevices(ctx, s.sid) : [];
+        states.push({
+          t,
+          sid: s ? s.sid : null,
+          ours: devs.filter((d) => d.hctl.lun === t.lun).map((d) => d.dev),
+          otherLuns: devs.filter((d) => d.hctl.lun !== t.lun).length,
+        });
+      }
+      const paths = [...new Set(states.flatMap((s) => s.ours))];
+      const maps = new Set<string>();
+      for (const d of paths) for (const h of await holders(ctx, d)) maps.add(h);
+      ctx.span.set({ paths: paths.join(','), maps: [...maps].join(',') });
+
+      // Flush first: once the disks go, unwritten buffers are lost.
+      const tops = maps.size > 0 ? [...maps] : paths;
+      for (const dev of tops) {
+        const ok = await attempt(`flush /dev/${dev}`, () => flushBuffers(ctx, `/dev/${dev}`));
+        if (!ok && !opts.force && !opts.ignoreErrors) {
+          throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: `${failures.join('; ')} (nothing removed; use force)` });
+        }
+      }
+      for (const dm of maps) {
+        const name = (await dmName(ctx, dm)) ?? dm;
+        await attempt(`multipath -f ${name}`, () => mp.multipathFlush(ctx, name));
+      }
+      for (const dev of paths) {
+        if (maps.size > 0) await mp.multipathdDelPath(ctx, `/dev/${dev}`);
+        await attempt(`delete /dev/${dev}`, () => deleteScsiDevice(ctx, dev));
+      }
+      await Promise.all(
+        paths.map((dev) =>
+          attempt(`wait for /dev/${dev} to go`, async () => {
+            const gone = await ctx.span.run('wait gone', { path: `/dev/${dev}` }, () =>
+              ctx.host.waitForPath(`/dev/${dev}`, { timeoutMs: timeouts.deleteMs, gone: true }),
+            );
+            if (!gone) throw new HitchError('HITCH_PATH_WAIT_TIMEOUT', { timeoutMs: timeouts.deleteMs, path: `/dev/${dev}`, what: 'disappear' });
+          }),
+        ),
+      );
+
+      const done = new Set<string>();
+      for (const s of states) {
+        const key = targetKey(s.t);
+        if (done.has(key)) continue;
+        done.add(key);
+        if (s.otherLuns > 0 || state.otherLunsClaimed(s.t)) {
+          emitLog(ctx.span, ctx.logger, 'info', `Not logging out of ${s.t.portal} ${s.t.iqn}: the session carries other volumes`);
+          continue;
+        }
+        if (s.sid !== null) await attempt(`logout ${s.t.portal}`, () => iscsiadm.logout(ctx, s.t));
+        await attempt(`delete node ${s.t.portal}`, () => iscsiadm.nodeDelete(ctx, s.t));
+      }
+    });
+  } finally {
+    state.unclaim(ci.targets);
+  }
+
+  if (failures.length > 0) {
+    ctx.span.set({ failures: failures.join('; ') });
+    emitLog(ctx.span, ctx.logger, 'warning', `disconnect_volume: ${failures.length} problem(s): ${failures.join('; ')}`);
+    if (!opts.ignoreErrors) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
+  }
+}

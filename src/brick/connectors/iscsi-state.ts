@@ -1,0 +1,71 @@
+/**
+ * Per-host state the iSCSI connector shares between concurrent attaches and detaches: the
+ * per-target locks, which LUNs of which target are in use (claims), and the background work
+ * of attaches that returned before every portal finished.
+ */
+import { KeyedLocks } from '../locks.ts';
+import { targetKey, type IscsiTarget } from '../connection-info.ts';
+
+export class IscsiHostState {
+  readonly locks = new KeyedLocks();
+  /** targetKey → LUN → number of attachments using it on this host. */
+  readonly #claims = new Map<string, Map<number, number>>();
+  /** volume key → background work of the last connect of that volume. */
+  readonly #background = new Map<string, { abort: AbortController; done: Promise<void> }>();
+
+  claim(targets: readonly IscsiTarget[]): void {
+    for (const t of targets) {
+      const k = targetKey(t);
+      const luns = this.#claims.get(k) ?? new Map<number, number>();
+      luns.set(t.lun, (luns.get(t.lun) ?? 0) + 1);
+      this.#claims.set(k, luns);
+    }
+  }
+
+  unclaim(targets: readonly IscsiTarget[]): void {
+    for (const t of targets) {
+      const k = targetKey(t);
+      const luns = this.#claims.get(k);
+      const n = luns?.get(t.lun) ?? 0;
+      if (!luns) continue;
+      if (n <= 1) luns.delete(t.lun);
+      else luns.set(t.lun, n - 1);
+      if (luns.size === 0) this.#claims.delete(k);
+    }
+  }
+
+  /** Attachments using `lun` of this target (including the caller's own). */
+  claimsOnLun(t: IscsiTarget): number {
+    return this.#claims.get(targetKey(t))?.get(t.lun) ?? 0;
+  }
+
+  /** Is any LUN other than `t.lun` of this target claimed on this host? */
+  otherLunsClaimed(t: IscsiTarget): boolean {
+    const luns = this.#claims.get(targetKey(t));
+    return luns !== undefined && [...luns.keys()].some((l) => l !== t.lun);
+  }
+
+  setBackground(volumeKey: string, abort: AbortController, done: Promise<void>): void {
+    this.#background.set(volumeKey, { abort, done });
+    void done.finally(() => {
+      if (this.#background.get(volumeKey)?.done === done) this.#background.delete(volumeKey);
+    });
+  }
+
+  /** Stop a volume's background portal work and wait until it has cleaned up after itself. */
+  async stopBackground(volumeKey: string): Promise<void> {
+    const bg = this.#background.get(volumeKey);
+    if (!bg) return;
+    bg.abort.abort(new Error('volume is being disconnected'));
+    await bg.done;
+  }
+
+  /** Resolves when every attach's background work has settled. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all([...this.#background.values()].map((b) => b.done));
+  }
+}
+
+export function volumeKey(targets: readonly IscsiTarget[]): string {
+  return targets.map((t) => `${targetKey(t)},${t.lun}`).join(' ');
+}

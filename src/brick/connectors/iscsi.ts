@@ -1,0 +1,213 @@
+/**
+ * The iSCSI connector for the kernel initiator (open-iscsi + udev + device-mapper multipath).
+ *
+ * Where os-brick waits for every portal's login to finish (a dead portal costs iscsid's whole
+ * ≈120 s login timeout) under one host-wide lock, Hitch logs in to all portals in parallel and
+ * returns as soon as the volume is usable — the multipath map with one live path, or the first
+ * path's disk — while slower portals go on in the background: they join the map when they log
+ * in, or clean up their node record when they fail. Locks are per target.
+ */
+import type { Host } from '../../host/host.ts';
+import { HitchError, isHitchError, toHitchError } from '../../errors.ts';
+import type { Span } from '../../trace/span.ts';
+import { parseIscsiConnectionInfo, type IscsiConnectionInfo } from '../connection-info.ts';
+import { emitLog, type BrickLogger } from '../log.ts';
+import type { BrickContext } from '../tools/run.ts';
+import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './iscsi-path.ts';
+import { IscsiHostState, volumeKey } from './iscsi-state.ts';
+import { finishAttach, flushMapsOf, joinMap, type DeviceInfo } from './iscsi-device.ts';
+import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
+
+export type { DeviceInfo } from './iscsi-device.ts';
+export type { DisconnectOptions } from './iscsi-disconnect.ts';
+
+export interface IscsiTimeouts extends PathTimeouts {
+  /** Wait for multipathd to create the map by itself before forcing it. */
+  readonly multipathMs: number;
+  /** Wait for the map after `multipath -a` + `multipathd add path`. */
+  readonly forcedMultipathMs: number;
+}
+
+export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
+  deviceMs: 15_000,
+  scans: 3,
+  deleteMs: 10_000,
+  multipathMs: 5_000,
+  forcedMultipathMs: 10_000,
+};
+
+export interface IscsiConnectorOptions {
+  readonly host: Host;
+  /** Use multipath (the connector property `multipath`, i.e. multipathd is running). */
+  readonly multipath: boolean;
+  /** Fail instead of falling back to a single path when no multipath map appears. */
+  readonly enforceMultipath?: boolean;
+  readonly logger?: BrickLogger;
+  readonly timeouts?: Partial<IscsiTimeouts>;
+}
+
+/** Resolves with the first fulfilled promise (and its index); rejects with every error when all reject. */
+function firstFulfilled<T>(ps: readonly Promise<T>[]): Promise<{ value: T; index: number }> {
+  return new Promise((resolve, reject) => {
+    const errors: unknown[] = new Array<unknown>(ps.length);
+    let pending = ps.length;
+    ps.forEach((p, index) =>
+      p.then(
+        (value) => resolve({ value, index }),
+        (e: unknown) => {
+          errors[index] = e;
+          if (--pending === 0) reject(errors);
+        },
+      ),
+    );
+  });
+}
+
+function summarize(errors: readonly unknown[]): string {
+  return errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+}
+
+export class IscsiConnector {
+  readonly #opts: IscsiConnectorOptions;
+  readonly #timeouts: IscsiTimeouts;
+  readonly #state = new IscsiHostState();
+
+  constructor(opts: IscsiConnectorOptions) {
+    this.#opts = opts;
+    this.#timeouts = { ...DEFAULT_ISCSI_TIMEOUTS, ...opts.timeouts };
+  }
+
+  /** Resolves when every background portal of every attach has joined or cleaned up. */
+  settled(): Promise<void> {
+    return this.#state.settled();
+  }
+
+  /**
+   * Connect the volume described by `connectionInfo` (the `data` dict, validated here before any
+   * command runs) and return the block device to hand to the hypervisor.
+   */
+  async connectVolume(span: Span, connectionInfo: unknown): Promise<DeviceInfo> {
+    const ci = parseIscsiConnectionInfo(connectionInfo);
+    const multipath = this.#opts.multipath;
+    const attrs = { volume_id: ci.volumeId, multipath, portals: ci.targets.map((t) => t.portal).join(',') };
+    return span.run('connect_volume', attrs, (s) => this.#connect(s, ci, multipath));
+  }
+
+  async #connect(span: Span, ci: IscsiConnectionInfo, multipath: boolean): Promise<DeviceInfo> {
+    const { host, logger } = this.#opts;
+    const ctx: BrickContext = { host, span, ...(logger ? { logger } : {}) };
+    const t0 = host.clock.now();
+    const secrets = ci.auth ? [ci.auth.password] : undefined;
+    const key = volumeKey(ci.targets);
+    if (multipath) emitLog(span, logger, 'info', 'Multipath discovery for iSCSI enabled');
+
+    // A previous attach of the same volume may still have portals in flight; let them finish
+    // their cleanup first rather than race them for the same node records.
+    await this.#state.stopBackground(key);
+    this.#state.claim(ci.targets);
+    const abort = new AbortController();
+
+    type Phase = 'connecting' | 'connected' | 'failed';
+    let phase: Phase = 'connecting';
+    const early: PathDevice[] = [];
+    let winner: PathDevice | null = null;
+    let result: DeviceInfo | null = null;
+
+    /** What a path that connects after the attach has settled must do. */
+    const adopt = async (p: PathDevice): Promise<void> => {
+      if (phase === 'connecting') {
+        early.push(p);
+        return;
+      }
+      await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner);
+    };
+
+    const tasks = ci.targets.map((t) =>
+      connectPath(ctx, this.#state, t, ci.auth, this.#timeouts, abort.signal).then(async (p) => {
+        await adopt(p);
+        return p;
+      }),
+    );
+    const background = Promise.allSettled(tasks).then(() => undefined);
+    this.#state.setBackground(key, abort, background);
+
+    try {
+      let first: { value: PathDevice; index: number };
+      try {
+        first = await firstFulfilled(tasks);
+      } catch (errors) {
+        const list = errors as unknown[];
+        const allLogin = list.every((e) => isHitchError(e) && e.code.startsWith('HITCH_ISCSI_'));
+        const detail = summarize(list);
+        throw allLogin
+          ? new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: ci.targets.map((t) => t.iqn).join(','), detail })
+          : list.length === 1 && isHitchError(list[0])
+            ? list[0]
+            : new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: this.#timeouts.deviceMs, paths: detail });
+      }
+      winner = first.value;
+      const device = await finishAttach(ctx, ci, winner, {
+        multipath,
+        enforce: this.#opts.enforceMultipath ?? false,
+        timeouts: this.#timeouts,
+      });
+      result = device;
+      phase = 'connected';
+      const ms = host.clock.now() - t0;
+      emitLog(span, logger, 'info', `connect_volume: return (${ms}ms) ${JSON.stringify(device)}`, secrets);
+      span.set({ path: device.path, scsi_wwn: device.scsi_wwn, elapsedMs: ms });
+      // Paths that came up while we were finishing: join them to the map (or drop them, single path).
+      const pending = early.splice(0);
+      const joins = pending.filter((p) => p !== winner).map((p) => this.#settlePath(ctx, p, device, winner));
+      this.#state.setBackground(key, abort, Promise.allSettled([background, ...joins]).then(() => undefined));
+      return device;
+    } catch (e) {
+      phase = 'failed';
+      abort.abort(new Error('connect failed'));
+      const failure = toHitchError(e);
+      emitLog(span, logger, 'error', `connect_volume failed: ${failure.message}; cleaning up`, secrets);
+      // Cleanup: every path that did connect, plus (through their own catch) the aborted ones.
+      const done = early.splice(0);
+      if (winner && !done.includes(winner)) done.push(winner);
+      await Promise.allSettled(tasks);
+      const failures = await this.#cleanupConnected(ctx, done);
+      this.#state.unclaim(ci.targets);
+      if (failures.length) span.set({ cleanupFailures: failures.join('; ') });
+      throw failure;
+    }
+  }
+
+  /** A path that connected after the attach settled: join the map, or clean it up. */
+  async #settlePath(ctx: BrickContext, p: PathDevice, device: DeviceInfo | null, winner: PathDevice | null): Promise<void> {
+    if (device?.multipath_id) {
+      await joinMap(ctx, p, device).catch(() => undefined);
+      return;
+    }
+    if (p === winner) return;
+    // Single path (or failed attach): this path is surplus.
+    await cleanupPath(ctx, this.#state, p.target, p.dev, this.#timeouts, { loggedIn: true });
+  }
+
+  async #cleanupConnected(ctx: BrickContext, paths: readonly PathDevice[]): Promise<string[]> {
+    const failures = await flushMapsOf(ctx, paths.map((p) => p.dev));
+    for (const r of await Promise.all(paths.map((p) => cleanupPath(ctx, this.#state, p.target, p.dev, this.#timeouts, { loggedIn: true })))) {
+      failures.push(...r);
+    }
+    return failures;
+  }
+
+  /**
+   * Disconnect the volume: flush, remove the multipath map and every path's disk, then log out
+   * of the sessions that carry no other volume. With `ignoreErrors` problems are reported in the
+   * trace only; otherwise they are collected and thrown together (`HITCH_DISCONNECT_FAILED`).
+   */
+  async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
+    const ci = parseIscsiConnectionInfo(connectionInfo);
+    await span.run('disconnect_volume', { volume_id: ci.volumeId, force: opts.force ?? false }, async (s) => {
+      const { host, logger } = this.#opts;
+      const ctx: BrickContext = { host, span: s, ...(logger ? { logger } : {}) };
+      await this.#state.stopBackground(volumeKey(ci.targets));
+      await disconnectIscsiVolume(ctx, this.#state, ci, this.#timeouts, opts);
+    });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Thin wrapper over `iscsiadm` (open-iscsi 2.1). Each call declares the exit codes it accepts,
+ * as os-brick does: 21 = no records / no sessions, 15 = session already exists, 6 = record
+ * already exists, 8 = login timed out, 24 = login refused (authentication).
+ */
+import { HitchError, isHitchError } from '../../errors.ts';
+import type { IscsiTarget } from '../connection-info.ts';
+import { parseIscsiSessions, type IscsiSession } from '../parsers/iscsiadm-session.ts';
+import { parseNodeList, type NodeEntry } from '../parsers/iscsiadm-node.ts';
+import { run, type BrickContext } from './run.ts';
+
+export const ISCSIADM_TIMEOUT_MS = 30_000;
+/** iscsid gives up a login after `node.conn[0].timeo.login_timeout` × retries (≈120 s by default). */
+export const ISCSI_LOGIN_TIMEOUT_MS = 150_000;
+
+function nodeArgs(t: Pick<IscsiTarget, 'portal' | 'iqn'>): string[] {
+  return ['-m', 'node', '-T', t.iqn, '-p', t.portal];
+}
+
+/** `iscsiadm -m node -T <iqn> -p <portal>`: does the node record exist? (exit 21 = no) */
+export async function nodeRecordExists(ctx: BrickContext, t: IscsiTarget): Promise<boolean> {
+  const r = await run(ctx, 'iscsiadm', nodeArgs(t), { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+  return r.code === 0;
+}
+
+/** `--interface default --op new`: create the node record (6 = it appeared meanwhile). */
+export async function nodeNew(ctx: BrickContext, t: IscsiTarget): Promise<void> {
+  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--interface', 'default', '--op', 'new'], {
+    okCodes: [0, 6],
+    timeoutMs: ISCSIADM_TIMEOUT_MS,
+  });
+}
+
+export async function nodeUpdate(
+  ctx: BrickContext,
+  t: IscsiTarget,
+  name: string,
+  value: string,
+  opts: { secret?: boolean; okCodes?: readonly number[] | 'any' } = {},
+): Promise<void> {
+  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--op', 'update', '-n', name, '-v', value], {
+    okCodes: opts.okCodes ?? [0],
+    timeoutMs: ISCSIADM_TIMEOUT_MS,
+    ...(opts.secret ? { secrets: [value] } : {}),
+  });
+}
+
+/** `--op delete`; a missing record (21) is already the goal. */
+export async function nodeDelete(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<void> {
+  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--op', 'delete'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+}
+
+/**
+ * `--login`, once: iscsid already retries inside its own login timeout, so a second login
+ * would only double the wait on a dead portal. Exit 15 (session exists) counts as success.
+ */
+export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSignal): Promise<void> {
+  try {
+    await run(ctx, 'iscsiadm', [...nodeArgs(t), '--login'], {
+      okCodes: [0, 15],
+      timeoutMs: ISCSI_LOGIN_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    if (!isHitchError(e, 'HITCH_EXEC_FAILED')) throw e;
+    const code = e.details['exitCode'];
+    const detail = String(e.details['stderr'] ?? '');
+    if (code === 8) throw new HitchError('HITCH_ISCSI_LOGIN_TIMEOUT', { portal: t.portal, seconds: 120 }, { cause: e });
+    if (code === 24) throw new HitchError('HITCH_ISCSI_AUTH_FAILED', { portal: t.portal }, { cause: e });
+    throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail }, { cause: e });
+  }
+}
+
+/** `--logout`; no session (21) is already the goal. */
+export async function logout(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<void> {
+  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--logout'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+}
+
+/** `iscsiadm -m session`; exit 21 means no sessions. */
+export async function listSessions(ctx: BrickContext): Promise<IscsiSession[]> {
+  const r = await run(ctx, 'iscsiadm', ['-m', 'session'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+  return r.code === 0 ? parseIscsiSessions(r.stdout) : [];
+}
+
+/** `iscsiadm -m discovery -t sendtargets -p <portal>`: the targets a portal offers. */
+export async function discoverSendTargets(
+  ctx: BrickContext,
+  portal: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<NodeEntry[]> {
+  const r = await run(ctx, 'iscsiadm', ['-m', 'discovery', '-t', 'sendtargets', '-p', portal], {
+    timeoutMs,
+    ...(signal ? { signal } : {}),
+  });
+  return parseNodeList(r.stdout);
+}
+
+/** Does `s` belong to target `t`? Portals compare without brackets/port normalisation issues. */
+export function sessionMatches(s: IscsiSession, t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
+  return s.iqn === t.iqn && s.portal === t.portal;
+}
