@@ -1,0 +1,121 @@
+/**
+ * Brick: Hitch's host-side storage initiator library (os-brick's job), on the Host port only.
+ *
+ * What the compute service uses, once per compute host:
+ * ```ts
+ * const brick = new Brick({ host, ip: '172.16.1.11', multipath: true });
+ * const connector = await brick.connectorProperties(span);       // seed step 4
+ * const device = await brick.connectVolume(span, connectionInfo);  // step 6: { driver_volume_type, data }
+ * await brick.disconnectVolume(span, connectionInfo, { force: false, ignoreErrors: false });
+ * ```
+ * One `Brick` per host: it owns the per-target locks and the record of which LUNs are in use.
+ */
+import type { Host } from '../host/host.ts';
+import { HitchError } from '../errors.ts';
+import type { Span } from '../trace/span.ts';
+import { getConnectorProperties, type ConnectorProperties } from './connector-properties.ts';
+import { IscsiConnector, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts } from './connectors/iscsi.ts';
+import { connectQemuNative, type NetworkDiskSource } from './connectors/qemu-native.ts';
+import type { BrickLogger } from './log.ts';
+
+export { parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from './connection-info.ts';
+export { getConnectorProperties, type ConnectorProperties, type ConnectorPropertiesOptions } from './connector-properties.ts';
+export { IscsiConnector, DEFAULT_ISCSI_TIMEOUTS, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts } from './connectors/iscsi.ts';
+export { connectQemuNative, chapSecretUsage, type NetworkDiskSource, type QemuNativeOptions } from './connectors/qemu-native.ts';
+export { KeyedLocks } from './locks.ts';
+export type { BrickLogger, LogLine } from './log.ts';
+
+export type AttachMode = 'kernel' | 'qemu-native';
+
+export interface BrickOptions {
+  readonly host: Host;
+  /** Nova's `my_ip`: the address reported to the storage. */
+  readonly ip: string;
+  /** Nova's `volume_use_multipath`. */
+  readonly multipath: boolean;
+  readonly enforceMultipath?: boolean;
+  /** `kernel` (open-iscsi, host block device) or `qemu-native` (libvirt network disk). */
+  readonly mode?: AttachMode;
+  readonly logger?: BrickLogger;
+  readonly timeouts?: Partial<IscsiTimeouts>;
+}
+
+/** The `connection_info` envelope Cinder returns. */
+export interface ConnectionInfoEnvelope {
+  readonly driver_volume_type: string;
+  readonly data: unknown;
+}
+
+export type AttachedDevice = DeviceInfo | NetworkDiskSource;
+
+function iscsiData(connectionInfo: unknown): unknown {
+  if (typeof connectionInfo !== 'object' || connectionInfo === null) {
+    throw new HitchError('HITCH_INVALID_CONNECTION_INFO', { field: 'connection_info', reason: 'must be an object' });
+  }
+  const ci = connectionInfo as Partial<ConnectionInfoEnvelope>;
+  if (ci.driver_volume_type !== 'iscsi') {
+    throw new HitchError('HITCH_UNSUPPORTED_PROTOCOL', { protocol: String(ci.driver_volume_type).slice(0, 40) });
+  }
+  return ci.data;
+}
+
+export class Brick {
+  readonly #opts: BrickOptions;
+  #props: ConnectorProperties | null = null;
+  #iscsi: IscsiConnector | null = null;
+
+  constructor(opts: BrickOptions) {
+    this.#opts = opts;
+  }
+
+  /** Seed step 4. Cached after the first call decides whether multipath is usable. */
+  async connectorProperties(span: Span): Promise<ConnectorProperties> {
+    const { host, ip, multipath, enforceMultipath, logger } = this.#opts;
+    this.#props = await getConnectorProperties(host, span, {
+      ip,
+      multipath,
+      ...(enforceMultipath !== undefined ? { enforceMultipath } : {}),
+      ...(logger ? { logger } : {}),
+    });
+    return this.#props;
+  }
+
+  async #connector(span: Span): Promise<IscsiConnector> {
+    if (this.#iscsi) return this.#iscsi;
+    const props = this.#props ?? (await this.connectorProperties(span));
+    this.#iscsi ??= new IscsiConnector({
+      host: this.#opts.host,
+      multipath: props.multipath,
+      enforceMultipath: this.#opts.enforceMultipath ?? false,
+      ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
+      ...(this.#opts.timeouts ? { timeouts: this.#opts.timeouts } : {}),
+    });
+    return this.#iscsi;
+  }
+
+  /** Seed step 6: connect `{ driver_volume_type: 'iscsi', data }`. */
+  async connectVolume(span: Span, connectionInfo: unknown): Promise<AttachedDevice> {
+    const data = iscsiData(connectionInfo);
+    if (this.#opts.mode === 'qemu-native') {
+      const props = this.#props ?? (await this.connectorProperties(span));
+      return connectQemuNative(span, data, {
+        host: this.#opts.host,
+        initiator: props.initiator ?? '',
+        ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
+      });
+    }
+    return (await this.#connector(span)).connectVolume(span, data);
+  }
+
+  /** The reverse of `connectVolume`. QEMU-native attachments hold nothing on the host. */
+  async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
+    const data = iscsiData(connectionInfo);
+    if (this.#opts.mode === 'qemu-native') return;
+    await (await this.#connector(span)).disconnectVolume(span, data, opts);
+  }
+
+  /** Resolves when background portal work (late logins joining maps, failed portals' cleanup) is done. */
+  async settled(): Promise<void> {
+    await this.#iscsi?.settled();
+  }
+}
