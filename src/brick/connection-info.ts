@@ -204,7 +204,7 @@ export function parseIscsiConnectionInfo(raw: unknown): IscsiConnectionInfo {
     if (!UUID_RE.test(volumeId)) bad('volume_id', `"${volumeId}" is not a UUID`);
   }
 
-  return Object.freeze({
+  const out: IscsiConnectionInfo = Object.freeze({
     targets: Object.freeze(targets.map((t) => Object.freeze(t))),
     targetDiscovered: optBool(data, 'target_discovered'),
     auth: parseAuth(data),
@@ -214,6 +214,15 @@ export function parseIscsiConnectionInfo(raw: unknown): IscsiConnectionInfo {
     volumeId,
     qosSpecs: parseQos(data),
   });
+  VALIDATED.add(out);
+  return out;
+}
+
+const VALIDATED = new WeakSet<object>();
+
+/** Was `v` produced by `parseIscsiConnectionInfo` (so it need not be validated again)? */
+export function isValidated(v: unknown): v is IscsiConnectionInfo {
+  return typeof v === 'object' && v !== null && VALIDATED.has(v);
 }
 
 /** Key of the lock and session a target path uses: one per portal and IQN. */

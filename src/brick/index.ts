@@ -17,6 +17,7 @@ import { getConnectorProperties, type ConnectorProperties } from './connector-pr
 import { IscsiConnector, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts } from './connectors/iscsi.ts';
 import { connectQemuNative, type NetworkDiskSource } from './connectors/qemu-native.ts';
 import type { BrickLogger } from './log.ts';
+import { parseIscsiConnectionInfo } from './connection-info.ts';
 
 export { parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from './connection-info.ts';
 export { getConnectorProperties, type ConnectorProperties, type ConnectorPropertiesOptions } from './connector-properties.ts';
@@ -95,7 +96,8 @@ export class Brick {
 
   /** Seed step 6: connect `{ driver_volume_type: 'iscsi', data }`. */
   async connectVolume(span: Span, connectionInfo: unknown): Promise<AttachedDevice> {
-    const data = iscsiData(connectionInfo);
+    // Validate before anything touches the host (even the connector-properties probe).
+    const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
     if (this.#opts.mode === 'qemu-native') {
       const props = this.#props ?? (await this.connectorProperties(span));
       return connectQemuNative(span, data, {
@@ -104,14 +106,14 @@ export class Brick {
         ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
       });
     }
-    return (await this.#connector(span)).connectVolume(span, data);
+    return (await this.#connector(span)).connectValidated(span, data);
   }
 
   /** The reverse of `connectVolume`. QEMU-native attachments hold nothing on the host. */
   async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
-    const data = iscsiData(connectionInfo);
+    const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
     if (this.#opts.mode === 'qemu-native') return;
-    await (await this.#connector(span)).disconnectVolume(span, data, opts);
+    await (await this.#connector(span)).disconnectValidated(span, data, opts);
   }
 
   /** Resolves when background portal work (late logins joining maps, failed portals' cleanup) is done. */

@@ -87,7 +87,11 @@ export class IscsiConnector {
    * command runs) and return the block device to hand to the hypervisor.
    */
   async connectVolume(span: Span, connectionInfo: unknown): Promise<DeviceInfo> {
-    const ci = parseIscsiConnectionInfo(connectionInfo);
+    return this.connectValidated(span, parseIscsiConnectionInfo(connectionInfo));
+  }
+
+  /** `connectVolume` for a `connection_info` already validated by `parseIscsiConnectionInfo`. */
+  async connectValidated(span: Span, ci: IscsiConnectionInfo): Promise<DeviceInfo> {
     const multipath = this.#opts.multipath;
     const attrs = { volume_id: ci.volumeId, multipath, portals: ci.targets.map((t) => t.portal).join(',') };
     return span.run('connect_volume', attrs, (s) => this.#connect(s, ci, multipath));
@@ -202,7 +206,10 @@ export class IscsiConnector {
    * trace only; otherwise they are collected and thrown together (`HITCH_DISCONNECT_FAILED`).
    */
   async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
-    const ci = parseIscsiConnectionInfo(connectionInfo);
+    return this.disconnectValidated(span, parseIscsiConnectionInfo(connectionInfo), opts);
+  }
+
+  async disconnectValidated(span: Span, ci: IscsiConnectionInfo, opts: DisconnectOptions = {}): Promise<void> {
     await span.run('disconnect_volume', { volume_id: ci.volumeId, force: opts.force ?? false }, async (s) => {
       const { host, logger } = this.#opts;
       const ctx: BrickContext = { host, span: s, ...(logger ? { logger } : {}) };

@@ -15,7 +15,7 @@
 import type { Host } from '../../host/host.ts';
 import { HitchError } from '../../errors.ts';
 import type { Span } from '../../trace/span.ts';
-import { parseIscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';
+import { isValidated, parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';
 import { emitLog, type BrickLogger } from '../log.ts';
 import { parseIscsiLs } from '../parsers/iscsi-ls.ts';
 import { run, type BrickContext } from '../tools/run.ts';
@@ -64,8 +64,8 @@ export function chapSecretUsage(volumeId: string | null, iqn: string): string {
 }
 
 /** Resolve the libvirt network-disk source for `connectionInfo` (validated here). */
-export async function connectQemuNative(span: Span, connectionInfo: unknown, opts: QemuNativeOptions): Promise<NetworkDiskSource> {
-  const ci = parseIscsiConnectionInfo(connectionInfo);
+export async function connectQemuNative(span: Span, connectionInfo: unknown | IscsiConnectionInfo, opts: QemuNativeOptions): Promise<NetworkDiskSource> {
+  const ci = isValidated(connectionInfo) ? connectionInfo : parseIscsiConnectionInfo(connectionInfo);
   const timeoutMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   return span.run('connect_volume qemu-native', { volume_id: ci.volumeId, portals: ci.targets.map((t) => t.portal).join(',') }, async (s) => {
     const ctx: BrickContext = { host: opts.host, span: s, ...(opts.logger ? { logger: opts.logger } : {}) };
