@@ -53,6 +53,7 @@ export async function disconnectIscsiVolume(
     return;
   }
 
+  const flushAbort = new Set<HitchError>();
   try {
     await state.locks.with(ci.targets.map(targetKey), async () => {
       const sessions = await iscsiadm.listSessions(ctx);
@@ -77,7 +78,10 @@ export async function disconnectIscsiVolume(
       for (const dev of tops) {
         const ok = await attempt(`flush /dev/${dev}`, () => flushBuffers(ctx, `/dev/${dev}`));
         if (!ok && !opts.force && !opts.ignoreErrors) {
-          throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: `${failures.join('; ')} (nothing removed; use force)` });
+          // Removing a disk whose buffers did not reach the array would lose data.
+          const e = new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: `${failures.join('; ')} (nothing removed; use force)` });
+          flushAbort.add(e);
+          throw e;
         }
       }
       for (const dm of maps) {
@@ -112,8 +116,13 @@ export async function disconnectIscsiVolume(
         await attempt(`delete node ${s.t.portal}`, () => iscsiadm.nodeDelete(ctx, s.t));
       }
     });
+  } catch (e) {
+    if (e instanceof HitchError && flushAbort.has(e)) throw e;
+    // Anything unexpected (iscsiadm gone, sysfs unreadable) joins the collected problems.
+    failures.push(e instanceof Error ? e.message : String(e));
   } finally {
-    state.unclaim(ci.targets);
+    // After a refused flush the volume is still attached: it keeps its claim on the session.
+    if (flushAbort.size === 0) state.unclaim(ci.targets);
   }
 
   if (failures.length > 0) {
