@@ -7,6 +7,9 @@ import { LibvirtDriver } from './libvirt-driver.ts';
 import { buildSecretXml, secretUuidForUsage } from './secret-xml.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { ScriptedHost, type ScriptedCall } from './testing/scripted-host.ts';
+import { hypervisorDriverConformance } from './driver.conformance.ts';
+import { SimHypervisor } from './sim-hypervisor.ts';
+import { VirshEmulatorHost } from './testing/virsh-emulator-host.ts';
 
 const C = ['-c', 'qemu:///system'];
 const v = (args: string[], answer: Omit<ScriptedCall, 'args'> = {}): ScriptedCall => ({ args: [...C, ...args], ...answer });
@@ -222,3 +225,35 @@ describe('LibvirtDriver: the exact virsh commands', () => {
     );
   });
 });
+
+// The same conformance suite as the sim hypervisor and (later) real libvirt, with virsh played
+// by the sim hypervisor: the driver's parsing, error mapping and detach loop under test.
+let seq = 0;
+function emulated(unplugAckMs: number | 'never') {
+  return async () => {
+    const clock = new FakeClock();
+    const sim = new SimHypervisor({
+      clock,
+      unplugAckMs,
+      probeNetworkSource: (p) => (p.chapPassword === 'open-sesame' ? null : 'iSCSI: Failed to connect to LUN : Failed to log in to target. Status: Authentication failure(513)'),
+    });
+    const host = new VirshEmulatorHost(sim, clock);
+    return {
+      driver: new LibvirtDriver({ host }),
+      domainSpec: (tag: string): DomainSpec => {
+        seq += 1;
+        return { name: `conf-${tag}-${seq}`, uuid: `00000000-0000-4000-8000-${seq.toString(16).padStart(12, '0')}`, memoryMiB: 64, vcpus: 1, virtType: 'qemu' };
+      },
+      diskSource: (i: number) => ({ kind: 'block' as const, path: `/dev/loop${i}` }),
+      chapSource: (usage: string) => ({
+        source: { kind: 'iscsi' as const, iqn: 'iqn.2024-01.org.peers:vol2-chap', lun: 1, host: { name: '127.0.0.1', port: 3260 }, auth: { username: 'chapuser', secretUsage: usage } },
+        password: 'open-sesame',
+      }),
+      detachTimeoutMs: 20_000,
+      guestReleasesDisks: unplugAckMs !== 'never',
+    };
+  };
+}
+
+hypervisorDriverConformance('libvirt driver over emulated virsh, guest releases disks', emulated(150));
+hypervisorDriverConformance('libvirt driver over emulated virsh, no guest OS', emulated('never'));
