@@ -1,0 +1,170 @@
+/**
+ * Identity: password and token authentication, token validation for the other services, and
+ * the first-start seed (admin and demo projects and users; roles admin, member, reader).
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import { HitchError } from '../errors.ts';
+import { maskToken } from '../http/mask.ts';
+import { buildCatalog, type CatalogEntry } from './catalog.ts';
+import { DEFAULT_DOMAIN, IdentityStore, type TokenRecord } from './identity-store.ts';
+
+/** Who is calling: what every service's policy checks look at. */
+export interface AuthContext {
+  readonly userId: string;
+  readonly userName: string;
+  readonly projectId: string | null;
+  readonly projectName: string | null;
+  readonly roles: readonly string[];
+  readonly isAdmin: boolean;
+  /** `{SHA1}…` of the token, for logs. */
+  readonly tokenMask: string;
+  readonly expiresAt: string;
+}
+
+/** What a service needs from identity: turn an `X-Auth-Token` into a caller, or throw 401. */
+export interface Authenticator {
+  authenticate(token: string | undefined): Promise<AuthContext>;
+}
+
+export interface IdentitySeed {
+  readonly adminPassword: string;
+  readonly demoPassword?: string;
+  /** Fixed ids make logs and fixtures reproducible. */
+  readonly adminProjectId?: string;
+  readonly adminUserId?: string;
+}
+
+export interface IdentityServiceOptions {
+  readonly tokenTtlMs?: number;
+  readonly now?: () => number;
+}
+
+export interface PasswordAuthRequest {
+  readonly user: { id?: string; name?: string; domainId?: string; domainName?: string };
+  readonly password: string;
+}
+
+export interface ScopeRequest {
+  readonly project?: { id?: string; name?: string; domainId?: string; domainName?: string };
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly body: Record<string, unknown>;
+}
+
+const unauthorized = (): HitchError => new HitchError('HITCH_UNAUTHORIZED');
+
+function domainIdOf(ref: { domainId?: string; domainName?: string }): string {
+  if (ref.domainName !== undefined && ref.domainName !== DEFAULT_DOMAIN.name) return `name:${ref.domainName}`;
+  return ref.domainId ?? DEFAULT_DOMAIN.id;
+}
+
+export class IdentityService implements Authenticator {
+  readonly store: IdentityStore;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(db: Kysely<Database>, opts: IdentityServiceOptions = {}) {
+    this.store = new IdentityStore(db);
+    this.#ttlMs = opts.tokenTtlMs ?? 3_600_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Seed roles, projects and users once, on the first start of an empty database. */
+  async seed(seed: IdentitySeed): Promise<void> {
+    await this.store.ensureRoles();
+    if (await this.store.isSeeded()) return;
+    const admin = await this.store.createProject('admin', { id: seed.adminProjectId, description: 'Bootstrap project' });
+    const adminUser = await this.store.createUser('admin', seed.adminPassword, { id: seed.adminUserId, defaultProjectId: admin.id });
+    for (const r of ['admin', 'member', 'reader']) await this.store.assignRole(adminUser.id, admin.id, r);
+    if (seed.demoPassword !== undefined) {
+      const demo = await this.store.createProject('demo');
+      const demoUser = await this.store.createUser('demo', seed.demoPassword, { defaultProjectId: demo.id });
+      for (const r of ['member', 'reader']) await this.store.assignRole(demoUser.id, demo.id, r);
+    }
+    await this.store.markSeeded();
+  }
+
+  async authenticatePassword(req: PasswordAuthRequest, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
+    const user = await this.store.findUser({ id: req.user.id, name: req.user.name, domainId: domainIdOf(req.user) });
+    if (!user || !user.enabled || !(await this.store.checkPassword(user, req.password))) throw unauthorized();
+    return this.#issue(user.id, scope, baseUrl);
+  }
+
+  async authenticateToken(token: string, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
+    const rec = await this.store.findToken(token, this.#now());
+    if (!rec) throw unauthorized();
+    return this.#issue(rec.userId, scope, baseUrl);
+  }
+
+  async #issue(userId: string, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
+    let projectId: string | null = null;
+    if (scope?.project) {
+      const p = await this.store.findProject({ id: scope.project.id, name: scope.project.name, domainId: domainIdOf(scope.project) });
+      if (!p || !p.enabled) throw unauthorized();
+      const roles = await this.store.rolesOf(userId, p.id);
+      if (roles.length === 0) throw unauthorized();
+      projectId = p.id;
+    }
+    const { token, record } = await this.store.issueToken(userId, projectId, this.#ttlMs, this.#now());
+    return { token, body: await this.tokenBody(record, ['password'], baseUrl) };
+  }
+
+  /** Keystone's token body for `record`. */
+  async tokenBody(record: TokenRecord, methods: readonly string[], baseUrl: string): Promise<Record<string, unknown>> {
+    const user = await this.store.getUser(record.userId);
+    if (!user) throw unauthorized();
+    const token: Record<string, unknown> = {
+      methods,
+      user: { id: user.id, name: user.name, password_expires_at: null, domain: { ...DEFAULT_DOMAIN } },
+      audit_ids: [record.auditId],
+      expires_at: record.expiresAt,
+      issued_at: record.issuedAt,
+    };
+    if (record.projectId) {
+      const project = await this.store.findProject({ id: record.projectId });
+      const roles = await this.store.rolesOf(record.userId, record.projectId);
+      const catalog: CatalogEntry[] = buildCatalog(baseUrl, record.projectId);
+      token.is_domain = false;
+      token.project = { id: record.projectId, name: project?.name ?? '', domain: { ...DEFAULT_DOMAIN } };
+      token.roles = roles.map((r) => ({ id: r.id, name: r.name }));
+      token.catalog = catalog;
+    }
+    return { token };
+  }
+
+  /** Validate a subject token (GET /v3/auth/tokens); undefined when not valid. */
+  async validate(token: string): Promise<TokenRecord | undefined> {
+    return this.store.findToken(token, this.#now());
+  }
+
+  async revoke(token: string): Promise<boolean> {
+    return this.store.revokeToken(token);
+  }
+
+  async authenticate(token: string | undefined): Promise<AuthContext> {
+    if (!token) throw unauthorized();
+    const rec = await this.store.findToken(token, this.#now());
+    if (!rec) throw unauthorized();
+    const user = await this.store.getUser(rec.userId);
+    if (!user || !user.enabled) throw unauthorized();
+    let roles: string[] = [];
+    let projectName: string | null = null;
+    if (rec.projectId) {
+      roles = (await this.store.rolesOf(rec.userId, rec.projectId)).map((r) => r.name);
+      projectName = (await this.store.findProject({ id: rec.projectId }))?.name ?? null;
+    }
+    return {
+      userId: user.id,
+      userName: user.name,
+      projectId: rec.projectId,
+      projectName,
+      roles,
+      isAdmin: roles.includes('admin'),
+      tokenMask: maskToken(token),
+      expiresAt: rec.expiresAt,
+    };
+  }
+}
