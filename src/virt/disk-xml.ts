@@ -61,6 +61,44 @@ export interface IscsiNetworkDiskSource {
 
 export type DiskSource = BlockDiskSource | IscsiNetworkDiskSource;
 
+/**
+ * What the initiator library hands over after connecting (brick's `DeviceInfo` or
+ * `NetworkDiskSource`), described structurally so `virt/` need not import `brick/`.
+ */
+export type AttachedDeviceLike =
+  | { readonly type: 'block'; readonly path: string }
+  | {
+      readonly type: 'network';
+      readonly protocol: string;
+      /** `IQN/LUN` */
+      readonly name: string;
+      readonly hosts: readonly { readonly name: string; readonly port: number }[];
+      readonly auth?: { readonly username: string; readonly secret: { readonly type: string; readonly usage: string } };
+      readonly initiator?: string;
+    };
+
+/** Turn a connected device into a disk source; validates like `buildDiskXml` does. */
+export function diskSourceFromDevice(dev: AttachedDeviceLike): DiskSource {
+  if (dev.type === 'block') return { kind: 'block', path: checkDevPath(dev.path) };
+  const bad = (reason: string): HitchError => new HitchError('HITCH_INVALID_ARGUMENT', { reason: `network disk source: ${reason}` });
+  if (dev.type !== 'network') throw bad(`device type ${JSON.stringify((dev as { type?: unknown }).type)} is not block or network`);
+  if (dev.protocol !== 'iscsi') throw bad(`protocol ${JSON.stringify(dev.protocol)} is not iscsi`);
+  const m = /^(.+)\/(\d+)$/.exec(dev.name);
+  if (!m || m[1] === undefined || m[2] === undefined) throw bad(`name ${JSON.stringify(dev.name)} is not IQN/LUN`);
+  const [host, ...more] = dev.hosts;
+  // libvirt takes exactly one <host> for an iSCSI source; portal failover is the connector's job.
+  if (!host || more.length > 0) throw bad(`needs exactly one host, got ${dev.hosts.length}`);
+  if (dev.auth && dev.auth.secret.type !== 'iscsi') throw bad(`secret type ${JSON.stringify(dev.auth.secret.type)} is not iscsi`);
+  return {
+    kind: 'iscsi',
+    iqn: checkIscsiName(m[1]),
+    lun: checkLun(Number(m[2])),
+    host: { name: checkPortalHost(host.name), port: checkPort(host.port) },
+    ...(dev.auth ? { auth: { username: dev.auth.username, secretUsage: dev.auth.secret.usage } } : {}),
+    ...(dev.initiator !== undefined ? { initiatorIqn: dev.initiator } : {}),
+  };
+}
+
 export interface DiskXmlSpec {
   readonly source: DiskSource;
   /** Guest device name, `vdb` … `vdzz`. */
@@ -69,6 +107,8 @@ export interface DiskXmlSpec {
   readonly serial: string;
   /** `connection_info.data.access_mode`; `ro` adds `<readonly/>`. Default `rw`. */
   readonly accessMode?: 'rw' | 'ro';
+  /** A multiattach volume: `<shareable/>`, so QEMU lets several guests open it read-write. */
+  readonly shareable?: boolean;
 }
 
 /** Build the `<disk>` element for `attach-device`; every value is validated and escaped. */
@@ -115,6 +155,7 @@ export function buildDiskXml(spec: DiskXmlSpec): string {
   }
   lines.push(`  <target bus="virtio" dev="${e(dev)}"/>`, `  <serial>${e(serial)}</serial>`);
   if (mode === 'ro') lines.push('  <readonly/>');
+  if (spec.shareable === true) lines.push('  <shareable/>');
   lines.push('</disk>');
   return lines.join('\n');
 }

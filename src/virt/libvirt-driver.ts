@@ -133,7 +133,8 @@ export class LibvirtDriver implements HypervisorDriver {
       const persistent = opts.persistent ?? true;
       const state = await this.domainState(domain, { ...(span ? { span } : {}) });
       if (state === null) throw new HitchError('HITCH_HYPERVISOR_DOMAIN_NOT_FOUND', { domain });
-      if (state !== 'running') {
+      // A paused (or shutting-down) guest still has its live devices; only an off one has none.
+      if (state === 'shut off') {
         const had = persistent && (await this.#detachConfig(span, domain, targetDev));
         return { outcome: had ? 'detached' : 'absent', requests: 0 };
       }

@@ -102,8 +102,9 @@ export function checkSerial(serial: string): string {
 
 /** A libvirt secret usage id for iSCSI (`<usage type="iscsi"><target>…</target>`). */
 export function checkSecretUsage(usage: string): string {
-  if (typeof usage !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(usage)) {
-    throw invalid(`secret usage ${JSON.stringify(usage)} must be 1..128 of [A-Za-z0-9_.:-]`);
+  // Long enough for `hitch-iscsi-` + a 223-character IQN (brick's chapSecretUsage).
+  if (typeof usage !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/.test(usage)) {
+    throw invalid(`secret usage ${JSON.stringify(usage)} must be 1..255 of [A-Za-z0-9_.:-]`);
   }
   return usage;
 }
