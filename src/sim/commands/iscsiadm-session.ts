@@ -1,0 +1,75 @@
+/**
+ * `iscsiadm -m session` in its forms: the list (`tcp: [1] 192.168.1.60:3260,5 iqn… (non-flash)`),
+ * the `-P 3` detail, and rescans (`-m session -r SID --rescan`, `-m node --rescan`):
+ *
+ *   Rescanning session [sid: 3, target: iqn.1992-04.com.emc:cx.apm00150602415.b0, portal: 192.168.1.60,3260]
+ */
+import type { SimSession } from '../compute-host.ts';
+import { setting } from '../iscsi-node-db.ts';
+import type { CommandContext, CommandOutput } from './command.ts';
+import { lines, out } from './command.ts';
+import { sessionLabel } from './iscsiadm-login.ts';
+
+export const NO_SESSIONS = 'iscsiadm: No active sessions.\n';
+
+export function sessionListLine(s: SimSession): string {
+  return `tcp: [${s.sid}] ${s.portal},${s.tpgt} ${s.target} (non-flash)`;
+}
+
+export function listSessions(ctx: CommandContext, printLevel: number | undefined, sid?: number): CommandOutput {
+  let sessions = ctx.host.sessionList();
+  if (sid !== undefined) {
+    sessions = sessions.filter((s) => s.sid === sid);
+    if (sessions.length === 0) return out(22, '', `iscsiadm: could not read session targetname: 5\niscsiadm: Could not get session info for sid ${sid}\n`);
+  }
+  if (sessions.length === 0) return out(21, '', NO_SESSIONS);
+  if (printLevel === undefined || printLevel < 1) return out(0, lines(sessions.map(sessionListLine)));
+  return out(0, renderSessionDetail(ctx, sessions, printLevel));
+}
+
+function renderSessionDetail(ctx: CommandContext, sessions: readonly SimSession[], level: number): string {
+  const { host } = ctx;
+  const o: string[] = ['iSCSI Transport Class version 2.0-870', 'version 2.1.8'];
+  for (const s of sessions) {
+    const [ip, port] = s.portal.split(':');
+    const rec = host.nodes.get(s.target, s.portal, s.iface);
+    o.push(`Target: ${s.target} (non-flash)`);
+    o.push(`\tCurrent Portal: ${ip}:${port},${s.tpgt}`);
+    o.push(`\tPersistent Portal: ${ip}:${port},${s.tpgt}`);
+    o.push('\t\t**********', '\t\tInterface:', '\t\t**********');
+    o.push(`\t\tIface Name: ${s.iface}`, '\t\tIface Transport: tcp', `\t\tIface Initiatorname: ${host.initiator}`);
+    o.push(`\t\tIface IPaddress: ${host.config.ip}`, '\t\tIface HWaddress: default', '\t\tIface Netdev: default');
+    o.push(`\t\tSID: ${s.sid}`, '\t\tiSCSI Connection State: LOGGED IN', '\t\tiSCSI Session State: LOGGED_IN', '\t\tInternal iscsid Session State: NO CHANGE');
+    if (level >= 2) {
+      o.push('\t\t*********', '\t\tTimeouts:', '\t\t*********');
+      o.push(`\t\tRecovery Timeout: ${rec ? setting(rec, 'node.session.timeo.replacement_timeout') : '120'}`);
+      o.push('\t\tTarget Reset Timeout: 30', '\t\tLUN reset Timeout: 30', '\t\tAbort Timeout: 15');
+      o.push('\t\t*****', '\t\tCHAP:', '\t\t*****');
+      o.push(`\t\tusername: ${s.chapUser ?? '<empty>'}`, '\t\tpassword: ********', '\t\tusername_in: <empty>', '\t\tpassword_in: ********');
+      o.push('\t\t************************', '\t\tNegotiated iSCSI params:', '\t\t************************');
+      o.push('\t\tHeaderDigest: None', '\t\tDataDigest: None', '\t\tMaxRecvDataSegmentLength: 262144', '\t\tMaxXmitDataSegmentLength: 262144');
+      o.push('\t\tFirstBurstLength: 65536', '\t\tMaxBurstLength: 262144', '\t\tImmediateData: Yes', '\t\tInitialR2T: Yes', '\t\tMaxOutstandingR2T: 1');
+    }
+    if (level >= 3) {
+      o.push('\t\t************************', '\t\tAttached SCSI devices:', '\t\t************************');
+      o.push(`\t\tHost Number: ${s.hostNo}\tState: running`);
+      for (const d of host.disksOf(s)) {
+        o.push(`\t\tscsi${s.hostNo} Channel 00 Id 0 Lun: ${d.lun.lun}`);
+        o.push(`\t\t\tAttached scsi disk ${d.name}\t\tState: ${d.state}`);
+      }
+    }
+  }
+  return lines(o);
+}
+
+/** Rescan the given sessions for every LUN exported to this initiator. */
+export async function rescanSessions(ctx: CommandContext, sessions: readonly SimSession[]): Promise<CommandOutput> {
+  if (sessions.length === 0) return out(21, '', 'iscsiadm: No matching sessions found\n');
+  const stdout: string[] = [];
+  for (const s of sessions) {
+    stdout.push(`Rescanning session ${sessionLabel(s)}`);
+    await ctx.sleep(ctx.world.latency.lunScanMs);
+    ctx.host.scan(s);
+  }
+  return out(0, lines(stdout));
+}

@@ -1,0 +1,142 @@
+/**
+ * The simulated `iscsiadm` (open-iscsi 2.1.8, with iscsid running): modes `node`, `session`,
+ * `discovery`, `discoverydb`, `iface`, with the real tool's text and exit codes — 21 for
+ * "No records found" / "No active sessions.", 15 for a session that already exists, 8 / 19 /
+ * 24 for login failures, 7 for bad usage.
+ */
+import { isKnownSetting, renderNodeAdded, renderNodeListLine, renderNodeRecord, type NodeRecord } from '../iscsi-node-db.ts';
+import { portalKey } from '../network.ts';
+import type { CommandContext, CommandOutput } from './command.ts';
+import { lines, out, parseOptions } from './command.ts';
+import { discover, discoveryDb } from './iscsiadm-discovery.ts';
+import { login, logout } from './iscsiadm-login.ts';
+import { listSessions, rescanSessions } from './iscsiadm-session.ts';
+
+const WITH_VALUE = new Set(['-m', '--mode', '-T', '--targetname', '-p', '--portal', '-I', '--interface', '-o', '--op', '-n', '--name', '-v', '--value', '-t', '--type', '-r', '--sid', '-P', '--print']);
+const FLAGS = new Set(['-l', '--login', '-u', '--logout', '-R', '--rescan', '--discover', '-D', '-L', '--loginall', '-U', '--logoutall', '-s', '--stats']);
+
+const NO_RECORDS = 'iscsiadm: No records found\n';
+
+function usage(what: string): CommandOutput {
+  return out(7, '', `iscsiadm: ${what}\nTry \`iscsiadm --help' for more information.\n`);
+}
+
+/** One value of an option given in short or long spelling. */
+function opt(opts: Map<string, string[]>, short: string, long: string): string | undefined {
+  return (opts.get(short) ?? opts.get(long))?.at(-1);
+}
+
+function has(opts: Map<string, string[]>, ...names: string[]): boolean {
+  return names.some((n) => opts.has(n));
+}
+
+export async function iscsiadm(ctx: CommandContext): Promise<CommandOutput> {
+  const p = parseOptions(ctx.args, WITH_VALUE, FLAGS);
+  if (p.unknown !== undefined) return usage(`unrecognized option '${p.unknown}'`);
+  if (p.missingValue !== undefined) return usage(`option '${p.missingValue}' requires an argument`);
+  if (p.positional.length > 0) return usage(`extra argument '${p.positional[0]}'`);
+  const mode = opt(p.opts, '-m', '--mode');
+  let portal = opt(p.opts, '-p', '--portal');
+  if (portal !== undefined) {
+    try {
+      portal = portalKey(portal);
+    } catch {
+      return out(7, '', `iscsiadm: cannot parse portal ${portal}\n`);
+    }
+  }
+  const target = opt(p.opts, '-T', '--targetname');
+  switch (mode) {
+    case 'node':
+      return nodeMode(ctx, p.opts, target, portal);
+    case 'session':
+      return sessionMode(ctx, p.opts);
+    case 'discovery':
+    case 'discoverydb':
+      return discoveryMode(ctx, mode, p.opts, portal);
+    case 'iface':
+      return out(0, 'default tcp,<empty>,<empty>,<empty>,<empty>\niser iser,<empty>,<empty>,<empty>,<empty>\n');
+    case undefined:
+      return usage('no mode specified');
+    default:
+      return out(7, '', `iscsiadm: Invalid mode '${mode}'\n`);
+  }
+}
+
+async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target?: string, portal?: string): Promise<CommandOutput> {
+  const { host } = ctx;
+  const op = opt(opts, '-o', '--op');
+  const iface = opt(opts, '-I', '--interface') ?? 'default';
+  await ctx.sleep(0);
+  if (has(opts, '-R', '--rescan')) {
+    const sessions = host.sessionList().filter((s) => (target === undefined || s.target === target) && (portal === undefined || s.portal === portal));
+    return rescanSessions(ctx, sessions);
+  }
+  if (op === 'new') {
+    if (target === undefined || portal === undefined) return usage('--op new requires --targetname and --portal');
+    const rec = host.nodes.add(target, portal, -1, iface);
+    return out(0, renderNodeAdded(rec));
+  }
+  const records = host.nodes.find(target, portal);
+  if (has(opts, '-u', '--logout', '-U', '--logoutall')) return logout(ctx, target, portal);
+  if (records.length === 0) return out(21, '', NO_RECORDS);
+  if (has(opts, '-l', '--login', '-L', '--loginall')) return login(ctx, records);
+  switch (op) {
+    case 'update':
+      return updateRecords(opts, records);
+    case 'delete':
+      for (const r of records) host.nodes.delete(r);
+      return out(0);
+    case undefined:
+    case 'show':
+      if (target === undefined && portal === undefined && op === undefined) return out(0, lines(records.map(renderNodeListLine)));
+      return out(0, records.map(renderNodeRecord).join(''));
+    default:
+      return out(7, '', `iscsiadm: Invalid operation '${op}'\n`);
+  }
+}
+
+function updateRecords(opts: Map<string, string[]>, records: readonly NodeRecord[]): CommandOutput {
+  const name = opt(opts, '-n', '--name');
+  const value = opt(opts, '-v', '--value');
+  if (name === undefined || value === undefined) return usage('--op update requires --name and --value');
+  if (!isKnownSetting(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. Invalid param name.\n`);
+  for (const r of records) r.settings.set(name, value);
+  return out(0);
+}
+
+async function sessionMode(ctx: CommandContext, opts: Map<string, string[]>): Promise<CommandOutput> {
+  await ctx.sleep(0);
+  const sidText = opt(opts, '-r', '--sid');
+  let sid: number | undefined;
+  if (sidText !== undefined) {
+    if (!/^\d+$/.test(sidText)) return out(7, '', `iscsiadm: invalid sid '${sidText}'\n`);
+    sid = Number(sidText);
+  }
+  const printText = opt(opts, '-P', '--print');
+  const level = printText === undefined ? undefined : Number(printText);
+  if (has(opts, '-R', '--rescan')) {
+    const sessions = ctx.host.sessionList().filter((s) => sid === undefined || s.sid === sid);
+    if (sid !== undefined && sessions.length === 0) {
+      return out(22, '', `iscsiadm: could not read session targetname: 5\niscsiadm: Could not get session info for sid ${sid}\n`);
+    }
+    if (sessions.length === 0) return out(21, '', 'iscsiadm: No active sessions.\n');
+    return rescanSessions(ctx, sessions);
+  }
+  if (has(opts, '-u', '--logout')) {
+    const s = ctx.host.sessionList().find((x) => x.sid === sid);
+    if (s === undefined) return out(21, '', 'iscsiadm: No matching sessions found\n');
+    return logout(ctx, s.target, s.portal);
+  }
+  return listSessions(ctx, level, sid);
+}
+
+async function discoveryMode(ctx: CommandContext, mode: 'discovery' | 'discoverydb', opts: Map<string, string[]>, portal?: string): Promise<CommandOutput> {
+  const type = opt(opts, '-t', '--type');
+  const op = opt(opts, '-o', '--op');
+  if (mode === 'discovery' || has(opts, '-D', '--discover')) {
+    if (type !== 'sendtargets' && type !== 'st') return usage(`discovery type ${type ?? '(none)'} not supported`);
+    if (portal === undefined) return usage('discovery requires --portal');
+    return discover(ctx, portal);
+  }
+  return discoveryDb(ctx, op, portal, opt(opts, '-P', '--print'), opt(opts, '-n', '--name'), opt(opts, '-v', '--value'));
+}

@@ -1,0 +1,370 @@
+/**
+ * One simulated compute host's Linux storage stack: the initiator name, the iSCSI node
+ * database, sessions, SCSI hosts and disks (`sdX`, H:C:T:L), their sysfs, and the udev links
+ * that appear a modelled delay after a disk does. Device-mapper multipath lives in
+ * `multipath-model.ts`, the commands in `commands/`.
+ *
+ * The sysfs layout follows the kernel's, links included, because initiators find devices by
+ * globbing it: `/sys/class/iscsi_host/host2/device/session1/target2:0:0` and
+ * `/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:1/block/sdb` (os-brick).
+ */
+import type { SimLun } from './array.ts';
+import { NodeDb } from './iscsi-node-db.ts';
+import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
+import { parsePortal } from './network.ts';
+import { rel, Vfs } from './vfs.ts';
+import type { SimWorld, TargetAtPortal } from './world.ts';
+
+export interface LocalDisk {
+  readonly name: string;
+  readonly sizeBytes?: number;
+  readonly ro?: boolean;
+}
+
+export interface FcHostConfig {
+  readonly host: number;
+  readonly portName: string;
+  readonly nodeName: string;
+  readonly portState?: string;
+}
+
+export interface ComputeHostConfig {
+  readonly name: string;
+  readonly initiator: string;
+  readonly ip: string;
+  readonly multipathd: boolean;
+  readonly findMultipaths: FindMultipaths;
+  /** The first SCSI host number iSCSI sessions get (host0/host1 are usually the disk controllers). */
+  readonly firstScsiHost: number;
+  readonly localDisks: readonly LocalDisk[];
+  /** Mount table: mount point → source device. */
+  readonly mounts: Readonly<Record<string, string>>;
+  readonly fcHosts: readonly FcHostConfig[];
+  readonly nvmeHostNqn?: string;
+}
+
+export interface SimSession {
+  readonly sid: number;
+  readonly target: string;
+  readonly portal: string;
+  readonly tpgt: number;
+  readonly hostNo: number;
+  readonly iface: string;
+  readonly found: TargetAtPortal;
+  readonly chapUser?: string;
+}
+
+export interface ScsiDisk {
+  readonly name: string;
+  readonly index: number;
+  readonly session: SimSession;
+  readonly lun: SimLun;
+  /** True once udev has created the /dev/disk links. */
+  linked: boolean;
+  state: 'running' | 'offline';
+  cancelUdev?: () => void;
+}
+
+const INITIATOR_FILE_HEADER = `## DO NOT EDIT OR REMOVE THIS FILE!
+## If you remove this file, the iSCSI daemon will not start.
+## If you change the InitiatorName, existing access control lists
+## may reject this initiator.  The InitiatorName must be unique
+## for each iSCSI initiator.  Do NOT duplicate iSCSI InitiatorNames.
+`;
+
+/** `sda`, …, `sdz`, `sdaa`, … as the sd driver names disks. */
+export function sdName(index: number): string {
+  let n = index;
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return `sd${s}`;
+}
+
+export class SimComputeHost {
+  readonly config: ComputeHostConfig;
+  readonly vfs = new Vfs();
+  readonly nodes = new NodeDb();
+  readonly sessions = new Map<number, SimSession>();
+  readonly disks = new Map<string, ScsiDisk>();
+  readonly multipath: MultipathModel;
+  /** SendTargets discovery addresses (`-m discoverydb`). */
+  readonly discoveryDb = new Set<string>();
+  readonly world: SimWorld;
+  #nextSid = 1;
+  #nextHost: number;
+
+  constructor(world: SimWorld, config: ComputeHostConfig) {
+    this.world = world;
+    this.config = config;
+    this.#nextHost = config.firstScsiHost;
+    this.multipath = new MultipathModel(this);
+    this.#bootstrap();
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get initiator(): string {
+    return this.config.initiator;
+  }
+
+  event(text: string): void {
+    this.world.event(this.name, text);
+  }
+
+  #bootstrap(): void {
+    const v = this.vfs;
+    v.writeText('/etc/iscsi/initiatorname.iscsi', `${INITIATOR_FILE_HEADER}InitiatorName=${this.config.initiator}\n`);
+    v.writeText('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
+    v.mkdirp('/etc/multipath');
+    v.writeText('/etc/multipath/wwids', '# Multipath wwids, Version : 1.0\n');
+    if (this.config.nvmeHostNqn !== undefined) v.writeText('/etc/nvme/hostnqn', `${this.config.nvmeHostNqn}\n`);
+    for (const d of ['/sys/class/iscsi_host', '/sys/class/scsi_host', '/sys/class/iscsi_session', '/sys/class/iscsi_connection', '/sys/block', '/sys/class/block', '/dev/disk/by-id', '/dev/disk/by-path', '/dev/mapper']) v.mkdirp(d);
+    v.writeText('/dev/mapper/control', '');
+    for (const disk of this.config.localDisks) {
+      const dir = `/sys/devices/virtual/block/${disk.name}`;
+      v.attr(`${dir}/ro`, () => (disk.ro ? '1\n' : '0\n'));
+      v.attr(`${dir}/size`, () => `${Math.floor((disk.sizeBytes ?? 0) / 512)}\n`);
+      v.mkdirp(`${dir}/holders`);
+      v.symlink(`/sys/block/${disk.name}`, rel(`/sys/block/${disk.name}`, dir));
+      v.writeText(`/dev/${disk.name}`, '');
+    }
+    for (const fc of this.config.fcHosts) {
+      const dir = `/sys/devices/pci0000:00/0000:00:03.0/host${fc.host}/fc_host/host${fc.host}`;
+      v.attr(`${dir}/port_name`, () => `${fc.portName}\n`);
+      v.attr(`${dir}/node_name`, () => `${fc.nodeName}\n`);
+      v.attr(`${dir}/port_state`, () => `${fc.portState ?? 'Online'}\n`);
+      v.symlink(`/sys/class/fc_host/host${fc.host}`, rel(`/sys/class/fc_host/host${fc.host}`, dir));
+    }
+  }
+
+  // --- sessions ---------------------------------------------------------------------------
+
+  /** Create a logged-in session and its SCSI host (after the login succeeded). */
+  addSession(target: string, portal: string, found: TargetAtPortal, iface: string, chapUser?: string): SimSession {
+    const s: SimSession = { sid: this.#nextSid++, target, portal, tpgt: found.target.tpgt, hostNo: this.#nextHost++, iface, found, ...(chapUser !== undefined ? { chapUser } : {}) };
+    this.sessions.set(s.sid, s);
+    const v = this.vfs;
+    const H = s.hostNo;
+    const hostDir = `/sys/devices/platform/host${H}`;
+    v.mkdirp(`${hostDir}/session${s.sid}/target${H}:0:0`);
+    const ih = `${hostDir}/iscsi_host/host${H}`;
+    v.symlink(`${ih}/device`, rel(`${ih}/device`, hostDir));
+    v.attr(`${ih}/initiatorname`, () => `${this.initiator}\n`);
+    v.attr(`${ih}/ipaddress`, () => `${this.config.ip}\n`);
+    v.symlink(`/sys/class/iscsi_host/host${H}`, rel(`/sys/class/iscsi_host/host${H}`, ih));
+    const sh = `${hostDir}/scsi_host/host${H}`;
+    v.symlink(`${sh}/device`, rel(`${sh}/device`, hostDir));
+    v.attr(`${sh}/proc_name`, () => 'iscsi_tcp\n');
+    // The write itself is handled by writeSysfs (it costs scan time); this handler only
+    // validates, so a direct vfs write of garbage fails like the kernel's EINVAL.
+    v.attr(`${sh}/scan`, () => '', (data) => (parseScan(data) === undefined ? 'EINVAL' : undefined));
+    v.symlink(`/sys/class/scsi_host/host${H}`, rel(`/sys/class/scsi_host/host${H}`, sh));
+    const is = `${hostDir}/session${s.sid}/iscsi_session/session${s.sid}`;
+    v.attr(`${is}/targetname`, () => `${s.target}\n`);
+    v.attr(`${is}/tpgt`, () => `${s.tpgt}\n`);
+    v.attr(`${is}/state`, () => 'LOGGED_IN\n');
+    v.attr(`${is}/username`, () => `${s.chapUser ?? '(null)'}\n`);
+    v.symlink(`/sys/class/iscsi_session/session${s.sid}`, rel(`/sys/class/iscsi_session/session${s.sid}`, is));
+    const { ip, port } = parsePortal(portal);
+    const ic = `${hostDir}/session${s.sid}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`;
+    v.attr(`${ic}/persistent_address`, () => `${ip}\n`);
+    v.attr(`${ic}/persistent_port`, () => `${port}\n`);
+    v.attr(`${ic}/address`, () => `${ip}\n`);
+    v.attr(`${ic}/port`, () => `${port}\n`);
+    v.symlink(`/sys/class/iscsi_connection/connection${s.sid}:0`, rel(`/sys/class/iscsi_connection/connection${s.sid}:0`, ic));
+    this.event(`session add sid=${s.sid} host${H} ${portal},${s.tpgt} ${target}`);
+    return s;
+  }
+
+  /** Log a session out: its disks go, then its SCSI host. */
+  removeSession(s: SimSession): void {
+    for (const d of this.disksOf(s)) this.deleteDisk(d);
+    const v = this.vfs;
+    const H = s.hostNo;
+    v.remove(`/sys/class/iscsi_host/host${H}`);
+    v.remove(`/sys/class/scsi_host/host${H}`);
+    v.remove(`/sys/class/iscsi_session/session${s.sid}`);
+    v.remove(`/sys/class/iscsi_connection/connection${s.sid}:0`);
+    v.remove(`/sys/devices/platform/host${H}`);
+    this.sessions.delete(s.sid);
+    this.event(`session remove sid=${s.sid} host${H}`);
+  }
+
+  sessionList(): SimSession[] {
+    return [...this.sessions.values()].sort((a, b) => a.sid - b.sid);
+  }
+
+  findSession(target: string, portal: string): SimSession | undefined {
+    return this.sessionList().find((s) => s.target === target && s.portal === portal);
+  }
+
+  sessionByHost(hostNo: number): SimSession | undefined {
+    return this.sessionList().find((s) => s.hostNo === hostNo);
+  }
+
+  disksOf(s: SimSession): ScsiDisk[] {
+    return this.diskList().filter((d) => d.session.sid === s.sid);
+  }
+
+  diskList(): ScsiDisk[] {
+    return [...this.disks.values()].sort((a, b) => a.index - b.index);
+  }
+
+  // --- SCSI scan and disks -------------------------------------------------------------------
+
+  /**
+   * Scan a session for LUNs (`lun` undefined = every LUN exported to this initiator). Disks
+   * already present are kept. A LUN under a `device-never-appears` fault is never found; under
+   * `device-appears-late` it shows up `delayMs` later, on its own.
+   */
+  scan(s: SimSession, lun?: number): void {
+    if (!this.sessions.has(s.sid)) return;
+    for (const l of this.world.visibleLuns(s.found, this.initiator)) {
+      if (lun !== undefined && l.lun !== lun) continue;
+      if (this.diskList().some((d) => d.session.sid === s.sid && d.lun.lun === l.lun)) continue;
+      const ctx = { now: this.world.clock.now(), host: this.name, portal: s.portal, target: s.target, wwn: l.wwn };
+      if (this.world.faults.hit('device-never-appears', ctx)) {
+        this.event(`scsi scan ${s.hostNo}:0:0:${l.lun} no device (fault device-never-appears)`);
+        continue;
+      }
+      const late = this.world.faults.hit('device-appears-late', ctx);
+      if (late) {
+        this.world.clock.setTimer(late.delayMs ?? 5_000, () => {
+          if (this.sessions.has(s.sid) && !this.diskList().some((d) => d.session.sid === s.sid && d.lun.lun === l.lun)) this.#addDisk(s, l);
+        });
+        continue;
+      }
+      this.#addDisk(s, l);
+    }
+  }
+
+  #addDisk(s: SimSession, lun: SimLun): ScsiDisk {
+    const used = new Set([...this.disks.values()].map((d) => d.index));
+    const local = new Set(this.config.localDisks.map((d) => d.name));
+    let index = 0;
+    while (used.has(index) || local.has(sdName(index))) index++;
+    const d: ScsiDisk = { name: sdName(index), index, session: s, lun, linked: false, state: 'running' };
+    this.disks.set(d.name, d);
+    const v = this.vfs;
+    const H = s.hostNo;
+    const hctl = `${H}:0:0:${lun.lun}`;
+    const devDir = this.diskDeviceDir(d);
+    v.attr(`${devDir}/wwid`, () => `naa.${lun.wwn.slice(1)}\n`);
+    v.attr(`${devDir}/vendor`, () => `${lun.vendor.padEnd(8)}\n`);
+    v.attr(`${devDir}/model`, () => `${lun.model.padEnd(16)}\n`);
+    v.attr(`${devDir}/state`, () => `${d.state}\n`, (data) => {
+      const want = data.trim();
+      if (want !== 'running' && want !== 'offline') return 'EINVAL';
+      d.state = want;
+      return undefined;
+    });
+    v.attr(`${devDir}/rescan`, () => '', () => undefined);
+    v.attr(`${devDir}/delete`, () => '', (data) => {
+      if (data.trim() !== '1') return 'EINVAL';
+      this.deleteDisk(d);
+      return undefined;
+    });
+    const blk = `${devDir}/block/${d.name}`;
+    v.attr(`${blk}/ro`, () => (this.isReadOnly(d) ? '1\n' : '0\n'));
+    v.attr(`${blk}/size`, () => `${Math.floor(lun.sizeBytes / 512)}\n`);
+    v.attr(`${blk}/dev`, () => `8:${index * 16}\n`);
+    v.attr(`${blk}/removable`, () => '0\n');
+    v.mkdirp(`${blk}/holders`);
+    v.symlink(`${blk}/device`, rel(`${blk}/device`, devDir));
+    v.symlink(`/sys/block/${d.name}`, rel(`/sys/block/${d.name}`, blk));
+    v.symlink(`/sys/class/block/${d.name}`, rel(`/sys/class/block/${d.name}`, blk));
+    // devtmpfs creates the node with the device; udev's links come later.
+    v.writeText(`/dev/${d.name}`, '');
+    this.event(`scsi add ${hctl} ${d.name} wwn=${lun.wwn}`);
+    d.cancelUdev = this.world.clock.setTimer(this.world.latency.udevDelayMs, () => this.#udevAdd(d));
+    return d;
+  }
+
+  diskDeviceDir(d: ScsiDisk): string {
+    const H = d.session.hostNo;
+    return `/sys/devices/platform/host${H}/session${d.session.sid}/target${H}:0:0/${H}:0:0:${d.lun.lun}`;
+  }
+
+  byPathLink(d: ScsiDisk): string {
+    return `/dev/disk/by-path/ip-${d.session.portal}-iscsi-${d.session.target}-lun-${d.lun.lun}`;
+  }
+
+  isReadOnly(d: ScsiDisk): boolean {
+    const f = this.world.faults.peek('read-only', { now: this.world.clock.now(), host: this.name, wwn: d.lun.wwn });
+    return d.lun.readOnly || f !== undefined;
+  }
+
+  #udevAdd(d: ScsiDisk): void {
+    if (!this.disks.has(d.name)) return;
+    d.linked = true;
+    d.cancelUdev = undefined;
+    const byPath = this.byPathLink(d);
+    this.vfs.symlink(byPath, rel(byPath, `/dev/${d.name}`));
+    const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
+    if (!this.vfs.exists(byId)) this.vfs.symlink(byId, rel(byId, `/dev/${d.name}`));
+    this.event(`udev add ${byPath}`);
+    this.multipath.pathAdded(d);
+  }
+
+  /** `echo 1 > /sys/block/sdX/device/delete`, or a logout: the disk and its links go. */
+  deleteDisk(d: ScsiDisk): void {
+    if (!this.disks.has(d.name)) return;
+    d.cancelUdev?.();
+    this.multipath.pathRemoved(d);
+    this.disks.delete(d.name);
+    const v = this.vfs;
+    v.remove(this.diskDeviceDir(d));
+    v.remove(`/sys/block/${d.name}`);
+    v.remove(`/sys/class/block/${d.name}`);
+    v.remove(`/dev/${d.name}`);
+    if (d.linked) {
+      v.remove(this.byPathLink(d));
+      const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
+      if (v.lstat(byId)?.kind === 'link' && v.readlink(byId) === rel(byId, `/dev/${d.name}`)) {
+        v.remove(byId);
+        const other = this.diskList().find((o) => o.linked && o.lun.wwn === d.lun.wwn);
+        if (other) v.symlink(byId, rel(byId, `/dev/${other.name}`));
+      }
+    }
+    this.event(`scsi remove ${d.session.hostNo}:0:0:${d.lun.lun} ${d.name}`);
+  }
+
+  /**
+   * A write to a sysfs file through a command or the Host port. A scan write blocks while the
+   * kernel scans (like the real `echo … > scan`), so it costs scan time.
+   */
+  async writeSysfs(path: string, data: string, signal?: AbortSignal): Promise<void> {
+    const real = this.vfs.exists(path) ? this.vfs.realpath(path) : path;
+    const m = /^\/sys\/devices\/platform\/host(\d+)\/scsi_host\/host\d+\/scan$/.exec(real);
+    if (m) {
+      const scan = parseScan(data);
+      this.vfs.write(path, data); // validates (EINVAL)
+      const s = this.sessionByHost(Number(m[1]));
+      if (scan === undefined || s === undefined) return;
+      await this.world.clock.sleep(this.world.latency.lunScanMs, signal);
+      if (scan.channel !== undefined && scan.channel !== 0) return;
+      if (scan.target !== undefined && scan.target !== 0) return;
+      this.scan(s, scan.lun);
+      return;
+    }
+    this.vfs.write(path, data);
+  }
+}
+
+/** `0 0 192` or `- - -` (channel, target, LUN; `-` = all). */
+export function parseScan(data: string): { channel?: number; target?: number; lun?: number } | undefined {
+  const parts = data.trim().split(/\s+/);
+  if (parts.length !== 3) return undefined;
+  const out: Array<number | undefined> = [];
+  for (const p of parts) {
+    if (p === '-') out.push(undefined);
+    else if (/^\d+$/.test(p)) out.push(Number(p));
+    else return undefined;
+  }
+  return { channel: out[0], target: out[1], lun: out[2] };
+}

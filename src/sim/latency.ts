@@ -1,0 +1,112 @@
+/**
+ * The latency model: what each simulated step costs in virtual milliseconds, and the
+ * data-plane floor a scenario allows — the time the network and kernel alone need to attach a
+ * volume, with zero software cost. The bench reports Hitch's virtual time as a ratio to it.
+ */
+
+export interface LatencyModel {
+  /** Cost of a command that does no network or kernel work (a parse, a database edit). */
+  readonly commandMs: number;
+  /** Per-binary overrides of `commandMs` (`{ "iscsiadm": 6 }`). */
+  readonly perCommandMs: Readonly<Record<string, number>>;
+  /** One iSCSI login round trip to a healthy portal (TCP + login PDUs). */
+  readonly loginRttMs: number;
+  /** Logout round trip. */
+  readonly logoutRttMs: number;
+  /** iscsid's login attempts before it gives up on an unreachable portal. */
+  readonly loginRetries: number;
+  /** Wait per attempt (node.conn[0].timeo.login_timeout in practice 15 s). */
+  readonly loginRetryTimeoutMs: number;
+  /** A refused connection fails each attempt at once; iscsid still pauses between attempts. */
+  readonly refusedRetryMs: number;
+  /** SCSI scan of one LUN through a session (REPORT LUNS, INQUIRY, READ CAPACITY). */
+  readonly lunScanMs: number;
+  /** From the kernel adding `sdX` to udev creating its `/dev/disk/by-*` links. */
+  readonly udevDelayMs: number;
+  /** From a path appearing to multipathd creating (or extending) its dm map. */
+  readonly multipathMapDelayMs: number;
+  /** The storage array exporting a LUN to an initiator (`initialize_connection`). */
+  readonly arrayExportMs: number;
+  /** SendTargets discovery round trip. */
+  readonly discoveryRttMs: number;
+}
+
+export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
+  commandMs: 5,
+  perCommandMs: Object.freeze({}),
+  loginRttMs: 40,
+  logoutRttMs: 20,
+  loginRetries: 8,
+  loginRetryTimeoutMs: 15_000,
+  refusedRetryMs: 1_000,
+  lunScanMs: 15,
+  udevDelayMs: 100,
+  multipathMapDelayMs: 1_000,
+  arrayExportMs: 500,
+  discoveryRttMs: 30,
+});
+
+/** Merge a scenario's partial model over the defaults. */
+export function latencyModel(partial: Partial<LatencyModel> = {}): LatencyModel {
+  return Object.freeze({
+    ...DEFAULT_LATENCY,
+    ...partial,
+    perCommandMs: Object.freeze({ ...DEFAULT_LATENCY.perCommandMs, ...(partial.perCommandMs ?? {}) }),
+  });
+}
+
+export function commandCostMs(model: LatencyModel, cmd: string): number {
+  const base = cmd.split('/').pop() ?? cmd;
+  return model.perCommandMs[cmd] ?? model.perCommandMs[base] ?? model.commandMs;
+}
+
+/** The login timeout of a dead portal: iscsid's retries × per-try timeout (120 s by default). */
+export function deadPortalLoginMs(model: LatencyModel): number {
+  return model.loginRetries * model.loginRetryTimeoutMs;
+}
+
+export type PortalKind = 'healthy' | 'slow' | 'refusing' | 'dead';
+
+export interface FloorPortal {
+  readonly kind: PortalKind;
+  /** Extra one-way latency for `slow` portals (added to each round trip). */
+  readonly latencyMs?: number;
+}
+
+export interface FloorInput {
+  readonly latency: LatencyModel;
+  /** The portals of the volume being attached. */
+  readonly portals: readonly FloorPortal[];
+  /** Whether the attach is multipath and a dm map can appear at all. */
+  readonly multipathMap: boolean;
+}
+
+export interface DataPlaneFloor {
+  readonly totalMs: number;
+  readonly exportMs: number;
+  readonly pathMs: number;
+  readonly mapMs: number;
+  /** False when no portal is reachable: no attach can succeed, the floor is infinite. */
+  readonly reachable: boolean;
+}
+
+/**
+ * The fastest a perfect initiator could attach: the array exports the LUN, the initiator logs
+ * in to the quickest reachable portal, scans the LUN, udev creates the link, and (multipath)
+ * multipathd builds the map on that first path. Dead and refusing portals cost nothing here —
+ * a perfect initiator would not wait for them — which is exactly why the seed's 254 s attach
+ * is so far from its floor.
+ */
+export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
+  const m = input.latency;
+  const reachable = input.portals.filter((p) => p.kind === 'healthy' || p.kind === 'slow');
+  const exportMs = m.arrayExportMs;
+  if (reachable.length === 0) {
+    return { totalMs: Number.POSITIVE_INFINITY, exportMs, pathMs: Number.POSITIVE_INFINITY, mapMs: 0, reachable: false };
+  }
+  const pathMs = Math.min(
+    ...reachable.map((p) => m.loginRttMs + 2 * (p.latencyMs ?? 0) + m.lunScanMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs),
+  );
+  const mapMs = input.multipathMap ? m.multipathMapDelayMs : 0;
+  return { totalMs: exportMs + pathMs + mapMs, exportMs, pathMs, mapMs, reachable: true };
+}
