@@ -283,7 +283,7 @@ export class VolumeService {
     const now = cinderTime();
     const id = randomUUID();
     await this.repo.tx(async (trx) => {
-      const won = await this.repo.transition(v.id, { statuses: ['available', 'downloading'], multiattachStatuses: ['in-use', 'reserved'] }, { status: 'reserved' }, trx);
+      const won = await this.repo.transition(v.id, { statuses: ['available', 'downloading'], multiattachStatuses: ['in-use', 'reserved', 'attaching'] }, { status: 'reserved' }, trx);
       if (!won) {
         // Cinder lets the same instance re-reserve a volume it already holds.
         const atts = await this.repo.attachmentsOfVolume(v.id, trx);
