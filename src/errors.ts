@@ -187,6 +187,33 @@ export const ERROR_CATALOG = {
     fault: 'conflictingRequest',
     message: 'Invalid volume: Volume {id} status must be {expected}, but the status is {current}.',
   },
+  // --- compute -----------------------------------------------------------------------------
+  HITCH_DEVICE_IN_USE: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'The supplied device path ({device}) is in use, or volume {volume} is already attached here.',
+  },
+  HITCH_INVALID_DEVICE_NAME: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'The supplied device path ({device}) is invalid.',
+  },
+  HITCH_NO_FREE_DEVICE: { status: 400, fault: 'badRequest', message: 'No free disk device names for prefix {prefix}' },
+  HITCH_INSTANCE_INVALID_STATE: {
+    status: 409,
+    fault: 'conflictingRequest',
+    message: "Cannot '{action}' instance {id} while it is in {state}",
+  },
+  HITCH_VOLUME_NOT_ATTACHED: {
+    status: 404,
+    fault: 'itemNotFound',
+    message: 'Volume {volume} is not attached to server {server}.',
+  },
+  HITCH_COMPUTE_HOST_DOWN: {
+    status: 409,
+    fault: 'conflictingRequest',
+    message: 'Compute host {host} is not available',
+  },
   HITCH_INTERNAL: { status: 500, fault: 'computeFault', message: 'Unexpected error: {detail}' },
 } as const satisfies Record<string, CatalogEntry>;
 

@@ -1,0 +1,267 @@
+/**
+ * Compute API, a Nova v2.1 subset (`/compute/v2.1`): version discovery and microversions,
+ * flavors, servers, and `os-volume_attachments` — exactly what `openstack server create / add
+ * volume / remove volume` and `nova volume-attach` send — plus Hitch's trace of each attach
+ * and detach (`…/os-volume_attachments/{volume}/trace`, `/os-hitch-operations/{id}`).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HitchError } from '../../errors.ts';
+import type { Authenticator, AuthContext } from '../../identity/identity-service.ts';
+import { negotiateMicroversion, type ApiVersion, type MicroversionRange } from '../../http/microversion.ts';
+import { installOpenStackHttp, requestIdOf } from '../../http/openstack-http.ts';
+import { isUuid, validate, type Schema } from '../../http/validate.ts';
+import type { ComputeService, OperationView } from '../compute-service.ts';
+import { FLAVORS, findFlavor } from '../flavors.ts';
+import { attachmentView, flavorDetailView, flavorView, serverDetailView, serverLinks } from './views.ts';
+
+export const COMPUTE_VERSIONS: MicroversionRange = {
+  service: 'compute',
+  min: '2.1',
+  max: '2.90',
+  legacyHeader: 'x-openstack-nova-api-version',
+};
+
+export interface ComputePluginOptions {
+  readonly compute: ComputeService;
+  readonly identity: Authenticator;
+  /** Public base URL (`http://127.0.0.1:8080`); default: from the request's Host. */
+  readonly publicUrl?: string;
+}
+
+const DEVICE = /^(\/dev\/)?[a-z]+[a-z0-9]*$/;
+
+const attachSchema: Schema = {
+  type: 'object',
+  required: ['volumeAttachment'],
+  additionalProperties: false,
+  properties: {
+    volumeAttachment: {
+      type: 'object',
+      required: ['volumeId'],
+      additionalProperties: false,
+      properties: {
+        volumeId: { type: 'string', format: 'uuid' },
+        device: { type: 'string', nullable: true, maxLength: 255, pattern: DEVICE },
+        tag: { type: 'string', maxLength: 60 },
+        delete_on_termination: { type: 'boolean' },
+      },
+    },
+  },
+};
+
+const serverSchema: Schema = {
+  type: 'object',
+  required: ['server'],
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      required: ['name', 'flavorRef'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 255 },
+        imageRef: { type: 'string', maxLength: 255 },
+        flavorRef: { type: 'string', minLength: 1, maxLength: 255 },
+        networks: { type: 'any' },
+        metadata: { type: 'object', properties: {}, additionalProperties: { type: 'string', maxLength: 255 } },
+        availability_zone: { type: 'string', maxLength: 255 },
+        min_count: { type: 'integer', minimum: 1, maximum: 1 },
+        max_count: { type: 'integer', minimum: 1, maximum: 1 },
+        key_name: { type: 'string', maxLength: 255 },
+        security_groups: { type: 'any' },
+        user_data: { type: 'string', maxLength: 65535 },
+        config_drive: { type: 'boolean-like' },
+        description: { type: 'string', nullable: true, maxLength: 255 },
+        block_device_mapping_v2: { type: 'any' },
+        return_reservation_id: { type: 'boolean-like' },
+        'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+        tags: { type: 'any' },
+      },
+    },
+    'OS-SCH-HNT:scheduler_hints': { type: 'any' },
+  },
+};
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function computePlugin(app: FastifyInstance, opts: ComputePluginOptions): Promise<void> {
+  const { compute, identity } = opts;
+  installOpenStackHttp(app, { requestIdHeaders: ['x-openstack-request-id', 'x-compute-request-id'], errorStyle: 'fault' });
+
+  const base = (req: FastifyRequest): string => `${opts.publicUrl ?? `${req.protocol}://${req.host}`}/compute`;
+
+  const versionDoc = (req: FastifyRequest) => ({
+    id: 'v2.1',
+    status: 'CURRENT',
+    version: COMPUTE_VERSIONS.max,
+    min_version: COMPUTE_VERSIONS.min,
+    updated: '2013-07-23T11:33:21Z',
+    links: [{ rel: 'self', href: `${base(req)}/v2.1/` }],
+    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+  });
+
+  // Every versioned response says which microversion answered it.
+  const mv = (req: FastifyRequest, reply: { header(k: string, v: string): unknown }): ApiVersion => {
+    const v = negotiateMicroversion(req.headers, COMPUTE_VERSIONS);
+    reply.header('openstack-api-version', `compute ${v.toString()}`);
+    reply.header('x-openstack-nova-api-version', v.toString());
+    reply.header('vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
+    return v;
+  };
+
+  const auth = async (req: FastifyRequest): Promise<AuthContext & { projectId: string }> => {
+    const ctx = await identity.authenticate(header(req, 'x-auth-token'));
+    if (!ctx.projectId) throw new HitchError('HITCH_FORBIDDEN', { action: 'compute' }, { message: 'A project-scoped token is required.' });
+    return ctx as AuthContext & { projectId: string };
+  };
+
+  const uuidParam = (kind: string, id: string): string => {
+    if (!isUuid(id)) throw new HitchError('HITCH_NOT_FOUND', { kind, id });
+    return id;
+  };
+
+  app.get('/', async (req) => ({ versions: [{ ...versionDoc(req), links: [{ rel: 'self', href: `${base(req)}/v2.1/` }] }] }));
+  app.get('/v2.1', async (req) => ({ version: versionDoc(req) }));
+  app.get('/v2.1/', async (req) => ({ version: versionDoc(req) }));
+
+  // --- flavors --------------------------------------------------------------------------------
+  app.get('/v2.1/flavors', async (req, reply) => {
+    mv(req, reply);
+    await auth(req);
+    return { flavors: FLAVORS.map((f) => flavorView(f, base(req))) };
+  });
+  app.get('/v2.1/flavors/detail', async (req, reply) => {
+    const v = mv(req, reply);
+    await auth(req);
+    return { flavors: FLAVORS.map((f) => flavorDetailView(f, base(req), v)) };
+  });
+  app.get<{ Params: { id: string } }>('/v2.1/flavors/:id', async (req, reply) => {
+    const v = mv(req, reply);
+    await auth(req);
+    const f = findFlavor(req.params.id);
+    if (!f) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Flavor', id: req.params.id });
+    return { flavor: flavorDetailView(f, base(req), v) };
+  });
+
+  // --- servers --------------------------------------------------------------------------------
+  app.post('/v2.1/servers', async (req, reply) => {
+    mv(req, reply);
+    const ctx = await auth(req);
+    validate(serverSchema, req.body);
+    const body = (req.body as { server: { name: string; imageRef?: string; flavorRef: string; metadata?: Record<string, string> } }).server;
+    const s = await compute.createServer(ctx, { name: body.name, imageRef: body.imageRef ?? '', flavorRef: body.flavorRef, metadata: body.metadata ?? {} });
+    reply.code(202).header('location', `${base(req)}/v2.1/servers/${s.id}`);
+    return {
+      server: { id: s.id, links: serverLinks(s.id, base(req)), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }], adminPass: 'disabled' },
+    };
+  });
+
+  const listServers = async (req: FastifyRequest, detail: boolean, v: ApiVersion) => {
+    const ctx = await auth(req);
+    const q = req.query as Record<string, string | undefined>;
+    const all = ['1', 'true', 'True', 'yes'].includes(q['all_tenants'] ?? '');
+    let rows = await compute.listServers(ctx, all);
+    if (q['name']) {
+      // Nova treats the name filter as a regular expression; Hitch matches it literally or as a prefix pattern.
+      const name = q['name'];
+      rows = rows.filter((s) => s.name === name || (name.startsWith('^') && s.name.startsWith(name.slice(1).replace(/\$$/, ''))));
+    }
+    if (q['status']) rows = rows.filter((s) => s.status === q['status']?.toUpperCase());
+    if (!detail) return { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(s.id, base(req)) })) };
+    const views = await Promise.all(
+      rows.map(async (s) => serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, ctx.isAdmin)),
+    );
+    return { servers: views };
+  };
+  app.get('/v2.1/servers', async (req, reply) => listServers(req, false, mv(req, reply)));
+  app.get('/v2.1/servers/detail', async (req, reply) => listServers(req, true, mv(req, reply)));
+
+  app.get<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {
+    const v = mv(req, reply);
+    const ctx = await auth(req);
+    const s = await compute.getServer(ctx, uuidParam('Instance', req.params.id));
+    return { server: serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, ctx.isAdmin) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {
+    mv(req, reply);
+    const ctx = await auth(req);
+    await compute.deleteServer(ctx, uuidParam('Instance', req.params.id), requestIdOf(req));
+    return reply.code(204).send();
+  });
+
+  // --- volume attachments ---------------------------------------------------------------------
+  app.post<{ Params: { id: string } }>('/v2.1/servers/:id/os-volume_attachments', async (req, reply) => {
+    const v = mv(req, reply);
+    const ctx = await auth(req);
+    const serverId = uuidParam('Instance', req.params.id);
+    validate(attachSchema, req.body);
+    const body = (req.body as { volumeAttachment: { volumeId: string; device?: string | null } }).volumeAttachment;
+    const { bdm, operationId } = await compute.attachVolume(ctx, serverId, body.volumeId.toLowerCase(), body.device ?? null, requestIdOf(req));
+    reply.header('x-hitch-operation-id', operationId);
+    return { volumeAttachment: attachmentView(bdm, v) };
+  });
+
+  app.get<{ Params: { id: string } }>('/v2.1/servers/:id/os-volume_attachments', async (req, reply) => {
+    const v = mv(req, reply);
+    const ctx = await auth(req);
+    const { bdms } = await compute.listAttachments(ctx, uuidParam('Instance', req.params.id));
+    return { volumeAttachments: bdms.map((b) => attachmentView(b, v)) };
+  });
+
+  app.get<{ Params: { id: string; vid: string } }>('/v2.1/servers/:id/os-volume_attachments/:vid', async (req, reply) => {
+    const v = mv(req, reply);
+    const ctx = await auth(req);
+    const { bdm } = await compute.getAttachment(ctx, uuidParam('Instance', req.params.id), uuidParam('Volume', req.params.vid));
+    return { volumeAttachment: attachmentView(bdm, v) };
+  });
+
+  app.delete<{ Params: { id: string; vid: string } }>('/v2.1/servers/:id/os-volume_attachments/:vid', async (req, reply) => {
+    mv(req, reply);
+    const ctx = await auth(req);
+    const { operationId } = await compute.detachVolume(ctx, uuidParam('Instance', req.params.id), uuidParam('Volume', req.params.vid), requestIdOf(req));
+    reply.header('x-hitch-operation-id', operationId);
+    return reply.code(202).send();
+  });
+
+  // --- Hitch: traces ---------------------------------------------------------------------------
+  app.get<{ Params: { id: string; vid: string } }>('/v2.1/servers/:id/os-volume_attachments/:vid/trace', async (req) => {
+    const ctx = await auth(req);
+    const ops = await compute.operations(ctx, uuidParam('Instance', req.params.id), uuidParam('Volume', req.params.vid));
+    return { operations: ops.map(operationView) };
+  });
+
+  app.get<{ Params: { opid: string } }>('/v2.1/os-hitch-operations/:opid', async (req) => {
+    const ctx = await auth(req);
+    return { operation: operationView(await compute.operation(ctx, uuidParam('Operation', req.params.opid))) };
+  });
+}
+
+export function operationView(o: OperationView) {
+  const op = o.operation;
+  return {
+    id: op.id,
+    kind: op.kind,
+    server_id: op.server_id,
+    volume_id: op.volume_id,
+    request_id: op.request_id,
+    state: op.state,
+    step: op.step,
+    error: op.error_code ? { code: op.error_code, message: op.error_message } : null,
+    started_ms: op.started_ms,
+    ended_ms: op.ended_ms,
+    spans: o.spans.map((s) => ({
+      id: s.id,
+      parent_id: s.parentId,
+      name: s.name,
+      start_ms: s.startMs,
+      end_ms: s.endMs,
+      outcome: s.outcome,
+      attrs: s.attrs,
+      error: s.error ?? null,
+    })),
+  };
+}

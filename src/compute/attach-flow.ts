@@ -1,0 +1,171 @@
+/**
+ * The attach flow: the seed's nine steps as Hitch runs them.
+ *
+ *   1 reserve                device name, BDM row, volume reserved      (under the instance lock)
+ *   2 lock-instance          the instance lock for the rest of the flow (taken by the manager)
+ *   3 get-volume             GET the volume from block storage
+ *   4 connector-properties   what this host is (initiator, multipath, ip)
+ *   5 initialize-connection  the storage side exports the LUN to this initiator
+ *   6 connect-volume         iSCSI logins, LUN scan, device, multipath map (brick)
+ *   7 hotplug                disk XML, plug live + persistent, connection_info saved on the BDM
+ *   8 complete               attachment complete / os-attach: the volume is in-use
+ *   9 unlock-instance
+ *
+ * Every step that changes the world pushes its undo first-thing after it succeeds; a failure at
+ * any step unwinds the stack in reverse, so the volume is `available` again, the BDM gone and
+ * nothing is left on the host or in the guest. The BDM is written with the connection_info
+ * before the host connect and with the device before the plug: that is the journal crash
+ * recovery reads to find what may need undoing.
+ */
+import { HitchError, toHitchError } from '../errors.ts';
+import type { Span } from '../trace/span.ts';
+import { buildDiskXml, type DiskSource } from '../virt/disk-xml.ts';
+import type { HypervisorDriver } from '../virt/driver.ts';
+import { pickDeviceName } from './device-name.ts';
+import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from './ports.ts';
+import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
+import { UndoStack, cleanupError } from './undo.ts';
+
+export interface FlowContext {
+  readonly repo: ComputeRepository;
+  readonly storage: VolumeAttachProtocol;
+  readonly connector: HostVolumeConnector;
+  readonly hypervisor: HypervisorDriver;
+  /** How long the guest may take to release a disk on unplug. */
+  readonly detachTimeoutMs: number;
+  /** Called as each step begins (journal, crash-test hooks). */
+  readonly onStep?: (step: string) => Promise<void> | void;
+}
+
+export function refOf(server: ServerRow, bdm: BdmRow): AttachmentRef {
+  return { volumeId: bdm.volume_id, instanceUuid: server.id, attachmentId: bdm.attachment_id, mountpoint: bdm.device_name };
+}
+
+export function targetDevOf(bdm: BdmRow): string {
+  return bdm.device_name.replace(/^\/dev\//, '');
+}
+
+/** The usage id of the hypervisor secret that holds a volume's CHAP password on a server. */
+export function secretUsageFor(serverId: string, volumeId: string): string {
+  return `hitch-${serverId}-${volumeId}`;
+}
+
+async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
+  await ctx.onStep?.(name);
+  return parent.run(name, { step: n }, fn);
+}
+
+/**
+ * Step 1, under the instance lock: pick the device, record the mapping, reserve the volume.
+ * A failure leaves no mapping and the volume as it was.
+ */
+export async function reserveAttach(
+  ctx: FlowContext,
+  server: ServerRow,
+  volumeId: string,
+  requestedDevice: string | null,
+  root: Span,
+): Promise<BdmRow> {
+  return step(ctx, root, 'reserve', 1, async (span) => {
+    const existing = await ctx.repo.listBdms(server.id);
+    if (existing.some((b) => b.volume_id === volumeId)) {
+      throw new HitchError('HITCH_DEVICE_IN_USE', { device: '-', volume: volumeId }, {
+        message: `Volume ${volumeId} is already attached to server ${server.id}.`,
+      });
+    }
+    const device = pickDeviceName(
+      existing.map((b) => b.device_name),
+      requestedDevice,
+    );
+    span.set({ device });
+    const bdm = await span.run('bdm.create', { device }, () =>
+      ctx.repo.insertBdm({
+        id: crypto.randomUUID(),
+        server_id: server.id,
+        volume_id: volumeId,
+        device_name: device,
+        attachment_id: null,
+        status: 'reserved',
+        connection_info: null,
+        device_info: null,
+        cinder_flow: ctx.storage.flow,
+      }),
+    );
+    try {
+      const { attachmentId } = await ctx.storage.reserve(volumeId, server.id, span);
+      if (attachmentId !== null) await ctx.repo.updateBdm(bdm.id, { attachment_id: attachmentId });
+      return { ...bdm, attachment_id: attachmentId };
+    } catch (e) {
+      await span.run('rollback.bdm.destroy', {}, () => ctx.repo.deleteBdm(bdm.id));
+      throw e;
+    }
+  });
+}
+
+/**
+ * Steps 3–8 for a reserved mapping, with the instance lock held by the caller. On failure the
+ * undo stack runs; the error thrown is the step's own (cleanup failures are attached to it as
+ * `cleanup`).
+ */
+export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span): Promise<void> {
+  const ref = refOf(server, bdm);
+  const undo = new UndoStack();
+  let exportedTo: ConnectorProperties | null = null;
+  undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id));
+  undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s));
+  try {
+    await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
+    const connector = await step(ctx, root, 'connector-properties', 4, (s) => ctx.connector.connectorProperties(s));
+    const info = await step(ctx, root, 'initialize-connection', 5, async (s) => {
+      const ci = await ctx.storage.initialize(ref, connector, s);
+      exportedTo = connector;
+      s.set({ driver_volume_type: ci.driver_volume_type });
+      return ci;
+    });
+    await ctx.repo.updateBdm(bdm.id, { status: 'attaching', connection_info: JSON.stringify(info) });
+
+    const device = await step(ctx, root, 'connect-volume', 6, async (s) => {
+      const d = await ctx.connector.connect(info, s);
+      s.set({ path: describeSource(d.source) });
+      return d;
+    });
+    undo.push('disconnect-volume', (s) => ctx.connector.disconnect(info, device.deviceInfo, s, { force: true }));
+
+    await step(ctx, root, 'hotplug', 7, async (s) => {
+      await ctx.repo.updateBdm(bdm.id, { device_info: JSON.stringify(device.deviceInfo) });
+      let source: DiskSource = device.source;
+      if (source.kind === 'iscsi' && source.auth && device.secretValue !== undefined) {
+        const usage = secretUsageFor(server.id, bdm.volume_id);
+        await ctx.hypervisor.defineSecret(usage, device.secretValue, { span: s });
+        undo.push('undefine-secret', (u) => ctx.hypervisor.undefineSecret(usage, { span: u }));
+        source = { ...source, auth: { username: source.auth.username, secretUsage: usage } };
+      }
+      const accessMode = info.data['access_mode'] === 'ro' ? 'ro' : 'rw';
+      const xml = buildDiskXml({ source, targetDev: targetDevOf(bdm), serial: bdm.volume_id, accessMode });
+      s.set({ disk_xml: xml });
+      await ctx.hypervisor.attachDisk(server.domain_name, xml, { live: true, persistent: true, span: s });
+      undo.push('unplug', (u) =>
+        ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: u }).then(() => undefined),
+      );
+    });
+
+    await step(ctx, root, 'complete', 8, (s) => ctx.storage.complete(ref, s));
+    await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
+    undo.clear();
+  } catch (e) {
+    const err = toHitchError(e);
+    const failures = await root.run('rollback', { undo: undo.pending().join(',') }, async (s) => {
+      const f = await undo.unwind(s);
+      if (f.length > 0) throw cleanupError(f);
+      return f;
+    }).catch((c: unknown) => [toHitchError(c)]);
+    if (failures.length > 0) Object.assign(err, { cleanup: failures });
+    throw err;
+  }
+}
+
+/** A short label for a disk source, for traces and logs (no secrets in it). */
+export function describeSource(source: DiskSource): string {
+  if (source.kind === 'block') return source.path;
+  return `iscsi://${source.host.name}:${source.host.port}/${source.iqn}/${source.lun}`;
+}

@@ -1,0 +1,208 @@
+/**
+ * The compute service's rows: servers, block-device mappings, operations (the attach/detach
+ * journal) and their spans. Same queries on SQLite and PostgreSQL; every state change that
+ * races is one conditional statement (a unique constraint or `UPDATE … WHERE status = …`).
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { HitchError } from '../errors.ts';
+import type { SpanRecord } from '../trace/span.ts';
+import type { BdmTable, ComputeTables, OperationTable, ServerTable } from './schema.ts';
+
+export type ServerRow = Selectable<ServerTable>;
+export type BdmRow = Selectable<BdmTable>;
+export type OperationRow = Selectable<OperationTable>;
+
+const nowIso = (): string => new Date().toISOString();
+
+/** pg returns bigint columns as strings; both dialects give numbers after this. */
+function toOp(r: Selectable<OperationTable>): OperationRow {
+  return { ...r, started_ms: Number(r.started_ms), ended_ms: r.ended_ms === null ? null : Number(r.ended_ms) };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err.message ?? '');
+}
+
+export class ComputeRepository {
+  readonly #db: Kysely<ComputeTables>;
+
+  constructor(db: Kysely<unknown>) {
+    this.#db = db as Kysely<ComputeTables>;
+  }
+
+  // --- servers ------------------------------------------------------------------------------
+
+  async insertServer(row: Omit<ServerRow, 'created_at' | 'updated_at'>): Promise<ServerRow> {
+    const full: ServerRow = { ...row, created_at: nowIso(), updated_at: null };
+    await this.#db.insertInto('servers').values(full).execute();
+    return full;
+  }
+
+  async getServer(id: string, projectId?: string): Promise<ServerRow | undefined> {
+    let q = this.#db.selectFrom('servers').selectAll().where('id', '=', id).where('status', '!=', 'DELETED');
+    if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+    return q.executeTakeFirst();
+  }
+
+  async listServers(projectId: string | undefined, host?: string): Promise<ServerRow[]> {
+    let q = this.#db.selectFrom('servers').selectAll().where('status', '!=', 'DELETED');
+    if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+    if (host !== undefined) q = q.where('host', '=', host);
+    return q.orderBy('created_at', 'desc').orderBy('id').execute();
+  }
+
+  async setServerStatus(id: string, status: string, taskState: string | null = null): Promise<void> {
+    await this.#db
+      .updateTable('servers')
+      .set({ status, task_state: taskState, updated_at: nowIso() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteServer(id: string): Promise<void> {
+    await this.#db.deleteFrom('servers').where('id', '=', id).execute();
+  }
+
+  // --- block-device mappings ----------------------------------------------------------------
+
+  /**
+   * Insert the mapping; the unique constraints make a taken device name or a second mapping of
+   * the same volume fail here, atomically, whatever raced.
+   */
+  async insertBdm(row: Omit<BdmRow, 'created_at' | 'updated_at'>): Promise<BdmRow> {
+    const full: BdmRow = { ...row, created_at: nowIso(), updated_at: null };
+    try {
+      await this.#db.insertInto('bdms').values(full).execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        throw new HitchError('HITCH_DEVICE_IN_USE', { device: row.device_name, volume: row.volume_id });
+      }
+      throw e;
+    }
+    return full;
+  }
+
+  async listBdms(serverId: string): Promise<BdmRow[]> {
+    return this.#db.selectFrom('bdms').selectAll().where('server_id', '=', serverId).orderBy('device_name').execute();
+  }
+
+  async listAllBdms(): Promise<BdmRow[]> {
+    return this.#db.selectFrom('bdms').selectAll().orderBy('server_id').orderBy('device_name').execute();
+  }
+
+  async getBdm(serverId: string, volumeId: string): Promise<BdmRow | undefined> {
+    return this.#db
+      .selectFrom('bdms')
+      .selectAll()
+      .where('server_id', '=', serverId)
+      .where('volume_id', '=', volumeId)
+      .executeTakeFirst();
+  }
+
+  async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>): Promise<void> {
+    await this.#db.updateTable('bdms').set({ ...patch, updated_at: nowIso() }).where('id', '=', id).execute();
+  }
+
+  /** Move a mapping from one status to another; false when it was not in `from`. */
+  async transitionBdm(id: string, from: readonly string[], to: string): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('bdms')
+      .set({ status: to, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', 'in', [...from])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async deleteBdm(id: string): Promise<void> {
+    await this.#db.deleteFrom('bdms').where('id', '=', id).execute();
+  }
+
+  // --- operations (journal) and spans -------------------------------------------------------
+
+  async insertOperation(row: Omit<OperationRow, 'created_at'>): Promise<void> {
+    await this.#db.insertInto('operations').values({ ...row, created_at: nowIso() }).execute();
+  }
+
+  async setOperationBdm(id: string, bdmId: string): Promise<void> {
+    await this.#db.updateTable('operations').set({ bdm_id: bdmId }).where('id', '=', id).execute();
+  }
+
+  async setOperationStep(id: string, step: string): Promise<void> {
+    await this.#db.updateTable('operations').set({ step }).where('id', '=', id).execute();
+  }
+
+  async finishOperation(
+    id: string,
+    state: 'done' | 'failed' | 'rolled_back',
+    endedMs: number,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    await this.#db
+      .updateTable('operations')
+      .set({ state, ended_ms: endedMs, error_code: error?.code ?? null, error_message: error?.message ?? null })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async getOperation(id: string): Promise<OperationRow | undefined> {
+    const r = await this.#db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toOp(r);
+  }
+
+  /** Operations of a server and volume, newest first. */
+  async listOperations(serverId: string, volumeId?: string): Promise<OperationRow[]> {
+    let q = this.#db.selectFrom('operations').selectAll().where('server_id', '=', serverId);
+    if (volumeId !== undefined) q = q.where('volume_id', '=', volumeId);
+    return (await q.orderBy('started_ms', 'desc').orderBy('created_at', 'desc').execute()).map(toOp);
+  }
+
+  async listUnfinished(host?: string): Promise<OperationRow[]> {
+    let q = this.#db.selectFrom('operations').selectAll('operations').where('operations.state', '=', 'running');
+    if (host !== undefined) {
+      q = q.innerJoin('servers', 'servers.id', 'operations.server_id').where('servers.host', '=', host);
+    }
+    return (await q.execute()).map(toOp);
+  }
+
+  async saveSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('spans').where('operation_id', '=', operationId).execute();
+      for (let i = 0; i < spans.length; i += 200) {
+        const chunk = spans.slice(i, i + 200).map((s) => ({
+          operation_id: operationId,
+          span_id: s.id,
+          parent_id: s.parentId,
+          name: s.name,
+          start_ms: s.startMs,
+          end_ms: s.endMs,
+          outcome: s.outcome,
+          attrs: JSON.stringify(s.attrs),
+          error_code: s.error?.code ?? null,
+          error_message: s.error?.message ?? null,
+        }));
+        if (chunk.length > 0) await tx.insertInto('spans').values(chunk).execute();
+      }
+    });
+  }
+
+  async loadSpans(operationId: string): Promise<SpanRecord[]> {
+    const rows = await this.#db
+      .selectFrom('spans')
+      .selectAll()
+      .where('operation_id', '=', operationId)
+      .orderBy('span_id')
+      .execute();
+    return rows.map((r) => ({
+      id: r.span_id,
+      parentId: r.parent_id,
+      name: r.name,
+      startMs: Number(r.start_ms),
+      endMs: r.end_ms === null ? null : Number(r.end_ms),
+      outcome: r.outcome as SpanRecord['outcome'],
+      attrs: JSON.parse(r.attrs) as SpanRecord['attrs'],
+      ...(r.error_code ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+    }));
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The compute service's own tables and migrations. The compute service owns its schema the way
+ * Nova owns its database apart from Cinder's: its migrations are recorded in their own table
+ * (`compute_migration`), so the block storage and compute schemas evolve independently on the
+ * same SQLite file or PostgreSQL database.
+ *
+ * Column types are the portable ones `db/` uses (text, integer, ISO-8601 text timestamps).
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+
+export interface ServerTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  /** Nova's vm_state as the API shows it: BUILD, ACTIVE, ERROR, DELETED. */
+  status: string;
+  /** A task in progress on the server (`attaching_volume`), or null. */
+  task_state: string | null;
+  flavor_id: string;
+  image_id: string;
+  /** The compute host that owns the server (its manager runs the flows). */
+  host: string;
+  /** The hypervisor's name for it (`instance-0000002a` style). */
+  domain_name: string;
+  metadata: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** Block-device mapping: one volume on one server, as Nova records it. */
+export interface BdmTable {
+  id: string;
+  server_id: string;
+  volume_id: string;
+  /** `/dev/vdb` */
+  device_name: string;
+  /** Cinder attachment id (attachments flow); null in the legacy flow. */
+  attachment_id: string | null;
+  /** `reserved` → `attaching` → `attached` → `detaching`; the row goes when detached. */
+  status: string;
+  /** JSON of the connection_info the storage side returned, secrets included: never logged. */
+  connection_info: string | null;
+  /** JSON of what the host connect returned (device path, WWN, multipath id). */
+  device_info: string | null;
+  /** Which flow reserved it: `attachments` or `legacy`. */
+  cinder_flow: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** One attach or detach: the journal entry and the anchor of its trace. */
+export interface OperationTable {
+  id: string;
+  kind: string;
+  server_id: string;
+  volume_id: string;
+  bdm_id: string | null;
+  project_id: string;
+  request_id: string;
+  /** `running`, `done`, `failed`, `rolled_back` */
+  state: string;
+  /** The step in progress or last reached (journal). */
+  step: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  started_ms: number;
+  ended_ms: number | null;
+  created_at: string;
+}
+
+export interface SpanTable {
+  operation_id: string;
+  span_id: number;
+  parent_id: number | null;
+  name: string;
+  start_ms: number;
+  end_ms: number | null;
+  outcome: string;
+  attrs: string;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+export interface ComputeTables {
+  servers: ServerTable;
+  bdms: BdmTable;
+  operations: OperationTable;
+  spans: SpanTable;
+}
+
+type Db = Kysely<unknown>;
+
+const m0001_compute: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('servers')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('task_state', 'varchar(64)')
+      .addColumn('flavor_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('image_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('host', 'varchar(255)', (c) => c.notNull())
+      .addColumn('domain_name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)')
+      .execute();
+    await db.schema.createIndex('servers_project').on('servers').columns(['project_id', 'created_at']).execute();
+    await db.schema
+      .createTable('bdms')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('server_id', 'varchar(64)', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('device_name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('attachment_id', 'varchar(64)')
+      .addColumn('status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('connection_info', 'text')
+      .addColumn('device_info', 'text')
+      .addColumn('cinder_flow', 'varchar(16)', (c) => c.notNull())
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)')
+      // One device name per server and one mapping per volume per server, enforced by the
+      // database so two racing reserves cannot both win.
+      .addUniqueConstraint('bdms_server_device', ['server_id', 'device_name'])
+      .addUniqueConstraint('bdms_server_volume', ['server_id', 'volume_id'])
+      .execute();
+    await db.schema
+      .createTable('operations')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('server_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('bdm_id', 'varchar(64)')
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('request_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('step', 'varchar(64)')
+      .addColumn('error_code', 'varchar(64)')
+      .addColumn('error_message', 'text')
+      .addColumn('started_ms', 'bigint', (c) => c.notNull())
+      .addColumn('ended_ms', 'bigint')
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('operations_server_volume').on('operations').columns(['server_id', 'volume_id']).execute();
+    await db.schema.createIndex('operations_state').on('operations').column('state').execute();
+    await db.schema
+      .createTable('spans')
+      .addColumn('operation_id', 'varchar(64)', (c) => c.notNull().references('operations.id').onDelete('cascade'))
+      .addColumn('span_id', 'integer', (c) => c.notNull())
+      .addColumn('parent_id', 'integer')
+      .addColumn('name', 'varchar(128)', (c) => c.notNull())
+      .addColumn('start_ms', 'bigint', (c) => c.notNull())
+      .addColumn('end_ms', 'bigint')
+      .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
+      .addColumn('attrs', 'text', (c) => c.notNull())
+      .addColumn('error_code', 'varchar(64)')
+      .addColumn('error_message', 'text')
+      .addPrimaryKeyConstraint('spans_pk', ['operation_id', 'span_id'])
+      .execute();
+  },
+};
+
+const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_compute': m0001_compute });
+
+/** Apply the compute service's pending migrations (recorded in `compute_migration`). */
+export async function migrateCompute(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
+    migrationTableName: 'compute_migration',
+    migrationLockTableName: 'compute_migration_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
