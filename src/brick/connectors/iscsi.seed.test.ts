@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { A0, B0, EMPTY, node, P59, P60, SEED, seedRig, WWN } from './iscsi.test-helpers.ts';
+
+/**
+ * The seed (Newton) took 254.5 s for this attach: two 120 s login timeouts on the dead portal
+ * plus rescans and fixed sleeps. The data-plane floor of the healthy path is login RTT (40 ms)
+ * + LUN scan (15 ms) + udev (100 ms) + multipathd building the map (1000 ms) = 1155 ms, plus
+ * 5 ms per command on the fake host.
+ */
+const FLOOR_MS = 40 + 15 + 100 + 1000;
+
+describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
+  it('returns the multipath device at the healthy-path floor + ε, not 120 s', async () => {
+    const r = seedRig();
+    const dev = await r.conn.connectVolume(r.trace.root(), SEED);
+    expect(dev).toEqual({ type: 'block', path: '/dev/dm-0', scsi_wwn: WWN, multipath_id: WWN });
+    const took = r.now();
+    expect(took).toBeGreaterThanOrEqual(FLOOR_MS);
+    expect(took).toBeLessThan(FLOOR_MS + 100); // ε: eight 5 ms commands on the critical path
+    expect(r.logs).toContain(`info connect_volume: return (${took}ms) {"type":"block","path":"/dev/dm-0","scsi_wwn":"${WWN}","multipath_id":"${WWN}"}`);
+    expect(r.logs.filter((l) => l.startsWith('info Trying to connect to iSCSI portal'))).toEqual([
+      `info Trying to connect to iSCSI portal ${P59}`,
+      `info Trying to connect to iSCSI portal ${P60}`,
+    ]);
+  });
+
+  it('the dead portal fails in the background, is in the trace, and leaves nothing behind', async () => {
+    const r = seedRig();
+    await r.conn.connectVolume(r.trace.root(), SEED);
+    const connectSpan = r.trace.spans.find((s) => s.name === 'connect_volume');
+    expect(connectSpan?.outcome).toBe('ok');
+    await r.conn.settled();
+    expect(r.now()).toBeGreaterThanOrEqual(120_000); // iscsid's login timeout, paid off the caller's path
+    const dead = r.trace.spans.find((s) => s.name === 'connect_path' && s.attrs['portal'] === P59);
+    expect(dead?.outcome).toBe('error');
+    expect(dead?.error?.code).toBe('HITCH_ISCSI_LOGIN_TIMEOUT');
+    expect(r.logs).toContain(`warning Failed to connect to iSCSI portal ${P59}: HITCH_ISCSI_LOGIN_TIMEOUT; cleaning up`);
+    expect(r.fake.snapshot()).toEqual({
+      nodes: [`${P60},${B0}`],
+      sessions: [`${P60},${B0}`],
+      disks: [`sdb ${P60} lun 192`],
+      maps: [`${WWN} dm-0 [sdb]`],
+    });
+  });
+
+  it('pins the exact command sequence, then disconnects to nothing', async () => {
+    const r = seedRig();
+    await r.conn.connectVolume(r.trace.root(), SEED);
+    await r.conn.settled();
+    expect(r.host.commands()).toEqual([
+      node(A0, P59),
+      node(B0, P60),
+      node(A0, P59, '--interface default --op new'),
+      node(B0, P60, '--interface default --op new'),
+      node(A0, P59, '--op update -n node.session.scan -v manual'),
+      node(B0, P60, '--op update -n node.session.scan -v manual'),
+      'iscsiadm -m session',
+      'iscsiadm -m session',
+      node(A0, P59, '--login'),
+      node(B0, P60, '--login'),
+      node(B0, P60, '--op update -n node.startup -v automatic'),
+      'iscsiadm -m session',
+      'blockdev --getro /dev/dm-0',
+      node(A0, P59, '--op delete'), // at 120 s, after the dead login timed out
+    ]);
+    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 192']);
+
+    r.host.clear();
+    await r.conn.disconnectVolume(r.trace.root(), SEED);
+    expect(r.host.commands()).toEqual([
+      'iscsiadm -m session',
+      'blockdev --flushbufs /dev/dm-0',
+      `multipath -f ${WWN}`,
+      'multipathd del path /dev/sdb',
+      node(A0, P59, '--op delete'), // no session: only the (already deleted) record, idempotently
+      node(B0, P60, '--logout'),
+      node(B0, P60, '--op delete'),
+    ]);
+    expect(r.host.writes()).toEqual(['/sys/block/sdb/device/delete <- 1']);
+    expect(r.fake.snapshot()).toEqual(EMPTY);
+  });
+
+  it('a disconnect while the dead portal is still logging in stops it and leaves nothing', async () => {
+    const r = seedRig();
+    await r.conn.connectVolume(r.trace.root(), SEED);
+    await r.conn.disconnectVolume(r.trace.root(), SEED);
+    expect(r.now()).toBeLessThan(5_000);
+    expect(r.fake.snapshot()).toEqual(EMPTY);
+    await r.conn.settled();
+    expect(r.fake.snapshot()).toEqual(EMPTY);
+  });
+});
