@@ -1,0 +1,102 @@
+/**
+ * One conformance suite for every VolumeBackend: what the service relies on, whatever stores
+ * the bytes. Each implementation supplies a probe that says whether an initiator can see the
+ * volume's LUN.
+ */
+import { describe, expect, it } from 'vitest';
+import { Simulation } from '../../sim/simulation.ts';
+import type { BackendVolume, VolumeBackend } from '../backend.ts';
+import { FakeBackend } from './fake-backend.ts';
+import { SimBackend } from './sim-backend.ts';
+
+interface Subject {
+  readonly backend: VolumeBackend;
+  visible(volumeId: string, providerLocation: string | null, initiator: string): boolean;
+}
+
+const cases: Record<string, () => Subject> = {
+  fake: () => {
+    const b = new FakeBackend();
+    return { backend: b, visible: (id, _loc, ini) => b.exportsOf(id).includes(ini) };
+  },
+  sim: () => {
+    const sim = Simulation.create('healthy-multipath');
+    const b = new SimBackend({ sim });
+    return {
+      backend: b,
+      visible: (_id, loc, ini) => {
+        const l = JSON.parse(loc ?? '{}') as { array: string; iqn: string };
+        return sim.array(l.array).visibleLuns(l.iqn, ini).length > 0;
+      },
+    };
+  },
+};
+
+const INI = 'iqn.1993-08.org.debian:01:compute1';
+const OTHER = 'iqn.1993-08.org.debian:01:compute2';
+const ID = '132bc10b-6826-4624-9039-370037bf32d9';
+
+for (const [name, make] of Object.entries(cases)) {
+  describe(`VolumeBackend conformance [${name}]`, () => {
+    const setup = async () => {
+      const s = make();
+      const { providerLocation } = await s.backend.createVolume({ id: ID, size: 1 });
+      const vol: BackendVolume = { id: ID, size: 1, providerLocation };
+      return { s, vol };
+    };
+
+    it('exports only to the connector that asked, with CHAP, single path', async () => {
+      const { s, vol } = await setup();
+      const info = await s.backend.initializeConnection(vol, { initiator: INI, host: 'compute1', multipath: false });
+      expect(info.driver_volume_type).toBe('iscsi');
+      expect(info.data).toMatchObject({ target_iqn: `iqn.2010-10.org.openstack:volume-${ID}`, target_discovered: false, auth_method: 'CHAP', volume_id: ID });
+      expect(typeof info.data.target_portal).toBe('string');
+      expect(typeof info.data.target_lun).toBe('number');
+      expect(info.data.target_portals).toBeUndefined();
+      expect(s.visible(ID, vol.providerLocation, INI)).toBe(true);
+      expect(s.visible(ID, vol.providerLocation, OTHER)).toBe(false);
+    });
+
+    it('lists every portal for a multipath connector ("True" as cinderclient sends it)', async () => {
+      const { s, vol } = await setup();
+      const info = await s.backend.initializeConnection(vol, { initiator: INI, multipath: 'True' });
+      const portals = info.data.target_portals as string[];
+      expect(portals.length).toBeGreaterThanOrEqual(1);
+      expect(portals[0]).toBe(info.data.target_portal);
+      expect(info.data.target_iqns).toHaveLength(portals.length);
+      expect(info.data.target_luns).toEqual(portals.map(() => info.data.target_lun));
+    });
+
+    it('keeps CHAP credentials stable per volume', async () => {
+      const { s, vol } = await setup();
+      const a = await s.backend.initializeConnection(vol, { initiator: INI });
+      const b = await s.backend.initializeConnection(vol, { initiator: OTHER });
+      expect([a.data.auth_username, a.data.auth_password]).toEqual([b.data.auth_username, b.data.auth_password]);
+    });
+
+    it('terminate revokes that initiator only; null revokes everyone; both idempotent', async () => {
+      const { s, vol } = await setup();
+      await s.backend.initializeConnection(vol, { initiator: INI });
+      await s.backend.initializeConnection(vol, { initiator: OTHER });
+      await s.backend.terminateConnection(vol, { initiator: INI });
+      await s.backend.terminateConnection(vol, { initiator: INI });
+      expect(s.visible(ID, vol.providerLocation, INI)).toBe(false);
+      expect(s.visible(ID, vol.providerLocation, OTHER)).toBe(true);
+      await s.backend.terminateConnection(vol, null);
+      expect(s.visible(ID, vol.providerLocation, OTHER)).toBe(false);
+    });
+
+    it('rejects a connector without an initiator with a 400', async () => {
+      const { s, vol } = await setup();
+      await expect(s.backend.initializeConnection(vol, { host: 'compute1' })).rejects.toMatchObject({ status: 400 });
+    });
+
+    it('delete removes the export and is idempotent', async () => {
+      const { s, vol } = await setup();
+      await s.backend.initializeConnection(vol, { initiator: INI });
+      await s.backend.deleteVolume(vol);
+      await s.backend.deleteVolume(vol);
+      expect(s.visible(ID, vol.providerLocation, INI)).toBe(false);
+    });
+  });
+}

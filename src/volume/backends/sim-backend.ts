@@ -1,0 +1,130 @@
+/**
+ * The `sim` backend: each volume is a target of its own on a simulated storage array, with one
+ * LUN and per-volume CHAP credentials, exported only to the initiators that asked
+ * (`initialize_connection`) — the way Cinder's LVM + tgt/LIO driver behaves. Multipath
+ * connectors get every portal (`target_portals/iqns/luns`), as Cinder's iSCSI targets return.
+ */
+import { randomBytes } from 'node:crypto';
+import { HitchError } from '../../errors.ts';
+import type { Simulation } from '../../sim/simulation.ts';
+import {
+  connectorWantsMultipath,
+  volumeIqn,
+  type BackendVolume,
+  type ConnectionInfo,
+  type ConnectorProperties,
+  type VolumeBackend,
+} from '../backend.ts';
+
+export interface SimBackendOptions {
+  readonly sim: Simulation;
+  /** Array to provision on; default the scenario's first array. */
+  readonly arrayName?: string;
+  /** LUN number each volume gets on its target (tgt numbers LUNs from 1). */
+  readonly lun?: number;
+  readonly iqnPrefix?: string;
+}
+
+/** What `provider_location` holds for a sim volume (backend-private, never shown to users). */
+interface SimLocation {
+  readonly array: string;
+  readonly iqn: string;
+  readonly lun: number;
+  readonly wwn: string;
+  readonly chapUser: string;
+  readonly chapPassword: string;
+}
+
+function parseLocation(v: BackendVolume): SimLocation {
+  if (!v.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backend volume', id: v.id });
+  return JSON.parse(v.providerLocation) as SimLocation;
+}
+
+export class SimBackend implements VolumeBackend {
+  readonly name = 'sim';
+  readonly host: string;
+  readonly #sim: Simulation;
+  readonly #array: string;
+  readonly #lun: number;
+  readonly #prefix: string;
+
+  constructor(opts: SimBackendOptions) {
+    this.#sim = opts.sim;
+    const first = opts.sim.arrays()[0];
+    const arrayName = opts.arrayName ?? first?.name;
+    if (!arrayName) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'the simulation has no storage array' });
+    this.#array = arrayName;
+    this.#lun = opts.lun ?? 1;
+    this.#prefix = opts.iqnPrefix ?? 'iqn.2010-10.org.openstack:';
+    this.host = `hitch@sim-${arrayName}#${arrayName}`;
+  }
+
+  async createVolume(volume: { id: string; size: number }): Promise<{ providerLocation: string | null }> {
+    const array = this.#sim.array(this.#array);
+    const iqn = volumeIqn(volume.id, this.#prefix);
+    array.createTarget(iqn);
+    const lun = array.addLun(iqn, { lun: this.#lun, sizeBytes: volume.size * 1024 ** 3 });
+    const loc: SimLocation = {
+      array: this.#array,
+      iqn,
+      lun: lun.lun,
+      wwn: lun.wwn,
+      // Cinder's CHAP user is 20 characters and the secret 16; random per volume.
+      chapUser: randomBytes(10).toString('hex'),
+      chapPassword: randomBytes(8).toString('hex'),
+    };
+    return { providerLocation: JSON.stringify(loc) };
+  }
+
+  async deleteVolume(volume: BackendVolume): Promise<void> {
+    if (!volume.providerLocation) return;
+    const loc = parseLocation(volume);
+    const array = this.#sim.array(loc.array);
+    if (array.target(loc.iqn)) array.deleteTarget(loc.iqn);
+  }
+
+  async initializeConnection(volume: BackendVolume, connector: ConnectorProperties): Promise<ConnectionInfo> {
+    if (typeof connector.initiator !== 'string' || connector.initiator === '') {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'Connector does not have an initiator (iSCSI needs one)' });
+    }
+    const loc = parseLocation(volume);
+    const array = this.#sim.array(loc.array);
+    const target = array.target(loc.iqn);
+    if (!target) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Target', id: loc.iqn });
+    // The array's export time is virtual; exportTo spends it on the simulation's clock.
+    await this.#sim.exportTo(loc.array, loc.iqn, connector.initiator, { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] });
+    const data: Record<string, unknown> = {
+      target_discovered: false,
+      target_portal: target.portals[0],
+      target_iqn: loc.iqn,
+      target_lun: loc.lun,
+      volume_id: volume.id,
+      auth_method: 'CHAP',
+      auth_username: loc.chapUser,
+      auth_password: loc.chapPassword,
+      encrypted: false,
+      qos_specs: null,
+      access_mode: 'rw',
+      cacheable: false,
+    };
+    if (connectorWantsMultipath(connector)) {
+      data.target_portals = [...target.portals];
+      data.target_iqns = target.portals.map(() => loc.iqn);
+      data.target_luns = target.portals.map(() => loc.lun);
+    }
+    return { driver_volume_type: 'iscsi', data };
+  }
+
+  async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {
+    if (!volume.providerLocation) return;
+    const loc = parseLocation(volume);
+    const array = this.#sim.array(loc.array);
+    const target = array.target(loc.iqn);
+    if (!target) return;
+    if (connector === null || typeof connector.initiator !== 'string') {
+      for (const initiator of [...target.acls.keys()]) array.denyInitiator(loc.iqn, initiator);
+    } else {
+      array.denyInitiator(loc.iqn, connector.initiator);
+    }
+  }
+}
