@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
 import { buildDiskXml, checkDiskForAttach, diskSourceFromDevice, parseDiskXml } from './disk-xml.ts';
@@ -64,6 +65,7 @@ describe('buildDiskXml: block device (seed step 7)', () => {
     expect(invalid(() => buildDiskXml({ ...ok, source: { kind: 'block', path: '/dev/../etc/shadow' } }))).toMatch(/not normalised/);
     expect(invalid(() => buildDiskXml({ ...ok, source: { kind: 'block', path: '/dev/sd"b' } }))).toMatch(/characters/);
     expect(invalid(() => buildDiskXml({ ...ok, serial: '</serial><x>' }))).toMatch(/serial/);
+    expect(invalid(() => buildDiskXml({ ...ok, serial: ' vol-1' }))).toMatch(/no space at either end/);
     expect(invalid(() => buildDiskXml({ ...ok, accessMode: 'rx' as 'ro' }))).toMatch(/access mode/);
   });
 });
@@ -129,6 +131,7 @@ describe('buildDiskXml: QEMU-native iSCSI network disk', () => {
     expect(invalid(() => buildDiskXml(spec({ host: { name: '127.0.0.1', port: 0 } })))).toMatch(/port/);
     expect(invalid(() => buildDiskXml(spec({ auth: { username: 'u', secretUsage: 'x"y' } })))).toMatch(/secret usage/);
     expect(invalid(() => buildDiskXml(spec({ auth: { username: 'u\n', secretUsage: 'ok' } })))).toMatch(/CHAP user/);
+    expect(invalid(() => buildDiskXml(spec({ auth: { username: ' u', secretUsage: 'ok' } })))).toMatch(/CHAP user/);
     expect(invalid(() => buildDiskXml(spec({ kind: 'nfs' })))).toMatch(/source kind/);
   });
 });
@@ -203,5 +206,33 @@ describe('diskSourceFromDevice: what the initiator library returns', () => {
     expect(invalid(() => diskSourceFromDevice({ ...net, name: 'iqn.2024-01.org.peers:vol1' }))).toMatch(/IQN\/LUN/);
     expect(invalid(() => diskSourceFromDevice({ ...net, protocol: 'rbd' }))).toMatch(/protocol "rbd"/);
     expect(invalid(() => diskSourceFromDevice({ type: 'block', path: 'sdb' }))).toMatch(/not under \/dev\//);
+  });
+});
+
+describe('buildDiskXml round-trips through the parser (property)', () => {
+  it('any valid device, path, serial, CHAP user and usage comes back unchanged', () => {
+    const letters = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'.split(''));
+    const dev = fc.tuple(letters, fc.option(letters, { nil: undefined })).map(([a, b]) => `vd${a}${b ?? ''}`);
+    const pathPart = fc.stringMatching(/^[A-Za-z0-9._:@+,=-]{1,20}$/).filter((p) => p !== '.' && p !== '..');
+    const path = fc.array(pathPart, { minLength: 1, maxLength: 4 }).map((ps) => `/dev/${ps.join('/')}`);
+    const serial = fc.stringMatching(/^[A-Za-z0-9_ .+-]{1,40}$/).filter((x) => x.trim() === x);
+    // CHAP user names are free text: quotes, angle brackets and ampersands must survive escaping.
+    const user = fc.string({ minLength: 1, maxLength: 30 }).filter((u) => !/[\u0000-\u001f\u007f]/.test(u) && u.trim() === u && u.length > 0);
+    const usage = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,40}$/);
+    fc.assert(
+      fc.property(dev, path, serial, user, usage, fc.boolean(), (d, p, s, u, g, ro) => {
+        const block = parseDiskXml(buildDiskXml({ source: { kind: 'block', path: p }, targetDev: d, serial: s, accessMode: ro ? 'ro' : 'rw' }));
+        expect([block.target.dev, block.source.dev, block.serial, block.readOnly]).toEqual([d, p, s, ro]);
+        const net = checkDiskForAttach(
+          buildDiskXml({
+            source: { kind: 'iscsi', iqn: 'iqn.2010-10.org.openstack:volume-1', lun: 0, host: { name: 'portal-1.example', port: 3260 }, auth: { username: u, secretUsage: g } },
+            targetDev: d,
+            serial: s,
+          }),
+        );
+        expect([net.auth?.username, net.auth?.secretUsage, net.serial]).toEqual([u, g, s]);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

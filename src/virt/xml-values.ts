@@ -94,8 +94,9 @@ export function checkPort(port: number): number {
  * Nova puts the volume id there, which the guest sees as `/dev/disk/by-id/virtio-<serial>`.
  */
 export function checkSerial(serial: string): string {
-  if (typeof serial !== 'string' || serial.length === 0 || serial.length > 256 || !/^[A-Za-z0-9_ .+-]+$/.test(serial)) {
-    throw invalid(`disk serial ${JSON.stringify(serial)} must be 1..256 of [A-Za-z0-9_ .+-]`);
+  // No space at either end: XML readers (and people) trim them, so it would not read back the same.
+  if (typeof serial !== 'string' || serial.length > 256 || !/^[A-Za-z0-9_.+-]([A-Za-z0-9_ .+-]*[A-Za-z0-9_.+-])?$/.test(serial)) {
+    throw invalid(`disk serial ${JSON.stringify(serial)} must be 1..256 of [A-Za-z0-9_ .+-], no space at either end`);
   }
   return serial;
 }
@@ -111,8 +112,8 @@ export function checkSecretUsage(usage: string): string {
 
 /** A CHAP user name: printable, no control characters (it is escaped, not restricted further). */
 export function checkChapUsername(username: string): string {
-  if (typeof username !== 'string' || username.length === 0 || username.length > 255 || CONTROL.test(username)) {
-    throw invalid('CHAP user name must be 1..255 printable characters');
+  if (typeof username !== 'string' || username.length === 0 || username.length > 255 || CONTROL.test(username) || username.trim() !== username) {
+    throw invalid('CHAP user name must be 1..255 printable characters, no space at either end');
   }
   return username;
 }
