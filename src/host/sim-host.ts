@@ -131,12 +131,12 @@ export class SimHost implements Host {
     return this.model.vfs.glob(pattern);
   }
 
-  waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
+  async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
     const p = checkPath(path, this.#roots);
     const vfs = this.model.vfs;
     const want = !opts.gone;
-    if (opts.signal?.aborted) return Promise.reject(new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` }));
-    if (vfs.exists(p) === want) return Promise.resolve(true);
+    if (opts.signal?.aborted) throw new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` });
+    if (vfs.exists(p) === want) return true;
     return new Promise<boolean>((resolve, reject) => {
       const finish = (v: boolean | Error): void => {
         unsubscribe();

@@ -9,6 +9,7 @@
  * `/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:1/block/sdb` (os-brick).
  */
 import type { SimLun } from './array.ts';
+import { inspectHost, leftovers, type HostSnapshot } from './inspect.ts';
 import { NodeDb } from './iscsi-node-db.ts';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
 import { parsePortal } from './network.ts';
@@ -114,6 +115,16 @@ export class SimComputeHost {
 
   event(text: string): void {
     this.world.event(this.name, text);
+  }
+
+  /** Node records, sessions, disks and dm maps as plain data. */
+  snapshot(): HostSnapshot {
+    return inspectHost(this);
+  }
+
+  /** What iSCSI/SCSI/multipath state is left (empty = clean), one line per item. */
+  leftovers(): string[] {
+    return leftovers(this);
   }
 
   #bootstrap(): void {

@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import { isHitchError, type ErrorCode } from '../errors.ts';
+import { createSimHost, SimHost } from './sim-host.ts';
+
+const A0 = 'iqn.1992-04.com.emc:cx.apm00150602415.a0';
+const B0 = 'iqn.1992-04.com.emc:cx.apm00150602415.b0';
+const P59 = '192.168.1.59:3260';
+const P60 = '192.168.1.60:3260';
+const WWN = '36006016074e03a008d3cf25b04e2daae';
+const BY_PATH_60 = `/dev/disk/by-path/ip-${P60}-iscsi-${B0}-lun-192`;
+
+function hitch(code: ErrorCode) {
+  return (e: unknown): boolean => isHitchError(e, code);
+}
+
+describe('the seed, by hand, through SimHost', () => {
+  it('probe → 21 → --op new → .59 hangs 120 s and fails (exit 8) → .60 logs in → scan → by-path → WWN → no dm map', async () => {
+    const host = createSimHost('seed');
+    const clock = host.clock;
+    const { latency } = host.sim;
+    const iscsiadm = (args: string[]) => host.exec('iscsiadm', args, { okCodes: 'any', timeoutMs: 300_000 });
+    const cmd = latency.commandMs;
+
+    // 6.3 portal .59: no record yet
+    let r = await iscsiadm(['-m', 'node', '-T', A0, '-p', P59]);
+    expect(r).toEqual({ code: 21, stdout: '', stderr: 'iscsiadm: No records found\n' });
+    r = await iscsiadm(['-m', 'node', '-T', A0, '-p', P59, '--interface', 'default', '--op', 'new']);
+    expect(r).toEqual({ code: 0, stdout: `New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 192.168.1.59,3260,-1 ${A0}] added\n`, stderr: '' });
+    r = await iscsiadm(['-m', 'session']);
+    expect(r).toEqual({ code: 21, stdout: '', stderr: 'iscsiadm: No active sessions.\n' });
+    const beforeLogin = clock.now();
+    expect(beforeLogin).toBe(3 * cmd);
+
+    // The dead portal: iscsid's 8 × 15 s, then exit 8 with the seed's text.
+    r = await iscsiadm(['-m', 'node', '-T', A0, '-p', P59, '--login']);
+    expect(r.code).toBe(8);
+    expect(r.stdout).toBe(`Logging in to [iface: default, target: ${A0}, portal: 192.168.1.59,3260] (multiple)\n`);
+    expect(r.stderr).toBe(
+      `iscsiadm: Could not login to [iface: default, target: ${A0}, portal: 192.168.1.59,3260].\n` +
+        'iscsiadm: initiator reported error (8 - connection timed out)\n' +
+        'iscsiadm: Could not log into all portals\n',
+    );
+    expect(clock.now() - beforeLogin).toBe(cmd + 120_000);
+
+    // 6.4 portal .60
+    r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60]);
+    expect(r.code).toBe(21);
+    r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60, '--interface', 'default', '--op', 'new']);
+    expect(r.stdout).toBe(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 192.168.1.60,3260,-1 ${B0}] added\n`);
+    r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60, '--op', 'update', '-n', 'node.session.scan', '-v', 'manual']);
+    expect(r.code).toBe(0);
+    let t = clock.now();
+    r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60, '--login']);
+    expect(r).toEqual({
+      code: 0,
+      stdout:
+        `Logging in to [iface: default, target: ${B0}, portal: 192.168.1.60,3260] (multiple)\n` +
+        `Login to [iface: default, target: ${B0}, portal: 192.168.1.60,3260] successful.\n`,
+      stderr: '',
+    });
+    expect(clock.now() - t).toBe(cmd + latency.loginRttMs);
+    r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60, '--op', 'update', '-n', 'node.startup', '-v', 'automatic']);
+    expect(r.code).toBe(0);
+    r = await iscsiadm(['-m', 'session']);
+    expect(r.stdout).toBe(`tcp: [1] 192.168.1.60:3260,5 ${B0} (non-flash)\n`);
+
+    // node.session.scan = manual: the login scanned nothing.
+    expect(await host.glob('/sys/class/scsi_host/host*/device/session1/target*/*:*:*:*/block/*')).toEqual([]);
+
+    // Scan LUN 192 the way os-brick does: find the SCSI host, write "C T L" to its scan file.
+    expect(await host.glob('/sys/class/iscsi_host/host*/device/session1/target*')).toEqual(['/sys/class/iscsi_host/host2/device/session1/target2:0:0']);
+    t = clock.now();
+    const tee = await host.exec('tee', ['-a', '/sys/class/scsi_host/host2/scan'], { input: '0 0 192' });
+    expect(tee).toEqual({ code: 0, stdout: '0 0 192', stderr: '' });
+    const scanned = clock.now();
+    expect(scanned - t).toBe(cmd + latency.lunScanMs);
+    expect(await host.glob('/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:192/block/*')).toEqual([
+      '/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:192/block/sda',
+    ]);
+    expect(await host.readFile('/sys/block/sda/device/wwid')).toBe(`naa.${WWN.slice(1)}\n`);
+
+    // The seed's rescan line, and the by-path link udev makes a little later.
+    r = await iscsiadm(['-m', 'node', '--rescan']);
+    expect(r.stdout).toBe(`Rescanning session [sid: 1, target: ${B0}, portal: 192.168.1.60,3260]\n`);
+    expect(await host.exists(BY_PATH_60)).toBe(false);
+    expect(await host.waitForPath(BY_PATH_60, { timeoutMs: 10_000 })).toBe(true);
+    expect(clock.now()).toBe(scanned + latency.udevDelayMs);
+    expect(await host.realpath(BY_PATH_60)).toBe('/dev/sda');
+    expect(await host.exists(`/dev/disk/by-path/ip-${P59}-iscsi-${A0}-lun-192`)).toBe(false);
+
+    // 6.8 the WWN
+    r = await host.exec('/lib/udev/scsi_id', ['--page', '0x83', '--whitelisted', BY_PATH_60]);
+    expect(r.stdout).toBe(`${WWN}\n`);
+
+    // 6.9 the multipath device never shows up: each wait returns false at its bound.
+    t = clock.now();
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${WWN}`, { timeoutMs: 6_000 })).toBe(false);
+    expect(clock.now() - t).toBe(6_000);
+    expect(await host.waitForPath(`/dev/mapper/${WWN}`, { timeoutMs: 6_000 })).toBe(false);
+    expect(clock.now() - t).toBe(12_000);
+    r = await host.exec('multipath', ['-l', '/dev/sda']);
+    expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
+
+    // 6.11 not read-only
+    r = await host.exec('lsblk', ['-o', 'NAME,RO', '-l', '-n']);
+    expect(r.stdout).toBe('vda    0\nloop0  0\nsda    0\n');
+    r = await host.exec('blockdev', ['--getro', BY_PATH_60]);
+    expect(r.stdout).toBe('0\n');
+
+    expect(host.sim.inspectHost('newton')).toMatchObject({
+      sessions: [{ sid: 1, portal: P60, target: B0, tpgt: 5, hostNo: 2 }],
+      disks: [{ name: 'sda', hctl: '2:0:0:192', wwn: WWN, linked: true, readOnly: false }],
+      maps: [],
+    });
+  }, 1000);
+});
+
+describe('SimHost input checks (the same catalog errors as LinuxHost)', () => {
+  const host = createSimHost('healthy-single');
+
+  it('refuses a binary off the allowlist', async () => {
+    await expect(host.exec('rm', ['-rf', '/'])).rejects.toSatisfy(hitch('HITCH_EXEC_NOT_ALLOWED'));
+    await expect(host.exec('/bin/sh', ['-c', 'true'])).rejects.toSatisfy(hitch('HITCH_EXEC_NOT_ALLOWED'));
+  });
+
+  it('refuses an argument with a NUL byte', async () => {
+    await expect(host.exec('iscsiadm', ['-m', 'node\0', '-T', 'x'])).rejects.toSatisfy(hitch('HITCH_EXEC_BAD_ARGUMENT'));
+  });
+
+  it('refuses paths outside the allowed roots, and `..` escapes', async () => {
+    await expect(host.readFile('/etc/passwd')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_ALLOWED'));
+    await expect(host.writeFile('/tmp/x', '1')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_ALLOWED'));
+    await expect(host.exists('/sys/../etc/shadow')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_ALLOWED'));
+    await expect(host.glob('/home/*')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_ALLOWED'));
+    await expect(host.waitForPath('relative/path', { timeoutMs: 1 })).rejects.toSatisfy(hitch('HITCH_PATH_NOT_ALLOWED'));
+  });
+
+  it('reports a missing file as HITCH_PATH_NOT_FOUND', async () => {
+    await expect(host.readFile('/sys/block/sdz/device/wwid')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_FOUND'));
+    await expect(host.readlink('/dev/disk/by-path/nope')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_FOUND'));
+  });
+
+  it('answers unknown options with the tool’s usage error, not a crash', async () => {
+    const r = await host.exec('iscsiadm', ['-m', 'node', '--frobnicate'], { okCodes: 'any' });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain("iscsiadm: unrecognized option '--frobnicate'");
+    const m = await host.exec('multipath', ['-z'], { okCodes: 'any' });
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain("multipath: invalid option -- 'z'");
+    const b = await host.exec('blockdev', ['--frob', '/dev/vda'], { okCodes: 'any' });
+    expect(b.code).toBe(1);
+    const v = await host.exec('virsh', ['list'], { okCodes: 'any' });
+    expect(v.code).toBe(127);
+  });
+});
+
+describe('SimHost exec semantics', () => {
+  it('okCodes: a code outside the list throws HITCH_EXEC_FAILED with the command and output', async () => {
+    const host = createSimHost('healthy-single');
+    const e = await host.exec('iscsiadm', ['-m', 'session']).catch((x: unknown) => x);
+    expect(isHitchError(e, 'HITCH_EXEC_FAILED') && e.details).toMatchObject({ exitCode: 21, command: 'iscsiadm -m session', stderr: 'iscsiadm: No active sessions.' });
+    expect((await host.exec('iscsiadm', ['-m', 'session'], { okCodes: [0, 21] })).code).toBe(21);
+  });
+
+  it('a hanging command times out at exactly timeoutMs of virtual time', async () => {
+    const host = createSimHost('healthy-single', { faults: [{ fault: 'command-hangs', command: 'multipathd', match: 'show status' }] });
+    const t = host.clock.now();
+    await expect(host.exec('multipathd', ['show', 'status'], { timeoutMs: 45_000 })).rejects.toSatisfy(hitch('HITCH_EXEC_TIMEOUT'));
+    expect(host.clock.now() - t).toBe(45_000);
+    expect(host.sim.traceText()).toContain('exec timeout (45000 ms) multipathd show status');
+  });
+
+  it('aborting an in-flight login to a dead portal rejects with HITCH_ABORTED; no session appears later', async () => {
+    const host = createSimHost('seed');
+    await host.exec('iscsiadm', ['-m', 'node', '-T', A0, '-p', P59, '--op', 'new']);
+    const ac = new AbortController();
+    const login = host.exec('iscsiadm', ['-m', 'node', '-T', A0, '-p', P59, '--login'], { timeoutMs: 300_000, signal: ac.signal });
+    const t = host.clock.now();
+    await host.clock.sleep(10_000);
+    ac.abort();
+    await expect(login).rejects.toSatisfy(hitch('HITCH_ABORTED'));
+    await host.clock.sleep(200_000);
+    expect(host.clock.now() - t).toBe(210_000);
+    expect(host.sim.inspectHost('newton').sessions).toEqual([]);
+  });
+
+  it('masks secrets in the trace and in onExec records', async () => {
+    const host = createSimHost('healthy-single');
+    const seen: string[] = [];
+    host.onExec((rec) => seen.push([rec.cmd, ...rec.args].join(' ')));
+    await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.x', '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.x', '-p', '192.0.2.10:3260', '--op', 'update', '-n', 'node.session.auth.password', '-v', 's3cret'], { secrets: ['s3cret'] });
+    expect(seen[1]).not.toContain('s3cret');
+    expect(host.sim.traceText()).not.toContain('s3cret');
+  });
+
+  it('waitForPath {gone} resolves when a deleted disk’s node disappears', async () => {
+    const host = createSimHost('healthy-single');
+    const T = 'iqn.2010-10.org.openstack:volume-0001';
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    expect(await host.waitForPath(`/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-${T}-lun-1`, { timeoutMs: 1_000 })).toBe(true);
+    const gone = host.waitForPath('/dev/sda', { timeoutMs: 5_000, gone: true });
+    await host.writeFile('/sys/block/sda/device/delete', '1');
+    expect(await gone).toBe(true);
+    expect(host.model.leftovers()).toEqual([`node record 192.0.2.10:3260 ${T}`, `session 1 192.0.2.10:3260 ${T}`]);
+  });
+
+  it('gives a Host per compute host of one simulation', () => {
+    const host = createSimHost('seed');
+    const again = new SimHost(host.sim, 'newton');
+    expect(again.clock).toBe(host.clock);
+    expect(() => new SimHost(host.sim, 'nosuch')).toThrow(/could not be found/);
+  });
+});
