@@ -23,23 +23,28 @@ export interface DeviceInfo {
 export interface FinishOptions {
   readonly multipath: boolean;
   readonly enforce: boolean;
-  readonly timeouts: { readonly multipathMs: number; readonly forcedMultipathMs: number };
+  readonly timeouts: { readonly multipathMs: number };
 }
 
-/** Wait for the map of `wwn` (`dm-uuid-mpath-<WWN>`, then `/dev/mapper/<WWN>`): its `dm-N`, or null. */
-async function waitForMap(ctx: BrickContext, wwn: string, timeoutMs: number): Promise<string | null> {
+/** The `dm-N` of the map for `wwn` if it exists now with a live path, else null. */
+async function mapOf(ctx: BrickContext, wwn: string, span: BrickContext['span']): Promise<string | null> {
   const byId = `/dev/disk/by-id/dm-uuid-mpath-${wwn}`;
   const mapper = `/dev/mapper/${wwn}`;
+  const link = (await ctx.host.exists(byId)) ? byId : (await ctx.host.exists(mapper)) ? mapper : null;
+  if (!link) return null;
+  const dm = (await ctx.host.realpath(link)).split('/').pop() ?? '';
+  // Usable means at least one live path under the map.
+  const paths = await slaves({ ...ctx, span }, dm);
+  span.set({ dm, paths: paths.join(',') });
+  return paths.length > 0 ? dm : null;
+}
+
+/** Wait (by event, bounded) for the map of `wwn`: `dm-uuid-mpath-<WWN>`, then `/dev/mapper/<WWN>`. */
+async function waitForMap(ctx: BrickContext, wwn: string, timeoutMs: number): Promise<string | null> {
+  const byId = `/dev/disk/by-id/dm-uuid-mpath-${wwn}`;
   return ctx.span.run('wait multipath', { path: byId, timeoutMs }, async (span) => {
-    let link: string | null = null;
-    if (await ctx.host.waitForPath(byId, { timeoutMs })) link = byId;
-    else if (await ctx.host.exists(mapper)) link = mapper;
-    if (!link) return null;
-    const dm = (await ctx.host.realpath(link)).split('/').pop() ?? '';
-    // Usable means at least one live path under the map.
-    const paths = await slaves({ ...ctx, span }, dm);
-    span.set({ dm, paths: paths.join(',') });
-    return paths.length > 0 ? dm : null;
+    await ctx.host.waitForPath(byId, { timeoutMs });
+    return mapOf(ctx, wwn, span);
   });
 }
 
@@ -50,18 +55,19 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
     emitLog(span, ctx.logger, 'info', `Device WWN = '${wwn}'`);
     let dm: string | null = null;
     if (opts.multipath) {
-      dm = await waitForMap(c, wwn, opts.timeouts.multipathMs);
+      dm = await mapOf(c, wwn, span);
       if (!dm) {
-        // multipathd did not map it by itself (find_multipaths waits for a 2nd path, or the
-        // WWID is not yet in /etc/multipath/wwids): tell it to.
-        emitLog(span, ctx.logger, 'info', `No multipath map for ${wwn} yet; forcing it with multipath -a`);
+        // Do not wait for multipathd's own uevent handling (≈1 s, or never: find_multipaths
+        // waits for a second path, or the WWID is not yet in /etc/multipath/wwids). Recording
+        // the WWID and adding the path builds the map now, on this one live path; slower
+        // portals join it when they log in.
         try {
           await mp.multipathAddWwid(c, wwn);
           await mp.multipathdAddPath(c, `/dev/${p.dev}`);
-          dm = await waitForMap(c, wwn, opts.timeouts.forcedMultipathMs);
         } catch (e) {
           emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
         }
+        dm = await waitForMap(c, wwn, opts.timeouts.multipathMs);
       }
       if (!dm) {
         if (opts.enforce) throw new HitchError('HITCH_MULTIPATH_NOT_FOUND', { wwn });

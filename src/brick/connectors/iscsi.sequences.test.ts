@@ -62,7 +62,10 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
       node(IQN, P2, '--op update -n node.startup -v automatic'),
       'iscsiadm -m session',
       'iscsiadm -m session',
+      `multipath -a ${W1}`, // build the map on the first path now, not at multipathd's pace
+      'multipathd add path /dev/sdb',
       'blockdev --getro /dev/dm-0',
+      'multipathd add path /dev/sdc', // the second path joins the map the caller already has
     ]);
     expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1', '/sys/class/scsi_host/host3/scan <- 0 0 1']);
     r.host.clear();

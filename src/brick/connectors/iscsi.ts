@@ -22,10 +22,8 @@ export type { DeviceInfo } from './iscsi-device.ts';
 export type { DisconnectOptions } from './iscsi-disconnect.ts';
 
 export interface IscsiTimeouts extends PathTimeouts {
-  /** Wait for multipathd to create the map by itself before forcing it. */
+  /** How long the multipath map may take to appear once forced, before the single-path fallback. */
   readonly multipathMs: number;
-  /** Wait for the map after `multipath -a` + `multipathd add path`. */
-  readonly forcedMultipathMs: number;
 }
 
 export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
@@ -33,7 +31,6 @@ export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
   scans: 3,
   deleteMs: 10_000,
   multipathMs: 5_000,
-  forcedMultipathMs: 10_000,
 };
 
 export interface IscsiConnectorOptions {
