@@ -57,6 +57,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<HitchTestApp> {
     await app.register(
       async (c) => {
         c.get('/v2.1', async () => ({ version: { id: 'v2.1', status: 'CURRENT', version: '2.90', min_version: '2.1', updated: '2013-07-23T11:33:21Z', links: [] } }));
+        c.get('/v2.1/servers/detail', async () => ({ servers: [] }));
         c.get<{ Params: { id: string } }>('/v2.1/servers/:id', async (req) => ({ server: { id: req.params.id, name: 'stub', status: 'ACTIVE', links: [] } }));
       },
       { prefix: '/compute' },
