@@ -87,6 +87,21 @@ export function hypervisorDriverConformance(label: string, factory: ConformanceF
       expect(await d.domainState(spec.name)).toBe('running');
     });
 
+    it('re-running defineAndStart keeps attached disks; a restarted server comes back with its persistent ones', async () => {
+      const spec = await boot('rerun');
+      await d.attachDisk(spec.name, disk(0, 'vdb'), { live: true, persistent: true });
+      await d.attachDisk(spec.name, disk(1, 'vdc'), { live: true, persistent: false });
+      await d.defineAndStart(spec);
+      expect((await d.listDisks(spec.name)).map((x) => x.target)).toEqual(['vdb', 'vdc']);
+      await d.destroy(spec.name);
+      await d.defineAndStart(spec);
+      expect(await d.domainState(spec.name)).toBe('running');
+      expect((await d.listDisks(spec.name)).map((x) => x.target)).toEqual(['vdb']);
+      const other = await codeOf(d.defineAndStart({ ...spec, uuid: h.domainSpec('rerun-other').uuid }));
+      expect(other.code).toBe('HITCH_HYPERVISOR_ERROR');
+      expect(other.message).toMatch(/already exists with uuid/);
+    });
+
     it('hot-plugs the seed disk live and persistent, and lists it as domblklist does', async () => {
       const spec = await boot('attach');
       await d.attachDisk(spec.name, disk(0, 'vdb'), { live: true, persistent: true });

@@ -67,7 +67,11 @@ export interface SecretRef {
 export interface HypervisorDriver {
   readonly kind: 'libvirt' | 'sim';
 
-  /** Define a persistent domain and start it. Re-running it for a running domain of the same name and uuid succeeds. */
+  /**
+   * Define a persistent domain and start it. For an existing domain of the same name and uuid
+   * (a re-run after a crash) the definition is kept as it is — with its attached disks — and
+   * the domain is only started if it is off; another uuid under that name is refused.
+   */
   defineAndStart(spec: DomainSpec, opts?: OpOptions): Promise<void>;
   /** Power off (hard). No error when the domain is already off or does not exist. */
   destroy(name: string, opts?: OpOptions): Promise<void>;

@@ -44,21 +44,33 @@ async function failure(p: Promise<unknown>): Promise<{ code: ErrorCode; message:
 describe('LibvirtDriver: the exact virsh commands', () => {
   it('defines from stdin, then starts', async () => {
     const { host, driver } = driverOver([
+      v(['domstate', DOM], { code: 1, stderr: `error: failed to get domain '${DOM}'\n` }),
       v(['define', '/dev/stdin'], { stdout: `Domain '${DOM}' defined from /dev/stdin\n` }),
       v(['start', DOM], { stdout: `Domain '${DOM}' started\n` }),
     ]);
     await driver.defineAndStart(SPEC);
     expect(host.remaining).toEqual([]);
-    expect(host.calls[0]?.input).toBe(buildDomainXml(SPEC));
+    expect(host.calls[1]?.input).toBe(buildDomainXml(SPEC));
     expect(host.calls.every((c) => c.cmd === 'virsh' && c.timeoutMs === 30_000)).toBe(true);
   });
 
-  it('treats an already running domain as started (re-run after a crash)', async () => {
-    const { driver } = driverOver([
-      v(['define', '/dev/stdin']),
+  it('re-run after a crash: never redefines an existing domain (that would drop its disks); starts it only if off', async () => {
+    const { host, driver } = driverOver([
+      v(['domstate', DOM], { stdout: 'running\n\n' }),
+      v(['domuuid', DOM], { stdout: `${SPEC.uuid}\n\n` }),
+      v(['domstate', DOM], { stdout: 'shut off\n\n' }),
+      v(['domuuid', DOM], { stdout: `${SPEC.uuid}\n\n` }),
       v(['start', DOM], { code: 1, stderr: `error: Failed to start domain '${DOM}'\nerror: Requested operation is not valid: domain is already active\n` }),
+      v(['domstate', DOM], { stdout: 'running\n\n' }),
+      v(['domuuid', DOM], { stdout: 'e755b0a0-5ae4-4890-951e-00447b1baf47\n\n' }),
     ]);
     await driver.defineAndStart(SPEC);
+    await driver.defineAndStart(SPEC);
+    expect(await failure(driver.defineAndStart(SPEC))).toEqual({
+      code: 'HITCH_HYPERVISOR_ERROR',
+      message: `Hypervisor error: operation failed: domain '${DOM}' already exists with uuid e755b0a0-5ae4-4890-951e-00447b1baf47`,
+    });
+    expect(host.remaining).toEqual([]);
   });
 
   it('attaches live and persistent with the XML on stdin', async () => {

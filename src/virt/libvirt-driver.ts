@@ -81,9 +81,23 @@ export class LibvirtDriver implements HypervisorDriver {
     return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'libvirt' }, async (span) => {
       checkDomainSpec(spec);
       const xml = buildDomainXml(spec);
-      this.#ok(await this.#virsh(span, ['define', '/dev/stdin'], { input: xml }));
+      // Re-running after a crash must not `define` over an existing domain: the new definition
+      // has no disks and would drop the volumes attached with --config. Check it is the same
+      // server (uuid), then only start it if it is off.
+      const state = await this.domainState(spec.name, span ? { span } : {});
+      if (state === null) {
+        this.#ok(await this.#virsh(span, ['define', '/dev/stdin'], { input: xml }));
+      } else {
+        const u = await this.#virsh(span, ['domuuid', spec.name]);
+        this.#ok(u, spec.name);
+        const uuid = u.stdout.trim();
+        if (uuid !== spec.uuid) {
+          throw new HitchError('HITCH_HYPERVISOR_ERROR', { detail: `operation failed: domain '${spec.name}' already exists with uuid ${uuid}` });
+        }
+        if (state === 'running') return;
+      }
       const r = await this.#virsh(span, ['start', spec.name]);
-      // Re-running after a crash: the domain is already up, which is what was asked for.
+      // Started by someone else in between: already up is what was asked for.
       if (r.code !== 0 && !ALREADY_ACTIVE.test(r.message)) this.#ok(r, spec.name);
     });
   }

@@ -135,8 +135,7 @@ export class SimHypervisor implements HypervisorDriver {
         pendingUnplug: new Map(),
         unplugAckMs: this.#opts.unplugAckMs ?? 100,
       };
-      d.spec = spec;
-      d.persistent = true;
+      // As the libvirt driver: an existing domain keeps its definition (and its disks).
       this.#domains.set(spec.name, d);
       if (d.running) return;
       await this.#cost('start', spec.name);

@@ -67,6 +67,10 @@ export class VirshEmulatorHost extends ScriptedHost {
         await sim.undefine(name);
         this.#defined.delete(name);
         return `Domain '${name}' has been undefined\n`;
+      case 'domuuid': {
+        await this.#state(name);
+        return `${sim.domain(name)?.uuid ?? ''}\n\n`;
+      }
       case 'domstate':
         return `${await this.#state(name)}\n\n`;
       case 'attach-device':
