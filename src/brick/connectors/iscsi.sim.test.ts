@@ -1,0 +1,206 @@
+/**
+ * The iSCSI connector on the simulator (SimHost, virtual clock), unchanged from a real host.
+ * Times are virtual milliseconds; the floor is the simulator's data-plane floor.
+ */
+import { describe, expect, it } from 'vitest';
+import { isHitchError } from '../../errors.ts';
+import { createSimHost, type SimHost } from '../../host/sim-host.ts';
+import { RecordingHost } from '../../host/recording-host.ts';
+import { leftovers } from '../../sim/inspect.ts';
+import type { Scenario } from '../../sim/scenario.ts';
+import { Trace } from '../../trace/span.ts';
+import { getConnectorProperties } from '../connector-properties.ts';
+import { IscsiConnector } from './iscsi.ts';
+import { A0, B0, node, P59, P60, SEED, WWN } from './iscsi.test-helpers.ts';
+
+interface SimRig {
+  readonly sim: SimHost;
+  readonly host: RecordingHost;
+  readonly trace: Trace;
+  readonly conn: IscsiConnector;
+  readonly logs: string[];
+}
+
+function simRig(scenario: string | Scenario, opts: { multipath?: boolean; enforce?: boolean } = {}): SimRig {
+  const sim = createSimHost(scenario);
+  const host = new RecordingHost(sim);
+  const logs: string[] = [];
+  const conn = new IscsiConnector({
+    host,
+    multipath: opts.multipath ?? true,
+    enforceMultipath: opts.enforce ?? false,
+    logger: (l) => logs.push(`${l.level} ${l.message}`),
+  });
+  return { sim, host, trace: new Trace(host.clock), conn, logs };
+}
+
+/** ε: the commands on the critical path (≈10 × 5 ms) — never a login timeout or a sleep. */
+const EPSILON_MS = 100;
+
+describe('the seed scenario on the simulator', () => {
+  it('connect_volume returns the multipath device at the healthy-path floor + ε (seed: 254.5 s)', async () => {
+    const r = simRig('seed');
+    const floor = r.sim.sim.floor({ multipath: true });
+    const dev = await r.conn.connectVolume(r.trace.root(), SEED);
+    const took = r.host.clock.now();
+    expect(dev).toEqual({ type: 'block', path: '/dev/dm-0', scsi_wwn: WWN, multipath_id: WWN });
+    // The LUN is already exported (the array's export time belongs to initialize_connection).
+    const pathFloor = floor.pathMs + floor.mapMs;
+    expect(took).toBeGreaterThanOrEqual(pathFloor);
+    expect(took).toBeLessThanOrEqual(pathFloor + EPSILON_MS);
+    expect(r.logs).toContain(`info connect_volume: return (${took}ms) ${JSON.stringify(dev)}`);
+  });
+
+  it('the dead portal fails in the background, shows in the trace, and leaves nothing', async () => {
+    const r = simRig('seed');
+    await r.conn.connectVolume(r.trace.root(), SEED);
+    await r.conn.settled();
+    const dead = r.trace.spans.find((s) => s.name === 'connect_path' && s.attrs['portal'] === P59);
+    expect(dead).toMatchObject({ outcome: 'error', error: { code: 'HITCH_ISCSI_LOGIN_TIMEOUT' } });
+    expect(dead?.endMs).toBeGreaterThanOrEqual(120_000);
+    const snap = r.sim.sim.inspectHost('newton');
+    expect(snap.nodes.map((n) => n.portal)).toEqual([P60]);
+    expect(snap.sessions.map((s) => s.portal)).toEqual([P60]);
+    expect(snap.disks.map((d) => d.portal)).toEqual([P60]);
+    expect(snap.maps.map((m) => m.wwn)).toEqual([WWN]);
+  });
+
+  it('pins the command sequence of connect, background cleanup and disconnect; nothing left', async () => {
+    const r = simRig('seed');
+    await r.conn.connectVolume(r.trace.root(), SEED);
+    await r.conn.settled();
+    expect(r.host.commands()).toEqual([
+      node(A0, P59),
+      node(B0, P60),
+      node(A0, P59, '--interface default --op new'),
+      node(B0, P60, '--interface default --op new'),
+      node(A0, P59, '--op update -n node.session.scan -v manual'),
+      node(B0, P60, '--op update -n node.session.scan -v manual'),
+      'iscsiadm -m session',
+      'iscsiadm -m session',
+      node(A0, P59, '--login'),
+      node(B0, P60, '--login'),
+      node(B0, P60, '--op update -n node.startup -v automatic'),
+      'iscsiadm -m session',
+      `multipath -a ${WWN}`,
+      'multipathd add path /dev/sda',
+      'blockdev --getro /dev/dm-0',
+      node(A0, P59, '--op delete'),
+    ]);
+    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 192']);
+    r.host.clear();
+    await r.conn.disconnectVolume(r.trace.root(), SEED);
+    expect(r.host.commands()).toEqual([
+      'iscsiadm -m session',
+      'blockdev --flushbufs /dev/dm-0',
+      `multipath -f ${WWN}`,
+      'multipathd del path /dev/sda',
+      node(A0, P59, '--op delete'),
+      node(B0, P60, '--logout'),
+      node(B0, P60, '--op delete'),
+    ]);
+    expect(r.host.writes()).toEqual(['/sys/block/sda/device/delete <- 1']);
+    expect(leftovers(r.sim.model)).toEqual([]);
+  });
+
+  it('connector properties of the seed host', async () => {
+    const r = simRig('seed');
+    const props = await getConnectorProperties(r.host, r.trace.root(), { ip: '172.16.1.11', multipath: true });
+    expect(props).toEqual({
+      platform: 'x86_64',
+      os_type: 'linux',
+      ip: '172.16.1.11',
+      host: 'newton',
+      multipath: true,
+      enforce_multipath: false,
+      initiator: 'iqn.1993-08.org.debian:01:7cc8838d1c0',
+      do_local_attach: false,
+    });
+  });
+});
+
+const IQN = 'iqn.2010-10.org.openstack:volume-0001';
+
+describe('other built-in scenarios', () => {
+  it('eight portals, three dead: returns at the floor; the five live paths join the map; dead ones leave nothing', async () => {
+    const r = simRig('eight-portals-three-dead');
+    const portals = [21, 22, 23, 24, 25, 26, 27, 28].map((n) => `192.0.2.${n}:3260`);
+    const ci = { target_portals: portals, target_iqns: portals.map(() => IQN), target_luns: portals.map(() => 1) };
+    const floor = r.sim.sim.floor({ multipath: true });
+    const dev = await r.conn.connectVolume(r.trace.root(), ci);
+    expect(r.host.clock.now()).toBeLessThanOrEqual(floor.pathMs + floor.mapMs + EPSILON_MS);
+    await r.conn.settled();
+    const snap = r.sim.sim.inspectHost('compute-1');
+    expect(snap.maps).toHaveLength(1);
+    expect(snap.maps[0]?.paths).toHaveLength(5);
+    expect(snap.nodes).toHaveLength(5);
+    await r.conn.disconnectVolume(r.trace.root(), ci);
+    expect(leftovers(r.sim.model)).toEqual([]);
+    expect(dev.multipath_id).toBe(snap.maps[0]?.wwn);
+  });
+
+  it('device never appears: HITCH_DEVICE_NOT_FOUND within the bounded wait, nothing left', async () => {
+    const r = simRig('healthy-single', { multipath: false });
+    r.sim.sim.injectFault({ fault: 'device-never-appears' });
+    const err = await r.conn.connectVolume(r.trace.root(), { target_portal: '192.0.2.10:3260', target_iqn: IQN, target_lun: 1 }).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_DEVICE_NOT_FOUND')).toBe(true);
+    expect(r.host.clock.now()).toBeLessThan(20_000);
+    expect(r.host.commands().slice(-3)).toEqual(['iscsiadm -m session', node(IQN, '192.0.2.10:3260', '--logout'), node(IQN, '192.0.2.10:3260', '--op delete')]);
+    expect(leftovers(r.sim.model)).toEqual([]);
+  });
+
+  it('wrong CHAP secret: HITCH_ISCSI_LOGIN_FAILED (authentication), secret never recorded, nothing left', async () => {
+    const r = simRig('healthy-single', { multipath: false });
+    r.sim.sim.array(r.sim.sim.arrays()[0]?.name ?? '').allowInitiator(IQN, 'iqn.1993-08.org.debian:01:compute1', { chapUser: 'u', chapPassword: 'right-secret' });
+    const ci = { target_portal: '192.0.2.10:3260', target_iqn: IQN, target_lun: 1, auth_method: 'CHAP', auth_username: 'u' };
+    await expect(r.conn.connectVolume(r.trace.root(), { ...ci, auth_password: 'wrong-secret' })).rejects.toMatchObject({ code: 'HITCH_ISCSI_LOGIN_FAILED' });
+    expect(leftovers(r.sim.model)).toEqual([]);
+    const dev = await r.conn.connectVolume(r.trace.root(), { ...ci, auth_password: 'right-secret' });
+    expect(dev.path).toMatch(/^\/dev\/sd[a-z]$/);
+    const text = [r.host.commands().join('\n'), r.trace.toText(), r.logs.join('\n'), r.sim.sim.traceText()].join('\n');
+    expect(text).not.toContain('right-secret');
+    expect(text).not.toContain('wrong-secret');
+    expect(r.host.commands()).toContain(node(IQN, '192.0.2.10:3260', '--op update -n node.session.auth.password -v ***'));
+  });
+});
+
+describe('20 concurrent attaches on one simulated host, 20 targets, one dead', () => {
+  it('total virtual time ≈ the slowest healthy attach, not the sum', async () => {
+    const initiator = 'iqn.1993-08.org.debian:01:compute1';
+    const n = 20;
+    const portal = (i: number): string => `192.0.2.${100 + i}:3260`;
+    const iqn = (i: number): string => `iqn.2010-10.org.openstack:volume-${String(i).padStart(4, '0')}`;
+    const scenario = {
+      name: 'twenty-targets',
+      seed: 7,
+      portals: Object.fromEntries(Array.from({ length: n }, (_, i) => [portal(i), { state: i === 13 ? 'dead' : 'healthy' }])),
+      arrays: [
+        {
+          name: 'array1',
+          portals: Array.from({ length: n }, (_, i) => portal(i)),
+          targets: Array.from({ length: n }, (_, i) => ({ iqn: iqn(i), portals: [portal(i)], luns: [{ lun: 1 }], acl: [{ initiator }] })),
+        },
+      ],
+      hosts: [{ name: 'compute-1', initiator, multipathd: true, findMultipaths: 'no' }],
+    } as unknown as Scenario;
+    const r = simRig(scenario);
+    const floor = r.sim.sim.floor({ multipath: true, targets: [iqn(0)] });
+    const ends: Array<{ i: number; at: number; code?: string }> = [];
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        r.conn.connectVolume(r.trace.root(), { target_portal: portal(i), target_iqn: iqn(i), target_lun: 1 }).then(
+          () => void ends.push({ i, at: r.host.clock.now() }),
+          (e: unknown) => void ends.push({ i, at: r.host.clock.now(), ...(isHitchError(e) ? { code: e.code } : {}) }),
+        ),
+      ),
+    );
+    const healthy = ends.filter((e) => e.i !== 13);
+    expect(healthy.every((e) => e.code === undefined)).toBe(true);
+    const slowest = Math.max(...healthy.map((e) => e.at));
+    // One attach's floor + ε — 19 serialised attaches would take ≥ 19 × floor.
+    expect(slowest).toBeLessThanOrEqual(floor.pathMs + floor.mapMs + EPSILON_MS);
+    expect(ends.find((e) => e.i === 13)).toMatchObject({ code: 'HITCH_ISCSI_LOGIN_FAILED' });
+    expect(r.sim.sim.inspectHost('compute-1').sessions).toHaveLength(19);
+    expect(r.sim.sim.inspectHost('compute-1').nodes.some((x) => x.portal === portal(13))).toBe(false);
+  });
+});
