@@ -48,10 +48,13 @@ function fixture(name: string): Fixture {
 /** A host like the one the fixtures were captured on (loop0, zram0, vda; / on /dev/vda). */
 const CAPTURE_HOST: Scenario = {
   name: 'capture-host',
+  portals: { '127.0.0.1:3999': { state: 'refusing' } },
   arrays: [
     {
       name: 'peers',
       portals: ['127.0.0.1:3260', '127.0.0.2:3261'],
+      vendor: 'IET',
+      model: 'VIRTUAL-DISK',
       targets: [{ iqn: 'iqn.2024-01.org.peers:vol1', portals: ['127.0.0.1:3260', '127.0.0.2:3261'], luns: [{ lun: 1, sizeBytes: 67108864 }], acl: [{ initiator: 'iqn.2024-01.org.peers:initiator1' }] }],
     },
   ],
@@ -152,6 +155,31 @@ describe('simulator output equals the real tools’ captures', () => {
     const host = newHost({ multipathd: false });
     for (const name of ['multipathd-show-status-nodaemon.txt', 'multipathd-add-path-nodaemon.txt', 'multipathd-del-path-nodaemon.txt']) {
       await check(host, name);
+    }
+  });
+
+  it('libiscsi tools against the capture host’s target (a QEMU-native probe)', async () => {
+    const host = newHost();
+    const fx = readFileSync(new URL('libiscsi-bin-vs-tgt.txt', FIXTURES), 'utf8');
+    // This capture holds many commands; take the blocks whose state the sim models (tgt's
+    // LUN 0 controller and the CHAP target made later in the capture are not modelled).
+    const blocks = fx.split('\n\n').map((b) => b.trim());
+    const wanted = [
+      '$ iscsi-ls -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.1:3260',
+      '$ iscsi-inq -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.1:3260/iqn.2024-01.org.peers:vol1/1',
+      '$ iscsi-readcapacity16 -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.1:3260/iqn.2024-01.org.peers:vol1/1',
+      '$ iscsi-readcapacity16 -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.2:3261/iqn.2024-01.org.peers:vol1/1',
+      '$ iscsi-inq -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.1:3260/iqn.2024-01.org.peers:nosuch/1',
+      '$ iscsi-ls -i iqn.2024-01.org.peers:initiator1 iscsi://127.0.0.1:3999',
+    ];
+    for (const head of wanted) {
+      const block = blocks.find((b) => b.startsWith(head + '\n'));
+      expect(block, head).toBeDefined();
+      const ls = (block as string).split('\n');
+      const [cmd = '', ...args] = head.slice(2).split(' ');
+      const rc = Number(/^\[rc=(\d+)/.exec(ls[ls.length - 1] ?? '')?.[1]);
+      const r = await host.exec(cmd, args, { okCodes: 'any' });
+      expect({ rc: r.code, output: r.stderr + r.stdout }, head).toEqual({ rc, output: ls.slice(1, -1).join('\n') + '\n' });
     }
   });
 

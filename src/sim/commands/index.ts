@@ -7,6 +7,7 @@ import { blockdev, findmnt, lsblk, scsiId, systool } from './block-tools.ts';
 import type { CommandContext, CommandHandler, CommandOutput } from './command.ts';
 import { out } from './command.ts';
 import { iscsiadm } from './iscsiadm.ts';
+import { iscsiInq, iscsiLs, iscsiReadcapacity16 } from './libiscsi.ts';
 import { multipath, multipathd } from './multipath.ts';
 import { cat, ls, sleepCmd, tee } from './shell-tools.ts';
 
@@ -23,6 +24,9 @@ const TABLE: Readonly<Record<string, CommandHandler>> = {
   tee,
   ls,
   sleep: sleepCmd,
+  'iscsi-ls': iscsiLs,
+  'iscsi-inq': iscsiInq,
+  'iscsi-readcapacity16': iscsiReadcapacity16,
   true: async () => out(0),
   false: async () => out(1),
   echo: async (ctx) => out(0, ctx.args.join(' ') + '\n'),

@@ -15,13 +15,13 @@ export async function discover(ctx: CommandContext, portal: string): Promise<Com
   const state = world.network.get(portal);
   const { ip } = parsePortal(portal);
   host.discoveryDb.add(portal);
-  if (state.kind === 'dead' || !world.portalServed(portal)) {
-    await ctx.sleep(state.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
-    return out(4, '', `iscsiadm: cannot make connection to ${ip}: Connection timed out\niscsiadm: connection login retries (reopen_max) 5 exceeded\niscsiadm: Could not perform SendTargets discovery: encountered connection failure\n`);
-  }
   if (state.kind === 'refusing') {
     await ctx.sleep(world.latency.refusedRetryMs);
     return out(4, '', `iscsiadm: cannot make connection to ${ip}: Connection refused\niscsiadm: connection login retries (reopen_max) 5 exceeded\niscsiadm: Could not perform SendTargets discovery: encountered connection failure\n`);
+  }
+  if (state.kind === 'dead' || !world.portalServed(portal)) {
+    await ctx.sleep(state.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
+    return out(4, '', `iscsiadm: cannot make connection to ${ip}: Connection timed out\niscsiadm: connection login retries (reopen_max) 5 exceeded\niscsiadm: Could not perform SendTargets discovery: encountered connection failure\n`);
   }
   await ctx.sleep(world.latency.discoveryRttMs + 2 * state.latencyMs);
   const found = world.targetsAt(portal).filter((t) => t.target.acls.has(host.initiator));

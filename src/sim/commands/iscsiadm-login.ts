@@ -44,12 +44,13 @@ async function loginOne(ctx: CommandContext, rec: NodeRecord): Promise<LoginOutc
   const portal = world.network.get(rec.portal);
   const fctx = { now: world.clock.now(), host: host.name, portal: rec.portal, target: rec.target };
   const served = world.portalServed(rec.portal);
-  if (portal.kind === 'dead' || !served) {
-    await ctx.sleep(portal.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
-    return { code: 8, ok: false };
-  }
+  // An explicit state wins; a portal no array serves and nobody declared is a black hole.
   if (portal.kind === 'refusing') {
     await ctx.sleep(world.latency.loginRetries * world.latency.refusedRetryMs);
+    return { code: 8, ok: false };
+  }
+  if (portal.kind === 'dead' || !served) {
+    await ctx.sleep(portal.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
     return { code: 8, ok: false };
   }
   await ctx.sleep(world.latency.loginRttMs + 2 * portal.latencyMs);
