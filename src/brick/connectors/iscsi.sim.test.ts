@@ -7,7 +7,7 @@ import { isHitchError } from '../../errors.ts';
 import { createSimHost, type SimHost } from '../../host/sim-host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
-import type { Scenario } from '../../sim/scenario.ts';
+import { validateScenario, type Scenario } from '../../sim/scenario.ts';
 import { Trace } from '../../trace/span.ts';
 import { getConnectorProperties } from '../connector-properties.ts';
 import { IscsiConnector } from './iscsi.ts';
@@ -170,7 +170,7 @@ describe('20 concurrent attaches on one simulated host, 20 targets, one dead', (
     const n = 20;
     const portal = (i: number): string => `192.0.2.${100 + i}:3260`;
     const iqn = (i: number): string => `iqn.2010-10.org.openstack:volume-${String(i).padStart(4, '0')}`;
-    const scenario = {
+    const scenario = validateScenario({
       name: 'twenty-targets',
       seed: 7,
       portals: Object.fromEntries(Array.from({ length: n }, (_, i) => [portal(i), { state: i === 13 ? 'dead' : 'healthy' }])),
@@ -182,7 +182,7 @@ describe('20 concurrent attaches on one simulated host, 20 targets, one dead', (
         },
       ],
       hosts: [{ name: 'compute-1', initiator, multipathd: true, findMultipaths: 'no' }],
-    } as unknown as Scenario;
+    });
     const r = simRig(scenario);
     const floor = r.sim.sim.floor({ multipath: true, targets: [iqn(0)] });
     const ends: Array<{ i: number; at: number; code?: string }> = [];

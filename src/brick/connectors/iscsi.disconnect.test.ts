@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecOptions, ExecResult, Host } from '../../host/host.ts';
+import { isHitchError } from '../../errors.ts';
+import { Trace } from '../../trace/span.ts';
+import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
+import { IscsiConnector } from './iscsi.ts';
+
+const IQN = 'iqn.2010-10.org.openstack:volume-0001';
+const P1 = '127.0.0.1:3260';
+const P2 = '127.0.0.2:3261';
+const W1 = '360000000000000000e00000000010001';
+const two = { target_portals: [P1, P2], target_iqns: [IQN, IQN], target_luns: [1, 1] };
+
+/** The fake host, with some commands made to fail (exit 1) from the moment `broken` is filled. */
+function faulty(): { host: Host; fake: FakeIscsiHost; broken: Set<string>; commands: string[] } {
+  const fake = new FakeIscsiHost({ targets: [{ iqn: IQN, portals: [P1, P2], luns: { 1: { wwn: W1 } } }] });
+  const broken = new Set<string>();
+  const commands: string[] = [];
+  const host = Object.create(fake) as Host;
+  Object.assign(host, {
+    exec: async (cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult> => {
+      const line = [cmd, ...args].join(' ');
+      commands.push(line);
+      if ([...broken].some((b) => line.startsWith(b))) return { code: 1, stdout: '', stderr: `${cmd}: injected failure\n` };
+      return fake.exec(cmd, args, opts);
+    },
+  });
+  for (const m of ['readFile', 'writeFile', 'exists', 'readlink', 'realpath', 'readdir', 'glob', 'waitForPath', 'onExec'] as const) {
+    Object.assign(host, { [m]: (fake[m] as (...a: unknown[]) => unknown).bind(fake) });
+  }
+  return { host, fake, broken, commands };
+}
+
+describe('disconnectVolume options', () => {
+  it('a failed flush without force stops before removing anything (HITCH_DISCONNECT_FAILED)', async () => {
+    const f = faulty();
+    const conn = new IscsiConnector({ host: f.host, multipath: true });
+    const span = new Trace(f.host.clock).root();
+    await conn.connectVolume(span, two);
+    await conn.settled();
+    f.broken.add('blockdev --flushbufs');
+    const err = await conn.disconnectVolume(span, two).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_DISCONNECT_FAILED')).toBe(true);
+    expect(String(err)).toContain('nothing removed');
+    expect(f.fake.snapshot().disks).toHaveLength(2);
+    expect(f.fake.snapshot().maps).toHaveLength(1);
+  });
+
+  it('force goes on, and every problem is reported together', async () => {
+    const f = faulty();
+    const conn = new IscsiConnector({ host: f.host, multipath: true });
+    const trace = new Trace(f.host.clock);
+    await conn.connectVolume(trace.root(), two);
+    await conn.settled();
+    f.broken.add('blockdev --flushbufs');
+    f.broken.add(`iscsiadm -m node -T ${IQN} -p ${P2} --logout`);
+    const err = await conn.disconnectVolume(trace.root(), two, { force: true }).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_DISCONNECT_FAILED')).toBe(true);
+    if (isHitchError(err)) {
+      expect(err.details['count']).toBe(2);
+      expect(String(err.details['detail'])).toContain('flush /dev/dm-0');
+      expect(String(err.details['detail'])).toContain(`logout ${P2}`);
+    }
+    // Everything that could go, went.
+    const snap = f.fake.snapshot();
+    expect(snap.disks).toEqual([]);
+    expect(snap.maps).toEqual([]);
+    expect(snap.sessions).toEqual([`${P2},${IQN}`]);
+  });
+
+  it('ignoreErrors: no throw; the problems are in the trace and the log', async () => {
+    const f = faulty();
+    const logs: string[] = [];
+    const conn = new IscsiConnector({ host: f.host, multipath: true, logger: (l) => logs.push(l.message) });
+    const trace = new Trace(f.host.clock);
+    await conn.connectVolume(trace.root(), two);
+    await conn.settled();
+    f.broken.add('multipath -f');
+    await conn.disconnectVolume(trace.root(), two, { ignoreErrors: true });
+    const span = trace.spans.find((s) => s.name === 'disconnect_volume');
+    expect(span?.outcome).toBe('ok');
+    expect(String(span?.attrs['failures'])).toContain(`multipath -f ${W1}`);
+    expect(logs.some((l) => l.startsWith('disconnect_volume: 1 problem(s)'))).toBe(true);
+  });
+});
