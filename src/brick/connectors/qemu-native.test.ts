@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RecordingHost } from '../../host/recording-host.ts';
+import { createSimHost } from '../../host/sim-host.ts';
+import { leftovers } from '../../sim/inspect.ts';
 import { Trace } from '../../trace/span.ts';
 import { Brick } from '../index.ts';
 import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
@@ -73,5 +75,19 @@ describe('Brick facade, kernel mode', () => {
     expect(dev).toEqual({ type: 'block', path: '/dev/dm-0', scsi_wwn: WWN, multipath_id: WWN });
     await brick.disconnectVolume(trace.root(), { driver_volume_type: 'iscsi', data: SEED });
     await brick.settled();
+  });
+});
+
+describe('QEMU-native on the simulator (seed scenario)', () => {
+  it('picks 192.168.1.60 within one round trip; the dead portal costs nothing; no host state', async () => {
+    const sim = createSimHost('seed');
+    const host = new RecordingHost(sim);
+    const trace = new Trace(host.clock);
+    const src = await connectQemuNative(trace.root(), SEED, { host, initiator: INITIATOR });
+    expect(src).toMatchObject({ name: `${B0}/192`, hosts: [{ name: '192.168.1.60', port: 3260 }] });
+    expect(host.clock.now()).toBeLessThan(200);
+    expect(leftovers(sim.model)).toEqual([]);
+    const lost = trace.spans.find((s) => s.name === 'probe portal' && s.attrs['portal'] === P59);
+    expect(lost?.outcome).toBe('error'); // aborted once 192.168.1.60 answered
   });
 });

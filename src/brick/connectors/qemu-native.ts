@@ -72,14 +72,17 @@ export async function connectQemuNative(span: Span, connectionInfo: unknown | Is
     const abort = new AbortController();
     const t0 = opts.host.clock.now();
     let chosen: IscsiTarget;
+    const probes = ci.targets.map((t) => probe(ctx, opts.initiator, t, timeoutMs, abort.signal));
     try {
-      chosen = await Promise.any(ci.targets.map((t) => probe(ctx, opts.initiator, t, timeoutMs, abort.signal)));
+      chosen = await Promise.any(probes);
     } catch (e) {
       const errors = e instanceof AggregateError ? e.errors : [e];
       const detail = errors.map((x) => (x instanceof Error ? x.message : String(x))).join('; ');
       throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: ci.targets[0]?.iqn ?? '', detail });
     } finally {
+      // Stop the losers and let them finish, so nothing of this call outlives it.
       abort.abort(new Error('a portal answered'));
+      await Promise.allSettled(probes);
     }
     const src: NetworkDiskSource = {
       type: 'network',
