@@ -75,8 +75,8 @@ export class ComputeManager {
   }
 
   /** Create the server's domain on this host's hypervisor and mark it ACTIVE. */
-  async spawn(server: ServerRow, spec: DomainSpec): Promise<void> {
-    await this.#locks.with([`nova-${server.id}`], async () => {
+  spawn(server: ServerRow, spec: DomainSpec): Promise<void> {
+    return this.#track(this.#locks.with([`nova-${server.id}`], async () => {
       try {
         await this.#opts.flow.hypervisor.defineAndStart(spec);
         await this.repo.setServerStatus(server.id, 'ACTIVE');
@@ -84,7 +84,7 @@ export class ComputeManager {
         await this.repo.setServerStatus(server.id, 'ERROR');
         throw e;
       }
-    });
+    }));
   }
 
   /** Destroy the server's domain; its volumes must have been detached first. */
@@ -182,9 +182,16 @@ export class ComputeManager {
         await this.#opts.onStep?.({ id: opId, kind }, step);
       },
     };
-    // Flush the trace at every top-level step end, so other processes see progress.
+    // Flush the trace at every top-level step end, so other processes see progress; and at any
+    // span end after the operation finished: background work (a dead portal's login failing
+    // after the volume was already usable) still belongs to this operation's trace.
+    let saving = Promise.resolve();
     trace.subscribe((e) => {
-      if (e.kind === 'end' && e.span.parentId === null) void this.repo.saveSpans(opId, trace.spans).catch(() => undefined);
+      if (e.kind !== 'end') return;
+      if (e.span.parentId === null || !this.#inflight.has(opId)) {
+        saving = saving.then(() => this.repo.saveSpans(opId, trace.spans)).catch(() => undefined);
+        this.#track(saving);
+      }
     });
     return { opId, trace, ctx };
   }
@@ -212,9 +219,14 @@ export class ComputeManager {
     this.#opts.onFinished?.({ id: opId, kind, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
   }
 
+  /** Remember `p` until it settles, so `drain()` waits for it. */
   #track(p: Promise<void>): Promise<void> {
-    this.#pending.add(p);
-    void p.finally(() => this.#pending.delete(p));
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.add(settled);
+    void settled.finally(() => this.#pending.delete(settled));
     return p;
   }
 }

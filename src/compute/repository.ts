@@ -27,7 +27,8 @@ function isUniqueViolation(e: unknown): boolean {
 export class ComputeRepository {
   readonly #db: Kysely<ComputeTables>;
 
-  constructor(db: Kysely<unknown>) {
+  /** `db` is any Kysely instance on the shared database; the compute tables are its own. */
+  constructor(db: object) {
     this.#db = db as Kysely<ComputeTables>;
   }
 

@@ -167,9 +167,9 @@ const m0001_compute: Migration = {
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_compute': m0001_compute });
 
 /** Apply the compute service's pending migrations (recorded in `compute_migration`). */
-export async function migrateCompute(db: Kysely<unknown>): Promise<void> {
+export async function migrateCompute<DB>(db: Kysely<DB>): Promise<void> {
   const migrator = new Migrator({
-    db,
+    db: db as unknown as Kysely<unknown>,
     provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
     migrationTableName: 'compute_migration',
     migrationLockTableName: 'compute_migration_lock',

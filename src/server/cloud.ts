@@ -1,0 +1,159 @@
+/**
+ * The all-in-one cloud: identity, block storage and compute on one database and one HTTP app,
+ * with every compute host of the scenario managed in this process (`DirectDispatch`).
+ *
+ * `createCloud` is what `hitch serve` runs, what `hitch scenario run` runs in memory, and what
+ * the end-to-end tests build — one composition, so the tests exercise the product.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Brick } from '../brick/index.ts';
+import { BrickVolumeConnector } from '../compute/brick-connector.ts';
+import { computePlugin } from '../compute/api/compute-plugin.ts';
+import { ComputeService } from '../compute/compute-service.ts';
+import { DirectDispatch } from '../compute/dispatch.ts';
+import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.ts';
+import type { VolumeAttachProtocol } from '../compute/ports.ts';
+import { ComputeRepository } from '../compute/repository.ts';
+import { migrateCompute } from '../compute/schema.ts';
+import { InProcessAttachmentsProtocol, InProcessLegacyProtocol } from '../compute/volume-protocol.ts';
+import { openDatabase, type HitchDb } from '../db/open-database.ts';
+import { HitchError } from '../errors.ts';
+import type { Host } from '../host/host.ts';
+import { SimHost } from '../host/sim-host.ts';
+import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
+import { IdentityService } from '../identity/identity-service.ts';
+import { Simulation } from '../sim/simulation.ts';
+import type { Trace } from '../trace/span.ts';
+import type { HypervisorDriver } from '../virt/driver.ts';
+import { SimHypervisor } from '../virt/sim-hypervisor.ts';
+import type { VolumeBackend } from '../volume/backend.ts';
+import { SimBackend } from '../volume/backends/sim-backend.ts';
+import { volumePlugin } from '../volume/volume-plugin.ts';
+import { VolumeService } from '../volume/volume-service.ts';
+import type { HitchConfig } from './config.ts';
+import { imagesPlugin } from './images-plugin.ts';
+
+export interface CloudCredentials {
+  readonly adminPassword: string;
+  readonly demoPassword: string;
+}
+
+export interface CloudOptions {
+  readonly config: HitchConfig;
+  readonly credentials: CloudCredentials;
+  /** Fixed identity ids (tests, fixtures). */
+  readonly adminProjectId?: string;
+  readonly adminUserId?: string;
+  /** Observe step starts of every operation (crash hooks, metrics). */
+  readonly onStep?: ComputeManagerOptions['onStep'];
+  readonly onFinished?: (op: { id: string; kind: string; outcome: string; durationMs: number; trace: Trace }) => void;
+}
+
+export interface ComputeHostParts {
+  readonly name: string;
+  readonly host: Host;
+  readonly brick: Brick;
+  readonly hypervisor: HypervisorDriver;
+  readonly manager: ComputeManager;
+}
+
+export interface Cloud {
+  readonly app: FastifyInstance;
+  readonly db: HitchDb;
+  readonly identity: IdentityService;
+  readonly volumes: VolumeService;
+  readonly backend: VolumeBackend;
+  readonly compute: ComputeService;
+  readonly dispatch: DirectDispatch;
+  readonly hosts: readonly ComputeHostParts[];
+  /** The simulated data plane (sim backend / sim hypervisor), if any. */
+  readonly sim: Simulation | null;
+  /** Wait for every operation in flight, and for background portal work on every host. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createCloud(opts: CloudOptions): Promise<Cloud> {
+  const cfg = opts.config;
+  if (cfg.backend !== 'sim' || cfg.virt !== 'sim') {
+    // The real data plane (tgt + libvirt) has its own issue; refuse clearly rather than half-work.
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available in this build; use --backend sim --virt sim` });
+  }
+  const db = await openDatabase(cfg.databaseUrl);
+  try {
+    await migrateCompute(db.db);
+    const identity = new IdentityService(db.db);
+    await identity.seed({
+      adminPassword: opts.credentials.adminPassword,
+      demoPassword: opts.credentials.demoPassword,
+      ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
+      ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
+    });
+    const sim = Simulation.create(cfg.scenario, { seed: cfg.seed, autoAdvance: true });
+    const backend = new SimBackend({ sim });
+    const volumes = new VolumeService(db.db, backend);
+    await volumes.init();
+    const repo = new ComputeRepository(db.db);
+
+    const hosts: ComputeHostParts[] = sim.hostNames().map((name) => {
+      const host = new SimHost(sim, name);
+      const model = sim.host(name);
+      const brick = new Brick({ host, ip: model.config.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode });
+      const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
+      const storage: VolumeAttachProtocol =
+        cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
+      const manager = new ComputeManager({
+        hostName: name,
+        clock: sim.clock,
+        repo,
+        flow: { storage, connector: new BrickVolumeConnector(brick, host), hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
+        ...(opts.onStep ? { onStep: opts.onStep } : {}),
+        ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
+      });
+      return { name, host, brick, hypervisor, manager };
+    });
+    const dispatch = new DirectDispatch(hosts.map((h) => h.manager));
+    const compute = new ComputeService({
+      repo,
+      dispatch,
+      storage: new InProcessAttachmentsProtocol(volumes),
+      domainSpec: (s) => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' }),
+    });
+
+    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    const publicUrl = cfg.publicUrl;
+    await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
+    await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
+    await app.register(imagesPlugin, { prefix: '/image/v2', identity });
+    await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
+    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
+    app.get('/healthz', async () => ({ status: 'ok' }));
+
+    // Operations first, then the background portal work they left, then the trace saves that work caused.
+    const settle = async (): Promise<void> => {
+      await dispatch.drain();
+      await Promise.all(hosts.map((h) => h.brick.settled()));
+      await dispatch.drain();
+    };
+    return {
+      app,
+      db,
+      identity,
+      volumes,
+      backend,
+      compute,
+      dispatch,
+      hosts,
+      sim,
+      settle,
+      async close() {
+        await settle();
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}

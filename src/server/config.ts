@@ -1,0 +1,141 @@
+/**
+ * Hitch's configuration, resolved once: command-line flags > environment (`HITCH_*`) > config
+ * file (`--config FILE`, YAML or JSON) > defaults; validated; frozen. `printableConfig` masks
+ * every secret, so `--print-config` and logs can show it.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import YAML from 'yaml';
+import { HitchError } from '../errors.ts';
+import { MASK } from '../host/mask.ts';
+
+export interface HitchConfig {
+  /** Address to listen on; loopback by default (a cloud of one machine). */
+  readonly bind: string;
+  readonly port: number;
+  /** The URL clients use (catalog, links); default `http://<bind>:<port>`. */
+  readonly publicUrl: string;
+  /** Where the SQLite file, credentials, clouds.yaml and tgt LUN files live. */
+  readonly dataDir: string;
+  /** `sqlite:FILE` (default, under dataDir) or `postgres://…`. */
+  readonly databaseUrl: string;
+  /** The simulated data plane's scenario (built-in name or file). */
+  readonly scenario: string;
+  readonly seed: number;
+  /** Block storage backend: the simulated array, or real tgt targets. */
+  readonly backend: 'sim' | 'tgt';
+  /** Hypervisor driver: simulated, or libvirt (qemu:///system). */
+  readonly virt: 'sim' | 'libvirt';
+  /** How compute hosts attach: kernel initiator (host block device) or QEMU's own iSCSI. */
+  readonly attachMode: 'kernel' | 'qemu-native';
+  /** Which Cinder flow compute uses: the attachments API or the legacy actions. */
+  readonly cinderFlow: 'attachments' | 'legacy';
+  /** The admin's password; generated on first start and kept in `dataDir/credentials.json`. */
+  readonly adminPassword: string | null;
+  /** How long a guest may take to release a disk on detach. */
+  readonly detachTimeoutMs: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.freeze({
+  bind: '127.0.0.1',
+  port: 8080,
+  dataDir: resolve('.data'),
+  scenario: 'healthy-multipath',
+  seed: 1,
+  backend: 'sim',
+  virt: 'sim',
+  attachMode: 'kernel',
+  cinderFlow: 'attachments',
+  adminPassword: null,
+  detachTimeoutMs: 30_000,
+  logLevel: 'info',
+});
+
+type Raw = Partial<Record<keyof HitchConfig, unknown>> & { config?: unknown };
+
+const ENV: Record<keyof HitchConfig, string> = {
+  bind: 'HITCH_BIND',
+  port: 'HITCH_PORT',
+  publicUrl: 'HITCH_PUBLIC_URL',
+  dataDir: 'HITCH_DATA_DIR',
+  databaseUrl: 'HITCH_DATABASE_URL',
+  scenario: 'HITCH_SCENARIO',
+  seed: 'HITCH_SEED',
+  backend: 'HITCH_BACKEND',
+  virt: 'HITCH_VIRT',
+  attachMode: 'HITCH_ATTACH_MODE',
+  cinderFlow: 'HITCH_CINDER_FLOW',
+  adminPassword: 'HITCH_ADMIN_PASSWORD',
+  detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
+  logLevel: 'HITCH_LOG_LEVEL',
+};
+
+const bad = (key: string, reason: string): HitchError =>
+  new HitchError('HITCH_INVALID_ARGUMENT', { reason: `config ${key}: ${reason}` });
+
+function oneOf<T extends string>(key: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw bad(key, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
+  return v as T;
+}
+
+function int(key: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw bad(key, `must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function str(key: string, v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw bad(key, 'must be a non-empty string');
+  return v;
+}
+
+/** Resolve the configuration from flags, environment and file. */
+export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env): HitchConfig {
+  let file: Raw = {};
+  const configPath = flags.config ?? env['HITCH_CONFIG'];
+  if (configPath !== undefined) {
+    const p = str('config', configPath);
+    try {
+      file = (YAML.parse(readFileSync(p, 'utf8')) ?? {}) as Raw;
+    } catch (e) {
+      throw bad('config', `cannot read ${p}: ${(e as Error).message}`);
+    }
+    if (typeof file !== 'object' || Array.isArray(file)) throw bad('config', `${p} must hold a mapping`);
+    for (const k of Object.keys(file)) if (!(k in ENV)) throw bad('config', `unknown key ${k} in ${p}`);
+  }
+  const pick = (k: keyof HitchConfig): unknown => flags[k] ?? env[ENV[k]] ?? file[k];
+  const get = <K extends keyof typeof DEFAULTS>(k: K): unknown => pick(k) ?? DEFAULTS[k];
+  const bind = str('bind', get('bind'));
+  const port = int('port', get('port'), 0, 65535);
+  const dataDir = resolve(str('dataDir', get('dataDir')));
+  const databaseUrl = str('databaseUrl', pick('databaseUrl') ?? `sqlite:${dataDir}/hitch.db`);
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) throw bad('databaseUrl', 'must start with sqlite: or postgres://');
+  const adminPassword = pick('adminPassword');
+  const cfg: HitchConfig = {
+    bind,
+    port,
+    publicUrl: str('publicUrl', pick('publicUrl') ?? `http://${bind.includes(':') ? `[${bind}]` : bind}:${port}`).replace(/\/+$/, ''),
+    dataDir,
+    databaseUrl,
+    scenario: str('scenario', get('scenario')),
+    seed: int('seed', get('seed'), 0, 2 ** 31 - 1),
+    backend: oneOf('backend', get('backend'), ['sim', 'tgt'] as const),
+    virt: oneOf('virt', get('virt'), ['sim', 'libvirt'] as const),
+    attachMode: oneOf('attachMode', get('attachMode'), ['kernel', 'qemu-native'] as const),
+    cinderFlow: oneOf('cinderFlow', get('cinderFlow'), ['attachments', 'legacy'] as const),
+    adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
+    detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
+    logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  };
+  return Object.freeze(cfg);
+}
+
+/** The configuration with secrets masked (passwords, credentials in the database URL). */
+export function printableConfig(cfg: HitchConfig): Record<string, unknown> {
+  return {
+    ...cfg,
+    adminPassword: cfg.adminPassword === null ? null : MASK,
+    databaseUrl: cfg.databaseUrl.replace(/(\/\/[^:/@]+:)[^@]*@/, `$1${MASK}@`),
+  };
+}
