@@ -17,9 +17,10 @@ const HEALTHY: PortalState = Object.freeze({ kind: 'healthy', latencyMs: 0 });
 
 /** `192.168.1.60:3260` → `{ ip, port }`; a bare IP gets port 3260 as iscsiadm does. */
 export function parsePortal(portal: string): { ip: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?(?:,\d+)?$/.exec(portal.trim());
-  if (!m || m[1] === undefined) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `bad portal ${portal}` });
-  return { ip: m[1], port: m[2] === undefined ? 3260 : Number(m[2]) };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?(?:,-?\d+)?$/.exec(portal.trim());
+  const ip = m?.[1] ?? m?.[2];
+  if (!m || ip === undefined) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `bad portal ${portal}` });
+  return { ip, port: m[3] === undefined ? 3260 : Number(m[3]) };
 }
 
 /** The canonical `ip:port` key. */

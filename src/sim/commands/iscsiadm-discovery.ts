@@ -30,7 +30,11 @@ export async function discover(ctx: CommandContext, portal: string): Promise<Com
   for (const { target } of found) {
     for (const tp of target.portals) {
       o.push(`${tp},${target.tpgt} ${target.iqn}`);
-      const rec = host.nodes.get(target.iqn, tp) ?? host.nodes.add(target.iqn, tp, target.tpgt);
+      // Discovery rewrites a record with what the target reported (its TPGT), keeping the
+      // settings an initiator already made (CHAP, scan mode).
+      const prev = host.nodes.get(target.iqn, tp);
+      const rec = host.nodes.add(target.iqn, tp, target.tpgt);
+      for (const [k, v] of prev?.settings ?? []) rec.settings.set(k, v);
       rec.settings.set('node.discovery_address', ip);
       rec.settings.set('node.discovery_port', String(port));
       rec.settings.set('node.discovery_type', 'send_targets');

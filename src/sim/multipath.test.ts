@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { createSimHost, SimHost } from '../host/sim-host.ts';
+import { dataPlaneFloor, DEFAULT_LATENCY } from './latency.ts';
+import { Simulation } from './simulation.ts';
+
+const T = 'iqn.2010-10.org.openstack:volume-0001';
+const PORTALS = ['192.0.2.10:3260', '192.0.2.11:3260'];
+
+async function loginAll(host: SimHost, scanManual = false): Promise<void> {
+  for (const p of PORTALS) {
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', p, '--op', 'new']);
+    if (scanManual) await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', p, '--op', 'update', '-n', 'node.session.scan', '-v', 'manual']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', p, '--login']);
+  }
+}
+
+describe('device-mapper multipath', () => {
+  it('builds one map over both paths a map delay after udev, with its sysfs and /dev links', async () => {
+    const host = createSimHost('healthy-multipath');
+    await loginAll(host);
+    const [sda] = host.model.diskList();
+    const wwn = sda?.lun.wwn ?? '';
+    const t = host.clock.now();
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`, { timeoutMs: 10_000 })).toBe(true);
+    expect(host.clock.now()).toBeGreaterThan(t);
+    expect(await host.realpath(`/dev/mapper/${wwn}`)).toBe('/dev/dm-0');
+    expect(await host.readFile('/sys/block/dm-0/dm/name')).toBe(`${wwn}\n`);
+    expect(await host.readFile('/sys/block/dm-0/dm/uuid')).toBe(`mpath-${wwn}\n`);
+    expect(await host.readdir('/sys/block/dm-0/slaves')).toEqual(['sda', 'sdb']);
+    expect(await host.glob('/sys/block/sd*/holders/dm-*')).toEqual(['/sys/block/sda/holders/dm-0', '/sys/block/sdb/holders/dm-0']);
+    const ll = await host.exec('multipath', ['-ll', wwn]);
+    expect(ll.stdout).toBe(
+      `${wwn} dm-0 HITCH,SIMARRAY\n` +
+        "size=1.0G features='0' hwhandler='1 alua' wp=rw\n" +
+        "`-+- policy='service-time 0' prio=50 status=active\n" +
+        '  |- 2:0:0:1 sda 8:0 active ready running\n' +
+        '  `- 3:0:0:1 sdb 8:16 active ready running\n',
+    );
+    expect((await host.exec('multipathd', ['show', 'status'])).stdout).toBe('path checker states:\nup                  2\n\npaths: 2\nbusy: False\n');
+    expect((await host.exec('lsblk', ['-o', 'NAME,RO', '-l', '-n'])).stdout).toBe(
+      `vda                                0\nsda                                0\n${wwn}  0\nsdb                                0\n${wwn}  0\n`,
+    );
+
+    // Detach the os-brick way: flush the map, delete the paths, log out.
+    await host.exec('multipath', ['-f', wwn]);
+    expect(await host.exists(`/dev/mapper/${wwn}`)).toBe(false);
+    for (const d of ['sda', 'sdb']) {
+      await host.exec('multipathd', ['del', 'path', `/dev/${d}`]);
+      await host.exec('blockdev', ['--flushbufs', `/dev/${d}`]);
+      await host.exec('tee', ['-a', `/sys/block/${d}/device/delete`], { input: '1' });
+    }
+    expect(await host.glob('/dev/disk/by-id/scsi-*')).toEqual([]);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '--logout']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '--op', 'delete']);
+    expect(host.model.leftovers()).toEqual([]);
+    expect(await host.glob('/sys/class/iscsi_host/*')).toEqual([]);
+  });
+
+  it('find_multipaths yes: no map for a lone path until the WWID is known or a second path appears', async () => {
+    const sim = Simulation.create('healthy-multipath');
+    const scenarioHost = sim.scenario.hosts[0];
+    const strict = Simulation.create({ ...sim.scenario, hosts: [{ ...(scenarioHost as NonNullable<typeof scenarioHost>), findMultipaths: 'yes' }] });
+    const host = new SimHost(strict);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', PORTALS[0] as string, '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', PORTALS[0] as string, '--login']);
+    await host.clock.sleep(5_000);
+    expect(host.model.multipath.mapList()).toEqual([]);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', PORTALS[1] as string, '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', PORTALS[1] as string, '--login']);
+    await host.clock.sleep(5_000);
+    expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sda', 'sdb'] }]);
+  });
+
+  it('multipathd add path builds a map at once; multipath -a records the WWID', async () => {
+    const host = createSimHost('healthy-single');
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
+    expect((await host.exec('multipath', ['-a', wwn])).stdout).toBe(`wwid '${wwn}' added\n`);
+    expect(await host.readFile('/etc/multipath/wwids')).toContain(`/${wwn}/\n`);
+    expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'])).stdout).toBe('ok\n');
+    expect(await host.exists(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`)).toBe(true);
+    expect((await host.exec('multipath', ['-C', `/dev/mapper/${wwn}`], { okCodes: 'any' })).code).toBe(0);
+  });
+});
+
+describe('data-plane floor', () => {
+  it('is export + the fastest reachable path (+ map delay when a map can appear)', () => {
+    const m = DEFAULT_LATENCY;
+    const path = m.loginRttMs + m.lunScanMs + m.udevDelayMs;
+    expect(Simulation.create('healthy-multipath').floor({ multipath: true }).totalMs).toBe(m.arrayExportMs + path + m.multipathMapDelayMs);
+    expect(Simulation.create('healthy-single').floor({ multipath: false }).totalMs).toBe(m.arrayExportMs + path);
+    // The seed: the dead portal costs a perfect initiator nothing, and no map ever appears.
+    expect(Simulation.create('seed').floor({ multipath: true })).toMatchObject({ totalMs: 7_000 + path, mapMs: 0, reachable: true });
+    expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'dead' }, { kind: 'refusing' }], multipathMap: true })).toMatchObject({ reachable: false, totalMs: Infinity });
+    expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'slow', latencyMs: 10 }], multipathMap: false }).pathMs).toBe(path + 40);
+  });
+});
