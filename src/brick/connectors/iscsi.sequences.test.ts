@@ -40,6 +40,18 @@ describe('single path (os-brick-iscsi-singlepath-trace.jsonl, minus its sleeps a
   });
 });
 
+describe('single path with two portals (multipath off)', () => {
+  it('the first disk wins; the other portal is logged out and forgotten once it comes up', async () => {
+    const r = rig({ targets: [{ iqn: IQN, portals: [P1, P2], luns: { 1: { wwn: W1 } } }] }, { multipath: false });
+    const dev = await r.conn.connectVolume(r.trace.root(), two);
+    expect(dev).toEqual({ type: 'block', path: '/dev/sdb', scsi_wwn: W1 });
+    await r.conn.settled();
+    expect(r.fake.snapshot()).toEqual({ nodes: [`${P1},${IQN}`], sessions: [`${P1},${IQN}`], disks: [`sdb ${P1} lun 1`], maps: [] });
+    await r.conn.disconnectVolume(r.trace.root(), two);
+    expect(r.fake.snapshot()).toEqual(EMPTY);
+  });
+});
+
 describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)', () => {
   it('returns on the map with the first path; the second joins it in the background', async () => {
     const r = rig({ targets: [{ iqn: IQN, portals: [P1, P2], luns: { 1: { wwn: W1 } } }] });
