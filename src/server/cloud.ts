@@ -6,7 +6,7 @@
  * the end-to-end tests build — one composition, so the tests exercise the product.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Brick } from '../brick/index.ts';
+import type { Brick } from '../brick/index.ts';
 import { BrickVolumeConnector } from '../compute/brick-connector.ts';
 import { computePlugin } from '../compute/api/compute-plugin.ts';
 import { ComputeService } from '../compute/compute-service.ts';
@@ -17,20 +17,18 @@ import { ComputeRepository } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
 import { InProcessAttachmentsProtocol, InProcessLegacyProtocol } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
-import { HitchError } from '../errors.ts';
 import type { Host } from '../host/host.ts';
-import { SimHost } from '../host/sim-host.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
-import { Simulation } from '../sim/simulation.ts';
+import type { Simulation } from '../sim/simulation.ts';
 import type { Trace } from '../trace/span.ts';
 import type { HypervisorDriver } from '../virt/driver.ts';
-import { SimHypervisor } from '../virt/sim-hypervisor.ts';
 import type { VolumeBackend } from '../volume/backend.ts';
-import { SimBackend } from '../volume/backends/sim-backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';
 import type { HitchConfig } from './config.ts';
+import { createDataPlane } from './data-plane.ts';
+import { registerFaces } from './faces.ts';
 import { imagesPlugin } from './images-plugin.ts';
 
 export interface CloudCredentials {
@@ -75,10 +73,6 @@ export interface Cloud {
 
 export async function createCloud(opts: CloudOptions): Promise<Cloud> {
   const cfg = opts.config;
-  if (cfg.backend !== 'sim' || cfg.virt !== 'sim') {
-    // The real data plane (tgt + libvirt) has its own issue; refuse clearly rather than half-work.
-    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available in this build; use --backend sim --virt sim` });
-  }
   const db = await openDatabase(cfg.databaseUrl);
   try {
     await migrateCompute(db.db);
@@ -89,22 +83,18 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
       ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
     });
-    const sim = Simulation.create(cfg.scenario, { seed: cfg.seed, autoAdvance: true });
-    const backend = new SimBackend({ sim });
+    const plane = await createDataPlane(cfg);
+    const { sim, backend } = plane;
     const volumes = new VolumeService(db.db, backend);
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
-    const hosts: ComputeHostParts[] = sim.hostNames().map((name) => {
-      const host = new SimHost(sim, name);
-      const model = sim.host(name);
-      const brick = new Brick({ host, ip: model.config.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode });
-      const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
+    const hosts: ComputeHostParts[] = plane.hosts.map(({ name, host, brick, hypervisor, clock }) => {
       const storage: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
       const manager = new ComputeManager({
         hostName: name,
-        clock: sim.clock,
+        clock,
         repo,
         flow: { storage, connector: new BrickVolumeConnector(brick, host), hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
         ...(opts.onStep ? { onStep: opts.onStep } : {}),
@@ -127,7 +117,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(imagesPlugin, { prefix: '/image/v2', identity });
     await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
-    app.get('/healthz', async () => ({ status: 'ok' }));
+    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim });
 
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
@@ -149,6 +139,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       async close() {
         await settle();
         await app.close();
+        await plane.close();
         await db.close();
       },
     };
