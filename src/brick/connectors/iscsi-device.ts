@@ -61,13 +61,17 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
         // waits for a second path, or the WWID is not yet in /etc/multipath/wwids). Recording
         // the WWID and adding the path builds the map now, on this one live path; slower
         // portals join it when they log in.
+        let daemonAnswered = true;
         try {
           await mp.multipathAddWwid(c, wwn);
           await mp.multipathdAddPath(c, `/dev/${p.dev}`);
         } catch (e) {
+          // multipathd refusing the path (down, or the path blacklisted) means no map will come:
+          // do not wait for one.
+          daemonAnswered = false;
           emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
         }
-        dm = await waitForMap(c, wwn, opts.timeouts.multipathMs);
+        dm = daemonAnswered ? await waitForMap(c, wwn, opts.timeouts.multipathMs) : await mapOf(c, wwn, span);
       }
       if (!dm) {
         if (opts.enforce) throw new HitchError('HITCH_MULTIPATH_NOT_FOUND', { wwn });

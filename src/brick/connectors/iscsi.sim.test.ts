@@ -164,6 +164,40 @@ describe('other built-in scenarios', () => {
   });
 });
 
+describe('multipathd stops between connector properties and the attach', () => {
+  it('falls back to the single path at once (no wait for a map that cannot come); enforced → clear error', async () => {
+    const r = simRig('healthy-multipath');
+    r.sim.sim.injectFault({ fault: 'multipathd-down' });
+    const ci = { target_portals: ['192.0.2.10:3260', '192.0.2.11:3260'], target_iqns: [IQN, IQN], target_luns: [1, 1] };
+    const dev = await r.conn.connectVolume(r.trace.root(), ci);
+    expect(dev.path).toMatch(/^\/dev\/sd[a-z]$/);
+    expect(dev.multipath_id).toBeUndefined();
+    expect(r.host.clock.now()).toBeLessThan(1_000);
+    await r.conn.settled();
+    await r.conn.disconnectVolume(r.trace.root(), ci);
+    expect(leftovers(r.sim.model)).toEqual([]);
+
+    const e = simRig('healthy-multipath', { enforce: true });
+    e.sim.sim.injectFault({ fault: 'multipathd-down' });
+    await expect(e.conn.connectVolume(e.trace.root(), ci)).rejects.toMatchObject({ code: 'HITCH_MULTIPATH_NOT_FOUND' });
+    await e.conn.settled();
+    expect(leftovers(e.sim.model)).toEqual([]);
+  });
+});
+
+describe('determinism', () => {
+  it('the same scenario gives the same trace, byte for byte', async () => {
+    const run = async (): Promise<string> => {
+      const r = simRig('seed');
+      await r.conn.connectVolume(r.trace.root(), SEED);
+      await r.conn.settled();
+      await r.conn.disconnectVolume(r.trace.root(), SEED);
+      return `${r.trace.toText()}\n${r.sim.sim.traceText()}`;
+    };
+    expect(await run()).toBe(await run());
+  });
+});
+
 describe('20 concurrent attaches on one simulated host, 20 targets, one dead', () => {
   it('total virtual time ≈ the slowest healthy attach, not the sum', async () => {
     const initiator = 'iqn.1993-08.org.debian:01:compute1';
