@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
-import { createSimHost, SimHost } from './sim-host.ts';
+import { hostConformance } from './conformance.ts';
+import { createSimHost, createSimHostForConformance, SimHost } from './sim-host.ts';
 
 const A0 = 'iqn.1992-04.com.emc:cx.apm00150602415.a0';
 const B0 = 'iqn.1992-04.com.emc:cx.apm00150602415.b0';
@@ -212,4 +213,31 @@ describe('SimHost exec semantics', () => {
     expect(again.clock).toBe(host.clock);
     expect(() => new SimHost(host.sim, 'nosuch')).toThrow(/could not be found/);
   });
+});
+
+hostConformance('SimHost', async () => {
+  const host = createSimHostForConformance();
+  const T = 'iqn.2010-10.org.openstack:volume-0001';
+  const P = '192.0.2.10:3260';
+  const login = async (): Promise<void> => {
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--login']);
+  };
+  return {
+    host,
+    knownFile: { path: '/etc/iscsi/initiatorname.iscsi', content: await host.readFile('/etc/iscsi/initiatorname.iscsi') },
+    knownDir: '/etc/iscsi',
+    missingPath: '/dev/disk/by-path/ip-192.0.2.99:3260-iscsi-iqn.none-lun-0',
+    // The link udev makes after a login scans LUN 1.
+    appearing: { path: `/dev/disk/by-path/ip-${P}-iscsi-${T}-lun-1`, make: login },
+    vanishing: {
+      path: '/dev/vda',
+      remove: () => {
+        host.model.vfs.remove('/dev/vda');
+      },
+    },
+    // Virtual time moves by itself once everything is idle; a sleep lets it.
+    settle: () => host.clock.sleep(1_000),
+    dispose: async () => undefined,
+  };
 });

@@ -296,6 +296,12 @@ export class SimComputeHost {
     return d;
   }
 
+  /** Whether the session's portal still answers (a portal that died after login fails its paths). */
+  sessionUp(s: SimSession): boolean {
+    const kind = this.world.network.get(s.portal).kind;
+    return kind === 'healthy' || kind === 'slow';
+  }
+
   diskDeviceDir(d: ScsiDisk): string {
     const H = d.session.hostNo;
     return `/sys/devices/platform/host${H}/session${d.session.sid}/target${H}:0:0/${H}:0:0:${d.lun.lun}`;

@@ -56,6 +56,16 @@ describe('device-mapper multipath', () => {
     expect(await host.glob('/sys/class/iscsi_host/*')).toEqual([]);
   });
 
+  it('a portal that dies after login fails its path in multipath -ll and multipathd show status', async () => {
+    const host = createSimHost('healthy-multipath');
+    await loginAll(host);
+    await host.clock.sleep(5_000);
+    host.sim.injectFault({ fault: 'portal-dead', portal: PORTALS[1] as string });
+    expect((await host.exec('multipath', ['-ll'])).stdout).toContain('  `- 3:0:0:1 sdb 8:16 failed faulty running\n');
+    expect((await host.exec('multipathd', ['show', 'status'])).stdout).toBe('path checker states:\nup                  1\nfaulty              1\n\npaths: 2\nbusy: False\n');
+    expect((await host.exec('iscsiadm', ['-m', 'session', '-P', '1'])).stdout).toContain('iSCSI Session State: FAILED');
+  });
+
   it('find_multipaths yes: no map for a lone path until the WWID is known or a second path appears', async () => {
     const sim = Simulation.create('healthy-multipath');
     const scenarioHost = sim.scenario.hosts[0];

@@ -39,7 +39,13 @@ function renderSessionDetail(ctx: CommandContext, sessions: readonly SimSession[
     o.push('\t\t**********', '\t\tInterface:', '\t\t**********');
     o.push(`\t\tIface Name: ${s.iface}`, '\t\tIface Transport: tcp', `\t\tIface Initiatorname: ${host.initiator}`);
     o.push(`\t\tIface IPaddress: ${host.config.ip}`, '\t\tIface HWaddress: default', '\t\tIface Netdev: default');
-    o.push(`\t\tSID: ${s.sid}`, '\t\tiSCSI Connection State: LOGGED IN', '\t\tiSCSI Session State: LOGGED_IN', '\t\tInternal iscsid Session State: NO CHANGE');
+    const up = host.sessionUp(s);
+    o.push(
+      `\t\tSID: ${s.sid}`,
+      `\t\tiSCSI Connection State: ${up ? 'LOGGED IN' : 'TRANSPORT WAIT'}`,
+      `\t\tiSCSI Session State: ${up ? 'LOGGED_IN' : 'FAILED'}`,
+      `\t\tInternal iscsid Session State: ${up ? 'NO CHANGE' : 'REOPEN'}`,
+    );
     if (level >= 2) {
       o.push('\t\t*********', '\t\tTimeouts:', '\t\t*********');
       o.push(`\t\tRecovery Timeout: ${rec ? setting(rec, 'node.session.timeo.replacement_timeout') : '120'}`);

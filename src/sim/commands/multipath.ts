@@ -36,7 +36,8 @@ function renderMap(ctx: CommandContext, m: DmMap, checked: boolean): string[] {
   o.push(`\`-+- policy='service-time 0' prio=${checked ? 50 : 0} status=active`);
   m.paths.forEach((p, i) => {
     const branch = i === m.paths.length - 1 ? '`-' : '|-';
-    const state = checked ? (p.state === 'running' ? 'active ready running' : 'failed faulty offline') : `active undef ${p.state}`;
+    const up = p.state === 'running' && ctx.host.sessionUp(p.session);
+    const state = checked ? (up ? 'active ready running' : `failed faulty ${p.state}`) : `active undef ${p.state}`;
     o.push(`  ${branch} ${p.session.hostNo}:0:0:${p.lun.lun} ${p.name} 8:${p.index * 16} ${state}`);
   });
   return o;
@@ -115,8 +116,10 @@ export async function multipathd(ctx: CommandContext): Promise<CommandOutput> {
   const arg = words[2];
   switch (verb) {
     case 'show status': {
-      const paths = mp.mapList().reduce((n, m) => n + m.paths.length, 0);
-      const states = paths > 0 ? `${'up'.padEnd(20)}${paths}\n` : '';
+      const all = mp.mapList().flatMap((m) => m.paths);
+      const up = all.filter((p) => p.state === 'running' && ctx.host.sessionUp(p.session)).length;
+      const paths = all.length;
+      const states = (up > 0 ? `${'up'.padEnd(20)}${up}\n` : '') + (paths - up > 0 ? `${'faulty'.padEnd(20)}${paths - up}\n` : '');
       return out(0, `path checker states:\n${states}\npaths: ${paths}\nbusy: False\n`);
     }
     case 'show maps':
