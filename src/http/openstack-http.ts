@@ -94,6 +94,10 @@ export function installOpenStackHttp(app: FastifyInstance, opts: OpenStackHttpOp
     const id = `req-${randomUUID()}`;
     requestIds.set(req, id);
     for (const h of opts.requestIdHeaders) reply.header(h, id);
+    // PostgreSQL rejects NUL in text; refuse it at the edge rather than fail in a query.
+    if (/%00/.test(req.url)) {
+      throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'url' }, { message: 'Malformed request url' });
+    }
   });
   // Every body is JSON to OpenStack; clients sometimes omit or vary the content type.
   app.removeAllContentTypeParsers();
@@ -101,6 +105,11 @@ export function installOpenStackHttp(app: FastifyInstance, opts: OpenStackHttpOp
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
+      return;
+    }
+    // A NUL character, raw or escaped, can never be stored (PostgreSQL text refuses it).
+    if (text.includes('\\u0000') || text.includes('\u0000')) {
+      done(new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'body' }, { message: 'Malformed request body' }), undefined);
       return;
     }
     try {

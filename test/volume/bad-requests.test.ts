@@ -30,6 +30,8 @@ const CASES: readonly Case[] = [
   { name: 'JSON array body', method: 'POST', url: '{P}/volumes', raw: '[1, 2]', status: 400, fault: 'badRequest', message: /is not of type 'object'/ },
   { name: 'empty body', method: 'POST', url: '{P}/volumes', raw: '', status: 400, fault: 'badRequest', message: /None is not of type 'object'/ },
   { name: 'huge body', method: 'POST', url: '{P}/volumes', raw: JSON.stringify({ volume: { size: 1, description: 'x'.repeat(200_000) } }), status: 413, fault: 'requestEntityTooLarge' },
+  { name: 'NUL in a JSON string', method: 'POST', url: '{P}/volumes', raw: '{"volume": {"size": 1, "name": "a\\u0000b"}}', status: 400, fault: 'badRequest', message: /^Malformed request body$/ },
+  { name: 'NUL in the URL', url: '{P}/volumes?name=a%00b', status: 400, fault: 'badRequest', message: /^Malformed request url$/ },
   // --- schema
   { name: 'missing volume', method: 'POST', url: '{P}/volumes', body: {}, status: 400, fault: 'badRequest', message: /'volume' is a required property/ },
   { name: 'size not a number', method: 'POST', url: '{P}/volumes', body: { volume: { size: 'abc' } }, status: 400, fault: 'badRequest', message: /^Invalid input for field\/attribute size\. Value: 'abc'\./ },
