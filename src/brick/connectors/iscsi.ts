@@ -210,8 +210,10 @@ export class IscsiConnector {
     await span.run('disconnect_volume', { volume_id: ci.volumeId, force: opts.force ?? false }, async (s) => {
       const { host, logger } = this.#opts;
       const ctx: BrickContext = { host, span: s, ...(logger ? { logger } : {}) };
+      const t0 = host.clock.now();
       await this.#state.stopBackground(volumeKey(ci.targets));
       await disconnectIscsiVolume(ctx, this.#state, ci, this.#timeouts, opts);
+      emitLog(s, logger, 'info', `disconnect_volume: return (${host.clock.now() - t0}ms)`);
     });
   }
 }
