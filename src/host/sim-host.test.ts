@@ -10,6 +10,17 @@ const P60 = '192.168.1.60:3260';
 const WWN = '36006016074e03a008d3cf25b04e2daae';
 const BY_PATH_60 = `/dev/disk/by-path/ip-${P60}-iscsi-${B0}-lun-192`;
 
+/** `iscsiadm -m session` on newton before and after the login to .60, verbatim from the seed. */
+const SEED_SESSIONS_BEFORE = `tcp: [1] 10.245.47.95:3260,2 iqn.1992-04.com.emc:cx.fnm00150600267.a0 (non-flash)
+tcp: [2] 10.245.47.96:3260,1 iqn.1992-04.com.emc:cx.fnm00150600267.b0 (non-flash)
+`;
+const SEED_SESSIONS_AFTER = `${SEED_SESSIONS_BEFORE}tcp: [3] 192.168.1.60:3260,5 iqn.1992-04.com.emc:cx.apm00150602415.b0 (non-flash)
+`;
+const SEED_RESCAN = `Rescanning session [sid: 1, target: iqn.1992-04.com.emc:cx.fnm00150600267.a0, portal: 10.245.47.95,3260]
+Rescanning session [sid: 2, target: iqn.1992-04.com.emc:cx.fnm00150600267.b0, portal: 10.245.47.96,3260]
+Rescanning session [sid: 3, target: iqn.1992-04.com.emc:cx.apm00150602415.b0, portal: 192.168.1.60,3260]
+`;
+
 function hitch(code: ErrorCode) {
   return (e: unknown): boolean => isHitchError(e, code);
 }
@@ -28,7 +39,7 @@ describe('the seed, by hand, through SimHost', () => {
     r = await iscsiadm(['-m', 'node', '-T', A0, '-p', P59, '--interface', 'default', '--op', 'new']);
     expect(r).toEqual({ code: 0, stdout: `New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] 192.168.1.59,3260,-1 ${A0}] added\n`, stderr: '' });
     r = await iscsiadm(['-m', 'session']);
-    expect(r).toEqual({ code: 21, stdout: '', stderr: 'iscsiadm: No active sessions.\n' });
+    expect(r).toEqual({ code: 0, stdout: SEED_SESSIONS_BEFORE, stderr: '' });
     const beforeLogin = clock.now();
     expect(beforeLogin).toBe(3 * cmd);
 
@@ -63,30 +74,30 @@ describe('the seed, by hand, through SimHost', () => {
     r = await iscsiadm(['-m', 'node', '-T', B0, '-p', P60, '--op', 'update', '-n', 'node.startup', '-v', 'automatic']);
     expect(r.code).toBe(0);
     r = await iscsiadm(['-m', 'session']);
-    expect(r.stdout).toBe(`tcp: [1] 192.168.1.60:3260,5 ${B0} (non-flash)\n`);
+    expect(r.stdout).toBe(SEED_SESSIONS_AFTER);
 
     // node.session.scan = manual: the login scanned nothing.
-    expect(await host.glob('/sys/class/scsi_host/host*/device/session1/target*/*:*:*:*/block/*')).toEqual([]);
+    expect(await host.glob('/sys/class/scsi_host/host*/device/session3/target*/*:*:*:*/block/*')).toEqual([]);
 
     // Scan LUN 192 the way os-brick does: find the SCSI host, write "C T L" to its scan file.
-    expect(await host.glob('/sys/class/iscsi_host/host*/device/session1/target*')).toEqual(['/sys/class/iscsi_host/host2/device/session1/target2:0:0']);
+    expect(await host.glob('/sys/class/iscsi_host/host*/device/session3/target*')).toEqual(['/sys/class/iscsi_host/host4/device/session3/target4:0:0']);
     t = clock.now();
-    const tee = await host.exec('tee', ['-a', '/sys/class/scsi_host/host2/scan'], { input: '0 0 192' });
+    const tee = await host.exec('tee', ['-a', '/sys/class/scsi_host/host4/scan'], { input: '0 0 192' });
     expect(tee).toEqual({ code: 0, stdout: '0 0 192', stderr: '' });
     const scanned = clock.now();
     expect(scanned - t).toBe(cmd + latency.lunScanMs);
-    expect(await host.glob('/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:192/block/*')).toEqual([
-      '/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:192/block/sda',
+    expect(await host.glob('/sys/class/scsi_host/host4/device/session3/target4:0:0/4:0:0:192/block/*')).toEqual([
+      '/sys/class/scsi_host/host4/device/session3/target4:0:0/4:0:0:192/block/sdc',
     ]);
-    expect(await host.readFile('/sys/block/sda/device/wwid')).toBe(`naa.${WWN.slice(1)}\n`);
+    expect(await host.readFile('/sys/block/sdc/device/wwid')).toBe(`naa.${WWN.slice(1)}\n`);
 
     // The seed's rescan line, and the by-path link udev makes a little later.
     r = await iscsiadm(['-m', 'node', '--rescan']);
-    expect(r.stdout).toBe(`Rescanning session [sid: 1, target: ${B0}, portal: 192.168.1.60,3260]\n`);
+    expect(r.stdout).toBe(SEED_RESCAN);
     expect(await host.exists(BY_PATH_60)).toBe(false);
     expect(await host.waitForPath(BY_PATH_60, { timeoutMs: 10_000 })).toBe(true);
     expect(clock.now()).toBe(scanned + latency.udevDelayMs);
-    expect(await host.realpath(BY_PATH_60)).toBe('/dev/sda');
+    expect(await host.realpath(BY_PATH_60)).toBe('/dev/sdc');
     expect(await host.exists(`/dev/disk/by-path/ip-${P59}-iscsi-${A0}-lun-192`)).toBe(false);
 
     // 6.8 the WWN
@@ -99,20 +110,22 @@ describe('the seed, by hand, through SimHost', () => {
     expect(clock.now() - t).toBe(6_000);
     expect(await host.waitForPath(`/dev/mapper/${WWN}`, { timeoutMs: 6_000 })).toBe(false);
     expect(clock.now() - t).toBe(12_000);
-    r = await host.exec('multipath', ['-l', '/dev/sda']);
+    r = await host.exec('multipath', ['-l', '/dev/sdc']);
     expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
 
     // 6.11 not read-only
     r = await host.exec('lsblk', ['-o', 'NAME,RO', '-l', '-n']);
-    expect(r.stdout).toBe('vda    0\nloop0  0\nsda    0\n');
+    const OTHER = '36006016015e03a00ab2df25bb82d0ea9';
+    expect(r.stdout).toBe(
+      ['vda', 'loop0', 'sda', OTHER, 'sdb', OTHER, 'sdc'].map((n) => `${n.padEnd(OTHER.length)}  0`).join('\n') + '\n',
+    );
     r = await host.exec('blockdev', ['--getro', BY_PATH_60]);
     expect(r.stdout).toBe('0\n');
 
-    expect(host.sim.inspectHost('newton')).toMatchObject({
-      sessions: [{ sid: 1, portal: P60, target: B0, tpgt: 5, hostNo: 2 }],
-      disks: [{ name: 'sda', hctl: '2:0:0:192', wwn: WWN, linked: true, readOnly: false }],
-      maps: [],
-    });
+    const state = host.sim.inspectHost('newton');
+    expect(state.sessions[2]).toEqual({ sid: 3, portal: P60, target: B0, tpgt: 5, hostNo: 4 });
+    expect(state.disks[2]).toMatchObject({ name: 'sdc', hctl: '4:0:0:192', wwn: WWN, linked: true, readOnly: false });
+    expect(state.maps.map((m) => m.wwn)).toEqual([OTHER]);
   }, 1000);
 });
 
@@ -182,7 +195,8 @@ describe('SimHost exec semantics', () => {
     await expect(login).rejects.toSatisfy(hitch('HITCH_ABORTED'));
     await host.clock.sleep(200_000);
     expect(host.clock.now() - t).toBe(210_000);
-    expect(host.sim.inspectHost('newton').sessions).toEqual([]);
+    expect(host.sim.inspectHost('newton').sessions.map((x) => x.portal)).not.toContain(P59);
+    expect(host.sim.inspectHost('newton').sessions).toHaveLength(2); // the seed host's two earlier ones
   });
 
   it('masks secrets in the trace and in onExec records', async () => {

@@ -42,6 +42,8 @@ export interface ComputeHostConfig {
   readonly mounts: Readonly<Record<string, string>>;
   readonly fcHosts: readonly FcHostConfig[];
   readonly nvmeHostNqn?: string;
+  /** Sessions already logged in when the simulation begins. */
+  readonly sessions?: ReadonlyArray<{ readonly target: string; readonly portal: string }>;
 }
 
 export interface SimSession {
@@ -316,7 +318,24 @@ export class SimComputeHost {
     return d.lun.readOnly || f !== undefined;
   }
 
-  #udevAdd(d: ScsiDisk): void {
+  /**
+   * A session that already existed when the simulation began (the seed's host had two):
+   * record, login, scan, udev links and multipath map all in place at time 0, at no cost.
+   */
+  restoreSession(target: string, portal: string): SimSession {
+    const found = this.world.findTarget(target, portal);
+    if (found === undefined) throw new Error(`no array serves ${target} at ${portal}`);
+    if (this.nodes.get(target, portal) === undefined) this.nodes.add(target, portal, -1);
+    const s = this.addSession(target, portal, found, 'default');
+    this.scan(s);
+    for (const d of this.disksOf(s)) {
+      d.cancelUdev?.();
+      this.#udevAdd(d, true);
+    }
+    return s;
+  }
+
+  #udevAdd(d: ScsiDisk, mapNow = false): void {
     if (!this.disks.has(d.name)) return;
     d.linked = true;
     d.cancelUdev = undefined;
@@ -325,7 +344,7 @@ export class SimComputeHost {
     const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
     if (!this.vfs.exists(byId)) this.vfs.symlink(byId, rel(byId, `/dev/${d.name}`));
     this.event(`udev add ${byPath}`);
-    this.multipath.pathAdded(d);
+    this.multipath.pathAdded(d, mapNow);
   }
 
   /** `echo 1 > /sys/block/sdX/device/delete`, or a logout: the disk and its links go. */

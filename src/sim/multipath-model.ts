@@ -64,7 +64,7 @@ export class MultipathModel {
   }
 
   /** udev announced a path: multipathd (if running) builds or extends the map later. */
-  pathAdded(d: ScsiDisk): void {
+  pathAdded(d: ScsiDisk, now = false): void {
     const h = this.#host;
     if (!this.running()) return;
     const wwn = d.lun.wwn;
@@ -82,6 +82,10 @@ export class MultipathModel {
       (policy === 'strict' && known) ||
       ((policy === 'yes' || policy === 'smart') && (known || siblings.length >= 2));
     if (!allowed) return;
+    if (now) {
+      this.addPath(d);
+      return;
+    }
     h.world.clock.setTimer(h.world.latency.multipathMapDelayMs, () => {
       if (!this.running() || this.#mapNever(wwn)) return;
       // With yes/smart the first path joins when the second one tips the balance.

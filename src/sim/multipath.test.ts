@@ -101,7 +101,8 @@ describe('data-plane floor', () => {
     expect(Simulation.create('healthy-multipath').floor({ multipath: true }).totalMs).toBe(m.arrayExportMs + path + m.multipathMapDelayMs);
     expect(Simulation.create('healthy-single').floor({ multipath: false }).totalMs).toBe(m.arrayExportMs + path);
     // The seed: the dead portal costs a perfect initiator nothing, and no map ever appears.
-    expect(Simulation.create('seed').floor({ multipath: true })).toMatchObject({ totalMs: 7_000 + path, mapMs: 0, reachable: true });
+    const seedTargets = ['iqn.1992-04.com.emc:cx.apm00150602415.a0', 'iqn.1992-04.com.emc:cx.apm00150602415.b0'];
+    expect(Simulation.create('seed').floor({ multipath: true, targets: seedTargets })).toMatchObject({ totalMs: 7_000 + path, mapMs: 0, reachable: true });
     expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'dead' }, { kind: 'refusing' }], multipathMap: true })).toMatchObject({ reachable: false, totalMs: Infinity });
     expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'slow', latencyMs: 10 }], multipathMap: false }).pathMs).toBe(path + 40);
   });

@@ -60,6 +60,8 @@ export interface ScenarioHost {
   readonly mounts?: Readonly<Record<string, string>>;
   readonly fcHosts?: ReadonlyArray<{ host: number; portName: string; nodeName: string; portState?: string }>;
   readonly nvmeHostNqn?: string;
+  /** iSCSI sessions already logged in at time 0 (with their disks, links and maps). */
+  readonly sessions?: ReadonlyArray<{ target: string; portal: string }>;
 }
 
 export interface ScenarioPortal {
@@ -193,7 +195,7 @@ export function validateScenario(raw: unknown): Scenario {
   const names = new Set<string>();
   arr(s, 'hosts', 'scenario', true).forEach((h, i) => {
     const where = `hosts[${i}]`;
-    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn']);
+    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn', 'sessions']);
     str(ho, 'name', where, true);
     if (names.has(ho.name as string)) throw invalid(`${where}.name ${String(ho.name)} is used twice`);
     names.add(ho.name as string);
@@ -221,6 +223,12 @@ export function validateScenario(raw: unknown): Scenario {
       str(fo, 'portState', fw);
     });
     str(ho, 'nvmeHostNqn', where);
+    arr(ho, 'sessions', where).forEach((x, k) => {
+      const sw = `${where}.sessions[${k}]`;
+      const so = obj(x, sw, ['target', 'portal']);
+      str(so, 'target', sw, true);
+      str(so, 'portal', sw, true);
+    });
   });
   if (names.size === 0) throw invalid('scenario.hosts must list at least one compute host');
   arr(s, 'faults', 'scenario').forEach((f, i) => validateFault(f, `faults[${i}]`));

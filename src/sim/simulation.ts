@@ -99,6 +99,12 @@ export class Simulation implements SimWorld {
       );
     }
     for (const f of [...(scenario.faults ?? []), ...(opts.faults ?? [])]) this.injectFault(f);
+    for (const h of scenario.hosts) {
+      for (const s of h.sessions ?? []) {
+        if (!this.findTarget(s.target, s.portal)) throw new HitchError('HITCH_SIM_INVALID_SCENARIO', { reason: `host ${h.name}: no array serves ${s.target} at ${s.portal}` });
+        this.host(h.name).restoreSession(s.target, portalKey(s.portal));
+      }
+    }
   }
 
   // --- the world, as hosts see it -------------------------------------------------------------
