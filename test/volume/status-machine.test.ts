@@ -127,6 +127,19 @@ describeEachDialect('volume status machine', (ctx) => {
     expect((await status(id)).status).toBe('attaching');
   });
 
+  it('50 concurrent reserves over real HTTP on loopback: one 202, 49 409s', async () => {
+    const id = await create();
+    const url = t.url || (await t.listen());
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        fetch(`${url}${P}/volumes/${id}/action`, { method: 'POST', headers: { ...H, 'content-type': 'application/json' }, body: '{"os-reserve": null}' }).then(async (r) => ({ status: r.status, body: await r.text() })),
+      ),
+    );
+    expect(results.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 409)).toHaveLength(49);
+    expect((await status(id)).status).toBe('attaching');
+  });
+
   it('50 concurrent attachment creates on one volume: exactly one attachment exists', async () => {
     const id = await create();
     const H44 = headers(H['x-auth-token'] as string, '3.44');
