@@ -45,6 +45,8 @@ export interface CloudOptions {
   /** Observe step starts of every operation (crash hooks, metrics). */
   readonly onStep?: ComputeManagerOptions['onStep'];
   readonly onFinished?: (op: { id: string; kind: string; outcome: string; durationMs: number; trace: Trace }) => void;
+  /** Wrap each host's storage protocol (fault injection in tests, metrics). */
+  readonly wrapStorage?: (p: VolumeAttachProtocol, hostName: string) => VolumeAttachProtocol;
 }
 
 export interface ComputeHostParts {
@@ -90,8 +92,9 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     const repo = new ComputeRepository(db.db);
 
     const hosts: ComputeHostParts[] = plane.hosts.map(({ name, host, brick, hypervisor, clock }) => {
-      const storage: VolumeAttachProtocol =
+      const base: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
+      const storage = opts.wrapStorage ? opts.wrapStorage(base, name) : base;
       const manager = new ComputeManager({
         hostName: name,
         clock,

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCloud, type Cloud } from '../../src/server/cloud.ts';
+import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig, type HitchConfig } from '../../src/server/config.ts';
 
 export const ADMIN_PASSWORD = 'admin-Test-Secret-1';
@@ -21,10 +21,13 @@ export interface TestCloud {
   close(): Promise<void>;
 }
 
-export async function startTestCloud(over: Partial<Record<keyof HitchConfig, unknown>> = {}): Promise<TestCloud> {
+export async function startTestCloud(
+  over: Partial<Record<keyof HitchConfig, unknown>> = {},
+  extra: Partial<Pick<CloudOptions, 'wrapStorage' | 'onStep' | 'onFinished'>> = {},
+): Promise<TestCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-cloud-'));
   const config = resolveConfig({ dataDir: dir, port: 0, logLevel: 'silent', ...over }, {});
-  const cloud = await createCloud({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD } });
+  const cloud = await createCloud({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD }, ...extra });
   const addr = await cloud.app.listen({ host: '127.0.0.1', port: 0 });
   const url = addr.replace('localhost', '127.0.0.1');
   const tokens = new Map<string, { token: string; projectId: string }>();
