@@ -126,6 +126,13 @@ describe('the seed, by hand, through SimHost', () => {
     expect(state.sessions[2]).toEqual({ sid: 3, portal: P60, target: B0, tpgt: 5, hostNo: 4 });
     expect(state.disks[2]).toMatchObject({ name: 'sdc', hctl: '4:0:0:192', wwn: WWN, linked: true, readOnly: false });
     expect(state.maps.map((m) => m.wwn)).toEqual([OTHER]);
+    // What this attach made, beyond the host's two earlier sessions.
+    expect(host.model.leftovers()).toEqual([
+      `node record ${P59} ${A0}`,
+      `node record ${P60} ${B0}`,
+      `session 3 ${P60} ${B0}`,
+      'disk sdc 4:0:0:192',
+    ]);
   }, 1000);
 });
 

@@ -9,7 +9,7 @@
  * `/sys/class/scsi_host/host2/device/session1/target2:0:0/2:0:0:1/block/sdb` (os-brick).
  */
 import type { SimLun } from './array.ts';
-import { inspectHost, leftovers, type HostSnapshot } from './inspect.ts';
+import { inspectHost, leftovers, stateLines, type HostSnapshot } from './inspect.ts';
 import { NodeDb } from './iscsi-node-db.ts';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
 import { parsePortal } from './network.ts';
@@ -98,6 +98,7 @@ export class SimComputeHost {
   readonly world: SimWorld;
   #nextSid = 1;
   #nextHost: number;
+  #baseline: string[] = [];
 
   constructor(world: SimWorld, config: ComputeHostConfig) {
     this.world = world;
@@ -124,9 +125,17 @@ export class SimComputeHost {
     return inspectHost(this);
   }
 
-  /** What iSCSI/SCSI/multipath state is left (empty = clean), one line per item. */
+  /**
+   * iSCSI/SCSI/multipath state beyond what the scenario started with (empty = clean), one
+   * line per item — the seed's host starts with two sessions that are not leftovers.
+   */
   leftovers(): string[] {
-    return leftovers(this);
+    return leftovers(this, this.#baseline);
+  }
+
+  /** Take the current state as the starting point `leftovers()` compares with. */
+  markBaseline(): void {
+    this.#baseline = stateLines(this);
   }
 
   #bootstrap(): void {

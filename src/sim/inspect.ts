@@ -41,8 +41,8 @@ export function inspectHost(h: SimComputeHost): HostSnapshot {
   };
 }
 
-/** What is left of iSCSI and multipath state on the host; empty when clean. */
-export function leftovers(h: SimComputeHost): string[] {
+/** Every piece of iSCSI and multipath state on the host, one line each. */
+export function stateLines(h: SimComputeHost): string[] {
   const s = inspectHost(h);
   return [
     ...s.nodes.map((n) => `node record ${n.portal} ${n.target}`),
@@ -50,4 +50,13 @@ export function leftovers(h: SimComputeHost): string[] {
     ...s.disks.map((d) => `disk ${d.name} ${d.hctl}`),
     ...s.maps.map((m) => `dm map ${m.dm} ${m.wwn}`),
   ];
+}
+
+/**
+ * What is left beyond the state the scenario started with (`baseline`); empty when an
+ * attach-and-detach, or a failed attach, cleaned up after itself.
+ */
+export function leftovers(h: SimComputeHost, baseline: readonly string[] = []): string[] {
+  const base = new Set(baseline);
+  return stateLines(h).filter((l) => !base.has(l));
 }

@@ -104,6 +104,7 @@ export class Simulation implements SimWorld {
         if (!this.findTarget(s.target, s.portal)) throw new HitchError('HITCH_SIM_INVALID_SCENARIO', { reason: `host ${h.name}: no array serves ${s.target} at ${s.portal}` });
         this.host(h.name).restoreSession(s.target, portalKey(s.portal));
       }
+      this.host(h.name).markBaseline();
     }
   }
 
