@@ -13,7 +13,7 @@ function invalidWith(fragment: string) {
 describe('scenarios', () => {
   it('has the built-ins the issue names, and each one builds a simulation', () => {
     const names = builtinScenarioNames();
-    for (const n of ['seed', 'healthy-single', 'healthy-multipath', 'map-never', 'slow-udev', 'eight-portals-three-dead']) expect(names).toContain(n);
+    for (const n of ['seed', 'seed-with-other-sessions', 'healthy-single', 'healthy-multipath', 'map-never', 'slow-udev', 'eight-portals-three-dead']) expect(names).toContain(n);
     for (const n of names) expect(Simulation.create(n).hostNames().length).toBeGreaterThan(0);
   });
 
