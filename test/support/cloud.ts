@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig, type HitchConfig } from '../../src/server/config.ts';
@@ -26,10 +27,12 @@ export async function startTestCloud(
   extra: Partial<Pick<CloudOptions, 'wrapStorage' | 'onStep' | 'onFinished'>> = {},
 ): Promise<TestCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-cloud-'));
-  const config = resolveConfig({ dataDir: dir, port: 0, logLevel: 'silent', ...over }, {});
+  // The catalog advertises the public URL, so the port must be known before the cloud is built.
+  const port = await freePort();
+  const config = resolveConfig({ dataDir: dir, port, logLevel: 'silent', ...over }, {});
   const cloud = await createCloud({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD }, ...extra });
-  const addr = await cloud.app.listen({ host: '127.0.0.1', port: 0 });
-  const url = addr.replace('localhost', '127.0.0.1');
+  await cloud.app.listen({ host: '127.0.0.1', port });
+  const url = config.publicUrl;
   const tokens = new Map<string, { token: string; projectId: string }>();
   const api: TestCloud['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
@@ -79,4 +82,17 @@ export async function volumeAndServer(t: TestCloud): Promise<{ token: string; pr
   if (s.status !== 202) throw new Error(`server create: ${s.status} ${JSON.stringify(s.body)}`);
   await t.cloud.settle();
   return { token, projectId, volumeId: v.body.volume.id, serverId: s.body.server.id };
+}
+
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -21,7 +21,7 @@ const d = missing.length > 0 && !peerRequired() ? describe.skip : describe;
 const INSTANCE = '11111111-2222-3333-4444-555555555555';
 const INITIATOR = 'iqn.1993-08.org.debian:01:abcdef';
 
-d('real OpenStack clients against Hitch', () => {
+d('real OpenStack clients against Hitch', { timeout: 180_000 }, () => {
   let t: HitchTestApp;
   let clients: PythonClients;
   let dir: string;
