@@ -62,6 +62,19 @@ describeEachDialect('the block storage API never answers 5xx', (ctx) => {
     );
   });
 
+  it('random auth requests to the identity API', async () => {
+    const scopeArb = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ project: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ id: fc.jsonValue({ maxDepth: 1 }), name: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] })) }));
+    const userArb = fc.record({ name: fc.jsonValue({ maxDepth: 1 }), id: fc.jsonValue({ maxDepth: 1 }), password: fc.jsonValue({ maxDepth: 1 }), domain: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] });
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 2 }), userArb, scopeArb, async (methods, user, scope) => {
+        const body = { auth: { identity: { methods, password: { user } }, scope } };
+        const r = await t.app.inject({ method: 'POST', url: '/identity/v3/auth/tokens', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+        expect(r.statusCode, `${JSON.stringify(body)} → ${r.body}`).toBeLessThan(500);
+      }),
+      { numRuns: runs(200) },
+    );
+  });
+
   it('random bytes, headers and query strings', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 7 }), fc.oneof(fc.string({ maxLength: 200 }), fc.constant('{"volume": {"size": 1, "name": "a\\u0000b"}}')), fc.string({ maxLength: 30 }), fc.string({ maxLength: 40 }), async (i, raw, version, query) => {
