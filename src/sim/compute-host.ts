@@ -12,8 +12,10 @@ import type { SimLun } from './array.ts';
 import { inspectHost, leftovers, stateLines, type HostSnapshot } from './inspect.ts';
 import { NodeDb } from './iscsi-node-db.ts';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
-import { parsePortal } from './network.ts';
+import { addDiskNodes, addSessionNodes, bootstrapHostFs, diskDeviceDir, parseScan, removeDiskNodes, removeSessionNodes, sdName } from './sysfs-layout.ts';
 import { rel, Vfs } from './vfs.ts';
+
+export { parseScan, sdName } from './sysfs-layout.ts';
 import type { SimWorld, TargetAtPortal } from './world.ts';
 
 export interface LocalDisk {
@@ -66,24 +68,6 @@ export interface ScsiDisk {
   linked: boolean;
   state: 'running' | 'offline';
   cancelUdev?: () => void;
-}
-
-const INITIATOR_FILE_HEADER = `## DO NOT EDIT OR REMOVE THIS FILE!
-## If you remove this file, the iSCSI daemon will not start.
-## If you change the InitiatorName, existing access control lists
-## may reject this initiator.  The InitiatorName must be unique
-## for each iSCSI initiator.  Do NOT duplicate iSCSI InitiatorNames.
-`;
-
-/** `sda`, …, `sdz`, `sdaa`, … as the sd driver names disks. */
-export function sdName(index: number): string {
-  let n = index;
-  let s = '';
-  do {
-    s = String.fromCharCode(97 + (n % 26)) + s;
-    n = Math.floor(n / 26) - 1;
-  } while (n >= 0);
-  return `sd${s}`;
 }
 
 export class SimComputeHost {
@@ -139,29 +123,7 @@ export class SimComputeHost {
   }
 
   #bootstrap(): void {
-    const v = this.vfs;
-    v.writeText('/etc/iscsi/initiatorname.iscsi', `${INITIATOR_FILE_HEADER}InitiatorName=${this.config.initiator}\n`);
-    v.writeText('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
-    v.mkdirp('/etc/multipath');
-    v.writeText('/etc/multipath/wwids', '# Multipath wwids, Version : 1.0\n');
-    if (this.config.nvmeHostNqn !== undefined) v.writeText('/etc/nvme/hostnqn', `${this.config.nvmeHostNqn}\n`);
-    for (const d of ['/sys/class/iscsi_host', '/sys/class/scsi_host', '/sys/class/iscsi_session', '/sys/class/iscsi_connection', '/sys/block', '/sys/class/block', '/dev/disk/by-id', '/dev/disk/by-path', '/dev/mapper']) v.mkdirp(d);
-    v.writeText('/dev/mapper/control', '');
-    for (const disk of this.config.localDisks) {
-      const dir = `/sys/devices/virtual/block/${disk.name}`;
-      v.attr(`${dir}/ro`, () => (disk.ro ? '1\n' : '0\n'));
-      v.attr(`${dir}/size`, () => `${Math.floor((disk.sizeBytes ?? 0) / 512)}\n`);
-      v.mkdirp(`${dir}/holders`);
-      v.symlink(`/sys/block/${disk.name}`, rel(`/sys/block/${disk.name}`, dir));
-      v.writeText(`/dev/${disk.name}`, '');
-    }
-    for (const fc of this.config.fcHosts) {
-      const dir = `/sys/devices/pci0000:00/0000:00:03.0/host${fc.host}/fc_host/host${fc.host}`;
-      v.attr(`${dir}/port_name`, () => `${fc.portName}\n`);
-      v.attr(`${dir}/node_name`, () => `${fc.nodeName}\n`);
-      v.attr(`${dir}/port_state`, () => `${fc.portState ?? 'Online'}\n`);
-      v.symlink(`/sys/class/fc_host/host${fc.host}`, rel(`/sys/class/fc_host/host${fc.host}`, dir));
-    }
+    bootstrapHostFs(this.vfs, this.config);
   }
 
   // --- sessions ---------------------------------------------------------------------------
@@ -170,51 +132,17 @@ export class SimComputeHost {
   addSession(target: string, portal: string, found: TargetAtPortal, iface: string, chapUser?: string): SimSession {
     const s: SimSession = { sid: this.#nextSid++, target, portal, tpgt: found.target.tpgt, hostNo: this.#nextHost++, iface, found, ...(chapUser !== undefined ? { chapUser } : {}) };
     this.sessions.set(s.sid, s);
-    const v = this.vfs;
-    const H = s.hostNo;
-    const hostDir = `/sys/devices/platform/host${H}`;
-    v.mkdirp(`${hostDir}/session${s.sid}/target${H}:0:0`);
-    const ih = `${hostDir}/iscsi_host/host${H}`;
-    v.symlink(`${ih}/device`, rel(`${ih}/device`, hostDir));
-    v.attr(`${ih}/initiatorname`, () => `${this.initiator}\n`);
-    v.attr(`${ih}/ipaddress`, () => `${this.config.ip}\n`);
-    v.symlink(`/sys/class/iscsi_host/host${H}`, rel(`/sys/class/iscsi_host/host${H}`, ih));
-    const sh = `${hostDir}/scsi_host/host${H}`;
-    v.symlink(`${sh}/device`, rel(`${sh}/device`, hostDir));
-    v.attr(`${sh}/proc_name`, () => 'iscsi_tcp\n');
-    // The write itself is handled by writeSysfs (it costs scan time); this handler only
-    // validates, so a direct vfs write of garbage fails like the kernel's EINVAL.
-    v.attr(`${sh}/scan`, () => '', (data) => (parseScan(data) === undefined ? 'EINVAL' : undefined));
-    v.symlink(`/sys/class/scsi_host/host${H}`, rel(`/sys/class/scsi_host/host${H}`, sh));
-    const is = `${hostDir}/session${s.sid}/iscsi_session/session${s.sid}`;
-    v.attr(`${is}/targetname`, () => `${s.target}\n`);
-    v.attr(`${is}/tpgt`, () => `${s.tpgt}\n`);
-    v.attr(`${is}/state`, () => 'LOGGED_IN\n');
-    v.attr(`${is}/username`, () => `${s.chapUser ?? '(null)'}\n`);
-    v.symlink(`/sys/class/iscsi_session/session${s.sid}`, rel(`/sys/class/iscsi_session/session${s.sid}`, is));
-    const { ip, port } = parsePortal(portal);
-    const ic = `${hostDir}/session${s.sid}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`;
-    v.attr(`${ic}/persistent_address`, () => `${ip}\n`);
-    v.attr(`${ic}/persistent_port`, () => `${port}\n`);
-    v.attr(`${ic}/address`, () => `${ip}\n`);
-    v.attr(`${ic}/port`, () => `${port}\n`);
-    v.symlink(`/sys/class/iscsi_connection/connection${s.sid}:0`, rel(`/sys/class/iscsi_connection/connection${s.sid}:0`, ic));
-    this.event(`session add sid=${s.sid} host${H} ${portal},${s.tpgt} ${target}`);
+    addSessionNodes(this.vfs, s, this.config);
+    this.event(`session add sid=${s.sid} host${s.hostNo} ${portal},${s.tpgt} ${target}`);
     return s;
   }
 
   /** Log a session out: its disks go, then its SCSI host. */
   removeSession(s: SimSession): void {
     for (const d of this.disksOf(s)) this.deleteDisk(d);
-    const v = this.vfs;
-    const H = s.hostNo;
-    v.remove(`/sys/class/iscsi_host/host${H}`);
-    v.remove(`/sys/class/scsi_host/host${H}`);
-    v.remove(`/sys/class/iscsi_session/session${s.sid}`);
-    v.remove(`/sys/class/iscsi_connection/connection${s.sid}:0`);
-    v.remove(`/sys/devices/platform/host${H}`);
+    removeSessionNodes(this.vfs, s);
     this.sessions.delete(s.sid);
-    this.event(`session remove sid=${s.sid} host${H}`);
+    this.event(`session remove sid=${s.sid} host${s.hostNo}`);
   }
 
   sessionList(): SimSession[] {
@@ -272,36 +200,8 @@ export class SimComputeHost {
     while (used.has(index) || local.has(sdName(index))) index++;
     const d: ScsiDisk = { name: sdName(index), index, session: s, lun, linked: false, state: 'running' };
     this.disks.set(d.name, d);
-    const v = this.vfs;
-    const H = s.hostNo;
-    const hctl = `${H}:0:0:${lun.lun}`;
-    const devDir = this.diskDeviceDir(d);
-    v.attr(`${devDir}/wwid`, () => `naa.${lun.wwn.slice(1)}\n`);
-    v.attr(`${devDir}/vendor`, () => `${lun.vendor.padEnd(8)}\n`);
-    v.attr(`${devDir}/model`, () => `${lun.model.padEnd(16)}\n`);
-    v.attr(`${devDir}/state`, () => `${d.state}\n`, (data) => {
-      const want = data.trim();
-      if (want !== 'running' && want !== 'offline') return 'EINVAL';
-      d.state = want;
-      return undefined;
-    });
-    v.attr(`${devDir}/rescan`, () => '', () => undefined);
-    v.attr(`${devDir}/delete`, () => '', (data) => {
-      if (data.trim() !== '1') return 'EINVAL';
-      this.deleteDisk(d);
-      return undefined;
-    });
-    const blk = `${devDir}/block/${d.name}`;
-    v.attr(`${blk}/ro`, () => (this.isReadOnly(d) ? '1\n' : '0\n'));
-    v.attr(`${blk}/size`, () => `${Math.floor(lun.sizeBytes / 512)}\n`);
-    v.attr(`${blk}/dev`, () => `8:${index * 16}\n`);
-    v.attr(`${blk}/removable`, () => '0\n');
-    v.mkdirp(`${blk}/holders`);
-    v.symlink(`${blk}/device`, rel(`${blk}/device`, devDir));
-    v.symlink(`/sys/block/${d.name}`, rel(`/sys/block/${d.name}`, blk));
-    v.symlink(`/sys/class/block/${d.name}`, rel(`/sys/class/block/${d.name}`, blk));
-    // devtmpfs creates the node with the device; udev's links come later.
-    v.writeText(`/dev/${d.name}`, '');
+    const hctl = `${s.hostNo}:0:0:${lun.lun}`;
+    addDiskNodes(this.vfs, d, { readOnly: () => this.isReadOnly(d), remove: () => this.deleteDisk(d) });
     this.event(`scsi add ${hctl} ${d.name} wwn=${lun.wwn}`);
     d.cancelUdev = this.world.clock.setTimer(this.world.latency.udevDelayMs, () => this.#udevAdd(d));
     return d;
@@ -314,8 +214,7 @@ export class SimComputeHost {
   }
 
   diskDeviceDir(d: ScsiDisk): string {
-    const H = d.session.hostNo;
-    return `/sys/devices/platform/host${H}/session${d.session.sid}/target${H}:0:0/${H}:0:0:${d.lun.lun}`;
+    return diskDeviceDir(d);
   }
 
   byPathLink(d: ScsiDisk): string {
@@ -362,11 +261,8 @@ export class SimComputeHost {
     d.cancelUdev?.();
     this.multipath.pathRemoved(d);
     this.disks.delete(d.name);
+    removeDiskNodes(this.vfs, d);
     const v = this.vfs;
-    v.remove(this.diskDeviceDir(d));
-    v.remove(`/sys/block/${d.name}`);
-    v.remove(`/sys/class/block/${d.name}`);
-    v.remove(`/dev/${d.name}`);
     if (d.linked) {
       v.remove(this.byPathLink(d));
       const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
@@ -399,17 +295,4 @@ export class SimComputeHost {
     }
     this.vfs.write(path, data);
   }
-}
-
-/** `0 0 192` or `- - -` (channel, target, LUN; `-` = all). */
-export function parseScan(data: string): { channel?: number; target?: number; lun?: number } | undefined {
-  const parts = data.trim().split(/\s+/);
-  if (parts.length !== 3) return undefined;
-  const out: Array<number | undefined> = [];
-  for (const p of parts) {
-    if (p === '-') out.push(undefined);
-    else if (/^\d+$/.test(p)) out.push(Number(p));
-    else return undefined;
-  }
-  return { channel: out[0], target: out[1], lun: out[2] };
 }

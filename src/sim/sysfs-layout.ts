@@ -1,0 +1,154 @@
+/**
+ * Where a simulated host's storage objects live in sysfs and /dev, as the kernel lays them out:
+ *
+ *   /sys/devices/platform/host2/session1/target2:0:0/2:0:0:1/block/sdb
+ *   /sys/class/iscsi_host/host2 -> ../../devices/platform/host2/iscsi_host/host2   (device -> ../..)
+ *   /sys/class/scsi_host/host2/scan, /sys/block/sdb -> …/block/sdb, /sys/block/sdb/device -> …/2:0:0:1
+ *
+ * Links are real links in the simulated tree, so paths that walk through them (os-brick globs
+ * `session1/target*` under `/sys/class/iscsi_host/hostN/device`) resolve as on a real host.
+ */
+import type { ComputeHostConfig, ScsiDisk, SimSession } from './compute-host.ts';
+import { parsePortal } from './network.ts';
+import { rel, type Vfs } from './vfs.ts';
+
+const INITIATOR_FILE_HEADER = `## DO NOT EDIT OR REMOVE THIS FILE!
+## If you remove this file, the iSCSI daemon will not start.
+## If you change the InitiatorName, existing access control lists
+## may reject this initiator.  The InitiatorName must be unique
+## for each iSCSI initiator.  Do NOT duplicate iSCSI InitiatorNames.
+`;
+
+/** `sda`, …, `sdz`, `sdaa`, … as the sd driver names disks. */
+export function sdName(index: number): string {
+  let n = index;
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return `sd${s}`;
+}
+
+/** /etc, the class directories, local disks and FC HBAs of a freshly booted host. */
+export function bootstrapHostFs(v: Vfs, config: ComputeHostConfig): void {
+  v.writeText('/etc/iscsi/initiatorname.iscsi', `${INITIATOR_FILE_HEADER}InitiatorName=${config.initiator}\n`);
+  v.writeText('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
+  v.mkdirp('/etc/multipath');
+  v.writeText('/etc/multipath/wwids', '# Multipath wwids, Version : 1.0\n');
+  if (config.nvmeHostNqn !== undefined) v.writeText('/etc/nvme/hostnqn', `${config.nvmeHostNqn}\n`);
+  for (const d of ['/sys/class/iscsi_host', '/sys/class/scsi_host', '/sys/class/iscsi_session', '/sys/class/iscsi_connection', '/sys/block', '/sys/class/block', '/dev/disk/by-id', '/dev/disk/by-path', '/dev/mapper']) v.mkdirp(d);
+  v.writeText('/dev/mapper/control', '');
+  for (const disk of config.localDisks) {
+    const dir = `/sys/devices/virtual/block/${disk.name}`;
+    v.attr(`${dir}/ro`, () => (disk.ro ? '1\n' : '0\n'));
+    v.attr(`${dir}/size`, () => `${Math.floor((disk.sizeBytes ?? 0) / 512)}\n`);
+    v.mkdirp(`${dir}/holders`);
+    v.symlink(`/sys/block/${disk.name}`, rel(`/sys/block/${disk.name}`, dir));
+    v.writeText(`/dev/${disk.name}`, '');
+  }
+  for (const fc of config.fcHosts) {
+    const dir = `/sys/devices/pci0000:00/0000:00:03.0/host${fc.host}/fc_host/host${fc.host}`;
+    v.attr(`${dir}/port_name`, () => `${fc.portName}\n`);
+    v.attr(`${dir}/node_name`, () => `${fc.nodeName}\n`);
+    v.attr(`${dir}/port_state`, () => `${fc.portState ?? 'Online'}\n`);
+    v.symlink(`/sys/class/fc_host/host${fc.host}`, rel(`/sys/class/fc_host/host${fc.host}`, dir));
+  }
+}
+
+/** The SCSI host, iSCSI session and connection objects of a logged-in session. */
+export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiator: string; readonly ip: string }): void {
+  const H = s.hostNo;
+  const hostDir = `/sys/devices/platform/host${H}`;
+  v.mkdirp(`${hostDir}/session${s.sid}/target${H}:0:0`);
+  const ih = `${hostDir}/iscsi_host/host${H}`;
+  v.symlink(`${ih}/device`, rel(`${ih}/device`, hostDir));
+  v.attr(`${ih}/initiatorname`, () => `${host.initiator}\n`);
+  v.attr(`${ih}/ipaddress`, () => `${host.ip}\n`);
+  v.symlink(`/sys/class/iscsi_host/host${H}`, rel(`/sys/class/iscsi_host/host${H}`, ih));
+  const sh = `${hostDir}/scsi_host/host${H}`;
+  v.symlink(`${sh}/device`, rel(`${sh}/device`, hostDir));
+  v.attr(`${sh}/proc_name`, () => 'iscsi_tcp\n');
+  // The write itself is handled by writeSysfs (it costs scan time); this handler only
+  // validates, so a direct vfs write of garbage fails like the kernel's EINVAL.
+  v.attr(`${sh}/scan`, () => '', (data) => (parseScan(data) === undefined ? 'EINVAL' : undefined));
+  v.symlink(`/sys/class/scsi_host/host${H}`, rel(`/sys/class/scsi_host/host${H}`, sh));
+  const is = `${hostDir}/session${s.sid}/iscsi_session/session${s.sid}`;
+  v.attr(`${is}/targetname`, () => `${s.target}\n`);
+  v.attr(`${is}/tpgt`, () => `${s.tpgt}\n`);
+  v.attr(`${is}/state`, () => 'LOGGED_IN\n');
+  v.attr(`${is}/username`, () => `${s.chapUser ?? '(null)'}\n`);
+  v.symlink(`/sys/class/iscsi_session/session${s.sid}`, rel(`/sys/class/iscsi_session/session${s.sid}`, is));
+  const { ip, port } = parsePortal(s.portal);
+  const ic = `${hostDir}/session${s.sid}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`;
+  v.attr(`${ic}/persistent_address`, () => `${ip}\n`);
+  v.attr(`${ic}/persistent_port`, () => `${port}\n`);
+  v.attr(`${ic}/address`, () => `${ip}\n`);
+  v.attr(`${ic}/port`, () => `${port}\n`);
+  v.symlink(`/sys/class/iscsi_connection/connection${s.sid}:0`, rel(`/sys/class/iscsi_connection/connection${s.sid}:0`, ic));
+}
+
+export function removeSessionNodes(v: Vfs, s: SimSession): void {
+  const H = s.hostNo;
+  v.remove(`/sys/class/iscsi_host/host${H}`);
+  v.remove(`/sys/class/scsi_host/host${H}`);
+  v.remove(`/sys/class/iscsi_session/session${s.sid}`);
+  v.remove(`/sys/class/iscsi_connection/connection${s.sid}:0`);
+  v.remove(`/sys/devices/platform/host${H}`);
+}
+
+export function diskDeviceDir(d: ScsiDisk): string {
+  const H = d.session.hostNo;
+  return `/sys/devices/platform/host${H}/session${d.session.sid}/target${H}:0:0/${H}:0:0:${d.lun.lun}`;
+}
+
+/** A disk's SCSI device and block device attributes, its /sys/block link and /dev node. */
+export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; remove(): void }): void {
+  const devDir = diskDeviceDir(d);
+  v.attr(`${devDir}/wwid`, () => `naa.${d.lun.wwn.slice(1)}\n`);
+  v.attr(`${devDir}/vendor`, () => `${d.lun.vendor.padEnd(8)}\n`);
+  v.attr(`${devDir}/model`, () => `${d.lun.model.padEnd(16)}\n`);
+  v.attr(`${devDir}/state`, () => `${d.state}\n`, (data) => {
+    const want = data.trim();
+    if (want !== 'running' && want !== 'offline') return 'EINVAL';
+    d.state = want;
+    return undefined;
+  });
+  v.attr(`${devDir}/rescan`, () => '', () => undefined);
+  v.attr(`${devDir}/delete`, () => '', (data) => {
+    if (data.trim() !== '1') return 'EINVAL';
+    hooks.remove();
+    return undefined;
+  });
+  const blk = `${devDir}/block/${d.name}`;
+  v.attr(`${blk}/ro`, () => (hooks.readOnly() ? '1\n' : '0\n'));
+  v.attr(`${blk}/size`, () => `${Math.floor(d.lun.sizeBytes / 512)}\n`);
+  v.attr(`${blk}/dev`, () => `8:${d.index * 16}\n`);
+  v.attr(`${blk}/removable`, () => '0\n');
+  v.mkdirp(`${blk}/holders`);
+  v.symlink(`${blk}/device`, rel(`${blk}/device`, devDir));
+  v.symlink(`/sys/block/${d.name}`, rel(`/sys/block/${d.name}`, blk));
+  v.symlink(`/sys/class/block/${d.name}`, rel(`/sys/class/block/${d.name}`, blk));
+  // devtmpfs creates the node with the device; udev's links come later.
+  v.writeText(`/dev/${d.name}`, '');
+}
+
+export function removeDiskNodes(v: Vfs, d: ScsiDisk): void {
+  v.remove(diskDeviceDir(d));
+  v.remove(`/sys/block/${d.name}`);
+  v.remove(`/sys/class/block/${d.name}`);
+  v.remove(`/dev/${d.name}`);
+}
+
+/** `0 0 192` or `- - -` (channel, target, LUN; `-` = all). */
+export function parseScan(data: string): { channel?: number; target?: number; lun?: number } | undefined {
+  const parts = data.trim().split(/\s+/);
+  if (parts.length !== 3) return undefined;
+  const out: Array<number | undefined> = [];
+  for (const p of parts) {
+    if (p === '-') out.push(undefined);
+    else if (/^\d+$/.test(p)) out.push(Number(p));
+    else return undefined;
+  }
+  return { channel: out[0], target: out[1], lun: out[2] };
+}
