@@ -57,14 +57,15 @@ export class StorageArray {
   readonly #companyId: string;
   readonly vendor: string;
   readonly model: string;
-  readonly #onChange: () => void;
+  /** Reports each change as a line for the simulation's trace. */
+  readonly #onChange: (what: string) => void;
   /** Portals new targets get unless told otherwise. */
   readonly portals: readonly string[];
 
   constructor(
     name: string,
     rng: SeededRandom,
-    opts: { portals?: readonly string[]; companyId?: string; vendor?: string; model?: string; onChange?: () => void } = {},
+    opts: { portals?: readonly string[]; companyId?: string; vendor?: string; model?: string; onChange?: (what: string) => void } = {},
   ) {
     this.name = name;
     this.portals = (opts.portals ?? []).map(portalKey);
@@ -81,13 +82,13 @@ export class StorageArray {
     if (portals.length === 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `target ${iqn} needs at least one portal` });
     const t: SimTarget = { iqn, tpgt, portals: portals.map(portalKey), luns: new Map(), acls: new Map() };
     this.#targets.set(iqn, t);
-    this.#onChange();
+    this.#onChange(`target add ${iqn} tpgt=${tpgt} portals=${t.portals.join(',')}`);
     return t;
   }
 
   deleteTarget(iqn: string): void {
     this.#targets.delete(iqn);
-    this.#onChange();
+    this.#onChange(`target remove ${iqn}`);
   }
 
   target(iqn: string): SimTarget | undefined {
@@ -122,13 +123,13 @@ export class StorageArray {
       model: this.model,
     };
     t.luns.set(lun, l);
-    this.#onChange();
+    this.#onChange(`lun add ${iqn} lun=${lun} wwn=${l.wwn} size=${l.sizeBytes}`);
     return l;
   }
 
   removeLun(iqn: string, lun: number): void {
     this.#need(iqn).luns.delete(lun);
-    this.#onChange();
+    this.#onChange(`lun remove ${iqn} lun=${lun}`);
   }
 
   /** Export the target (or some of its LUNs) to an initiator, with optional CHAP. */
@@ -142,7 +143,7 @@ export class StorageArray {
     if (opts.chapUser !== undefined) Object.assign(acl, { chapUser: opts.chapUser, chapPassword: opts.chapPassword ?? '' });
     else if (prev?.chapUser !== undefined) Object.assign(acl, { chapUser: prev.chapUser, chapPassword: prev.chapPassword });
     t.acls.set(initiator, acl);
-    this.#onChange();
+    this.#onChange(`acl allow ${iqn} ${initiator}${acl.chapUser !== undefined ? ' chap' : ''}${acl.luns ? ` luns=${[...acl.luns].join(',')}` : ''}`);
   }
 
   /** Withdraw an initiator's access (all of it, or some LUNs). */
@@ -156,7 +157,7 @@ export class StorageArray {
       for (const l of luns) keep.delete(l);
       acl.luns = keep;
     }
-    this.#onChange();
+    this.#onChange(`acl deny ${iqn} ${initiator}${luns ? ` luns=${luns.join(',')}` : ''}`);
   }
 
   /** The LUNs `initiator` may see through `iqn`, sorted by number. */

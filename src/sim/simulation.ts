@@ -73,7 +73,7 @@ export class Simulation implements SimWorld {
     this.latency = latencyModel({ ...scenario.latency, ...opts.latency });
     for (const [p, st] of Object.entries(scenario.portals ?? {})) this.network.set(p, { kind: st.state, latencyMs: st.latencyMs ?? 0, ...(st.loginTimeoutMs !== undefined ? { loginTimeoutMs: st.loginTimeoutMs } : {}) });
     for (const a of scenario.arrays) {
-      const arr = new StorageArray(a.name, this.rng, { portals: a.portals, ...(a.companyId ? { companyId: a.companyId } : {}), ...(a.vendor ? { vendor: a.vendor } : {}), ...(a.model ? { model: a.model } : {}) });
+      const arr = new StorageArray(a.name, this.rng, { onChange: (what) => this.event(a.name, what), portals: a.portals, ...(a.companyId ? { companyId: a.companyId } : {}), ...(a.vendor ? { vendor: a.vendor } : {}), ...(a.model ? { model: a.model } : {}) });
       this.#arrays.set(a.name, arr);
       for (const t of a.targets ?? []) {
         arr.createTarget(t.iqn, t.portals, t.tpgt ?? 1);
@@ -166,7 +166,6 @@ export class Simulation implements SimWorld {
   async exportTo(arrayName: string, iqn: string, initiator: string, opts: AllowOptions = {}, signal?: AbortSignal): Promise<void> {
     await this.clock.sleep(this.latency.arrayExportMs, signal);
     this.array(arrayName).allowInitiator(iqn, initiator, opts);
-    this.event(arrayName, `export ${iqn} to ${initiator}${opts.luns ? ` luns=${opts.luns.join(',')}` : ''}`);
   }
 
   // --- faults -------------------------------------------------------------------------------
