@@ -20,6 +20,11 @@ export interface DataPlaneHost {
   readonly host: Host;
   readonly clock: Clock;
   readonly brick: Brick;
+  /**
+   * A new initiator library for this host, as a restarted compute service would have: no memory
+   * of what the previous one did (crash-recovery tests use it).
+   */
+  readonly newBrick: () => Brick;
   readonly hypervisor: HypervisorDriver;
 }
 
@@ -44,9 +49,9 @@ function simDataPlane(cfg: HitchConfig): DataPlane {
   const backend = new SimBackend({ sim });
   const hosts = sim.hostNames().map((name): DataPlaneHost => {
     const host = new SimHost(sim, name);
-    const brick = new Brick({ host, ip: sim.host(name).config.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode });
+    const newBrick = (): Brick => new Brick({ host, ip: sim.host(name).config.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode });
     const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
-    return { name, host, clock: sim.clock, brick, hypervisor };
+    return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor };
   });
   return { backend, hosts, sim, close: async () => undefined };
 }
