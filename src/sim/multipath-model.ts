@@ -93,11 +93,19 @@ export class MultipathModel {
     });
   }
 
-  /** Add a path to its WWN's map, creating the map if needed (`multipathd add path`). */
-  addPath(d: ScsiDisk): DmMap {
+  /**
+   * Add a path to its WWN's map, creating the map if needed (`multipathd add path`, plain
+   * `multipath`, or multipathd reacting to udev). Under a `map-never` fault no map is created
+   * by any route: returns undefined.
+   */
+  addPath(d: ScsiDisk): DmMap | undefined {
     const h = this.#host;
     const v = h.vfs;
     let map = this.maps.get(d.lun.wwn);
+    if (map === undefined && this.#mapNever(d.lun.wwn)) {
+      h.event(`multipath ${d.name}: map for ${d.lun.wwn} not created (fault map-never)`);
+      return undefined;
+    }
     if (map === undefined) {
       const used = new Set(this.mapList().map((m) => m.index));
       let index = 0;

@@ -107,3 +107,32 @@ describe('data-plane floor', () => {
     expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'slow', latencyMs: 10 }], multipathMap: false }).pathMs).toBe(path + 40);
   });
 });
+
+describe('map-never holds on every route', () => {
+  it('multipathd add path, multipath -a + add path, and plain multipath all fail to build the map', async () => {
+    const host = createSimHost('healthy-single', { faults: [{ fault: 'map-never' }] });
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    await host.clock.sleep(5_000);
+    const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
+    expect((await host.exec('multipath', ['-a', wwn])).code).toBe(0);
+    expect(await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).toEqual({ code: 1, stdout: 'fail\n', stderr: '' });
+    const plain = await host.exec('multipath', [], { okCodes: 'any' });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(new RegExp(`^\\d+\\.\\d{6} \\| ${wwn}: domap \\(0\\) failure for create/reload map\\n$`));
+    expect(await host.exists(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`)).toBe(false);
+    expect(host.sim.inspectHost('compute-1').maps).toEqual([]);
+  });
+
+  it('a map-never without a WWN also covers LUNs a backend creates later', async () => {
+    const host = createSimHost('seed', { faults: [{ fault: 'map-never' }] });
+    const arr = host.sim.array('cx-apm00150602415');
+    arr.createTarget('iqn.t:new', ['192.168.1.60:3260']);
+    const lun = arr.addLun('iqn.t:new', { lun: 3 });
+    arr.allowInitiator('iqn.t:new', host.model.initiator);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.t:new', '-p', '192.168.1.60:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.t:new', '-p', '192.168.1.60:3260', '--login']);
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${lun.wwn}`, { timeoutMs: 30_000 })).toBe(false);
+    expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).stdout).toBe('fail\n');
+  });
+});

@@ -94,7 +94,12 @@ export async function multipath(ctx: CommandContext): Promise<CommandOutput> {
     }
     case undefined: {
       // Plain `multipath [dev]`: build maps for every (or the given) path now.
-      for (const d of ctx.host.diskList()) if (d.linked && (ref === undefined || `/dev/${d.name}` === ref || d.name === ref)) mp.addPath(d);
+      const failed = new Set<string>();
+      for (const d of ctx.host.diskList()) {
+        if (!d.linked || (ref !== undefined && `/dev/${d.name}` !== ref && d.name !== ref)) continue;
+        if (mp.addPath(d) === undefined) failed.add(d.lun.wwn);
+      }
+      if (failed.size > 0) return out(1, '', lines([...failed].map((w) => `${uptime(ctx)} | ${w}: domap (0) failure for create/reload map`)));
       return out(0);
     }
     default:
@@ -132,7 +137,8 @@ export async function multipathd(ctx: CommandContext): Promise<CommandOutput> {
     case 'add path': {
       const d = arg === undefined ? undefined : ctx.host.disks.get(arg.split('/').pop() ?? arg);
       if (d === undefined) return out(1, 'fail\n');
-      mp.addPath(d);
+      // multipathd's client prints "fail" when the daemon could not add the path to a map.
+      if (mp.addPath(d) === undefined) return out(1, 'fail\n');
       return out(0, 'ok\n');
     }
     case 'del path':
