@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createSimHost, SimHost } from '../host/sim-host.ts';
+import { scenarioFloor } from './floor.ts';
 import { dataPlaneFloor, DEFAULT_LATENCY } from './latency.ts';
+import { loadScenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 
 const T = 'iqn.2010-10.org.openstack:volume-0001';
@@ -103,6 +105,12 @@ describe('data-plane floor', () => {
     // The seed: the dead portal costs a perfect initiator nothing, and no map ever appears.
     const seedTargets = ['iqn.1992-04.com.emc:cx.apm00150602415.a0', 'iqn.1992-04.com.emc:cx.apm00150602415.b0'];
     expect(Simulation.create('seed').floor({ multipath: true, targets: seedTargets })).toMatchObject({ totalMs: 7_000 + path, mapMs: 0, reachable: true });
+    // The pure form, from scenario data alone, agrees with the simulation's.
+    for (const name of ['healthy-multipath', 'healthy-single', 'seed', 'map-never', 'slow-udev', 'eight-portals-three-dead']) {
+      const sim = Simulation.create(name);
+      const targets = name === 'seed' ? seedTargets : undefined;
+      expect(scenarioFloor(loadScenario(name), { multipath: true, ...(targets ? { targets } : {}) }), name).toEqual(sim.floor({ multipath: true, ...(targets ? { targets } : {}) }));
+    }
     expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'dead' }, { kind: 'refusing' }], multipathMap: true })).toMatchObject({ reachable: false, totalMs: Infinity });
     expect(dataPlaneFloor({ latency: m, portals: [{ kind: 'slow', latencyMs: 10 }], multipathMap: false }).pathMs).toBe(path + 40);
   });
