@@ -42,6 +42,9 @@ class FakeStorage implements VolumeAttachProtocol {
     this.exported = c.host;
     return { driver_volume_type: 'iscsi', data: { target_iqn: 'iqn.2010-10.org.openstack:volume-1', target_portal: '127.0.0.1:3260', target_lun: 1, access_mode: 'rw' } };
   }
+  async attachmentsOf(): Promise<Array<string | null>> {
+    return this.status === 'reserved' ? ['att-1'] : [];
+  }
   async complete(): Promise<void> {
     this.#maybe('complete');
     this.status = 'in-use';

@@ -15,6 +15,7 @@ import { Trace, type Span } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
+import { recoverHost, type RecoveryOutcome } from './recovery.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 
 export interface OperationHandle {
@@ -67,6 +68,15 @@ export class ComputeManager {
   /** The live trace of an operation still running in this process, if any. */
   liveTrace(operationId: string): Trace | undefined {
     return this.#inflight.get(operationId)?.trace;
+  }
+
+  /**
+   * Drive this host's unfinished operations (left by a crash) to a consistent end. Run once at
+   * start, before the manager takes new work.
+   */
+  async recover(): Promise<RecoveryOutcome[]> {
+    const ctx: FlowContext = { ...this.#opts.flow, repo: this.repo };
+    return this.#locks.with([`recover-${this.hostName}`], () => recoverHost(ctx, this.hostName, this.#opts.clock));
   }
 
   /** Wait for every operation in flight (graceful shutdown, tests). */

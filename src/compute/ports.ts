@@ -70,6 +70,12 @@ export interface VolumeAttachProtocol {
    * returns to `available` (attachment delete, or terminate + unreserve).
    */
   release(ref: AttachmentRef, connector: ConnectorProperties | null, span: Span): Promise<void>;
+  /**
+   * Reservations this instance holds on the volume (for recovery): attachment ids, or `[null]`
+   * in the legacy flow when the volume is reserved and not yet attached (legacy reservations
+   * name no instance).
+   */
+  attachmentsOf(volumeId: string, instanceUuid: string, span: Span): Promise<Array<string | null>>;
   /** Detach: volume → `detaching`; `rollDetaching` puts it back to `in-use`. */
   beginDetaching(volumeId: string, span: Span): Promise<void>;
   rollDetaching(volumeId: string, span: Span): Promise<void>;

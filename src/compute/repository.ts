@@ -46,6 +46,11 @@ export class ComputeRepository {
     return q.executeTakeFirst();
   }
 
+  /** A server whatever its status (recovery must see deleted ones too). */
+  async getServerAny(id: string): Promise<ServerRow | undefined> {
+    return this.#db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
   async listServers(projectId: string | undefined, host?: string): Promise<ServerRow[]> {
     let q = this.#db.selectFrom('servers').selectAll().where('status', '!=', 'DELETED');
     if (projectId !== undefined) q = q.where('project_id', '=', projectId);
@@ -99,6 +104,14 @@ export class ComputeRepository {
       .where('server_id', '=', serverId)
       .where('volume_id', '=', volumeId)
       .executeTakeFirst();
+  }
+
+  async getBdmById(id: string): Promise<BdmRow | undefined> {
+    return this.#db.selectFrom('bdms').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async bdmsOfVolume(volumeId: string): Promise<BdmRow[]> {
+    return this.#db.selectFrom('bdms').selectAll().where('volume_id', '=', volumeId).execute();
   }
 
   async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>): Promise<void> {

@@ -66,6 +66,12 @@ export class InProcessAttachmentsProtocol extends InProcessBase implements Volum
     });
   }
 
+  attachmentsOf(volumeId: string, instanceUuid: string, span: Span): Promise<Array<string | null>> {
+    return rest(span, 'GET', `/v3/attachments?volume_id=${volumeId}&instance_id=${instanceUuid}`, async () =>
+      (await this.svc.listAttachments(this.caller, { allTenants: true, volumeId, instanceId: instanceUuid })).map((a) => a.id),
+    );
+  }
+
   complete(ref: AttachmentRef, span: Span): Promise<void> {
     const id = ref.attachmentId as string;
     return rest(span, 'POST', `/v3/attachments/${id}/action os-complete`, () => this.svc.completeAttachment(this.caller, id));
@@ -105,6 +111,11 @@ export class InProcessLegacyProtocol extends InProcessBase implements VolumeAtta
     return rest(span, 'POST', `/v3/volumes/${ref.volumeId}/action os-initialize_connection`, () =>
       this.svc.initializeConnection(this.caller, ref.volumeId, connector as BackendConnector),
     );
+  }
+
+  async attachmentsOf(volumeId: string, _instanceUuid: string, span: Span): Promise<Array<string | null>> {
+    const v = await this.getVolume(volumeId, span);
+    return v.status === 'attaching' || v.status === 'reserved' ? [null] : [];
   }
 
   complete(ref: AttachmentRef, span: Span): Promise<void> {

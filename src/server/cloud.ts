@@ -17,7 +17,7 @@ import { ComputeRepository } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
 import { InProcessAttachmentsProtocol, InProcessLegacyProtocol } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
-import type { Host } from '../host/host.ts';
+import type { Clock, Host } from '../host/host.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
 import type { Simulation } from '../sim/simulation.ts';
@@ -27,7 +27,7 @@ import type { VolumeBackend } from '../volume/backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';
 import type { HitchConfig } from './config.ts';
-import { createDataPlane } from './data-plane.ts';
+import { createDataPlane, type DataPlane } from './data-plane.ts';
 import { registerFaces } from './faces.ts';
 import { imagesPlugin } from './images-plugin.ts';
 
@@ -45,6 +45,11 @@ export interface CloudOptions {
   /** Observe step starts of every operation (crash hooks, metrics). */
   readonly onStep?: ComputeManagerOptions['onStep'];
   readonly onFinished?: (op: { id: string; kind: string; outcome: string; durationMs: number; trace: Trace }) => void;
+  /**
+   * Reuse a running data plane instead of creating one: a compute service restarting on the
+   * same hosts (crash-recovery tests). Each host gets a fresh initiator library.
+   */
+  readonly dataPlane?: DataPlane;
   /** Wrap each host's storage protocol (fault injection in tests, metrics). */
   readonly wrapStorage?: (p: VolumeAttachProtocol, hostName: string) => VolumeAttachProtocol;
 }
@@ -52,6 +57,7 @@ export interface CloudOptions {
 export interface ComputeHostParts {
   readonly name: string;
   readonly host: Host;
+  readonly clock: Clock;
   readonly brick: Brick;
   readonly hypervisor: HypervisorDriver;
   readonly manager: ComputeManager;
@@ -68,6 +74,7 @@ export interface Cloud {
   readonly hosts: readonly ComputeHostParts[];
   /** The simulated data plane (sim backend / sim hypervisor), if any. */
   readonly sim: Simulation | null;
+  readonly dataPlane: DataPlane;
   /** Wait for every operation in flight, and for background portal work on every host. */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -85,13 +92,14 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
       ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
     });
-    const plane = await createDataPlane(cfg);
+    const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
     const volumes = new VolumeService(db.db, backend);
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
-    const hosts: ComputeHostParts[] = plane.hosts.map(({ name, host, brick, hypervisor, clock }) => {
+    const hosts: ComputeHostParts[] = plane.hosts.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
+      const brick = opts.dataPlane ? newBrick() : first;
       const base: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
       const storage = opts.wrapStorage ? opts.wrapStorage(base, name) : base;
@@ -103,8 +111,10 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
         ...(opts.onStep ? { onStep: opts.onStep } : {}),
         ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
       });
-      return { name, host, brick, hypervisor, manager };
+      return { name, host, clock, brick, hypervisor, manager };
     });
+    // Before serving: finish or roll back whatever a previous run left half done.
+    for (const h of hosts) await h.manager.recover();
     const dispatch = new DirectDispatch(hosts.map((h) => h.manager));
     const compute = new ComputeService({
       repo,
@@ -120,7 +130,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(imagesPlugin, { prefix: '/image/v2', identity });
     await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
-    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim });
+    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane: plane });
 
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
@@ -138,6 +148,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       dispatch,
       hosts,
       sim,
+      dataPlane: plane,
       settle,
       async close() {
         await settle();

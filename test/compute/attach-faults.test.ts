@@ -22,6 +22,7 @@ function failing(inner: VolumeAttachProtocol, call: StorageCall | null): VolumeA
     flow: inner.flow,
     getVolume: (id, s) => (call === 'getVolume' && s.record !== null ? boom() : inner.getVolume(id, s)),
     reserve: (id, i, s) => inner.reserve(id, i, s),
+    attachmentsOf: (id, i, s) => inner.attachmentsOf(id, i, s),
     initialize: (r, c: ConnectorProperties, s) => (call === 'initialize' ? boom() : inner.initialize(r, c, s)),
     complete: (r, s) => (call === 'complete' ? boom() : inner.complete(r, s)),
     release: (r, c, s) => inner.release(r, c, s),

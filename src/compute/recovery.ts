@@ -1,0 +1,142 @@
+/**
+ * Crash recovery: on start, a compute manager drives every operation of its host that the
+ * journal says was still running to a consistent end.
+ *
+ * The journal is the operation row (the step reached) and the BDM row (its status, the
+ * connection_info written before the host connect, the device written before the plug). It says
+ * what *may* have happened; the real state says what did: recovery asks the hypervisor which
+ * disks the guest has, and undoes host connections from the connection_info (brick's disconnect
+ * checks the host's own sessions and devices, and is a no-op where there are none). Every
+ * action is idempotent, so a crash during recovery is recovered by the next start.
+ *
+ *   attach, mapping attached                 → the operation is done
+ *   attach, disk in the guest                → complete it (the last step), mapping attached
+ *   attach, anything else                    → roll back: unplug, disconnect, release, drop mapping
+ *   detach, mapping detaching or gone        → finish it: unplug, disconnect, release, drop mapping
+ *   detach, mapping still attached           → nothing happened: volume back to in-use
+ */
+import { toHitchError } from '../errors.ts';
+import type { Clock } from '../host/host.ts';
+import { Trace, type Span } from '../trace/span.ts';
+import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
+import type { ConnectionInfo } from './ports.ts';
+import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
+
+export interface RecoveryOutcome {
+  readonly operationId: string;
+  readonly kind: string;
+  readonly action: 'completed' | 'rolled_back' | 'finished_detach' | 'rolled_back_detach' | 'nothing';
+  readonly error?: string;
+}
+
+/** Tolerate "already gone": recovery may repeat a step that did happen before the crash. */
+async function tolerant(span: Span, name: string, fn: (s: Span) => Promise<unknown>): Promise<void> {
+  try {
+    await span.run(name, {}, async (s) => {
+      await fn(s);
+    });
+  } catch (e) {
+    const err = toHitchError(e);
+    if (err.status === 404) return;
+    throw err;
+  }
+}
+
+async function diskPlugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<boolean> {
+  const disks = await ctx.hypervisor.listDisks(server.domain_name, { span }).catch(() => []);
+  return disks.some((d) => d.target === targetDevOf(bdm));
+}
+
+async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
+  await tolerant(span, 'recover.unplug', (s) => ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: s }));
+  const info = bdm.connection_info ? (JSON.parse(bdm.connection_info) as ConnectionInfo) : null;
+  if (info) {
+    await tolerant(span, 'recover.disconnect-volume', (s) =>
+      ctx.connector.disconnect(info, bdm.device_info ? (JSON.parse(bdm.device_info) as Record<string, unknown>) : null, s, { force: true }),
+    );
+  }
+  const connector = await ctx.connector.connectorProperties(span);
+  await tolerant(span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
+  if (info?.data['auth_method'] === 'CHAP') {
+    await tolerant(span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secretUsageFor(server.id, bdm.volume_id), { span: s }));
+  }
+  await ctx.repo.deleteBdm(bdm.id);
+}
+
+async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerRow, bdm: BdmRow | undefined, span: Span): Promise<RecoveryOutcome['action']> {
+  if (!bdm) {
+    // The crash came before the mapping existed (or after its rollback): the storage side may
+    // still hold a reservation for this instance; releasing an absent one is a no-op.
+    await tolerant(span, 'recover.release-volume', async (s) => {
+      // In the legacy flow a reservation names no instance: only release one nobody else maps.
+      const others = (await ctx.repo.bdmsOfVolume(op.volume_id)).length;
+      const ids = await ctx.storage.attachmentsOf(op.volume_id, server.id, s);
+      for (const attachmentId of ids) {
+        if (attachmentId === null && others > 0) continue;
+        await ctx.storage.release({ volumeId: op.volume_id, instanceUuid: server.id, attachmentId, mountpoint: '' }, null, s);
+      }
+    });
+    return 'rolled_back';
+  }
+  if (bdm.status === 'attached') return 'completed';
+  if (bdm.status === 'attaching' && bdm.device_info && (await diskPlugged(ctx, server, bdm, span))) {
+    try {
+      await span.run('recover.complete', {}, (s) => ctx.storage.complete(refOf(server, bdm), s));
+      await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
+      return 'completed';
+    } catch {
+      // The storage side will not complete it: fall through to a full rollback.
+    }
+  }
+  await undoEverything(ctx, server, bdm, span);
+  return 'rolled_back';
+}
+
+async function recoverDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow | undefined, span: Span): Promise<RecoveryOutcome['action']> {
+  if (bdm && bdm.status === 'attached') {
+    // begin-detaching may have reached the storage side before the crash: put it back.
+    await tolerant(span, 'recover.roll-detaching', (s) => ctx.storage.rollDetaching(bdm.volume_id, s));
+    return 'rolled_back_detach';
+  }
+  if (bdm) await undoEverything(ctx, server, bdm, span);
+  return 'finished_detach';
+}
+
+/** Recover every unfinished operation of `hostName`. Returns what was done to each. */
+export async function recoverHost(ctx: FlowContext, hostName: string, clock: Clock): Promise<RecoveryOutcome[]> {
+  const out: RecoveryOutcome[] = [];
+  for (const op of await ctx.repo.listUnfinished(hostName)) {
+    const trace = new Trace(clock);
+    const root = trace.root();
+    let action: RecoveryOutcome['action'] = 'nothing';
+    let error: string | undefined;
+    try {
+      const server = await ctx.repo.getServerAny(op.server_id);
+      const bdm = op.bdm_id ? await ctx.repo.getBdmById(op.bdm_id) : await ctx.repo.getBdm(op.server_id, op.volume_id);
+      if (server) {
+        action = await root.run(`recover.${op.kind}`, { operation: op.id, step: op.step ?? '' }, (s) =>
+          op.kind === 'attach' ? recoverAttach(ctx, op, server, bdm, s) : recoverDetach(ctx, server, bdm, s),
+        );
+      }
+    } catch (e) {
+      error = toHitchError(e).message;
+    }
+    const done = action === 'completed' || action === 'finished_detach';
+    // Keep the spans the operation had before the crash, and add the recovery's after them.
+    const before = await ctx.repo.loadSpans(op.id);
+    const offset = before.reduce((m, s) => Math.max(m, s.id), 0);
+    const merged = [
+      ...before.map((s) => (s.endMs === null ? { ...s, endMs: clock.now(), outcome: 'cancelled' as const } : s)),
+      ...trace.spans.map((s) => ({ ...s, id: s.id + offset, parentId: s.parentId === null ? null : s.parentId + offset })),
+    ];
+    await ctx.repo.saveSpans(op.id, merged);
+    await ctx.repo.finishOperation(
+      op.id,
+      error ? 'failed' : done ? 'done' : 'rolled_back',
+      clock.now(),
+      done ? undefined : { code: error ? 'HITCH_CLEANUP_FAILED' : 'HITCH_ABORTED', message: error ?? `interrupted at step ${op.step ?? 'start'} and rolled back on restart` },
+    );
+    out.push({ operationId: op.id, kind: op.kind, action, ...(error ? { error } : {}) });
+  }
+  return out;
+}
