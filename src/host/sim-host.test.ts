@@ -228,6 +228,18 @@ describe('SimHost exec semantics', () => {
     expect(host.model.leftovers()).toEqual([`node record 192.0.2.10:3260 ${T}`, `session 1 192.0.2.10:3260 ${T}`]);
   });
 
+  it('sysfs refuses what the kernel refuses: garbage to scan (EINVAL), new attribute files (EACCES)', async () => {
+    const host = createSimHost('healthy-single');
+    const T = 'iqn.2010-10.org.openstack:volume-0001';
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    await expect(host.writeFile('/sys/class/scsi_host/host2/scan', 'all of them')).rejects.toMatchObject({ code: 'HITCH_INTERNAL', message: expect.stringContaining('EINVAL') });
+    await expect(host.writeFile('/sys/class/scsi_host/host2/bogus', '1')).rejects.toMatchObject({ code: 'HITCH_INTERNAL', message: expect.stringContaining('EACCES') });
+    await expect(host.writeFile('/sys/class/scsi_host/host9/scan', '0 0 1')).rejects.toSatisfy(hitch('HITCH_PATH_NOT_FOUND'));
+    const tee = await host.exec('tee', ['-a', '/sys/class/scsi_host/host2/scan'], { input: 'x', okCodes: 'any' });
+    expect(tee).toEqual({ code: 1, stdout: 'x', stderr: 'tee: /sys/class/scsi_host/host2/scan: Invalid argument\n' });
+  });
+
   it('gives a Host per compute host of one simulation', () => {
     const host = createSimHost('seed');
     const again = new SimHost(host.sim, 'newton');

@@ -160,6 +160,8 @@ export class Vfs {
     if (n === undefined) {
       const parent = this.lookup(posix.dirname(path));
       if (parent?.kind !== 'dir') throw new VfsError('ENOENT', path);
+      // sysfs has a fixed set of attributes: a write cannot create one.
+      if (this.realpath(posix.dirname(path)).startsWith('/sys/')) throw new VfsError('EACCES', path);
       this.writeText(this.realpath(posix.dirname(path)) + '/' + posix.basename(path), data);
       return;
     }
