@@ -11,13 +11,16 @@
  * the daemon's absence (login exit 20, discovery exit 12, `multipath` without device-mapper)
  * are not compared at all.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimHost } from '../host/sim-host.ts';
 import type { Scenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/host/', import.meta.url);
+/** Copies of the captures live beside the test (a fresh clone has no ../shared). */
+const FIXTURES = new URL('./testdata/host/', import.meta.url);
+const SHARED = new URL('../../../shared/fixtures/host/', import.meta.url);
 
 const NO_DAEMON_NOISE = [
   "System has not been booted with systemd as init system (PID 1). Can't operate.",
@@ -92,6 +95,12 @@ async function opNew(host: SimHost, portal: string): Promise<void> {
 }
 
 describe('simulator output equals the real tools’ captures', () => {
+  it.skipIf(!existsSync(fileURLToPath(SHARED)))('uses copies identical to ../shared/fixtures/host/', () => {
+    for (const name of readdirSync(fileURLToPath(FIXTURES))) {
+      expect(readFileSync(new URL(name, FIXTURES), 'utf8'), name).toBe(readFileSync(new URL(name, SHARED), 'utf8'));
+    }
+  });
+
   it('iscsiadm on an empty host: no sessions, no records', async () => {
     const host = newHost();
     for (const name of [
