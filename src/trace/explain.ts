@@ -4,185 +4,270 @@
  * decided when the operation ended), and a diagnosis in words of what dominated.
  *
  * Pure: spans in, a report out. The CLI prints `renderExplain`, the dashboard draws the same
- * report as SVG, `--json` prints the report itself.
+ * report as SVG (it bundles this file), `--json` prints the report itself.
+ *
+ * Times are relative to the operation's first span. The operation ends when its last top-level
+ * step ends; spans that ran on after it (a dead portal's login left to fail in the background)
+ * are kept, marked `background`, and do not stretch the total.
  */
 import type { SpanRecord } from './span.ts';
 
 export interface ExplainRow {
   readonly id: number;
+  readonly parentId: number | null;
   readonly depth: number;
   readonly name: string;
   readonly label: string;
   readonly startMs: number;
   readonly durationMs: number | null;
   readonly outcome: string;
+  /** On the chain of spans that decided when the operation ended. */
   readonly critical: boolean;
+  /** Ended (or still runs) after the operation ended: it did not hold the operation. */
+  readonly background: boolean;
   readonly error: string | null;
 }
 
 export interface ExplainReport {
+  /** From the first span's start to the last top-level step's end (or now, if running). */
   readonly totalMs: number;
+  /** Until the last span ended, background work included. */
+  readonly spanMs: number;
   readonly rows: readonly ExplainRow[];
+  /** The critical chain, outermost first, each `name detail (duration)`. */
   readonly criticalPath: readonly string[];
   readonly diagnosis: readonly string[];
 }
 
 type S = Readonly<SpanRecord>;
 
-const secs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
-
-function label(s: S): string {
-  const a = s.attrs;
-  const bits: string[] = [];
-  for (const k of ['portal', 'command', 'path', 'device', 'method', 'url']) {
-    const v = a[k];
-    if (typeof v === 'string' && v.length > 0) {
-      bits.push(v.length > 90 ? `${v.slice(0, 87)}...` : v);
-      break;
-    }
-  }
-  return bits.length ? `${s.name} ${bits.join(' ')}` : s.name;
+/** `850 ms`, `7.2 s`, `120 s`. */
+export function formatMs(ms: number): string {
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(0)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.round(ms)} ms`;
 }
 
-/** The spans whose end decided the operation's end: at each level, the child that ended last. */
-function criticalIds(spans: readonly S[]): Set<number> {
-  const byParent = new Map<number | null, S[]>();
-  for (const s of spans) {
-    const list = byParent.get(s.parentId) ?? [];
-    list.push(s);
-    byParent.set(s.parentId, list);
-  }
-  const ids = new Set<number>();
-  const walk = (parent: number | null, until: number): void => {
-    // Children that ended by the parent's end: a background child that ran on does not decide it.
-    const kids = (byParent.get(parent) ?? []).filter((k) => k.endMs !== null && k.endMs <= until);
-    if (kids.length === 0) return;
-    if (parent === null) {
-      // Top level: the steps run one after another, all are on the path.
-      for (const k of kids) {
-        ids.add(k.id);
-        walk(k.id, k.endMs as number);
-      }
-      return;
-    }
-    const last = kids.reduce((a, b) => ((b.endMs as number) > (a.endMs as number) ? b : a));
-    ids.add(last.id);
-    walk(last.id, last.endMs as number);
+/** Shorten long tokens of a command line (IQNs, by-path links) so a row stays readable. */
+function shortCommand(cmd: string): string {
+  return cmd
+    .split(' ')
+    .map((t) => (t.length > 32 ? `${t.slice(0, 12)}…${t.slice(-10)}` : t))
+    .join(' ');
+}
+
+/** A row's text: the span's name and its most telling attribute. */
+export function spanLabel(s: S): string {
+  const a = s.attrs;
+  const pick = (k: string): string | null => {
+    const v = a[k];
+    return typeof v === 'string' && v.length > 0 ? v : null;
   };
-  const end = Math.max(...spans.map((s) => s.endMs ?? s.startMs));
-  walk(null, end);
+  if (s.name.startsWith('exec ')) {
+    const c = pick('command');
+    return c ? `exec ${shortCommand(c)}` : s.name;
+  }
+  for (const k of ['portal', 'path', 'device', 'target', 'source']) {
+    const v = pick(k);
+    if (v) return `${s.name} ${v.length > 90 ? `${v.slice(0, 87)}...` : v}`;
+  }
+  return s.name;
+}
+
+/** Spans too small to tell anything in a waterfall: log lines. */
+const isNoise = (s: S): boolean => s.name === 'log';
+
+const endOf = (s: S, now: number): number => s.endMs ?? now;
+
+/**
+ * The critical path: walking back from the operation's end, at each level take the child that
+ * ended last before the cursor, then move the cursor to that child's start and repeat — so a
+ * step that gated the next one (a login before the device wait) is on the path, and a sibling
+ * that ended early or ran on in the background is not.
+ */
+function criticalIds(spans: readonly S[], kids: Map<number | null, S[]>, opEnd: number, now: number): Set<number> {
+  const ids = new Set<number>();
+  const walk = (parent: number | null, from: number, until: number): void => {
+    const children = (kids.get(parent) ?? []).filter((k) => !isNoise(k) && endOf(k, now) > k.startMs);
+    let cursor = until;
+    for (;;) {
+      const cands = children.filter((k) => !ids.has(k.id) && endOf(k, now) <= cursor && k.startMs >= from);
+      if (cands.length === 0) return;
+      const pick = cands.reduce((a, b) => (endOf(b, now) > endOf(a, now) || (endOf(b, now) === endOf(a, now) && b.startMs < a.startMs) ? b : a));
+      ids.add(pick.id);
+      walk(pick.id, pick.startMs, endOf(pick, now));
+      cursor = pick.startMs;
+    }
+  };
+  walk(null, Math.min(...spans.map((s) => s.startMs)), opEnd);
   return ids;
 }
 
 function depthOf(s: S, byId: Map<number, S>): number {
   let d = 0;
   let p = s.parentId;
-  while (p !== null) {
+  while (p !== null && d < 64) {
     d++;
     p = byId.get(p)?.parentId ?? null;
   }
   return d;
 }
 
-/** Find the first span matching `pred`, in start order. */
-const find = (spans: readonly S[], pred: (s: S) => boolean): S | undefined => spans.find(pred);
+function exitCodeOf(s: S, spans: readonly S[]): number | null {
+  // The login command under the path span carries the exit code; fall back to the message.
+  const login = spans.find((c) => c.parentId === s.id && c.name === 'exec iscsiadm' && String(c.attrs['command'] ?? '').includes('--login') && c.outcome === 'error');
+  const rc = login?.attrs['exitCode'];
+  if (typeof rc === 'number') return rc;
+  const m = /exit(?: code)? (\d+)/.exec(s.error?.message ?? '');
+  return m ? Number(m[1]) : null;
+}
 
-function diagnose(spans: readonly S[], t0: number, totalMs: number): string[] {
+function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean): string[] {
   const out: string[] = [];
-  const connect = find(spans, (s) => s.name === 'connect-volume');
+  const totalMs = opEnd - t0;
+  const connect = spans.find((s) => s.name === 'connect-volume' && s.parentId === null);
   const paths = spans.filter((s) => s.name === 'connect_path');
-  const okPath = paths.find((p) => p.outcome === 'ok');
+  const okPaths = paths.filter((p) => p.outcome === 'ok');
   for (const p of paths.filter((x) => x.outcome === 'error')) {
-    const dur = (p.endMs ?? p.startMs) - p.startMs;
-    const code = p.error?.code ?? '';
-    const exit = /exit(?: code)? (\d+)/.exec(p.error?.message ?? '')?.[1];
-    const what = code === 'HITCH_ISCSI_LOGIN_TIMEOUT' || exit === '8' ? `timed out after ${secs(dur)} (iscsiadm exit 8)` : `failed after ${secs(dur)}${exit ? ` (iscsiadm exit ${exit})` : ''}: ${p.error?.message ?? code}`;
+    const login = spans.find((c) => c.parentId === p.id && c.name === 'exec iscsiadm' && String(c.attrs['command'] ?? '').includes('--login'));
+    const dur = login?.endMs != null ? login.endMs - login.startMs : (p.endMs ?? p.startMs) - p.startMs;
+    const exit = exitCodeOf(p, spans);
+    const timedOut = p.error?.code === 'HITCH_ISCSI_LOGIN_TIMEOUT' || exit === 8;
+    const exitText = exit !== null ? ` (iscsiadm exit ${exit})` : '';
+    const what = timedOut ? `timed out after ${formatMs(dur)}${exitText}` : `failed after ${formatMs(dur)}${exitText}: ${p.error?.message ?? p.error?.code ?? 'error'}`;
     let line = `login to ${String(p.attrs['portal'])} ${what}`;
-    if (connect?.endMs != null && connect.outcome === 'ok' && okPath) {
-      line += `; the volume was usable at ${secs(connect.endMs - t0)} through ${String(okPath.attrs['portal'])}`;
-      if ((p.endMs ?? 0) > connect.endMs) line += ' — the dead portal was left to fail in the background and did not hold the attach';
+    if (connect?.endMs != null && connect.outcome === 'ok' && okPaths.length > 0) {
+      line += `; the volume was usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs['portal'])).join(', ')}`;
     }
     out.push(line);
-  }
-  const mp = find(spans, (s) => s.name === 'wait multipath' && (s.attrs['found'] === false || s.outcome === 'error'));
-  if (mp) {
-    const wwn = String(mp.attrs['path'] ?? '').replace(/^.*dm-uuid-mpath-/, '');
-    const dev = connect ? String(connect.attrs['path'] ?? '') : '';
-    out.push(`multipathd did not create a map for WWN ${wwn}${dev ? `; fell back to single path ${dev}` : ''}`);
-  }
-  for (const s of spans) {
-    if (/^(cinder|storage|REST)/.test(s.name) || typeof s.attrs['method'] === 'string') {
-      const d = (s.endMs ?? s.startMs) - s.startMs;
-      if (totalMs > 0 && d > 0.5 * totalMs && d >= 1000) out.push(`the storage API call ${label(s)} took ${secs(d)} of ${secs(totalMs)}`);
+    if (connect?.endMs != null && (p.endMs === null || p.endMs > connect.endMs)) {
+      out.push(`${String(p.attrs['portal'])} was left to fail in the background: it did not hold the attach`);
     }
   }
-  const plug = find(spans, (s) => s.name === 'hotplug' && s.outcome === 'error');
+  const mp = spans.find((s) => s.name === 'wait multipath' && (s.attrs['found'] === false || s.outcome === 'error'));
+  const noMap = spans.find((s) => s.name === 'log' && /multipath/i.test(String(s.attrs['message'] ?? '')) && /(single path|not find|Unable to find)/i.test(String(s.attrs['message'] ?? '')));
+  if (mp || noMap) {
+    const wwnAttr = spans.find((s) => typeof s.attrs['scsi_wwn'] === 'string')?.attrs['scsi_wwn'];
+    const wwn = typeof wwnAttr === 'string' ? wwnAttr : String(mp?.attrs['path'] ?? '').replace(/^.*dm-uuid-mpath-/, '');
+    const dev = connect ? String(connect.attrs['path'] ?? '') : '';
+    const waited = mp?.endMs != null ? ` (waited ${formatMs(mp.endMs - mp.startMs)})` : '';
+    out.push(`multipathd did not create a map for WWN ${wwn}${waited}${dev && !dev.includes('mpath') ? `; fell back to single path ${dev}` : ''}`);
+  }
+  const dev = spans.filter((s) => s.name === 'wait device' && s.endMs !== null && s.endMs - s.startMs >= 1000);
+  for (const d of dev) {
+    out.push(`${d.outcome === 'error' ? 'the device never appeared' : 'the device took'} ${formatMs((d.endMs as number) - d.startMs)} to appear at ${String(d.attrs['path'] ?? '?')}${d.outcome === 'error' ? '' : ' (udev)'}`);
+  }
+  if (totalMs > 0) {
+    for (const s of spans) {
+      if (typeof s.attrs['method'] !== 'string' || s.endMs === null) continue;
+      const d = s.endMs - s.startMs;
+      if (d >= 1000 && d > 0.3 * totalMs) {
+        out.push(`the storage API call ${s.name.replace(/^block-storage /, '')} took ${formatMs(d)} of ${formatMs(totalMs)} (${Math.round((100 * d) / totalMs)}%)`);
+      }
+    }
+  }
+  const plug = spans.find((s) => s.name === 'hotplug' && s.outcome === 'error');
   if (plug) out.push(`the hypervisor refused the disk: ${plug.error?.message ?? 'unknown error'}`);
-  const failed = spans.filter((s) => s.parentId === null && s.outcome === 'error');
-  const firstFail = failed[0];
-  if (firstFail && !plug) out.push(`step ${firstFail.name} failed: ${firstFail.error?.message ?? firstFail.error?.code ?? 'error'}`);
+  const firstFail = spans.find((s) => s.parentId === null && s.outcome === 'error');
+  if (firstFail && !plug) out.push(`step ${firstFail.name} failed: ${firstFail.error?.code ? `${firstFail.error.code}: ` : ''}${firstFail.error?.message ?? 'error'}`);
+  if (running) out.push('the operation is still running');
   if (out.length === 0) {
     const steps = spans.filter((s) => s.parentId === null && s.endMs !== null);
     const top = steps.reduce<S | undefined>((a, b) => (!a || (b.endMs as number) - b.startMs > (a.endMs as number) - a.startMs ? b : a), undefined);
     if (top && totalMs > 0) {
       const d = (top.endMs as number) - top.startMs;
-      out.push(`no fault seen; ${top.name} took the most time: ${secs(d)} of ${secs(totalMs)} (${Math.round((100 * d) / totalMs)}%)`);
+      out.push(`no fault seen; ${top.name} took the most time: ${formatMs(d)} of ${formatMs(totalMs)} (${Math.round((100 * d) / totalMs)}%)`);
     }
   }
   return out;
 }
 
-export function explain(spans: readonly Readonly<SpanRecord>[]): ExplainReport {
-  if (spans.length === 0) return { totalMs: 0, rows: [], criticalPath: [], diagnosis: ['no spans recorded'] };
+/**
+ * The report for one operation's spans. `nowMs` (the host clock's now) sizes spans that are
+ * still running; without it they count up to the latest time seen.
+ */
+export function explain(spans: readonly Readonly<SpanRecord>[], nowMs?: number): ExplainReport {
+  if (spans.length === 0) return { totalMs: 0, spanMs: 0, rows: [], criticalPath: [], diagnosis: ['no spans recorded'] };
   const t0 = Math.min(...spans.map((s) => s.startMs));
-  const end = Math.max(...spans.map((s) => s.endMs ?? s.startMs));
+  const latest = Math.max(...spans.map((s) => s.endMs ?? s.startMs));
+  const now = Math.max(nowMs ?? latest, latest);
+  const top = spans.filter((s) => s.parentId === null);
+  const running = top.some((s) => s.endMs === null);
+  const opEnd = running ? now : Math.max(...top.map((s) => s.endMs ?? s.startMs));
   const byId = new Map(spans.map((s) => [s.id, s]));
-  const crit = criticalIds(spans);
-  // Order rows as a tree: each span followed by its children, by start time.
   const kids = new Map<number | null, S[]>();
-  for (const s of spans) kids.set(s.parentId, [...(kids.get(s.parentId) ?? []), s]);
+  for (const s of spans) {
+    // A span whose parent is missing (a truncated trace) is shown at the top level.
+    const parent = s.parentId !== null && byId.has(s.parentId) ? s.parentId : null;
+    kids.set(parent, [...(kids.get(parent) ?? []), s]);
+  }
+  for (const list of kids.values()) list.sort((a, b) => a.startMs - b.startMs || a.id - b.id);
+  const crit = criticalIds(spans, kids, opEnd, now);
   const rows: ExplainRow[] = [];
   const visit = (parent: number | null): void => {
-    for (const s of (kids.get(parent) ?? []).sort((a, b) => a.startMs - b.startMs || a.id - b.id)) {
+    for (const s of kids.get(parent) ?? []) {
+      if (isNoise(s)) continue;
       rows.push({
         id: s.id,
+        parentId: s.parentId,
         depth: depthOf(s, byId),
         name: s.name,
-        label: label(s),
+        label: spanLabel(s),
         startMs: s.startMs - t0,
         durationMs: s.endMs === null ? null : s.endMs - s.startMs,
         outcome: s.outcome,
         critical: crit.has(s.id),
+        background: !running && endOf(s, now) > opEnd,
         error: s.error ? `${s.error.code}: ${s.error.message}` : null,
       });
       visit(s.id);
     }
   };
   visit(null);
-  return {
-    totalMs: end - t0,
-    rows,
-    criticalPath: rows.filter((r) => r.critical && r.depth > 0).map((r) => r.label),
-    diagnosis: diagnose(spans, t0, end - t0),
-  };
+  const total = opEnd - t0;
+  // The chain down to the steps' direct work, and below that only what cost a noticeable share.
+  const criticalPath = rows
+    .filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total))
+    .map((r) => `${'  '.repeat(r.depth)}${r.label} (${r.durationMs === null ? 'running' : formatMs(r.durationMs)})`);
+  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running) };
 }
 
-/** The report as text: a Gantt waterfall, the critical path, the diagnosis. */
-export function renderExplain(r: ExplainReport, opts: { width?: number; maxDepth?: number } = {}): string {
-  const width = opts.width ?? 40;
+export interface RenderOptions {
+  /** Width of the bar column (default 40). */
+  readonly width?: number;
+  /** Deepest level shown (default 3; 0 = the steps only). */
+  readonly maxDepth?: number;
+  /** Width of the label column (default 56). */
+  readonly labelWidth?: number;
+}
+
+/**
+ * The report as text: a Gantt waterfall scaled to the operation (a background span that ran
+ * past it ends in `>`), the critical path, the diagnosis. `#` marks the critical path, `x` a
+ * failure, `=` the rest.
+ */
+export function renderExplain(r: ExplainReport, opts: RenderOptions = {}): string {
+  const width = Math.max(10, opts.width ?? 40);
   const maxDepth = opts.maxDepth ?? 3;
+  const labelWidth = Math.max(20, opts.labelWidth ?? 56);
   const scale = r.totalMs > 0 ? width / r.totalMs : 0;
-  const lines: string[] = [`total ${secs(r.totalMs)}`, ''];
-  const labelWidth = 58;
+  const lines: string[] = [
+    `total ${formatMs(r.totalMs)}${r.spanMs > r.totalMs ? ` (background work went on until ${formatMs(r.spanMs)})` : ''}`,
+    '',
+    `${'step'.padEnd(labelWidth)} |${'0'.padEnd(width - formatMs(r.totalMs).length)}${formatMs(r.totalMs)}|   start duration`,
+  ];
   for (const row of r.rows.filter((x) => x.depth <= maxDepth)) {
     const name = `${'  '.repeat(row.depth)}${row.label}`;
-    const cut = name.length > labelWidth ? `${name.slice(0, labelWidth - 3)}...` : name.padEnd(labelWidth);
+    const cut = name.length > labelWidth ? `${name.slice(0, labelWidth - 1)}…` : name.padEnd(labelWidth);
     const from = Math.min(width - 1, Math.floor(row.startMs * scale));
-    const len = row.durationMs === null ? width - from : Math.max(1, Math.round(row.durationMs * scale));
+    const dur = row.durationMs ?? r.spanMs - row.startMs;
+    const want = Math.max(1, Math.round(dur * scale));
     const mark = row.outcome === 'error' ? 'x' : row.critical ? '#' : '=';
-    const bar = ' '.repeat(from) + mark.repeat(Math.min(len, width - from));
-    const dur = row.durationMs === null ? 'running' : secs(row.durationMs);
-    lines.push(`${cut} |${bar.padEnd(width)}| +${secs(row.startMs).padStart(7)} ${dur.padStart(8)}${row.outcome === 'error' ? '  FAILED' : ''}`);
+    const len = Math.min(want, width - from);
+    const bar = ' '.repeat(from) + (want > len ? mark.repeat(len - 1) + '>' : mark.repeat(len));
+    const d = row.durationMs === null ? 'running' : formatMs(row.durationMs);
+    const flags = `${row.outcome === 'error' ? '  FAILED' : ''}${row.background ? '  (background)' : ''}`;
+    lines.push(`${cut} |${bar.padEnd(width)}| ${`+${formatMs(row.startMs)}`.padStart(7)} ${d.padStart(8)}${flags}`);
   }
   lines.push('', 'critical path:');
   for (const c of r.criticalPath) lines.push(`  ${c}`);

@@ -1,0 +1,116 @@
+/** `hitch volume …` and `hitch server …`: create, list, show, delete over the OpenStack APIs. */
+import type { Command } from 'commander';
+import { HitchError } from '../../errors.ts';
+import type { CliContext } from '../context.ts';
+import { fields, json, table } from '../format.ts';
+import { findServer, findVolume, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
+
+const positiveInt = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16384) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `size must be a whole number of GiB from 1 to 16384 (got ${v})` });
+  return Number(v);
+};
+
+const volumeRow = (v: Volume, servers: Map<string, string>) => [
+  v.id,
+  v.name ?? '',
+  v.status,
+  v.size,
+  v.attachments.map((a) => `${servers.get(a.server_id) ?? a.server_id} ${a.device ?? ''}`.trim()).join(', '),
+];
+
+export function registerResourceCommands(program: Command, ctx: CliContext): void {
+  const volume = program.command('volume').description('block storage volumes (Cinder v3)');
+  volume
+    .command('create')
+    .description('create a volume')
+    .argument('<name>', 'volume name')
+    .option('--size <GiB>', 'size in GiB', '1')
+    .option('--description <text>', 'description')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { size: string; description?: string; json?: boolean }) => {
+      const body = { volume: { name, size: positiveInt(o.size), ...(o.description ? { description: o.description } : {}) } };
+      const v = (await ctx.client.call<{ volume: Volume }>('volume', 'POST', '/volumes', body)).body.volume;
+      ctx.io.out(o.json ? json(v) : fields({ id: v.id, name: v.name, status: v.status, size: v.size }));
+    });
+  volume
+    .command('list')
+    .description('list the project\'s volumes')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const vols = await listVolumes(ctx.client);
+      if (o.json) return ctx.io.out(json(vols));
+      const names = new Map((await listServers(ctx.client)).map((s) => [s.id, s.name]));
+      ctx.io.out(table(['ID', 'Name', 'Status', 'Size', 'Attached to'], vols.map((v) => volumeRow(v, names))));
+    });
+  volume
+    .command('show')
+    .description('show one volume')
+    .argument('<volume>', 'volume name or id')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const v = await findVolume(ctx.client, ref);
+      ctx.io.out(o.json ? json(v) : fields({ id: v.id, name: v.name, status: v.status, size: v.size, attachments: v.attachments.map((a) => ({ server_id: a.server_id, device: a.device })) }));
+    });
+  volume
+    .command('delete')
+    .description('delete volumes')
+    .argument('<volume...>', 'volume names or ids')
+    .action(async (refs: string[]) => {
+      for (const ref of refs) {
+        const v = await findVolume(ctx.client, ref);
+        await ctx.client.call('volume', 'DELETE', `/volumes/${v.id}`);
+        ctx.io.out(`deleted volume ${v.name ?? v.id} (${v.id})`);
+      }
+    });
+
+  const server = program.command('server').description('servers (Nova v2.1)');
+  server
+    .command('create')
+    .description('create a server and wait until it is ACTIVE')
+    .argument('<name>', 'server name')
+    .option('--flavor <flavor>', 'flavor id or name', '1')
+    .option('--image <image>', 'image id or name', 'hitch-tiny')
+    .option('--no-wait', 'return at once, while the server builds')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { flavor: string; image: string; wait: boolean; json?: boolean }) => {
+      const body = { server: { name, flavorRef: o.flavor, imageRef: o.image, networks: 'none' } };
+      const id = (await ctx.client.call<{ server: { id: string } }>('compute', 'POST', '/servers', body)).body.server.id;
+      let s = (await ctx.client.call<{ server: Server }>('compute', 'GET', `/servers/${id}`)).body.server;
+      // Bounded: the simulator builds in milliseconds, a real host in seconds.
+      for (let i = 0; o.wait && s.status === 'BUILD' && i < 600; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        s = (await ctx.client.call<{ server: Server }>('compute', 'GET', `/servers/${id}`)).body.server;
+      }
+      if (o.wait && s.status !== 'ACTIVE') throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'create', id, state: s.status });
+      ctx.io.out(o.json ? json(s) : fields({ id: s.id, name: s.name, status: s.status }));
+    });
+  server
+    .command('list')
+    .description("list the project's servers")
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const all = await listServers(ctx.client);
+      if (o.json) return ctx.io.out(json(all));
+      ctx.io.out(table(['ID', 'Name', 'Status', 'Volumes'], all.map((s) => [s.id, s.name, s.status, (s['os-extended-volumes:volumes_attached'] ?? []).length])));
+    });
+  server
+    .command('show')
+    .description('show one server')
+    .argument('<server>', 'server name or id')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const s = await findServer(ctx.client, ref);
+      ctx.io.out(o.json ? json(s) : fields({ id: s.id, name: s.name, status: s.status, volumes: (s['os-extended-volumes:volumes_attached'] ?? []).map((v) => v.id).join(', ') }));
+    });
+  server
+    .command('delete')
+    .description('delete servers (their volumes are detached first)')
+    .argument('<server...>', 'server names or ids')
+    .action(async (refs: string[]) => {
+      for (const ref of refs) {
+        const s = await findServer(ctx.client, ref);
+        await ctx.client.call('compute', 'DELETE', `/servers/${s.id}`);
+        ctx.io.out(`deleting server ${s.name} (${s.id})`);
+      }
+    });
+}

@@ -1,0 +1,121 @@
+/**
+ * The CLI's view of volumes, servers and attachments over the OpenStack APIs, with names or
+ * ids accepted wherever a volume or server is named (a name must be unique in the project).
+ */
+import { HitchError } from '../errors.ts';
+import type { HitchClient } from './client.ts';
+
+export interface Volume {
+  id: string;
+  name: string | null;
+  status: string;
+  size: number;
+  attachments: { server_id: string; device: string | null }[];
+  [k: string]: unknown;
+}
+
+export interface Server {
+  id: string;
+  name: string;
+  status: string;
+  'os-extended-volumes:volumes_attached'?: { id: string }[];
+  [k: string]: unknown;
+}
+
+export interface Attachment {
+  id: string;
+  serverId: string;
+  volumeId: string;
+  device: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function pick<T extends { id: string; name: string | null }>(kind: string, ref: string, all: readonly T[]): T {
+  const byId = all.find((x) => x.id === ref.toLowerCase());
+  if (byId) return byId;
+  const named = all.filter((x) => x.name === ref);
+  if (named.length === 1) return named[0] as T;
+  if (named.length > 1) {
+    throw new HitchError('HITCH_CONFLICT', { reason: `more than one ${kind} is named ${ref}; use an id (${named.map((n) => n.id).join(', ')})` });
+  }
+  throw new HitchError('HITCH_NOT_FOUND', { kind: kind === 'volume' ? 'Volume' : 'Instance', id: ref });
+}
+
+export async function listVolumes(c: HitchClient): Promise<Volume[]> {
+  return (await c.call<{ volumes: Volume[] }>('volume', 'GET', '/volumes/detail')).body.volumes;
+}
+
+export async function findVolume(c: HitchClient, ref: string): Promise<Volume> {
+  if (UUID.test(ref)) {
+    const r = await c.request<{ volume: Volume }>('volume', 'GET', `/volumes/${encodeURIComponent(ref.toLowerCase())}`);
+    if (r.status === 200) return r.body.volume;
+    if (r.status !== 404) await c.call('volume', 'GET', `/volumes/${encodeURIComponent(ref)}`);
+  }
+  return pick('volume', ref, await listVolumes(c));
+}
+
+export async function listServers(c: HitchClient): Promise<Server[]> {
+  const all = (await c.call<{ servers: Server[] }>('compute', 'GET', '/servers/detail')).body.servers;
+  return all.filter((s) => s.status !== 'DELETED');
+}
+
+export async function findServer(c: HitchClient, ref: string): Promise<Server> {
+  if (UUID.test(ref)) {
+    const r = await c.request<{ server: Server }>('compute', 'GET', `/servers/${encodeURIComponent(ref.toLowerCase())}`);
+    if (r.status === 200) return r.body.server;
+  }
+  return pick('server', ref, await listServers(c));
+}
+
+export async function listAttachments(c: HitchClient, serverId: string): Promise<Attachment[]> {
+  return (await c.call<{ volumeAttachments: Attachment[] }>('compute', 'GET', `/servers/${serverId}/os-volume_attachments`)).body.volumeAttachments;
+}
+
+/** One span as the trace endpoints give it. */
+export interface ApiSpan {
+  id: number;
+  parent_id: number | null;
+  name: string;
+  start_ms: number;
+  end_ms: number | null;
+  outcome: 'ok' | 'error' | 'cancelled' | 'running';
+  attrs: Record<string, string | number | boolean | null>;
+  error: { code: string; message: string } | null;
+}
+
+export interface ApiOperation {
+  id: string;
+  kind: string;
+  server_id: string;
+  volume_id: string;
+  request_id: string;
+  state: string;
+  step: string | null;
+  error: { code: string; message: string } | null;
+  started_ms: number;
+  ended_ms: number | null;
+  spans: ApiSpan[];
+}
+
+export async function getOperation(c: HitchClient, id: string): Promise<ApiOperation> {
+  return (await c.call<{ operation: ApiOperation }>('compute', 'GET', `/os-hitch-operations/${encodeURIComponent(id)}`)).body.operation;
+}
+
+export async function listOperations(c: HitchClient, serverId: string, volumeId: string): Promise<ApiOperation[]> {
+  return (await c.call<{ operations: ApiOperation[] }>('compute', 'GET', `/servers/${serverId}/os-volume_attachments/${volumeId}/trace`)).body.operations;
+}
+
+/** Spans in the shape `explain` reads. */
+export function toSpanRecords(spans: readonly ApiSpan[]) {
+  return spans.map((s) => ({
+    id: s.id,
+    parentId: s.parent_id,
+    name: s.name,
+    startMs: s.start_ms,
+    endMs: s.end_ms,
+    outcome: s.outcome,
+    attrs: s.attrs,
+    ...(s.error ? { error: s.error } : {}),
+  }));
+}

@@ -1,0 +1,253 @@
+/**
+ * `hitch serve` (what `npm start` runs): the all-in-one cloud on one port.
+ *
+ * On first start it generates the admin and demo passwords into `dataDir/credentials.json`
+ * (mode 0600), creates a demo volume and a demo server, and prints the URL and the credentials
+ * — the only time a secret is printed. Every start writes `dataDir/clouds.yaml`, so
+ * `OS_CLIENT_CONFIG_FILE=<dataDir>/clouds.yaml openstack --os-cloud hitch …` works at once.
+ *
+ * On the simulator the virtual clock is paced (`--sim-speed`, default 1 = real time), so an
+ * attach takes as long as it would on the modelled hardware and its progress can be watched;
+ * `--sim-speed 0` lets virtual time jump (an attach in milliseconds).
+ *
+ * SIGINT/SIGTERM: stop taking requests, let every operation in flight finish or roll back
+ * (virtual time runs free meanwhile), close the database, exit.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { HitchError } from '../errors.ts';
+import type { VirtualClock } from '../sim/clock.ts';
+import { createCloud, type Cloud } from './cloud.ts';
+import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
+import { metricsOf, type HitchMetrics } from './faces.ts';
+
+export interface Credentials {
+  readonly url: string;
+  readonly admin: { readonly username: 'admin'; readonly password: string; readonly project: 'admin' };
+  readonly demo: { readonly username: 'demo'; readonly password: string; readonly project: 'demo' };
+}
+
+export interface ServeFlags extends Partial<Record<keyof HitchConfig, unknown>> {
+  config?: unknown;
+  simSpeed?: unknown;
+  printConfig?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly config: HitchConfig;
+  readonly cloud: Cloud;
+  readonly firstStart: boolean;
+  /** Graceful stop (what SIGINT/SIGTERM run). */
+  stop(): Promise<void>;
+}
+
+export const DEMO_VOLUME = 'demo-volume';
+export const DEMO_SERVER = 'demo-server';
+
+const genPassword = (): string => randomBytes(15).toString('base64url');
+
+/** A port that is free on `host` now (the catalog needs the real port before listening). */
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** Read `dataDir/credentials.json`, or null when this is the first start. */
+export function readCredentials(dataDir: string): Credentials | null {
+  const p = join(dataDir, 'credentials.json');
+  if (!existsSync(p)) return null;
+  const c = JSON.parse(readFileSync(p, 'utf8')) as Credentials;
+  if (typeof c?.admin?.password !== 'string' || typeof c?.demo?.password !== 'string') {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `${p} is not a Hitch credentials file` });
+  }
+  return c;
+}
+
+/** The clouds.yaml that `openstack --os-cloud hitch` (demo) and `--os-cloud hitch-admin` read. */
+export function cloudsYaml(c: Credentials): string {
+  const cloud = (u: { username: string; password: string; project: string }) => ({
+    auth: {
+      auth_url: `${c.url}/identity/v3`,
+      username: u.username,
+      password: u.password,
+      project_name: u.project,
+      user_domain_name: 'Default',
+      project_domain_name: 'Default',
+    },
+    region_name: 'RegionOne',
+    interface: 'public',
+    identity_api_version: 3,
+  });
+  return `# Written by hitch serve for ${c.url}. Use: OS_CLIENT_CONFIG_FILE=<this file> openstack --os-cloud hitch server list\n${YAML.stringify({ clouds: { hitch: cloud(c.demo), 'hitch-admin': cloud(c.admin) } })}`;
+}
+
+/**
+ * Pace a virtual clock to wall time × `speed`: hold it (so it never jumps by itself) and move
+ * it forward in small steps. Returns a stop function that lets it run free again.
+ */
+export function paceClock(clock: VirtualClock, speed: number, tickMs = 50): () => void {
+  const release = clock.hold();
+  const wall0 = Date.now();
+  const virt0 = clock.now();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    const target = virt0 + (Date.now() - wall0) * speed;
+    if (target <= clock.now()) return;
+    busy = true;
+    void clock.advance(target - clock.now()).finally(() => {
+      busy = false;
+    });
+  }, tickMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    release();
+  };
+}
+
+function parseSpeed(v: unknown): number {
+  if (v === undefined || v === null) return 1;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 100_000) {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'config simSpeed: must be a number from 0 (no pacing) to 100000' });
+  }
+  return n;
+}
+
+/** Create the demo volume and server through the public APIs, as the demo user. */
+async function createDemoResources(cloud: Cloud, creds: Credentials): Promise<void> {
+  const tok = await cloud.app.inject({
+    method: 'POST',
+    url: '/identity/v3/auth/tokens',
+    payload: {
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: creds.demo.password } } },
+        scope: { project: { name: 'demo', domain: { id: 'default' } } },
+      },
+    },
+  });
+  const token = tok.headers['x-subject-token'];
+  if (tok.statusCode !== 201 || typeof token !== 'string') throw new HitchError('HITCH_INTERNAL', { detail: `demo token: ${tok.statusCode}` });
+  const headers = { 'x-auth-token': token, 'content-type': 'application/json' };
+  const v = await cloud.app.inject({ method: 'POST', url: '/volume/v3/volumes', headers, payload: { volume: { size: 1, name: DEMO_VOLUME, description: 'created by hitch serve on first start' } } });
+  const s = await cloud.app.inject({
+    method: 'POST',
+    url: '/compute/v2.1/servers',
+    headers,
+    payload: { server: { name: DEMO_SERVER, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } },
+  });
+  if (v.statusCode !== 202 || s.statusCode !== 202) throw new HitchError('HITCH_INTERNAL', { detail: `demo resources: volume ${v.statusCode}, server ${s.statusCode}` });
+}
+
+/** Start the all-in-one server. `out` receives the lines a person should read. */
+export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<RunningServer> {
+  const { simSpeed: speedFlag, printConfig: _p, ...cfgFlags } = flags;
+  let config = resolveConfig(cfgFlags, env);
+  const speed = parseSpeed(speedFlag ?? env['HITCH_SIM_SPEED']);
+  if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const existing = readCredentials(config.dataDir);
+  const firstStart = existing === null;
+  const creds: Credentials = {
+    url: config.publicUrl,
+    admin: { username: 'admin', password: existing?.admin.password ?? config.adminPassword ?? genPassword(), project: 'admin' },
+    demo: { username: 'demo', password: existing?.demo.password ?? genPassword(), project: 'demo' },
+  };
+
+  // The metrics live on the app, which exists only once the cloud does; no operation runs before.
+  const sink: { metrics?: HitchMetrics | undefined } = {};
+  const cloud = await createCloud({
+    config,
+    credentials: { adminPassword: creds.admin.password, demoPassword: creds.demo.password },
+    onStep: (op, step) => sink.metrics?.step(op, step),
+    onFinished: (op) => sink.metrics?.finished(op),
+  });
+  sink.metrics = metricsOf(cloud.app);
+  const unpace = cloud.sim && speed > 0 ? paceClock(cloud.sim.clock, speed) : () => undefined;
+  try {
+    if (firstStart) {
+      await createDemoResources(cloud, creds);
+      writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
+    }
+    writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
+    await cloud.app.listen({ host: config.bind, port: config.port });
+  } catch (e) {
+    unpace();
+    await cloud.close().catch(() => undefined);
+    throw e;
+  }
+
+  const clouds = join(config.dataDir, 'clouds.yaml');
+  out(`Hitch is running at ${config.publicUrl}/ (dashboard; APIs under /identity/v3, /volume/v3, /compute/v2.1)`);
+  out(`  data plane: ${config.backend === 'sim' ? `simulated, scenario ${config.scenario}, seed ${config.seed}, ${speed > 0 ? `${speed}x real time` : 'virtual time unpaced'}` : `${config.backend} + ${config.virt}`}`);
+  out(`  data: ${config.dataDir}`);
+  if (firstStart) {
+    out('  first start: created the admin and demo projects, the volume demo-volume and the server demo-server');
+    out(`  admin  password ${creds.admin.password}`);
+    out(`  demo   password ${creds.demo.password}`);
+    out(`  (kept in ${join(config.dataDir, 'credentials.json')}; not printed again)`);
+  } else {
+    out(`  credentials: ${join(config.dataDir, 'credentials.json')}`);
+  }
+  out(`  try: npx hitch attach ${DEMO_SERVER} ${DEMO_VOLUME}`);
+  out(`       OS_CLIENT_CONFIG_FILE=${clouds} openstack --os-cloud hitch server list`);
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      unpace();
+      await cloud.close();
+    })();
+    return stopping;
+  };
+  return { url: config.publicUrl, config, cloud, firstStart, stop };
+}
+
+/** The `serve` command: start, print, and stop cleanly on SIGINT/SIGTERM. */
+export async function serve(flags: ServeFlags): Promise<void> {
+  if (flags.printConfig) {
+    const { simSpeed, printConfig: _p, ...cfgFlags } = flags;
+    const cfg = resolveConfig(cfgFlags);
+    console.log(JSON.stringify({ ...printableConfig(cfg), simSpeed: parseSpeed(simSpeed ?? process.env['HITCH_SIM_SPEED']) }, null, 2));
+    return;
+  }
+  const server = await startServer(flags);
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      console.error(`hitch: ${sig} again, exiting without waiting`);
+      process.exit(1);
+    }
+    console.log(`hitch: ${sig}: finishing operations in flight, then closing`);
+    void server.stop().then(
+      () => {
+        console.log('hitch: stopped');
+        process.exit(0);
+      },
+      (e: unknown) => {
+        console.error(`hitch: error while stopping: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
