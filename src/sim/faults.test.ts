@@ -112,4 +112,17 @@ describe('faults', () => {
     await expect(host.exec('iscsiadm', ['-m', 'session'], { okCodes: [21], timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'HITCH_EXEC_TIMEOUT' });
     expect((await host.exec('iscsiadm', ['-m', 'session'], { okCodes: [21] })).code).toBe(21);
   });
+
+  it('a node record a session uses cannot be deleted before the logout (exit 15)', async () => {
+    const host = single();
+    await login(host);
+    const r = await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--op', 'delete'], any);
+    expect(r.code).toBe(15);
+    expect(r.stderr).toBe(
+      `iscsiadm: This command will remove the record [iface: default, target: ${T}, portal: 192.0.2.10,3260], but a session is using it. Logout session then rerun command to remove record.\n` +
+        'iscsiadm: Could not execute operation on all records: session exists\n',
+    );
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--logout']);
+    expect((await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--op', 'delete'])).code).toBe(0);
+  });
 });

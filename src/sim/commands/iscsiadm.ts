@@ -9,7 +9,7 @@ import { portalKey } from '../network.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out, parseOptions } from './command.ts';
 import { discover, discoveryDb } from './iscsiadm-discovery.ts';
-import { login, logout } from './iscsiadm-login.ts';
+import { login, loginLabel, logout } from './iscsiadm-login.ts';
 import { listSessions, rescanSessions } from './iscsiadm-session.ts';
 
 const WITH_VALUE = new Set(['-m', '--mode', '-T', '--targetname', '-p', '--portal', '-I', '--interface', '-o', '--op', '-n', '--name', '-v', '--value', '-t', '--type', '-r', '--sid', '-P', '--print']);
@@ -83,9 +83,16 @@ async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target
   switch (op) {
     case 'update':
       return updateRecords(opts, records);
-    case 'delete':
-      for (const r of records) host.nodes.delete(r);
-      return out(0);
+    case 'delete': {
+      // open-iscsi refuses to delete a record a session still uses (a logout must come first).
+      const busy = records.filter((r) => host.findSession(r.target, r.portal) !== undefined);
+      for (const r of records) if (!busy.includes(r)) host.nodes.delete(r);
+      if (busy.length === 0) return out(0);
+      const msgs = busy.map(
+        (r) => `iscsiadm: This command will remove the record ${loginLabel(r)}, but a session is using it. Logout session then rerun command to remove record.`,
+      );
+      return out(15, '', lines([...msgs, 'iscsiadm: Could not execute operation on all records: session exists']));
+    }
     case undefined:
     case 'show':
       if (target === undefined && portal === undefined && op === undefined) return out(0, lines(records.map(renderNodeListLine)));
