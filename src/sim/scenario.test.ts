@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
+import { createSimHost } from '../host/sim-host.ts';
 import { builtinScenarioNames, loadScenario, parseScenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 
@@ -29,6 +30,23 @@ describe('scenarios', () => {
       ['iqn.1992-04.com.emc:cx.apm00150602415.b0', ['192.168.1.60:3260'], 192, '36006016074e03a008d3cf25b04e2daae'],
     ]);
     expect(sim.faults.list()).toEqual([{ fault: 'map-never', wwn: '36006016074e03a008d3cf25b04e2daae' }]);
+  });
+
+  it('slow-udev: the by-path link comes 5 s after the disk; eight-portals-three-dead: five sessions', async () => {
+    const T = 'iqn.2010-10.org.openstack:volume-0001';
+    const slow = createSimHost('slow-udev');
+    await slow.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await slow.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    const t = slow.clock.now();
+    expect(await slow.waitForPath(`/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-${T}-lun-1`, { timeoutMs: 10_000 })).toBe(true);
+    expect(slow.clock.now() - t).toBe(5_000);
+
+    const eight = createSimHost('eight-portals-three-dead');
+    await eight.exec('iscsiadm', ['-m', 'discovery', '-t', 'sendtargets', '-p', '192.0.2.21:3260']);
+    const r = await eight.exec('iscsiadm', ['-m', 'node', '-T', T, '--login'], { okCodes: [8], timeoutMs: 200_000 });
+    expect(r.stdout.match(/successful\.$/gm)).toHaveLength(5);
+    expect(r.stderr.match(/\(8 - connection timed out\)/g)).toHaveLength(3);
+    expect(eight.sim.inspectHost('compute-1').sessions.map((x) => x.portal)).toEqual(['192.0.2.21:3260', '192.0.2.23:3260', '192.0.2.24:3260', '192.0.2.26:3260', '192.0.2.28:3260']);
   });
 
   it('an unknown name is HITCH_SIM_UNKNOWN_SCENARIO and lists the known ones', () => {
