@@ -4,7 +4,7 @@
  * "No records found" / "No active sessions.", 15 for a session that already exists, 8 / 19 /
  * 24 for login failures, 7 for bad usage.
  */
-import { isKnownSetting, renderNodeAdded, renderNodeListLine, renderNodeRecord, type NodeRecord } from '../iscsi-node-db.ts';
+import { isKnownSetting, NODE_RECORD_TEMPLATE, renderNodeAdded, renderNodeListLine, renderNodeRecord, type NodeRecord } from '../iscsi-node-db.ts';
 import { portalKey } from '../network.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out, parseOptions } from './command.ts';
@@ -54,7 +54,7 @@ export async function iscsiadm(ctx: CommandContext): Promise<CommandOutput> {
     case 'discoverydb':
       return discoveryMode(ctx, mode, p.opts, portal);
     case 'iface':
-      return out(0, 'default tcp,<empty>,<empty>,<empty>,<empty>\niser iser,<empty>,<empty>,<empty>,<empty>\n');
+      return ifaceMode(p.opts);
     case undefined:
       return usage('no mode specified');
     default:
@@ -146,4 +146,17 @@ async function discoveryMode(ctx: CommandContext, mode: 'discovery' | 'discovery
     return discover(ctx, portal);
   }
   return discoveryDb(ctx, op, portal, opt(opts, '-P', '--print'), opt(opts, '-n', '--name'), opt(opts, '-v', '--value'));
+}
+
+/** `iscsiadm -m iface` (the list) and `-m iface -I NAME -o show` (one iface record). */
+function ifaceMode(opts: Map<string, string[]>): CommandOutput {
+  const name = opt(opts, '-I', '--interface');
+  if (name === undefined) return out(0, 'default tcp,<empty>,<empty>,<empty>,<empty>\niser iser,<empty>,<empty>,<empty>,<empty>\n');
+  if (name !== 'default' && name !== 'iser') return out(21, '', `iscsiadm: Could not read iface ${name}. Error 21\n`);
+  const body = NODE_RECORD_TEMPLATE.filter(([k]) => k.startsWith('iface.')).map(([k, v]) => {
+    if (k === 'iface.iscsi_ifacename') return `${k} = ${name}`;
+    if (k === 'iface.transport_name') return `${k} = ${name === 'iser' ? 'iser' : 'tcp'}`;
+    return `${k} = ${v}`;
+  });
+  return out(0, `# BEGIN RECORD 2.1.8\n${body.join('\n')}\n# END RECORD\n`);
 }
