@@ -5,7 +5,7 @@
  * API a storage backend calls), so the same scenario and seed give the same trace, byte for
  * byte.
  */
-import { HitchError, isHitchError } from '../errors.ts';
+import { HitchError, isHitchError, toHitchError } from '../errors.ts';
 import { renderCommand } from '../host/mask.ts';
 import { StorageArray, type AllowOptions, type SimLun } from './array.ts';
 import { VirtualClock } from './clock.ts';
@@ -225,8 +225,9 @@ export class Simulation implements SimWorld {
       result = await runCommand(ctx);
     } catch (e) {
       if (!isHitchError(e, 'HITCH_ABORTED') || !timedOut) {
-        this.event(hostName, `exec aborted ${command}`);
-        throw e;
+        // An abort from the caller's signal, or a bug in the simulator: either way a HitchError.
+        this.event(hostName, `exec ${isHitchError(e, 'HITCH_ABORTED') ? 'aborted' : 'error'} ${command}`);
+        throw toHitchError(e);
       }
       result = { code: -1, stdout: '', stderr: '' };
     } finally {
