@@ -49,6 +49,21 @@ describe('scenarios', () => {
     expect(eight.sim.inspectHost('compute-1').sessions.map((x) => x.portal)).toEqual(['192.0.2.21:3260', '192.0.2.23:3260', '192.0.2.24:3260', '192.0.2.26:3260', '192.0.2.28:3260']);
   });
 
+  it('FC HBAs and an NVMe host NQN appear only when a host declares them', async () => {
+    const base = loadScenario('healthy-single');
+    const h0 = base.hosts[0] as NonNullable<(typeof base.hosts)[number]>;
+    const host = createSimHost({
+      ...base,
+      hosts: [{ ...h0, fcHosts: [{ host: 7, portName: '0x21000024ff3fd8c2', nodeName: '0x20000024ff3fd8c2' }], nvmeHostNqn: 'nqn.2014-08.org.nvmexpress:uuid:1b4e28ba' }],
+    });
+    const fc = await host.exec('systool', ['-c', 'fc_host', '-v']);
+    expect(fc.stdout).toContain('  Class Device = "host7"\n');
+    expect(fc.stdout).toContain('    port_name           = "0x21000024ff3fd8c2"\n');
+    expect(fc.stdout).toContain('    port_state          = "Online"\n');
+    expect((await host.exec('cat', ['/etc/nvme/hostnqn'])).stdout).toBe('nqn.2014-08.org.nvmexpress:uuid:1b4e28ba\n');
+    expect(await createSimHost('healthy-single').exists('/sys/class/fc_host')).toBe(false);
+  });
+
   it('an unknown name is HITCH_SIM_UNKNOWN_SCENARIO and lists the known ones', () => {
     expect(() => loadScenario('no-such-scenario')).toThrow(expect.objectContaining({ code: 'HITCH_SIM_UNKNOWN_SCENARIO', message: expect.stringContaining('healthy-multipath') }));
   });
