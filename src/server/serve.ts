@@ -183,10 +183,9 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   sink.metrics = metricsOf(cloud.app);
   const unpace = cloud.sim && speed > 0 ? paceClock(cloud.sim.clock, speed) : () => undefined;
   try {
-    if (firstStart) {
-      await createDemoResources(cloud, creds);
-      writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
-    }
+    if (firstStart) await createDemoResources(cloud, creds);
+    // Rewritten on every start: the URL follows --port/--public-url, the passwords stay.
+    writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
     writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
     await cloud.app.listen({ host: config.bind, port: config.port });
   } catch (e) {
