@@ -18,6 +18,7 @@
  * recovery reads to find what may need undoing.
  */
 import { HitchError, toHitchError } from '../errors.ts';
+import type { Clock } from '../host/host.ts';
 import type { Span } from '../trace/span.ts';
 import { buildDiskXml, type DiskSource } from '../virt/disk-xml.ts';
 import type { HypervisorDriver } from '../virt/driver.ts';
@@ -33,6 +34,8 @@ export interface FlowContext {
   readonly hypervisor: HypervisorDriver;
   /** How long the guest may take to release a disk on unplug. */
   readonly detachTimeoutMs: number;
+  /** The host's clock: undo retries wait on it (virtual on the simulator). */
+  readonly clock: Clock;
   /** Called as each step begins (journal, crash-test hooks). */
   readonly onStep?: (step: string) => Promise<void> | void;
 }
@@ -109,7 +112,7 @@ export async function reserveAttach(
  */
 export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span): Promise<void> {
   const ref = refOf(server, bdm);
-  const undo = new UndoStack();
+  const undo = new UndoStack(ctx.clock);
   let exportedTo: ConnectorProperties | null = null;
   undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id));
   undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s));

@@ -105,7 +105,7 @@ async function setup(faults: FaultPoint[]) {
     flavor_id: '1', image_id: 'i', host: 'compute1', domain_name: 'instance-00000001', metadata: '{}',
   });
   await hypervisor.defineAndStart({ name: server.domain_name, uuid: server.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' });
-  const ctx: FlowContext = { repo, storage, connector: host, hypervisor, detachTimeoutMs: 5_000 };
+  const ctx: FlowContext = { repo, storage, connector: host, hypervisor, detachTimeoutMs: 5_000, clock };
   const trace = new Trace(clock);
   return { clock, hdb, repo, hypervisor, storage, host, server, ctx, trace };
 }

@@ -33,7 +33,7 @@ export interface ComputeManagerOptions {
    * What the flows run on. The storage protocol acts with the compute service's own credentials
    * (not the caller's token), so background steps and crash recovery never hold an expired token.
    */
-  readonly flow: Omit<FlowContext, 'repo' | 'onStep'>;
+  readonly flow: Omit<FlowContext, 'repo' | 'onStep' | 'clock'>;
   /** Observe step starts (crash-test hooks, metrics). */
   readonly onStep?: (op: { id: string; kind: string }, step: string) => Promise<void> | void;
   /** Observe finished operations (metrics). */
@@ -75,7 +75,7 @@ export class ComputeManager {
    * start, before the manager takes new work.
    */
   async recover(): Promise<RecoveryOutcome[]> {
-    const ctx: FlowContext = { ...this.#opts.flow, repo: this.repo };
+    const ctx: FlowContext = { ...this.#opts.flow, repo: this.repo, clock: this.#opts.clock };
     return this.#locks.with([`recover-${this.hostName}`], () => recoverHost(ctx, this.hostName, this.#opts.clock));
   }
 
@@ -187,6 +187,7 @@ export class ComputeManager {
     const ctx: FlowContext = {
       ...this.#opts.flow,
       repo: this.repo,
+      clock: this.#opts.clock,
       onStep: async (step) => {
         await this.repo.setOperationStep(opId, step);
         await this.#opts.onStep?.({ id: opId, kind }, step);

@@ -21,6 +21,7 @@ import { Trace, type Span } from '../trace/span.ts';
 import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
 import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
+import { withRetries } from './undo.ts';
 
 export interface RecoveryOutcome {
   readonly operationId: string;
@@ -29,17 +30,21 @@ export interface RecoveryOutcome {
   readonly error?: string;
 }
 
-/** Tolerate "already gone": recovery may repeat a step that did happen before the crash. */
-async function tolerant(span: Span, name: string, fn: (s: Span) => Promise<unknown>): Promise<void> {
-  try {
-    await span.run(name, {}, async (s) => {
-      await fn(s);
-    });
-  } catch (e) {
-    const err = toHitchError(e);
-    if (err.status === 404) return;
-    throw err;
-  }
+/**
+ * Tolerate "already gone" (recovery may repeat a step that did happen before the crash), and
+ * retry transient refusals as the attach's own rollback does.
+ */
+async function tolerant(ctx: FlowContext, span: Span, name: string, fn: (s: Span) => Promise<unknown>): Promise<void> {
+  await span.run(name, {}, (s) =>
+    withRetries(ctx.clock, async () => {
+      try {
+        await fn(s);
+      } catch (e) {
+        const err = toHitchError(e);
+        if (err.status !== 404) throw err;
+      }
+    }),
+  );
 }
 
 async function diskPlugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<boolean> {
@@ -48,17 +53,19 @@ async function diskPlugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, spa
 }
 
 async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
-  await tolerant(span, 'recover.unplug', (s) => ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: s }));
+  if (await diskPlugged(ctx, server, bdm, span)) {
+    await tolerant(ctx, span, 'recover.unplug', (s) => ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: s }));
+  }
   const info = bdm.connection_info ? (JSON.parse(bdm.connection_info) as ConnectionInfo) : null;
   if (info) {
-    await tolerant(span, 'recover.disconnect-volume', (s) =>
+    await tolerant(ctx, span, 'recover.disconnect-volume', (s) =>
       ctx.connector.disconnect(info, bdm.device_info ? (JSON.parse(bdm.device_info) as Record<string, unknown>) : null, s, { force: true }),
     );
   }
   const connector = await ctx.connector.connectorProperties(span);
-  await tolerant(span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
+  await tolerant(ctx, span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
   if (info?.data['auth_method'] === 'CHAP') {
-    await tolerant(span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secretUsageFor(server.id, bdm.volume_id), { span: s }));
+    await tolerant(ctx, span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secretUsageFor(server.id, bdm.volume_id), { span: s }));
   }
   await ctx.repo.deleteBdm(bdm.id);
 }
@@ -67,7 +74,7 @@ async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerR
   if (!bdm) {
     // The crash came before the mapping existed (or after its rollback): the storage side may
     // still hold a reservation for this instance; releasing an absent one is a no-op.
-    await tolerant(span, 'recover.release-volume', async (s) => {
+    await tolerant(ctx, span, 'recover.release-volume', async (s) => {
       // In the legacy flow a reservation names no instance: only release one nobody else maps.
       const others = (await ctx.repo.bdmsOfVolume(op.volume_id)).length;
       const ids = await ctx.storage.attachmentsOf(op.volume_id, server.id, s);
@@ -95,7 +102,7 @@ async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerR
 async function recoverDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow | undefined, span: Span): Promise<RecoveryOutcome['action']> {
   if (bdm && bdm.status === 'attached') {
     // begin-detaching may have reached the storage side before the crash: put it back.
-    await tolerant(span, 'recover.roll-detaching', (s) => ctx.storage.rollDetaching(bdm.volume_id, s));
+    await tolerant(ctx, span, 'recover.roll-detaching', (s) => ctx.storage.rollDetaching(bdm.volume_id, s));
     return 'rolled_back_detach';
   }
   if (bdm) await undoEverything(ctx, server, bdm, span);

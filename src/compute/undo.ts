@@ -4,7 +4,26 @@
  * (os-brick's cleanup chains every failure), and the failures are reported together.
  */
 import { HitchError, toHitchError } from '../errors.ts';
+import type { Clock } from '../host/host.ts';
 import type { Span } from '../trace/span.ts';
+
+/** Attempts per undo, and the pause before each retry: a transient refusal should not strand a volume. */
+export const UNDO_ATTEMPTS = 3;
+export const UNDO_RETRY_MS = [1_000, 5_000] as const;
+
+/** Run `fn` up to UNDO_ATTEMPTS times, pausing between attempts; the last error is thrown. */
+export async function withRetries<T>(clock: Clock, fn: (attempt: number) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let attempt = 1; attempt <= UNDO_ATTEMPTS; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      last = e;
+      if (attempt < UNDO_ATTEMPTS) await clock.sleep(UNDO_RETRY_MS[attempt - 1] ?? 5_000);
+    }
+  }
+  throw last;
+}
 
 interface UndoEntry {
   readonly name: string;
@@ -13,6 +32,11 @@ interface UndoEntry {
 
 export class UndoStack {
   readonly #entries: UndoEntry[] = [];
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /** Register how to undo the step that just succeeded. */
   push(name: string, run: (span: Span) => Promise<void>): void {
@@ -37,7 +61,9 @@ export class UndoStack {
     while (this.#entries.length > 0) {
       const e = this.#entries.pop() as UndoEntry;
       try {
-        await span.run(`rollback.${e.name}`, {}, (child) => e.run(child));
+        await span.run(`rollback.${e.name}`, {}, (child) =>
+          withRetries(this.#clock, (attempt) => (attempt === 1 ? e.run(child) : child.run(`attempt ${attempt}`, {}, (a) => e.run(a)))),
+        );
       } catch (err) {
         failures.push(toHitchError(err));
       }
