@@ -270,7 +270,8 @@ export function renderExplain(r: ExplainReport, opts: RenderOptions = {}): strin
     lines.push(`${cut} |${bar.padEnd(width)}| ${`+${formatMs(row.startMs)}`.padStart(7)} ${d.padStart(8)}${flags}`);
   }
   lines.push('', 'critical path:');
-  for (const c of r.criticalPath) lines.push(`  ${c}`);
+  // Entries are indented two spaces per level: show them down to the waterfall's depth.
+  for (const c of r.criticalPath) if ((c.length - c.trimStart().length) / 2 <= maxDepth) lines.push(`  ${c}`);
   lines.push('', 'diagnosis:');
   for (const d of r.diagnosis) lines.push(`  - ${d}`);
   return lines.join('\n');

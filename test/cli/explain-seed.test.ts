@@ -1,0 +1,90 @@
+/**
+ * `hitch explain` on the seed scenario: the waterfall of the nine steps and the diagnosis the
+ * seed's author worked out by hand — the dead portal's 120 s login timeout did not hold the
+ * attach, which was usable through the healthy portal. Both through a running server and with
+ * `hitch scenario run` in memory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { cli } from './support.ts';
+
+const STEPS = ['reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance'];
+const DEAD_PORTAL = /^ {2}- login to 192\.168\.1\.59:3260 timed out after 120 s \(iscsiadm exit 8\); the volume was usable at (\d+(\.\d)?) s through 192\.168\.1\.60:3260$/m;
+
+describe('hitch explain on the seed scenario (a running server)', () => {
+  let srv: RunningServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hitch-explain-'));
+    srv = await startServer({ dataDir: dir, port: 0, scenario: 'seed', simSpeed: 0, logLevel: 'silent' }, {}, () => undefined);
+  });
+  afterAll(async () => {
+    await srv?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the waterfall, the critical path and the dead-portal diagnosis', async () => {
+    const env = { HITCH_DATA_DIR: dir };
+    const attach = await cli(['attach', 'demo-server', 'demo-volume'], env);
+    expect(attach.code, attach.err).toBe(0);
+    await srv.cloud.settle(); // the dead portal's background login, so its failure is in the trace
+    const r = await cli(['explain', 'demo-server', 'demo-volume'], env);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toMatch(/^attach [0-9a-f-]{36}: done, volume [0-9a-f-]{36}, server [0-9a-f-]{36}$/);
+    expect(lines[1]).toMatch(/^total [\d.]+ s \(background work went on until 1\d\d s\)$/);
+    for (const step of STEPS) expect(lines.some((l) => l.startsWith(`${step} `) || l.startsWith(`${step}  `)), step).toBe(true);
+    expect(lines.find((l) => l.includes('connect_path 192.168.1.59:3260'))).toMatch(/FAILED {2}\(background\)$/);
+    const usable = Number(DEAD_PORTAL.exec(r.out)?.[1]);
+    // Usable at the healthy path's time, far below Nova's 254 s and the 120 s timeout.
+    expect(usable).toBeGreaterThan(0);
+    expect(usable).toBeLessThan(120);
+    expect(r.out).toContain('critical path:\n');
+
+    // The same report as JSON, and by operation id.
+    const j = JSON.parse((await cli(['explain', 'demo-server', 'demo-volume', '--json'], env)).out);
+    expect(j.report.diagnosis[0]).toBe(DEAD_PORTAL.exec(r.out)?.[0].slice(4));
+    const byId = await cli(['explain', j.operation.id, '--depth', '0'], env);
+    expect(byId.code).toBe(0);
+    expect(byId.out).not.toContain('connect_path');
+    expect(byId.out).toMatch(DEAD_PORTAL);
+  });
+});
+
+describe('hitch scenario run', () => {
+  it('runs the seed in memory and prints the same diagnosis, the same way every time', async () => {
+    const a = await cli(['scenario', 'run', 'seed']);
+    expect(a.code, a.err).toBe(0);
+    expect(a.out.split('\n')[0]).toBe('scenario seed, seed 1: attach done');
+    expect(a.out).toMatch(DEAD_PORTAL);
+    // Virtual time and a seeded simulation: byte for byte the same (ids and WWNs aside).
+    const b = await cli(['scenario', 'run', 'seed']);
+    const norm = (s: string) => s.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'ID').replace(/iqn\.2010-10\.…\w+/g, 'IQN').replace(/volume-[0-9a-f-]+/g, 'volume-X').replace(/-v [0-9a-f]{20}/g, '-v USER');
+    expect(norm(b.out)).toBe(norm(a.out));
+  });
+
+  it('lists scenarios, reports JSON, and refuses an unknown one with its code', async () => {
+    const list = await cli(['scenario', 'list', '--json']);
+    expect(JSON.parse(list.out).map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['seed', 'healthy-multipath', 'map-never', 'slow-udev', 'eight-portals-three-dead']));
+    const j = await cli(['scenario', 'run', 'healthy-single', '--json']);
+    expect(j.code, j.err).toBe(0);
+    const parsed = JSON.parse(j.out);
+    expect(parsed.operation.state).toBe('done');
+    expect(parsed.report.rows.filter((r: { depth: number }) => r.depth === 0).map((r: { name: string }) => r.name)).toEqual(STEPS);
+    const bad = await cli(['scenario', 'run', 'no-such-scenario']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^hitch: HITCH_SIM_UNKNOWN_SCENARIO: Unknown scenario "no-such-scenario"; known scenarios: .*seed/);
+  });
+
+  it('explains the other scenarios in words', async () => {
+    const eight = await cli(['scenario', 'run', 'eight-portals-three-dead', '--depth', '0']);
+    expect(eight.code, eight.err).toBe(0);
+    expect(eight.out.match(/^ {2}- login to \S+ timed out after/gm)?.length).toBe(3);
+    const slow = await cli(['scenario', 'run', 'slow-udev', '--depth', '0']);
+    expect(slow.code, slow.err).toBe(0);
+    expect(slow.out).toMatch(/the device took [\d.]+ m?s to appear at \/dev\/disk\/by-path\/ip-/);
+  });
+});
