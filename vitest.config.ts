@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: keep the pool small so real peers (PostgreSQL, tgtd, QEMU) are not starved.
     pool: 'forks',
+    // One PostgreSQL cluster for the whole run (each file makes its own databases in it).
+    globalSetup: ['src/test-support/pg-global-setup.ts'],
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
   },
 });
