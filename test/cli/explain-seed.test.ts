@@ -86,5 +86,8 @@ describe('hitch scenario run', () => {
     const slow = await cli(['scenario', 'run', 'slow-udev', '--depth', '0']);
     expect(slow.code, slow.err).toBe(0);
     expect(slow.out).toMatch(/the device took [\d.]+ m?s to appear at \/dev\/disk\/by-path\/ip-/);
+    const noMap = await cli(['scenario', 'run', 'map-never', '--depth', '0']);
+    expect(noMap.code, noMap.err).toBe(0);
+    expect(noMap.out).toMatch(/^ {2}- multipathd did not create a map for WWN 3[0-9a-f]+.*; fell back to single path \/dev\/disk\/by-path\/ip-/m);
   });
 });
