@@ -12,7 +12,7 @@
 #   chromium                   – headless browser for the dashboard test
 set -euo pipefail
 
-PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient)
+PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium)
 # Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.
 if [[ -n "${HITCH_EXTRA_PEERS:-}" ]]; then read -r -a extra <<<"$HITCH_EXTRA_PEERS"; PEERS+=("${extra[@]}"); fi
 

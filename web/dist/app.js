@@ -189,7 +189,10 @@ function doing(s, spans) {
     return sub ? doing(sub, spans) : `connecting through ${portal}`;
   }
   if (s.name.startsWith("exec ")) return `running ${cmd.split(" ").slice(0, 4).join(" ") || s.name.slice(5)}`;
-  if (s.name === "wait device") return `waiting for the device ${String(a["path"] ?? "").replace(/^.*\//, "")}`;
+  if (s.name === "wait device") {
+    const via = /\/ip-([^/]+?)-iscsi-/.exec(String(a["path"] ?? ""))?.[1];
+    return `waiting for the device${via ? ` through ${via}` : ""} (udev)`;
+  }
   if (s.name === "wait multipath") return "waiting for the multipath map";
   if (s.name.startsWith("block-storage ")) return `block storage: ${s.name.slice("block-storage ".length)}`;
   if (s.name === "virt.attach_disk") return `hot-plugging ${String(a["target"] ?? "the disk")}`;
