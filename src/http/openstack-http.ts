@@ -41,6 +41,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
 };
 
@@ -84,6 +85,7 @@ export function sendError(reply: FastifyReply, err: HitchError, style: ErrorStyl
     reply.header('www-authenticate', 'Keystone uri="/identity"');
     style = 'keystone';
   }
+  if (err.status === 429 && err.details['retryAfter'] !== undefined) reply.header('retry-after', String(err.details['retryAfter']));
   return reply.code(err.status).type('application/json').send(errorBody(err, style));
 }
 

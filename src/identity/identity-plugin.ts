@@ -6,9 +6,10 @@
  * Tokens travel only in headers (`X-Subject-Token` out, `X-Auth-Token` in) and appear in logs
  * only as `{SHA1}…`.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
+import { FailureLimiter } from '../http/rate-limit.ts';
 import { validate, type Schema } from '../http/validate.ts';
 import { DEFAULT_DOMAIN } from './identity-store.ts';
 import type { AuthContext, IdentityService, PasswordAuthRequest, ScopeRequest } from './identity-service.ts';
@@ -17,6 +18,8 @@ export interface IdentityPluginOptions {
   readonly identity: IdentityService;
   /** Base URL the catalog advertises (`http://host:port`); default: from the request's Host. */
   readonly publicUrl?: string;
+  /** Failed password attempts per client and user name per minute before 429 (default 10). */
+  readonly maxAuthFailures?: number;
 }
 
 const nameRef: Schema = {
@@ -142,7 +145,20 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
     return ctx;
   };
 
+  // Password guessing: 10 failed attempts per client and user name per minute, then 429.
+  const failures = new FailureLimiter({ max: opts.maxAuthFailures ?? 10, windowMs: 60_000 });
   app.post('/v3/auth/tokens', async (req, reply) => {
+    const who = (req.body as { auth?: { identity?: { password?: { user?: { name?: unknown; id?: unknown } } } } } | undefined)?.auth?.identity?.password?.user;
+    const key = `${req.ip} ${String(who?.name ?? who?.id ?? '')}`;
+    failures.check(key);
+    try {
+      return await issueToken(req, reply);
+    } catch (e) {
+      if (e instanceof HitchError && e.status === 401) failures.fail(key);
+      throw e;
+    }
+  });
+  const issueToken = async (req: FastifyRequest, reply: FastifyReply) => {
     validate(authSchema, req.body);
     const body = req.body as AuthBody;
     const methods = body.auth.identity.methods;
@@ -163,7 +179,7 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
       throw new HitchError('HITCH_UNAUTHORIZED', {}, { message: 'Attempted to authenticate with an unsupported method.' });
     }
     return reply.code(201).header('x-subject-token', issued.token).send(issued.body);
-  });
+  };
 
   const subject = async (req: FastifyRequest) => {
     const ctx = await caller(req);
