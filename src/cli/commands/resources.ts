@@ -22,14 +22,20 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
   const volume = program.command('volume').description('block storage volumes (Cinder v3)');
   volume
     .command('create')
-    .description('create a volume')
+    .description('create a volume and wait until it is available')
     .argument('<name>', 'volume name')
     .option('--size <GiB>', 'size in GiB', '1')
     .option('--description <text>', 'description')
+    .option('--no-wait', 'return at once, while the volume is creating')
     .option('--json', 'print JSON')
-    .action(async (name: string, o: { size: string; description?: string; json?: boolean }) => {
+    .action(async (name: string, o: { size: string; description?: string; wait: boolean; json?: boolean }) => {
       const body = { volume: { name, size: positiveInt(o.size), ...(o.description ? { description: o.description } : {}) } };
-      const v = (await ctx.client.call<{ volume: Volume }>('volume', 'POST', '/volumes', body)).body.volume;
+      let v = (await ctx.client.call<{ volume: Volume }>('volume', 'POST', '/volumes', body)).body.volume;
+      // Bounded: creating takes the array's time (virtual on the simulator).
+      for (let i = 0; o.wait && v.status === 'creating' && i < 600; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        v = (await ctx.client.call<{ volume: Volume }>('volume', 'GET', `/volumes/${v.id}`)).body.volume;
+      }
       ctx.io.out(o.json ? json(v) : fields({ id: v.id, name: v.name, status: v.status, size: v.size }));
     });
   volume
