@@ -8,11 +8,17 @@
 #   python3-novaclient         – the real OpenStack clients driven against a running Hitch
 #   tgt, libiscsi-bin          – a real iSCSI target and a userspace initiator (real-host suite)
 #   libvirt-daemon-system,
-#   qemu-system-x86            – real hypervisor and guest (real-host suite)
+#   libvirt-clients,
+#   qemu-system-x86,
+#   qemu-block-extra           – real hypervisor and guest; QEMU's own iSCSI initiator (real-host suite)
+#   open-iscsi                 – the host's initiator name (/etc/iscsi/initiatorname.iscsi), which the
+#                                connector reports and QEMU logs in with (no kernel initiator needed)
+#   cpio, kmod                 – scripts/build-test-guest.sh packs the tiny guest's initramfs
 #   chromium                   – headless browser for the dashboard test
 set -euo pipefail
 
-PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium)
+PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium
+  tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod)
 # Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.
 if [[ -n "${HITCH_EXTRA_PEERS:-}" ]]; then read -r -a extra <<<"$HITCH_EXTRA_PEERS"; PEERS+=("${extra[@]}"); fi
 

@@ -35,6 +35,22 @@ export interface HitchConfig {
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+  // --- the real data plane (backend tgt, virt libvirt) ---------------------------------------
+  /** Portals (`ip:port`) tgtd serves volumes on; the first is `target_portal`. */
+  readonly tgtPortals: readonly string[];
+  /** tgtd's management port (`tgtd -C N`); 0 is tgtd's default socket. */
+  readonly tgtControlPort: number;
+  /** Start tgtd (on `tgtPortals` only) when none answers, and stop it on close. */
+  readonly tgtStart: boolean;
+  /** libvirt connection URI of the compute host. */
+  readonly libvirtUri: string;
+  /** `qemu` (TCG: runs anywhere) or `kvm`. */
+  readonly virtType: 'qemu' | 'kvm';
+  /** Kernel, initramfs and command line servers boot from (direct kernel boot); none: no boot source. */
+  readonly guestKernel: string | null;
+  readonly guestInitrd: string | null;
+  readonly guestCmdline: string;
 }
 
 export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.freeze({
@@ -50,6 +66,14 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   adminPassword: null,
   detachTimeoutMs: 30_000,
   logLevel: 'info',
+  tgtPortals: Object.freeze(['127.0.0.1:3260']),
+  tgtControlPort: 0,
+  tgtStart: true,
+  libvirtUri: 'qemu:///system',
+  virtType: 'qemu',
+  guestKernel: null,
+  guestInitrd: null,
+  guestCmdline: 'console=ttyS0 quiet panic=-1',
 });
 
 type Raw = Partial<Record<keyof HitchConfig, unknown>> & { config?: unknown };
@@ -69,6 +93,14 @@ const ENV: Record<keyof HitchConfig, string> = {
   adminPassword: 'HITCH_ADMIN_PASSWORD',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
   logLevel: 'HITCH_LOG_LEVEL',
+  tgtPortals: 'HITCH_TGT_PORTALS',
+  tgtControlPort: 'HITCH_TGT_CONTROL_PORT',
+  tgtStart: 'HITCH_TGT_START',
+  libvirtUri: 'HITCH_LIBVIRT_URI',
+  virtType: 'HITCH_VIRT_TYPE',
+  guestKernel: 'HITCH_GUEST_KERNEL',
+  guestInitrd: 'HITCH_GUEST_INITRD',
+  guestCmdline: 'HITCH_GUEST_CMDLINE',
 };
 
 const bad = (key: string, reason: string): HitchError =>
@@ -88,6 +120,34 @@ function int(key: string, v: unknown, min: number, max: number): number {
 function str(key: string, v: unknown): string {
   if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw bad(key, 'must be a non-empty string');
   return v;
+}
+
+function bool(key: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && /^(true|1|yes|on)$/i.test(v)) return true;
+  if (typeof v === 'string' && /^(false|0|no|off)$/i.test(v)) return false;
+  throw bad(key, 'must be true or false');
+}
+
+/** `ip:port` list: an array (file) or a comma-separated string (flag, environment). */
+function portals(key: string, v: unknown): readonly string[] {
+  const list = typeof v === 'string' ? v.split(',').map((p) => p.trim()).filter((p) => p !== '') : v;
+  if (!Array.isArray(list) || list.length === 0) throw bad(key, 'must be a non-empty list of ip:port');
+  const out = list.map((p: unknown) => {
+    if (typeof p !== 'string' || !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(p) || Number(p.slice(p.lastIndexOf(':') + 1)) > 65535) {
+      throw bad(key, `${JSON.stringify(p)} is not ip:port`);
+    }
+    return p;
+  });
+  if (new Set(out).size !== out.length) throw bad(key, 'lists a portal twice');
+  return Object.freeze(out);
+}
+
+function absPathOrNull(key: string, v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  const p = str(key, v);
+  if (!p.startsWith('/')) throw bad(key, 'must be an absolute path');
+  return p;
 }
 
 /** Resolve the configuration from flags, environment and file. */
@@ -127,6 +187,14 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
     logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    tgtPortals: portals('tgtPortals', get('tgtPortals')),
+    tgtControlPort: int('tgtControlPort', get('tgtControlPort'), 0, 32767),
+    tgtStart: bool('tgtStart', get('tgtStart')),
+    libvirtUri: str('libvirtUri', get('libvirtUri')),
+    virtType: oneOf('virtType', get('virtType'), ['qemu', 'kvm'] as const),
+    guestKernel: absPathOrNull('guestKernel', get('guestKernel')),
+    guestInitrd: absPathOrNull('guestInitrd', get('guestInitrd')),
+    guestCmdline: str('guestCmdline', get('guestCmdline')),
   };
   return Object.freeze(cfg);
 }

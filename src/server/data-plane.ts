@@ -1,18 +1,32 @@
 /**
  * The data plane behind a cloud: the block storage backend and, per compute host, its Host,
  * initiator library and hypervisor driver. `sim` + `sim` is the simulated world of a scenario
- * (one virtual clock for everything); the real data plane (tgt + libvirt on this Linux host)
- * plugs in here too, so the rest of the composition does not care which it has.
+ * (one virtual clock for everything); `tgt` + `libvirt` is this Linux host for real: tgtd serves
+ * the volumes on loopback portals, libvirt + QEMU run the servers, and the whole cloud above
+ * does not care which it has.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Brick } from '../brick/index.ts';
+import type { ConnectorProperties } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
-import type { Clock, Host } from '../host/host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions } from '../host/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/host.ts';
+import { LinuxHost, realClock } from '../host/linux-host.ts';
 import { SimHost } from '../host/sim-host.ts';
 import { Simulation } from '../sim/simulation.ts';
-import type { HypervisorDriver } from '../virt/driver.ts';
+import type { Span } from '../trace/span.ts';
+import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
+import { LibvirtDriver } from '../virt/libvirt-driver.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
 import type { VolumeBackend } from '../volume/backend.ts';
 import { SimBackend } from '../volume/backends/sim-backend.ts';
+import { TgtBackend } from '../volume/backends/tgt-backend.ts';
+import { Tgtadm } from '../volume/backends/tgtadm.ts';
+import { TgtDaemon } from '../volume/backends/tgtd.ts';
 import type { HitchConfig } from './config.ts';
 
 export interface DataPlaneHost {
@@ -33,14 +47,17 @@ export interface DataPlane {
   readonly hosts: readonly DataPlaneHost[];
   /** The simulation, when the data plane is simulated. */
   readonly sim: Simulation | null;
+  /** tgtd, when the backend is `tgt` (portal faults in tests, whether Hitch started it). */
+  readonly tgtd?: TgtDaemon;
   /** Stop whatever the data plane started (daemons, watchers). */
   close(): Promise<void>;
 }
 
 export async function createDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   if (cfg.backend === 'sim' && cfg.virt === 'sim') return simDataPlane(cfg);
+  if (cfg.backend === 'tgt') return realDataPlane(cfg);
   throw new HitchError('HITCH_INVALID_ARGUMENT', {
-    reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available in this build; use --backend sim --virt sim`,
+    reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available: the simulated array's portals exist only in the simulator; use --backend tgt with --virt libvirt, or sim with sim`,
   });
 }
 
@@ -54,4 +71,156 @@ function simDataPlane(cfg: HitchConfig): DataPlane {
     return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor };
   });
   return { backend, hosts, sim, close: async () => undefined };
+}
+
+/** Where a server's serial console goes on the real data plane (the guest's own log). */
+export function consoleLogPath(dataDir: string, domainName: string): string {
+  return join(dataDir, 'console', `${domainName}.log`);
+}
+
+/** Where the `tgt` backend keeps its sparse LUN files. */
+export function lunDir(dataDir: string): string {
+  return join(dataDir, 'tgt');
+}
+
+/**
+ * This machine: one compute host (its hostname), tgtd on the configured portals, and libvirt
+ * (or, with `virt: sim`, a simulated hypervisor in front of the real target).
+ */
+async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
+  mkdirSync(lunDir(cfg.dataDir), { recursive: true, mode: 0o700 });
+  mkdirSync(join(cfg.dataDir, 'console'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(cfg.dataDir, 'stdin'), { recursive: true, mode: 0o700 });
+  const linux = new LinuxHost({
+    name: hostname(),
+    allowedRoots: [...DEFAULT_ALLOWED_ROOTS, cfg.dataDir],
+    // `truncate` makes a volume's sparse LUN file and `rm` removes it; the backend names only
+    // files in its LUN directory.
+    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm'],
+  });
+  const host = new StdinFileHost(linux, join(cfg.dataDir, 'stdin'));
+  const tgtadm = new Tgtadm({ host, controlPort: cfg.tgtControlPort });
+  const tgtd = new TgtDaemon({ tgtadm, portals: cfg.tgtPortals });
+  await tgtd.ensure({ start: cfg.tgtStart });
+  try {
+    const backend = new TgtBackend({ tgtadm, portals: cfg.tgtPortals, lunDir: lunDir(cfg.dataDir) });
+    const ip = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
+    const newBrick = (): Brick => new RealHostBrick({ host, ip, multipath: true, mode: cfg.attachMode });
+    const hypervisor: HypervisorDriver =
+      cfg.virt === 'libvirt'
+        ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
+        : new SimHypervisor({ clock: realClock, blockSourceExists: (p) => host.exists(p) });
+    const hosts: DataPlaneHost[] = [{ name: host.name, host, clock: realClock, brick: newBrick(), newBrick, hypervisor }];
+    return { backend, hosts, sim: null, tgtd, close: () => tgtd.stop() };
+  } catch (e) {
+    await tgtd.stop();
+    throw e;
+  }
+}
+
+/**
+ * In QEMU-native mode the "multipath" a connector asks for is QEMU's choice of a live portal,
+ * not a device-mapper map: the storage must list every portal whether or not multipathd runs
+ * (it cannot, on a host without device-mapper). In kernel mode brick's own answer stands.
+ */
+class RealHostBrick extends Brick {
+  readonly #qemuNative: boolean;
+
+  constructor(opts: ConstructorParameters<typeof Brick>[0]) {
+    super(opts);
+    this.#qemuNative = opts.mode === 'qemu-native';
+  }
+
+  override async connectorProperties(span: Span): Promise<ConnectorProperties> {
+    const props = await super.connectorProperties(span);
+    return this.#qemuNative ? { ...props, multipath: true } : props;
+  }
+}
+
+/**
+ * Servers on a real hypervisor need something to boot: the configured kernel and initramfs
+ * (direct kernel boot), the serial console to a file in the data directory, and the
+ * configured virtualization type. Every other call goes straight to the driver.
+ */
+export class GuestBootDriver implements HypervisorDriver {
+  readonly kind: HypervisorDriver['kind'];
+  readonly #d: HypervisorDriver;
+  readonly #cfg: HitchConfig;
+
+  constructor(driver: HypervisorDriver, cfg: HitchConfig) {
+    this.#d = driver;
+    this.#cfg = cfg;
+    this.kind = driver.kind;
+  }
+
+  defineAndStart(spec: DomainSpec, opts?: Parameters<HypervisorDriver['defineAndStart']>[1]): Promise<void> {
+    const c = this.#cfg;
+    const booted: DomainSpec = {
+      ...spec,
+      virtType: c.virtType,
+      ...(spec.boot || c.guestKernel === null
+        ? {}
+        : { boot: { kernel: c.guestKernel, ...(c.guestInitrd !== null ? { initrd: c.guestInitrd } : {}), cmdline: c.guestCmdline } }),
+      console: spec.console ?? { kind: 'file', path: consoleLogPath(c.dataDir, spec.name) },
+    };
+    return this.#d.defineAndStart(booted, opts);
+  }
+
+  destroy: HypervisorDriver['destroy'] = (...a) => this.#d.destroy(...a);
+  undefine: HypervisorDriver['undefine'] = (...a) => this.#d.undefine(...a);
+  domainState: HypervisorDriver['domainState'] = (...a) => this.#d.domainState(...a);
+  attachDisk: HypervisorDriver['attachDisk'] = (...a) => this.#d.attachDisk(...a);
+  detachDisk: HypervisorDriver['detachDisk'] = (...a) => this.#d.detachDisk(...a);
+  listDisks: HypervisorDriver['listDisks'] = (...a) => this.#d.listDisks(...a);
+  defineSecret: HypervisorDriver['defineSecret'] = (...a) => this.#d.defineSecret(...a);
+  undefineSecret: HypervisorDriver['undefineSecret'] = (...a) => this.#d.undefineSecret(...a);
+}
+
+/**
+ * `virsh … /dev/stdin` cannot read a child's stdin as Node gives it: libuv's stdio "pipes" are
+ * socketpairs, and opening `/proc/self/fd/0` of a socket fails with `Failed to open file
+ * '/dev/stdin': No such device or address`. So for an exec that names `/dev/stdin` and has an
+ * input, the input goes to a private file (mode 0600 in a 0700 directory of the data dir) for
+ * the duration of that one call, and is removed right after, whatever the outcome.
+ */
+export class StdinFileHost implements Host {
+  readonly #h: Host;
+  readonly #dir: string;
+
+  constructor(inner: Host, dir: string) {
+    this.#h = inner;
+    this.#dir = dir;
+  }
+
+  get name(): string {
+    return this.#h.name;
+  }
+
+  get clock(): Clock {
+    return this.#h.clock;
+  }
+
+  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (opts.input === undefined || !args.includes('/dev/stdin')) return this.#h.exec(cmd, args, opts);
+    const path = join(this.#dir, `${cmd.replace(/[^a-z0-9-]/gi, '_')}-${randomUUID()}`);
+    await writeFile(path, opts.input, { mode: 0o600, flag: 'wx' });
+    try {
+      const { input: _input, ...rest } = opts;
+      const r = await this.#h.exec(cmd, args.map((a) => (a === '/dev/stdin' ? path : a)), rest);
+      // Callers parse messages that name the file they asked for.
+      return { ...r, stdout: r.stdout.split(path).join('/dev/stdin'), stderr: r.stderr.split(path).join('/dev/stdin') };
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  readFile = (path: string): Promise<string> => this.#h.readFile(path);
+  writeFile = (path: string, data: string): Promise<void> => this.#h.writeFile(path, data);
+  exists = (path: string): Promise<boolean> => this.#h.exists(path);
+  readlink = (path: string): Promise<string> => this.#h.readlink(path);
+  realpath = (path: string): Promise<string> => this.#h.realpath(path);
+  readdir = (path: string): Promise<string[]> => this.#h.readdir(path);
+  glob = (pattern: string): Promise<string[]> => this.#h.glob(pattern);
+  waitForPath = (path: string, opts: WaitForPathOptions): Promise<boolean> => this.#h.waitForPath(path, opts);
+  onExec = (listener: HostListener): (() => void) => this.#h.onExec(listener);
 }
