@@ -80,18 +80,42 @@ export interface Cloud {
   close(): Promise<void>;
 }
 
-export async function createCloud(opts: CloudOptions): Promise<Cloud> {
+export interface ServicesOptions extends Omit<CloudOptions, 'credentials' | 'adminProjectId' | 'adminUserId'> {
+  /** Use this open database instead of opening `config.databaseUrl` (the caller closes it). */
+  readonly database?: HitchDb;
+}
+
+/** Block storage and compute on a database and a data plane: everything but HTTP and identity. */
+export type Services = Omit<Cloud, 'app' | 'identity'>;
+
+/**
+ * Wire the block storage and compute services over a data plane and run crash recovery for
+ * every host. What `createCloud` serves over HTTP; what the fuzz harness drives directly.
+ */
+/**
+ * The crash-test hook: `HITCH_CRASH_AT=attach:connect-volume` (or `detach:unplug`, …) makes the
+ * process kill itself with SIGKILL as that step of that kind of operation is about to start —
+ * no cleanup, no rollback, no flush, exactly what a power cut leaves. Only the SIGKILL test sets
+ * it; an unset or malformed value does nothing.
+ */
+export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ComputeManagerOptions['onStep'] | undefined {
+  const m = /^(attach|detach):([a-z.-]+)$/.exec(env['HITCH_CRASH_AT'] ?? '');
+  if (!m) return undefined;
+  const [, kind, step] = m;
+  return (op, s) => {
+    if (op.kind === kind && s === step) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+export async function createServices(opts: ServicesOptions): Promise<Services> {
   const cfg = opts.config;
-  const db = await openDatabase(cfg.databaseUrl);
+  const crash = crashHookFromEnv();
+  const userStep = opts.onStep;
+  const onStep: ComputeManagerOptions['onStep'] | undefined =
+    crash && userStep ? async (op, s) => (crash(op, s), userStep(op, s)) : (crash ?? userStep);
+  const db = opts.database ?? (await openDatabase(cfg.databaseUrl));
   try {
     await migrateCompute(db.db);
-    const identity = new IdentityService(db.db);
-    await identity.seed({
-      adminPassword: opts.credentials.adminPassword,
-      demoPassword: opts.credentials.demoPassword,
-      ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
-      ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
-    });
     const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
     const volumes = new VolumeService(db.db, backend);
@@ -108,7 +132,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
         clock,
         repo,
         flow: { storage, connector: new BrickVolumeConnector(brick, host), hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
-        ...(opts.onStep ? { onStep: opts.onStep } : {}),
+        ...(onStep ? { onStep } : {}),
         ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
       });
       return { name, host, clock, brick, hypervisor, manager };
@@ -122,16 +146,6 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       storage: new InProcessAttachmentsProtocol(volumes),
       domainSpec: (s) => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' }),
     });
-
-    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-    const publicUrl = cfg.publicUrl;
-    await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
-    await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
-    await app.register(imagesPlugin, { prefix: '/image/v2', identity });
-    await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
-    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
-    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane: plane });
-
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
       await dispatch.drain();
@@ -139,9 +153,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       await dispatch.drain();
     };
     return {
-      app,
       db,
-      identity,
       volumes,
       backend,
       compute,
@@ -152,13 +164,48 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       settle,
       async close() {
         await settle();
-        await app.close();
         await plane.close();
-        await db.close();
+        if (!opts.database) await db.close();
       },
     };
   } catch (e) {
-    await db.close();
+    if (!opts.database) await db.close();
+    throw e;
+  }
+}
+
+export async function createCloud(opts: CloudOptions): Promise<Cloud> {
+  const cfg = opts.config;
+  const services = await createServices(opts);
+  const { db, volumes, backend, compute, dispatch, hosts, sim, dataPlane } = services;
+  try {
+    const identity = new IdentityService(db.db);
+    await identity.seed({
+      adminPassword: opts.credentials.adminPassword,
+      demoPassword: opts.credentials.demoPassword,
+      ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
+      ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
+    });
+    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    const publicUrl = cfg.publicUrl;
+    await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
+    await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
+    await app.register(imagesPlugin, { prefix: '/image/v2', identity });
+    await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
+    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
+    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane });
+    return {
+      ...services,
+      app,
+      identity,
+      async close() {
+        await services.settle();
+        await app.close();
+        await services.close();
+      },
+    };
+  } catch (e) {
+    await services.close();
     throw e;
   }
 }
