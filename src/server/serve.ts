@@ -187,7 +187,13 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     // Rewritten on every start: the URL follows --port/--public-url, the passwords stay.
     writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
     writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
-    await cloud.app.listen({ host: config.bind, port: config.port });
+    await cloud.app.listen({ host: config.bind, port: config.port }).catch((e: unknown) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        throw new HitchError('HITCH_CONFLICT', { reason: `cannot listen on ${config.bind}:${config.port} (${code}); choose another with --port or --bind` });
+      }
+      throw e;
+    });
   } catch (e) {
     unpace();
     await cloud.close().catch(() => undefined);
