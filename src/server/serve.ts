@@ -181,9 +181,14 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     onFinished: (op) => sink.metrics?.finished(op),
   });
   sink.metrics = metricsOf(cloud.app);
-  const unpace = cloud.sim && speed > 0 ? paceClock(cloud.sim.clock, speed) : () => undefined;
+  let unpace = (): void => undefined;
   try {
-    if (firstStart) await createDemoResources(cloud, creds);
+    if (firstStart) {
+      // Built on free-running virtual time, so the demo server is ACTIVE before anyone can ask.
+      await createDemoResources(cloud, creds);
+      await cloud.settle();
+    }
+    if (cloud.sim && speed > 0) unpace = paceClock(cloud.sim.clock, speed);
     // Rewritten on every start: the URL follows --port/--public-url, the passwords stay.
     writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
     writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
