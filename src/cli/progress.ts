@@ -147,7 +147,7 @@ export class TtyProgress {
 
   update(op: ApiOperation, nowMs: number): void {
     const lines = frame(op, nowMs);
-    const cols = Math.max(40, this.#out.columns ?? 100);
+    const cols = Math.max(40, this.#out.columns || 100);
     let s = this.#lines > 0 ? `\x1b[${this.#lines}A` : '';
     for (const l of lines) s += `\x1b[2K${l.length > cols - 1 ? `${l.slice(0, cols - 2)}…` : l}\n`;
     // A shorter frame leaves old lines below: clear them.

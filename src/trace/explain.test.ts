@@ -100,6 +100,12 @@ describe('explain', () => {
     expect(r.diagnosis).toContain('the operation is still running');
   });
 
+  it('names a login still hanging when the attach ended without it', () => {
+    const hanging = (s: SpanRecord) => s.attrs['portal'] === '192.168.1.59:3260' || String(s.attrs['command'] ?? '').includes('192.168.1.59:3260');
+    const spans = seedTrace().map((s) => (hanging(s) ? { ...s, endMs: null, outcome: 'running' as const } : s));
+    expect(explain(spans, 1000 + 19_010).diagnosis[0]).toBe('login to 192.168.1.59:3260 had not answered after 12 s; the attach went on without it (usable at 7.2 s through 192.168.1.60:3260)');
+  });
+
   it('without a fault names the step that took the most time', () => {
     nextId = 1;
     expect(explain([span('reserve', 0, 10), span('initialize-connection', 10, 510), span('connect-volume', 510, 730)]).diagnosis).toEqual([

@@ -122,7 +122,7 @@ function exitCodeOf(s: S, spans: readonly S[]): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean): string[] {
+function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean, now: number): string[] {
   const out: string[] = [];
   const totalMs = opEnd - t0;
   const connect = spans.find((s) => s.name === 'connect-volume' && s.parentId === null);
@@ -142,6 +142,12 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
     out.push(line);
     if (connect?.endMs != null && (p.endMs === null || p.endMs > connect.endMs)) {
       out.push(`${String(p.attrs['portal'])} was left to fail in the background: it did not hold the attach`);
+    }
+  }
+  // Logins still hanging when the operation ended (it did not wait for them).
+  if (connect?.endMs != null && connect.outcome === 'ok') {
+    for (const p of paths.filter((x) => x.endMs === null)) {
+      out.push(`login to ${String(p.attrs['portal'])} had not answered after ${formatMs(now - p.startMs)}; the attach went on without it (usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs['portal'])).join(', ') || 'another portal'})`);
     }
   }
   const mp = spans.find((s) => s.name === 'wait multipath' && (s.attrs['found'] === false || s.outcome === 'error'));
@@ -229,7 +235,7 @@ export function explain(spans: readonly Readonly<SpanRecord>[], nowMs?: number):
   const criticalPath = rows
     .filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total))
     .map((r) => `${'  '.repeat(r.depth)}${r.label} (${r.durationMs === null ? 'running' : formatMs(r.durationMs)})`);
-  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running) };
+  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
 }
 
 export interface RenderOptions {
