@@ -58,7 +58,7 @@ function exitCodeOf(s, spans) {
   const m = /exit(?: code)? (\d+)/.exec(s.error?.message ?? "");
   return m ? Number(m[1]) : null;
 }
-function diagnose(spans, t0, opEnd, running) {
+function diagnose(spans, t0, opEnd, running, now) {
   const out = [];
   const totalMs = opEnd - t0;
   const connect = spans.find((s) => s.name === "connect-volume" && s.parentId === null);
@@ -78,6 +78,11 @@ function diagnose(spans, t0, opEnd, running) {
     out.push(line);
     if (connect?.endMs != null && (p.endMs === null || p.endMs > connect.endMs)) {
       out.push(`${String(p.attrs["portal"])} was left to fail in the background: it did not hold the attach`);
+    }
+  }
+  if (connect?.endMs != null && connect.outcome === "ok") {
+    for (const p of paths.filter((x) => x.endMs === null)) {
+      out.push(`login to ${String(p.attrs["portal"])} had not answered after ${formatMs(now - p.startMs)}; the attach went on without it (usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs["portal"])).join(", ") || "another portal"})`);
     }
   }
   const mp = spans.find((s) => s.name === "wait multipath" && (s.attrs["found"] === false || s.outcome === "error"));
@@ -156,7 +161,7 @@ function explain(spans, nowMs) {
   visit(null);
   const total = opEnd - t0;
   const criticalPath = rows.filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total)).map((r) => `${"  ".repeat(r.depth)}${r.label} (${r.durationMs === null ? "running" : formatMs(r.durationMs)})`);
-  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running) };
+  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
 }
 
 // src/cli/progress.ts
