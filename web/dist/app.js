@@ -512,7 +512,7 @@ async function drawTrace() {
   if (!op) return replace(tracePanel, h("p", {}, "No operation recorded for this attachment."));
   const spans = op.spans.map((s) => ({ id: s.id, parentId: s.parent_id, name: s.name, startMs: s.start_ms, endMs: s.end_ms, outcome: s.outcome, attrs: s.attrs, ...s.error ? { error: s.error } : {} }));
   const running = op.state === "running";
-  const report = explain(spans, running ? clockMs ?? void 0 : void 0);
+  const report = explain(spans, clockMs ?? void 0);
   const head = h("h2", {}, `${op.kind} of ${volName(op.volume_id)} on ${srvName(op.server_id)}: `, h("span", { class: `state ${op.state}`, id: "op-state" }, op.state), ` — ${formatMs(report.totalMs)}`);
   const parts = [head];
   if (op.error) parts.push(h("p", { class: "error" }, `${op.error.code}: ${op.error.message}`));
@@ -523,11 +523,14 @@ async function drawTrace() {
   replace(tracePanel, ...parts);
   if (running) {
     followTimer = window.setTimeout(() => void drawTrace(), 250);
-  } else if (state.followOp) {
+    return;
+  }
+  if (state.followOp) {
     state.followOp = null;
     await refresh().catch(() => void 0);
     drawMain();
   }
+  if (spans.some((x) => x.endMs === null)) followTimer = window.setTimeout(() => void drawTrace(), 1e3);
 }
 function drawMain() {
   const s = currentSession();

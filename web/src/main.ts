@@ -153,7 +153,8 @@ async function drawTrace(): Promise<void> {
   if (!op) return replace(tracePanel, h('p', {}, 'No operation recorded for this attachment.'));
   const spans = op.spans.map((s) => ({ id: s.id, parentId: s.parent_id, name: s.name, startMs: s.start_ms, endMs: s.end_ms, outcome: s.outcome, attrs: s.attrs, ...(s.error ? { error: s.error } : {}) }));
   const running = op.state === 'running';
-  const report = explain(spans, running ? (clockMs ?? undefined) : undefined);
+  // The hosts' clock ages what still runs: the operation, or background work it left (a dead portal's login).
+  const report = explain(spans, clockMs ?? undefined);
   const head = h('h2', {}, `${op.kind} of ${volName(op.volume_id)} on ${srvName(op.server_id)}: `, h('span', { class: `state ${op.state}`, id: 'op-state' }, op.state), ` — ${formatMs(report.totalMs)}`);
   const parts: Node[] = [head];
   if (op.error) parts.push(h('p', { class: 'error' }, `${op.error.code}: ${op.error.message}`));
@@ -164,11 +165,14 @@ async function drawTrace(): Promise<void> {
   replace(tracePanel, ...parts);
   if (running) {
     followTimer = window.setTimeout(() => void drawTrace(), 250);
-  } else if (state.followOp) {
+    return;
+  }
+  if (state.followOp) {
     state.followOp = null;
     await refresh().catch(() => undefined);
     drawMain();
   }
+  if (spans.some((x) => x.endMs === null)) followTimer = window.setTimeout(() => void drawTrace(), 1000);
 }
 
 function drawMain(): void {

@@ -63,7 +63,7 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
       if (!o.wait || !opId) return;
       const op = await follow(ctx, opId, Number(o.timeout) || 600);
       if (op.state !== 'done') throw operationError(op);
-      const rep = opReport(op);
+      const rep = opReport(op, ctx.client.clockMs ?? undefined);
       ctx.io.out(`attached ${v.name ?? v.id} to ${s.name} at ${device} in ${formatMs(rep.totalMs)}`);
       for (const d of rep.diagnosis) ctx.io.out(`  ${d}`);
       ctx.io.out(`waterfall: hitch explain ${s.name} ${v.name ?? v.id}`);
@@ -121,7 +121,7 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
         op = ops.find((x) => o.kind === undefined || x.kind === o.kind);
         if (!op) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Operation', id: `${o.kind ?? 'any'} of ${v.name ?? v.id} on ${s.name}` });
       }
-      const rep = opReport(op, op.state === 'running' ? (ctx.client.clockMs ?? undefined) : undefined);
+      const rep = opReport(op, ctx.client.clockMs ?? undefined);
       if (o.json) {
         const { spans: _spans, ...meta } = op;
         return ctx.io.out(json({ operation: meta, report: rep }));
