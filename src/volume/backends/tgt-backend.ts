@@ -195,6 +195,14 @@ export class TgtBackend implements VolumeBackend {
       if (!(await this.#t.host.exists(loc.path))) throw new HitchError('HITCH_NOT_FOUND', { kind: 'LUN file', id: loc.path });
       await this.#t.must(['--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', String(loc.lun), '-b', loc.path], { tolerate: ALREADY_EXISTS });
     }
+    // Any other account on this volume's own target is from an earlier attempt (a create re-run
+    // after a crash draws new credentials): only the credentials in `loc` may log in. They go
+    // before ours is bound: tgt 1.0.85 crashes on `show` after one of two bound accounts is
+    // unbound (`tgtadm: tgtd closed the socket`), so a target never holds two.
+    for (const stale of target.accounts.filter((a) => a !== loc.chapUser)) {
+      await this.#t.must(['--op', 'unbind', '--mode', 'account', '--tid', tid, '--user', stale], { tolerate: NOT_FOUND });
+      await this.#t.must(['--op', 'delete', '--mode', 'account', '--user', stale], { tolerate: NOT_FOUND });
+    }
     if (!target.accounts.includes(loc.chapUser)) {
       if (!(await this.#t.accounts()).includes(loc.chapUser)) {
         await this.#t.must(['--op', 'new', '--mode', 'account', '--user', loc.chapUser, '--password', loc.chapPassword], {
