@@ -12,6 +12,7 @@ import { serve } from '../server/serve.ts';
 import { registerAttachCommands } from './commands/attach.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
+import { registerSimCommands } from './commands/sim.ts';
 import { CliContext, type CliIo } from './context.ts';
 
 export const EXAMPLES = `
@@ -27,7 +28,7 @@ Examples:
 Credentials: --os-cloud NAME (clouds.yaml), OS_* variables, or the data directory that
 \`hitch serve\` wrote (./.data by default; --data-dir or HITCH_DATA_DIR).`;
 
-function serveCommand(program: Command): void {
+function serveCommand(program: Command, io: CliIo): void {
   program
     .command('serve')
     .description('run the all-in-one cloud: identity, block storage, compute, dashboard, metrics on one port')
@@ -38,6 +39,7 @@ function serveCommand(program: Command): void {
     .addOption(new Option('--database-url <url>', 'sqlite:FILE or postgres://… (default sqlite under the data dir)'))
     .addOption(new Option('--scenario <name>', 'simulated data plane: a built-in scenario or a file (default healthy-multipath)'))
     .addOption(new Option('--seed <n>', 'the simulation\'s random seed (default 1)'))
+    .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
     .addOption(new Option('--sim-speed <x>', 'pace virtual time at x times real time; 0 = unpaced (default 1; HITCH_SIM_SPEED)'))
     .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
@@ -50,7 +52,7 @@ function serveCommand(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       // The data dir is also a global option (for the client commands): honour either place.
       const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
-      await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}) });
+      await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}) }, io.out);
     });
 }
 
@@ -72,10 +74,11 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
       outputError: (s, write) => write(`hitch: HITCH_INVALID_ARGUMENT: ${s.replace(/^error: /, '').trim()}\n`),
     });
-  serveCommand(program);
+  serveCommand(program, io);
   registerResourceCommands(program, ctx);
   registerAttachCommands(program, ctx);
   registerScenarioCommands(program, ctx);
+  registerSimCommands(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -232,14 +232,14 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
 }
 
 /** The `serve` command: start, print, and stop cleanly on SIGINT/SIGTERM. */
-export async function serve(flags: ServeFlags): Promise<void> {
+export async function serve(flags: ServeFlags, out: (line: string) => void = console.log): Promise<void> {
   if (flags.printConfig) {
     const { simSpeed, printConfig: _p, ...cfgFlags } = flags;
     const cfg = resolveConfig(cfgFlags);
-    console.log(JSON.stringify({ ...printableConfig(cfg), simSpeed: parseSpeed(simSpeed ?? process.env['HITCH_SIM_SPEED']) }, null, 2));
+    out(JSON.stringify({ ...printableConfig(cfg), simSpeed: parseSpeed(simSpeed ?? process.env['HITCH_SIM_SPEED']) }, null, 2));
     return;
   }
-  const server = await startServer(flags);
+  const server = await startServer(flags, process.env, out);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (++signals > 1) {
