@@ -18,7 +18,7 @@
 set -euo pipefail
 
 PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium
-  tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod)
+  tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod python3-os-brick)
 # Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.
 if [[ -n "${HITCH_EXTRA_PEERS:-}" ]]; then read -r -a extra <<<"$HITCH_EXTRA_PEERS"; PEERS+=("${extra[@]}"); fi
 
