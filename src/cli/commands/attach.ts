@@ -21,8 +21,17 @@ async function follow(ctx: CliContext, opId: string, timeoutS: number): Promise<
   const tty = ctx.io.tty;
   const view = tty ? new TtyProgress(tty) : new PlainProgress(ctx.io.out);
   const deadline = Date.now() + timeoutS * 1000;
+  const shown = new Set<number>();
   for (;;) {
     const op = await getOperation(ctx.client, opId);
+    if (ctx.globals.debug) {
+      // `--debug`: the host commands the step ran, as they finish (secrets are masked at the source).
+      for (const s of op.spans) {
+        if (!s.name.startsWith('exec ') || s.end_ms === null || shown.has(s.id)) continue;
+        shown.add(s.id);
+        ctx.io.err(`CMD: ${String(s.attrs['command'] ?? s.name.slice(5))} → exit ${String(s.attrs['exitCode'] ?? '?')} (${formatMs(s.end_ms - s.start_ms)})`);
+      }
+    }
     view.update(op, ctx.client.clockMs ?? op.ended_ms ?? op.started_ms);
     if (op.state !== 'running') return op;
     if (Date.now() > deadline) {
