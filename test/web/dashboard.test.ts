@@ -81,6 +81,20 @@ d('the dashboard', () => {
 
     mkdirSync(join(ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-output', 'dashboard-seed.png'), fullPage: true });
+
+    // What a user types that the API refuses is shown in words, and the page goes on working.
+    await page.selectOption('#attach select[name=volume]', { label: 'demo-volume' });
+    await page.fill('#attach input[name=device]', '/dev/VDB!');
+    await page.click('#attach button[type=submit]');
+    await expect.poll(() => page.locator('main .error').textContent()).toMatch(/HTTP 400/);
+
+    // Detach from the attachment's row: its steps, then the volume is available again.
+    await page.click('#servers tr[data-attachment="demo-server/web-volume"] button:text("detach")');
+    await page.waitForSelector('#op-state.done', { timeout: 30_000 });
+    expect(await page.locator('svg.waterfall g.depth-0').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-name')))).toEqual(
+      expect.arrayContaining(['begin-detaching', 'unplug', 'disconnect-volume', 'detach-volume']),
+    );
+    await page.waitForSelector('#volumes tr[data-volume=web-volume] td.status.available');
     expect(errors).toEqual([]);
 
     // Log out forgets the session.
