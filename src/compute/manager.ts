@@ -45,11 +45,28 @@ interface Inflight {
   readonly kind: string;
 }
 
+/**
+ * Saves of one operation's spans, one at a time: each save replaces the operation's rows, and
+ * two overlapping replacements of the same rows would collide on PostgreSQL.
+ */
+class SpanSaver {
+  #chain: Promise<void> = Promise.resolve();
+  constructor(
+    readonly save: () => Promise<void>,
+  ) {}
+  /** Queue a save after the ones already queued; resolves when it is done (or failed). */
+  next(): Promise<void> {
+    this.#chain = this.#chain.then(this.save).catch(() => undefined);
+    return this.#chain;
+  }
+}
+
 export class ComputeManager {
   readonly hostName: string;
   readonly #opts: ComputeManagerOptions;
   readonly #locks = new KeyedLocks();
   readonly #inflight = new Map<string, Inflight>();
+  readonly #savers = new Map<string, SpanSaver>();
   readonly #pending = new Set<Promise<void>>();
 
   constructor(opts: ComputeManagerOptions) {
@@ -196,13 +213,12 @@ export class ComputeManager {
     // Flush the trace at every top-level step end, so other processes see progress; and at any
     // span end after the operation finished: background work (a dead portal's login failing
     // after the volume was already usable) still belongs to this operation's trace.
-    let saving = Promise.resolve();
+    const saver = new SpanSaver(() => this.repo.saveSpans(opId, trace.spans));
+    this.#savers.set(opId, saver);
     trace.subscribe((e) => {
       if (e.kind !== 'end') return;
-      if (e.span.parentId === null || !this.#inflight.has(opId)) {
-        saving = saving.then(() => this.repo.saveSpans(opId, trace.spans)).catch(() => undefined);
-        this.#track(saving);
-      }
+      if (e.span.parentId === null || !this.#inflight.has(opId)) this.#track(saver.next());
+      this.#forgetIfQuiet(opId, trace);
     });
     return { opId, trace, ctx };
   }
@@ -223,11 +239,17 @@ export class ComputeManager {
     const now = this.#opts.clock.now();
     const err = e === undefined ? undefined : toHitchError(e);
     const state = err === undefined ? 'done' : 'rolled_back';
-    await this.repo.saveSpans(opId, trace.spans);
+    await (this.#savers.get(opId)?.next() ?? this.repo.saveSpans(opId, trace.spans));
     await this.repo.finishOperation(opId, state, now, err && { code: err.code, message: err.message });
     this.#inflight.delete(opId);
+    this.#forgetIfQuiet(opId, trace);
     const first = trace.spans[0];
     this.#opts.onFinished?.({ id: opId, kind, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
+  }
+
+  /** Once an operation has finished and none of its spans still runs, nothing more will be saved. */
+  #forgetIfQuiet(opId: string, trace: Trace): void {
+    if (!this.#inflight.has(opId) && trace.spans.every((s) => s.endMs !== null)) this.#savers.delete(opId);
   }
 
   /** Remember `p` until it settles, so `drain()` waits for it. */

@@ -82,7 +82,32 @@ export interface SpanTable {
   error_message: string | null;
 }
 
+export interface ComputeHostTable {
+  name: string;
+  agent_id: string;
+  heartbeat_ms: number;
+  started_ms: number;
+}
+
+/** Work for one compute host's agent: spawn, destroy, attach, detach. */
+export interface ComputeTaskTable {
+  id: string;
+  host: string;
+  kind: string;
+  payload: string;
+  /** `queued` → `running` → `done` | `failed`; a reserve also passes through `reserved`. */
+  state: string;
+  result: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  claimed_by: string | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
 export interface ComputeTables {
+  compute_hosts: ComputeHostTable;
+  compute_tasks: ComputeTaskTable;
   servers: ServerTable;
   bdms: BdmTable;
   operations: OperationTable;
@@ -164,7 +189,35 @@ const m0001_compute: Migration = {
   },
 };
 
-const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_compute': m0001_compute });
+/** Scale-out: compute hosts' heartbeats and the work queued for them. */
+const m0002_queue: Migration = {
+  async up(db: Db) {
+    await db.schema
+      .createTable('compute_hosts')
+      .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+      .addColumn('agent_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('heartbeat_ms', 'bigint', (c) => c.notNull())
+      .addColumn('started_ms', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('compute_tasks')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('host', 'varchar(255)', (c) => c.notNull())
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('result', 'text')
+      .addColumn('error_code', 'varchar(64)')
+      .addColumn('error_message', 'text')
+      .addColumn('claimed_by', 'varchar(64)')
+      .addColumn('created_ms', 'bigint', (c) => c.notNull())
+      .addColumn('updated_ms', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('compute_tasks_host_state').on('compute_tasks').columns(['host', 'state', 'created_ms']).execute();
+  },
+};
+
+const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_compute': m0001_compute, '0002_queue': m0002_queue });
 
 /** Apply the compute service's pending migrations (recorded in `compute_migration`). */
 export async function migrateCompute<DB>(db: Kysely<DB>): Promise<void> {

@@ -10,13 +10,16 @@ import type { Brick } from '../brick/index.ts';
 import { BrickVolumeConnector } from '../compute/brick-connector.ts';
 import { computePlugin } from '../compute/api/compute-plugin.ts';
 import { ComputeService } from '../compute/compute-service.ts';
-import { DirectDispatch } from '../compute/dispatch.ts';
+import { DirectDispatch, type ComputeDispatch } from '../compute/dispatch.ts';
+import { TaskQueue } from '../compute/queue.ts';
+import { QueueDispatch } from '../compute/queue-dispatch.ts';
 import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.ts';
 import type { VolumeAttachProtocol } from '../compute/ports.ts';
 import { ComputeRepository } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
 import { InProcessAttachmentsProtocol, InProcessLegacyProtocol } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
+import { HitchError } from '../errors.ts';
 import type { Clock, Host } from '../host/host.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
@@ -50,6 +53,8 @@ export interface CloudOptions {
    * same hosts (crash-recovery tests). Each host gets a fresh initiator library.
    */
   readonly dataPlane?: DataPlane;
+  /** What this process runs (default all-in-one); see ProcessRole. */
+  readonly role?: ProcessRole;
   /** Wrap each host's storage protocol (fault injection in tests, metrics). */
   readonly wrapStorage?: (p: VolumeAttachProtocol, hostName: string) => VolumeAttachProtocol;
 }
@@ -70,7 +75,9 @@ export interface Cloud {
   readonly volumes: VolumeService;
   readonly backend: VolumeBackend;
   readonly compute: ComputeService;
-  readonly dispatch: DirectDispatch;
+  readonly dispatch: ComputeDispatch;
+  /** The scale-out work queue on this database. */
+  readonly queue: TaskQueue;
   readonly hosts: readonly ComputeHostParts[];
   /** The simulated data plane (sim backend / sim hypervisor), if any. */
   readonly sim: Simulation | null;
@@ -79,6 +86,13 @@ export interface Cloud {
   settle(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * What this process is: the all-in-one (every host's manager here, direct dispatch), a stateless
+ * API process (no managers; work goes through the queue to the agents), or the agent of one
+ * compute host (its manager only; `ComputeAgent` feeds it from the queue).
+ */
+export type ProcessRole = { readonly kind: 'all-in-one' } | { readonly kind: 'api' } | { readonly kind: 'agent'; readonly host: string };
 
 export interface ServicesOptions extends Omit<CloudOptions, 'credentials' | 'adminProjectId' | 'adminUserId'> {
   /** Use this open database instead of opening `config.databaseUrl` (the caller closes it). */
@@ -122,7 +136,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
-    const hosts: ComputeHostParts[] = plane.hosts.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
+    const role = opts.role ?? { kind: 'all-in-one' };
+    const managed = plane.hosts.filter((h) => role.kind === 'all-in-one' || (role.kind === 'agent' && h.name === role.host));
+    if (role.kind === 'agent' && managed.length === 0) {
+      throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${role.host} in the data plane (${plane.hosts.map((h) => h.name).join(', ')})` });
+    }
+    const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
       const brick = opts.dataPlane ? newBrick() : first;
       const base: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
@@ -137,9 +156,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       });
       return { name, host, clock, brick, hypervisor, manager };
     });
-    // Before serving: finish or roll back whatever a previous run left half done.
-    for (const h of hosts) await h.manager.recover();
-    const dispatch = new DirectDispatch(hosts.map((h) => h.manager));
+    // Before serving: finish or roll back whatever a previous run left half done. (An agent
+    // recovers in ComputeAgent.start, before it claims work.)
+    if (role.kind === 'all-in-one') for (const h of hosts) await h.manager.recover();
+    const queue = new TaskQueue(db.db, db.dialect);
+    const direct = new DirectDispatch(hosts.map((h) => h.manager));
+    const dispatch: ComputeDispatch = role.kind === 'api' ? new QueueDispatch({ queue }) : direct;
     const compute = new ComputeService({
       repo,
       dispatch,
@@ -148,11 +170,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     });
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
-      await dispatch.drain();
+      await direct.drain();
       await Promise.all(hosts.map((h) => h.brick.settled()));
-      await dispatch.drain();
+      await direct.drain();
     };
     return {
+      queue,
       db,
       volumes,
       backend,
@@ -193,7 +216,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(imagesPlugin, { prefix: '/image/v2', identity });
     await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
-    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane });
+    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue });
     return {
       ...services,
       app,

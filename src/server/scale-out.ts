@@ -1,0 +1,49 @@
+/**
+ * Scale-out processes (PostgreSQL for state and for the work queue):
+ *
+ *   hitch api                  any number: the HTTP APIs; compute work goes through the queue
+ *   hitch agent --host NAME    one per compute host: runs that host's attach/detach flows
+ *
+ * Both take the same configuration as `hitch serve` (database URL, data plane); the all-in-one
+ * `hitch serve` is both in one process, with direct dispatch.
+ */
+import { ComputeAgent } from '../compute/agent.ts';
+import { HitchError } from '../errors.ts';
+import { createCloud, createServices, type Cloud, type CloudCredentials, type Services } from './cloud.ts';
+import type { HitchConfig } from './config.ts';
+import type { DataPlane } from './data-plane.ts';
+
+export interface RunningAgent {
+  readonly agent: ComputeAgent;
+  readonly services: Services;
+  stop(): Promise<void>;
+}
+
+function requirePostgres(cfg: HitchConfig, what: string): void {
+  if (!cfg.databaseUrl.startsWith('postgres')) {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `${what} shares its state through PostgreSQL: set --database-url postgres://… (SQLite is for the all-in-one hitch serve)` });
+  }
+}
+
+/** An API process: all the HTTP APIs, no compute host of its own. */
+export async function startApi(opts: { config: HitchConfig; credentials: CloudCredentials; dataPlane?: DataPlane }): Promise<Cloud> {
+  requirePostgres(opts.config, 'hitch api');
+  return createCloud({ config: opts.config, credentials: opts.credentials, role: { kind: 'api' }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
+}
+
+/** The agent of compute host `host`: recovers its unfinished operations, then takes work. */
+export async function startAgent(opts: { config: HitchConfig; host: string; dataPlane?: DataPlane; agentId?: string }): Promise<RunningAgent> {
+  requirePostgres(opts.config, 'hitch agent');
+  const services = await createServices({ config: opts.config, role: { kind: 'agent', host: opts.host }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
+  const manager = services.hosts[0]!.manager;
+  const agent = new ComputeAgent({ queue: services.queue, manager, ...(opts.agentId ? { agentId: opts.agentId } : {}) });
+  await agent.start();
+  return {
+    agent,
+    services,
+    async stop() {
+      await agent.stop();
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Scale-out on PostgreSQL, in one process: an API cloud with no compute host of its own and
+ * three agents (compute-1..3) sharing the database and one simulated world. Work reaches the
+ * owning agent through the queue; a host whose agent is gone fails fast with a clear error; an
+ * agent that comes back takes work again.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInvariants } from '../../src/fuzz/invariants.ts';
+import type { Cloud } from '../../src/server/cloud.ts';
+import { resolveConfig } from '../../src/server/config.ts';
+import { createDataPlane, type DataPlane } from '../../src/server/data-plane.ts';
+import { startAgent, startApi, type RunningAgent } from '../../src/server/scale-out.ts';
+import { findPgBin, peerRequired, startPostgres, type PgCluster } from '../../src/test-support/postgres.ts';
+import { ADMIN_PASSWORD, DEMO_PASSWORD, freePort } from '../support/cloud.ts';
+
+const missing = !findPgBin() && !process.env['HITCH_TEST_PG_URL'];
+if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue test: PostgreSQL not installed (scripts/install-test-peers.sh)');
+
+(missing && !peerRequired() ? describe.skip : describe)('scale-out through the PostgreSQL queue (in process)', () => {
+  let pg: PgCluster;
+  let api: Cloud;
+  let plane: DataPlane;
+  let dir: string;
+  const agents = new Map<string, RunningAgent>();
+  let config: ReturnType<typeof resolveConfig>;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    dir = mkdtempSync(join(tmpdir(), 'hitch-scale-'));
+    const port = await freePort();
+    config = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: 'three-hosts' }, {});
+    plane = await createDataPlane(config);
+    // The first process to start migrates and seeds; the agents find the schema in place.
+    api = await startApi({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD }, dataPlane: plane });
+    await api.app.listen({ host: '127.0.0.1', port });
+    for (const host of ['compute-1', 'compute-2', 'compute-3']) agents.set(host, await startAgent({ config, host, dataPlane: plane }));
+  }, 120_000);
+  afterAll(async () => {
+    for (const a of agents.values()) await a.stop();
+    await api?.close();
+    await pg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const r = await fetch(`${config.publicUrl}${path}`, { method, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+  const login = async () => {
+    const r = await fetch(`${config.publicUrl}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: DEMO_PASSWORD } } }, scope: { project: { name: 'demo', domain: { id: 'default' } } } } }),
+    });
+    return { token: r.headers.get('x-subject-token') as string, projectId: ((await r.json()) as { token: { project: { id: string } } }).token.project.id };
+  };
+  /** Bounded wait on state other workers (the agents) change; the API is the only view of it. */
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+    for (let i = 0; i < 400; i++) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+
+  it('places servers on every live host and runs their attaches and detaches on the owning agent', async () => {
+    const { token, projectId } = await login();
+    const servers: string[] = [];
+    for (let i = 0; i < 6; i++) servers.push((await call('POST', '/compute/v2.1/servers', token, { server: { name: `s${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } })).body.server.id);
+    for (const s of servers) await until(`server ${s} ACTIVE`, async () => ((await call('GET', `/compute/v2.1/servers/${s}`, token)).body.server.status === 'ACTIVE' ? true : undefined));
+    const placed = await api.compute.repo.listServers(undefined);
+    expect(new Set(placed.map((s) => s.host))).toEqual(new Set(['compute-1', 'compute-2', 'compute-3']));
+
+    const volumes: string[] = [];
+    for (let i = 0; i < 6; i++) volumes.push((await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id);
+    const posts = await Promise.all(servers.map((s, i) => call('POST', `/compute/v2.1/servers/${s}/os-volume_attachments`, token, { volumeAttachment: { volumeId: volumes[i] } })));
+    expect(posts.map((p) => p.status)).toEqual(Array(6).fill(200));
+    expect(posts.map((p) => p.body.volumeAttachment.device)).toEqual(Array(6).fill('/dev/vdb'));
+    for (const v of volumes) await until(`volume ${v} in-use`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'in-use' ? true : undefined));
+    // Each attach ran on its server's host: that host's kernel has the sessions.
+    for (const h of ['compute-1', 'compute-2', 'compute-3']) expect(plane.sim!.inspectHost(h).sessions.length).toBeGreaterThan(0);
+    const tasks = await api.queue.get((await api.db.db.selectFrom('compute_tasks' as never).select('id' as never).execute() as Array<{ id: string }>)[0]!.id);
+    expect(tasks).toBeDefined();
+
+    const dels = await Promise.all(servers.map((s, i) => call('DELETE', `/compute/v2.1/servers/${s}/os-volume_attachments/${volumes[i]}`, token)));
+    expect(dels.map((d) => d.status)).toEqual(Array(6).fill(202));
+    for (const v of volumes) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
+    for (const a of agents.values()) await a.services.settle();
+    // The invariants, from each agent's view: its host's kernel and hypervisor, the shared database and array.
+    for (const a of agents.values()) expect((await checkInvariants(a.services)).join(" | "), a.agent.host).toBe("");
+  });
+
+  it('a host whose agent is gone fails fast with a clear error; its agent back, work resumes', async () => {
+    const { token, projectId } = await login();
+    const servers = await api.compute.repo.listServers(undefined);
+    const victim = servers.find((s) => s.host === 'compute-2')!;
+    await agents.get('compute-2')!.stop();
+    agents.delete('compute-2');
+    const vol = (await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id;
+    const r = await call('POST', `/compute/v2.1/servers/${victim.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } });
+    expect(r.status).toBe(409);
+    expect(r.body.conflictingRequest.message).toContain('compute-2');
+    expect((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status).toBe('available');
+    // New servers go to live hosts only.
+    const s = (await call('POST', '/compute/v2.1/servers', token, { server: { name: 'late', imageRef: 'hitch-tiny', flavorRef: '1' } })).body.server.id;
+    expect((await api.compute.repo.getServerAny(s))!.host).not.toBe('compute-2');
+
+    agents.set('compute-2', await startAgent({ config, host: 'compute-2', dataPlane: plane }));
+    const again = await call('POST', `/compute/v2.1/servers/${victim.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } });
+    expect(again.status).toBe(200);
+    await until('volume in-use', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'in-use' ? true : undefined));
+  });
+});
