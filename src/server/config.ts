@@ -51,6 +51,13 @@ export interface HitchConfig {
   readonly guestKernel: string | null;
   readonly guestInitrd: string | null;
   readonly guestCmdline: string;
+
+  // --- the simulator daemon (`hitch sim serve`) ------------------------------------------------
+  /**
+   * Unix socket of a running simulator daemon: the data plane is its world (arrays, hosts'
+   * kernels, hypervisors), which outlives this process. null: the simulation runs in-process.
+   */
+  readonly simSocket: string | null;
 }
 
 export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.freeze({
@@ -74,6 +81,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   guestKernel: null,
   guestInitrd: null,
   guestCmdline: 'console=ttyS0 quiet panic=-1',
+  simSocket: null,
 });
 
 type Raw = Partial<Record<keyof HitchConfig, unknown>> & { config?: unknown };
@@ -101,6 +109,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   guestKernel: 'HITCH_GUEST_KERNEL',
   guestInitrd: 'HITCH_GUEST_INITRD',
   guestCmdline: 'HITCH_GUEST_CMDLINE',
+  simSocket: 'HITCH_SIM_SOCKET',
 };
 
 const bad = (key: string, reason: string): HitchError =>
@@ -195,6 +204,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     guestKernel: absPathOrNull('guestKernel', get('guestKernel')),
     guestInitrd: absPathOrNull('guestInitrd', get('guestInitrd')),
     guestCmdline: str('guestCmdline', get('guestCmdline')),
+    simSocket: absPathOrNull('simSocket', get('simSocket')),
   };
   return Object.freeze(cfg);
 }

@@ -17,6 +17,7 @@ import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOpt
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/host.ts';
 import { LinuxHost, realClock } from '../host/linux-host.ts';
 import { SimHost } from '../host/sim-host.ts';
+import type { SimClient } from '../sim/remote/client.ts';
 import { Simulation } from '../sim/simulation.ts';
 import type { Span } from '../trace/span.ts';
 import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
@@ -28,6 +29,7 @@ import { TgtBackend } from '../volume/backends/tgt-backend.ts';
 import { Tgtadm } from '../volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../volume/backends/tgtd.ts';
 import type { HitchConfig } from './config.ts';
+import { remoteDataPlane } from './remote-data-plane.ts';
 
 export interface DataPlaneHost {
   readonly name: string;
@@ -47,6 +49,8 @@ export interface DataPlane {
   readonly hosts: readonly DataPlaneHost[];
   /** The simulation, when the data plane is simulated. */
   readonly sim: Simulation | null;
+  /** The simulator daemon's client, when the data plane is remote (`simSocket`). */
+  readonly simClient?: SimClient;
   /** tgtd, when the backend is `tgt` (portal faults in tests, whether Hitch started it). */
   readonly tgtd?: TgtDaemon;
   /** Stop whatever the data plane started (daemons, watchers). */
@@ -54,6 +58,7 @@ export interface DataPlane {
 }
 
 export async function createDataPlane(cfg: HitchConfig): Promise<DataPlane> {
+  if (cfg.simSocket !== null) return remoteDataPlane(cfg);
   if (cfg.backend === 'sim' && cfg.virt === 'sim') return simDataPlane(cfg);
   if (cfg.backend === 'tgt') return realDataPlane(cfg);
   throw new HitchError('HITCH_INVALID_ARGUMENT', {

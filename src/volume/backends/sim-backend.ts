@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
+import { localArrays, type SimArrays } from '../../sim/array-port.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import {
   connectorWantsMultipath,
@@ -16,14 +17,16 @@ import {
   type VolumeBackend,
 } from '../backend.ts';
 
-export interface SimBackendOptions {
-  readonly sim: Simulation;
+export type SimBackendOptions = SimBackendWhere & {
   /** Array to provision on; default the scenario's first array. */
   readonly arrayName?: string;
   /** LUN number each volume gets on its target (tgt numbers LUNs from 1). */
   readonly lun?: number;
   readonly iqnPrefix?: string;
-}
+};
+
+/** The arrays to provision on: a simulation in this process, or any `SimArrays` (the simulator daemon's). */
+type SimBackendWhere = { readonly sim: Simulation; readonly arrays?: never } | { readonly arrays: SimArrays; readonly sim?: never };
 
 /** What `provider_location` holds for a sim volume (backend-private, never shown to users). */
 interface SimLocation {
@@ -43,15 +46,14 @@ function parseLocation(v: BackendVolume): SimLocation {
 export class SimBackend implements VolumeBackend {
   readonly name = 'sim';
   readonly host: string;
-  readonly #sim: Simulation;
+  readonly #arrays: SimArrays;
   readonly #array: string;
   readonly #lun: number;
   readonly #prefix: string;
 
   constructor(opts: SimBackendOptions) {
-    this.#sim = opts.sim;
-    const first = opts.sim.arrays()[0];
-    const arrayName = opts.arrayName ?? first?.name;
+    this.#arrays = opts.sim ? localArrays(opts.sim) : opts.arrays;
+    const arrayName = opts.arrayName ?? this.#arrays.arrayNames()[0];
     if (!arrayName) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'the simulation has no storage array' });
     this.#array = arrayName;
     this.#lun = opts.lun ?? 1;
@@ -60,10 +62,9 @@ export class SimBackend implements VolumeBackend {
   }
 
   async createVolume(volume: { id: string; size: number }): Promise<{ providerLocation: string | null }> {
-    const array = this.#sim.array(this.#array);
     const iqn = volumeIqn(volume.id, this.#prefix);
-    array.createTarget(iqn);
-    const lun = array.addLun(iqn, { lun: this.#lun, sizeBytes: volume.size * 1024 ** 3 });
+    await this.#arrays.createTarget(this.#array, iqn);
+    const lun = await this.#arrays.addLun(this.#array, iqn, { lun: this.#lun, sizeBytes: volume.size * 1024 ** 3 });
     const loc: SimLocation = {
       array: this.#array,
       iqn,
@@ -79,8 +80,7 @@ export class SimBackend implements VolumeBackend {
   async deleteVolume(volume: BackendVolume): Promise<void> {
     if (!volume.providerLocation) return;
     const loc = parseLocation(volume);
-    const array = this.#sim.array(loc.array);
-    if (array.target(loc.iqn)) array.deleteTarget(loc.iqn);
+    if (await this.#arrays.target(loc.array, loc.iqn)) await this.#arrays.deleteTarget(loc.array, loc.iqn);
   }
 
   async initializeConnection(volume: BackendVolume, connector: ConnectorProperties): Promise<ConnectionInfo> {
@@ -88,11 +88,10 @@ export class SimBackend implements VolumeBackend {
       throw new HitchError('HITCH_INVALID_INPUT', { reason: 'Connector does not have an initiator (iSCSI needs one)' });
     }
     const loc = parseLocation(volume);
-    const array = this.#sim.array(loc.array);
-    const target = array.target(loc.iqn);
+    const target = await this.#arrays.target(loc.array, loc.iqn);
     if (!target) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Target', id: loc.iqn });
     // The array's export time is virtual; exportTo spends it on the simulation's clock.
-    await this.#sim.exportTo(loc.array, loc.iqn, connector.initiator, { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] });
+    await this.#arrays.exportTo(loc.array, loc.iqn, connector.initiator, { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] });
     const data: Record<string, unknown> = {
       target_discovered: false,
       target_portal: target.portals[0],
@@ -118,13 +117,12 @@ export class SimBackend implements VolumeBackend {
   async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {
     if (!volume.providerLocation) return;
     const loc = parseLocation(volume);
-    const array = this.#sim.array(loc.array);
-    const target = array.target(loc.iqn);
+    const target = await this.#arrays.target(loc.array, loc.iqn);
     if (!target) return;
     if (connector === null || typeof connector.initiator !== 'string') {
-      for (const initiator of [...target.acls.keys()]) array.denyInitiator(loc.iqn, initiator);
+      for (const initiator of target.initiators) await this.#arrays.denyInitiator(loc.array, loc.iqn, initiator);
     } else {
-      array.denyInitiator(loc.iqn, connector.initiator);
+      await this.#arrays.denyInitiator(loc.array, loc.iqn, connector.initiator);
     }
   }
 }

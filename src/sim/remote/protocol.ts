@@ -1,0 +1,155 @@
+/**
+ * The wire protocol between the simulator daemon (`hitch sim serve`, `server.ts`) and the
+ * processes that use its world (`client.ts`): JSON lines over a unix socket.
+ *
+ *   client → daemon   {"id":7,"m":"host.exec","p":{"host":"compute1","cmd":"iscsiadm","args":["-m","session"],"opts":{"okCodes":[0,21]}}}
+ *   client → daemon   {"cancel":7}                        (the caller's AbortSignal fired)
+ *   daemon → client   {"id":7,"now":1235,"ok":{...}}       or   {"id":7,"now":1235,"err":{"code":"HITCH_EXEC_FAILED","details":{…},"message":"…"}}
+ *
+ * Every answer carries the daemon's virtual time (`now`), which is how a client's synchronous
+ * `Clock.now()` stays current. Requests on one connection are independent and may be answered
+ * out of order (a `host.waitForPath` long-poll does not hold up an `host.exec`).
+ */
+import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
+import type { ExecRecord } from '../../host/host.ts';
+import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../virt/driver.ts';
+import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
+import type { AllowOptions } from '../array.ts';
+import type { FaultSpec } from '../faults.ts';
+import type { HostSnapshot } from '../inspect.ts';
+
+/** What `StorageArray.exports()` returns: targets, LUNs and ACLs as plain data. */
+export type ArrayExports = ReturnType<import('../array.ts').StorageArray['exports']>;
+
+export interface HelloAnswer {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly hosts: ReadonlyArray<{ readonly name: string; readonly initiator: string; readonly ip: string }>;
+  readonly arrays: ReadonlyArray<{ readonly name: string; readonly portals: readonly string[] }>;
+}
+
+/** A target as the sim backend needs to see it: where it is served and who may see it. */
+export interface TargetView {
+  readonly iqn: string;
+  readonly tpgt: number;
+  readonly portals: readonly string[];
+  readonly luns: ReadonlyArray<{ readonly lun: number; readonly wwn: string }>;
+  readonly initiators: readonly string[];
+}
+
+export interface WireExecOptions {
+  readonly timeoutMs?: number;
+  readonly input?: string;
+  readonly okCodes?: readonly number[] | 'any';
+  readonly secrets?: readonly string[];
+}
+
+/** Everything a checker needs to see of the world at once (one consistent instant). */
+export interface WorldSnapshot {
+  readonly now: number;
+  readonly hosts: ReadonlyArray<{ readonly name: string; readonly initiator: string; readonly snapshot: HostSnapshot; readonly leftovers: readonly string[] }>;
+  readonly arrays: ReadonlyArray<{ readonly name: string; readonly exports: ArrayExports }>;
+  readonly domains: ReadonlyArray<{ readonly host: string; readonly domains: readonly SimDomainView[] }>;
+}
+
+type HvArgs<M extends string, A extends unknown[]> = { readonly host: string; readonly method: M; readonly args: A };
+
+/** Request parameters and answers, by method name. */
+export interface Methods {
+  hello: { p: Record<string, never>; r: HelloAnswer };
+  'clock.now': { p: Record<string, never>; r: number };
+  'clock.sleep': { p: { ms: number }; r: null };
+  'host.exec': { p: { host: string; cmd: string; args: readonly string[]; opts: WireExecOptions }; r: { code: number; stdout: string; stderr: string } };
+  'host.readFile': { p: { host: string; path: string }; r: string };
+  'host.writeFile': { p: { host: string; path: string; data: string }; r: null };
+  'host.exists': { p: { host: string; path: string }; r: boolean };
+  'host.readlink': { p: { host: string; path: string }; r: string };
+  'host.realpath': { p: { host: string; path: string }; r: string };
+  'host.readdir': { p: { host: string; path: string }; r: string[] };
+  'host.glob': { p: { host: string; pattern: string }; r: string[] };
+  'host.waitForPath': { p: { host: string; path: string; timeoutMs: number; gone?: boolean }; r: boolean };
+  'hv.call': {
+    p:
+      | HvArgs<'defineAndStart', [DomainSpec]>
+      | HvArgs<'destroy' | 'undefine' | 'domainState' | 'listDisks' | 'undefineSecret', [string]>
+      | HvArgs<'attachDisk', [string, string, { live: boolean; persistent: boolean }]>
+      | HvArgs<'detachDisk', [string, string, { timeoutMs: number; persistent?: boolean }]>
+      | HvArgs<'defineSecret', [string, string]>;
+    r: null | DomainState | DiskInfo[] | DetachResult | SecretRef;
+  };
+  'hv.domains': { p: { host: string }; r: SimDomainView[] };
+  'hv.injectFault': { p: { host: string; fault: SimFault }; r: null };
+  'hv.setUnplugBehaviour': { p: { host: string; domain: string; ackMs: number | 'never' }; r: null };
+  'array.list': { p: Record<string, never>; r: Array<{ name: string; portals: string[] }> };
+  'array.createTarget': { p: { array: string; iqn: string; portals?: readonly string[]; tpgt?: number }; r: null };
+  'array.deleteTarget': { p: { array: string; iqn: string }; r: null };
+  'array.addLun': { p: { array: string; iqn: string; opts: { lun?: number; sizeBytes?: number; wwn?: string; readOnly?: boolean } }; r: { lun: number; wwn: string; sizeBytes: number; readOnly: boolean } };
+  'array.removeLun': { p: { array: string; iqn: string; lun: number }; r: null };
+  'array.allowInitiator': { p: { array: string; iqn: string; initiator: string; opts: AllowOptions }; r: null };
+  'array.denyInitiator': { p: { array: string; iqn: string; initiator: string; luns?: readonly number[] }; r: null };
+  'array.exports': { p: { array: string }; r: ArrayExports };
+  'array.target': { p: { array: string; iqn: string }; r: TargetView | null };
+  'sim.exportTo': { p: { array: string; iqn: string; initiator: string; opts: AllowOptions }; r: null };
+  'sim.injectFault': { p: { fault: FaultSpec }; r: null };
+  'inspect.host': { p: { host: string }; r: HostSnapshot };
+  'inspect.leftovers': { p: { host: string }; r: string[] };
+  'inspect.array': { p: { array: string }; r: ArrayExports };
+  'inspect.trace': { p: Record<string, never>; r: string };
+  'inspect.world': { p: Record<string, never>; r: WorldSnapshot };
+}
+
+export type Method = keyof Methods;
+
+export interface Request<M extends Method = Method> {
+  readonly id: number;
+  readonly m: M;
+  readonly p: Methods[M]['p'];
+}
+
+export interface Cancel {
+  readonly cancel: number;
+}
+
+export interface WireError {
+  readonly code: string;
+  readonly details: ErrorDetails;
+  readonly message: string;
+}
+
+export interface Answer {
+  readonly id: number;
+  readonly now: number;
+  readonly ok?: unknown;
+  readonly err?: WireError;
+  /** `host.exec`: the command as run, secrets masked, for the client's onExec listeners. */
+  readonly record?: ExecRecord;
+}
+
+export function errorToWire(e: unknown): WireError {
+  if (e instanceof HitchError) return { code: e.code, details: e.details, message: e.message };
+  return { code: 'HITCH_INTERNAL', details: { detail: e instanceof Error ? e.message : String(e) }, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The same catalog error on this side of the socket (unknown codes become HITCH_INTERNAL). */
+export function errorFromWire(w: WireError): HitchError {
+  if (Object.hasOwn(ERROR_CATALOG, w.code)) return new HitchError(w.code as ErrorCode, w.details, { message: w.message });
+  return new HitchError('HITCH_INTERNAL', { detail: `${w.code}: ${w.message}` });
+}
+
+/**
+ * Split a byte stream into lines and call `onLine` for each complete one. Returns the data
+ * handler to attach to a socket.
+ */
+export function lineReader(onLine: (line: string) => void): (chunk: Buffer | string) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += String(chunk);
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim() !== '') onLine(line);
+      i = buf.indexOf('\n');
+    }
+  };
+}

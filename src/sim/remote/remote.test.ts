@@ -1,0 +1,111 @@
+/**
+ * The simulator daemon and its client in one process: the shared Host conformance suite on a
+ * `RemoteHost`, cancellation and inspection across the socket, and a whole cloud on the remote
+ * data plane attaching and detaching with nothing left behind — then a second cloud (a restarted
+ * server) finding the world the first one left.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isHitchError } from '../../errors.ts';
+import { hostConformance } from '../../host/conformance.ts';
+import { checkInvariants } from '../../fuzz/invariants.ts';
+import { startTestCloud, volumeAndServer } from '../../../test/support/cloud.ts';
+import { SimClient } from './client.ts';
+import { SimDaemon } from './server.ts';
+
+async function daemon(scenario = 'healthy-single'): Promise<{ d: SimDaemon; socket: string; dispose(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hitch-simd-'));
+  const socket = join(dir, 'sim.sock');
+  const d = await SimDaemon.start({ scenario, socketPath: socket });
+  return { d, socket, dispose: async () => (await d.close(), rmSync(dir, { recursive: true, force: true })) };
+}
+
+hostConformance('RemoteHost (simulator daemon)', async () => {
+  const { d, socket, dispose } = await daemon();
+  const client = await SimClient.connect(socket);
+  const host = client.host('compute-1');
+  const T = 'iqn.2010-10.org.openstack:volume-0001';
+  const P = '192.0.2.10:3260';
+  return {
+    host,
+    knownFile: { path: '/etc/iscsi/initiatorname.iscsi', content: await host.readFile('/etc/iscsi/initiatorname.iscsi') },
+    knownDir: '/etc/iscsi',
+    missingPath: '/dev/disk/by-path/ip-192.0.2.99:3260-iscsi-iqn.none-lun-0',
+    appearing: {
+      path: `/dev/disk/by-path/ip-${P}-iscsi-${T}-lun-1`,
+      make: async () => {
+        await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--op', 'new']);
+        await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', P, '--login']);
+      },
+    },
+    vanishing: { path: '/dev/vda', remove: () => void d.sim.host('compute-1').vfs.remove('/dev/vda') },
+    settle: () => host.clock.sleep(1_000),
+    dispose: async () => {
+      await client.close();
+      await dispose();
+    },
+  };
+});
+
+describe('the simulator daemon', () => {
+  it('answers with the virtual time, keeps the clock monotonic, and cancels a wait when the caller aborts', async () => {
+    const { socket, dispose } = await daemon();
+    const client = await SimClient.connect(socket);
+    try {
+      expect(client.info.hosts.map((h) => h.name)).toEqual(['compute-1']);
+      await client.clock.sleep(2_500);
+      expect(client.clock.now()).toBeGreaterThanOrEqual(2_500);
+      const ac = new AbortController();
+      const w = client.host('compute-1').waitForPath('/dev/sdz', { timeoutMs: 600_000, signal: ac.signal });
+      ac.abort();
+      await expect(w).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_ABORTED'));
+      expect(client.clock.now()).toBeLessThan(600_000);
+      const r = await client.host('compute-1').exec('iscsiadm', ['-m', 'session'], { okCodes: [0, 21] });
+      expect(r.code).toBe(21);
+      expect(await client.traceText()).toContain('iscsiadm -m session');
+      await expect(client.host('compute-1').exec('rm', ['-rf', '/'])).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_EXEC_NOT_ALLOWED'));
+    } finally {
+      await client.close();
+      await dispose();
+    }
+  });
+
+  it('fails calls with HITCH_UPSTREAM_UNAVAILABLE once the daemon is gone', async () => {
+    const { socket, dispose } = await daemon();
+    const client = await SimClient.connect(socket);
+    await dispose();
+    await expect(client.host('compute-1').exists('/dev/vda')).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_UPSTREAM_UNAVAILABLE'));
+    await client.close();
+  });
+
+  it('a cloud on the remote data plane attaches and detaches, and leaves nothing in the world', async () => {
+    const { d, socket, dispose } = await daemon('healthy-multipath');
+    try {
+      const t = await startTestCloud({ simSocket: socket });
+      try {
+        expect(t.cloud.sim).toBeNull();
+        const { serverId, volumeId } = await volumeAndServer(t);
+        const { token } = await t.token('demo');
+        const a = await t.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { token, body: { volumeAttachment: { volumeId } } });
+        expect(a.status).toBe(200);
+        await t.cloud.settle();
+        expect(await checkInvariants(t.cloud)).toEqual([]);
+        expect(d.sim.inspectHost('compute-1').sessions.length).toBe(2);
+        expect(d.hypervisor('compute-1').domains()[0]?.liveDisks.map((x) => x.serial)).toEqual([volumeId]);
+        const del = await t.api('DELETE', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}`, { token });
+        expect(del.status).toBe(202);
+        await t.cloud.settle();
+        expect(await checkInvariants(t.cloud)).toEqual([]);
+        expect(d.sim.host('compute-1').leftovers()).toEqual([]);
+        expect(d.hypervisor('compute-1').domains()[0]?.liveDisks).toEqual([]);
+        expect(d.sim.inspectArray(d.sim.arrays()[0]!.name).filter((e) => e.target.endsWith(volumeId)).flatMap((e) => e.acls)).toEqual([]);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await dispose();
+    }
+  });
+});
