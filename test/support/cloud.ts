@@ -4,10 +4,10 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig, type HitchConfig } from '../../src/server/config.ts';
+import { freePort as freePortOn } from '../../src/server/serve.ts';
 
 export const ADMIN_PASSWORD = 'admin-Test-Secret-1';
 export const DEMO_PASSWORD = 'demo-Test-Secret-2';
@@ -86,13 +86,5 @@ export async function volumeAndServer(t: TestCloud): Promise<{ token: string; pr
 
 /** A TCP port free on loopback right now. */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return freePortOn('127.0.0.1');
 }
