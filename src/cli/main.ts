@@ -13,6 +13,7 @@ import { registerAttachCommands } from './commands/attach.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
 import { registerSimCommands } from './commands/sim.ts';
+import { registerSimCommands } from './commands/sim.ts';
 import { CliContext, type CliIo } from './context.ts';
 
 export const EXAMPLES = `
@@ -39,6 +40,7 @@ function serveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--database-url <url>', 'sqlite:FILE or postgres://… (default sqlite under the data dir)'))
     .addOption(new Option('--scenario <name>', 'simulated data plane: a built-in scenario or a file (default healthy-multipath)'))
     .addOption(new Option('--seed <n>', 'the simulation\'s random seed (default 1)'))
+    .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
     .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
     .addOption(new Option('--sim-speed <x>', 'pace virtual time at x times real time; 0 = unpaced (default 1; HITCH_SIM_SPEED)'))
     .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
@@ -78,6 +80,7 @@ export function buildProgram(io: CliIo): Command {
   registerResourceCommands(program, ctx);
   registerAttachCommands(program, ctx);
   registerScenarioCommands(program, ctx);
+  registerSimCommands(program, ctx);
   registerSimCommands(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
