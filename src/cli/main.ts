@@ -5,6 +5,7 @@
  * `runCli(argv, io)` is the whole program without the process: tests call it in-process.
  * Every error ends as one line `hitch: HITCH_CODE: message` and a non-zero exit status.
  */
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { HitchError, toHitchError } from '../errors.ts';
@@ -12,7 +13,6 @@ import { serve } from '../server/serve.ts';
 import { registerAttachCommands } from './commands/attach.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
-import { registerSimCommands } from './commands/sim.ts';
 import { registerSimCommands } from './commands/sim.ts';
 import { CliContext, type CliIo } from './context.ts';
 
@@ -41,7 +41,6 @@ function serveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--scenario <name>', 'simulated data plane: a built-in scenario or a file (default healthy-multipath)'))
     .addOption(new Option('--seed <n>', 'the simulation\'s random seed (default 1)'))
     .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
-    .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
     .addOption(new Option('--sim-speed <x>', 'pace virtual time at x times real time; 0 = unpaced (default 1; HITCH_SIM_SPEED)'))
     .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
@@ -58,12 +57,14 @@ function serveCommand(program: Command, io: CliIo): void {
     });
 }
 
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('hitch');
   const ctx = new CliContext(program, io);
   program
     .description('Hitch attaches block volumes to virtual machines (the OpenStack Nova/Cinder/os-brick attach path, rebuilt).')
-    .version('0.1.0')
+    .version(VERSION)
     .option('--os-cloud <name>', 'a cloud from clouds.yaml (OS_CLOUD)')
     .option('--data-dir <dir>', 'where `hitch serve` keeps credentials (HITCH_DATA_DIR, default ./.data)')
     .option('--as <user>', 'with the data dir\'s credentials: demo (default) or admin')
@@ -80,7 +81,6 @@ export function buildProgram(io: CliIo): Command {
   registerResourceCommands(program, ctx);
   registerAttachCommands(program, ctx);
   registerScenarioCommands(program, ctx);
-  registerSimCommands(program, ctx);
   registerSimCommands(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();

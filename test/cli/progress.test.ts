@@ -4,7 +4,7 @@
  * finished step and per new sub-step.
  */
 import { describe, expect, it } from 'vitest';
-import { frame, PlainProgress, stepLines } from '../../src/cli/progress.ts';
+import { frame, PlainProgress, stepLines, TtyProgress } from '../../src/cli/progress.ts';
 import type { ApiOperation, ApiSpan } from '../../src/cli/resources.ts';
 
 const s = (id: number, parent: number | null, name: string, start: number, end: number | null, attrs: ApiSpan['attrs'] = {}): ApiSpan => ({
@@ -46,5 +46,18 @@ describe('attach progress', () => {
       '[+0 ms] reserve: done (0 ms)', '[+0 ms] lock-instance: done (0 ms)', '[+0 ms] get-volume: done (0 ms)', '[+10 ms] connector-properties: done (10 ms)',
       '[+7.0 s] initialize-connection: done (7.0 s)', '[+7.0 s] connect-volume: logging in to 192.168.1.59:3260',
     ]);
+  });
+
+  it('redraws the block in place on a terminal', () => {
+    let written = '';
+    const tty = { columns: 100, write: (t: string) => ((written += t), true) } as unknown as NodeJS.WriteStream;
+    const p = new TtyProgress(tty);
+    p.update(midSeed, 19_045);
+    const first = written;
+    expect(first.startsWith('\x1b[2K  ✓ reserve')).toBe(true);
+    written = '';
+    p.update({ ...midSeed, state: 'done' }, 19_100);
+    // Up over the 10 lines drawn before (9 steps + the sub-step), then each line cleared and redrawn.
+    expect(written.startsWith('\x1b[10A\x1b[2K')).toBe(true);
   });
 });
