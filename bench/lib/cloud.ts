@@ -1,0 +1,104 @@
+/**
+ * The all-in-one cloud for benchmarks: `createCloud` on a scenario and a database, listening on
+ * loopback, driven over its real HTTP APIs (identity, volumes, compute) like a client would.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
+import { resolveConfig } from '../../src/server/config.ts';
+
+const ADMIN = 'bench-Admin-Secret-1';
+const DEMO = 'bench-Demo-Secret-2';
+
+export interface BenchCloud {
+  readonly cloud: Cloud;
+  readonly url: string;
+  readonly token: string;
+  readonly projectId: string;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface BenchCloudOptions {
+  readonly scenario: string;
+  /** `sqlite` (a file in a temp dir) or a `postgres://` URL. */
+  readonly database?: string;
+  readonly onFinished?: CloudOptions['onFinished'];
+}
+
+export async function startBenchCloud(opts: BenchCloudOptions): Promise<BenchCloud> {
+  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-'));
+  const config = resolveConfig(
+    { dataDir: dir, port: 0, logLevel: 'silent', scenario: opts.scenario, ...(opts.database && opts.database !== 'sqlite' ? { databaseUrl: opts.database } : {}) },
+    {},
+  );
+  const cloud = await createCloud({ config, credentials: { adminPassword: ADMIN, demoPassword: DEMO }, ...(opts.onFinished ? { onFinished: opts.onFinished } : {}) });
+  const addr = await cloud.app.listen({ host: '127.0.0.1', port: 0 });
+  const url = addr.replace('localhost', '127.0.0.1');
+  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: DEMO } } },
+        scope: { project: { name: 'demo', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (r.status !== 201) throw new Error(`token: ${r.status} ${await r.text()}`);
+  const token = r.headers.get('x-subject-token') ?? '';
+  const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
+  const api: BenchCloud['api'] = async (method, path, body) => {
+    const headers: Record<string, string> = { accept: 'application/json', 'x-auth-token': token };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
+  };
+  return {
+    cloud,
+    url,
+    token,
+    projectId,
+    api,
+    async close() {
+      await cloud.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function field(body: unknown, ...path: string[]): string {
+  let v: unknown = body;
+  for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  if (typeof v !== 'string') throw new Error(`no ${path.join('.')} in ${JSON.stringify(body).slice(0, 300)}`);
+  return v;
+}
+
+export async function createVolume(c: BenchCloud, name = 'bench'): Promise<string> {
+  const r = await c.api('POST', `/volume/v3/${c.projectId}/volumes`, { volume: { size: 1, name } });
+  if (r.status !== 202) throw new Error(`volume create: ${r.status} ${JSON.stringify(r.body)}`);
+  return field(r.body, 'volume', 'id');
+}
+
+export async function createServer(c: BenchCloud, name = 'vm'): Promise<string> {
+  const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } });
+  if (r.status !== 202) throw new Error(`server create: ${r.status} ${JSON.stringify(r.body)}`);
+  return field(r.body, 'server', 'id');
+}
+
+export async function attach(c: BenchCloud, serverId: string, volumeId: string): Promise<void> {
+  const r = await c.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } });
+  if (r.status !== 200) throw new Error(`attach: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+export async function detach(c: BenchCloud, serverId: string, volumeId: string): Promise<void> {
+  const r = await c.api('DELETE', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}`);
+  if (r.status !== 202) throw new Error(`detach: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+export async function volumeStatus(c: BenchCloud, volumeId: string): Promise<string> {
+  const r = await c.api('GET', `/volume/v3/${c.projectId}/volumes/${volumeId}`);
+  return field(r.body, 'volume', 'status');
+}
