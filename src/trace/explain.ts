@@ -176,6 +176,15 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
   if (plug) out.push(`the hypervisor refused the disk: ${plug.error?.message ?? 'unknown error'}`);
   const firstFail = spans.find((s) => s.parentId === null && s.outcome === 'error');
   if (firstFail && !plug) out.push(`step ${firstFail.name} failed: ${firstFail.error?.code ? `${firstFail.error.code}: ` : ''}${firstFail.error?.message ?? 'error'}`);
+  const rollback = spans.find((s) => s.parentId === null && s.name === 'rollback');
+  if (rollback) {
+    const undone = spans.filter((s) => s.parentId === rollback.id).map((s) => s.name.replace(/^rollback\./, ''));
+    out.push(
+      rollback.outcome === 'error'
+        ? `the rollback failed: ${rollback.error?.code ? `${rollback.error.code}: ` : ''}${rollback.error?.message ?? 'error'}`
+        : `rolled back${undone.length ? `: ${undone.join(', ')}` : ''}`,
+    );
+  }
   if (running) out.push('the operation is still running');
   if (out.length === 0) {
     const steps = spans.filter((s) => s.parentId === null && s.endMs !== null);

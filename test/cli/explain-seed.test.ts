@@ -4,12 +4,12 @@
  * attach, which was usable through the healthy portal. Both through a running server and with
  * `hitch scenario run` in memory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
-import { cli } from './support.ts';
+import { cli, ROOT } from './support.ts';
 
 const STEPS = ['reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance'];
 const DEAD_PORTAL = /^ {2}- login to 192\.168\.1\.59:3260 timed out after 120 s \(iscsiadm exit 8\); the volume was usable at (\d+(\.\d)?) s through 192\.168\.1\.60:3260$/m;
@@ -89,5 +89,25 @@ describe('hitch scenario run', () => {
     const noMap = await cli(['scenario', 'run', 'map-never', '--depth', '0']);
     expect(noMap.code, noMap.err).toBe(0);
     expect(noMap.out).toMatch(/^ {2}- multipathd did not create a map for WWN 3[0-9a-f]+.*; fell back to single path \/dev\/disk\/by-path\/ip-/m);
+  });
+
+  it('a failed attach prints its waterfall and diagnosis, then one coded error line', async () => {
+    // The seed with its healthy portal dead too: nothing to log in to.
+    const dir = mkdtempSync(join(tmpdir(), 'hitch-all-dead-'));
+    try {
+      const sc = JSON.parse(readFileSync(join(ROOT, 'src/sim/scenarios/seed.json'), 'utf8'));
+      sc.name = 'all-dead';
+      sc.portals['192.168.1.60:3260'] = { state: 'dead', loginTimeoutMs: 120000 };
+      writeFileSync(join(dir, 'all-dead.json'), JSON.stringify(sc));
+      const r = await cli(['scenario', 'run', join(dir, 'all-dead.json'), '--depth', '0']);
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/^connect-volume +\| *x+\| .*FAILED$/m);
+      expect(r.out).toContain('  - login to 192.168.1.60:3260 timed out after 120 s (iscsiadm exit 8)\n');
+      expect(r.out).toMatch(/^ {2}- rolled back: release-volume, bdm\.destroy$/m);
+      expect(r.err.split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(/^hitch: HITCH_ISCSI_LOGIN_FAILED: attach rolled back at step connect-volume: Could not log in to any iSCSI portal/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

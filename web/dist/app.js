@@ -111,6 +111,13 @@ function diagnose(spans, t0, opEnd, running, now) {
   if (plug) out.push(`the hypervisor refused the disk: ${plug.error?.message ?? "unknown error"}`);
   const firstFail = spans.find((s) => s.parentId === null && s.outcome === "error");
   if (firstFail && !plug) out.push(`step ${firstFail.name} failed: ${firstFail.error?.code ? `${firstFail.error.code}: ` : ""}${firstFail.error?.message ?? "error"}`);
+  const rollback = spans.find((s) => s.parentId === null && s.name === "rollback");
+  if (rollback) {
+    const undone = spans.filter((s) => s.parentId === rollback.id).map((s) => s.name.replace(/^rollback\./, ""));
+    out.push(
+      rollback.outcome === "error" ? `the rollback failed: ${rollback.error?.code ? `${rollback.error.code}: ` : ""}${rollback.error?.message ?? "error"}` : `rolled back${undone.length ? `: ${undone.join(", ")}` : ""}`
+    );
+  }
   if (running) out.push("the operation is still running");
   if (out.length === 0) {
     const steps = spans.filter((s) => s.parentId === null && s.endMs !== null);
