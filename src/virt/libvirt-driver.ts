@@ -58,7 +58,8 @@ interface VirshResult {
 const NOT_FOUND = /failed to get domain|Domain not found/;
 const NOT_RUNNING = /domain is not running/;
 const ALREADY_ACTIVE = /domain is already active/;
-const NO_SUCH_DISK = /No disk found whose source path or target is|disk \S+ not found/;
+// libvirt 9.0's virsh says only "Failed to get disk information" for a target the domain lacks.
+const NO_SUCH_DISK = /No disk found whose source path or target is|disk \S+ not found|Failed to get disk information/;
 const NO_SUCH_SECRET = /failed to get secret|Secret not found/;
 
 export class LibvirtDriver implements HypervisorDriver {
