@@ -559,8 +559,13 @@ async function rerender() {
 }
 async function start() {
   await rerender();
+  const busy = () => {
+    const a = document.activeElement;
+    if (a instanceof HTMLInputElement || a instanceof HTMLSelectElement) return true;
+    return [...root.querySelectorAll("main input")].some((i) => i instanceof HTMLInputElement && i.type !== "number" && i.value !== "");
+  };
   window.setInterval(() => {
-    if (currentSession() && !document.hidden && !state.followOp) void rerender();
+    if (currentSession() && !document.hidden && !state.followOp && !busy()) void rerender();
   }, 3e3);
 }
 if (currentSession()) void start();

@@ -195,8 +195,14 @@ async function rerender(): Promise<void> {
 async function start(): Promise<void> {
   await rerender();
   // Status changes made elsewhere (CLI, openstack) show up within a few seconds.
+  // Never while someone is filling a form: redrawing would drop what they typed.
+  const busy = (): boolean => {
+    const a = document.activeElement;
+    if (a instanceof HTMLInputElement || a instanceof HTMLSelectElement) return true;
+    return [...root.querySelectorAll('main input')].some((i) => i instanceof HTMLInputElement && i.type !== 'number' && i.value !== '');
+  };
   window.setInterval(() => {
-    if (currentSession() && !document.hidden && !state.followOp) void rerender();
+    if (currentSession() && !document.hidden && !state.followOp && !busy()) void rerender();
   }, 3000);
 }
 
