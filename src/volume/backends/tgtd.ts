@@ -37,8 +37,9 @@ export class TgtDaemon {
   }
 
   /**
-   * Make sure a tgtd answers and serves every configured portal. `start: false` only looks:
-   * a missing tgtd is then `HITCH_BACKEND_UNAVAILABLE`-style `HITCH_INVALID_ARGUMENT`.
+   * Make sure a tgtd answers and serves every configured portal, starting one when none answers
+   * and `start` allows it. With `start: false` a missing tgtd is `HITCH_INVALID_ARGUMENT`, naming
+   * the control port and the setting that would start one.
    */
   async ensure(opts: { start: boolean }): Promise<{ started: boolean }> {
     const host = this.#tgtadm.host;

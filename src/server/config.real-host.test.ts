@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from './config.ts';
+import { createDataPlane } from './data-plane.ts';
+
+describe('config for the real data plane', () => {
+  it('defaults: one loopback portal, tgtd started by Hitch, qemu:///system, TCG, nothing to boot', () => {
+    const c = resolveConfig({}, {});
+    expect([c.tgtPortals, c.tgtControlPort, c.tgtStart, c.libvirtUri, c.virtType, c.guestKernel, c.guestInitrd]).toEqual([
+      ['127.0.0.1:3260'], 0, true, 'qemu:///system', 'qemu', null, null,
+    ]);
+    expect(Object.isFrozen(c.tgtPortals)).toBe(true);
+  });
+
+  it('reads portals as a list (file) or comma-separated (flag, environment), flags first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hitch-cfg-'));
+    try {
+      const file = join(dir, 'real.yaml');
+      writeFileSync(file, 'tgtPortals: [127.0.0.1:3260, 127.0.0.2:3260]\ntgtStart: false\nguestKernel: /boot/vmlinuz\n');
+      expect(resolveConfig({ config: file }, {}).tgtPortals).toEqual(['127.0.0.1:3260', '127.0.0.2:3260']);
+      expect(resolveConfig({ config: file }, {}).tgtStart).toBe(false);
+      const env = { HITCH_TGT_PORTALS: '127.0.0.3:3260, 127.0.0.4:3261', HITCH_TGT_START: 'yes', HITCH_TGT_CONTROL_PORT: '42' };
+      const c = resolveConfig({ config: file }, env);
+      expect([c.tgtPortals, c.tgtStart, c.tgtControlPort, c.guestKernel]).toEqual([['127.0.0.3:3260', '127.0.0.4:3261'], true, 42, '/boot/vmlinuz']);
+      expect(resolveConfig({ config: file, tgtPortals: '[::1]:3260' }, env).tgtPortals).toEqual(['[::1]:3260']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [{ tgtPortals: '127.0.0.1' }, /tgtPortals: "127.0.0.1" is not ip:port/],
+    [{ tgtPortals: '127.0.0.1:3260,127.0.0.1:3260' }, /lists a portal twice/],
+    [{ tgtPortals: 'host.example:3260' }, /is not ip:port/],
+    [{ tgtPortals: '' }, /non-empty list/],
+    [{ tgtControlPort: '40000' }, /tgtControlPort: must be an integer from 0 to 32767/],
+    [{ tgtStart: 'maybe' }, /tgtStart: must be true or false/],
+    [{ virtType: 'xen' }, /virtType: must be one of qemu, kvm/],
+    [{ guestKernel: 'vmlinuz' }, /guestKernel: must be an absolute path/],
+  ])('refuses %j', (flags, msg) => {
+    expect(() => resolveConfig(flags, {})).toThrow(msg);
+  });
+
+  it('refuses the simulated array behind a real hypervisor, naming what works', async () => {
+    const cfg = resolveConfig({ backend: 'sim', virt: 'libvirt' }, {});
+    await expect(createDataPlane(cfg)).rejects.toThrow(/--backend tgt with --virt libvirt, or sim with sim/);
+  });
+});
