@@ -99,7 +99,7 @@ export async function hitchWholeAttach(spec: ScenarioSpec): Promise<{ ms: number
     const serverId = await createServer(c);
     await c.cloud.settle();
     await attach(c, serverId, volumeId);
-    await c.cloud.dispatch.drain();
+    await c.cloud.settle();
     const status = await volumeStatus(c, volumeId);
     const sim = c.cloud.sim;
     const hostName = c.cloud.hosts[0]?.name;

@@ -1,0 +1,125 @@
+/**
+ * `npm run bench` — Hitch's figures, each measured in this run, printed as tables and written to
+ * bench/results/bench-<time>.json. See bench/README.md for what each figure means.
+ *
+ *   npm run bench                          everything
+ *   npm run bench -- --scenario seed       figure 1 for one scenario only
+ *   npm run bench -- --only latency,concurrency,control,api
+ *   npm run bench -- --no-os-brick --quick
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
+import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
+import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
+import { measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
+import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
+import { ms, ratio, table } from './lib/stats.ts';
+import { osBrickAvailable } from './peers/os-brick-peer.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    only: { type: 'string' },
+    'no-os-brick': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api')).split(','));
+const quick = args.quick ?? false;
+const peer = args['no-os-brick'] ? { ok: false, reason: '--no-os-brick' } : osBrickAvailable();
+const log = (s: string): void => void process.stdout.write(s + '\n');
+
+const results: Record<string, unknown> = {
+  startedAt: new Date().toISOString(),
+  node: process.version,
+  osBrick: peer.ok ? { version: peer.version } : { missing: peer.reason },
+};
+
+if (!peer.ok) log(`os-brick column empty: ${peer.reason} (apt-get install -y python3-os-brick)`);
+
+if (sections.has('latency')) {
+  const specs = LATENCY_SCENARIOS.filter((s) => !args.scenario || s.name === args.scenario);
+  if (specs.length === 0) throw new Error(`unknown scenario ${args.scenario}; one of ${LATENCY_SCENARIOS.map((s) => s.name).join(', ')}`);
+  const rows: LatencyRow[] = [];
+  for (const s of specs) rows.push(await measureLatency(s, { osBrick: peer.ok, whole: true }));
+  results['latency'] = rows;
+  log('\n1. Attach latency vs the data-plane floor (virtual time)');
+  log(
+    table(
+      ['scenario', 'mp', 'floor', 'Hitch connect', 'ratio', 'os-brick connect', 'os-brick/Hitch', 'attach floor', 'Hitch attach', 'ratio', 'note'],
+      rows.map((r) => [
+        r.label,
+        r.multipath ? 'yes' : 'no',
+        ms(r.connectFloorMs),
+        r.hitchConnectMs === null ? `failed: ${r.hitchError ?? ''}` : `${ms(r.hitchConnectMs)} ${r.hitchDevice ?? ''}`,
+        ratio(r.hitchRatio),
+        r.osBrickConnectMs === null ? (peer.ok ? 'n/a' : '—') : `${ms(r.osBrickConnectMs)}${r.osBrickError ? ` (${r.osBrickError})` : ` ${r.osBrickDevice ?? ''}`}`,
+        r.osBrickVsHitch === null ? '—' : `${r.osBrickVsHitch.toFixed(1)}×`,
+        ms(r.attachFloorMs),
+        r.hitchAttachMs === null ? (r.hitchAttachOutcome ?? '—') : ms(r.hitchAttachMs),
+        ratio(r.hitchAttachRatio),
+        [r.boundedWait, r.hitchRatio !== null && r.hitchRatio > 1.05 ? `${ms((r.hitchConnectMs ?? 0) - r.connectFloorMs)} over the floor` : null].filter(Boolean).join('; '),
+      ]),
+    ),
+  );
+}
+
+if (sections.has('concurrency')) {
+  const ns = quick ? [1, 10, 50] : [1, 10, 50, 200];
+  const rows: Array<{ impl: string } & ConcurrencyResult> = [];
+  for (const n of ns) {
+    rows.push({ impl: 'Hitch', ...(await hitchConcurrency(n)) });
+    if (peer.ok) rows.push({ impl: 'os-brick 6.1', ...(await osBrickConcurrency(n)) });
+  }
+  results['concurrency'] = rows;
+  log('\n2. Host concurrency: N connects at once, one target each, one dead portal (virtual time)');
+  log(
+    table(
+      ['N', 'initiator', 'total', 'p50 (healthy)', 'p99 (healthy)', 'dead one', 'failed', 'max wait for connect_volume lock'],
+      rows.map((r) => [String(r.n), r.impl, ms(r.totalMs), ms(r.p50Ms), ms(r.p99Ms), ms(r.deadMs), String(r.failed), r.maxLockWaitMs === undefined ? '— (per-target locks)' : ms(r.maxLockWaitMs)]),
+    ),
+  );
+}
+
+let pg: Awaited<ReturnType<typeof startPostgres>> | null = null;
+try {
+  if (sections.has('control')) {
+    const ops = quick ? 20 : 100;
+    const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops)];
+    if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
+      pg = await startPostgres();
+      rows.push(await measureControlPlane(await pg.createDatabase(), ops));
+    } else {
+      log('PostgreSQL not installed: control-plane figures on SQLite only');
+    }
+    results['controlPlane'] = rows;
+    log('\n3. Control-plane cost, zero-latency simulator (wall-clock CPU of this process: HTTP client + server, DB, flows, trace, simulator)');
+    log(
+      table(
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
+        rows.map((r) => [r.database, String(r.operations), ms(r.attachCpuMs), ms(r.detachCpuMs), r.attachesPerSecond.toFixed(1), r.detachesPerSecond.toFixed(1), String(r.failures)]),
+      ),
+    );
+  }
+
+  if (sections.has('api')) {
+    const volumes = quick ? 1000 : 10_000;
+    const rows: ThroughputRow[] = await measureThroughput('sqlite', { volumes, durationS: quick ? 3 : 5, connections: 10 });
+    results['api'] = rows;
+    log(`\n4. API throughput, autocannon on loopback, 10 connections, ${volumes} volumes in the database`);
+    log(table(['database', 'request', 'req/s', 'p99', 'non-2xx', 'errors', 'duration'], rows.map((r) => [r.database, r.request, r.requestsPerSecond.toFixed(1), ms(r.p99Ms), String(r.non2xx), String(r.errors), `${r.durationS} s`])));
+  }
+} finally {
+  await pg?.stop();
+}
+
+results['finishedAt'] = new Date().toISOString();
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = args.out ?? `${dir}bench-${String(results['startedAt']).replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+log(`\nresults: ${file}`);
