@@ -13,6 +13,7 @@ import { serve } from '../server/serve.ts';
 import { registerAttachCommands } from './commands/attach.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
+import { registerScaleOutCommands } from './commands/scale-out.ts';
 import { registerSimCommands } from './commands/sim.ts';
 import { CliContext, type CliIo } from './context.ts';
 
@@ -82,6 +83,7 @@ export function buildProgram(io: CliIo): Command {
   registerAttachCommands(program, ctx);
   registerScenarioCommands(program, ctx);
   registerSimCommands(program, ctx);
+  registerScaleOutCommands(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
-import { createCloud, type Cloud } from './cloud.ts';
+import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
 import { metricsOf, type HitchMetrics } from './faces.ts';
 
@@ -31,6 +31,8 @@ export interface Credentials {
 }
 
 export interface ServeFlags extends Partial<Record<keyof HitchConfig, unknown>> {
+  /** `hitch api` runs the same server as an API process of a scale-out cloud (see scale-out.ts). */
+  role?: ProcessRole;
   config?: unknown;
   simSpeed?: unknown;
   printConfig?: boolean;
@@ -158,7 +160,7 @@ async function createDemoResources(cloud: Cloud, creds: Credentials): Promise<vo
 
 /** Start the all-in-one server. `out` receives the lines a person should read. */
 export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<RunningServer> {
-  const { simSpeed: speedFlag, printConfig: _p, ...cfgFlags } = flags;
+  const { simSpeed: speedFlag, printConfig: _p, role, ...cfgFlags } = flags;
   let config = resolveConfig(cfgFlags, env);
   const speed = parseSpeed(speedFlag ?? env['HITCH_SIM_SPEED']);
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
@@ -177,13 +179,15 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   const cloud = await createCloud({
     config,
     credentials: { adminPassword: creds.admin.password, demoPassword: creds.demo.password },
+    ...(role ? { role } : {}),
     onStep: (op, step) => sink.metrics?.step(op, step),
     onFinished: (op) => sink.metrics?.finished(op),
   });
   sink.metrics = metricsOf(cloud.app);
   let unpace = (): void => undefined;
   try {
-    if (firstStart) {
+    // An API process has no compute host of its own: the demo server waits for an agent.
+    if (firstStart && role?.kind !== 'api') {
       // Built on free-running virtual time, so the demo server is ACTIVE before anyone can ask.
       await createDemoResources(cloud, creds);
       await cloud.settle();
@@ -209,7 +213,12 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   out(`Hitch is running at ${config.publicUrl}/ (dashboard; APIs under /identity/v3, /volume/v3, /compute/v2.1)`);
   out(`  data plane: ${config.backend === 'sim' ? `simulated, scenario ${config.scenario}, seed ${config.seed}, ${speed > 0 ? `${speed}x real time` : 'virtual time unpaced'}` : `${config.backend} + ${config.virt}`}`);
   out(`  data: ${config.dataDir}`);
-  if (firstStart) {
+  if (firstStart && role?.kind === 'api') {
+    out('  first start: created the admin and demo projects (start an agent per compute host: hitch agent --host NAME)');
+    out(`  admin  password ${creds.admin.password}`);
+    out(`  demo   password ${creds.demo.password}`);
+    out(`  (kept in ${join(config.dataDir, 'credentials.json')}; not printed again)`);
+  } else if (firstStart) {
     out('  first start: created the admin and demo projects, the volume demo-volume and the server demo-server');
     out(`  admin  password ${creds.admin.password}`);
     out(`  demo   password ${creds.demo.password}`);

@@ -1,0 +1,74 @@
+/**
+ * Scale-out processes, on PostgreSQL:
+ *
+ *   hitch api   [serve's options] --database-url postgres://…   any number of API processes
+ *   hitch agent --host NAME --database-url postgres://…         one per compute host
+ *
+ * The API processes answer every API and queue compute work for the server's host; each agent
+ * runs its host's attach and detach flows. With the simulated data plane, every process points
+ * at one simulated world: `hitch sim serve --scenario three-hosts` and `--sim-socket PATH`.
+ */
+import { Option, type Command } from 'commander';
+import { HitchError } from '../../errors.ts';
+import { resolveConfig } from '../../server/config.ts';
+import { startAgent } from '../../server/scale-out.ts';
+import { serve } from '../../server/serve.ts';
+import type { CliContext } from '../context.ts';
+
+/** The options the data plane and the database need, shared by `api` and `agent`. */
+function planeOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--database-url <url>', 'postgres://… — the state every process shares (HITCH_DATABASE_URL)'))
+    .addOption(new Option('--data-dir <dir>', 'credentials and clouds.yaml (HITCH_DATA_DIR, default ./.data)'))
+    .addOption(new Option('--scenario <name>', 'simulated data plane: built-in scenario or file'))
+    .addOption(new Option('--seed <n>', "the simulation's random seed"))
+    .addOption(new Option('--sim-socket <path>', "the simulator daemon's socket (hitch sim serve), shared by every process (HITCH_SIM_SOCKET)"))
+    .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
+    .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
+    .addOption(new Option('--attach-mode <mode>', "kernel initiator or QEMU's own iSCSI").choices(['kernel', 'qemu-native']))
+    .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
+    .addOption(new Option('--config <file>', 'YAML or JSON config file (HITCH_CONFIG)'));
+}
+
+function requirePostgres(url: unknown, what: string): void {
+  const u = typeof url === 'string' ? url : process.env['HITCH_DATABASE_URL'];
+  if (!u || !/^postgres(ql)?:\/\//.test(u)) {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `${what} shares its state through PostgreSQL: give --database-url postgres://… (hitch serve is the one-process, SQLite mode)` });
+  }
+}
+
+export function registerScaleOutCommands(program: Command, ctx: CliContext): void {
+  planeOptions(
+    program
+      .command('api')
+      .description('run an API process of a scale-out cloud (PostgreSQL): all APIs, compute work queued to the agents')
+      .addOption(new Option('--port <port>', 'port to listen on (HITCH_PORT)'))
+      .addOption(new Option('--bind <address>', 'address to listen on (HITCH_BIND)'))
+      .addOption(new Option('--public-url <url>', 'URL clients use, in the catalog')),
+  ).action(async (o: Record<string, unknown>) => {
+    requirePostgres(o['databaseUrl'], 'hitch api');
+    await serve({ ...o, simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
+  });
+
+  planeOptions(
+    program
+      .command('agent')
+      .description("run the agent of one compute host: recovers its unfinished operations, then takes its hosts' work from the queue")
+      .requiredOption('--host <name>', 'the compute host this agent owns (a host of the data plane)'),
+  ).action(async (o: Record<string, unknown> & { host: string }) => {
+    requirePostgres(o['databaseUrl'], 'hitch agent');
+    const { host, ...flags } = o;
+    const config = resolveConfig({ ...flags, port: 0 });
+    const running = await startAgent({ config, host });
+    ctx.io.out(`hitch agent: host ${host} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+    const stop = (sig: NodeJS.Signals): void => {
+      ctx.io.out(`hitch agent: ${sig}: finishing operations in flight, then signing off`);
+      void running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
