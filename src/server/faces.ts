@@ -61,8 +61,9 @@ export class HitchMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'hitch_process_' });
+  /** Everything to scrape: this server's metrics and the process's (shared by every cloud in the process). */
+  async text(): Promise<string> {
+    return Registry.merge([processRegistry(), this.registry]).metrics();
   }
 
   step(op: { kind: string }, step: string): void {
@@ -81,6 +82,17 @@ export class HitchMetrics {
   http(method: string, route: string, status: number, seconds: number): void {
     this.#http.observe({ method, route, status: String(status) }, seconds);
   }
+}
+
+let processMetrics: Registry | null = null;
+
+/** Process metrics (CPU, memory, event loop lag), collected once per process: tests build many clouds. */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'hitch_' });
+  }
+  return processMetrics;
 }
 
 const metricsByApp = new WeakMap<FastifyInstance, HitchMetrics>();
@@ -127,7 +139,7 @@ export async function registerFaces(app: FastifyInstance, cloud: CloudParts): Pr
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metrics.text();
   });
 
   const dash = loadDashboard();

@@ -92,6 +92,7 @@ describe('hitch serve (npm start)', () => {
     expect(text).toMatch(/^hitch_operations_total\{kind="attach",outcome="done"\} [1-9]/m);
     expect(text).toMatch(/^hitch_step_duration_seconds_count\{kind="attach",step="connect-volume",outcome="ok"\} [1-9]/m);
     expect(text).toMatch(/^hitch_steps_started_total\{kind="attach",step="hotplug"\} [1-9]/m);
+    expect(text).toMatch(/^hitch_process_resident_memory_bytes [1-9]/m);
     expect(text).toMatch(/^hitch_http_request_duration_seconds_count\{method="POST",route="\/compute\/v2\.1\/servers\/:id\/os-volume_attachments",status="200"\} [1-9]/m);
   });
 
