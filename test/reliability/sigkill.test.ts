@@ -204,6 +204,24 @@ async function violations(d: Demo, dataDir: string, sim: SimClient): Promise<str
   }
 }
 
+/** The world the SIGKILL left: host objects beyond the baseline, the guest's disk, the array's export. */
+async function crashLeft(sim: SimClient, d: Demo): Promise<string> {
+  const world = await sim.world();
+  const host = world.hosts.flatMap((h) => h.leftovers.map((l) => l.replace(/ .*/, '')));
+  const count = (what: string): number => host.filter((x) => x === what).length;
+  const plugged = world.domains.flatMap((h) => h.domains).some((x) => x.uuid === d.serverId && x.liveDisks.some((k) => k.serial === d.volumeId));
+  const exported = world.arrays.some((a) => a.exports.some((e) => e.target.endsWith(d.volumeId) && e.acls.length > 0));
+  const parts = [
+    count('node') ? `${count('node')} nodes` : '',
+    count('session') ? `${count('session')} sessions` : '',
+    count('disk') ? `${count('disk')} disks` : '',
+    count('dm') ? `${count('dm')} map` : '',
+    plugged ? 'guest disk' : '',
+    exported ? 'export' : '',
+  ].filter((x) => x !== '');
+  return parts.length ? parts.join(', ') : 'nothing';
+}
+
 async function attach(d: Demo): Promise<number> {
   return (await d.demo.call('POST', `/compute/v2.1/servers/${d.serverId}/os-volume_attachments`, { volumeAttachment: { volumeId: d.volumeId } })).status;
 }
@@ -214,6 +232,8 @@ async function detach(d: Demo): Promise<number> {
 
 interface Row {
   readonly boundary: string;
+  /** What the dead server left in the world for recovery: host objects, guest disk, array export. */
+  readonly leftByCrash: string;
   readonly after: string;
   readonly stuck: number;
   readonly leaked: number;
@@ -225,7 +245,7 @@ const rows: Row[] = [];
 afterAll(() => {
   const stuck = rows.reduce((n, r) => n + r.stuck, 0);
   const leaked = rows.reduce((n, r) => n + r.leaked, 0);
-  const lines = rows.map((r) => `  ${r.boundary.padEnd(32)} ${r.after.padEnd(10)} stuck ${r.stuck}  leaked ${r.leaked}  then ${r.then}`);
+  const lines = rows.map((r) => `  ${r.boundary.padEnd(30)} left by the crash: ${r.leftByCrash.padEnd(40)} recovered to ${r.after.padEnd(10)} stuck ${r.stuck}  leaked ${r.leaked}  then ${r.then}`);
   console.log(`SIGKILL test: ${rows.length} step boundaries, ${stuck} stuck volumes, ${leaked} leaked host objects\n${lines.join('\n')}`);
 });
 
@@ -267,6 +287,7 @@ describe.each([
       }
       const died = await s.proc.exited;
       expect(died.signal).toBe('SIGKILL');
+      const leftByCrash = await crashLeft(sim, d);
 
       s = await serve(dataDir, socket);
       d = await demoResources(s, dataDir, false);
@@ -274,7 +295,7 @@ describe.each([
       const found = await violations(d, dataDir, sim);
       const stuck = found.filter((x) => /transitional|still running|left /.test(x) || /^volume .* is /.test(x)).length;
       const leaked = found.length - stuck;
-      rows.push({ boundary: `${kind}:${step}`, after: after.status, stuck, leaked, then: found.length ? found.join('; ') : '' });
+      rows.push({ boundary: `${kind}:${step}`, leftByCrash, after: after.status, stuck, leaked, then: found.length ? found.join('; ') : '' });
       expect(found).toEqual([]);
 
       // Nothing is stuck: the normal operation works, and the world ends at its baseline.
@@ -294,7 +315,7 @@ describe.each([
       }
       await until('detach finished', () => runningOps(d), (r) => r.length === 0);
       expect(await violations(d, dataDir, sim)).toEqual([]);
-      rows[rows.length - 1] = { boundary: `${kind}:${step}`, after: after.status, stuck, leaked, then };
+      rows[rows.length - 1] = { boundary: `${kind}:${step}`, leftByCrash, after: after.status, stuck, leaked, then };
     } finally {
       await s.proc.stop();
     }

@@ -36,7 +36,7 @@ import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts
 import type { SimArrays } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';
 import type { HostSnapshot } from '../inspect.ts';
-import { errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
+import { decode, encode, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
 
 interface Pending {
   readonly resolve: (a: Answer) => void;
@@ -63,7 +63,7 @@ export class SimClient {
       lineReader((line) => {
         let a: Answer;
         try {
-          a = JSON.parse(line) as Answer;
+          a = decode(line) as Answer;
         } catch {
           return;
         }
@@ -111,7 +111,7 @@ export class SimClient {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
       const onAbort = (): void => {
-        if (!this.#closed) this.#socket.write(`${JSON.stringify({ cancel: id })}\n`);
+        if (!this.#closed) this.#socket.write(encode({ cancel: id }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (): void => signal?.removeEventListener('abort', onAbort);
@@ -119,7 +119,7 @@ export class SimClient {
         resolve: (a) => (done(), resolve(a)),
         reject: (e) => (done(), reject(e)),
       });
-      this.#socket.write(`${JSON.stringify({ id, m, p })}\n`);
+      this.#socket.write(encode({ id, m, p }));
     });
   }
 

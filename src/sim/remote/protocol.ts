@@ -137,6 +137,25 @@ export function errorFromWire(w: WireError): HitchError {
 }
 
 /**
+ * JSON for the wire, with the non-finite numbers the simulator uses for "never" and "forever"
+ * (`times: Infinity`, `hangMs: Infinity`) kept as `{"$num":"Infinity"}` instead of JSON's null.
+ */
+export function encode(msg: unknown): string {
+  return `${JSON.stringify(msg, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v))}\n`;
+}
+
+export function decode(line: string): unknown {
+  return JSON.parse(line, (_k, v: unknown) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v);
+      const n = (v as { $num?: unknown }).$num;
+      if (keys.length === 1 && (n === 'Infinity' || n === '-Infinity' || n === 'NaN')) return Number(n);
+    }
+    return v;
+  });
+}
+
+/**
  * Split a byte stream into lines and call `onLine` for each complete one. Returns the data
  * handler to attach to a socket.
  */

@@ -72,6 +72,23 @@ describe('the simulator daemon', () => {
     }
   });
 
+  it('carries faults across the socket, "forever" included: a hung command times out on virtual time, a hypervisor refuses every time', async () => {
+    const { socket, dispose } = await daemon();
+    const client = await SimClient.connect(socket);
+    try {
+      await client.injectFault({ fault: 'command-hangs', command: 'iscsiadm', match: 'session' });
+      const host = client.host('compute-1');
+      await expect(host.exec('iscsiadm', ['-m', 'session'], { timeoutMs: 90_000 })).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_EXEC_TIMEOUT'));
+      expect(client.clock.now()).toBeGreaterThanOrEqual(90_000);
+      const hv = client.hypervisor('compute-1');
+      await hv.injectFault({ op: 'undefineSecret', times: Infinity });
+      for (let i = 0; i < 3; i++) await expect(hv.undefineSecret('volume-x')).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_HYPERVISOR_ERROR'));
+    } finally {
+      await client.close();
+      await dispose();
+    }
+  });
+
   it('fails calls with HITCH_UPSTREAM_UNAVAILABLE once the daemon is gone', async () => {
     const { socket, dispose } = await daemon();
     const client = await SimClient.connect(socket);

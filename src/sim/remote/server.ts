@@ -26,7 +26,7 @@ import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { Simulation } from '../simulation.ts';
-import { errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
+import { decode, encode, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
 
 export interface SimDaemonOptions {
   /** A built-in scenario name or a scenario file. */
@@ -126,7 +126,7 @@ export class SimDaemon {
     const send = (a: Answer): void => {
       if (!open) return;
       this.#activity();
-      socket.write(`${JSON.stringify(a)}\n`);
+      socket.write(encode(a));
     };
     socket.on(
       'data',
@@ -134,7 +134,7 @@ export class SimDaemon {
         this.#activity();
         let msg: AnyRequest | Cancel;
         try {
-          msg = JSON.parse(line) as AnyRequest | Cancel;
+          msg = decode(line) as AnyRequest | Cancel;
         } catch {
           return; // not a message; nothing to answer to
         }
