@@ -16,6 +16,17 @@
  * nothing is left on the host or in the guest. The BDM is written with the connection_info
  * before the host connect and with the device before the plug: that is the journal crash
  * recovery reads to find what may need undoing.
+ *
+ * When the disk cannot be taken back out of the guest (a guest that never acknowledges the
+ * unplug, a hypervisor that keeps refusing), the rollback stops there: the secret, the host
+ * connection, the export and the mapping all sit under a disk the guest still uses, so undoing
+ * any of them would leave the guest on a dead device and Nova and Cinder disagreeing. The attach
+ * then rolls FORWARD instead — every effect but the last step is in place, so it retries
+ * `complete` (patiently: the usual cause is a block storage service answering 500 for a while)
+ * and keeps the attachment. The user asked for the volume to be attached and it is; the trace
+ * shows the failed step, the unplug that could not happen and the roll-forward. Only if
+ * `complete` still fails after every retry does the attach fail with the mapping left
+ * `attaching` and the disk in the guest — a state that needs an operator, named in the error.
  */
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
@@ -25,7 +36,13 @@ import type { HypervisorDriver } from '../virt/driver.ts';
 import { pickDeviceName } from './device-name.ts';
 import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from './ports.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
-import { UndoStack, cleanupError } from './undo.ts';
+import { UndoStack, cleanupError, withRetries } from './undo.ts';
+
+/**
+ * Pauses between the roll-forward's `complete` attempts (≈ 2 min in all): long enough to ride out
+ * a block storage service that answers 500 for a while, short enough to end the operation.
+ */
+export const ROLL_FORWARD_RETRY_MS = [1_000, 5_000, 15_000, 30_000, 60_000] as const;
 
 export interface FlowContext {
   readonly repo: ComputeRepository;
@@ -114,8 +131,9 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
   const ref = refOf(server, bdm);
   const undo = new UndoStack(ctx.clock);
   let exportedTo: ConnectorProperties | null = null;
-  undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id));
-  undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s));
+  // The mapping and the export stay while the guest holds the disk: they are what it runs on.
+  undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id), { requires: ['unplug'] });
+  undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s), { requires: ['unplug'] });
   try {
     await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
     const connector = await step(ctx, root, 'connector-properties', 4, (s) => ctx.connector.connectorProperties(s));
@@ -132,7 +150,8 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
       s.set({ path: describeSource(d.source) });
       return d;
     });
-    undo.push('disconnect-volume', (s) => ctx.connector.disconnect(info, device.deviceInfo, s, { force: true }));
+    // Never disconnect a device a guest still has plugged in (see the note at the top).
+    undo.push('disconnect-volume', (s) => ctx.connector.disconnect(info, device.deviceInfo, s, { force: true }), { requires: ['unplug'] });
 
     await step(ctx, root, 'hotplug', 7, async (s) => {
       await ctx.repo.updateBdm(bdm.id, { device_info: JSON.stringify(device.deviceInfo) });
@@ -140,7 +159,7 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
       if (source.kind === 'iscsi' && source.auth && device.secretValue !== undefined) {
         const usage = secretUsageFor(server.id, bdm.volume_id);
         await ctx.hypervisor.defineSecret(usage, device.secretValue, { span: s });
-        undo.push('undefine-secret', (u) => ctx.hypervisor.undefineSecret(usage, { span: u }));
+        undo.push('undefine-secret', (u) => ctx.hypervisor.undefineSecret(usage, { span: u }), { requires: ['unplug'] });
         source = { ...source, auth: { username: source.auth.username, secretUsage: usage } };
       }
       const accessMode = info.data['access_mode'] === 'ro' ? 'ro' : 'rw';
@@ -157,13 +176,46 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     undo.clear();
   } catch (e) {
     const err = toHitchError(e);
+    let unplugFailed = false;
     const failures = await root.run('rollback', { undo: undo.pending().join(',') }, async (s) => {
-      const f = await undo.unwind(s);
-      if (f.length > 0) throw cleanupError(f);
-      return f;
+      const r = await undo.unwind(s);
+      unplugFailed = r.failed.includes('unplug');
+      if (r.skipped.length > 0) s.set({ skipped: r.skipped.join(',') });
+      if (r.failures.length > 0) throw cleanupError(r.failures);
+      return r.failures;
     }).catch((c: unknown) => [toHitchError(c)]);
+    if (unplugFailed) {
+      await rollForward(ctx, bdm, ref, err, failures, root);
+      return;
+    }
     if (failures.length > 0) Object.assign(err, { cleanup: failures });
     throw err;
+  }
+}
+
+/**
+ * The disk is in the guest and could not be taken out: finish the attach instead of undoing it
+ * (see the note at the top). Only the last step, `complete`, can have failed after the plug.
+ */
+async function rollForward(ctx: FlowContext, bdm: BdmRow, ref: AttachmentRef, cause: HitchError, failures: HitchError[], root: Span): Promise<void> {
+  try {
+    await root.run('roll-forward', { reason: `${cause.code}, and the guest kept the disk` }, async (s) => {
+      await withRetries(
+        ctx.clock,
+        (attempt) => (attempt === 1 ? ctx.storage.complete(ref, s) : s.run(`attempt ${attempt}`, {}, (a) => ctx.storage.complete(ref, a))),
+        ROLL_FORWARD_RETRY_MS,
+      );
+      await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
+    });
+  } catch (e) {
+    const stuck = new HitchError('HITCH_CLEANUP_FAILED', {
+      count: failures.length + 1,
+      detail:
+        `the guest kept disk ${bdm.device_name} and block storage would not complete the attachment ` +
+        `(${toHitchError(e).message}); the mapping stays attaching with the disk in the guest until complete succeeds or the guest releases it`,
+    });
+    Object.assign(cause, { cleanup: [...failures, stuck] });
+    throw cause;
   }
 }
 

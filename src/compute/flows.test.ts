@@ -22,10 +22,13 @@ class FakeStorage implements VolumeAttachProtocol {
   status = 'available';
   exported: string | null = null;
   readonly calls: string[] = [];
+  /** How many more times `complete` fails when it is not in `fault` (a Cinder answering 500 for a while). */
+  completeFailures = 0;
   constructor(readonly fault: Set<FaultPoint>) {}
   #maybe(p: FaultPoint): void {
     this.calls.push(p);
-    if (this.fault.has(p)) throw new HitchError('HITCH_UPSTREAM_ERROR', { service: 'block-storage', status: 500, method: 'POST', path: p, detail: 'injected' });
+    const transient = p === 'complete' && this.completeFailures > 0 && this.completeFailures--;
+    if (this.fault.has(p) || transient) throw new HitchError('HITCH_UPSTREAM_ERROR', { service: 'block-storage', status: 500, method: 'POST', path: p, detail: 'injected' });
   }
   async getVolume(id: string): Promise<VolumeSummary> {
     this.#maybe('getVolume');
@@ -150,6 +153,41 @@ describe('attach flow', () => {
     expect(await t.repo.listBdms(t.server.id)).toEqual([]);
     expect(t.hypervisor.domain(t.server.domain_name)?.liveDisks).toEqual([]);
     expect(t.hypervisor.domain(t.server.domain_name)?.configDisks).toEqual([]);
+    await t.hdb.close();
+  });
+
+  it('a guest that keeps the disk after a failed complete: nothing is pulled from under it, the attach rolls forward', async () => {
+    const t = await setup([]);
+    t.storage.completeFailures = 2; // the step itself, then the roll-forward's first attempt
+    t.hypervisor.setUnplugBehaviour(t.server.domain_name, 'never');
+    const bdm = await reserveAttach(t.ctx, t.server, VOL, null, t.trace.root());
+    await runAttach(t.ctx, t.server, bdm, t.trace.root());
+    const spans = t.trace.spans;
+    expect(spans.find((s) => s.name === 'rollback.unplug')?.outcome).toBe('error');
+    // Everything the guest's disk stands on stays: secret, host connection, export, mapping.
+    for (const u of ['disconnect-volume', 'release-volume', 'bdm.destroy']) {
+      expect(spans.find((s) => s.name === `rollback.${u}`)?.attrs['skipped']).toBe(true);
+    }
+    expect(spans.find((s) => s.name === 'roll-forward')?.outcome).toBe('ok');
+    expect(t.host.calls).toEqual(['connect']);
+    expect(t.host.connected).toBe(1);
+    expect(t.storage.calls.filter((c) => c.startsWith('release'))).toEqual([]);
+    expect(t.storage.status).toBe('in-use');
+    expect((await t.repo.getBdm(t.server.id, VOL))?.status).toBe('attached');
+    expect(t.hypervisor.domain(t.server.domain_name)?.liveDisks.map((d) => d.serial)).toEqual([VOL]);
+    await t.hdb.close();
+  });
+
+  it('a guest that keeps the disk and a complete that never succeeds: the attach fails, the disk keeps its device', async () => {
+    const t = await setup(['complete']);
+    t.hypervisor.setUnplugBehaviour(t.server.domain_name, 'never');
+    const bdm = await reserveAttach(t.ctx, t.server, VOL, null, t.trace.root());
+    const err = (await runAttach(t.ctx, t.server, bdm, t.trace.root()).catch((e: unknown) => e)) as HitchError & { cleanup?: HitchError[] };
+    expect(err.code).toBe('HITCH_UPSTREAM_ERROR');
+    expect(err.cleanup?.map((c) => c.message).join(' ')).toMatch(/mapping stays attaching with the disk in the guest/);
+    expect(t.host.calls).toEqual(['connect']);
+    expect(t.storage.exported).not.toBeNull();
+    expect((await t.repo.getBdm(t.server.id, VOL))?.status).toBe('attaching');
     await t.hdb.close();
   });
 
