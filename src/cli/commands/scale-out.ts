@@ -27,6 +27,8 @@ function planeOptions(c: Command): Command {
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
     .addOption(new Option('--attach-mode <mode>', "kernel initiator or QEMU's own iSCSI").choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
+    .addOption(new Option('--detach-timeout-ms <ms>', 'how long a guest may take to release a disk'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--config <file>', 'YAML or JSON config file (HITCH_CONFIG)'));
 }
 
@@ -47,7 +49,9 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
       .addOption(new Option('--public-url <url>', 'URL clients use, in the catalog')),
   ).action(async (o: Record<string, unknown>) => {
     requirePostgres(o['databaseUrl'], 'hitch api');
-    await serve({ ...o, simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
+    // --data-dir is also a global option (for the client commands): honour either place, as serve does.
+    const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
+    await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}), simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
   });
 
   planeOptions(
@@ -58,7 +62,8 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
   ).action(async (o: Record<string, unknown> & { host: string }) => {
     requirePostgres(o['databaseUrl'], 'hitch agent');
     const { host, ...flags } = o;
-    const config = resolveConfig({ ...flags, port: 0 });
+    const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
+    const config = resolveConfig({ ...flags, ...(dataDir !== undefined ? { dataDir } : {}), port: 0 });
     const running = await startAgent({ config, host });
     ctx.io.out(`hitch agent: host ${host} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);
     const stop = (sig: NodeJS.Signals): void => {
