@@ -225,6 +225,8 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     const xml = (await virsh('dumpxml', domain)).stdout;
     expect(xml).toMatch(/<auth username='[0-9a-f]{20}'>\s*<secret type='iscsi' usage='hitch-/);
     expect(await secretsOf(vol)).toHaveLength(1);
+    // Live and persistent: the domain's stored definition has the disk too.
+    expect((await virsh('dumpxml', domain, '--inactive')).stdout).toContain(`volume-${vol}/1`);
     // tgt: exported to this host's initiator only, and QEMU is logged in.
     const during = (await backend().target(vol))!;
     expect(during.acls).toEqual([INITIATOR]);
@@ -241,6 +243,7 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     const d = await detach(vol);
     log(`guest console after detach: ${d.line} (${d.ms} ms)`);
     expect(await domainDisks()).not.toContain(vol);
+    expect((await virsh('dumpxml', domain, '--inactive')).stdout).not.toContain(vol);
     expect(await secretsOf(vol)).toEqual([]);
     const after = (await backend().target(vol))!;
     expect(after.acls).toEqual([]);
