@@ -6,7 +6,7 @@
  * does not care which it has.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,8 @@ export function lunDir(dataDir: string): string {
 async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   mkdirSync(lunDir(cfg.dataDir), { recursive: true, mode: 0o700 });
   mkdirSync(join(cfg.dataDir, 'console'), { recursive: true, mode: 0o700 });
+  // A crash during a virsh call can leave its input file behind (a CHAP value among them): start empty.
+  rmSync(join(cfg.dataDir, 'stdin'), { recursive: true, force: true });
   mkdirSync(join(cfg.dataDir, 'stdin'), { recursive: true, mode: 0o700 });
   const linux = new LinuxHost({
     name: hostname(),
