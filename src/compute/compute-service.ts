@@ -41,6 +41,7 @@ const notFound = (kind: string, id: string): HitchError => new HitchError('HITCH
 
 export class ComputeService {
   readonly #o: ComputeServiceOptions;
+  readonly #background = new Set<Promise<void>>();
   #serial = 0;
 
   constructor(opts: ComputeServiceOptions) {
@@ -98,7 +99,7 @@ export class ComputeService {
   async deleteServer(ctx: AuthContext, id: string, requestId: string): Promise<void> {
     const server = await this.getServer(ctx, id);
     await this.#o.repo.setServerStatus(server.id, server.status, 'deleting');
-    void (async () => {
+    this.#inBackground(async () => {
       for (const bdm of await this.#o.repo.listBdms(server.id)) {
         if (bdm.status !== 'attached') continue;
         const h = await this.#o.dispatch.detach(server, bdm.volume_id, { requestId, projectId: server.project_id }).catch(() => null);
@@ -106,7 +107,19 @@ export class ComputeService {
       }
       await this.#o.dispatch.destroy(server).catch(() => undefined);
       await this.#o.repo.setServerStatus(server.id, 'DELETED');
-    })();
+    });
+  }
+
+  /** Run work the API answered before it finished (Nova's casts); `drain()` waits for it. */
+  #inBackground(fn: () => Promise<void>): void {
+    const p = fn().catch(() => undefined);
+    this.#background.add(p);
+    void p.finally(() => this.#background.delete(p));
+  }
+
+  /** Wait for the background work this process started (graceful shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
   async attachVolume(

@@ -170,6 +170,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     });
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
+      await compute.drain();
       await direct.drain();
       await Promise.all(hosts.map((h) => h.brick.settled()));
       await direct.drain();
