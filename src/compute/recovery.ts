@@ -14,6 +14,10 @@
  *   attach, anything else                    → roll back: unplug, disconnect, release, drop mapping
  *   detach, mapping detaching or gone        → finish it: unplug, disconnect, release, drop mapping
  *   detach, mapping still attached           → nothing happened: volume back to in-use
+ *
+ * As in the flows, nothing is ever undone underneath a disk the guest still holds: when the
+ * unplug fails, an attach is completed (rolled forward) and a detach is rolled back (mapping
+ * attached, volume in-use) — the disk in the guest decides which way the operation ends.
  */
 import { toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
@@ -21,6 +25,7 @@ import { Trace, type Span } from '../trace/span.ts';
 import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
 import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
+import { ROLL_FORWARD_RETRY_MS } from './attach-flow.ts';
 import { withRetries } from './undo.ts';
 
 export interface RecoveryOutcome {
@@ -52,10 +57,25 @@ async function diskPlugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, spa
   return disks.some((d) => d.target === targetDevOf(bdm));
 }
 
-async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
-  if (await diskPlugged(ctx, server, bdm, span)) {
+/** Take the disk out of the guest if it is there. False when the guest kept it (after retries). */
+async function unplugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<boolean> {
+  if (!(await diskPlugged(ctx, server, bdm, span))) return true;
+  try {
     await tolerant(ctx, span, 'recover.unplug', (s) => ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: s }));
+    return true;
+  } catch {
+    return false;
   }
+}
+
+/** Complete the attachment and mark the mapping attached, retrying as the attach's roll-forward does. */
+async function completeAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
+  await span.run('recover.complete', {}, (s) => withRetries(ctx.clock, () => ctx.storage.complete(refOf(server, bdm), s), ROLL_FORWARD_RETRY_MS));
+  await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
+}
+
+/** Undo an attach (or finish a detach) once the disk is out of the guest. */
+async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
   const info = bdm.connection_info ? (JSON.parse(bdm.connection_info) as ConnectionInfo) : null;
   if (info) {
     await tolerant(ctx, span, 'recover.disconnect-volume', (s) =>
@@ -88,12 +108,16 @@ async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerR
   if (bdm.status === 'attached') return 'completed';
   if (bdm.status === 'attaching' && bdm.device_info && (await diskPlugged(ctx, server, bdm, span))) {
     try {
-      await span.run('recover.complete', {}, (s) => ctx.storage.complete(refOf(server, bdm), s));
-      await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
+      await completeAttach(ctx, server, bdm, span);
       return 'completed';
     } catch {
-      // The storage side will not complete it: fall through to a full rollback.
+      // The storage side will not complete it: roll back, if the guest lets go of the disk.
     }
+  }
+  if (!(await unplugged(ctx, server, bdm, span))) {
+    // The guest keeps the disk: the only consistent end is the attach completed.
+    await completeAttach(ctx, server, bdm, span);
+    return 'completed';
   }
   await undoEverything(ctx, server, bdm, span);
   return 'rolled_back';
@@ -102,6 +126,12 @@ async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerR
 async function recoverDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow | undefined, span: Span): Promise<RecoveryOutcome['action']> {
   if (bdm && bdm.status === 'attached') {
     // begin-detaching may have reached the storage side before the crash: put it back.
+    await tolerant(ctx, span, 'recover.roll-detaching', (s) => ctx.storage.rollDetaching(bdm.volume_id, s));
+    return 'rolled_back_detach';
+  }
+  if (bdm && !(await unplugged(ctx, server, bdm, span))) {
+    // The guest keeps the disk: the detach failed, as it does in the flow — mapping attached, volume in-use.
+    await ctx.repo.transitionBdm(bdm.id, ['detaching'], 'attached');
     await tolerant(ctx, span, 'recover.roll-detaching', (s) => ctx.storage.rollDetaching(bdm.volume_id, s));
     return 'rolled_back_detach';
   }

@@ -6,7 +6,8 @@
  * leave every volume in a stable status that agrees with the mapping, the guest and the host.
  */
 import { describe, expect, it } from 'vitest';
-import { createCloud, type Cloud } from '../../src/server/cloud.ts';
+import { HitchError } from '../../src/errors.ts';
+import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { leftovers } from '../../src/sim/inspect.ts';
 import type { SimHypervisor } from '../../src/virt/sim-hypervisor.ts';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';
@@ -40,7 +41,14 @@ async function checkInvariants(cloud: Cloud, volumeId: string, serverId: string)
   return vol.status as 'available' | 'in-use';
 }
 
-async function crashAt(kind: 'attach' | 'detach', step: string): Promise<{ t: TestCloud; restarted: Cloud; volumeId: string; serverId: string }> {
+interface CrashOptions {
+  /** Before the restart: the world as the crash left it (a guest that stopped answering, …). */
+  readonly before?: (t: TestCloud, serverId: string) => void;
+  /** The restarted service's block storage. */
+  readonly wrapStorage?: CloudOptions['wrapStorage'];
+}
+
+async function crashAt(kind: 'attach' | 'detach', step: string, o: CrashOptions = {}): Promise<{ t: TestCloud; restarted: Cloud; volumeId: string; serverId: string }> {
   let crashed!: () => void;
   const reached = new Promise<void>((r) => (crashed = r));
   let armed = kind === 'attach';
@@ -70,10 +78,12 @@ async function crashAt(kind: 'attach' | 'detach', step: string): Promise<{ t: Te
   await t.cloud.dataPlane.hosts[0]!.brick.settled();
   await t.cloud.app.close();
   await t.cloud.db.close();
+  o.before?.(t, serverId);
   const restarted = await createCloud({
     config: t.config,
     credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD },
     dataPlane: t.cloud.dataPlane,
+    ...(o.wrapStorage ? { wrapStorage: o.wrapStorage } : {}),
   });
   return { t, restarted, volumeId, serverId };
 }
@@ -98,6 +108,55 @@ describe.each([
         await restarted.settle();
         expect(await checkInvariants(restarted, volumeId, serverId)).toBe('available');
       }
+    } finally {
+      await restarted.close();
+    }
+  });
+});
+
+describe('recovery never undoes what a guest still holds', () => {
+  const guestKeepsDisks = (t: TestCloud, serverId: string): void => {
+    const hv = t.cloud.hosts[0]!.hypervisor as SimHypervisor;
+    hv.setUnplugBehaviour(hv.domains().find((d) => d.uuid === serverId)!.name, 'never');
+  };
+
+  it('a detach interrupted before the unplug, on a guest that keeps the disk, is rolled back: mapping attached, volume in-use', async () => {
+    const { restarted, volumeId, serverId } = await crashAt('detach', 'unplug', { before: guestKeepsDisks });
+    try {
+      await restarted.settle();
+      expect(await checkInvariants(restarted, volumeId, serverId)).toBe('in-use');
+      const [op] = await restarted.compute.repo.listOperations(serverId, volumeId);
+      expect(op?.kind).toBe('detach');
+      expect(op?.state).toBe('rolled_back');
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('an attach interrupted before complete, whose complete first fails, on a guest that keeps the disk, is completed', async () => {
+    let failures = 1;
+    const { restarted, volumeId, serverId } = await crashAt('attach', 'complete', {
+      before: guestKeepsDisks,
+      wrapStorage: (p) => ({
+        flow: p.flow,
+        getVolume: (id, s) => p.getVolume(id, s),
+        reserve: (id, i, s) => p.reserve(id, i, s),
+        attachmentsOf: (id, i, s) => p.attachmentsOf(id, i, s),
+        initialize: (r, c, s) => p.initialize(r, c, s),
+        complete: async (r, s) => {
+          if (failures-- > 0) throw new HitchError('HITCH_UPSTREAM_ERROR', { service: 'block-storage', status: 500, method: 'POST', path: 'complete', detail: 'injected 500' });
+          await p.complete(r, s);
+        },
+        release: (r, c, s) => p.release(r, c, s),
+        beginDetaching: (id, s) => p.beginDetaching(id, s),
+        rollDetaching: (id, s) => p.rollDetaching(id, s),
+        finishDetach: (r, c, s) => p.finishDetach(r, c, s),
+      }),
+    });
+    try {
+      await restarted.settle();
+      expect(await checkInvariants(restarted, volumeId, serverId)).toBe('in-use');
+      expect(failures).toBeLessThan(0);
     } finally {
       await restarted.close();
     }
