@@ -102,4 +102,29 @@ d('the dashboard', () => {
     await page.waitForSelector('#login');
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
+
+  it('shows an attach in flight live: steps done, the running one with what it is doing', async () => {
+    // A second server, paced at a tenth of real time: the seed's 7 s export lasts 70 s of wall time.
+    const dir2 = mkdtempSync(join(tmpdir(), 'hitch-web-live-'));
+    const paced = await startServer({ dataDir: dir2, port: 0, scenario: 'seed', simSpeed: 0.1, logLevel: 'silent' }, {}, () => undefined);
+    try {
+      const creds = JSON.parse(readFileSync(join(dir2, 'credentials.json'), 'utf8'));
+      const page = await browser.newPage();
+      await page.goto(`${paced.url}/`);
+      await page.fill('input[name=password]', creds.demo.password);
+      await page.click('#login button[type=submit]');
+      await page.waitForSelector('#attach select[name=volume] option', { state: 'attached' });
+      await page.click('#attach button[type=submit]');
+      await expect.poll(() => page.locator('#progress').textContent(), { timeout: 30_000 }).toMatch(/› initialize-connection .*\n +block storage: PUT \/v3\/attachments\/\{id\} \(/);
+      const progress = (await page.locator('#progress').textContent()) ?? '';
+      expect(progress).toMatch(/^ {2}✓ connector-properties/m);
+      expect(progress).toMatch(/^ {2}· hotplug/m);
+      expect(await page.locator('#op-state').textContent()).toBe('running');
+      await page.close();
+    } finally {
+      // Stopping lets the attach run to its end on free-running time.
+      await paced.stop();
+      rmSync(dir2, { recursive: true, force: true });
+    }
+  });
 });
