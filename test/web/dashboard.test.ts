@@ -54,7 +54,7 @@ d('the dashboard', () => {
     // A wrong password is refused in words; the right one logs in.
     await page.fill('input[name=password]', 'wrong');
     await page.click('#login button[type=submit]');
-    await expect.poll(() => page.locator('#login .error').textContent()).toContain('requires authentication');
+    await expect.poll(() => page.locator('#login .error').textContent(), { timeout: 15_000 }).toContain('requires authentication');
     await page.fill('input[name=password]', creds.demo.password);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#volumes tr[data-volume=demo-volume]');
@@ -86,7 +86,7 @@ d('the dashboard', () => {
     await page.selectOption('#attach select[name=volume]', { label: 'demo-volume' });
     await page.fill('#attach input[name=device]', '/dev/VDB!');
     await page.click('#attach button[type=submit]');
-    await expect.poll(() => page.locator('main .error').textContent()).toMatch(/HTTP 400/);
+    await expect.poll(() => page.locator('main .error').textContent(), { timeout: 15_000 }).toMatch(/HTTP 400/);
 
     // Detach from the attachment's row: its steps, then the volume is available again.
     await page.click('#servers tr[data-attachment="demo-server/web-volume"] button:text("detach")');
