@@ -18,7 +18,12 @@ export interface ThroughputRow {
   readonly p99Ms: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** Requests still unanswered after autocannon's 60 s timeout. */
+  readonly timeouts: number;
+  readonly completed: number;
   readonly durationS: number;
+  /** One request alone, before the run (ms wall). */
+  readonly singleMs: number;
 }
 
 async function seedVolumes(c: BenchCloud, n: number): Promise<void> {
@@ -37,6 +42,7 @@ function cannon(c: BenchCloud, opts: { method: 'GET' | 'POST'; path: string; bod
     method: opts.method,
     connections: opts.connections,
     duration: opts.durationS,
+    timeout: 60,
     headers: { 'x-auth-token': c.token, accept: 'application/json', ...(opts.body ? { 'content-type': 'application/json' } : {}) },
     ...(opts.body ? { body: opts.body } : {}),
   });
@@ -50,12 +56,17 @@ export async function measureThroughput(database: string, opts: { volumes: numbe
   try {
     await seedVolumes(c, opts.volumes);
     const base = `/volume/v3/${c.projectId}/volumes`;
+    // Cheapest first: a slow request keeps the one-threaded server busy after its run ends.
     const runs = [
-      { request: 'GET volumes/detail (all)', method: 'GET' as const, path: `${base}/detail` },
-      { request: 'GET volumes/detail?limit=100', method: 'GET' as const, path: `${base}/detail?limit=100` },
       { request: 'POST volumes', method: 'POST' as const, path: base, body: JSON.stringify({ volume: { size: 1, name: 'cannon' } }) },
+      { request: 'GET volumes/detail?limit=100', method: 'GET' as const, path: `${base}/detail?limit=100` },
+      { request: 'GET volumes/detail (all)', method: 'GET' as const, path: `${base}/detail` },
     ];
     for (const r of runs) {
+      const t0 = performance.now();
+      const one = await c.api(r.method, r.path, r.body ? (JSON.parse(r.body) as unknown) : undefined);
+      const singleMs = performance.now() - t0;
+      if (one.status >= 300) throw new Error(`${r.request}: ${one.status}`);
       const res = await cannon(c, { ...r, durationS: opts.durationS, connections: opts.connections });
       rows.push({
         database: db,
@@ -65,7 +76,10 @@ export async function measureThroughput(database: string, opts: { volumes: numbe
         p99Ms: res.latency.p99,
         non2xx: res.non2xx,
         errors: res.errors,
+        timeouts: res.timeouts,
+        completed: res.requests.total,
         durationS: res.duration,
+        singleMs,
       });
     }
     return rows;

@@ -7,7 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ComputeRepository } from '../src/compute/repository.ts';
 import { attach, createServer, createVolume, detach, startBenchCloud, type BenchCloud } from './lib/cloud.ts';
+import { profileCpu, type CpuBreakdown } from './lib/profile.ts';
 import { writeZeroLatencyScenario } from './zero-latency.ts';
 
 export interface ControlPlaneResult {
@@ -18,6 +20,11 @@ export interface ControlPlaneResult {
   readonly attachesPerSecond: number;
   readonly detachesPerSecond: number;
   readonly failures: number;
+  /** Trace persistence during the attach batch: `saveSpans` calls and span rows written, per attach. */
+  readonly saveSpansPerAttach: number;
+  readonly spanRowsPerAttach: number;
+  /** Where an attach's CPU goes: a profiled extra batch (profiling inflates it; shares only). */
+  readonly attachProfile?: CpuBreakdown;
 }
 
 const PER_SERVER = 8;
@@ -40,22 +47,40 @@ async function batch(c: BenchCloud, pairs: readonly (readonly [string, string])[
 }
 
 /** `database`: 'sqlite' or a postgres:// URL of an empty database. */
-export async function measureControlPlane(database: string, operations: number): Promise<ControlPlaneResult> {
+export async function measureControlPlane(database: string, operations: number, opts: { profile?: boolean } = {}): Promise<ControlPlaneResult> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-zero-'));
   const c = await startBenchCloud({ scenario: writeZeroLatencyScenario(dir), database });
   try {
     const warm = 8;
+    const profiled = opts.profile ? 20 : 0;
     const servers: string[] = [];
-    for (let i = 0; i < Math.ceil((operations + warm) / PER_SERVER); i++) servers.push(await createServer(c, `vm-${i}`));
+    for (let i = 0; i < Math.ceil((operations + warm + profiled) / PER_SERVER); i++) servers.push(await createServer(c, `vm-${i}`));
     const pairs: Array<readonly [string, string]> = [];
-    for (let i = 0; i < operations + warm; i++) pairs.push([servers[Math.floor(i / PER_SERVER)] as string, await createVolume(c, `v-${i}`)]);
+    for (let i = 0; i < operations + warm + profiled; i++) pairs.push([servers[Math.floor(i / PER_SERVER)] as string, await createVolume(c, `v-${i}`)]);
     await c.cloud.settle();
     // Warm the JIT, the statement caches and the connection pool before measuring.
     await batch(c, pairs.slice(0, warm), attach);
     await batch(c, pairs.slice(0, warm), detach);
-    const measured = pairs.slice(warm);
-    const a = await batch(c, measured, attach);
+    const measured = pairs.slice(warm, warm + operations);
+    // Count (not change) the trace saves: each rewrites the operation's whole span list.
+    const proto = ComputeRepository.prototype;
+    const original = proto.saveSpans;
+    let saves = 0;
+    let rows = 0;
+    proto.saveSpans = function (this: ComputeRepository, id, spans) {
+      saves++;
+      rows += spans.length;
+      return original.call(this, id, spans);
+    };
+    let a: Awaited<ReturnType<typeof batch>>;
+    try {
+      a = await batch(c, measured, attach);
+    } finally {
+      proto.saveSpans = original;
+    }
     const d = await batch(c, measured, detach);
+    const rest = pairs.slice(warm + operations);
+    const attachProfile = profiled ? await profileCpu(async () => void (await batch(c, rest, attach))) : undefined;
     return {
       database: database === 'sqlite' ? 'sqlite' : 'postgresql',
       operations,
@@ -64,6 +89,9 @@ export async function measureControlPlane(database: string, operations: number):
       attachesPerSecond: (operations * 1000) / a.wallMs,
       detachesPerSecond: (operations * 1000) / d.wallMs,
       failures: a.failures + d.failures,
+      saveSpansPerAttach: saves / operations,
+      spanRowsPerAttach: rows / operations,
+      ...(attachProfile ? { attachProfile } : {}),
     };
   } finally {
     await c.close();

@@ -37,6 +37,10 @@ export interface LatencyRow {
   readonly hitchDevice: string | null;
   readonly hitchError: string | null;
   readonly hitchRatio: number | null;
+  /** Commands Hitch had run when the connect returned, and the model's cost of one. */
+  readonly hitchCommands: readonly string[];
+  readonly commandMs: number;
+  readonly hitchSettledMs: number;
   /** When the floor assumes a map that never comes: Hitch's time includes a configured bound. */
   readonly boundedWait: string | null;
   readonly osBrickConnectMs: number | null;
@@ -50,7 +54,21 @@ export interface LatencyRow {
 }
 
 /** Hitch's connect on a fresh simulation of `spec`. */
-export async function hitchConnect(spec: ScenarioSpec): Promise<{ ms: number | null; device: string | null; error: string | null; floorMs: number; mapPossible: boolean; settledMs: number }> {
+export interface HitchConnectResult {
+  readonly ms: number | null;
+  readonly device: string | null;
+  readonly error: string | null;
+  readonly floorMs: number;
+  readonly mapPossible: boolean;
+  /** Until the background portal work (dead portals' cleanup) was done too. */
+  readonly settledMs: number;
+  /** Commands finished before the connect returned: `start–end command line` (virtual ms). */
+  readonly commands: readonly string[];
+  /** The model's cost of one command (software time the floor leaves out). */
+  readonly commandMs: number;
+}
+
+export async function hitchConnect(spec: ScenarioSpec): Promise<HitchConnectResult> {
   const host = createSimHost(spec.name);
   const sim = host.sim;
   const floor = sim.floor({ host: host.name, multipath: spec.multipath });
@@ -60,6 +78,8 @@ export async function hitchConnect(spec: ScenarioSpec): Promise<{ ms: number | n
   const ci = { driver_volume_type: 'iscsi', data: connectionFor(sim, host.name, { multipath: spec.multipath }) };
   await brick.connectorProperties(trace.root());
   const t0 = host.clock.now();
+  const commands: Array<{ line: string; startMs: number; endMs: number }> = [];
+  const unsubscribe = host.onExec((r) => commands.push({ line: [r.cmd, ...r.args].join(' '), startMs: r.startMs - t0, endMs: r.endMs - t0 }));
   let device: string | null = null;
   let error: string | null = null;
   let ms: number | null = null;
@@ -70,8 +90,20 @@ export async function hitchConnect(spec: ScenarioSpec): Promise<{ ms: number | n
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
   }
+  unsubscribe();
+  // The commands that had finished when the connect returned: its software cost in the model.
+  const before = ms === null ? commands : commands.filter((c) => c.endMs <= (ms as number));
   await brick.settled();
-  return { ms, device, error, floorMs: floor.pathMs + floor.mapMs, mapPossible: floor.mapMs > 0 || !spec.multipath, settledMs: host.clock.now() - t0 };
+  return {
+    ms,
+    device,
+    error,
+    floorMs: floor.pathMs + floor.mapMs,
+    mapPossible: floor.mapMs > 0 || !spec.multipath,
+    settledMs: host.clock.now() - t0,
+    commands: before.map((c) => `${c.startMs}–${c.endMs} ${c.line}`),
+    commandMs: sim.latency.commandMs,
+  };
 }
 
 /** os-brick's connect on a fresh simulation of `spec`. */
@@ -128,6 +160,9 @@ export async function measureLatency(spec: ScenarioSpec, opts: { osBrick: boolea
     hitchDevice: h.device,
     hitchError: h.error,
     hitchRatio: ratio,
+    hitchCommands: h.commands,
+    commandMs: h.commandMs,
+    hitchSettledMs: h.settledMs,
     boundedWait,
     osBrickConnectMs: ob?.ms ?? null,
     osBrickDevice: ob?.device ?? null,

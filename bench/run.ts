@@ -62,7 +62,14 @@ if (sections.has('latency')) {
         ms(r.attachFloorMs),
         r.hitchAttachMs === null ? (r.hitchAttachOutcome ?? '—') : ms(r.hitchAttachMs),
         ratio(r.hitchAttachRatio),
-        [r.boundedWait, r.hitchRatio !== null && r.hitchRatio > 1.05 ? `${ms((r.hitchConnectMs ?? 0) - r.connectFloorMs)} over the floor` : null].filter(Boolean).join('; '),
+        [
+          r.boundedWait,
+          r.hitchRatio !== null && r.hitchRatio > 1.05
+            ? `${ms((r.hitchConnectMs ?? 0) - r.connectFloorMs)} over the floor = ${((r.hitchConnectMs ?? 0) - r.connectFloorMs) / r.commandMs} × ${r.commandMs} ms commands on the path (${r.hitchCommands.length} run)`
+            : null,
+        ]
+          .filter(Boolean)
+          .join('; '),
       ]),
     ),
   );
@@ -89,7 +96,7 @@ let pg: Awaited<ReturnType<typeof startPostgres>> | null = null;
 try {
   if (sections.has('control')) {
     const ops = quick ? 20 : 100;
-    const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops)];
+    const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops, { profile: true })];
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
       pg = await startPostgres();
       rows.push(await measureControlPlane(await pg.createDatabase(), ops));
@@ -100,18 +107,37 @@ try {
     log('\n3. Control-plane cost, zero-latency simulator (wall-clock CPU of this process: HTTP client + server, DB, flows, trace, simulator)');
     log(
       table(
-        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
-        rows.map((r) => [r.database, String(r.operations), ms(r.attachCpuMs), ms(r.detachCpuMs), r.attachesPerSecond.toFixed(1), r.detachesPerSecond.toFixed(1), String(r.failures)]),
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures', 'trace saves / attach (span rows)'],
+        rows.map((r) => [
+          r.database,
+          String(r.operations),
+          ms(r.attachCpuMs),
+          ms(r.detachCpuMs),
+          r.attachesPerSecond.toFixed(1),
+          r.detachesPerSecond.toFixed(1),
+          String(r.failures),
+          `${r.saveSpansPerAttach.toFixed(1)} (${r.spanRowsPerAttach.toFixed(0)})`,
+        ]),
       ),
     );
+    const prof = rows[0]?.attachProfile;
+    if (prof) {
+      log('   where an attach\'s CPU goes (SQLite, profiled batch): ' + prof.areas.slice(0, 7).map((a) => `${a.area} ${(a.share * 100).toFixed(0)}%`).join(', '));
+      log('   database time by caller: ' + prof.dbCallers.slice(0, 4).map((a) => `${a.caller} ${(a.share * 100).toFixed(0)}%`).join(', '));
+    }
   }
 
   if (sections.has('api')) {
     const volumes = quick ? 1000 : 10_000;
-    const rows: ThroughputRow[] = await measureThroughput('sqlite', { volumes, durationS: quick ? 3 : 5, connections: 10 });
+    const rows: ThroughputRow[] = await measureThroughput('sqlite', { volumes, durationS: quick ? 3 : 10, connections: 10 });
     results['api'] = rows;
     log(`\n4. API throughput, autocannon on loopback, 10 connections, ${volumes} volumes in the database`);
-    log(table(['database', 'request', 'req/s', 'p99', 'non-2xx', 'errors', 'duration'], rows.map((r) => [r.database, r.request, r.requestsPerSecond.toFixed(1), ms(r.p99Ms), String(r.non2xx), String(r.errors), `${r.durationS} s`])));
+    log(
+      table(
+        ['database', 'request', 'req/s', 'p99', 'one alone', 'completed', 'non-2xx', 'errors', 'timeouts', 'duration'],
+        rows.map((r) => [r.database, r.request, r.requestsPerSecond.toFixed(1), r.completed ? ms(r.p99Ms) : '—', ms(r.singleMs), String(r.completed), String(r.non2xx), String(r.errors), String(r.timeouts), `${r.durationS} s`]),
+      ),
+    );
   }
 } finally {
   await pg?.stop();

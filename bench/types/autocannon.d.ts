@@ -8,6 +8,8 @@ declare module 'autocannon' {
       duration?: number;
       headers?: Record<string, string>;
       body?: string;
+      /** Seconds before an unanswered request counts as a timeout. */
+      timeout?: number;
     }
     interface Histogram {
       average: number;
@@ -20,6 +22,7 @@ declare module 'autocannon' {
       latency: Histogram;
       non2xx: number;
       errors: number;
+      timeouts: number;
       duration: number;
     }
   }
