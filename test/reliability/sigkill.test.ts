@@ -83,6 +83,17 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   };
 }
 
+/** How the process ended; fails if it is still running after the bound. */
+async function exitOf(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`still running after ${BOUND_MS} ms: ${p.out()}\n${p.err()}`)), BOUND_MS)));
+  try {
+    return await Promise.race([p.exited, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A bounded poll of the APIs until `ok` (no fixed sleeps: each round is one request round trip). */
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   const deadline = Date.now() + BOUND_MS;
@@ -137,7 +148,12 @@ interface Serve {
 async function serve(dataDir: string, socket: string, crashAt?: string): Promise<Serve> {
   const port = await freePort();
   const proc = start(['serve', '--port', String(port), '--data-dir', dataDir, '--sim-socket', socket, '--sim-speed', '0', '--log-level', 'silent'], crashAt ? { HITCH_CRASH_AT: crashAt } : {});
-  await proc.waitFor('Hitch is running');
+  try {
+    await proc.waitFor('Hitch is running');
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
   return { proc, url: `http://127.0.0.1:${port}` };
 }
 
@@ -285,7 +301,7 @@ describe.each([
         // The process may die before it answers (the early steps run inside the request).
         await attach(d).catch(() => 0);
       }
-      const died = await s.proc.exited;
+      const died = await exitOf(s.proc);
       expect(died.signal).toBe('SIGKILL');
       const leftByCrash = await crashLeft(sim, d);
 

@@ -61,6 +61,7 @@ export class SimDaemon {
   readonly #sockets = new Set<Socket>();
   readonly #quietMs: number;
   #hold: ClockHold | null = null;
+  #holdSince = 0;
   #quietTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: SimDaemonOptions) {
@@ -105,10 +106,20 @@ export class SimDaemon {
     this.#hold = null;
   }
 
-  /** A client spoke or was answered: keep virtual time still for `quietMs` of wall time. */
+  /**
+   * A client spoke or was answered: keep virtual time still for `quietMs` of wall time. A steady
+   * stream of calls (many clients) extends the hold to at most 20 × `quietMs`, then lets it lapse,
+   * so time cannot be frozen by traffic alone.
+   */
   #activity(): void {
     if (this.#quietMs <= 0) return;
-    this.#hold ??= this.sim.clock.hold();
+    const now = Date.now();
+    if (this.#hold === null) {
+      this.#hold = this.sim.clock.hold();
+      this.#holdSince = now;
+    } else if (now - this.#holdSince > 20 * this.#quietMs) {
+      return;
+    }
     if (this.#quietTimer) clearTimeout(this.#quietTimer);
     this.#quietTimer = setTimeout(() => {
       this.#quietTimer = null;
