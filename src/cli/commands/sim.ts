@@ -27,7 +27,8 @@ export function registerSimCommands(program: Command, ctx: CliContext): void {
     .addOption(new Option('--seed <n>', 'the simulation\'s random seed (default: the scenario\'s, else 1)'))
     .addOption(new Option('--socket <path>', 'unix socket to listen on (default: a new private temp dir)'))
     .addOption(new Option('--quiet-ms <ms>', 'wall ms after the last client message during which virtual time stands still (default 5)'))
-    .action(async (o: { scenario?: string; seed?: string; socket?: string; quietMs?: string }) => {
+    .addOption(new Option('--speed <x>', 'pace virtual time at x times real time; 0 = jump when idle (default 0)'))
+    .action(async (o: { scenario?: string; seed?: string; socket?: string; quietMs?: string; speed?: string }) => {
       const scenario = o.scenario ?? 'healthy-multipath';
       loadScenario(scenario); // fail fast, with the list of known names
       const socketPath = o.socket !== undefined ? resolve(o.socket) : join(mkdtempSync(join(tmpdir(), 'hitch-sim-')), 'sim.sock');
@@ -36,9 +37,10 @@ export function registerSimCommands(program: Command, ctx: CliContext): void {
         socketPath,
         ...(o.seed !== undefined ? { seed: intOption('seed', o.seed, 0, 2 ** 31 - 1) } : {}),
         ...(o.quietMs !== undefined ? { quietMs: intOption('quiet-ms', o.quietMs, 0, 10_000) } : {}),
+        ...(o.speed !== undefined ? { speed: intOption('speed', o.speed, 0, 100_000) } : {}),
       });
       const info = daemon.hello();
-      ctx.io.out(`hitch sim: scenario ${info.scenario}, seed ${info.seed}, hosts ${info.hosts.map((h) => h.name).join(', ')}, arrays ${info.arrays.map((a) => a.name).join(', ')}`);
+      ctx.io.out(`hitch sim: scenario ${info.scenario}, seed ${info.seed}, ${o.speed && o.speed !== '0' ? `${o.speed}x real time` : 'virtual time jumps when idle'}, hosts ${info.hosts.map((h) => h.name).join(', ')}, arrays ${info.arrays.map((a) => a.name).join(', ')}`);
       ctx.io.out(`hitch sim: listening on ${socketPath} (hitch serve --sim-socket ${socketPath})`);
       const stop = (sig: NodeJS.Signals): void => {
         ctx.io.out(`hitch sim: ${sig}: closing`);

@@ -15,10 +15,10 @@ import { startTestCloud, volumeAndServer } from '../../../test/support/cloud.ts'
 import { SimClient } from './client.ts';
 import { SimDaemon } from './server.ts';
 
-async function daemon(scenario = 'healthy-single'): Promise<{ d: SimDaemon; socket: string; dispose(): Promise<void> }> {
+async function daemon(scenario = 'healthy-single', speed = 0): Promise<{ d: SimDaemon; socket: string; dispose(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-simd-'));
   const socket = join(dir, 'sim.sock');
-  const d = await SimDaemon.start({ scenario, socketPath: socket });
+  const d = await SimDaemon.start({ scenario, socketPath: socket, speed });
   return { d, socket, dispose: async () => (await d.close(), rmSync(dir, { recursive: true, force: true })) };
 }
 
@@ -83,6 +83,18 @@ describe('the simulator daemon', () => {
       const hv = client.hypervisor('compute-1');
       await hv.injectFault({ op: 'undefineSecret', times: Infinity });
       for (let i = 0; i < 3; i++) await expect(hv.undefineSecret('volume-x')).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_HYPERVISOR_ERROR'));
+    } finally {
+      await client.close();
+      await dispose();
+    }
+  });
+
+  it('paced: virtual time follows the wall clock × speed, and a sleep ends when it has passed', async () => {
+    const { socket, dispose } = await daemon('healthy-single', 1_000);
+    const client = await SimClient.connect(socket);
+    try {
+      await client.clock.sleep(2_000);
+      expect(client.clock.now()).toBeGreaterThanOrEqual(2_000);
     } finally {
       await client.close();
       await dispose();

@@ -36,6 +36,11 @@ export interface SimDaemonOptions {
   readonly socketPath: string;
   /** Wall-time ms after the last client message during which virtual time stands still (default 5). */
   readonly quietMs?: number;
+  /**
+   * Pace virtual time at `speed` × wall time (as `hitch serve --sim-speed` does in-process), so an
+   * attach can be watched; 0 (default) lets it jump whenever the world is idle.
+   */
+  readonly speed?: number;
 }
 
 type AnyRequest = { [M in Method]: Request<M> }[Method];
@@ -51,6 +56,24 @@ async function socketAlive(path: string): Promise<boolean> {
   });
 }
 
+/** Hold the clock and move it forward with the wall clock × `speed`, in small steps. */
+function pace(sim: Simulation, speed: number, tickMs = 50): () => void {
+  const release = sim.clock.hold();
+  const wall0 = Date.now();
+  const virt0 = sim.clock.now();
+  let busy = false;
+  const timer = setInterval(() => {
+    const target = virt0 + (Date.now() - wall0) * speed;
+    if (busy || target <= sim.clock.now()) return;
+    busy = true;
+    void sim.clock.advance(target - sim.clock.now()).finally(() => (busy = false));
+  }, tickMs);
+  return () => {
+    clearInterval(timer);
+    release();
+  };
+}
+
 export class SimDaemon {
   readonly sim: Simulation;
   readonly socketPath: string;
@@ -63,13 +86,17 @@ export class SimDaemon {
   #hold: ClockHold | null = null;
   #holdSince = 0;
   #quietTimer: NodeJS.Timeout | null = null;
+  #unpace: () => void = () => undefined;
 
   private constructor(opts: SimDaemonOptions) {
     this.#scenario = opts.scenario;
     this.sim = Simulation.create(opts.scenario, { ...(opts.seed !== undefined ? { seed: opts.seed } : {}), autoAdvance: true });
     this.#seed = opts.seed ?? this.sim.scenario.seed ?? 1;
     this.socketPath = opts.socketPath;
-    this.#quietMs = opts.quietMs ?? 5;
+    const speed = opts.speed ?? 0;
+    // Paced time moves by the wall clock alone: the quiet rule is for jumping time only.
+    this.#quietMs = speed > 0 ? 0 : (opts.quietMs ?? 5);
+    if (speed > 0) this.#unpace = pace(this.sim, speed);
     for (const name of this.sim.hostNames()) {
       const model = this.sim.host(name);
       this.#hypervisors.set(name, new SimHypervisor({ clock: this.sim.clock, blockSourceExists: (p) => model.vfs.exists(p) }));
@@ -99,6 +126,7 @@ export class SimDaemon {
   }
 
   async close(): Promise<void> {
+    this.#unpace();
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     if (this.#quietTimer) clearTimeout(this.#quietTimer);
