@@ -137,4 +137,32 @@ describe('the simulator daemon', () => {
       await dispose();
     }
   });
+
+  it('two clouds share one world: one array serves both, the host holds both attachments, and each detach leaves the other alone', async () => {
+    const { d, socket, dispose } = await daemon('healthy-multipath');
+    const [a, b] = [await startTestCloud({ simSocket: socket }), await startTestCloud({ simSocket: socket })];
+    try {
+      const va = await volumeAndServer(a);
+      const vb = await volumeAndServer(b);
+      const targets = () => d.sim.inspectArray(d.sim.arrays()[0]!.name).filter((e) => e.target.endsWith(va.volumeId) || e.target.endsWith(vb.volumeId));
+      expect(targets().length).toBe(2);
+      for (const [t, v] of [[a, va], [b, vb]] as const) {
+        const r = await t.api('POST', `/compute/v2.1/servers/${v.serverId}/os-volume_attachments`, { token: v.token, body: { volumeAttachment: { volumeId: v.volumeId } } });
+        expect(r.status).toBe(200);
+        await t.cloud.settle();
+      }
+      expect(targets().map((e) => e.acls.length)).toEqual([1, 1]);
+      expect(new Set(d.sim.inspectHost('compute-1').sessions.map((x) => x.target)).size).toBe(2);
+      await a.api('DELETE', `/compute/v2.1/servers/${va.serverId}/os-volume_attachments/${va.volumeId}`, { token: va.token });
+      await a.cloud.settle();
+      expect(d.sim.inspectHost('compute-1').sessions.map((x) => x.target).every((t) => t.endsWith(vb.volumeId))).toBe(true);
+      await b.api('DELETE', `/compute/v2.1/servers/${vb.serverId}/os-volume_attachments/${vb.volumeId}`, { token: vb.token });
+      await b.cloud.settle();
+      expect(d.sim.host('compute-1').leftovers()).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+      await dispose();
+    }
+  });
 });
