@@ -91,12 +91,12 @@ function breakdown(p: Profile): CpuBreakdown {
     areas.set(area, (areas.get(area) ?? 0) + us);
     if (area.startsWith('database')) {
       let a = parent.get(id);
-      let caller = 'unknown';
+      let caller = 'unknown (an async continuation: no Hitch frame on the stack)';
       while (a !== undefined) {
         const an = byId.get(a);
         const u = an?.callFrame.url ?? '';
         if (an && /\/src\/(compute|volume|identity|trace|server)\//.test(u)) {
-          caller = `${an.callFrame.functionName || '(anonymous)'} ${u.replace(/.*\/src\//, 'src/')}:${an.callFrame.lineNumber + 1}`;
+          caller = `${an.callFrame.functionName || '(anonymous)'} ${u.replace(/.*\/src\//, 'src/')}`;
           break;
         }
         a = parent.get(a);
