@@ -14,14 +14,14 @@ import type { Host } from '../host/host.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
 import { getConnectorProperties, type ConnectorProperties } from './connector-properties.ts';
-import { IscsiConnector, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts } from './connectors/iscsi.ts';
+import { IscsiConnector, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts, type ReapReport, type TargetRef } from './connectors/iscsi.ts';
 import { connectQemuNative, type NetworkDiskSource } from './connectors/qemu-native.ts';
 import type { BrickLogger } from './log.ts';
 import { parseIscsiConnectionInfo } from './connection-info.ts';
 
 export { parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from './connection-info.ts';
 export { getConnectorProperties, type ConnectorProperties, type ConnectorPropertiesOptions } from './connector-properties.ts';
-export { IscsiConnector, DEFAULT_ISCSI_TIMEOUTS, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts } from './connectors/iscsi.ts';
+export { IscsiConnector, DEFAULT_ISCSI_TIMEOUTS, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts, type ReapReport, type TargetRef } from './connectors/iscsi.ts';
 export { connectQemuNative, chapSecretUsage, type NetworkDiskSource, type QemuNativeOptions } from './connectors/qemu-native.ts';
 export { KeyedLocks } from './locks.ts';
 export type { BrickLogger, LogLine } from './log.ts';
@@ -114,6 +114,30 @@ export class Brick {
     const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
     if (this.#opts.mode === 'qemu-native') return;
     await (await this.#connector(span)).disconnectValidated(span, data, opts);
+  }
+
+  /**
+   * The safety net under every cleanup: remove node records, sessions, disks and maps that this
+   * Brick left on the host for targets no attachment needs. `keep` gives the `connection_info`
+   * of every mapping on this host (attached or in flight) and is asked for only when there is
+   * something to reap; `adopt` names `connection_info`s to take ownership of first (what crash
+   * recovery found in the journal: a new process knows nothing of what the last one left).
+   * Entries that do not parse are skipped — nothing was ever connected from them.
+   */
+  async reap(span: Span, opts: { keep: () => Promise<readonly unknown[]>; adopt?: readonly unknown[] }): Promise<ReapReport> {
+    if (this.#opts.mode === 'qemu-native') return { reaped: [], failures: [], kept: [] };
+    const targets = (cis: readonly unknown[]): TargetRef[] =>
+      cis.flatMap((ci) => {
+        try {
+          return parseIscsiConnectionInfo(iscsiData(ci)).targets;
+        } catch {
+          return [];
+        }
+      });
+    const adopt = targets(opts.adopt ?? []);
+    // Nothing to adopt and no connector yet: this Brick never touched the host.
+    if (!this.#iscsi && adopt.length === 0) return { reaped: [], failures: [], kept: [] };
+    return (await this.#connector(span)).reap(span, { keep: async () => targets(await opts.keep()), adopt });
   }
 
   /** Resolves when background portal work (late logins joining maps, failed portals' cleanup) is done. */

@@ -56,6 +56,9 @@ export async function disconnectIscsiVolume(
   const flushAbort = new Set<HitchError>();
   try {
     await state.locks.with(ci.targets.map(targetKey), async () => {
+      // Possibly connected by an earlier process: if this disconnect leaves anything, the
+      // reaper must know to come back for it.
+      for (const t of ci.targets) state.own(t);
       const sessions = await iscsiadm.listSessions(ctx);
       const states: TargetState[] = [];
       for (const t of ci.targets) {
@@ -114,6 +117,9 @@ export async function disconnectIscsiVolume(
         }
         if (s.sid !== null) await attempt(`logout ${s.t.portal}`, () => iscsiadm.logout(ctx, s.t));
         await attempt(`delete node ${s.t.portal}`, () => iscsiadm.nodeDelete(ctx, s.t));
+        // Any failure so far (a disk that would not go, a hung logout) leaves the target owned,
+        // for the reaper to finish later.
+        if (failures.length === 0) state.disown(s.t);
       }
     });
   } catch (e) {

@@ -83,6 +83,8 @@ export async function connectPath(
     let loggedIn = false;
     try {
       const sid = await state.locks.with([targetKey(t)], async () => {
+        // Before the node record exists: whatever happens next, the reaper knows to look here.
+        state.own(t);
         await ensureNodeRecord(pctx, t, auth);
         const s = await ensureSession(pctx, t, signal);
         loggedIn = true;
@@ -161,6 +163,9 @@ export async function cleanupPath(
         await attempt(`logout ${t.portal}`, () => iscsiadm.logout(c, t));
       }
       await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));
+      // A failure here (a hung logout, a disk that appears after we gave up on it) leaves the
+      // target owned: the reaper comes back for it.
+      if (failures.length === 0) state.disown(t);
     });
     if (failures.length) span.set({ failures: failures.join('; ') });
   });

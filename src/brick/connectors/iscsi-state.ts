@@ -1,7 +1,8 @@
 /**
  * Per-host state the iSCSI connector shares between concurrent attaches and detaches: the
- * per-target locks, which LUNs of which target are in use (claims), and the background work
- * of attaches that returned before every portal finished.
+ * per-target locks, which LUNs of which target are in use (claims), the background work
+ * of attaches that returned before every portal finished, and the targets this connector may
+ * have left something of on the host (owned) — what the reaper may clean up.
  */
 import { KeyedLocks } from '../locks.ts';
 import { targetKey, type IscsiTarget } from '../connection-info.ts';
@@ -12,6 +13,35 @@ export class IscsiHostState {
   readonly #claims = new Map<string, Map<number, number>>();
   /** volume key → background work of the last connect of that volume. */
   readonly #background = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /**
+   * targetKey → target, for every target this connector created a node record for or logged in
+   * to and has not yet seen fully cleaned up (logout and node delete both succeeded). Changed
+   * only under the target's lock, so a connect and a cleanup of one target cannot disagree.
+   */
+  readonly #owned = new Map<string, Pick<IscsiTarget, 'portal' | 'iqn'>>();
+
+  own(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    this.#owned.set(targetKey(t), { portal: t.portal, iqn: t.iqn });
+  }
+
+  disown(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    this.#owned.delete(targetKey(t));
+  }
+
+  owned(): Array<Pick<IscsiTarget, 'portal' | 'iqn'>> {
+    return [...this.#owned.values()];
+  }
+
+  /** Is any LUN of this target claimed by an attachment (attached or connecting) on this host? */
+  targetClaimed(t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
+    return this.#claims.has(targetKey(t));
+  }
+
+  /** Does a connect of some volume on this target still have portals working in the background? */
+  backgroundOn(t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
+    const prefix = `${targetKey(t)},`;
+    return [...this.#background.keys()].some((k) => k.split(' ').some((part) => part.startsWith(prefix)));
+  }
 
   claim(targets: readonly IscsiTarget[]): void {
     for (const t of targets) {

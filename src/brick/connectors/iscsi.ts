@@ -17,9 +17,11 @@ import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './
 import { IscsiHostState, volumeKey } from './iscsi-state.ts';
 import { finishAttach, flushMapsOf, joinMap, type DeviceInfo } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
+import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
 
 export type { DeviceInfo } from './iscsi-device.ts';
 export type { DisconnectOptions } from './iscsi-disconnect.ts';
+export type { ReapOptions, ReapReport, TargetRef } from './iscsi-reap.ts';
 
 export interface IscsiTimeouts extends PathTimeouts {
   /** How long the multipath map may take to appear once forced, before the single-path fallback. */
@@ -204,6 +206,15 @@ export class IscsiConnector {
    */
   async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
     return this.disconnectValidated(span, parseIscsiConnectionInfo(connectionInfo), opts);
+  }
+
+  /**
+   * Clean up what this connector left on the host of targets no attachment needs (see
+   * `iscsi-reap.ts`). Runs no command at all when it owns nothing unneeded.
+   */
+  async reap(span: Span, opts: ReapOptions): Promise<ReapReport> {
+    const { host, logger } = this.#opts;
+    return reapIscsiTargets({ host, span, ...(logger ? { logger } : {}) }, this.#state, this.#timeouts, opts);
   }
 
   async disconnectValidated(span: Span, ci: IscsiConnectionInfo, opts: DisconnectOptions = {}): Promise<void> {
