@@ -11,7 +11,7 @@ import { parseIscsiConnectionInfo, byPathLink } from '../brick/connection-info.t
 import type { Host } from '../host/host.ts';
 import type { Span } from '../trace/span.ts';
 import type { DiskSource } from '../virt/disk-xml.ts';
-import type { AttachedDevice, ConnectionInfo, ConnectorProperties, HostVolumeConnector } from './ports.ts';
+import type { AttachedDevice, ConnectionInfo, ConnectorProperties, HostVolumeConnector, ReapOutcome } from './ports.ts';
 
 export class BrickVolumeConnector implements HostVolumeConnector {
   readonly #brick: Brick;
@@ -61,6 +61,10 @@ export class BrickVolumeConnector implements HostVolumeConnector {
       }
     }
     return { source: { kind: 'block', path }, deviceInfo: { ...d } };
+  }
+
+  reap(span: Span, opts: { keep: () => Promise<readonly ConnectionInfo[]>; adopt?: readonly ConnectionInfo[] }): Promise<ReapOutcome> {
+    return this.#brick.reap(span, opts);
   }
 
   async disconnect(info: ConnectionInfo, _deviceInfo: Readonly<Record<string, unknown>> | null, span: Span, opts: { force: boolean }): Promise<void> {

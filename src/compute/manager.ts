@@ -7,6 +7,12 @@
  * operations on one server queue. The reserve (step 1) and the attach (steps 2–9) take the
  * lock separately, as Nova does, so a second attach to the same server can reserve its device
  * name while the first is still connecting.
+ *
+ * After every operation, and on start after recovery, the manager asks the host's initiator to
+ * reap: to remove node records, sessions and devices that a cleanup could not (a logout that
+ * hung, a disk that appeared after the connect gave up) for targets no mapping on this host
+ * needs. A pass that leaves something is retried on the host's clock with growing pauses, in
+ * the background (`drain()` waits for it); a pass with nothing to do runs no command.
  */
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
@@ -16,7 +22,22 @@ import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';
+import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
+
+/**
+ * Pauses between reap passes that left something behind (≈ 8 min in all): a hung iscsiadm or an
+ * unreachable portal usually comes back within minutes; after that the next operation (or the
+ * next start) tries again.
+ */
+export const REAP_RETRY_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 240_000] as const;
+
+export interface ReapRecord {
+  readonly atMs: number;
+  readonly reaped: readonly string[];
+  readonly failures: readonly string[];
+  readonly trace: Trace;
+}
 
 export interface OperationHandle {
   readonly operationId: string;
@@ -68,6 +89,11 @@ export class ComputeManager {
   readonly #inflight = new Map<string, Inflight>();
   readonly #savers = new Map<string, SpanSaver>();
   readonly #pending = new Set<Promise<void>>();
+  #reapWanted = false;
+  #reaping = false;
+  #adopt: ConnectionInfo[] = [];
+  /** The last reap pass that did or tried something (for tests and inspection). */
+  lastReap: ReapRecord | null = null;
 
   constructor(opts: ComputeManagerOptions) {
     this.hostName = opts.hostName;
@@ -93,7 +119,76 @@ export class ComputeManager {
    */
   async recover(): Promise<RecoveryOutcome[]> {
     const ctx: FlowContext = { ...this.#opts.flow, repo: this.repo, clock: this.#opts.clock };
-    return this.#locks.with([`recover-${this.hostName}`], () => recoverHost(ctx, this.hostName, this.#opts.clock));
+    return this.#locks.with([`recover-${this.hostName}`], async () => {
+      // What the interrupted operations may have connected: this process's initiator knows
+      // nothing of it, so the reaper adopts it once recovery has decided what stays.
+      const adopt: ConnectionInfo[] = [];
+      for (const op of await this.repo.listUnfinished(this.hostName)) {
+        const bdm = op.bdm_id ? await this.repo.getBdmById(op.bdm_id) : await this.repo.getBdm(op.server_id, op.volume_id);
+        if (bdm?.connection_info) adopt.push(JSON.parse(bdm.connection_info) as ConnectionInfo);
+      }
+      const out = await recoverHost(ctx, this.hostName, this.#opts.clock);
+      this.#adopt.push(...adopt);
+      this.requestReap();
+      return out;
+    });
+  }
+
+  /**
+   * Ask for a reap pass (see the note at the top). Passes never overlap: a request while one
+   * runs makes another run after it, with a fresh view of the mappings.
+   */
+  requestReap(): void {
+    if (!this.#opts.flow.connector.reap) return;
+    this.#reapWanted = true;
+    if (this.#reaping) return;
+    this.#reaping = true;
+    void this.#track(
+      (async () => {
+        try {
+          while (this.#reapWanted) {
+            this.#reapWanted = false;
+            await this.#reapUntilClean();
+          }
+        } finally {
+          this.#reaping = false;
+        }
+      })(),
+    );
+  }
+
+  async #reapUntilClean(): Promise<void> {
+    const reap = this.#opts.flow.connector.reap?.bind(this.#opts.flow.connector);
+    if (!reap) return;
+    for (let attempt = 0; ; attempt++) {
+      const trace = new Trace(this.#opts.clock);
+      const adopt = this.#adopt.splice(0);
+      let failures: readonly string[];
+      try {
+        const r = await reap(trace.root(), { keep: () => this.#neededConnections(), adopt });
+        failures = r.failures;
+        if (r.reaped.length > 0 || r.failures.length > 0) this.lastReap = { atMs: this.#opts.clock.now(), reaped: r.reaped, failures: r.failures, trace };
+      } catch (e) {
+        // Adopted targets are owned by the initiator now; only the pass itself failed.
+        failures = [toHitchError(e).message];
+        this.lastReap = { atMs: this.#opts.clock.now(), reaped: [], failures, trace };
+      }
+      if (failures.length === 0) return;
+      const pause = REAP_RETRY_MS[attempt];
+      if (pause === undefined) return;
+      await this.#opts.clock.sleep(pause);
+    }
+  }
+
+  /** The connection_info of every mapping of this host's servers, attached or in flight. */
+  async #neededConnections(): Promise<ConnectionInfo[]> {
+    const out: ConnectionInfo[] = [];
+    for (const server of await this.repo.listServers(undefined, this.hostName)) {
+      for (const b of await this.repo.listBdms(server.id)) {
+        if (b.connection_info) out.push(JSON.parse(b.connection_info) as ConnectionInfo);
+      }
+    }
+    return out;
   }
 
   /** Wait for every operation in flight (graceful shutdown, tests). */
@@ -243,6 +338,7 @@ export class ComputeManager {
     await this.repo.finishOperation(opId, state, now, err && { code: err.code, message: err.message });
     this.#inflight.delete(opId);
     this.#forgetIfQuiet(opId, trace);
+    this.requestReap();
     const first = trace.spans[0];
     this.#opts.onFinished?.({ id: opId, kind, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
   }

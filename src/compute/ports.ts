@@ -32,6 +32,18 @@ export interface HostVolumeConnector {
   connect(info: ConnectionInfo, span: Span): Promise<AttachedDevice>;
   /** Undo `connect`. `deviceInfo` may be null when the connect never returned (recovery). */
   disconnect(info: ConnectionInfo, deviceInfo: Readonly<Record<string, unknown>> | null, span: Span, opts: { force: boolean }): Promise<void>;
+  /**
+   * Remove what earlier connects and disconnects left on the host (node records, sessions,
+   * disks, maps) for targets that no mapping in `keep` needs; take ownership of `adopt`'s
+   * targets first. Optional: initiators that leave nothing on the host need not have it.
+   */
+  reap?(span: Span, opts: { keep: () => Promise<readonly ConnectionInfo[]>; adopt?: readonly ConnectionInfo[] }): Promise<ReapOutcome>;
+}
+
+/** What a reap pass did; `failures` non-empty means leftovers remain and another pass is due. */
+export interface ReapOutcome {
+  readonly reaped: readonly string[];
+  readonly failures: readonly string[];
 }
 
 export interface VolumeSummary {

@@ -83,3 +83,47 @@ describe.each(['attachments', 'legacy'] as const)('attach faults, %s flow', (flo
 
   });
 });
+
+describe('leftovers a cleanup could not remove', () => {
+  let t: TestCloud | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  const hungLogouts = { fault: 'command-hangs', command: 'iscsiadm', match: '--logout', until: 150_000 } as const;
+
+  it('a failed attach whose logouts hang: the manager reaps the sessions, node records and late disks once iscsiadm answers', async () => {
+    t = await startTestCloud({ scenario: 'healthy-multipath' });
+    const { token, volumeId, serverId } = await volumeAndServer(t);
+    const sim = t.cloud.sim!;
+    // The disks come 20 s after their scan (the connect gives up at 15 s); logouts hang meanwhile.
+    sim.injectFault({ fault: 'device-appears-late', delayMs: 20_000 });
+    sim.injectFault(hungLogouts);
+    const post = await t.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { token, body: { volumeAttachment: { volumeId } } });
+    expect(post.status).toBe(200);
+    await t.cloud.settle();
+    expect((await t.api('GET', `/volume/v3/volumes/${volumeId}`, { token })).body.volume.status).toBe('available');
+    const reap = t.cloud.hosts[0]!.manager.lastReap;
+    expect(reap?.reaped.length).toBeGreaterThan(0);
+    expect(reap?.atMs).toBeGreaterThanOrEqual(150_000);
+    expect(leftovers(sim.host(t.cloud.hosts[0]!.name))).toEqual([]);
+  });
+
+  it('a detach whose logouts hang ends the detach, and the manager reaps the sessions later', async () => {
+    t = await startTestCloud({ scenario: 'healthy-multipath' });
+    const { token, volumeId, serverId } = await volumeAndServer(t);
+    const sim = t.cloud.sim!;
+    await t.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { token, body: { volumeAttachment: { volumeId } } });
+    await t.cloud.settle();
+    sim.injectFault({ ...hungLogouts, at: sim.clock.now(), until: sim.clock.now() + 150_000 });
+    const del = await t.api('DELETE', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}`, { token });
+    expect(del.status).toBe(202);
+    await t.cloud.settle();
+    const op = (await t.api('GET', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}/trace`, { token })).body.operations[0];
+    expect(op.state).toBe('done');
+    expect((await t.api('GET', `/volume/v3/volumes/${volumeId}`, { token })).body.volume.status).toBe('available');
+    expect(t.cloud.hosts[0]!.manager.lastReap?.reaped.length).toBeGreaterThan(0);
+    expect(leftovers(sim.host(t.cloud.hosts[0]!.name))).toEqual([]);
+  });
+});
