@@ -107,7 +107,7 @@ try {
     log('\n3. Control-plane cost, zero-latency simulator (wall-clock CPU of this process: HTTP client + server, DB, flows, trace, simulator)');
     log(
       table(
-        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures', 'trace saves / attach (span rows)'],
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'attaches/s', 'detaches/s', 'failures', 'trace saves / attach (span rows)'],
         rows.map((r) => [
           r.database,
           String(r.operations),
@@ -115,6 +115,9 @@ try {
           ms(r.detachCpuMs),
           r.attachesPerSecond.toFixed(1),
           r.detachesPerSecond.toFixed(1),
+          ms(r.concurrentAttachCpuMs),
+          r.concurrentAttachesPerSecond.toFixed(1),
+          r.concurrentDetachesPerSecond.toFixed(1),
           String(r.failures),
           `${r.saveSpansPerAttach.toFixed(1)} (${r.spanRowsPerAttach.toFixed(0)})`,
         ]),
