@@ -26,7 +26,10 @@ let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+  // A file that fails to load has no tests to fail: count it once; a file whose tests failed
+  // is already counted by its tests.
+  const unloaded = (r.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
+  failed = r.numFailedTests + unloaded;
   skipped = r.numPendingTests + (r.numTodoTests ?? 0);
 } catch {
   failed = Math.max(failed, 1);
