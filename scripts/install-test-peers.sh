@@ -32,9 +32,12 @@ if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # policy-rc.d keeps package scripts from starting daemons: tests start their own peers.
-  $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  # policy-rc.d keeps package scripts from starting daemons (tests start their own peers); it is
+  # removed again afterwards unless it was there before.
+  had_policy=0; [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
+  if [[ $had_policy -eq 0 ]]; then $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'; fi
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ $had_policy -eq 0 ]]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 else
   echo "install-test-peers: all Debian peers present"
 fi

@@ -38,7 +38,10 @@ function examples(text: string): string[] {
 describe('the README', () => {
   it('starts with the two commands', () => {
     const first = examples(README.slice(0, README.indexOf('\n## ')));
-    expect(first).toEqual(['npm install && npm start', 'sudo bash scripts/install-test-peers.sh && npm test']);
+    expect(first).toEqual(['npm install && npm start', 'bash scripts/install-test-peers.sh && npm test']);
+    // CI runs exactly the README's test command.
+    const ci = readFileSync(join(import.meta.dirname, '../../.ci/run'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(ci.at(-1)).toBe(first[1]);
   });
 
   describe('walkthrough examples, run in order', () => {

@@ -21,7 +21,7 @@ import { Console, ensureLibvirt, freePort, freeTgtControlPort, missingPeers, run
 
 const missing = missingPeers();
 if (missing.length > 0 && !peerRequired()) {
-  console.warn(`real-host suite skipped: missing ${missing.join(', ')} (sudo bash scripts/install-test-peers.sh installs them)`);
+  console.warn(`real-host suite skipped: missing ${missing.join(', ')} (bash scripts/install-test-peers.sh installs them)`);
 }
 const suite = missing.length > 0 && !peerRequired() ? describe.skip : describe;
 
