@@ -92,6 +92,8 @@ export class ComputeManager {
   #reapWanted = false;
   #reaping = false;
   #adopt: ConnectionInfo[] = [];
+  /** Aborted by `stopReaping()`: a shutdown must not wait out minutes of reap retries. */
+  readonly #reapStop = new AbortController();
   /** The last reap pass that did or tried something (for tests and inspection). */
   lastReap: ReapRecord | null = null;
 
@@ -139,7 +141,7 @@ export class ComputeManager {
    * runs makes another run after it, with a fresh view of the mappings.
    */
   requestReap(): void {
-    if (!this.#opts.flow.connector.reap) return;
+    if (!this.#opts.flow.connector.reap || this.#reapStop.signal.aborted) return;
     this.#reapWanted = true;
     if (this.#reaping) return;
     this.#reaping = true;
@@ -175,9 +177,21 @@ export class ComputeManager {
       }
       if (failures.length === 0) return;
       const pause = REAP_RETRY_MS[attempt];
-      if (pause === undefined) return;
-      await this.#opts.clock.sleep(pause);
+      if (pause === undefined || this.#reapStop.signal.aborted) return;
+      try {
+        await this.#opts.clock.sleep(pause, this.#reapStop.signal);
+      } catch {
+        return; // stopped: the next start's reap picks up what is left, if recovery adopts it
+      }
     }
+  }
+
+  /**
+   * Stop reaping (before a graceful shutdown's `drain()`): a pass in progress finishes, no retry
+   * waits out its pause, no new pass starts.
+   */
+  stopReaping(): void {
+    this.#reapStop.abort();
   }
 
   /** The connection_info of every mapping of this host's servers, attached or in flight. */
