@@ -4,7 +4,7 @@
  *
  *   npm run bench                          everything
  *   npm run bench -- --scenario seed       figure 1 for one scenario only
- *   npm run bench -- --only latency,concurrency,control,api
+ *   npm run bench -- --only latency,concurrency,control,api,scale-out
  *   npm run bench -- --no-os-brick --quick
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
+import { renderScaleOut, scaleOutFigure } from './scale-out.ts';
 import { measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
 import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
 import { ms, ratio, table } from './lib/stats.ts';
@@ -28,7 +29,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api')).split(','));
+const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api,scale-out')).split(','));
 const quick = args.quick ?? false;
 const peer = args['no-os-brick'] ? { ok: false, reason: '--no-os-brick' } : osBrickAvailable();
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -141,6 +142,15 @@ try {
         rows.map((r) => [r.database, r.request, r.requestsPerSecond.toFixed(1), r.completed ? ms(r.p99Ms) : '—', ms(r.singleMs), String(r.completed), String(r.non2xx), String(r.errors), String(r.timeouts), `${r.durationS} s`]),
       ),
     );
+  }
+  if (sections.has('scale-out')) {
+    if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
+      const f = await scaleOutFigure({ attaches: quick ? 30 : 60 });
+      results['scaleOut'] = f;
+      log('\n5. ' + renderScaleOut(f));
+    } else {
+      log('\n5. Scale-out: PostgreSQL not installed, skipped');
+    }
   }
 } finally {
   await pg?.stop();
