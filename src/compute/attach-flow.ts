@@ -165,10 +165,25 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
       const accessMode = info.data['access_mode'] === 'ro' ? 'ro' : 'rw';
       const xml = buildDiskXml({ source, targetDev: targetDevOf(bdm), serial: bdm.volume_id, accessMode });
       s.set({ disk_xml: xml });
-      await ctx.hypervisor.attachDisk(server.domain_name, xml, { live: true, persistent: true, span: s });
-      undo.push('unplug', (u) =>
-        ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: u }).then(() => undefined),
-      );
+      const pushUnplug = (): void =>
+        undo.push('unplug', (u) =>
+          ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: u }).then(() => undefined),
+        );
+      try {
+        await ctx.hypervisor.attachDisk(server.domain_name, xml, { live: true, persistent: true, span: s });
+      } catch (e) {
+        // A hypervisor call can fail after the device reached the guest (virsh timing out while
+        // QEMU finished device_add). Ask the guest: if it has our disk on our target, unplug it
+        // before anything under it is undone. Another disk on that target is not ours to touch.
+        const ours = await ctx.hypervisor.listDisks(server.domain_name, { span: s }).then(
+          (disks) => disks.some((d) => d.target === targetDevOf(bdm) && d.source === sourceLabel(source)),
+          // Cannot tell: do not risk unplugging a disk that is not ours.
+          () => false,
+        );
+        if (ours) pushUnplug();
+        throw e;
+      }
+      pushUnplug();
     });
 
     await step(ctx, root, 'complete', 8, (s) => ctx.storage.complete(ref, s));
@@ -217,6 +232,11 @@ async function rollForward(ctx: FlowContext, bdm: BdmRow, ref: AttachmentRef, ca
     Object.assign(cause, { cleanup: [...failures, stuck] });
     throw cause;
   }
+}
+
+/** How the hypervisor's disk listing names a source (`DiskInfo.source`). */
+function sourceLabel(source: DiskSource): string {
+  return source.kind === 'block' ? source.path : `${source.iqn}/${source.lun}`;
 }
 
 /** A short label for a disk source, for traces and logs (no secrets in it). */

@@ -191,6 +191,32 @@ describe('attach flow', () => {
     await t.hdb.close();
   });
 
+  it('a hypervisor call that fails after the disk reached the guest: the disk is unplugged before the host lets go of it', async () => {
+    const t = await setup([]);
+    const hv = t.hypervisor;
+    // virsh timing out after QEMU finished device_add: the disk is in, the call says it failed.
+    const attachDisk = async (...a: Parameters<SimHypervisor['attachDisk']>): Promise<void> => {
+      await hv.attachDisk(...a);
+      throw new HitchError('HITCH_HYPERVISOR_ERROR', { detail: 'Timed out during operation: cannot acquire state change lock' });
+    };
+    const late = new Proxy(hv, {
+      get: (target, prop) => {
+        if (prop === 'attachDisk') return attachDisk;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const ctx: FlowContext = { ...t.ctx, hypervisor: late };
+    const bdm = await reserveAttach(ctx, t.server, VOL, null, t.trace.root());
+    await expect(runAttach(ctx, t.server, bdm, t.trace.root())).rejects.toBeInstanceOf(HitchError);
+    const rollbacks = t.trace.spans.filter((s) => s.name.startsWith('rollback.')).map((s) => s.name);
+    expect(rollbacks).toEqual(['rollback.unplug', 'rollback.disconnect-volume', 'rollback.release-volume', 'rollback.bdm.destroy']);
+    expect(hv.domain(t.server.domain_name)?.liveDisks).toEqual([]);
+    expect(t.host.connected).toBe(0);
+    expect(t.storage.status).toBe('available');
+    await t.hdb.close();
+  });
+
   it('a failed reserve leaves no mapping behind', async () => {
     const t = await setup(['reserve']);
     await expect(reserveAttach(t.ctx, t.server, VOL, null, t.trace.root())).rejects.toBeInstanceOf(HitchError);
