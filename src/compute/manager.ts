@@ -67,18 +67,30 @@ interface Inflight {
 }
 
 /**
- * Saves of one operation's spans, one at a time: each save replaces the operation's rows, and
- * two overlapping replacements of the same rows would collide on PostgreSQL.
+ * Saves of one operation's spans, one at a time (two overlapping writes of the same rows would
+ * collide on PostgreSQL), and only what changed: a span is written when it starts and again when
+ * it ends, never rewritten after — an attach's trace costs its ~35 spans twice, not ten full copies.
  */
 class SpanSaver {
   #chain: Promise<void> = Promise.resolve();
+  /** Span id → whether the saved row already has its end. */
+  readonly #saved = new Map<number, boolean>();
   constructor(
-    readonly save: () => Promise<void>,
+    readonly opId: string,
+    readonly trace: Trace,
+    readonly repo: ComputeRepository,
   ) {}
   /** Queue a save after the ones already queued; resolves when it is done (or failed). */
   next(): Promise<void> {
-    this.#chain = this.#chain.then(this.save).catch(() => undefined);
+    this.#chain = this.#chain.then(() => this.#save()).catch(() => undefined);
     return this.#chain;
+  }
+  async #save(): Promise<void> {
+    const changed = this.trace.spans.filter((s) => this.#saved.get(s.id) !== true && (s.endMs !== null || !this.#saved.has(s.id)));
+    if (changed.length === 0) return;
+    const snapshot = changed.map((s) => ({ ...s, attrs: { ...s.attrs } }));
+    await this.repo.upsertSpans(this.opId, snapshot);
+    for (const s of snapshot) this.#saved.set(s.id, s.endMs !== null);
   }
 }
 
@@ -322,7 +334,7 @@ export class ComputeManager {
     // Flush the trace at every top-level step end, so other processes see progress; and at any
     // span end after the operation finished: background work (a dead portal's login failing
     // after the volume was already usable) still belongs to this operation's trace.
-    const saver = new SpanSaver(() => this.repo.saveSpans(opId, trace.spans));
+    const saver = new SpanSaver(opId, trace, this.repo);
     this.#savers.set(opId, saver);
     trace.subscribe((e) => {
       if (e.kind !== 'end') return;

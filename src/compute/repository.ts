@@ -201,6 +201,37 @@ export class ComputeRepository {
     });
   }
 
+  /** Insert new spans and update changed ones (by span id); never deletes. */
+  async upsertSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
+    for (let i = 0; i < spans.length; i += 200) {
+      const rows = spans.slice(i, i + 200).map((s) => ({
+        operation_id: operationId,
+        span_id: s.id,
+        parent_id: s.parentId,
+        name: s.name,
+        start_ms: s.startMs,
+        end_ms: s.endMs,
+        outcome: s.outcome,
+        attrs: JSON.stringify(s.attrs),
+        error_code: s.error?.code ?? null,
+        error_message: s.error?.message ?? null,
+      }));
+      await this.#db
+        .insertInto('spans')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['operation_id', 'span_id']).doUpdateSet((eb) => ({
+            end_ms: eb.ref('excluded.end_ms'),
+            outcome: eb.ref('excluded.outcome'),
+            attrs: eb.ref('excluded.attrs'),
+            error_code: eb.ref('excluded.error_code'),
+            error_message: eb.ref('excluded.error_message'),
+          })),
+        )
+        .execute();
+    }
+  }
+
   async loadSpans(operationId: string): Promise<SpanRecord[]> {
     const rows = await this.#db
       .selectFrom('spans')
