@@ -8,6 +8,7 @@ import type { IscsiConnectionInfo } from '../connection-info.ts';
 import { emitLog } from '../log.ts';
 import * as mp from '../tools/multipath.ts';
 import { dmName, holders, isReadOnly, readWwn, slaves } from '../tools/scsi.ts';
+import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathDevice } from './iscsi-path.ts';
 
@@ -101,6 +102,51 @@ export async function flushMapsOf(ctx: BrickContext, devs: readonly string[]): P
   for (const d of devs) for (const h of await holders(ctx, d).catch(() => [])) maps.add(h);
   for (const dm of maps) {
     const name = (await dmName(ctx, dm).catch(() => null)) ?? dm;
+    try {
+      await mp.multipathFlush(ctx, name);
+    } catch (e) {
+      failures.push(`multipath -f ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return failures;
+}
+
+/**
+ * The WWNs that maps over `devs` are, or would be, named by: their holders' names and the disks'
+ * own WWNs (read from sysfs, no command). Read before the disks go, for `flushLeftoverMaps`.
+ */
+export async function mapNamesFor(ctx: BrickContext, devs: readonly string[]): Promise<string[]> {
+  const names = new Set<string>();
+  for (const d of devs) {
+    for (const h of await holders(ctx, d).catch(() => [])) {
+      const n = await dmName(ctx, h).catch(() => null);
+      if (n) names.add(n);
+    }
+    const wwn = await readWwnQuietly(ctx, d);
+    if (wwn) names.add(wwn);
+  }
+  return [...names];
+}
+
+async function readWwnQuietly(ctx: BrickContext, dev: string): Promise<string | null> {
+  const p = `/sys/block/${dev}/device/wwid`;
+  try {
+    return (await ctx.host.exists(p)) ? wwnFromSysfsWwid(await ctx.host.readFile(p)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Once the paths are gone: flush any map of these names that is still there. multipathd may
+ * re-create a map after our `multipath -f` from a path's uevent it had not handled yet; with no
+ * path left nothing can re-create it again, so this is the last word. Failures returned.
+ */
+export async function flushLeftoverMaps(ctx: BrickContext, names: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
+  for (const name of names) {
+    if (!(await ctx.host.exists(`/dev/mapper/${name}`).catch(() => false))) continue;
+    emitLog(ctx.span, ctx.logger, 'info', `Multipath map ${name} came back after its paths were removed; flushing it again`);
     try {
       await mp.multipathFlush(ctx, name);
     } catch (e) {

@@ -12,6 +12,7 @@ import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.t
 import type { BrickContext } from '../tools/run.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
 import { sessionDevices } from './iscsi-sysfs.ts';
+import { flushLeftoverMaps, mapNamesFor } from './iscsi-device.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface DisconnectOptions {
@@ -74,6 +75,7 @@ export async function disconnectIscsiVolume(
       const paths = [...new Set(states.flatMap((s) => s.ours))];
       const maps = new Set<string>();
       for (const d of paths) for (const h of await holders(ctx, d)) maps.add(h);
+      const mapNames = await mapNamesFor(ctx, paths);
       ctx.span.set({ paths: paths.join(','), maps: [...maps].join(',') });
 
       // Flush first: once the disks go, unwritten buffers are lost.
@@ -105,6 +107,8 @@ export async function disconnectIscsiVolume(
           }),
         ),
       );
+
+      for (const f of await flushLeftoverMaps(ctx, mapNames)) failures.push(f);
 
       const done = new Set<string>();
       for (const s of states) {

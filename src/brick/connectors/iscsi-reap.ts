@@ -20,7 +20,7 @@ import * as iscsiadm from '../tools/iscsiadm.ts';
 import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, flushBuffers, holders } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
-import { flushMapsOf } from './iscsi-device.ts';
+import { flushLeftoverMaps, flushMapsOf, mapNamesFor } from './iscsi-device.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
 import { sessionDevices } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
@@ -73,6 +73,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
         if (mine.length === 0 && session) {
           const devs = (await sessionDevices(c, session.sid).catch(() => [])).map((d) => d.dev);
           const mapped = (await Promise.all(devs.map((d) => holders(c, d).catch(() => [])))).some((h) => h.length > 0);
+          const names = await mapNamesFor(c, devs);
           mine.push(...(await flushMapsOf(c, devs)));
           for (const dev of devs) {
             // Nobody uses these disks any more; flush anyway, in case a write is still buffered.
@@ -85,6 +86,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
               if (!(await ctx.host.waitForPath(`/dev/${dev}`, { timeoutMs: timeouts.deleteMs, gone: true }))) throw new Error('still there');
             });
           }
+          mine.push(...(await flushLeftoverMaps(c, names)));
           await attempt(`logout ${t.portal}`, () => iscsiadm.logout(c, t));
         }
         if (mine.length === 0) await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));

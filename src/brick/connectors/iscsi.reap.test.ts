@@ -27,6 +27,23 @@ function simRig(scenario: string) {
 
 const nothingNeeded = { keep: async () => [] };
 
+describe('a map multipathd re-creates behind our back', () => {
+  it('is flushed again once the paths are gone, by a disconnect', async () => {
+    const r = simRig('healthy-single');
+    const dev = await r.conn.connectVolume(r.trace.root(), CI);
+    expect(dev.multipath_id).toBeDefined();
+    // multipathd handling a path's uevent it had queued before our `multipath -f`: the map comes back.
+    const model = r.sim.model;
+    const off = r.host.onExec((e) => {
+      if (e.cmd === 'multipath' && e.args[0] === '-f') for (const d of model.diskList()) model.multipath.addPath(d);
+    });
+    await r.conn.disconnectVolume(r.trace.root(), CI);
+    off();
+    expect(r.host.commands().filter((c) => c.startsWith('multipath -f'))).toHaveLength(2);
+    expect(leftovers(model)).toEqual([]);
+  });
+});
+
 describe('the reaper', () => {
   it('removes the session, node record and late disk a hung logout left, once iscsiadm answers again', async () => {
     const r = simRig('healthy-single');

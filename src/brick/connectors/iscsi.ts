@@ -15,7 +15,7 @@ import { emitLog, type BrickLogger } from '../log.ts';
 import type { BrickContext } from '../tools/run.ts';
 import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './iscsi-path.ts';
 import { IscsiHostState, volumeKey } from './iscsi-state.ts';
-import { finishAttach, flushMapsOf, joinMap, type DeviceInfo } from './iscsi-device.ts';
+import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, type DeviceInfo } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
 import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
 
@@ -192,10 +192,12 @@ export class IscsiConnector {
   }
 
   async #cleanupConnected(ctx: BrickContext, paths: readonly PathDevice[]): Promise<string[]> {
+    const names = await mapNamesFor(ctx, paths.map((p) => p.dev));
     const failures = await flushMapsOf(ctx, paths.map((p) => p.dev));
     for (const r of await Promise.all(paths.map((p) => cleanupPath(ctx, this.#state, p.target, p.dev, this.#timeouts, { loggedIn: true })))) {
       failures.push(...r);
     }
+    failures.push(...(await flushLeftoverMaps(ctx, names)));
     return failures;
   }
 
