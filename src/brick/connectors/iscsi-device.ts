@@ -142,9 +142,11 @@ async function readWwnQuietly(ctx: BrickContext, dev: string): Promise<string | 
  * re-create a map after our `multipath -f` from a path's uevent it had not handled yet; with no
  * path left nothing can re-create it again, so this is the last word. Failures returned.
  */
-export async function flushLeftoverMaps(ctx: BrickContext, names: readonly string[]): Promise<string[]> {
+export async function flushLeftoverMaps(ctx: BrickContext, names: readonly string[], earlier: readonly string[] = []): Promise<string[]> {
   const failures: string[] = [];
   for (const name of names) {
+    // A map whose first flush failed never went: that failure is reported already.
+    if (earlier.some((f) => f.startsWith(`multipath -f ${name}:`))) continue;
     if (!(await ctx.host.exists(`/dev/mapper/${name}`).catch(() => false))) continue;
     emitLog(ctx.span, ctx.logger, 'info', `Multipath map ${name} came back after its paths were removed; flushing it again`);
     try {

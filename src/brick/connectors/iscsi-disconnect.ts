@@ -108,7 +108,7 @@ export async function disconnectIscsiVolume(
         ),
       );
 
-      for (const f of await flushLeftoverMaps(ctx, mapNames)) failures.push(f);
+      for (const f of await flushLeftoverMaps(ctx, mapNames, [...failures])) failures.push(f);
 
       const done = new Set<string>();
       for (const s of states) {

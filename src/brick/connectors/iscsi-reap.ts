@@ -86,7 +86,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
               if (!(await ctx.host.waitForPath(`/dev/${dev}`, { timeoutMs: timeouts.deleteMs, gone: true }))) throw new Error('still there');
             });
           }
-          mine.push(...(await flushLeftoverMaps(c, names)));
+          mine.push(...(await flushLeftoverMaps(c, names, mine)));
           await attempt(`logout ${t.portal}`, () => iscsiadm.logout(c, t));
         }
         if (mine.length === 0) await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));

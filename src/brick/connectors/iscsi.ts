@@ -197,7 +197,7 @@ export class IscsiConnector {
     for (const r of await Promise.all(paths.map((p) => cleanupPath(ctx, this.#state, p.target, p.dev, this.#timeouts, { loggedIn: true })))) {
       failures.push(...r);
     }
-    failures.push(...(await flushLeftoverMaps(ctx, names)));
+    failures.push(...(await flushLeftoverMaps(ctx, names, failures)));
     return failures;
   }
 
