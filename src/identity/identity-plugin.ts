@@ -149,7 +149,9 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
   const failures = new FailureLimiter({ max: opts.maxAuthFailures ?? 10, windowMs: 60_000 });
   app.post('/v3/auth/tokens', async (req, reply) => {
     const who = (req.body as { auth?: { identity?: { password?: { user?: { name?: unknown; id?: unknown } } } } } | undefined)?.auth?.identity?.password?.user;
-    const key = `${req.ip} ${String(who?.name ?? who?.id ?? '')}`;
+    // Only a string names a user; anything else in the body is a 400 from the validation below.
+    const name = typeof who?.name === 'string' ? who.name : typeof who?.id === 'string' ? who.id : '';
+    const key = `${req.ip} ${name}`;
     failures.check(key);
     try {
       return await issueToken(req, reply);
