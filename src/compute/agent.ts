@@ -60,6 +60,7 @@ export class ComputeAgent {
     this.#wake?.();
     await this.#loop;
     await Promise.allSettled([...this.#running]);
+    this.#o.manager.stopReaping();
     await this.#o.manager.drain();
     await this.#o.queue.signOff(this.host, this.id);
   }

@@ -187,6 +187,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       dataPlane: plane,
       settle,
       async close() {
+        // Operations in flight finish; background reap retries (minutes on a real clock) stop.
+        for (const h of hosts) h.manager.stopReaping();
         await settle();
         await plane.close();
         if (!opts.database) await db.close();
@@ -223,6 +225,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       app,
       identity,
       async close() {
+        for (const h of hosts) h.manager.stopReaping();
         await services.settle();
         await app.close();
         await services.close();
