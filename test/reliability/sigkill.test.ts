@@ -11,134 +11,19 @@
  * attachment), and a normal attach or detach works. Each step ends detached, so the world is back
  * to its baseline for the next one (and that is checked too).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComputeRepository } from '../../src/compute/repository.ts';
 import { openDatabase } from '../../src/db/open-database.ts';
 import { checkWorld } from '../../src/fuzz/invariants.ts';
 import { SimClient } from '../../src/sim/remote/client.ts';
 import { freePort } from '../support/cloud.ts';
+import { BOUND_MS, exitOf, login, startHitch, until, type Api, type Proc } from '../support/processes.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/hitch.js');
 const ATTACH_STEPS = ['reserve', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete'];
 const DETACH_STEPS = ['begin-detaching', 'unplug', 'connector-properties', 'disconnect-volume', 'detach-volume', 'bdm.destroy'];
-/** Every wait on a process or on the APIs is bounded by this (wall ms). */
-const BOUND_MS = 60_000;
-
-interface Proc {
-  readonly child: ChildProcess;
-  out(): string;
-  err(): string;
-  /** Resolves when the process has exited: its code, or the signal that killed it. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves once stdout contains `text`; rejects if the process exits first or the bound passes. */
-  waitFor(text: string): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HITCH_DATA_DIR: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-    for (const w of waiters) w();
-  });
-  child.stderr?.on('data', (d) => (err += String(d)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (text) =>
-      new Promise<void>((res, rej) => {
-        const timer = setTimeout(() => done(new Error(`no "${text}" within ${BOUND_MS} ms: ${out}\n${err}`)), BOUND_MS);
-        const check = (): void => {
-          if (out.includes(text)) done();
-        };
-        const done = (e?: Error): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          if (e) rej(e);
-          else res();
-        };
-        waiters.add(check);
-        void exited.then((x) => done(new Error(`exited (${x.code ?? x.signal}) before "${text}": ${out}\n${err}`)));
-        check();
-      }),
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-/** How the process ended; fails if it is still running after the bound. */
-async function exitOf(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`still running after ${BOUND_MS} ms: ${p.out()}\n${p.err()}`)), BOUND_MS)));
-  try {
-    return await Promise.race([p.exited, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A bounded poll of the APIs until `ok` (no fixed sleeps: each round is one request round trip). */
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + BOUND_MS;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${BOUND_MS} ms`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-interface Api {
-  readonly projectId: string;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-}
-
-async function login(url: string, dataDir: string, user: 'demo' | 'admin'): Promise<Api> {
-  const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<'demo' | 'admin', { password: string }>;
-  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: creds[user].password } } },
-        scope: { project: { name: user, domain: { id: 'default' } } },
-      },
-    }),
-  });
-  if (r.status !== 201) throw new Error(`token for ${user}: ${r.status}`);
-  const token = r.headers.get('x-subject-token') as string;
-  const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
-  return {
-    projectId,
-    async call(method, path, body) {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { 'x-auth-token': token, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
-  };
-}
 
 interface Serve {
   readonly proc: Proc;
@@ -147,7 +32,7 @@ interface Serve {
 
 async function serve(dataDir: string, socket: string, crashAt?: string): Promise<Serve> {
   const port = await freePort();
-  const proc = start(['serve', '--port', String(port), '--data-dir', dataDir, '--sim-socket', socket, '--sim-speed', '0', '--log-level', 'silent'], crashAt ? { HITCH_CRASH_AT: crashAt } : {});
+  const proc = startHitch(['serve', '--port', String(port), '--data-dir', dataDir, '--sim-socket', socket, '--sim-speed', '0', '--log-level', 'silent'], crashAt ? { HITCH_CRASH_AT: crashAt } : {});
   try {
     await proc.waitFor('Hitch is running');
   } catch (e) {
@@ -277,7 +162,7 @@ describe.each([
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hitch-sigkill-'));
     socket = join(dir, 'sim.sock');
-    daemon = start(['sim', 'serve', '--scenario', 'healthy-multipath', '--socket', socket]);
+    daemon = startHitch(['sim', 'serve', '--scenario', 'healthy-multipath', '--socket', socket]);
     await daemon.waitFor('listening on');
     sim = await SimClient.connect(socket);
   }, BOUND_MS);

@@ -16,7 +16,7 @@ import { checkWorld } from '../../src/fuzz/invariants.ts';
 import { SimClient } from '../../src/sim/remote/client.ts';
 import { findPgBin, peerRequired, startPostgres, type PgCluster } from '../../src/test-support/postgres.ts';
 import { freePort } from '../support/cloud.ts';
-import { login, startHitch, until, type Api, type Proc } from '../support/processes.ts';
+import { exitOf, login, startHitch, until, type Api, type Proc } from '../support/processes.ts';
 
 const HOSTS = ['compute-1', 'compute-2', 'compute-3'];
 const missing = !findPgBin() && !process.env['HITCH_TEST_PG_URL'];
@@ -118,7 +118,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
     const extra = (await a1.call('POST', `/volume/v3/${a1.projectId}/volumes`, { volume: { size: 1 } })).body.volume.id as string;
     const doomed = await a1.call('POST', `/compute/v2.1/servers/${victimServer}/os-volume_attachments`, { volumeAttachment: { volumeId: extra } });
     expect(doomed.status).toBe(200);
-    const died = await agents.get('compute-2')!.exited;
+    const died = await exitOf(agents.get('compute-2')!);
     expect(died.signal).toBe('SIGKILL');
     agents.set('compute-2', await startAgent('compute-2'));
     // Recovery decides: rolled back (available) or completed (in-use) — never stuck in between.

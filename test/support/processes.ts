@@ -72,6 +72,17 @@ export function startHitch(args: readonly string[], env: NodeJS.ProcessEnv = {})
   };
 }
 
+/** The process's exit, bounded: fails the test if it is still running after BOUND_MS. */
+export async function exitOf(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`still running after ${BOUND_MS} ms: ${p.out()}\n${p.err()}`)), BOUND_MS)));
+  try {
+    return await Promise.race([p.exited, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Poll until `ok` (each round is one request round trip), bounded by BOUND_MS. */
 export async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   const deadline = Date.now() + BOUND_MS;
