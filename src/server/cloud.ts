@@ -17,7 +17,7 @@ import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.t
 import type { VolumeAttachProtocol } from '../compute/ports.ts';
 import { ComputeRepository } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
-import { InProcessAttachmentsProtocol, InProcessLegacyProtocol } from '../compute/volume-protocol.ts';
+import { inProcessAttachments, inProcessLegacy } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
 import { HitchError } from '../errors.ts';
 import type { Clock, Host } from '../host/host.ts';
@@ -144,7 +144,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
       const brick = opts.dataPlane ? newBrick() : first;
       const base: VolumeAttachProtocol =
-        cfg.cinderFlow === 'legacy' ? new InProcessLegacyProtocol(volumes, name) : new InProcessAttachmentsProtocol(volumes);
+        cfg.cinderFlow === 'legacy' ? inProcessLegacy(volumes, name) : inProcessAttachments(volumes);
       const storage = opts.wrapStorage ? opts.wrapStorage(base, name) : base;
       const manager = new ComputeManager({
         hostName: name,
@@ -165,7 +165,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const compute = new ComputeService({
       repo,
       dispatch,
-      storage: new InProcessAttachmentsProtocol(volumes),
+      storage: inProcessAttachments(volumes),
       domainSpec: (s) => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' }),
     });
     // Operations first, then the background portal work they left, then the trace saves that work caused.
