@@ -92,10 +92,12 @@ d('the dashboard', () => {
 
     // Detach from the attachment's row: its steps, then the volume is available again.
     await page.click('#servers tr[data-attachment="demo-server/web-volume"] button:text("detach")');
+    // The attach's finished state may still be on the page when the click returns: wait for the
+    // detach's own steps to be drawn, to the last one.
+    await expect
+      .poll(() => page.locator('svg.waterfall g.depth-0').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-name'))), { timeout: 30_000 })
+      .toEqual(expect.arrayContaining(['begin-detaching', 'unplug', 'disconnect-volume', 'detach-volume', 'bdm.destroy']));
     await page.waitForSelector('#op-state.done', { timeout: 30_000 });
-    expect(await page.locator('svg.waterfall g.depth-0').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-name')))).toEqual(
-      expect.arrayContaining(['begin-detaching', 'unplug', 'disconnect-volume', 'detach-volume']),
-    );
     await page.waitForSelector('#volumes tr[data-volume=web-volume] td.status.available');
     expect(errors).toEqual([]);
 
