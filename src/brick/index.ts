@@ -69,15 +69,22 @@ export class Brick {
     this.#opts = opts;
   }
 
-  /** Seed step 4. Cached after the first call decides whether multipath is usable. */
+  /**
+   * Seed step 4. Cached after the first call decides whether multipath is usable.
+   *
+   * In QEMU-native mode "multipath" means "QEMU may use any portal", not a device-mapper map:
+   * the storage must list every portal whether or not multipathd runs (it cannot, on a host
+   * without device-mapper), so the property is true there. In kernel mode multipathd decides.
+   */
   async connectorProperties(span: Span): Promise<ConnectorProperties> {
     const { host, ip, multipath, enforceMultipath, logger } = this.#opts;
-    this.#props = await getConnectorProperties(host, span, {
+    const props = await getConnectorProperties(host, span, {
       ip,
       multipath,
       ...(enforceMultipath !== undefined ? { enforceMultipath } : {}),
       ...(logger ? { logger } : {}),
     });
+    this.#props = this.#opts.mode === 'qemu-native' ? { ...props, multipath: true } : props;
     return this.#props;
   }
 

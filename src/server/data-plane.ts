@@ -5,21 +5,18 @@
  * the volumes on loopback portals, libvirt + QEMU run the servers, and the whole cloud above
  * does not care which it has.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Brick } from '../brick/index.ts';
-import type { ConnectorProperties } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions } from '../host/host.ts';
+import type { Clock, Host } from '../host/host.ts';
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/host.ts';
 import { LinuxHost, realClock } from '../host/linux-host.ts';
+import { StdinFileHost } from '../host/stdin-file-host.ts';
 import { SimHost } from '../host/sim-host.ts';
 import type { SimClient } from '../sim/remote/client.ts';
 import { Simulation } from '../sim/simulation.ts';
-import type { Span } from '../trace/span.ts';
 import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
 import { LibvirtDriver } from '../virt/libvirt-driver.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
@@ -112,7 +109,7 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   try {
     const backend = new TgtBackend({ tgtadm, portals: cfg.tgtPortals, lunDir: lunDir(cfg.dataDir) });
     const ip = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
-    const newBrick = (): Brick => new RealHostBrick({ host, ip, multipath: true, mode: cfg.attachMode });
+    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode });
     const hypervisor: HypervisorDriver =
       cfg.virt === 'libvirt'
         ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
@@ -125,24 +122,6 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   }
 }
 
-/**
- * In QEMU-native mode the "multipath" a connector asks for is QEMU's choice of a live portal,
- * not a device-mapper map: the storage must list every portal whether or not multipathd runs
- * (it cannot, on a host without device-mapper). In kernel mode brick's own answer stands.
- */
-class RealHostBrick extends Brick {
-  readonly #qemuNative: boolean;
-
-  constructor(opts: ConstructorParameters<typeof Brick>[0]) {
-    super(opts);
-    this.#qemuNative = opts.mode === 'qemu-native';
-  }
-
-  override async connectorProperties(span: Span): Promise<ConnectorProperties> {
-    const props = await super.connectorProperties(span);
-    return this.#qemuNative ? { ...props, multipath: true } : props;
-  }
-}
 
 /**
  * Servers on a real hypervisor need something to boot: the configured kernel and initramfs
@@ -183,51 +162,3 @@ export class GuestBootDriver implements HypervisorDriver {
   undefineSecret: HypervisorDriver['undefineSecret'] = (...a) => this.#d.undefineSecret(...a);
 }
 
-/**
- * `virsh … /dev/stdin` cannot read a child's stdin as Node gives it: libuv's stdio "pipes" are
- * socketpairs, and opening `/proc/self/fd/0` of a socket fails with `Failed to open file
- * '/dev/stdin': No such device or address`. So for an exec that names `/dev/stdin` and has an
- * input, the input goes to a private file (mode 0600 in a 0700 directory of the data dir) for
- * the duration of that one call, and is removed right after, whatever the outcome.
- */
-export class StdinFileHost implements Host {
-  readonly #h: Host;
-  readonly #dir: string;
-
-  constructor(inner: Host, dir: string) {
-    this.#h = inner;
-    this.#dir = dir;
-  }
-
-  get name(): string {
-    return this.#h.name;
-  }
-
-  get clock(): Clock {
-    return this.#h.clock;
-  }
-
-  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    if (opts.input === undefined || !args.includes('/dev/stdin')) return this.#h.exec(cmd, args, opts);
-    const path = join(this.#dir, `${cmd.replace(/[^a-z0-9-]/gi, '_')}-${randomUUID()}`);
-    await writeFile(path, opts.input, { mode: 0o600, flag: 'wx' });
-    try {
-      const { input: _input, ...rest } = opts;
-      const r = await this.#h.exec(cmd, args.map((a) => (a === '/dev/stdin' ? path : a)), rest);
-      // Callers parse messages that name the file they asked for.
-      return { ...r, stdout: r.stdout.split(path).join('/dev/stdin'), stderr: r.stderr.split(path).join('/dev/stdin') };
-    } finally {
-      await rm(path, { force: true });
-    }
-  }
-
-  readFile = (path: string): Promise<string> => this.#h.readFile(path);
-  writeFile = (path: string, data: string): Promise<void> => this.#h.writeFile(path, data);
-  exists = (path: string): Promise<boolean> => this.#h.exists(path);
-  readlink = (path: string): Promise<string> => this.#h.readlink(path);
-  realpath = (path: string): Promise<string> => this.#h.realpath(path);
-  readdir = (path: string): Promise<string[]> => this.#h.readdir(path);
-  glob = (pattern: string): Promise<string[]> => this.#h.glob(pattern);
-  waitForPath = (path: string, opts: WaitForPathOptions): Promise<boolean> => this.#h.waitForPath(path, opts);
-  onExec = (listener: HostListener): (() => void) => this.#h.onExec(listener);
-}

@@ -61,3 +61,33 @@ export function connectorWantsMultipath(c: ConnectorProperties): boolean {
 export function volumeIqn(volumeId: string, prefix = 'iqn.2010-10.org.openstack:'): string {
   return `${prefix}volume-${volumeId}`;
 }
+
+/**
+ * The iSCSI `connection_info` Cinder's iSCSI targets answer with: one primary portal, and every
+ * portal (`target_portals/iqns/luns`) when the connector asked for multipath; per-volume CHAP.
+ */
+export function iscsiConnectionInfo(
+  v: { volumeId: string; iqn: string; lun: number; portals: readonly string[]; chapUser: string; chapPassword: string },
+  connector: ConnectorProperties,
+): ConnectionInfo {
+  const data: Record<string, unknown> = {
+    target_discovered: false,
+    target_portal: v.portals[0],
+    target_iqn: v.iqn,
+    target_lun: v.lun,
+    volume_id: v.volumeId,
+    auth_method: 'CHAP',
+    auth_username: v.chapUser,
+    auth_password: v.chapPassword,
+    encrypted: false,
+    qos_specs: null,
+    access_mode: 'rw',
+    cacheable: false,
+  };
+  if (connectorWantsMultipath(connector)) {
+    data['target_portals'] = [...v.portals];
+    data['target_iqns'] = v.portals.map(() => v.iqn);
+    data['target_luns'] = v.portals.map(() => v.lun);
+  }
+  return { driver_volume_type: 'iscsi', data };
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { DEFAULT_ALLOWED_ROOTS } from '../../src/host/host.ts';
 import { LinuxHost } from '../../src/host/linux-host.ts';
-import { StdinFileHost } from '../../src/server/data-plane.ts';
+import { StdinFileHost } from '../../src/host/stdin-file-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import { hypervisorDriverConformance } from '../../src/virt/driver.conformance.ts';
 import type { IscsiNetworkDiskSource } from '../../src/virt/disk-xml.ts';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
 import {
-  connectorWantsMultipath,
+  iscsiConnectionInfo,
   volumeIqn,
   type BackendVolume,
   type ConnectionInfo,
@@ -71,26 +71,7 @@ export class FakeBackend implements VolumeBackend {
     }
     v.exports.add(connector.initiator);
     const iqn = volumeIqn(volume.id);
-    const data: Record<string, unknown> = {
-      target_discovered: false,
-      target_portal: this.#portals[0],
-      target_iqn: iqn,
-      target_lun: v.lun,
-      volume_id: volume.id,
-      auth_method: 'CHAP',
-      auth_username: v.chapUser,
-      auth_password: v.chapSecret,
-      encrypted: false,
-      qos_specs: null,
-      access_mode: 'rw',
-      cacheable: false,
-    };
-    if (connectorWantsMultipath(connector)) {
-      data.target_portals = [...this.#portals];
-      data.target_iqns = this.#portals.map(() => iqn);
-      data.target_luns = this.#portals.map(() => v.lun);
-    }
-    return { driver_volume_type: 'iscsi', data };
+    return iscsiConnectionInfo({ volumeId: volume.id, iqn, lun: v.lun, portals: this.#portals, chapUser: v.chapUser, chapPassword: v.chapSecret }, connector);
   }
 
   async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {

@@ -9,7 +9,7 @@ import { HitchError } from '../../errors.ts';
 import { localArrays, type SimArrays } from '../../sim/array-port.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import {
-  connectorWantsMultipath,
+  iscsiConnectionInfo,
   volumeIqn,
   type BackendVolume,
   type ConnectionInfo,
@@ -92,26 +92,7 @@ export class SimBackend implements VolumeBackend {
     if (!target) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Target', id: loc.iqn });
     // The array's export time is virtual; exportTo spends it on the simulation's clock.
     await this.#arrays.exportTo(loc.array, loc.iqn, connector.initiator, { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] });
-    const data: Record<string, unknown> = {
-      target_discovered: false,
-      target_portal: target.portals[0],
-      target_iqn: loc.iqn,
-      target_lun: loc.lun,
-      volume_id: volume.id,
-      auth_method: 'CHAP',
-      auth_username: loc.chapUser,
-      auth_password: loc.chapPassword,
-      encrypted: false,
-      qos_specs: null,
-      access_mode: 'rw',
-      cacheable: false,
-    };
-    if (connectorWantsMultipath(connector)) {
-      data.target_portals = [...target.portals];
-      data.target_iqns = target.portals.map(() => loc.iqn);
-      data.target_luns = target.portals.map(() => loc.lun);
-    }
-    return { driver_volume_type: 'iscsi', data };
+    return iscsiConnectionInfo({ volumeId: volume.id, iqn: loc.iqn, lun: loc.lun, portals: target.portals, chapUser: loc.chapUser, chapPassword: loc.chapPassword }, connector);
   }
 
   async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
 import {
-  connectorWantsMultipath,
+  iscsiConnectionInfo,
   volumeIqn,
   type BackendVolume,
   type ConnectionInfo,
@@ -135,26 +135,7 @@ export class TgtBackend implements VolumeBackend {
       if (!target.acls.includes(initiator)) {
         await this.#t.must(['--op', 'bind', '--mode', 'target', '--tid', String(target.tid), '--initiator-name', initiator], { tolerate: ALREADY_EXISTS });
       }
-      const data: Record<string, unknown> = {
-        target_discovered: false,
-        target_portal: this.#portals[0],
-        target_iqn: loc.iqn,
-        target_lun: loc.lun,
-        volume_id: volume.id,
-        auth_method: 'CHAP',
-        auth_username: loc.chapUser,
-        auth_password: loc.chapPassword,
-        encrypted: false,
-        qos_specs: null,
-        access_mode: 'rw',
-        cacheable: false,
-      };
-      if (connectorWantsMultipath(connector)) {
-        data.target_portals = [...this.#portals];
-        data.target_iqns = this.#portals.map(() => loc.iqn);
-        data.target_luns = this.#portals.map(() => loc.lun);
-      }
-      return { driver_volume_type: 'iscsi', data };
+      return iscsiConnectionInfo({ volumeId: volume.id, iqn: loc.iqn, lun: loc.lun, portals: this.#portals, chapUser: loc.chapUser, chapPassword: loc.chapPassword }, connector);
     });
   }
 

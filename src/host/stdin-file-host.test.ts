@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ALLOWED_ROOTS, type ExecRecord } from '../host/host.ts';
-import { LinuxHost } from '../host/linux-host.ts';
-import { StdinFileHost } from './data-plane.ts';
+import { DEFAULT_ALLOWED_ROOTS, type ExecRecord } from './host.ts';
+import { LinuxHost } from './linux-host.ts';
+import { StdinFileHost } from './stdin-file-host.ts';
 
 describe('StdinFileHost (virsh reads /dev/stdin, which a Node child cannot open)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-stdin-'));
