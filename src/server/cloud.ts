@@ -25,7 +25,7 @@ import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugi
 import { IdentityService } from '../identity/identity-service.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { Trace } from '../trace/span.ts';
-import type { HypervisorDriver } from '../virt/driver.ts';
+import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
 import type { VolumeBackend } from '../volume/backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';
@@ -136,6 +136,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
+    const domainSpec = (s: { domain_name: string; id: string }): DomainSpec => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' });
     const role = opts.role ?? { kind: 'all-in-one' };
     const managed = plane.hosts.filter((h) => role.kind === 'all-in-one' || (role.kind === 'agent' && h.name === role.host));
     if (role.kind === 'agent' && managed.length === 0) {
@@ -159,6 +160,13 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     // Before serving: finish or roll back whatever a previous run left half done. (An agent
     // recovers in ComputeAgent.start, before it claims work.)
     if (role.kind === 'all-in-one') for (const h of hosts) await h.manager.recover();
+    // A hypervisor that started afresh (the in-process simulator does on every start) has none of
+    // the ACTIVE servers' domains: define and start them again, as nova-compute's start-up does.
+    for (const h of hosts) {
+      for (const s of await repo.listServers(undefined, h.name)) {
+        if (s.status === 'ACTIVE' && (await h.hypervisor.domainState(s.domain_name)) === null) await h.hypervisor.defineAndStart(domainSpec(s));
+      }
+    }
     const queue = new TaskQueue(db.db, db.dialect);
     const direct = new DirectDispatch(hosts.map((h) => h.manager));
     const dispatch: ComputeDispatch = role.kind === 'api' ? new QueueDispatch({ queue }) : direct;
@@ -166,7 +174,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       repo,
       dispatch,
       storage: inProcessAttachments(volumes),
-      domainSpec: (s) => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' }),
+      domainSpec,
     });
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {

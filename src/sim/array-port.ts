@@ -16,7 +16,7 @@ export interface SimArrays {
   /** The arrays' names, in scenario order (the first is the default). */
   arrayNames(): readonly string[];
   createTarget(array: string, iqn: string): Promise<void>;
-  addLun(array: string, iqn: string, opts: { lun: number; sizeBytes: number }): Promise<{ lun: number; wwn: string }>;
+  addLun(array: string, iqn: string, opts: { lun: number; sizeBytes: number; wwn?: string }): Promise<{ lun: number; wwn: string }>;
   deleteTarget(array: string, iqn: string): Promise<void>;
   /** `null` when the array has no such target (throws for an unknown array). */
   target(array: string, iqn: string): Promise<SimTargetInfo | null>;
