@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OsBrickJob, OsBrickTraceEntry } from './peers/os-brick-peer.ts';
 
-export const FIXTURES_DIR = fileURLToPath(new URL('../../shared/fixtures/host/', import.meta.url));
+// The repository's copies of ../shared/fixtures/host (src/sim/fixtures.test.ts checks they are identical).
+export const FIXTURES_DIR = fileURLToPath(new URL('../src/sim/testdata/host/', import.meta.url));
 export const BENCH_SCENARIOS_DIR = fileURLToPath(new URL('./scenarios/', import.meta.url));
 
 export type FixtureName = 'singlepath' | 'multipath' | 'nodevice';

@@ -9,7 +9,8 @@ import { parseSystoolFcHosts, systoolSaysNoFc } from './systool-fc.ts';
 import { parseScsiId, wwnFromSysfsWwid } from './wwid.ts';
 import { parseIscsiLs } from './iscsi-ls.ts';
 
-const FIXTURES = new URL('../../../../shared/fixtures/host', import.meta.url).pathname;
+// The repository's copies of ../shared/fixtures/host (a fresh clone has no ../shared; src/sim/fixtures.test.ts checks the copies are identical).
+const FIXTURES = new URL('../../sim/testdata/host', import.meta.url).pathname;
 
 /** The output part of a fixture file: between the `$ cmd` line and the `[rc=…]` trailer. */
 function fixture(name: string): { out: string; rc: number } {
