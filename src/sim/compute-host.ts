@@ -11,6 +11,9 @@
 import type { SimLun } from './array.ts';
 import { inspectHost, leftovers, stateLines, type HostSnapshot } from './inspect.ts';
 import { NodeDb } from './iscsi-node-db.ts';
+
+/** Where Debian's open-iscsi keeps node records. */
+export const DEBIAN_ISCSI_NODES_DIR = '/etc/iscsi/nodes';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
 import { addDiskNodes, addSessionNodes, bootstrapHostFs, diskDeviceDir, parseScan, removeDiskNodes, removeSessionNodes, sdName } from './sysfs-layout.ts';
 import { rel, Vfs } from './vfs.ts';
@@ -44,6 +47,8 @@ export interface ComputeHostConfig {
   readonly mounts: Readonly<Record<string, string>>;
   readonly fcHosts: readonly FcHostConfig[];
   readonly nvmeHostNqn?: string;
+  /** open-iscsi's node record directory (`/etc/iscsi/nodes` on Debian). */
+  readonly iscsiNodesDir: string;
   /** Sessions already logged in when the simulation begins. */
   readonly sessions?: ReadonlyArray<{ readonly target: string; readonly portal: string }>;
 }
@@ -73,7 +78,7 @@ export interface ScsiDisk {
 export class SimComputeHost {
   readonly config: ComputeHostConfig;
   readonly vfs = new Vfs();
-  readonly nodes = new NodeDb();
+  readonly nodes: NodeDb;
   readonly sessions = new Map<number, SimSession>();
   readonly disks = new Map<string, ScsiDisk>();
   readonly multipath: MultipathModel;
@@ -89,6 +94,7 @@ export class SimComputeHost {
     this.config = config;
     this.#nextHost = config.firstScsiHost;
     this.multipath = new MultipathModel(this);
+    this.nodes = new NodeDb(this.vfs, config.iscsiNodesDir);
     this.#bootstrap();
   }
 

@@ -60,6 +60,11 @@ export interface ScenarioHost {
   readonly mounts?: Readonly<Record<string, string>>;
   readonly fcHosts?: ReadonlyArray<{ host: number; portName: string; nodeName: string; portState?: string }>;
   readonly nvmeHostNqn?: string;
+  /**
+   * Where open-iscsi keeps node records on this host: `/etc/iscsi/nodes` (Debian, the default),
+   * `/var/lib/iscsi/nodes` (RHEL/Fedora). The directory exists from the start.
+   */
+  readonly iscsiNodesDir?: string;
   /** iSCSI sessions already logged in at time 0 (with their disks, links and maps). */
   readonly sessions?: ReadonlyArray<{ target: string; portal: string }>;
 }
@@ -195,7 +200,7 @@ export function validateScenario(raw: unknown): Scenario {
   const names = new Set<string>();
   arr(s, 'hosts', 'scenario', true).forEach((h, i) => {
     const where = `hosts[${i}]`;
-    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn', 'sessions']);
+    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn', 'iscsiNodesDir', 'sessions']);
     str(ho, 'name', where, true);
     if (names.has(ho.name as string)) throw invalid(`${where}.name ${String(ho.name)} is used twice`);
     names.add(ho.name as string);
@@ -223,6 +228,10 @@ export function validateScenario(raw: unknown): Scenario {
       str(fo, 'portState', fw);
     });
     str(ho, 'nvmeHostNqn', where);
+    str(ho, 'iscsiNodesDir', where);
+    if (ho.iscsiNodesDir !== undefined && !/^(\/[A-Za-z0-9._-]+)+$/.test(ho.iscsiNodesDir as string)) {
+      throw invalid(`${where}.iscsiNodesDir must be an absolute path`);
+    }
     arr(ho, 'sessions', where).forEach((x, k) => {
       const sw = `${where}.sessions[${k}]`;
       const so = obj(x, sw, ['target', 'portal']);

@@ -11,7 +11,7 @@ import { StorageArray, type AllowOptions, type SimLun } from './array.ts';
 import { VirtualClock } from './clock.ts';
 import { runCommand } from './commands/index.ts';
 import type { CommandContext, CommandOutput } from './commands/command.ts';
-import { SimComputeHost } from './compute-host.ts';
+import { DEBIAN_ISCSI_NODES_DIR, SimComputeHost } from './compute-host.ts';
 import { FaultSet, type FaultSpec } from './faults.ts';
 import { commandCostMs, dataPlaneFloor, latencyModel, type DataPlaneFloor, type LatencyModel } from './latency.ts';
 import { Network, portalKey } from './network.ts';
@@ -95,6 +95,7 @@ export class Simulation implements SimWorld {
           mounts: h.mounts ?? { '/': '/dev/vda' },
           fcHosts: h.fcHosts ?? [],
           ...(h.nvmeHostNqn !== undefined ? { nvmeHostNqn: h.nvmeHostNqn } : {}),
+          iscsiNodesDir: h.iscsiNodesDir ?? DEBIAN_ISCSI_NODES_DIR,
         }),
       );
     }

@@ -34,6 +34,7 @@ export function sdName(index: number): string {
 export function bootstrapHostFs(v: Vfs, config: ComputeHostConfig): void {
   v.writeText('/etc/iscsi/initiatorname.iscsi', `${INITIATOR_FILE_HEADER}InitiatorName=${config.initiator}\n`);
   v.writeText('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
+  v.mkdirp(config.iscsiNodesDir);
   v.mkdirp('/etc/multipath');
   v.writeText('/etc/multipath/wwids', '# Multipath wwids, Version : 1.0\n');
   if (config.nvmeHostNqn !== undefined) v.writeText('/etc/nvme/hostnqn', `${config.nvmeHostNqn}\n`);

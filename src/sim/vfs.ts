@@ -13,6 +13,8 @@ import { posix } from 'node:path';
 export interface FileNode {
   readonly kind: 'file';
   read: () => string;
+  /** Permission bits of a plain file written with an explicit mode (a root-only node record: 0o600). */
+  readonly mode?: number;
   /** Absent: the file is read-only (EACCES / EINVAL). Returns an errno name to fail a write. */
   write?: (data: string) => void | string;
 }
@@ -86,9 +88,28 @@ export class Vfs {
     return dir;
   }
 
-  /** Create or replace a plain text file. */
-  writeText(path: string, text: string): void {
-    this.#put(path, { kind: 'file', read: () => text });
+  /** Create or replace a plain text file (with `mode`, when given: shown by `lstat`). */
+  writeText(path: string, text: string, mode?: number): void {
+    this.#put(path, mode === undefined ? { kind: 'file', read: () => text } : { kind: 'file', read: () => text, mode });
+  }
+
+  /**
+   * `rename(2)`: move a file or link over `to` (replacing what was there) in one step, so a
+   * reader sees the old content or the new one, never a half-written file. Both names must be
+   * in directories that exist; directories themselves are not moved.
+   */
+  rename(from: string, to: string): void {
+    const src = this.lookup(posix.dirname(from));
+    const dst = this.lookup(posix.dirname(to));
+    if (src?.kind !== 'dir') throw new VfsError('ENOENT', from);
+    if (dst?.kind !== 'dir') throw new VfsError('ENOENT', to);
+    const node = src.children.get(posix.basename(from));
+    if (node === undefined) throw new VfsError('ENOENT', from);
+    if (node.kind === 'dir') throw new VfsError('EISDIR', from);
+    if (dst.children.get(posix.basename(to))?.kind === 'dir') throw new VfsError('EISDIR', to);
+    src.children.delete(posix.basename(from));
+    dst.children.set(posix.basename(to), node);
+    this.#changed();
   }
 
   /** Create or replace an attribute file with handlers. */

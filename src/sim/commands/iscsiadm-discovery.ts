@@ -33,11 +33,12 @@ export async function discover(ctx: CommandContext, portal: string): Promise<Com
       // Discovery rewrites a record with what the target reported (its TPGT), keeping the
       // settings an initiator already made (CHAP, scan mode).
       const prev = host.nodes.get(target.iqn, tp);
-      const rec = host.nodes.add(target.iqn, tp, target.tpgt);
-      for (const [k, v] of prev?.settings ?? []) rec.settings.set(k, v);
-      rec.settings.set('node.discovery_address', ip);
-      rec.settings.set('node.discovery_port', String(port));
-      rec.settings.set('node.discovery_type', 'send_targets');
+      host.nodes.add(target.iqn, tp, target.tpgt, 'default', [
+        ...(prev?.settings ?? []),
+        ['node.discovery_address', ip],
+        ['node.discovery_port', String(port)],
+        ['node.discovery_type', 'send_targets'],
+      ]);
     }
   }
   if (o.length === 0) return out(21, '', 'iscsiadm: No portals found\n');

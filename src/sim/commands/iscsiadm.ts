@@ -4,7 +4,7 @@
  * "No records found" / "No active sessions.", 15 for a session that already exists, 8 / 19 /
  * 24 for login failures, 7 for bad usage.
  */
-import { isKnownSetting, NODE_RECORD_TEMPLATE, renderNodeAdded, renderNodeListLine, renderNodeRecord, type NodeRecord } from '../iscsi-node-db.ts';
+import { isKnownSetting, isValidSetting, NODE_RECORD_TEMPLATE, renderNodeAdded, renderNodeListLine, renderNodeRecord, type NodeDb, type NodeRecord } from '../iscsi-node-db.ts';
 import { portalKey } from '../network.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out, parseOptions } from './command.ts';
@@ -13,7 +13,7 @@ import { login, loginLabel, logout } from './iscsiadm-login.ts';
 import { listSessions, rescanSessions } from './iscsiadm-session.ts';
 
 const WITH_VALUE = new Set(['-m', '--mode', '-T', '--targetname', '-p', '--portal', '-I', '--interface', '-o', '--op', '-n', '--name', '-v', '--value', '-t', '--type', '-r', '--sid', '-P', '--print']);
-const FLAGS = new Set(['-l', '--login', '-u', '--logout', '-R', '--rescan', '--discover', '-D', '-L', '--loginall', '-U', '--logoutall', '-s', '--stats']);
+const FLAGS = new Set(['-l', '--login', '-u', '--logout', '-R', '--rescan', '--discover', '-D', '-L', '--loginall', '-U', '--logoutall', '-s', '--stats', '-S', '--show']);
 
 const NO_RECORDS = 'iscsiadm: No records found\n';
 
@@ -82,7 +82,7 @@ async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target
   if (has(opts, '-l', '--login', '-L', '--loginall')) return login(ctx, records);
   switch (op) {
     case 'update':
-      return updateRecords(opts, records);
+      return updateRecords(host.nodes, opts, records);
     case 'delete': {
       // open-iscsi refuses to delete a record a session still uses (a logout must come first).
       const busy = records.filter((r) => host.findSession(r.target, r.portal) !== undefined);
@@ -96,18 +96,23 @@ async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target
     case undefined:
     case 'show':
       if (target === undefined && portal === undefined && op === undefined) return out(0, lines(records.map(renderNodeListLine)));
-      return out(0, records.map(renderNodeRecord).join(''));
+      return out(0, records.map((r) => renderNodeRecord(r, has(opts, '-S', '--show'))).join(''));
     default:
       return out(7, '', `iscsiadm: Invalid operation '${op}'\n`);
   }
 }
 
-function updateRecords(opts: Map<string, string[]>, records: readonly NodeRecord[]): CommandOutput {
+/** Settings that name the record: iscsiadm looks records up by them and will not change them. */
+const LOOKUP_KEYS = new Set(['node.name', 'node.tpgt', 'node.conn[0].address', 'node.conn[0].port', 'node.discovery_address', 'node.discovery_port', 'node.discovery_type']);
+
+function updateRecords(nodes: NodeDb, opts: Map<string, string[]>, records: readonly NodeRecord[]): CommandOutput {
   const name = opt(opts, '-n', '--name');
   const value = opt(opts, '-v', '--value');
   if (name === undefined || value === undefined) return usage('--op update requires --name and --value');
   if (!isKnownSetting(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. Invalid param name.\n`);
-  for (const r of records) r.settings.set(name, value);
+  if (LOOKUP_KEYS.has(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. It is used to look up the record and cannot be changed.\n`);
+  if (!isValidSetting(name, value)) return out(1, '', `iscsiadm: unknown value format '${value}' for parameter name '${name}'\n`);
+  for (const r of records) nodes.update(r, name, value);
   return out(0);
 }
 
