@@ -99,34 +99,53 @@ try {
     const ops = quick ? 20 : 100;
     const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops, { profile: true })];
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
-      pg = await startPostgres();
-      rows.push(await measureControlPlane(await pg.createDatabase(), ops));
+      const cluster = await startPostgres();
+      pg = cluster;
+      rows.push(await measureControlPlane(() => cluster.createDatabase(), ops));
     } else {
       log('PostgreSQL not installed: control-plane figures on SQLite only');
     }
     results['controlPlane'] = rows;
-    log('\n3. Control-plane cost, zero-latency simulator (wall-clock CPU of this process: HTTP client + server, DB, flows, trace, simulator)');
+    log('\n3. Control-plane cost, zero-latency simulator: CPU of the Hitch server process alone (HTTP server, identity, DB, flows, brick, trace)');
     log(
       table(
-        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'attaches/s', 'detaches/s', 'failures', 'trace saves / attach (span rows)'],
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'queries / attach', 'queries / detach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
         rows.map((r) => [
           r.database,
           String(r.operations),
           ms(r.attachCpuMs),
           ms(r.detachCpuMs),
+          r.queriesPerAttach.toFixed(1),
+          r.queriesPerDetach.toFixed(1),
           r.attachesPerSecond.toFixed(1),
           r.detachesPerSecond.toFixed(1),
           ms(r.concurrentAttachCpuMs),
+          ms(r.concurrentDetachCpuMs),
           r.concurrentAttachesPerSecond.toFixed(1),
           r.concurrentDetachesPerSecond.toFixed(1),
           String(r.failures),
-          `${r.saveSpansPerAttach.toFixed(1)} (${r.spanRowsPerAttach.toFixed(0)})`,
+        ]),
+      ),
+    );
+    log('   beside it (not Hitch\'s CPU), and the upper bound: everything in one process as this bench measured before');
+    log(
+      table(
+        ['database', 'simulator daemon / attach', 'HTTP client / attach', 'one process: CPU / attach', 'CPU / detach', 'attaches/s', 'trace saves / attach (span rows)', 'failures'],
+        rows.map((r) => [
+          r.database,
+          ms(r.simulatorCpuMsPerAttach),
+          ms(r.clientCpuMsPerAttach),
+          ms(r.wholeProcess.attachCpuMs),
+          ms(r.wholeProcess.detachCpuMs),
+          r.wholeProcess.attachesPerSecond.toFixed(1),
+          `${r.wholeProcess.saveSpansPerAttach.toFixed(1)} (${r.wholeProcess.spanRowsPerAttach.toFixed(0)})`,
+          String(r.wholeProcess.failures),
         ]),
       ),
     );
     const prof = rows[0]?.attachProfile;
     if (prof) {
-      log('   where an attach\'s CPU goes (SQLite, profiled batch): ' + prof.areas.slice(0, 7).map((a) => `${a.area} ${(a.share * 100).toFixed(0)}%`).join(', '));
+      log('   where the server\'s CPU goes during an attach (SQLite, profiled batch): ' + prof.areas.slice(0, 8).map((a) => `${a.area} ${(a.share * 100).toFixed(0)}%`).join(', '));
       log('   database time by caller: ' + prof.dbCallers.slice(0, 4).map((a) => `${a.caller} ${(a.share * 100).toFixed(0)}%`).join(', '));
     }
   }

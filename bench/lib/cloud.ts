@@ -11,13 +11,17 @@ import { resolveConfig } from '../../src/server/config.ts';
 const ADMIN = 'bench-Admin-Secret-1';
 const DEMO = 'bench-Demo-Secret-2';
 
-export interface BenchCloud {
-  readonly cloud: Cloud;
+/** A demo-project session on a cloud's HTTP APIs (in this process or another). */
+export interface BenchApi {
   readonly url: string;
   readonly token: string;
   readonly projectId: string;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
+}
+
+export interface BenchCloud extends BenchApi {
+  readonly cloud: Cloud;
 }
 
 export interface BenchCloudOptions {
@@ -76,29 +80,29 @@ function field(body: unknown, ...path: string[]): string {
   return v;
 }
 
-export async function createVolume(c: BenchCloud, name = 'bench'): Promise<string> {
+export async function createVolume(c: BenchApi, name = 'bench'): Promise<string> {
   const r = await c.api('POST', `/volume/v3/${c.projectId}/volumes`, { volume: { size: 1, name } });
   if (r.status !== 202) throw new Error(`volume create: ${r.status} ${JSON.stringify(r.body)}`);
   return field(r.body, 'volume', 'id');
 }
 
-export async function createServer(c: BenchCloud, name = 'vm'): Promise<string> {
+export async function createServer(c: BenchApi, name = 'vm'): Promise<string> {
   const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } });
   if (r.status !== 202) throw new Error(`server create: ${r.status} ${JSON.stringify(r.body)}`);
   return field(r.body, 'server', 'id');
 }
 
-export async function attach(c: BenchCloud, serverId: string, volumeId: string): Promise<void> {
+export async function attach(c: BenchApi, serverId: string, volumeId: string): Promise<void> {
   const r = await c.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } });
   if (r.status !== 200) throw new Error(`attach: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
-export async function detach(c: BenchCloud, serverId: string, volumeId: string): Promise<void> {
+export async function detach(c: BenchApi, serverId: string, volumeId: string): Promise<void> {
   const r = await c.api('DELETE', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}`);
   if (r.status !== 202) throw new Error(`detach: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
-export async function volumeStatus(c: BenchCloud, volumeId: string): Promise<string> {
+export async function volumeStatus(c: BenchApi, volumeId: string): Promise<string> {
   const r = await c.api('GET', `/volume/v3/${c.projectId}/volumes/${volumeId}`);
   return field(r.body, 'volume', 'status');
 }

@@ -10,7 +10,7 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly children?: readonly number[];
 }
-interface Profile {
+export interface Profile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -73,7 +73,7 @@ export async function profileCpu(fn: () => Promise<void>): Promise<CpuBreakdown>
   }
 }
 
-function breakdown(p: Profile): CpuBreakdown {
+export function breakdown(p: Profile): CpuBreakdown {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

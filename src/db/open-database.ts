@@ -15,6 +15,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
+import { QueryCounter, countingDialect, type QueryStats } from './query-count.ts';
 import type { Database } from './schema.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -22,6 +23,8 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface HitchDb {
   readonly db: Kysely<Database>;
   readonly dialect: DialectName;
+  /** Statements sent so far (the bench's queries per attach). */
+  readonly stats: QueryStats;
   /** Close every connection (the pool, or the SQLite handle). */
   close(): Promise<void>;
 }
@@ -37,6 +40,7 @@ export interface OpenDatabaseOptions {
 export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}): Promise<HitchDb> {
   let db: Kysely<Database>;
   let dialect: DialectName;
+  const stats = new QueryCounter();
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -45,11 +49,11 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     handle.pragma('journal_mode = WAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+    db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: handle }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), stats) });
     dialect = 'postgres';
   } else {
     throw new HitchError('HITCH_INVALID_ARGUMENT', {
@@ -64,7 +68,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
       throw e;
     }
   }
-  return { db, dialect, close: () => db.destroy() };
+  return { db, dialect, stats, close: () => db.destroy() };
 }
 
 /** Apply every pending migration; throws with the failing migration's error. */
