@@ -7,7 +7,16 @@ import type { Database } from '../db/schema.ts';
 import { HitchError } from '../errors.ts';
 import { maskToken } from '../http/mask.ts';
 import { buildCatalog, type CatalogEntry } from './catalog.ts';
-import { DEFAULT_DOMAIN, IdentityStore, type TokenRecord } from './identity-store.ts';
+import { DEFAULT_DOMAIN, IdentityStore, hashToken, type TokenRecord } from './identity-store.ts';
+
+/**
+ * How long a validated token is trusted without asking the database again. A token revoked or
+ * expired through this process is dropped at once; one revoked by another API process of a
+ * scale-out cloud stays usable here for at most this long (keystonemiddleware's own token cache
+ * defaults to 300 s).
+ */
+export const VALIDATION_CACHE_MS = 10_000;
+const VALIDATION_CACHE_MAX = 10_000;
 
 /** Who is calling: what every service's policy checks look at. */
 export interface AuthContext {
@@ -65,9 +74,22 @@ export class IdentityService implements Authenticator {
   readonly store: IdentityStore;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  /**
+   * Tokens validated lately (by SHA-256, never the token itself) and what they grant, so a burst
+   * of requests with one token costs one validation — keystonemiddleware caches the same way.
+   */
+  readonly #validated = new Map<string, { readonly ctx: AuthContext; readonly until: number }>();
+  /** Bumped by every revocation here: a validation that raced one is not cached. */
+  #generation = 0;
 
   constructor(db: Kysely<Database>, opts: IdentityServiceOptions = {}) {
-    this.store = new IdentityStore(db);
+    this.store = new IdentityStore(db, {
+      tokensChanged: (hash) => {
+        this.#generation++;
+        if (hash === null) this.#validated.clear();
+        else this.#validated.delete(hash);
+      },
+    });
     this.#ttlMs = opts.tokenTtlMs ?? 3_600_000;
     this.#now = opts.now ?? Date.now;
   }
@@ -146,7 +168,12 @@ export class IdentityService implements Authenticator {
 
   async authenticate(token: string | undefined): Promise<AuthContext> {
     if (!token) throw unauthorized();
-    const rec = await this.store.findToken(token, this.#now());
+    const now = this.#now();
+    const hash = hashToken(token);
+    const hit = this.#validated.get(hash);
+    if (hit && hit.until > now) return hit.ctx;
+    const generation = this.#generation;
+    const rec = await this.store.findToken(token, now);
     if (!rec) throw unauthorized();
     const user = await this.store.getUser(rec.userId);
     if (!user || !user.enabled) throw unauthorized();
@@ -156,15 +183,23 @@ export class IdentityService implements Authenticator {
       roles = (await this.store.rolesOf(rec.userId, rec.projectId)).map((r) => r.name);
       projectName = (await this.store.findProject({ id: rec.projectId }))?.name ?? null;
     }
-    return {
+    const ctx: AuthContext = Object.freeze({
       userId: user.id,
       userName: user.name,
       projectId: rec.projectId,
       projectName,
-      roles,
+      roles: Object.freeze(roles) as string[],
       isAdmin: roles.includes('admin'),
       tokenMask: maskToken(token),
       expiresAt: rec.expiresAt,
-    };
+    });
+    // Never past the token's own expiry; a token this process revokes or expires is dropped at once.
+    const expires = Date.parse(rec.expiresAt);
+    const until = Math.min(now + VALIDATION_CACHE_MS, Number.isNaN(expires) ? now : expires);
+    if (generation === this.#generation) {
+      if (this.#validated.size >= VALIDATION_CACHE_MAX) this.#validated.delete(this.#validated.keys().next().value as string);
+      this.#validated.set(hash, { ctx, until });
+    }
+    return ctx;
   }
 }

@@ -54,11 +54,21 @@ export function keystoneTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+export interface IdentityStoreOptions {
+  /**
+   * Told when a token stops being valid here (revoked, expired: its hash) or when what tokens
+   * grant may have changed (a role assignment: null) — for caches of validated tokens.
+   */
+  readonly tokensChanged?: (tokenHash: string | null) => void;
+}
+
 export class IdentityStore {
   readonly #db: Kysely<Database>;
+  readonly #changed: (tokenHash: string | null) => void;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, opts: IdentityStoreOptions = {}) {
     this.#db = db;
+    this.#changed = opts.tokensChanged ?? (() => undefined);
   }
 
   async createProject(name: string, opts: { id?: string; description?: string } = {}): Promise<ProjectRecord> {
@@ -103,6 +113,7 @@ export class IdentityStore {
       .where('role_id', '=', role.id)
       .executeTakeFirst();
     if (!exists) await this.#db.insertInto('role_assignments').values({ user_id: userId, project_id: projectId, role_id: role.id }).execute();
+    this.#changed(null);
   }
 
   async listUsers(): Promise<UserRecord[]> {
@@ -197,12 +208,14 @@ export class IdentityStore {
   }
 
   async revokeToken(token: string): Promise<boolean> {
+    this.#changed(hashToken(token));
     const res = await this.#db.updateTable('tokens').set({ revoked: 1 }).where('token_hash', '=', hashToken(token)).where('revoked', '=', 0).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
   /** Make a token expire now (tests of expired tokens; admin tooling). */
   async expireToken(token: string, nowMs: number): Promise<void> {
+    this.#changed(hashToken(token));
     await this.#db.updateTable('tokens').set({ expires_at: keystoneTime(nowMs - 1000) }).where('token_hash', '=', hashToken(token)).execute();
   }
 
