@@ -84,6 +84,21 @@ export function hostConformance(label: string, setup: () => Promise<HostConforma
       expect(ok.code).toBe(1);
     }));
 
+    it('replaces a file atomically: parents made, content swapped whole, no temporary left, not in sysfs', withCtx(async ({ host, knownDir }) => {
+      const write = host.writeFileAtomic?.bind(host);
+      expect(write).toBeDefined();
+      if (!write) return;
+      const dir = `${knownDir}/hitch-atomic/sub`;
+      await write(`${dir}/record`, 'first\n');
+      expect(await host.readFile(`${dir}/record`)).toBe('first\n');
+      await write(`${dir}/record`, 'second\n', { mode: 0o600 });
+      expect(await host.readFile(`${dir}/record`)).toBe('second\n');
+      expect(await host.readdir(dir)).toEqual(['record']);
+      await expectCode(write('/sys/class/scsi_host/host0/scan', '- - -'), 'HITCH_PATH_NOT_ALLOWED');
+      await expectCode(write('/root/.ssh/authorized_keys', 'x'), 'HITCH_PATH_NOT_ALLOWED');
+      await expectCode(write(`${knownDir}/../x`, 'x'), 'HITCH_PATH_NOT_ALLOWED');
+    }));
+
     it('lists and globs a directory, sorted', withCtx(async ({ host, knownDir, knownFile }) => {
       const names = await host.readdir(knownDir);
       expect(names).toEqual([...names].sort());

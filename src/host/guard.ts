@@ -40,6 +40,18 @@ export function checkPath(path: string, roots: readonly string[]): string {
   return norm;
 }
 
+/**
+ * `checkPath` for a file to be replaced by rename (`writeFileAtomic`): sysfs, procfs and /dev
+ * hold no regular files to replace, so paths there are refused too.
+ */
+export function checkReplaceablePath(path: string, roots: readonly string[]): string {
+  const p = checkPath(path, roots);
+  if (/^\/(sys|proc|dev)(\/|$)/.test(p)) {
+    throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path: JSON.stringify(p), roots: `${roots.filter((r) => !/^\/(sys|proc|dev)(\/|$)/.test(r)).join(', ')}; regular files only` });
+  }
+  return p;
+}
+
 /** A glob pattern is checked on its fixed prefix (the part before the first wildcard). */
 export function checkGlob(pattern: string, roots: readonly string[]): void {
   const i = pattern.search(/[*?[]/);

@@ -42,6 +42,13 @@ export interface WaitForPathOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface WriteFileAtomicOptions {
+  /** Permission bits of the file. Default 0o600: readable by root only (it may hold a CHAP secret). */
+  readonly mode?: number;
+  /** Values to mask wherever the write is recorded (the data is never logged, but recordings keep it). */
+  readonly secrets?: readonly string[];
+}
+
 /** One command as run, for logs and recordings; secrets already masked. */
 export interface ExecRecord {
   readonly cmd: string;
@@ -66,6 +73,14 @@ export interface Host {
   readFile(path: string): Promise<string>;
   /** Write (truncate) a file; for sysfs this is the `echo X > file` of shell scripts. */
   writeFile(path: string, data: string): Promise<void>;
+  /**
+   * Replace a regular file atomically: write a temporary file in the same directory, flush it,
+   * then rename it over `path`, so a reader (iscsid reading a node record) sees the old
+   * content or the new one, never part of it. Missing parent directories are created (0o700).
+   * Not for sysfs. Optional: a Host that cannot do it (a scripted test host) leaves it out,
+   * and callers use the tool that writes the file instead.
+   */
+  writeFileAtomic?(path: string, data: string, opts?: WriteFileAtomicOptions): Promise<void>;
   exists(path: string): Promise<boolean>;
   /** The target of a symlink, as stored (may be relative, e.g. `../../sdb`). */
   readlink(path: string): Promise<string>;

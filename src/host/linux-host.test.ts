@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, unlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +40,24 @@ hostConformance('LinuxHost', async () => {
 });
 
 describe('LinuxHost', () => {
+  it('writeFileAtomic: a new file is 0600 (it may hold a CHAP secret), new directories 0700, old content replaced whole', async () => {
+    const { root, host } = makeHost();
+    try {
+      const path = join(root, 'nodes', 'iqn.2010-10.org.openstack:volume-1', '192.0.2.10,3260');
+      await host.writeFileAtomic(path, 'node.session.auth.password = s3cret\n');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(join(root, 'nodes')).mode & 0o777).toBe(0o700);
+      writeFileSync(join(root, 'other'), 'x', { mode: 0o644 });
+      await host.writeFileAtomic(join(root, 'other'), 'y', { mode: 0o644 });
+      expect(statSync(join(root, 'other')).mode & 0o777).toBe(0o644);
+      await host.writeFileAtomic(path, 'node.startup = automatic\n');
+      expect(await host.readFile(path)).toBe('node.startup = automatic\n');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('runs commands without a shell: metacharacters are plain argument text', async () => {
     const { root, host } = makeHost();
     try {

@@ -8,12 +8,13 @@
  * `/dev/disk/by-path/…` is an event, not something to poll for.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, posix } from 'node:path';
 import { HitchError } from '../errors.ts';
-import { checkExec, checkGlob, checkPath, globComponentToRegExp } from './guard.ts';
+import { checkExec, checkGlob, checkPath, checkReplaceablePath, globComponentToRegExp } from './guard.ts';
 import {
   DEFAULT_ALLOWED_BINARIES,
   DEFAULT_ALLOWED_ROOTS,
@@ -24,6 +25,7 @@ import {
   type Host,
   type HostListener,
   type WaitForPathOptions,
+  type WriteFileAtomicOptions,
 } from './host.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
@@ -170,6 +172,31 @@ export class LinuxHost implements Host {
     const p = checkPath(path, this.#roots);
     // sysfs attributes must be written in one write() without truncation games: 'w' does that.
     return this.#fs(p, () => fsp.writeFile(p, data, { flag: 'w' }));
+  }
+
+  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+    const p = checkReplaceablePath(path, this.#roots);
+    const dir = posix.dirname(p);
+    const tmp = posix.join(dir, `.${posix.basename(p)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const mode = opts.mode ?? 0o600;
+    return this.#fs(p, async () => {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+      // 'wx': never follow or reuse something already at the temporary name.
+      const fh = await fsp.open(tmp, 'wx', mode);
+      try {
+        try {
+          await fh.chmod(mode); // the umask may have taken bits away
+          await fh.writeFile(data, 'utf8');
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fsp.rename(tmp, p);
+      } catch (e) {
+        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        throw e;
+      }
+    });
   }
 
   async exists(path: string): Promise<boolean> {

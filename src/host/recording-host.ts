@@ -3,21 +3,32 @@
  * test can pin the exact command sequence an initiator workflow issues, as os-brick's own
  * tests do, and compare it with `../shared/fixtures/host/os-brick-*-trace.jsonl`.
  */
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions } from './host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from './host.ts';
 import { maskArgs, maskText } from './mask.ts';
 
 export type RecordedCall =
   | { readonly op: 'exec'; readonly cmd: string; readonly args: readonly string[]; readonly code: number | null; readonly atMs: number }
   | { readonly op: 'readFile' | 'exists' | 'readlink' | 'realpath' | 'readdir' | 'glob'; readonly path: string; readonly atMs: number }
   | { readonly op: 'writeFile'; readonly path: string; readonly data: string; readonly atMs: number }
+  | { readonly op: 'writeFileAtomic'; readonly path: string; readonly data: string; readonly mode: number; readonly atMs: number }
   | { readonly op: 'waitForPath'; readonly path: string; readonly gone: boolean; readonly result: boolean | null; readonly atMs: number };
 
 export class RecordingHost implements Host {
   readonly #inner: Host;
   readonly #calls: RecordedCall[] = [];
 
+  /** Present when the wrapped Host has it (callers test for it to choose a tool instead). */
+  readonly writeFileAtomic?: (path: string, data: string, opts?: WriteFileAtomicOptions) => Promise<void>;
+
   constructor(inner: Host) {
     this.#inner = inner;
+    const atomic = inner.writeFileAtomic?.bind(inner);
+    if (atomic) {
+      this.writeFileAtomic = (path, data, opts) => {
+        this.#calls.push({ op: 'writeFileAtomic', path, data: maskText(data, opts?.secrets ?? []), mode: opts?.mode ?? 0o600, atMs: this.clock.now() });
+        return atomic(path, data, opts);
+      };
+    }
   }
 
   get name(): string {
@@ -41,6 +52,11 @@ export class RecordingHost implements Host {
   /** Writes only, as `path <- data` (sysfs scans and deletes). */
   writes(): string[] {
     return this.#calls.flatMap((c) => (c.op === 'writeFile' ? [`${c.path} <- ${c.data.trim()}`] : []));
+  }
+
+  /** Files replaced with `writeFileAtomic`, as `path (mode)`. */
+  replaced(): string[] {
+    return this.#calls.flatMap((c) => (c.op === 'writeFileAtomic' ? [`${c.path} (${c.mode.toString(8).padStart(4, '0')})`] : []));
   }
 
   clear(): void {

@@ -7,13 +7,14 @@
  * timeout costs microseconds. `waitForPath` listens to the simulated udev and sysfs; it never
  * polls.
  */
+import { posix } from 'node:path';
 import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import type { SimComputeHost } from '../sim/compute-host.ts';
 import type { Scenario } from '../sim/scenario.ts';
 import { Simulation, type SimulationOptions } from '../sim/simulation.ts';
 import { VfsError } from '../sim/vfs.ts';
-import { checkExec, checkGlob, checkPath } from './guard.ts';
+import { checkExec, checkGlob, checkPath, checkReplaceablePath } from './guard.ts';
 import {
   DEFAULT_ALLOWED_BINARIES,
   DEFAULT_ALLOWED_ROOTS,
@@ -23,6 +24,7 @@ import {
   type Host,
   type HostListener,
   type WaitForPathOptions,
+  type WriteFileAtomicOptions,
 } from './host.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
@@ -41,6 +43,7 @@ export class SimHost implements Host {
   readonly #roots: readonly string[];
   readonly #defaultTimeoutMs: number;
   readonly #listeners = new Set<HostListener>();
+  #tmpSeq = 0;
 
   /** A Host for compute host `hostName` of `sim` (default: the scenario's first host). */
   constructor(sim: Simulation, hostName?: string, opts: SimHostOptions = {}) {
@@ -104,6 +107,19 @@ export class SimHost implements Host {
     } catch (e) {
       throw this.#error(p, e);
     }
+  }
+
+  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+    const p = checkReplaceablePath(path, this.#roots);
+    const vfs = this.model.vfs;
+    const dir = posix.dirname(p);
+    this.#fs(p, () => {
+      vfs.mkdirp(dir);
+      // Temporary file, then rename: the tree never holds a partial record.
+      const tmp = `${dir}/.${posix.basename(p)}.${++this.#tmpSeq}.tmp`;
+      vfs.writeText(tmp, data, opts.mode ?? 0o600);
+      vfs.rename(tmp, p);
+    });
   }
 
   async exists(path: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions } from './host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from './host.ts';
 
 /**
  * A Host adapter for tools that read their input from a file named `/dev/stdin`.
@@ -16,9 +16,13 @@ export class StdinFileHost implements Host {
   readonly #h: Host;
   readonly #dir: string;
 
+  readonly writeFileAtomic?: (path: string, data: string, opts?: WriteFileAtomicOptions) => Promise<void>;
+
   constructor(inner: Host, dir: string) {
     this.#h = inner;
     this.#dir = dir;
+    const atomic = inner.writeFileAtomic?.bind(inner);
+    if (atomic) this.writeFileAtomic = atomic;
   }
 
   get name(): string {

@@ -17,7 +17,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
-import { checkExec, checkGlob, checkPath } from '../../host/guard.ts';
+import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../../host/guard.ts';
 import {
   DEFAULT_ALLOWED_BINARIES,
   DEFAULT_ALLOWED_ROOTS,
@@ -28,6 +28,7 @@ import {
   type Host,
   type HostListener,
   type WaitForPathOptions,
+  type WriteFileAtomicOptions,
 } from '../../host/host.ts';
 import { checkDiskForAttach, diskSourceLabel } from '../../virt/disk-xml.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../virt/driver.ts';
@@ -264,6 +265,11 @@ export class RemoteHost implements Host {
 
   async writeFile(path: string, data: string): Promise<void> {
     await this.#client.call('host.writeFile', { host: this.name, path: checkPath(path, this.#roots), data });
+  }
+
+  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+    const p = checkReplaceablePath(path, this.#roots);
+    await this.#client.call('host.writeFileAtomic', { host: this.name, path: p, data, ...(opts.mode !== undefined ? { mode: opts.mode } : {}) });
   }
 
   async exists(path: string): Promise<boolean> {

@@ -62,6 +62,7 @@ export interface Methods {
   'host.exec': { p: { host: string; cmd: string; args: readonly string[]; opts: WireExecOptions }; r: { code: number; stdout: string; stderr: string } };
   'host.readFile': { p: { host: string; path: string }; r: string };
   'host.writeFile': { p: { host: string; path: string; data: string }; r: null };
+  'host.writeFileAtomic': { p: { host: string; path: string; data: string; mode?: number }; r: null };
   'host.exists': { p: { host: string; path: string }; r: boolean };
   'host.readlink': { p: { host: string; path: string }; r: string };
   'host.realpath': { p: { host: string; path: string }; r: string };

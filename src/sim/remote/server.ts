@@ -253,6 +253,9 @@ export class SimDaemon {
       case 'host.writeFile':
         await this.#hostOf(req.p.host).writeFile(req.p.path, req.p.data);
         return null;
+      case 'host.writeFileAtomic':
+        await this.#hostOf(req.p.host).writeFileAtomic(req.p.path, req.p.data, req.p.mode === undefined ? {} : { mode: req.p.mode });
+        return null;
       case 'host.exists':
         return this.#hostOf(req.p.host).exists(req.p.path);
       case 'host.readlink':
