@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
@@ -47,9 +47,15 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     const handle = new SQLite(file === ':memory:' ? ':memory:' : file);
     // WAL lets readers run beside the one writer; busy_timeout covers a second process.
     handle.pragma('journal_mode = WAL');
+    // In WAL mode, NORMAL syncs the log at checkpoints rather than at every commit. A process
+    // that dies (SIGKILL, a crash) loses nothing: its commits are in the OS's page cache. A power
+    // cut or kernel panic may lose the last commits before the most recent sync — the database
+    // stays consistent, the journal may be behind what happened just before the machine died
+    // (which took the host's sessions and guests with it). FULL would fsync every statement.
+    handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: handle }), stats) });
+    db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: statementCache(handle) }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
@@ -69,6 +75,28 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     }
   }
   return { db, dialect, stats, close: () => db.destroy() };
+}
+
+/**
+ * The SQLite handle as Kysely sees it, with each statement prepared once: Kysely's driver asks
+ * for `prepare(sql)` on every query, and SQLite's parse and plan cost more than the run of most
+ * of Hitch's one-row statements. Hitch's SQL text is a small fixed set (values are parameters),
+ * so the cache stays small; it is bounded anyway. A cached statement still iterating (a
+ * streamed select) is not shared: that query gets a fresh one.
+ */
+function statementCache(handle: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void handle.close(),
+    prepare(sql: string) {
+      const hit = cache.get(sql);
+      if (hit) return hit.busy ? handle.prepare(sql) : hit;
+      const stmt = handle.prepare(sql);
+      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  };
 }
 
 /** Apply every pending migration; throws with the failing migration's error. */
