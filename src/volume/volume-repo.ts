@@ -254,7 +254,7 @@ export class VolumeRepo {
 
   /** Conditional attachment update: only when its attach_status is one of `from`. */
   async updateAttachment(id: string, from: readonly string[] | null, set: Partial<AttachmentRow>, db: Db = this.db): Promise<boolean> {
-    let q = db.updateTable('attachments').set({ ...set, updated_at: cinderTime() }).where('id', '=', id);
+    let q = db.updateTable('attachments').set({ updated_at: cinderTime(), ...set }).where('id', '=', id);
     if (from) q = q.where('attach_status', 'in', [...from]);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;

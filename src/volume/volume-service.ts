@@ -282,6 +282,11 @@ export class VolumeService {
     const v = await this.get(caller, input.volumeId);
     const now = cinderTime();
     const id = randomUUID();
+    const row: AttachmentRow = {
+      id, volume_id: v.id, project_id: v.project_id, instance_uuid: input.instanceUuid, attached_host: null, mountpoint: null,
+      attach_status: 'reserved', attach_mode: input.mode ?? 'rw', connector: null, connection_info: null,
+      attach_time: null, detach_time: null, created_at: now, updated_at: now,
+    };
     await this.repo.tx(async (trx) => {
       const won = await this.repo.transition(v.id, { statuses: ['available', 'downloading'], multiattachStatuses: ['in-use', 'reserved', 'attaching'] }, { status: 'reserved' }, trx);
       if (!won) {
@@ -291,22 +296,16 @@ export class VolumeService {
         const mine = input.instanceUuid !== null && ['in-use', 'reserved'].includes(cur.status) && atts.some((a) => a.instance_uuid === input.instanceUuid);
         if (!mine) throw conflict(cur, v.multiattach ? ['available', 'in-use', 'downloading'] : ['available', 'downloading']);
       }
-      await this.repo.insertAttachment(
-        {
-          id, volume_id: v.id, project_id: v.project_id, instance_uuid: input.instanceUuid, attached_host: null, mountpoint: null,
-          attach_status: 'reserved', attach_mode: input.mode ?? 'rw', connector: null, connection_info: null,
-          attach_time: null, detach_time: null, created_at: now, updated_at: now,
-        },
-        trx,
-      );
+      await this.repo.insertAttachment(row, trx);
     });
-    if (input.connector) return this.updateAttachment(caller, id, input.connector);
-    return this.getAttachment(caller, id);
+    // The row as written: no need to read it back.
+    if (input.connector) return this.updateAttachment(caller, id, input.connector, row);
+    return row;
   }
 
   /** Export to the connector's host; the attachment and volume move to attaching. */
-  async updateAttachment(caller: Caller, id: string, connector: ConnectorProperties): Promise<AttachmentRow> {
-    const a = await this.getAttachment(caller, id);
+  async updateAttachment(caller: Caller, id: string, connector: ConnectorProperties, known?: AttachmentRow): Promise<AttachmentRow> {
+    const a = known ?? (await this.getAttachment(caller, id));
     const v = await this.get(caller, a.volume_id);
     let info: ConnectionInfo;
     try {
@@ -318,36 +317,44 @@ export class VolumeService {
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Unable to update the attachment: ${(e as Error).message}` }, { cause: e });
     }
     const connectionInfo = { ...info, data: { ...info.data, access_mode: a.attach_mode } };
-    const set: Partial<AttachmentRow> = {
+    const set = {
       connector: JSON.stringify(connector),
       connection_info: JSON.stringify(connectionInfo),
       attached_host: typeof connector.host === 'string' ? connector.host : null,
       mountpoint: typeof connector.mountpoint === 'string' ? connector.mountpoint : a.mountpoint,
-    };
-    const ok = await this.repo.tx(async (trx) => {
+      updated_at: cinderTime(),
+    } satisfies Partial<AttachmentRow>;
+    const { ok, moved } = await this.repo.tx(async (trx) => {
       const moved = await this.repo.updateAttachment(id, ['reserved', 'attaching'], { ...set, attach_status: 'attaching' }, trx);
       // A refresh of an attached attachment keeps it attached.
       const refreshed = moved || (await this.repo.updateAttachment(id, ['attached'], set, trx));
       if (moved) await this.repo.transition(v.id, { statuses: ['reserved'] }, { status: 'attaching' }, trx);
-      return refreshed;
+      return { ok: refreshed, moved };
     });
     if (!ok) {
       await this.backend.terminateConnection(backendView(v), connector);
       const cur = (await this.repo.getAttachment(id)) ?? a;
       throw new HitchError('HITCH_CONFLICT', { reason: '' }, { message: `Invalid volume: Attachment ${id} status must be reserved or attaching, but is ${cur.attach_status}.` });
     }
-    return this.getAttachment(caller, id);
+    // What the update wrote over what was read: an attachment's other fields never change after
+    // it is created, and its status is the one the conditional update moved it from or kept.
+    return { ...a, ...set, attach_status: moved ? 'attaching' : 'attached' };
   }
 
   /** os-complete: the attachment is attached; the volume is in-use. */
   async completeAttachment(caller: Caller, id: string): Promise<void> {
+    // The attachment carries its volume's project, so the check above covers the volume too; the
+    // volume is read only to explain a refusal.
     const a = await this.getAttachment(caller, id);
-    const v = await this.get(caller, a.volume_id);
     await this.repo.tx(async (trx) => {
       const ok = await this.repo.updateAttachment(id, ['reserved', 'attaching', 'attached'], { attach_status: 'attached', attach_time: a.attach_time ?? cinderTime() }, trx);
       if (!ok) throw new HitchError('HITCH_CONFLICT', { reason: '' }, { message: `Invalid volume: Attachment ${id} cannot be completed from ${a.attach_status}.` });
-      const won = await this.repo.transition(v.id, { statuses: ['reserved', 'attaching', 'in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
-      if (!won) throw conflict((await this.repo.getVolume(v.id, trx)) ?? v, ['reserved', 'attaching', 'in-use']);
+      const won = await this.repo.transition(a.volume_id, { statuses: ['reserved', 'attaching', 'in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
+      if (!won) {
+        const cur = await this.repo.getVolume(a.volume_id, trx);
+        if (!cur) throw notFound(a.volume_id);
+        throw conflict(cur, ['reserved', 'attaching', 'in-use']);
+      }
     });
   }
 
