@@ -39,6 +39,8 @@ export interface BrickOptions {
   readonly mode?: AttachMode;
   readonly logger?: BrickLogger;
   readonly timeouts?: Partial<IscsiTimeouts>;
+  /** open-iscsi's node record directory (default `/etc/iscsi/nodes`; see `IscsiConnectorOptions`). */
+  readonly iscsiNodesDir?: string;
 }
 
 /** The `connection_info` envelope Cinder returns. */
@@ -97,6 +99,7 @@ export class Brick {
       enforceMultipath: this.#opts.enforceMultipath ?? false,
       ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
       ...(this.#opts.timeouts ? { timeouts: this.#opts.timeouts } : {}),
+      ...(this.#opts.iscsiNodesDir ? { iscsiNodesDir: this.#opts.iscsiNodesDir } : {}),
     });
     return this.#iscsi;
   }

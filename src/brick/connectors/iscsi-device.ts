@@ -25,6 +25,44 @@ export interface FinishOptions {
   readonly multipath: boolean;
   readonly enforce: boolean;
   readonly timeouts: { readonly multipathMs: number };
+  /** The map forcing already started on this volume's first disk (`forceMap`), if any. */
+  readonly forced?: Promise<ForcedMap | null>;
+}
+
+/** What `forceMap` did: for which WWN, and whether multipathd took the path. */
+export interface ForcedMap {
+  readonly wwn: string;
+  readonly dev: string;
+  readonly daemonAnswered: boolean;
+}
+
+/**
+ * Build the map for `dev`'s WWN now, on this one path, instead of waiting for multipathd's
+ * own uevent handling (≈1 s, or never: find_multipaths waits for a second path, or for the
+ * WWID to be in /etc/multipath/wwids): record the WWID, then add the path. Started as soon as
+ * the disk exists, before udev is done with it, so it costs nothing on the attach's path;
+ * the WWID being in the wwids file before udev's multipath rules run also means udev marks
+ * the disk a multipath member at once. Slower portals join the map when they log in.
+ * Null when the WWN cannot be read; never throws.
+ */
+export async function forceMap(ctx: BrickContext, dev: string): Promise<ForcedMap | null> {
+  return ctx.span.run('force_map', { dev }, async (span) => {
+    const c: BrickContext = { ...ctx, span };
+    const wwn = await readWwn(c, dev).catch(() => null);
+    if (wwn === null) return null;
+    span.set({ wwn });
+    if (await mapOf(c, wwn, span)) return { wwn, dev, daemonAnswered: true };
+    try {
+      await mp.multipathAddWwid(c, wwn);
+      await mp.multipathdAddPath(c, `/dev/${dev}`);
+      return { wwn, dev, daemonAnswered: true };
+    } catch (e) {
+      // multipathd refusing the path (down, or the path blacklisted) means no map will come:
+      // nobody should wait for one.
+      emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
+      return { wwn, dev, daemonAnswered: false };
+    }
+  });
 }
 
 /** The `dm-N` of the map for `wwn` if it exists now with a live path, else null. */
@@ -58,20 +96,11 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
     if (opts.multipath) {
       dm = await mapOf(c, wwn, span);
       if (!dm) {
-        // Do not wait for multipathd's own uevent handling (≈1 s, or never: find_multipaths
-        // waits for a second path, or the WWID is not yet in /etc/multipath/wwids). Recording
-        // the WWID and adding the path builds the map now, on this one live path; slower
-        // portals join it when they log in.
-        let daemonAnswered = true;
-        try {
-          await mp.multipathAddWwid(c, wwn);
-          await mp.multipathdAddPath(c, `/dev/${p.dev}`);
-        } catch (e) {
-          // multipathd refusing the path (down, or the path blacklisted) means no map will come:
-          // do not wait for one.
-          daemonAnswered = false;
-          emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
-        }
+        // Forcing started when the first disk appeared (it has finished by now, as a rule:
+        // udev's links take longer than two commands); for another WWN, or none, force now.
+        const early = opts.forced ? await opts.forced : null;
+        const forced = early !== null && early.wwn === wwn ? early : await forceMap(c, p.dev);
+        const daemonAnswered = forced?.daemonAnswered ?? false;
         dm = daemonAnswered ? await waitForMap(c, wwn, opts.timeouts.multipathMs) : await mapOf(c, wwn, span);
       }
       if (!dm) {

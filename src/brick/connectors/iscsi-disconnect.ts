@@ -11,7 +11,7 @@ import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
-import { sessionDevices } from './iscsi-sysfs.ts';
+import { findSession, sessionDevices } from './iscsi-sysfs.ts';
 import { flushLeftoverMaps, mapNamesFor } from './iscsi-device.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
@@ -60,10 +60,9 @@ export async function disconnectIscsiVolume(
       // Possibly connected by an earlier process: if this disconnect leaves anything, the
       // reaper must know to come back for it.
       for (const t of ci.targets) state.own(t);
-      const sessions = await iscsiadm.listSessions(ctx);
       const states: TargetState[] = [];
       for (const t of ci.targets) {
-        const s = sessions.find((x) => iscsiadm.sessionMatches(x, t));
+        const s = await findSession(ctx, t);
         const devs = s ? await sessionDevices(ctx, s.sid) : [];
         states.push({
           t,

@@ -1,14 +1,20 @@
 /**
- * One path of an iSCSI volume: node record, CHAP, login, targeted LUN scan, wait for the disk —
- * and the matching cleanup, which never logs out a session that carries another LUN.
+ * One path of an iSCSI volume: node record (with CHAP), login, targeted LUN scan, wait for the
+ * disk — and the matching cleanup, which never logs out a session that carries another LUN.
+ *
+ * On the way to the disk only the login is a process: the node record is a file written in
+ * open-iscsi's layout (`tools/node-record.ts`), sessions are looked up in sysfs before and
+ * after the login, and the scan is a sysfs write. Where the host keeps node records elsewhere,
+ * the record is made with iscsiadm as os-brick makes it.
  */
 import { HitchError, isHitchError } from '../../errors.ts';
 import { byPathLink, targetKey, type ChapCredentials, type IscsiTarget } from '../connection-info.ts';
 import { emitLog } from '../log.ts';
 import * as iscsiadm from '../tools/iscsiadm.ts';
+import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
-import { sessionDevices, sessionTargets } from './iscsi-sysfs.ts';
+import { findSession, sessionDevices, sessionTargets, type KernelSession } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface PathDevice {
@@ -29,7 +35,12 @@ export interface PathTimeouts {
   readonly deleteMs: number;
 }
 
-async function ensureNodeRecord(ctx: BrickContext, t: IscsiTarget, auth: ChapCredentials | null): Promise<void> {
+/**
+ * Make the node record. Returns whether it already says `node.startup = automatic` (the file
+ * does; the iscsiadm way sets it after the login, as os-brick does).
+ */
+async function ensureNodeRecord(ctx: BrickContext, nodesDir: string, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
+  if (await writeNodeRecord(ctx, nodesDir, t, auth)) return true;
   if (!(await iscsiadm.nodeRecordExists(ctx, t))) {
     await iscsiadm.nodeNew(ctx, t);
     // Without this the kernel scans every LUN the target exports to us, not just ours.
@@ -40,27 +51,34 @@ async function ensureNodeRecord(ctx: BrickContext, t: IscsiTarget, auth: ChapCre
     await iscsiadm.nodeUpdate(ctx, t, 'node.session.auth.username', auth.username);
     await iscsiadm.nodeUpdate(ctx, t, 'node.session.auth.password', auth.password, { secret: true });
   }
+  return false;
 }
 
-async function findSession(ctx: BrickContext, t: IscsiTarget): Promise<number | null> {
-  const s = (await iscsiadm.listSessions(ctx)).find((x) => iscsiadm.sessionMatches(x, t));
-  return s ? s.sid : null;
-}
-
-/** Log in (unless a session exists already, e.g. shared with another volume): the session id. */
-async function ensureSession(ctx: BrickContext, t: IscsiTarget, signal: AbortSignal): Promise<number> {
+/** Log in (unless a session exists already, e.g. shared with another volume). */
+async function ensureSession(ctx: BrickContext, t: IscsiTarget, signal: AbortSignal, startupSet: boolean): Promise<KernelSession> {
   const existing = await findSession(ctx, t);
   if (existing !== null) {
-    emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${existing} to ${t.portal} ${t.iqn}`);
+    emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${existing.sid} to ${t.portal} ${t.iqn}`);
     return existing;
   }
   await iscsiadm.login(ctx, t, signal);
-  await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
-  const sid = await findSession(ctx, t);
-  if (sid === null) {
+  if (!startupSet) await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
+  const s = await findSession(ctx, t);
+  if (s === null) {
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail: 'no session after a successful login' });
   }
-  return sid;
+  return s;
+}
+
+export interface PathOptions {
+  readonly timeouts: PathTimeouts;
+  /** open-iscsi's node record directory (`/etc/iscsi/nodes` on Debian). */
+  readonly nodesDir: string;
+  /**
+   * Called once, as soon as the path's SCSI disk exists (right after the scan, before udev
+   * has made its links): multipath starts building the map then, overlapping udev's work.
+   */
+  readonly onDisk?: (dev: string) => void;
 }
 
 /**
@@ -73,32 +91,45 @@ export async function connectPath(
   state: IscsiHostState,
   t: IscsiTarget,
   auth: ChapCredentials | null,
-  timeouts: PathTimeouts,
+  opts: PathOptions,
   signal: AbortSignal,
 ): Promise<PathDevice> {
+  const { timeouts } = opts;
   const secrets = auth ? [auth.password] : undefined;
   return ctx.span.run('connect_path', { portal: t.portal, iqn: t.iqn, lun: t.lun }, async (span) => {
     const pctx: BrickContext = { ...ctx, span };
     emitLog(span, ctx.logger, 'info', `Trying to connect to iSCSI portal ${t.portal}`, secrets);
     let loggedIn = false;
     try {
-      const sid = await state.locks.with([targetKey(t)], async () => {
+      const session = await state.locks.with([targetKey(t)], async () => {
         // Before the node record exists: whatever happens next, the reaper knows to look here.
         state.own(t);
-        await ensureNodeRecord(pctx, t, auth);
-        const s = await ensureSession(pctx, t, signal);
+        const startupSet = await ensureNodeRecord(pctx, opts.nodesDir, t, auth);
+        const s = await ensureSession(pctx, t, signal, startupSet);
         loggedIn = true;
         return s;
       });
+      const sid = session.sid;
       span.set({ sid });
       const st = (await sessionTargets(pctx, sid))[0];
+      const hostNo = st?.host ?? session.hostNo;
       const byPath = byPathLink(t);
-      if (!st) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: 0, paths: `session${sid} has no SCSI target` });
+      if (hostNo === null) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: 0, paths: `session${sid} has no SCSI host` });
       const per = Math.max(1, Math.ceil(timeouts.deviceMs / timeouts.scans));
       let found = false;
+      let announced = false;
       for (let i = 0; i < timeouts.scans && !found; i++) {
         if (i > 0) emitLog(span, ctx.logger, 'info', `iSCSI volume not yet found at ${byPath}; rescanning, try ${i}`);
-        await scanLun(pctx, st.host, st.channel, st.target, t.lun);
+        await scanLun(pctx, hostNo, st?.channel ?? '-', st?.target ?? '-', t.lun);
+        if (opts.onDisk && !announced) {
+          // The scan write returns once the kernel has added the disk: it is in sysfs now,
+          // while udev has yet to make its links.
+          const disk = (await sessionDevices(pctx, sid)).find((d) => d.hctl.lun === t.lun);
+          if (disk) {
+            announced = true;
+            opts.onDisk(disk.dev);
+          }
+        }
         found = await span.run('wait device', { path: byPath, timeoutMs: per }, () =>
           ctx.host.waitForPath(byPath, { timeoutMs: per, signal }),
         );
@@ -107,7 +138,8 @@ export async function connectPath(
       const dev = (await ctx.host.realpath(byPath)).split('/').pop() ?? '';
       span.set({ dev });
       emitLog(span, ctx.logger, 'info', `Found iSCSI path ${byPath} -> /dev/${dev}`);
-      return { target: t, sid, hctl: { host: st.host, channel: st.channel, target: st.target, lun: t.lun }, dev, byPath };
+      const hctl = (await sessionDevices(pctx, sid)).find((d) => d.dev === dev)?.hctl ?? { host: hostNo, channel: st?.channel ?? 0, target: st?.target ?? 0, lun: t.lun };
+      return { target: t, sid, hctl, dev, byPath };
     } catch (e) {
       const why = isHitchError(e) ? e.code : 'error';
       emitLog(span, ctx.logger, 'warning', `Failed to connect to iSCSI portal ${t.portal}: ${why}; cleaning up`, secrets);
@@ -153,7 +185,7 @@ export async function cleanupPath(
         emitLog(span, ctx.logger, 'info', `Keeping iSCSI session to ${t.portal}: other volumes use target ${t.iqn}`);
         return;
       }
-      const sid = opts.loggedIn || dev ? await findSession(c, t).catch(() => null) : null;
+      const sid = opts.loggedIn || dev ? ((await findSession(c, t).catch(() => null))?.sid ?? null) : null;
       if (sid !== null) {
         const others = (await sessionDevices(c, sid).catch(() => [])).filter((d) => d.hctl.lun !== t.lun);
         if (others.length > 0) {

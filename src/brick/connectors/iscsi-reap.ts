@@ -12,7 +12,7 @@
  * in the background; each is checked again under the target's own lock, which connects and
  * cleanups of that target also hold. It only touches targets it owns, never sessions someone
  * else made (an iSCSI root disk, another initiator's volumes). Idempotent: a target with
- * nothing left costs one `iscsiadm -m session` and a node delete that answers 21.
+ * nothing left costs a look in sysfs and a node delete that answers 21.
  */
 import { targetKey, type IscsiTarget } from '../connection-info.ts';
 import { emitLog } from '../log.ts';
@@ -22,7 +22,7 @@ import { deleteScsiDevice, flushBuffers, holders } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
 import { flushLeftoverMaps, flushMapsOf, mapNamesFor } from './iscsi-device.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
-import { sessionDevices } from './iscsi-sysfs.ts';
+import { findSession, sessionDevices } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export type TargetRef = Pick<IscsiTarget, 'portal' | 'iqn'>;
@@ -69,7 +69,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
             mine.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
           }
         };
-        const session = (await iscsiadm.listSessions(c).catch((e: unknown) => (mine.push(`list sessions: ${String(e)}`), []))).find((s) => iscsiadm.sessionMatches(s, t));
+        const session = await findSession(c, t).catch((e: unknown) => (mine.push(`find session: ${String(e)}`), null));
         if (mine.length === 0 && session) {
           const devs = (await sessionDevices(c, session.sid).catch(() => [])).map((d) => d.dev);
           const mapped = (await Promise.all(devs.map((d) => holders(c, d).catch(() => [])))).some((h) => h.length > 0);

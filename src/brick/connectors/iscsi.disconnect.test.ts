@@ -25,7 +25,7 @@ function faulty(): { host: Host; fake: FakeIscsiHost; broken: Set<string>; comma
       return fake.exec(cmd, args, opts);
     },
   });
-  for (const m of ['readFile', 'writeFile', 'exists', 'readlink', 'realpath', 'readdir', 'glob', 'waitForPath', 'onExec'] as const) {
+  for (const m of ['readFile', 'writeFile', 'writeFileAtomic', 'exists', 'readlink', 'realpath', 'readdir', 'glob', 'waitForPath', 'onExec'] as const) {
     Object.assign(host, { [m]: (fake[m] as (...a: unknown[]) => unknown).bind(fake) });
   }
   return { host, fake, broken, commands };
@@ -57,15 +57,18 @@ describe('disconnectVolume options', () => {
     const err = await conn.disconnectVolume(trace.root(), two, { force: true }).catch((e: unknown) => e);
     expect(isHitchError(err, 'HITCH_DISCONNECT_FAILED')).toBe(true);
     if (isHitchError(err)) {
-      expect(err.details['count']).toBe(2);
+      // The flush, the logout, and the record the session still uses (iscsiadm: session exists).
+      expect(err.details['count']).toBe(3);
       expect(String(err.details['detail'])).toContain('flush /dev/dm-0');
       expect(String(err.details['detail'])).toContain(`logout ${P2}`);
+      expect(String(err.details['detail'])).toContain(`delete node ${P2}`);
     }
     // Everything that could go, went.
     const snap = f.fake.snapshot();
     expect(snap.disks).toEqual([]);
     expect(snap.maps).toEqual([]);
     expect(snap.sessions).toEqual([`${P2},${IQN}`]);
+    expect(snap.nodes).toEqual([`${P2},${IQN}`]);
   });
 
   it('ignoreErrors: no throw; the problems are in the trace and the log', async () => {

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../../errors.ts';
+import type { Host } from '../../host/host.ts';
+import { RecordingHost } from '../../host/recording-host.ts';
+import { Trace } from '../../trace/span.ts';
+import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
+import { IscsiConnector } from './iscsi.ts';
 import { EMPTY, node, rig } from './iscsi.test-helpers.ts';
+
+/**
+ * Before each login brick writes the node record file itself (open-iscsi's layout); sessions,
+ * the disk and its read-only flag are read from sysfs. So the login is the one process
+ * between a connect's call and its disk.
+ */
 
 const IQN = 'iqn.2010-10.org.openstack:volume-0001';
 const W1 = '360000000000000000e00000000010001';
@@ -15,22 +26,14 @@ describe('single path (os-brick-iscsi-singlepath-trace.jsonl, minus its sleeps a
     const r = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } } }] }, { multipath: false });
     const dev = await r.conn.connectVolume(r.trace.root(), one);
     expect(dev).toEqual({ type: 'block', path: '/dev/sdb', scsi_wwn: W1 });
-    expect(r.now()).toBe(5 * 4 + (5 + 40) + 5 * 2 + 15 + 100 + 5); // commands, login RTT, scan, udev, getro
-    expect(r.host.commands()).toEqual([
-      node(IQN, P1),
-      node(IQN, P1, '--interface default --op new'),
-      node(IQN, P1, '--op update -n node.session.scan -v manual'),
-      'iscsiadm -m session',
-      node(IQN, P1, '--login'),
-      node(IQN, P1, '--op update -n node.startup -v automatic'),
-      'iscsiadm -m session',
-      'blockdev --getro /dev/sdb',
-    ]);
+    expect(r.now()).toBe(5 + 40 + 15 + 100); // the login (command + RTT), scan, udev: nothing else
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
+    expect(r.host.commands().some((c) => c.includes('--op new') || c.includes('--op update') || c.includes('-m session') || c.startsWith('blockdev'))).toBe(false);
+    expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`]);
     expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1']);
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), one);
     expect(r.host.commands()).toEqual([
-      'iscsiadm -m session',
       'blockdev --flushbufs /dev/sdb',
       node(IQN, P1, '--logout'),
       node(IQN, P1, '--op delete'),
@@ -60,30 +63,21 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     await r.conn.settled();
     expect(r.fake.snapshot().maps).toEqual([`${W1} dm-0 [sdb,sdc]`]);
     expect(r.host.commands()).toEqual([
-      node(IQN, P1),
-      node(IQN, P2),
-      node(IQN, P1, '--interface default --op new'),
-      node(IQN, P2, '--interface default --op new'),
-      node(IQN, P1, '--op update -n node.session.scan -v manual'),
-      node(IQN, P2, '--op update -n node.session.scan -v manual'),
-      'iscsiadm -m session',
-      'iscsiadm -m session',
       node(IQN, P1, '--login'),
       node(IQN, P2, '--login'),
-      node(IQN, P1, '--op update -n node.startup -v automatic'),
-      node(IQN, P2, '--op update -n node.startup -v automatic'),
-      'iscsiadm -m session',
-      'iscsiadm -m session',
-      `multipath -a ${W1}`, // build the map on the first path now, not at multipathd's pace
+      // The first disk is in sysfs once its scan returns: the map is built on it then, while
+      // udev works on its links — not at multipathd's pace, and not after udev.
+      `multipath -a ${W1}`,
       'multipathd add path /dev/sdb',
-      'blockdev --getro /dev/dm-0',
       'multipathd add path /dev/sdc', // the second path joins the map the caller already has
     ]);
+    const at = (line: string): number => r.host.calls.find((c) => c.op === 'exec' && [c.cmd, ...c.args].join(' ') === line)?.atMs ?? -1;
+    expect(at('multipathd add path /dev/sdb')).toBeLessThan(45 + 15 + 100); // before the by-path link
+    expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`, `/etc/iscsi/nodes/${IQN}/127.0.0.2,3261 (0600)`]);
     expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1', '/sys/class/scsi_host/host3/scan <- 0 0 1']);
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), two);
     expect(r.host.commands()).toEqual([
-      'iscsiadm -m session',
       'blockdev --flushbufs /dev/dm-0',
       `multipath -f ${W1}`,
       'multipathd del path /dev/sdb',
@@ -101,7 +95,8 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     const r = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } } }], autoMap: false });
     const dev = await r.conn.connectVolume(r.trace.root(), one);
     expect(dev.path).toBe('/dev/dm-0');
-    expect(r.host.commands().slice(-3)).toEqual([`multipath -a ${W1}`, 'multipathd add path /dev/sdb', 'blockdev --getro /dev/dm-0']);
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), `multipath -a ${W1}`, 'multipathd add path /dev/sdb']);
+    expect(r.now()).toBe(5 + 40 + 15 + 100); // the map was there when udev's link came
   });
 
   it('no map ever: single-path fallback, or HITCH_MULTIPATH_NOT_FOUND (and clean) when enforced', async () => {
@@ -123,18 +118,7 @@ describe('device never appears (os-brick-iscsi-nodevice-trace.jsonl)', () => {
     const err = await r.conn.connectVolume(r.trace.root(), one).catch((e: unknown) => e);
     expect(isHitchError(err, 'HITCH_DEVICE_NOT_FOUND')).toBe(true);
     expect(r.now()).toBeLessThan(16_000); // os-brick: three full connect attempts and ~90 s of sleeps
-    expect(r.host.commands()).toEqual([
-      node(IQN, P1),
-      node(IQN, P1, '--interface default --op new'),
-      node(IQN, P1, '--op update -n node.session.scan -v manual'),
-      'iscsiadm -m session',
-      node(IQN, P1, '--login'),
-      node(IQN, P1, '--op update -n node.startup -v automatic'),
-      'iscsiadm -m session',
-      'iscsiadm -m session',
-      node(IQN, P1, '--logout'),
-      node(IQN, P1, '--op delete'),
-    ]);
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), node(IQN, P1, '--logout'), node(IQN, P1, '--op delete')]);
     expect(r.host.writes()).toEqual([
       '/sys/class/scsi_host/host2/scan <- 0 0 1',
       '/sys/class/scsi_host/host2/scan <- 0 0 1',
@@ -149,24 +133,53 @@ describe('CHAP', () => {
   const chap = { ...one, auth_method: 'CHAP', auth_username: 'u', auth_password: 's3cr3t-pw' };
   const targets = [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } }, chap: { user: 'u', pass: 's3cr3t-pw' } }];
 
-  it('sets authmethod, username, password (masked everywhere) before the login', async () => {
+  it('writes authmethod, username and password into the root-only record before the login; the secret nowhere else', async () => {
     const r = rig({ targets }, { multipath: false });
     await r.conn.connectVolume(r.trace.root(), chap);
-    expect(r.host.commands()).toEqual([
-      node(IQN, P1),
-      node(IQN, P1, '--interface default --op new'),
-      node(IQN, P1, '--op update -n node.session.scan -v manual'),
-      node(IQN, P1, '--op update -n node.session.auth.authmethod -v CHAP'),
-      node(IQN, P1, '--op update -n node.session.auth.username -v u'),
-      node(IQN, P1, '--op update -n node.session.auth.password -v ***'),
-      'iscsiadm -m session',
-      node(IQN, P1, '--login'),
-      node(IQN, P1, '--op update -n node.startup -v automatic'),
-      'iscsiadm -m session',
-      'blockdev --getro /dev/sdb',
-    ]);
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
+    const file = r.fake.nodeFile(IQN, P1);
+    expect(file?.mode).toBe(0o600);
+    expect(file?.text).toBe(
+      [
+        '# BEGIN RECORD',
+        `node.name = ${IQN}`,
+        'node.tpgt = -1',
+        'node.startup = automatic',
+        'iface.iscsi_ifacename = default',
+        'iface.transport_name = tcp',
+        'node.discovery_type = static',
+        'node.session.timeo.replacement_timeout = 120', // iscsid.conf's node.* settings, as iscsiadm -o new takes them
+        'node.session.auth.authmethod = CHAP',
+        'node.session.auth.username = u',
+        'node.session.auth.password = s3cr3t-pw',
+        'node.session.scan = manual',
+        'node.conn[0].address = 127.0.0.1',
+        'node.conn[0].port = 3260',
+        '# END RECORD',
+        '',
+      ].join('\n'),
+    );
+    // The login used it (the fake target checks the CHAP pair).
+    expect(r.fake.snapshot().sessions).toEqual([`${P1},${IQN}`]);
+    const recorded = r.host.calls.find((c) => c.op === 'writeFileAtomic');
+    expect(recorded?.op === 'writeFileAtomic' && recorded.data).toContain('node.session.auth.password = ***');
+    expect(JSON.stringify(r.host.calls)).not.toContain('s3cr3t-pw');
     expect(r.trace.toText()).not.toContain('s3cr3t-pw');
     expect(r.logs.join('\n')).not.toContain('s3cr3t-pw');
+  });
+
+  it('an existing record keeps its own settings and gets ours over them', async () => {
+    const r = rig({ targets }, { multipath: false });
+    // Made earlier with iscsiadm (or by an admin): a tuned timeout, an old secret, automatic scan.
+    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--interface', 'default', '--op', 'new']);
+    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.timeo.replacement_timeout', '-v', '5']);
+    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.auth.password', '-v', 'old']);
+    await r.conn.connectVolume(r.trace.root(), chap);
+    const text = r.fake.nodeFile(IQN, P1)?.text ?? '';
+    expect(text).toContain('\nnode.session.timeo.replacement_timeout = 5\n');
+    expect(text).toContain('\nnode.session.auth.password = s3cr3t-pw\n');
+    expect(text).toContain('\nnode.session.scan = manual\n');
+    expect(text.match(/^node\.session\.auth\.password =/gm)).toHaveLength(1);
   });
 
   it('a wrong secret: HITCH_ISCSI_LOGIN_FAILED naming the auth failure, record removed', async () => {
@@ -191,7 +204,7 @@ describe('a session shared by two volumes', () => {
 
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), volA);
-    expect(r.host.commands()).toEqual(['iscsiadm -m session', `blockdev --flushbufs ${a.path}`]);
+    expect(r.host.commands()).toEqual([`blockdev --flushbufs ${a.path}`]);
     expect(r.host.writes()).toEqual([`/sys/block/${a.path.slice(5)}/device/delete <- 1`]);
     expect(r.logs).toContain(`info Not logging out of ${P1} ${IQN}: the session carries other volumes`);
     expect(r.fake.snapshot()).toMatchObject({ sessions: [`${P1},${IQN}`], disks: [`${b.path.slice(5)} ${P1} lun 2`] });
@@ -199,7 +212,6 @@ describe('a session shared by two volumes', () => {
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), volB);
     expect(r.host.commands()).toEqual([
-      'iscsiadm -m session',
       `blockdev --flushbufs ${b.path}`,
       node(IQN, P1, '--logout'),
       node(IQN, P1, '--op delete'),
@@ -227,5 +239,70 @@ describe('read-only device', () => {
     expect(r.fake.snapshot()).toEqual(EMPTY);
     const ro = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1, ro: true } } }] }, { multipath: false });
     await expect(ro.conn.connectVolume(ro.trace.root(), { ...one, access_mode: 'ro' })).resolves.toMatchObject({ path: '/dev/sdb' });
+  });
+});
+
+describe('where brick cannot write the record itself', () => {
+  const targets = [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } }, chap: { user: 'u', pass: 's3cr3t-pw' } }];
+  const chap = { ...one, auth_method: 'CHAP', auth_username: 'u', auth_password: 's3cr3t-pw' };
+  const iscsiadmWay = [
+    node(IQN, P1),
+    node(IQN, P1, '--interface default --op new'),
+    node(IQN, P1, '--op update -n node.session.scan -v manual'),
+    node(IQN, P1, '--op update -n node.session.auth.authmethod -v CHAP'),
+    node(IQN, P1, '--op update -n node.session.auth.username -v u'),
+    node(IQN, P1, '--op update -n node.session.auth.password -v ***'),
+    node(IQN, P1, '--login'),
+    node(IQN, P1, '--op update -n node.startup -v automatic'),
+  ];
+
+  it('no nodes directory where it looks (open-iscsi keeps records elsewhere): iscsiadm makes the record, as os-brick does', async () => {
+    const r = rig({ targets, nodesDir: '/var/lib/iscsi/nodes' }, { multipath: false });
+    await r.conn.connectVolume(r.trace.root(), chap);
+    expect(r.host.replaced()).toEqual([]);
+    expect(r.host.commands()).toEqual(iscsiadmWay);
+    expect(r.fake.nodes.get(`${P1},${IQN}`)?.get('node.startup')).toBe('automatic');
+    expect(r.trace.toText()).not.toContain('s3cr3t-pw');
+    await r.conn.disconnectVolume(r.trace.root(), chap);
+    expect(r.fake.snapshot()).toEqual(EMPTY);
+  });
+
+  it('told where this host keeps them (RHEL), it writes the record there', async () => {
+    const r = rig({ targets, nodesDir: '/var/lib/iscsi/nodes' }, { multipath: false, iscsiNodesDir: '/var/lib/iscsi/nodes' });
+    await r.conn.connectVolume(r.trace.root(), chap);
+    expect(r.host.replaced()).toEqual([`/var/lib/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`]);
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
+  });
+
+  it('a Host without atomic writes: iscsiadm makes the record', async () => {
+    const fake = new FakeIscsiHost({ targets });
+    const bare: Host = {
+      name: fake.name,
+      clock: fake.clock,
+      exec: (c, a, o) => fake.exec(c, a, o),
+      readFile: (p) => fake.readFile(p),
+      writeFile: (p, d) => fake.writeFile(p, d),
+      exists: (p) => fake.exists(p),
+      readlink: (p) => fake.readlink(p),
+      realpath: (p) => fake.realpath(p),
+      readdir: (p) => fake.readdir(p),
+      glob: () => fake.glob(),
+      waitForPath: (p, o) => fake.waitForPath(p, o),
+      onExec: (l) => fake.onExec(l),
+    };
+    const host = new RecordingHost(bare);
+    const conn = new IscsiConnector({ host, multipath: false });
+    await conn.connectVolume(new Trace(host.clock).root(), chap);
+    expect(host.commands()).toEqual(iscsiadmWay);
+  });
+
+  it('a failed login removes the record brick wrote', async () => {
+    const r = rig({ targets }, { multipath: false });
+    const err = await r.conn.connectVolume(r.trace.root(), { ...chap, auth_password: 'wrong' }).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_ISCSI_LOGIN_FAILED')).toBe(true);
+    expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`]);
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), node(IQN, P1, '--op delete')]);
+    expect(r.fake.nodeFile(IQN, P1)).toBeUndefined();
+    expect(await r.fake.exists(`/etc/iscsi/nodes/${IQN}`)).toBe(false);
   });
 });

@@ -13,9 +13,10 @@ import type { Span } from '../../trace/span.ts';
 import { parseIscsiConnectionInfo, type IscsiConnectionInfo } from '../connection-info.ts';
 import { emitLog, type BrickLogger } from '../log.ts';
 import type { BrickContext } from '../tools/run.ts';
+import { DEBIAN_NODES_DIR } from '../tools/node-record.ts';
 import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './iscsi-path.ts';
 import { IscsiHostState, volumeKey } from './iscsi-state.ts';
-import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, type DeviceInfo } from './iscsi-device.ts';
+import { finishAttach, flushLeftoverMaps, flushMapsOf, forceMap, joinMap, mapNamesFor, type DeviceInfo, type ForcedMap } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
 import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
 
@@ -43,6 +44,12 @@ export interface IscsiConnectorOptions {
   readonly enforceMultipath?: boolean;
   readonly logger?: BrickLogger;
   readonly timeouts?: Partial<IscsiTimeouts>;
+  /**
+   * open-iscsi's node record directory, where brick writes records itself (default Debian's
+   * `/etc/iscsi/nodes`; RHEL and Fedora use `/var/lib/iscsi/nodes`). When it does not exist,
+   * records are made with `iscsiadm -o new` / `-o update` instead.
+   */
+  readonly iscsiNodesDir?: string;
 }
 
 /** Resolves with the first fulfilled promise (and its index); rejects with every error when all reject. */
@@ -125,8 +132,12 @@ export class IscsiConnector {
       await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner);
     };
 
+    // Multipath: start building the map on the first disk that appears, while udev works on it.
+    let forced: Promise<ForcedMap | null> | undefined;
+    const onDisk = multipath ? (dev: string): void => void (forced ??= forceMap(ctx, dev).catch(() => null)) : undefined;
+    const pathOpts = { timeouts: this.#timeouts, nodesDir: this.#opts.iscsiNodesDir ?? DEBIAN_NODES_DIR, ...(onDisk ? { onDisk } : {}) };
     const tasks = ci.targets.map((t) =>
-      connectPath(ctx, this.#state, t, ci.auth, this.#timeouts, abort.signal).then(async (p) => {
+      connectPath(ctx, this.#state, t, ci.auth, pathOpts, abort.signal).then(async (p) => {
         await adopt(p);
         return p;
       }),
@@ -153,6 +164,7 @@ export class IscsiConnector {
         multipath,
         enforce: this.#opts.enforceMultipath ?? false,
         timeouts: this.#timeouts,
+        ...(forced ? { forced } : {}),
       });
       result = device;
       phase = 'connected';
@@ -173,6 +185,8 @@ export class IscsiConnector {
       const done = early.splice(0);
       if (winner && !done.includes(winner)) done.push(winner);
       await Promise.allSettled(tasks);
+      // A map being forced must be there (or not) before the cleanup looks for maps to flush.
+      await forced;
       const failures = await this.#cleanupConnected(ctx, done);
       this.#state.unclaim(ci.targets);
       if (failures.length) span.set({ cleanupFailures: failures.join('; ') });

@@ -1,15 +1,17 @@
 /**
  * A small model of one Linux host's iSCSI stack for brick's connector tests, on the simulator's
- * virtual clock: node records, sessions (logins take a round trip; dead portals take iscsid's
- * 120 s and exit 8), targeted LUN scans through sysfs, udev links after a delay, and a
- * device-mapper multipath daemon that maps a WWN a delay after its first path appears.
+ * virtual clock: node records (files under the nodes directory, TPGT-less layout), sessions
+ * (logins take a round trip; dead portals take iscsid's 120 s and exit 8) with their sysfs
+ * (`iscsi_session`, `iscsi_connection`), targeted LUN scans through sysfs (the write returns
+ * once the disk exists, as the kernel's does), udev links after a delay, and a device-mapper
+ * multipath daemon that maps a WWN a delay after its first path appears.
  * Command texts and exit codes follow ../shared/fixtures/host and the seed.
  *
  * It exists so the connector's logic can be tested before, and independently of, the full
  * simulator (`src/sim/`); the scenario tests use SimHost where it is available.
  */
 import { HitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../../host/host.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../host/host.ts';
 import { VirtualClock } from '../../sim/clock.ts';
 
 export interface FakeLun {
@@ -41,6 +43,8 @@ export interface FakeHostOptions {
   readonly scanMs?: number;
   readonly udevMs?: number;
   readonly mapDelayMs?: number;
+  /** Where node records live (default Debian's `/etc/iscsi/nodes`). */
+  readonly nodesDir?: string;
 }
 
 interface Session {
@@ -59,6 +63,20 @@ interface Disk {
   readonly dir: string;
 }
 
+/** `name = value` lines of a node record (comments and blank lines skipped). */
+function parseSettings(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*([^#\s=][^\s=]*)\s*=\s*(\S.*?)\s*$/.exec(line);
+    if (m) out.set(m[1] ?? '', m[2] ?? '');
+  }
+  return out;
+}
+
+function renderSettings(s: ReadonlyMap<string, string>): string {
+  return `# BEGIN RECORD 2.1.8\n${[...s].map(([k, v]) => `${k} = ${v}`).join('\n')}\n# END RECORD\n`;
+}
+
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const err = (code: number, stderr: string, stdout = ''): ExecResult => ({ code, stdout, stderr });
 
@@ -68,10 +86,11 @@ export class FakeIscsiHost implements Host {
   readonly clock: Clock = this.vclock;
   readonly #o: Required<Omit<FakeHostOptions, 'name'>>;
   readonly #files = new Map<string, string>();
+  readonly #modes = new Map<string, number>();
   readonly #links = new Map<string, string>();
   readonly #watchers = new Set<() => void>();
   readonly #listeners = new Set<HostListener>();
-  readonly nodes = new Map<string, Map<string, string>>();
+  readonly nodesDir: string;
   readonly sessions = new Map<number, Session>();
   readonly disks = new Map<string, Disk>();
   /** WWN → dm name and path disks. */
@@ -97,9 +116,36 @@ export class FakeIscsiHost implements Host {
       scanMs: opts.scanMs ?? 15,
       udevMs: opts.udevMs ?? 100,
       mapDelayMs: opts.mapDelayMs ?? 1_000,
+      nodesDir: opts.nodesDir ?? '/etc/iscsi/nodes',
     };
+    this.nodesDir = this.#o.nodesDir;
     this.#files.set('/etc/iscsi/initiatorname.iscsi', 'InitiatorName=iqn.1993-08.org.debian:01:7cc8838d1c0\n');
+    this.#files.set('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
+    this.#files.set(`${this.nodesDir}/.dir`, '');
     this.#files.set('/sys/class/iscsi_host/.dir', '');
+  }
+
+  /** Node records, `portal,iqn` → settings, read from their files. */
+  get nodes(): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const [path, text] of this.#files) {
+      const m = /^(.*)\/([^/]+)\/([^/,]+),(\d+)$/.exec(path);
+      if (!m || m[1] !== this.nodesDir) continue;
+      out.set(`${m[3]}:${m[4]},${m[2]}`, parseSettings(text));
+    }
+    return out;
+  }
+
+  /** A node record file's text and mode, for assertions on what brick wrote. */
+  nodeFile(iqn: string, portal: string): { text: string; mode: number | undefined } | undefined {
+    const path = this.#recordPath(iqn, portal);
+    const text = this.#files.get(path);
+    return text === undefined ? undefined : { text, mode: this.#modes.get(path) };
+  }
+
+  #recordPath(iqn: string, portal: string): string {
+    const i = portal.lastIndexOf(':');
+    return `${this.nodesDir}/${iqn}/${portal.slice(0, i)},${portal.slice(i + 1)}`;
   }
 
   /** What is left on the host, for "nothing left behind" assertions. */
@@ -128,11 +174,19 @@ export class FakeIscsiHost implements Host {
     for (const m of [this.#files, this.#links]) for (const k of [...m.keys()]) if (k === prefix || k.startsWith(prefix + '/')) m.delete(k);
     this.#changed();
   }
+  /** Follow links in any component (links here are absolute). */
   #resolve(path: string): string {
-    for (let i = 0; i < 8; i++) {
-      const t = this.#links.get(path);
-      if (t === undefined) return path;
-      path = t;
+    for (let hops = 0; hops < 16; hops++) {
+      const parts = path.split('/');
+      let replaced = false;
+      for (let n = parts.length; n > 1 && !replaced; n--) {
+        const target = this.#links.get(parts.slice(0, n).join('/'));
+        if (target !== undefined) {
+          path = [target, ...parts.slice(n)].join('/');
+          replaced = true;
+        }
+      }
+      if (!replaced) return path;
     }
     return path;
   }
@@ -149,7 +203,12 @@ export class FakeIscsiHost implements Host {
   async writeFile(path: string, data: string): Promise<void> {
     const scan = /^\/sys\/class\/scsi_host\/host(\d+)\/scan$/.exec(path);
     const del = /^\/sys\/block\/(sd[a-z]+)\/device\/delete$/.exec(path);
-    if (scan) return this.#scan(Number(scan[1]), data);
+    if (scan) {
+      // The kernel's scan write returns when the scan is over: the disk (if any) exists then.
+      const found = this.#scan(Number(scan[1]), data);
+      if (found) await this.vclock.sleep(this.#o.scanMs);
+      return;
+    }
     if (del) {
       const d = this.disks.get(del[1] ?? '');
       if (!d) throw new HitchError('HITCH_PATH_NOT_FOUND', { path });
@@ -157,6 +216,11 @@ export class FakeIscsiHost implements Host {
       return;
     }
     throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path, roots: 'sysfs scan/delete only' });
+  }
+  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+    if (!path.startsWith('/etc/') && !path.startsWith('/var/lib/')) throw new HitchError('HITCH_PATH_NOT_ALLOWED', { path, roots: '/etc, /var/lib' });
+    this.#modes.set(path, opts.mode ?? 0o600);
+    this.#put(path, data);
   }
   async readlink(path: string): Promise<string> {
     const t = this.#links.get(path);
@@ -214,12 +278,13 @@ export class FakeIscsiHost implements Host {
   #sessionDir(s: Session): string {
     return `/sys/class/iscsi_host/host${s.hostNo}/device/session${s.sid}/target${s.hostNo}:0:0`;
   }
-  #scan(hostNo: number, data: string): void {
+  /** Scan LUN `L` of `C T L` on a session's host; true when a disk will appear (after `scanMs`). */
+  #scan(hostNo: number, data: string): boolean {
     const [, , l] = data.trim().split(/\s+/).map(Number);
     const s = [...this.sessions.values()].find((x) => x.hostNo === hostNo);
     const lun = l === undefined ? undefined : this.#target(s?.iqn ?? '', s?.portal ?? '')?.luns[l];
-    if (!s || lun === undefined || l === undefined || this.#o.silentLuns.includes(l)) return;
-    if ([...this.disks.values()].some((d) => d.session === s && d.lun === l)) return;
+    if (!s || lun === undefined || l === undefined || this.#o.silentLuns.includes(l)) return false;
+    if ([...this.disks.values()].some((d) => d.session === s && d.lun === l)) return false;
     this.vclock.setTimer(this.#o.scanMs, () => {
       if (!this.sessions.has(s.sid)) return;
       const name = `sd${String.fromCharCode(97 + this.#nextDisk++)}`;
@@ -228,6 +293,7 @@ export class FakeIscsiHost implements Host {
       this.disks.set(name, d);
       this.#put(`${dir}/block/${name}/.dir`);
       this.#put(`/sys/block/${name}/device/wwid`, `naa.${lun.wwn.slice(1)}\n`);
+      this.#put(`/sys/block/${name}/ro`, d.ro ? '1\n' : '0\n');
       this.#put(`/dev/${name}`);
       this.vclock.setTimer(this.#o.udevMs, () => {
         if (!this.disks.has(name)) return;
@@ -237,6 +303,7 @@ export class FakeIscsiHost implements Host {
         }
       });
     });
+    return true;
   }
   #addPath(d: Disk): void {
     if (!this.disks.has(d.name) || this.#o.noMaps) return;
@@ -246,6 +313,7 @@ export class FakeIscsiHost implements Host {
       this.maps.set(d.wwn, m);
       this.#put(`/dev/${m.dm}`);
       this.#put(`/sys/block/${m.dm}/dm/name`, `${d.wwn}\n`);
+      this.#put(`/sys/block/${m.dm}/ro`, d.ro ? '1\n' : '0\n');
       this.#link(`/dev/mapper/${d.wwn}`, `/dev/${m.dm}`);
       this.#link(`/dev/disk/by-id/dm-uuid-mpath-${d.wwn}`, `/dev/${m.dm}`);
     }
@@ -352,23 +420,36 @@ export class FakeIscsiHost implements Host {
     }
     const iqn = a[3] ?? '';
     const portal = a[5] ?? '';
-    const key = `${portal},${iqn}`;
     const rest = a.slice(6).join(' ');
-    const rec = this.nodes.get(key);
+    const path = this.#recordPath(iqn, portal);
+    const text = this.#files.get(path);
+    const rec = text === undefined ? undefined : parseSettings(text);
     const noRecords = err(21, 'iscsiadm: No records found\n');
-    if (rest === '') return rec ? ok('# BEGIN RECORD 2.1.8\n# END RECORD\n') : noRecords;
+    const [ip, port] = [portal.slice(0, portal.lastIndexOf(':')), portal.slice(portal.lastIndexOf(':') + 1)];
+    if (rest === '') return rec ? ok(text) : noRecords;
     if (rest === '--interface default --op new') {
-      this.nodes.set(key, new Map([['node.session.scan', 'auto']]));
-      const [ip, port] = [portal.slice(0, portal.lastIndexOf(':')), portal.slice(portal.lastIndexOf(':') + 1)];
+      const conf = parseSettings(this.#files.get('/etc/iscsi/iscsid.conf') ?? '');
+      const fresh = new Map([['node.name', iqn], ['node.tpgt', '-1'], ...conf, ['node.session.scan', 'auto'], ['node.conn[0].address', ip], ['node.conn[0].port', port]]);
+      this.#modes.set(path, 0o600);
+      this.#put(path, renderSettings(fresh));
       return ok(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${ip},${port},-1 ${iqn}] added\n`);
     }
     const upd = /^--op update -n (\S+) -v (.*)$/.exec(rest);
     if (upd) {
       if (!rec) return noRecords;
       rec.set(upd[1] ?? '', upd[2] ?? '');
+      this.#put(path, renderSettings(rec));
       return ok();
     }
-    if (rest === '--op delete') return this.nodes.delete(key) ? ok() : noRecords;
+    if (rest === '--op delete') {
+      if (!rec) return noRecords;
+      if ([...this.sessions.values()].some((s) => s.portal === portal && s.iqn === iqn)) {
+        return err(15, 'iscsiadm: Could not execute operation on all records: session exists\n');
+      }
+      this.#removePrefix(path);
+      if (!(await this.readdir(`${this.nodesDir}/${iqn}`)).length) this.#removePrefix(`${this.nodesDir}/${iqn}`);
+      return ok();
+    }
     const session = [...this.sessions.values()].find((s) => s.portal === portal && s.iqn === iqn);
     if (rest === '--login') {
       if (!rec) return noRecords;
@@ -388,6 +469,12 @@ export class FakeIscsiHost implements Host {
       const s: Session = { sid: this.#nextSid++, portal, iqn, hostNo: this.#nextHost++ };
       this.sessions.set(s.sid, s);
       this.#put(`${this.#sessionDir(s)}/.dir`);
+      const dev = `/sys/devices/platform/host${s.hostNo}/session${s.sid}`;
+      this.#put(`${dev}/iscsi_session/session${s.sid}/targetname`, `${iqn}\n`);
+      this.#link(`/sys/class/iscsi_session/session${s.sid}`, `${dev}/iscsi_session/session${s.sid}`);
+      this.#put(`${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0/persistent_address`, `${ip}\n`);
+      this.#put(`${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0/persistent_port`, `${port}\n`);
+      this.#link(`/sys/class/iscsi_connection/connection${s.sid}:0`, `${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`);
       if (rec.get('node.session.scan') !== 'manual') for (const l of Object.keys(t.luns)) this.#scan(s.hostNo, `0 0 ${l}`);
       return ok(`${trying}Login to ${label} successful.\n`);
     }
@@ -396,6 +483,9 @@ export class FakeIscsiHost implements Host {
       for (const d of [...this.disks.values()]) if (d.session === session) this.#removeDisk(d);
       this.sessions.delete(session.sid);
       this.#removePrefix(`/sys/class/iscsi_host/host${session.hostNo}`);
+      this.#removePrefix(`/sys/devices/platform/host${session.hostNo}`);
+      this.#removePrefix(`/sys/class/iscsi_session/session${session.sid}`);
+      this.#removePrefix(`/sys/class/iscsi_connection/connection${session.sid}:0`);
       return ok(`Logging out of session [sid: ${session.sid}, target: ${iqn}, portal: ${portal}]\nLogout of [sid: ${session.sid}] successful.\n`);
     }
     return err(7, `iscsiadm: not modelled: ${a.join(' ')}\n`);

@@ -1,11 +1,11 @@
 /**
  * Thin wrapper over `iscsiadm` (open-iscsi 2.1). Each call declares the exit codes it accepts,
  * as os-brick does: 21 = no records / no sessions, 15 = session already exists, 6 = record
- * already exists, 8 = login timed out, 24 = login refused (authentication).
+ * already exists, 8 = login timed out, 24 = login refused (authentication). Sessions are
+ * looked up in sysfs (`connectors/iscsi-sysfs.ts`), not with `iscsiadm -m session`.
  */
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { IscsiTarget } from '../connection-info.ts';
-import { parseIscsiSessions, type IscsiSession } from '../parsers/iscsiadm-session.ts';
 import { parseNodeList, type NodeEntry } from '../parsers/iscsiadm-node.ts';
 import { run, type BrickContext } from './run.ts';
 
@@ -76,12 +76,6 @@ export async function logout(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 
   await run(ctx, 'iscsiadm', [...nodeArgs(t), '--logout'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
 }
 
-/** `iscsiadm -m session`; exit 21 means no sessions. */
-export async function listSessions(ctx: BrickContext): Promise<IscsiSession[]> {
-  const r = await run(ctx, 'iscsiadm', ['-m', 'session'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
-  return r.code === 0 ? parseIscsiSessions(r.stdout) : [];
-}
-
 /** `iscsiadm -m discovery -t sendtargets -p <portal>`: the targets a portal offers. */
 export async function discoverSendTargets(
   ctx: BrickContext,
@@ -94,9 +88,4 @@ export async function discoverSendTargets(
     ...(signal ? { signal } : {}),
   });
   return parseNodeList(r.stdout);
-}
-
-/** Does `s` belong to target `t`? Portals compare without brackets/port normalisation issues. */
-export function sessionMatches(s: IscsiSession, t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
-  return s.iqn === t.iqn && s.portal === t.portal;
 }

@@ -24,9 +24,11 @@ export function parseHctl(s: string): Hctl | null {
 
 /**
  * Targeted scan of one LUN: `echo "C T L" > /sys/class/scsi_host/hostH/scan`, instead of
- * `iscsiadm --rescan`, which rescans every LUN of every session on the host.
+ * `iscsiadm --rescan`, which rescans every LUN of every session on the host. Channel and
+ * target may be `-` (any): with manual scan the kernel makes no SCSI target for a session
+ * until the first scan, and an iSCSI host has one session, so `- - L` finds the LUN.
  */
-export async function scanLun(ctx: BrickContext, host: number, channel: number, target: number, lun: number): Promise<void> {
+export async function scanLun(ctx: BrickContext, host: number, channel: number | '-', target: number | '-', lun: number): Promise<void> {
   const path = `/sys/class/scsi_host/host${host}/scan`;
   const data = `${channel} ${target} ${lun}`;
   await ctx.span.run('sysfs scan', { path, data }, () => ctx.host.writeFile(path, data));
@@ -74,8 +76,17 @@ export async function dmName(ctx: BrickContext, dm: string): Promise<string | nu
   return (await ctx.host.exists(p)) ? (await ctx.host.readFile(p)).trim() : null;
 }
 
-/** `blockdev --getro /dev/X`. */
+/**
+ * Whether `/dev/X` is read-only: `/sys/block/X/ro` (`0` or `1`, what `blockdev --getro` asks
+ * the kernel for), or `blockdev --getro` when sysfs does not have it.
+ */
 export async function isReadOnly(ctx: BrickContext, devPath: string): Promise<boolean> {
+  const name = devPath.split('/').pop() ?? '';
+  const ro = `/sys/block/${name}/ro`;
+  if (/^[A-Za-z0-9_-]+$/.test(name) && (await ctx.host.exists(ro))) {
+    const v = (await ctx.host.readFile(ro)).trim();
+    if (v === '0' || v === '1') return v === '1';
+  }
   const r = await run(ctx, 'blockdev', ['--getro', devPath], { timeoutMs: SCSI_TIMEOUT_MS });
   return parseBlockdevGetro(r.stdout) === true;
 }
