@@ -4,6 +4,7 @@
  * races is one conditional statement (a unique constraint or `UPDATE … WHERE status = …`).
  */
 import type { Kysely, Selectable } from 'kysely';
+import { prepared, preparedByKey } from '../db/prepared.ts';
 import { HitchError } from '../errors.ts';
 import type { SpanRecord } from '../trace/span.ts';
 import type { BdmTable, ComputeTables, OperationTable, ServerTable } from './schema.ts';
@@ -22,6 +23,63 @@ function toOp(r: Selectable<OperationTable>): OperationRow {
 function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err.message ?? '');
+}
+
+const SPAN_COLUMNS = ['operation_id', 'span_id', 'parent_id', 'name', 'start_ms', 'end_ms', 'outcome', 'attrs', 'error_code', 'error_message'] as const;
+type SpanRow = Record<(typeof SPAN_COLUMNS)[number], unknown>;
+
+// The statements an attach or detach runs several times, compiled once (see db/prepared.ts).
+const Q = {
+  setStep: prepared(2, (db, step: string, id: string) => db.updateTable('operations').set({ step }).where('id', '=', id)),
+  setBdm: prepared(2, (db, bdmId: string, id: string) => db.updateTable('operations').set({ bdm_id: bdmId }).where('id', '=', id)),
+  finish: prepared(5, (db, state: string, endedMs: number, code: string | null, message: string | null, id: string) =>
+    db.updateTable('operations').set({ state, ended_ms: endedMs, error_code: code, error_message: message }).where('id', '=', id),
+  ),
+  getBdm: prepared(2, (db, serverId: string, volumeId: string) => db.selectFrom('bdms').selectAll().where('server_id', '=', serverId).where('volume_id', '=', volumeId)),
+  listBdms: prepared(1, (db, serverId: string) => db.selectFrom('bdms').selectAll().where('server_id', '=', serverId).orderBy('device_name')),
+  /** `update bdms set <columns>, updated_at where id`, by the columns patched (sorted, comma-joined). */
+  updateBdm: preparedByKey((columns: string) =>
+    prepared(columns.split(',').length + 2, (db, ...args: unknown[]) => {
+      const cols = columns.split(',');
+      const set: Record<string, unknown> = {};
+      cols.forEach((c, i) => (set[c] = args[i]));
+      set['updated_at'] = args[cols.length];
+      return db.updateTable('bdms').set(set).where('id', '=', args[cols.length + 1]);
+    }),
+  ),
+  /** Insert-or-update of `n` span rows. */
+  upsertSpans: preparedByKey((n: number) =>
+    prepared(n * SPAN_COLUMNS.length, (db, ...args: unknown[]) => {
+      const rows = Array.from({ length: n }, (_, r) => Object.fromEntries(SPAN_COLUMNS.map((c, i) => [c, args[r * SPAN_COLUMNS.length + i]])));
+      return db
+        .insertInto('spans')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['operation_id', 'span_id']).doUpdateSet((eb) => ({
+            end_ms: eb.ref('excluded.end_ms'),
+            outcome: eb.ref('excluded.outcome'),
+            attrs: eb.ref('excluded.attrs'),
+            error_code: eb.ref('excluded.error_code'),
+            error_message: eb.ref('excluded.error_message'),
+          })),
+        );
+    }),
+  ),
+};
+
+function spanRow(operationId: string, s: Readonly<SpanRecord>): SpanRow {
+  return {
+    operation_id: operationId,
+    span_id: s.id,
+    parent_id: s.parentId,
+    name: s.name,
+    start_ms: s.startMs,
+    end_ms: s.endMs,
+    outcome: s.outcome,
+    attrs: JSON.stringify(s.attrs),
+    error_code: s.error?.code ?? null,
+    error_message: s.error?.message ?? null,
+  };
 }
 
 export class ComputeRepository {
@@ -90,7 +148,7 @@ export class ComputeRepository {
   }
 
   async listBdms(serverId: string): Promise<BdmRow[]> {
-    return this.#db.selectFrom('bdms').selectAll().where('server_id', '=', serverId).orderBy('device_name').execute();
+    return (await Q.listBdms.execute(this.#db, serverId)).rows as BdmRow[];
   }
 
   async listAllBdms(): Promise<BdmRow[]> {
@@ -98,12 +156,7 @@ export class ComputeRepository {
   }
 
   async getBdm(serverId: string, volumeId: string): Promise<BdmRow | undefined> {
-    return this.#db
-      .selectFrom('bdms')
-      .selectAll()
-      .where('server_id', '=', serverId)
-      .where('volume_id', '=', volumeId)
-      .executeTakeFirst();
+    return (await Q.getBdm.execute(this.#db, serverId, volumeId)).rows[0] as BdmRow | undefined;
   }
 
   async getBdmById(id: string): Promise<BdmRow | undefined> {
@@ -115,7 +168,10 @@ export class ComputeRepository {
   }
 
   async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>): Promise<void> {
-    await this.#db.updateTable('bdms').set({ ...patch, updated_at: nowIso() }).where('id', '=', id).execute();
+    const columns = Object.keys(patch).filter((k) => patch[k as keyof typeof patch] !== undefined).sort();
+    if (columns.length === 0) return;
+    const values = columns.map((c) => patch[c as keyof typeof patch]);
+    await Q.updateBdm(columns.join(',')).execute(this.#db, ...values, nowIso(), id);
   }
 
   /** Move a mapping from one status to another; false when it was not in `from`. */
@@ -140,11 +196,11 @@ export class ComputeRepository {
   }
 
   async setOperationBdm(id: string, bdmId: string): Promise<void> {
-    await this.#db.updateTable('operations').set({ bdm_id: bdmId }).where('id', '=', id).execute();
+    await Q.setBdm.execute(this.#db, bdmId, id);
   }
 
   async setOperationStep(id: string, step: string): Promise<void> {
-    await this.#db.updateTable('operations').set({ step }).where('id', '=', id).execute();
+    await Q.setStep.execute(this.#db, step, id);
   }
 
   async finishOperation(
@@ -153,11 +209,7 @@ export class ComputeRepository {
     endedMs: number,
     error?: { code: string; message: string },
   ): Promise<void> {
-    await this.#db
-      .updateTable('operations')
-      .set({ state, ended_ms: endedMs, error_code: error?.code ?? null, error_message: error?.message ?? null })
-      .where('id', '=', id)
-      .execute();
+    await Q.finish.execute(this.#db, state, endedMs, error?.code ?? null, error?.message ?? null, id);
   }
 
   async getOperation(id: string): Promise<OperationRow | undefined> {
@@ -204,31 +256,12 @@ export class ComputeRepository {
   /** Insert new spans and update changed ones (by span id); never deletes. */
   async upsertSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
     for (let i = 0; i < spans.length; i += 200) {
-      const rows = spans.slice(i, i + 200).map((s) => ({
-        operation_id: operationId,
-        span_id: s.id,
-        parent_id: s.parentId,
-        name: s.name,
-        start_ms: s.startMs,
-        end_ms: s.endMs,
-        outcome: s.outcome,
-        attrs: JSON.stringify(s.attrs),
-        error_code: s.error?.code ?? null,
-        error_message: s.error?.message ?? null,
-      }));
-      await this.#db
-        .insertInto('spans')
-        .values(rows)
-        .onConflict((oc) =>
-          oc.columns(['operation_id', 'span_id']).doUpdateSet((eb) => ({
-            end_ms: eb.ref('excluded.end_ms'),
-            outcome: eb.ref('excluded.outcome'),
-            attrs: eb.ref('excluded.attrs'),
-            error_code: eb.ref('excluded.error_code'),
-            error_message: eb.ref('excluded.error_message'),
-          })),
-        )
-        .execute();
+      const chunk = spans.slice(i, i + 200);
+      const values = chunk.flatMap((s) => {
+        const row = spanRow(operationId, s);
+        return SPAN_COLUMNS.map((c) => row[c]);
+      });
+      await Q.upsertSpans(chunk.length).execute(this.#db, ...values);
     }
   }
 
