@@ -21,10 +21,23 @@ import { writeZeroLatencyScenario } from './zero-latency.ts';
 export interface ControlPlaneResult {
   readonly database: 'sqlite' | 'postgresql';
   readonly operations: number;
-  /** The server process alone (Hitch's control plane), CPU ms per operation. */
+  /**
+   * Hitch's control plane: the server process's CPU per operation less what it spent on the
+   * transport to the simulator daemon (`transport…` below). The figure the 5 ms goal is about.
+   */
   readonly attachCpuMs: number;
   readonly detachCpuMs: number;
-  /** The part of attachCpuMs spent in user mode (the rest: the kernel working for the server). */
+  /** The server process's whole CPU per operation, the transport to the simulator included. */
+  readonly attachServerCpuMs: number;
+  readonly detachServerCpuMs: number;
+  /**
+   * Of that, sending calls to the simulator daemon and taking in its answers (measured in the
+   * server where it runs synchronously; a floor). On a real host these calls are commands it
+   * spawns and files it reads, whose cost depends on the host rather than on Hitch.
+   */
+  readonly attachTransportCpuMs: number;
+  readonly detachTransportCpuMs: number;
+  /** The part of attachServerCpuMs spent in user mode (the rest: the kernel working for the server). */
   readonly attachUserCpuMs: number;
   /** Statements the server sent to its database, per operation (begin/commit included). */
   readonly queriesPerAttach: number;
@@ -32,11 +45,6 @@ export interface ControlPlaneResult {
   /** Calls the server made to the simulator daemon per operation (commands, file reads, hypervisor calls). */
   readonly dataPlaneCallsPerAttach: number;
   readonly dataPlaneCallsPerDetach: number;
-  /**
-   * What one data-plane call costs the server by itself (a path test, sent and answered over the
-   * socket, nothing else running), µs: calls × this ≈ the transport's part of the server's CPU.
-   */
-  readonly dataPlaneUsPerCall: number;
   /** Data-plane calls per attach by kind (`exec iscsiadm`, `host.readFile`, `hv attachDisk`…). */
   readonly dataPlaneCallsPerAttachByKind: Readonly<Record<string, number>>;
   /** The other two processes of the split run, per attach: the simulator daemon and the HTTP client. */
@@ -44,7 +52,7 @@ export interface ControlPlaneResult {
   readonly clientCpuMsPerAttach: number;
   readonly attachesPerSecond: number;
   readonly detachesPerSecond: number;
-  /** The same with 10 attaches (then detaches) in flight, different servers; server CPU. */
+  /** The same with 10 attaches (then detaches) in flight, different servers; control-plane CPU as above. */
   readonly concurrentAttachCpuMs: number;
   readonly concurrentDetachCpuMs: number;
   readonly concurrentAttachesPerSecond: number;
@@ -94,6 +102,7 @@ interface SplitBatch {
   readonly queries: number;
   readonly dataPlaneCalls: number;
   readonly dataPlaneByKind: Record<string, number>;
+  readonly transportMs: number;
   readonly simCpuMs: number;
   readonly clientCpuMs: number;
   readonly wallMs: number;
@@ -142,6 +151,7 @@ async function splitBatch(c: SplitCloud, pairs: readonly Pair[], op: typeof atta
     serverUserMs: s1.userMs - s0.userMs,
     queries: s1.queries - s0.queries,
     dataPlaneCalls: s1.dataPlaneCalls - s0.dataPlaneCalls,
+    transportMs: s1.transportMs - s0.transportMs,
     dataPlaneByKind: Object.fromEntries(Object.entries(s1.dataPlaneByKind).map(([k, v]) => [k, v - (s0.dataPlaneByKind[k] ?? 0)]).filter(([, v]) => v !== 0)),
     simCpuMs: c.simCpuMs() - sim0,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
@@ -184,9 +194,8 @@ async function measureSplit(scenario: string, database: string, operations: numb
     const ca = await splitBatch(c, rr, attach, 10);
     const cd = await splitBatch(c, rr, detach, 10);
     const rest = pairs.slice(warm + 2 * operations);
-    const usPerCall = await c.calibrate();
     const profile = profiled ? await c.profile(async () => void (await splitBatch(c, rest, attach))) : undefined;
-    return { a, d, ca, cd, profile, usPerCall };
+    return { a, d, ca, cd, profile };
   } finally {
     await c.close();
   }
@@ -233,17 +242,20 @@ export async function measureControlPlane(database: 'sqlite' | (() => Promise<st
   try {
     const scenario = writeZeroLatencyScenario(dir);
     const db = async (): Promise<string> => (database === 'sqlite' ? 'sqlite' : database());
-    const { a, d, ca, cd, profile, usPerCall } = await measureSplit(scenario, await db(), operations, opts.profile ? 20 : 0);
+    const { a, d, ca, cd, profile } = await measureSplit(scenario, await db(), operations, opts.profile ? 20 : 0);
     const whole = await measureWhole(scenario, await db(), operations);
     return {
       database: database === 'sqlite' ? 'sqlite' : 'postgresql',
       operations,
-      attachCpuMs: a.serverCpuMs / operations,
-      detachCpuMs: d.serverCpuMs / operations,
+      attachCpuMs: (a.serverCpuMs - a.transportMs) / operations,
+      detachCpuMs: (d.serverCpuMs - d.transportMs) / operations,
+      attachServerCpuMs: a.serverCpuMs / operations,
+      detachServerCpuMs: d.serverCpuMs / operations,
+      attachTransportCpuMs: a.transportMs / operations,
+      detachTransportCpuMs: d.transportMs / operations,
       attachUserCpuMs: a.serverUserMs / operations,
       dataPlaneCallsPerAttach: a.dataPlaneCalls / operations,
       dataPlaneCallsPerDetach: d.dataPlaneCalls / operations,
-      dataPlaneUsPerCall: usPerCall,
       dataPlaneCallsPerAttachByKind: Object.fromEntries(Object.entries(a.dataPlaneByKind).map(([k, v]) => [k, v / operations])),
       queriesPerAttach: a.queries / operations,
       queriesPerDetach: d.queries / operations,
@@ -251,8 +263,8 @@ export async function measureControlPlane(database: 'sqlite' | (() => Promise<st
       clientCpuMsPerAttach: a.clientCpuMs / operations,
       attachesPerSecond: (operations * 1000) / a.wallMs,
       detachesPerSecond: (operations * 1000) / d.wallMs,
-      concurrentAttachCpuMs: ca.serverCpuMs / operations,
-      concurrentDetachCpuMs: cd.serverCpuMs / operations,
+      concurrentAttachCpuMs: (ca.serverCpuMs - ca.transportMs) / operations,
+      concurrentDetachCpuMs: (cd.serverCpuMs - cd.transportMs) / operations,
       concurrentAttachesPerSecond: (operations * 1000) / ca.wallMs,
       concurrentDetachesPerSecond: (operations * 1000) / cd.wallMs,
       failures: a.failures + d.failures + ca.failures + cd.failures,

@@ -106,17 +106,20 @@ try {
       log('PostgreSQL not installed: control-plane figures on SQLite only');
     }
     results['controlPlane'] = rows;
-    log('\n3. Control-plane cost, zero-latency simulator: CPU of the Hitch server process alone (HTTP server, identity, DB, flows, brick, trace)');
+    log('\n3. Control-plane cost, zero-latency simulator: CPU of the Hitch server process (HTTP server, identity, DB, flows, brick, trace), less its transport to the simulator daemon');
     log(
       table(
-        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'queries / attach', 'queries / detach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'server process / attach (transport)', '/ detach (transport)', 'queries / attach', '/ detach', 'data-plane calls / attach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
         rows.map((r) => [
           r.database,
           String(r.operations),
           ms(r.attachCpuMs),
           ms(r.detachCpuMs),
+          `${ms(r.attachServerCpuMs)} (${ms(r.attachTransportCpuMs)})`,
+          `${ms(r.detachServerCpuMs)} (${ms(r.detachTransportCpuMs)})`,
           r.queriesPerAttach.toFixed(1),
           r.queriesPerDetach.toFixed(1),
+          r.dataPlaneCallsPerAttach.toFixed(0),
           r.attachesPerSecond.toFixed(1),
           r.detachesPerSecond.toFixed(1),
           ms(r.concurrentAttachCpuMs),

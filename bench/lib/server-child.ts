@@ -8,7 +8,7 @@
  *                                                                  IPC write: the completion signal
  *                                                                  the bench waits on, instead of polling)
  *                    { t: 'stats', cpuUs, userUs, queries,         answer to 'stats'
- *                      dataPlaneCalls }
+ *                      dataPlaneCalls, byMethod, transportUs }
  *                    { t: 'profile', breakdown }                   answer to 'profile-stop'
  *   parent → child   { t: 'stats' }     settle (background work, trace saves), then report
  *                                       this process's CPU (user + system, µs) and statements sent
@@ -17,26 +17,61 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { Socket } from 'node:net';
 import { createCloud } from '../../src/server/cloud.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import { SimClient } from '../../src/sim/remote/client.ts';
 import { breakdown, type Profile } from './profile.ts';
 
 const env = process.env;
+const send = (m: unknown): void => void process.send?.(m);
 
 // Count (not change) the calls to the simulator daemon: each stands for a command, a sysfs read
 // or a libvirt call on a real host.
 let dataPlaneCalls = 0;
 const byMethod: Record<string, number> = {};
+// And measure what the transport to it costs this process, where it runs synchronously: sending
+// a request (encode, socket write) and taking in answers (the socket's 'data' handler: read
+// lines, decode, settle the caller's promise). The code that continues after an answer is
+// Hitch's and runs later, outside both. What is not caught: the kernel's read of the answer
+// before the handler and the wake-up itself, so the figure is a floor.
+let transportUs = 0;
+const cpuNow = (): number => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
 const request = SimClient.prototype.request;
 SimClient.prototype.request = function (this: SimClient, ...a: Parameters<typeof request>) {
   dataPlaneCalls++;
   const [m, p] = a;
   const key = m === 'host.exec' ? `exec ${(p as { cmd: string }).cmd}` : m === 'hv.call' ? `hv ${(p as { method: string }).method}` : m;
   byMethod[key] = (byMethod[key] ?? 0) + 1;
-  return request.apply(this, a);
+  const t0 = cpuNow();
+  try {
+    return request.apply(this, a);
+  } finally {
+    transportUs += cpuNow() - t0;
+  }
 } as typeof request;
-const send = (m: unknown): void => void process.send?.(m);
+const simSockets = new WeakSet<Socket>();
+const connect = Socket.prototype.connect;
+Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+  // net.connect(path) hands connect its normalized arguments: [[{ path }, callback]].
+  const first = (Array.isArray(args[0]) ? args[0][0] : args[0]) as { path?: unknown } | string | undefined;
+  const path = typeof first === 'string' ? first : first?.path;
+  if (path === env['BENCH_SIM_SOCKET']) simSockets.add(this);
+  return (connect as (...a: unknown[]) => Socket).apply(this, args);
+} as typeof connect;
+const emit = Socket.prototype.emit as (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
+Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args: unknown[]) {
+  if (event !== 'data' || !simSockets.has(this)) return emit.apply(this, [event, ...args]);
+  const t0 = cpuNow();
+  try {
+    return emit.apply(this, [event, ...args]);
+  } finally {
+    transportUs += cpuNow() - t0;
+  }
+} as typeof emit;
 
 const config = resolveConfig(
   {
@@ -62,16 +97,7 @@ process.on('message', (m: { t: string }) => {
     if (m.t === 'stats') {
       await cloud.settle();
       const cpu = process.cpuUsage();
-      send({ t: 'stats', cpuUs: cpu.user + cpu.system, userUs: cpu.user, queries: cloud.db.stats.queries, dataPlaneCalls, byMethod: { ...byMethod } });
-    } else if (m.t === 'calibrate') {
-      // The transport alone: one cheap call (a path test) after another, this process's CPU per call.
-      const host = cloud.hosts[0]?.host;
-      if (!host) throw new Error('no compute host');
-      const n = 2000;
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < n; i++) await host.exists('/dev/null');
-      const c = process.cpuUsage(c0);
-      send({ t: 'calibrated', usPerCall: (c.user + c.system) / n });
+      send({ t: 'stats', cpuUs: cpu.user + cpu.system, userUs: cpu.user, queries: cloud.db.stats.queries, dataPlaneCalls, byMethod: { ...byMethod }, transportUs });
     } else if (m.t === 'profile-start') {
       session = new Session();
       session.connect();

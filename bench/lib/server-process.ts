@@ -52,6 +52,8 @@ export interface ServerStats {
   readonly dataPlaneCalls: number;
   /** The same by kind (`exec iscsiadm`, `host.readFile`, `hv attachDisk`…). */
   readonly dataPlaneByKind: Readonly<Record<string, number>>;
+  /** CPU the server spent sending those calls and taking in their answers, ms (a floor: see server-child.ts). */
+  readonly transportMs: number;
 }
 
 export interface SplitCloud extends BenchApi {
@@ -63,8 +65,6 @@ export interface SplitCloud extends BenchApi {
   waitFinished(n: number): Promise<void>;
   /** Settle the server (background work, trace saves) and read its counters. */
   stats(): Promise<ServerStats>;
-  /** The server's CPU per data-plane call with nothing else to do (2000 path tests), µs. */
-  calibrate(): Promise<number>;
   /** Simulator daemon CPU so far, ms. */
   simCpuMs(): number;
   profile(fn: () => Promise<void>): Promise<CpuBreakdown>;
@@ -204,9 +204,8 @@ export async function startSplitCloud(opts: { scenario: string; database: string
         }),
       async stats() {
         const m = await ask('stats', 'stats');
-        return { cpuMs: Number(m['cpuUs']) / 1000, userMs: Number(m['userUs']) / 1000, queries: Number(m['queries']), dataPlaneCalls: Number(m['dataPlaneCalls']), dataPlaneByKind: m['byMethod'] as Record<string, number> };
+        return { cpuMs: Number(m['cpuUs']) / 1000, userMs: Number(m['userUs']) / 1000, queries: Number(m['queries']), dataPlaneCalls: Number(m['dataPlaneCalls']), dataPlaneByKind: m['byMethod'] as Record<string, number>, transportMs: Number(m['transportUs']) / 1000 };
       },
-      calibrate: async () => Number((await ask('calibrate', 'calibrated'))['usPerCall']),
       simCpuMs: () => procCpuMs(simPid) ?? NaN,
       async profile(fn) {
         await ask('profile-start', 'profiling');
