@@ -103,12 +103,13 @@ describe('hitch client commands', () => {
     expect(r.err).toMatch(/^REQ: curl -g -i -X POST .*\/identity\/v3\/auth\/tokens .*"password":"\*\*\*"/m);
     expect(r.err).toMatch(/^RESP: 200 req-/m);
     expect(r.err).not.toContain(c.demo.password);
-    // On attach, the host's commands too, with CHAP secrets masked.
+    // On attach, the host's commands too. The CHAP secret is in the node record brick writes
+    // (a root-only file), never on a command line.
     await cli(['volume', 'create', 'dbg'], env);
     const a = await cli(['--debug', 'attach', 'demo-server', 'dbg'], env);
     expect(a.code, a.err).toBe(0);
     expect(a.err).toMatch(/^CMD: iscsiadm -m node -T \S+ -p \S+ --login → exit 0 \(\d+ ms\)$/m);
-    expect(a.err).toMatch(/^CMD: iscsiadm .* -n node\.session\.auth\.password -v \*\*\* → exit 0/m);
+    expect(a.err).not.toMatch(/--op (new|update)|node\.session\.auth/);
   });
 
   it('maps messages back to catalog codes', () => {
