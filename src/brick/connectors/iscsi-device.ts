@@ -94,11 +94,13 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
     emitLog(span, ctx.logger, 'info', `Device WWN = '${wwn}'`);
     let dm: string | null = null;
     if (opts.multipath) {
+      // Forcing started when the first disk appeared; it has finished by now as a rule (udev's
+      // links take longer than two commands). Wait for it anyway: nothing of this attach may
+      // still be changing the map once it returns.
+      const early = opts.forced ? await opts.forced : null;
       dm = await mapOf(c, wwn, span);
       if (!dm) {
-        // Forcing started when the first disk appeared (it has finished by now, as a rule:
-        // udev's links take longer than two commands); for another WWN, or none, force now.
-        const early = opts.forced ? await opts.forced : null;
+        // For another WWN, or none started, force now.
         const forced = early !== null && early.wwn === wwn ? early : await forceMap(c, p.dev);
         const daemonAnswered = forced?.daemonAnswered ?? false;
         dm = daemonAnswered ? await waitForMap(c, wwn, opts.timeouts.multipathMs) : await mapOf(c, wwn, span);
