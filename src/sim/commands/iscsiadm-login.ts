@@ -8,7 +8,14 @@
  *   iscsiadm: Could not log into all portals
  *
  * (the seed's dead portal: exit 8 after iscsid's 8 × 15 s of retries). Logins to several
- * records run in parallel, as iscsiadm does.
+ * records run in parallel, as iscsiadm does. A record whose session exists already is not
+ * logged in again (`node.session.nr_sessions` = 1): exit 15, ISCSI_ERR_SESS_EXISTS —
+ *
+ *   iscsiadm: default: 1 session requested, but 1 already present.
+ *   iscsiadm: Could not log into all portals
+ *
+ * and when another login of the same record wins while this one is in flight, iscsid refuses
+ * the second ("initiator reported error (15 - session exists)").
  */
 import { setting, type NodeRecord } from '../iscsi-node-db.ts';
 import { deadPortalLoginMs } from '../latency.ts';
@@ -30,6 +37,7 @@ export function sessionLabel(s: { sid: number; target: string; portal: string })
 
 export const LOGIN_ERRORS: Readonly<Record<number, string>> = {
   8: 'connection timed out',
+  15: 'session exists',
   19: 'encountered non-retryable iSCSI login failure',
   24: 'iSCSI login failed due to authorization failure',
 };
@@ -78,21 +86,24 @@ async function loginOne(ctx: CommandContext, rec: NodeRecord): Promise<LoginOutc
 
 /** `--login` for the matched records. */
 export async function login(ctx: CommandContext, records: readonly NodeRecord[]): Promise<CommandOutput> {
-  const todo = records.filter((r) => !ctx.host.findSession(r.target, r.portal));
-  if (todo.length === 0) {
-    const n = records.length;
-    return out(15, '', `iscsiadm: default: ${n} session requested, but ${n} already present.\n`);
+  const stderr: string[] = [];
+  let code = 0;
+  const todo: NodeRecord[] = [];
+  for (const r of records) {
+    if (ctx.host.findSession(r.target, r.portal)) {
+      // iscsiadm counts the record's sessions in sysfs first and asks iscsid for none.
+      stderr.push(`iscsiadm: ${r.iface}: 1 session requested, but 1 already present.`);
+      code ||= 15;
+    } else {
+      todo.push(r);
+    }
   }
   const stdout = todo.map((r) => `Logging in to ${loginLabel(r)} (multiple)`);
   const results = await Promise.all(todo.map((r) => loginOne(ctx, r)));
-  const stderr: string[] = [];
-  let code = 0;
   results.forEach((res, i) => {
     const r = todo[i] as NodeRecord;
     if (res.ok) {
       stdout.push(`Login to ${loginLabel(r)} successful.`);
-    } else if (res.code === 15) {
-      stderr.push(`iscsiadm: default: 1 session requested, but 1 already present.`);
     } else {
       stderr.push(`iscsiadm: Could not login to ${loginLabel(r)}.`);
       stderr.push(`iscsiadm: initiator reported error (${res.code} - ${LOGIN_ERRORS[res.code] ?? 'unknown error'})`);
