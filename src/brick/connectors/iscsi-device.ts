@@ -9,6 +9,7 @@ import { emitLog } from '../log.ts';
 import * as mp from '../tools/multipath.ts';
 import { dmName, holders, isReadOnly, readWwn, slaves } from '../tools/scsi.ts';
 import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
+import { readIfPresent, realpathIfPresent } from '../tools/files.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathDevice } from './iscsi-path.ts';
 
@@ -69,9 +70,9 @@ export async function forceMap(ctx: BrickContext, dev: string): Promise<ForcedMa
 async function mapOf(ctx: BrickContext, wwn: string, span: BrickContext['span']): Promise<string | null> {
   const byId = `/dev/disk/by-id/dm-uuid-mpath-${wwn}`;
   const mapper = `/dev/mapper/${wwn}`;
-  const link = (await ctx.host.exists(byId)) ? byId : (await ctx.host.exists(mapper)) ? mapper : null;
-  if (!link) return null;
-  const dm = (await ctx.host.realpath(link)).split('/').pop() ?? '';
+  const target = (await realpathIfPresent(ctx, byId)) ?? (await realpathIfPresent(ctx, mapper));
+  if (target === null) return null;
+  const dm = target.split('/').pop() ?? '';
   // Usable means at least one live path under the map.
   const paths = await slaves({ ...ctx, span }, dm);
   span.set({ dm, paths: paths.join(',') });
@@ -160,9 +161,9 @@ export async function mapNamesFor(ctx: BrickContext, devs: readonly string[]): P
 }
 
 async function readWwnQuietly(ctx: BrickContext, dev: string): Promise<string | null> {
-  const p = `/sys/block/${dev}/device/wwid`;
   try {
-    return (await ctx.host.exists(p)) ? wwnFromSysfsWwid(await ctx.host.readFile(p)) : null;
+    const text = await readIfPresent(ctx, `/sys/block/${dev}/device/wwid`);
+    return text === null ? null : wwnFromSysfsWwid(text);
   } catch {
     return null;
   }

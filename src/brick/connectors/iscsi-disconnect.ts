@@ -11,7 +11,7 @@ import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
-import { findSession, sessionDevices } from './iscsi-sysfs.ts';
+import { findSession, sessionDevices, sessionOfDisk } from './iscsi-sysfs.ts';
 import { flushLeftoverMaps, mapNamesFor } from './iscsi-device.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
@@ -62,8 +62,10 @@ export async function disconnectIscsiVolume(
       for (const t of ci.targets) state.own(t);
       const states: TargetState[] = [];
       for (const t of ci.targets) {
-        const s = await findSession(ctx, t);
-        const devs = s ? await sessionDevices(ctx, s.sid) : [];
+        // The session this connector remembers, else the one the volume's disk sits on (after
+        // a restart); only when neither matches are all sessions looked at.
+        const s = await findSession(ctx, t, { hints: [state.sessionHint(t), () => sessionOfDisk(ctx, t)] });
+        const devs = s ? await sessionDevices(ctx, s) : [];
         states.push({
           t,
           sid: s ? s.sid : null,
@@ -118,7 +120,13 @@ export async function disconnectIscsiVolume(
           emitLog(ctx.span, ctx.logger, 'info', `Not logging out of ${s.t.portal} ${s.t.iqn}: the session carries other volumes`);
           continue;
         }
-        if (s.sid !== null) await attempt(`logout ${s.t.portal}`, () => iscsiadm.logout(ctx, s.t));
+        if (s.sid !== null) {
+          const t = s.t;
+          await attempt(`logout ${t.portal}`, async () => {
+            await iscsiadm.logout(ctx, t);
+            state.forgetSession(t);
+          });
+        }
         await attempt(`delete node ${s.t.portal}`, () => iscsiadm.nodeDelete(ctx, s.t));
         // Any failure so far (a disk that would not go, a hung logout) leaves the target owned,
         // for the reaper to finish later.

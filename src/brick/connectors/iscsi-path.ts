@@ -14,7 +14,7 @@ import * as iscsiadm from '../tools/iscsiadm.ts';
 import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
-import { findSession, sessionDevices, sessionTargets, type KernelSession } from './iscsi-sysfs.ts';
+import { findSession, sessionAt, sessionDevices, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface PathDevice {
@@ -54,19 +54,29 @@ async function ensureNodeRecord(ctx: BrickContext, nodesDir: string, t: IscsiTar
   return false;
 }
 
-/** Log in (unless a session exists already, e.g. shared with another volume). */
-async function ensureSession(ctx: BrickContext, t: IscsiTarget, signal: AbortSignal, startupSet: boolean): Promise<KernelSession> {
-  const existing = await findSession(ctx, t);
-  if (existing !== null) {
-    emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${existing.sid} to ${t.portal} ${t.iqn}`);
-    return existing;
+/**
+ * Log in, unless this connector already knows a session to the target (another volume behind
+ * it): one look at that session instead of a walk over all of them. Otherwise no look at all
+ * before the login: iscsiadm answers 15 when the session exists already (a restart forgot it,
+ * or someone else logged in), and then the session is looked up.
+ */
+async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiTarget, signal: AbortSignal, startupSet: boolean): Promise<KernelSession> {
+  const hint = state.sessionHint(t);
+  const known = hint === null ? null : await sessionAt(ctx, hint, t);
+  if (known !== null) {
+    emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${known.sid} to ${t.portal} ${t.iqn}`);
+    return known;
   }
-  await iscsiadm.login(ctx, t, signal);
-  if (!startupSet) await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
+  if (hint !== null) state.forgetSession(t);
+  const code = await iscsiadm.login(ctx, t, signal);
+  if (code === 0 && !startupSet) await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
+  // Sessions are numbered in login order: a new one is found first.
   const s = await findSession(ctx, t);
   if (s === null) {
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail: 'no session after a successful login' });
   }
+  if (code === 15) emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${s.sid} to ${t.portal} ${t.iqn} (already logged in)`);
+  state.rememberSession(t, s.sid);
   return s;
 }
 
@@ -105,13 +115,14 @@ export async function connectPath(
         // Before the node record exists: whatever happens next, the reaper knows to look here.
         state.own(t);
         const startupSet = await ensureNodeRecord(pctx, opts.nodesDir, t, auth);
-        const s = await ensureSession(pctx, t, signal, startupSet);
+        const s = await ensureSession(pctx, state, t, signal, startupSet);
         loggedIn = true;
         return s;
       });
       const sid = session.sid;
       span.set({ sid });
-      const st = (await sessionTargets(pctx, sid))[0];
+      // With manual scan a real kernel has no SCSI target for the session before its first scan.
+      let st = (await sessionTargets(pctx, session))[0];
       const hostNo = st?.host ?? session.hostNo;
       const byPath = byPathLink(t);
       if (hostNo === null) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: 0, paths: `session${sid} has no SCSI host` });
@@ -124,7 +135,8 @@ export async function connectPath(
         if (opts.onDisk && !announced) {
           // The scan write returns once the kernel has added the disk: it is in sysfs now,
           // while udev has yet to make its links.
-          const disk = (await sessionDevices(pctx, sid)).find((d) => d.hctl.lun === t.lun);
+          st ??= (await sessionTargets(pctx, session))[0];
+          const disk = st ? await targetDisk(pctx, st, t.lun) : null;
           if (disk) {
             announced = true;
             opts.onDisk(disk.dev);
@@ -138,7 +150,9 @@ export async function connectPath(
       const dev = (await ctx.host.realpath(byPath)).split('/').pop() ?? '';
       span.set({ dev });
       emitLog(span, ctx.logger, 'info', `Found iSCSI path ${byPath} -> /dev/${dev}`);
-      const hctl = (await sessionDevices(pctx, sid)).find((d) => d.dev === dev)?.hctl ?? { host: hostNo, channel: st?.channel ?? 0, target: st?.target ?? 0, lun: t.lun };
+      // The link is udev's name for this LUN of this session: the disk sits at C:T of its target.
+      st ??= (await sessionTargets(pctx, session))[0];
+      const hctl = { host: st?.host ?? hostNo, channel: st?.channel ?? 0, target: st?.target ?? 0, lun: t.lun };
       return { target: t, sid, hctl, dev, byPath };
     } catch (e) {
       const why = isHitchError(e) ? e.code : 'error';
@@ -185,14 +199,17 @@ export async function cleanupPath(
         emitLog(span, ctx.logger, 'info', `Keeping iSCSI session to ${t.portal}: other volumes use target ${t.iqn}`);
         return;
       }
-      const sid = opts.loggedIn || dev ? ((await findSession(c, t).catch(() => null))?.sid ?? null) : null;
-      if (sid !== null) {
-        const others = (await sessionDevices(c, sid).catch(() => [])).filter((d) => d.hctl.lun !== t.lun);
+      const session = opts.loggedIn || dev ? await findSession(c, t, { hints: [state.sessionHint(t)] }).catch(() => null) : null;
+      if (session !== null) {
+        const others = (await sessionDevices(c, session).catch(() => [])).filter((d) => d.hctl.lun !== t.lun);
         if (others.length > 0) {
-          emitLog(span, ctx.logger, 'info', `Keeping iSCSI session ${sid} to ${t.portal}: it carries ${others.length} other LUN(s)`);
+          emitLog(span, ctx.logger, 'info', `Keeping iSCSI session ${session.sid} to ${t.portal}: it carries ${others.length} other LUN(s)`);
           return;
         }
-        await attempt(`logout ${t.portal}`, () => iscsiadm.logout(c, t));
+        await attempt(`logout ${t.portal}`, async () => {
+          await iscsiadm.logout(c, t);
+          state.forgetSession(t);
+        });
       }
       await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));
       // A failure here (a hung logout, a disk that appears after we gave up on it) leaves the

@@ -69,9 +69,9 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
             mine.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
           }
         };
-        const session = await findSession(c, t).catch((e: unknown) => (mine.push(`find session: ${String(e)}`), null));
+        const session = await findSession(c, t, { hints: [state.sessionHint(t)] }).catch((e: unknown) => (mine.push(`find session: ${String(e)}`), null));
         if (mine.length === 0 && session) {
-          const devs = (await sessionDevices(c, session.sid).catch(() => [])).map((d) => d.dev);
+          const devs = (await sessionDevices(c, session).catch(() => [])).map((d) => d.dev);
           const mapped = (await Promise.all(devs.map((d) => holders(c, d).catch(() => [])))).some((h) => h.length > 0);
           const names = await mapNamesFor(c, devs);
           mine.push(...(await flushMapsOf(c, devs)));
@@ -87,7 +87,10 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
             });
           }
           mine.push(...(await flushLeftoverMaps(c, names, mine)));
-          await attempt(`logout ${t.portal}`, () => iscsiadm.logout(c, t));
+          await attempt(`logout ${t.portal}`, async () => {
+            await iscsiadm.logout(c, t);
+            state.forgetSession(t);
+          });
         }
         if (mine.length === 0) await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));
         if (mine.length === 0) {

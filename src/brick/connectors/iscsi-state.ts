@@ -19,6 +19,24 @@ export class IscsiHostState {
    * only under the target's lock, so a connect and a cleanup of one target cannot disagree.
    */
   readonly #owned = new Map<string, Pick<IscsiTarget, 'portal' | 'iqn'>>();
+  /**
+   * targetKey → the number of the session this connector last found logged in to that target,
+   * so the next lookup reads that one session instead of walking all of them. A hint only: it
+   * is checked in sysfs before use, and forgotten on logout.
+   */
+  readonly #sessions = new Map<string, number>();
+
+  rememberSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>, sid: number): void {
+    this.#sessions.set(targetKey(t), sid);
+  }
+
+  forgetSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    this.#sessions.delete(targetKey(t));
+  }
+
+  sessionHint(t: Pick<IscsiTarget, 'portal' | 'iqn'>): number | null {
+    return this.#sessions.get(targetKey(t)) ?? null;
+  }
 
   own(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
     this.#owned.set(targetKey(t), { portal: t.portal, iqn: t.iqn });

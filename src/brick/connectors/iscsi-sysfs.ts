@@ -5,13 +5,20 @@
  *   /sys/class/iscsi_session/session1/targetname              iqn.2010-10.org.openstack:volume-0001
  *   /sys/class/iscsi_connection/connection1:0/persistent_address   192.0.2.10   (persistent_port 3260)
  *   /sys/class/iscsi_session/session1 -> ../../devices/platform/host2/session1/iscsi_session/session1
- *   /sys/class/iscsi_host/host2/device/session1/target2:0:0/2:0:0:1/block/sdb
+ *   /sys/devices/platform/host2/session1/target2:0:0/2:0:0:1/block/sdb
  *
  * The persistent address is the portal the session was logged in to (`iscsiadm -m session`
- * prints it too); `address` can differ after a target redirect. Walked with `readdir`, so it
- * works on any Host.
+ * prints it too); `address` can differ after a target redirect.
+ *
+ * Every lookup here costs a fixed number of Host calls, whatever else the host is logged in
+ * to: each read is a syscall on a real host and a round trip through the simulator's daemon,
+ * and a host with a hundred volumes has a hundred sessions. A session is looked up by number
+ * when the caller knows it (the connector remembers the sessions it logged in, and a disk's
+ * sysfs path names its session); only without that does `findSession` walk the sessions, from
+ * the newest down, which after a login finds the new one first.
  */
-import type { IscsiTarget } from '../connection-info.ts';
+import { byPathLink, type IscsiTarget } from '../connection-info.ts';
+import { listIfPresent, realpathIfPresent } from '../tools/files.ts';
 import { recordAddress } from '../tools/node-record.ts';
 import { parseHctl, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
@@ -28,9 +35,14 @@ export interface KernelSession {
   readonly port: string;
   /** Its SCSI host number (from the session's device path), null if sysfs does not say. */
   readonly hostNo: number | null;
+  /** Its device directory, `/sys/devices/platform/hostH/sessionS` (the SCSI targets are in it); null if unknown. */
+  readonly dir: string | null;
 }
 
-/** An attribute's value, or null when it is gone (a session can end while we read it). */
+/**
+ * A session attribute's value, or null when it cannot be read: the session may end while we
+ * read it, and some attributes of a session in recovery answer with an error instead of a value.
+ */
 async function attr(ctx: BrickContext, path: string): Promise<string | null> {
   try {
     return (await ctx.host.readFile(path)).trim();
@@ -39,31 +51,73 @@ async function attr(ctx: BrickContext, path: string): Promise<string | null> {
   }
 }
 
-/** `H` of `/sys/devices/platform/hostH/sessionS/iscsi_session/sessionS`. */
-async function hostOf(ctx: BrickContext, sid: number): Promise<number | null> {
+/** `/sys/devices/platform/hostH/sessionS` and `H`, from where `/sys/class/iscsi_session/sessionS` points. */
+async function placeOf(ctx: BrickContext, sid: number): Promise<{ dir: string | null; hostNo: number | null }> {
   try {
-    const m = /\/host(\d+)\/session\d+\//.exec(await ctx.host.realpath(`${SESSIONS}/session${sid}`));
-    return m ? Number(m[1]) : null;
+    const real = await ctx.host.realpath(`${SESSIONS}/session${sid}`);
+    const m = /^(.*\/host(\d+)\/session\d+)\/iscsi_session\/session\d+$/.exec(real);
+    return m ? { dir: m[1] ?? null, hostNo: Number(m[2]) } : { dir: null, hostNo: null };
   } catch {
-    return null;
+    return { dir: null, hostNo: null };
   }
 }
 
-/** The session (if any) logged in to target `t` at its portal: `iscsiadm -m session` without a process. */
-export async function findSession(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
-  if (!(await ctx.host.exists(SESSIONS))) return null;
+/** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read on a mismatch, 4 on a match. */
+export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
+  if ((await attr(ctx, `${SESSIONS}/session${sid}/targetname`)) !== t.iqn) return null;
   const want = recordAddress(t.portal);
-  for (const entry of await ctx.host.readdir(SESSIONS)) {
-    const m = /^session(\d+)$/.exec(entry);
-    if (!m) continue;
-    const sid = Number(m[1]);
-    if ((await attr(ctx, `${SESSIONS}/${entry}/targetname`)) !== t.iqn) continue;
-    const conn = `${CONNECTIONS}/connection${sid}:0`;
-    const address = (await attr(ctx, `${conn}/persistent_address`)) ?? (await attr(ctx, `${conn}/address`));
-    const port = (await attr(ctx, `${conn}/persistent_port`)) ?? (await attr(ctx, `${conn}/port`));
-    if (address === null || port === null) continue;
-    if (address.toLowerCase() !== want.address.toLowerCase() || port !== want.port) continue;
-    return { sid, iqn: t.iqn, address, port, hostNo: await hostOf(ctx, sid) };
+  const conn = `${CONNECTIONS}/connection${sid}:0`;
+  const address = (await attr(ctx, `${conn}/persistent_address`)) ?? (await attr(ctx, `${conn}/address`));
+  if (address === null || address.toLowerCase() !== want.address.toLowerCase()) return null;
+  const port = (await attr(ctx, `${conn}/persistent_port`)) ?? (await attr(ctx, `${conn}/port`));
+  if (port !== want.port) return null;
+  return { sid, iqn: t.iqn, address, port, ...(await placeOf(ctx, sid)) };
+}
+
+/**
+ * The session number a path's disk belongs to, from its sysfs device path (2 calls; null when
+ * the disk or its udev link is not there): `/dev/disk/by-path/…-lun-L` → `/dev/sdX`, and
+ * `/sys/block/sdX/device` → `…/hostH/sessionS/targetH:C:T/H:C:T:L`.
+ */
+export async function sessionOfDisk(ctx: BrickContext, t: IscsiTarget): Promise<number | null> {
+  const dev = (await realpathIfPresent(ctx, byPathLink(t)))?.split('/').pop() ?? '';
+  if (!/^sd[a-z]+$/.test(dev)) return null;
+  const device = await realpathIfPresent(ctx, `/sys/block/${dev}/device`);
+  const m = device === null ? null : /\/session(\d+)\/target\d+:\d+:\d+\/\d+:\d+:\d+:\d+$/.exec(device);
+  return m ? Number(m[1]) : null;
+}
+
+export interface FindSessionOptions {
+  /**
+   * Session numbers to try first, in order: a number, or a function that finds one (called
+   * only when the hints before it did not match), e.g. remembered from the login, or read from
+   * the path of the volume's disk (`sessionOfDisk`).
+   */
+  readonly hints?: ReadonlyArray<number | null | (() => Promise<number | null>)>;
+}
+
+/**
+ * The session (if any) logged in to target `t` at its portal: `iscsiadm -m session` without a
+ * process. The hints cost O(1) calls each; without a hint that matches, every session is looked
+ * at, newest (highest number) first — right after a login the new session is found at once.
+ */
+export async function findSession(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>, opts: FindSessionOptions = {}): Promise<KernelSession | null> {
+  const tried = new Set<number>();
+  for (const hint of opts.hints ?? []) {
+    const sid = typeof hint === 'function' ? await hint() : hint;
+    if (sid === null || tried.has(sid)) continue;
+    tried.add(sid);
+    const s = await sessionAt(ctx, sid, t);
+    if (s) return s;
+  }
+  const sids = (await listIfPresent(ctx, SESSIONS))
+    .map((e) => /^session(\d+)$/.exec(e))
+    .flatMap((m) => (m ? [Number(m[1])] : []))
+    .filter((sid) => !tried.has(sid))
+    .sort((a, b) => b - a);
+  for (const sid of sids) {
+    const s = await sessionAt(ctx, sid, t);
+    if (s) return s;
   }
   return null;
 }
@@ -72,7 +126,7 @@ export interface SessionTarget {
   readonly host: number;
   readonly channel: number;
   readonly target: number;
-  /** `/sys/class/iscsi_host/hostH/device/sessionS/targetH:C:T` */
+  /** `/sys/devices/platform/hostH/sessionS/targetH:C:T` */
   readonly dir: string;
 }
 
@@ -82,32 +136,32 @@ export interface SessionDevice {
   readonly dev: string;
 }
 
-/** The SCSI target(s) the kernel created for session `sid`. */
-export async function sessionTargets(ctx: BrickContext, sid: number): Promise<SessionTarget[]> {
-  const root = '/sys/class/iscsi_host';
-  if (!(await ctx.host.exists(root))) return [];
+/** The SCSI target(s) the kernel created for session `s` (none until the first scan, with manual scan): 1 call. */
+export async function sessionTargets(ctx: BrickContext, s: KernelSession): Promise<SessionTarget[]> {
+  if (s.dir === null) return [];
   const out: SessionTarget[] = [];
-  for (const h of await ctx.host.readdir(root)) {
-    const base = `${root}/${h}/device/session${sid}`;
-    if (!(await ctx.host.exists(base))) continue;
-    for (const e of await ctx.host.readdir(base)) {
-      const m = /^target(\d+):(\d+):(\d+)$/.exec(e);
-      if (m) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]), dir: `${base}/${e}` });
-    }
+  for (const e of await listIfPresent(ctx, s.dir)) {
+    const m = /^target(\d+):(\d+):(\d+)$/.exec(e);
+    if (m) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]), dir: `${s.dir}/${e}` });
   }
   return out;
 }
 
-/** Every SCSI disk of session `sid`, with its H:C:T:L. */
-export async function sessionDevices(ctx: BrickContext, sid: number): Promise<SessionDevice[]> {
+/** The disk of LUN `lun` on SCSI target `st`, if the kernel has it: 1 call. */
+export async function targetDisk(ctx: BrickContext, st: SessionTarget, lun: number): Promise<SessionDevice | null> {
+  const hctl: Hctl = { host: st.host, channel: st.channel, target: st.target, lun };
+  const dev = (await listIfPresent(ctx, `${st.dir}/${hctl.host}:${hctl.channel}:${hctl.target}:${lun}/block`))[0];
+  return dev === undefined ? null : { hctl, dev };
+}
+
+/** Every SCSI disk of session `s`, with its H:C:T:L: 1 call per SCSI target and 1 per LUN of this session. */
+export async function sessionDevices(ctx: BrickContext, s: KernelSession): Promise<SessionDevice[]> {
   const out: SessionDevice[] = [];
-  for (const t of await sessionTargets(ctx, sid)) {
-    for (const e of await ctx.host.readdir(t.dir)) {
+  for (const t of await sessionTargets(ctx, s)) {
+    for (const e of await listIfPresent(ctx, t.dir)) {
       const hctl = parseHctl(e);
       if (!hctl) continue;
-      const blockDir = `${t.dir}/${e}/block`;
-      if (!(await ctx.host.exists(blockDir))) continue;
-      for (const dev of await ctx.host.readdir(blockDir)) out.push({ hctl, dev });
+      for (const dev of await listIfPresent(ctx, `${t.dir}/${e}/block`)) out.push({ hctl, dev });
     }
   }
   return out;

@@ -276,7 +276,7 @@ export class FakeIscsiHost implements Host {
     return this.#o.targets.find((t) => t.iqn === iqn && t.portals.includes(portal));
   }
   #sessionDir(s: Session): string {
-    return `/sys/class/iscsi_host/host${s.hostNo}/device/session${s.sid}/target${s.hostNo}:0:0`;
+    return `/sys/devices/platform/host${s.hostNo}/session${s.sid}/target${s.hostNo}:0:0`;
   }
   /** Scan LUN `L` of `C T L` on a session's host; true when a disk will appear (after `scanMs`). */
   #scan(hostNo: number, data: string): boolean {
@@ -469,6 +469,7 @@ export class FakeIscsiHost implements Host {
       const s: Session = { sid: this.#nextSid++, portal, iqn, hostNo: this.#nextHost++ };
       this.sessions.set(s.sid, s);
       this.#put(`${this.#sessionDir(s)}/.dir`);
+      this.#link(`/sys/class/iscsi_host/host${s.hostNo}/device`, `/sys/devices/platform/host${s.hostNo}`);
       const dev = `/sys/devices/platform/host${s.hostNo}/session${s.sid}`;
       this.#put(`${dev}/iscsi_session/session${s.sid}/targetname`, `${iqn}\n`);
       this.#link(`/sys/class/iscsi_session/session${s.sid}`, `${dev}/iscsi_session/session${s.sid}`);

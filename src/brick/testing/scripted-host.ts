@@ -3,6 +3,7 @@
  * and a clock that only moves when told. Anything not scripted fails loudly, so a test also
  * pins which calls were made. Scenario tests use the simulator's SimHost instead.
  */
+import { HitchError } from '../../errors.ts';
 import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../../host/host.ts';
 
 export type Script = (cmd: string, args: readonly string[], opts?: ExecOptions) => ExecResult | undefined;
@@ -40,7 +41,8 @@ export class ScriptedHost implements Host {
 
   async readFile(path: string): Promise<string> {
     const v = this.files.get(path);
-    if (v === undefined) throw new Error(`ENOENT ${path}`);
+    // As LinuxHost and SimHost report a missing file.
+    if (v === undefined) throw new HitchError('HITCH_PATH_NOT_FOUND', { path });
     return v;
   }
 

@@ -52,15 +52,18 @@ export async function nodeDelete(ctx: BrickContext, t: Pick<IscsiTarget, 'portal
 
 /**
  * `--login`, once: iscsid already retries inside its own login timeout, so a second login
- * would only double the wait on a dead portal. Exit 15 (session exists) counts as success.
+ * would only double the wait on a dead portal. Resolves with the exit code: 0 = logged in now,
+ * 15 = a session to this portal and target was there already ("1 session requested, but 1
+ * already present"; the caller looks it up).
  */
-export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSignal): Promise<void> {
+export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSignal): Promise<0 | 15> {
   try {
-    await run(ctx, 'iscsiadm', [...nodeArgs(t), '--login'], {
+    const r = await run(ctx, 'iscsiadm', [...nodeArgs(t), '--login'], {
       okCodes: [0, 15],
       timeoutMs: ISCSI_LOGIN_TIMEOUT_MS,
       ...(signal ? { signal } : {}),
     });
+    return r.code === 15 ? 15 : 0;
   } catch (e) {
     if (!isHitchError(e, 'HITCH_EXEC_FAILED')) throw e;
     const code = e.details['exitCode'];

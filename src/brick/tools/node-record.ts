@@ -23,6 +23,7 @@
  * goes nowhere else — not in the span, the log or an error.
  */
 import type { ChapCredentials, IscsiTarget } from '../connection-info.ts';
+import { listIfPresent, readIfPresent } from './files.ts';
 import type { BrickContext } from './run.ts';
 
 /** Where Debian and Ubuntu keep node records. RHEL and Fedora: `/var/lib/iscsi/nodes`. */
@@ -82,8 +83,9 @@ interface Located {
 
 async function readIf(ctx: BrickContext, path: string): Promise<string | null> {
   try {
-    return (await ctx.host.exists(path)) ? await ctx.host.readFile(path) : null;
+    return await readIfPresent(ctx, path);
   } catch {
+    // Unreadable is treated as absent, as before: a new record replaces it.
     return null;
   }
 }
@@ -98,14 +100,12 @@ async function locate(ctx: BrickContext, nodesDir: string, t: IscsiTarget): Prom
   const plain = `${dir}/${address},${port}`;
   const text = await readIf(ctx, plain);
   if (text !== null) return { path: plain, existing: parseRecordSettings(text), tpgt: '-1' };
-  if (await ctx.host.exists(dir)) {
-    for (const entry of await ctx.host.readdir(dir)) {
-      const m = /^([^,]+),(\d+),(\d+)$/.exec(entry);
-      if (!m || m[1] !== address || m[2] !== port) continue;
-      const path = `${dir}/${entry}/default`;
-      const found = await readIf(ctx, path);
-      if (found !== null) return { path, existing: parseRecordSettings(found), tpgt: m[3] ?? '-1' };
-    }
+  for (const entry of await listIfPresent(ctx, dir)) {
+    const m = /^([^,]+),(\d+),(\d+)$/.exec(entry);
+    if (!m || m[1] !== address || m[2] !== port) continue;
+    const path = `${dir}/${entry}/default`;
+    const found = await readIf(ctx, path);
+    if (found !== null) return { path, existing: parseRecordSettings(found), tpgt: m[3] ?? '-1' };
   }
   return { path: plain, existing: null, tpgt: '-1' };
 }

@@ -5,6 +5,7 @@
 import { HitchError } from '../../errors.ts';
 import { parseBlockdevGetro } from '../parsers/lsblk.ts';
 import { parseScsiId, wwnFromSysfsWwid } from '../parsers/wwid.ts';
+import { listIfPresent, readIfPresent } from './files.ts';
 import { run, type BrickContext } from './run.ts';
 
 export const SCSI_TIMEOUT_MS = 30_000;
@@ -42,9 +43,9 @@ export async function deleteScsiDevice(ctx: BrickContext, dev: string): Promise<
 
 /** The WWN of `/dev/<dev>`: sysfs `wwid` first (no process), then `scsi_id`. */
 export async function readWwn(ctx: BrickContext, dev: string): Promise<string> {
-  const wwidPath = `/sys/block/${dev}/device/wwid`;
-  if (await ctx.host.exists(wwidPath)) {
-    const w = wwnFromSysfsWwid(await ctx.host.readFile(wwidPath));
+  const sysfs = await readIfPresent(ctx, `/sys/block/${dev}/device/wwid`);
+  if (sysfs !== null) {
+    const w = wwnFromSysfsWwid(sysfs);
     if (w) return w;
   }
   const r = await run(ctx, '/lib/udev/scsi_id', ['--page', '0x83', '--whitelisted', `/dev/${dev}`], {
@@ -58,22 +59,17 @@ export async function readWwn(ctx: BrickContext, dev: string): Promise<string> {
 
 /** The dm devices holding `dev` (`/sys/block/sdX/holders/dm-N`). */
 export async function holders(ctx: BrickContext, dev: string): Promise<string[]> {
-  const dir = `/sys/block/${dev}/holders`;
-  if (!(await ctx.host.exists(dir))) return [];
-  return (await ctx.host.readdir(dir)).filter((n) => n.startsWith('dm-'));
+  return (await listIfPresent(ctx, `/sys/block/${dev}/holders`)).filter((n) => n.startsWith('dm-'));
 }
 
 /** The path devices under a dm map (`/sys/block/dm-N/slaves/sdX`). */
 export async function slaves(ctx: BrickContext, dm: string): Promise<string[]> {
-  const dir = `/sys/block/${dm}/slaves`;
-  if (!(await ctx.host.exists(dir))) return [];
-  return ctx.host.readdir(dir);
+  return listIfPresent(ctx, `/sys/block/${dm}/slaves`);
 }
 
 /** The map name of `dm-N` (`/sys/block/dm-N/dm/name`), the WWN for multipath maps. */
 export async function dmName(ctx: BrickContext, dm: string): Promise<string | null> {
-  const p = `/sys/block/${dm}/dm/name`;
-  return (await ctx.host.exists(p)) ? (await ctx.host.readFile(p)).trim() : null;
+  return (await readIfPresent(ctx, `/sys/block/${dm}/dm/name`))?.trim() ?? null;
 }
 
 /**
@@ -82,11 +78,8 @@ export async function dmName(ctx: BrickContext, dm: string): Promise<string | nu
  */
 export async function isReadOnly(ctx: BrickContext, devPath: string): Promise<boolean> {
   const name = devPath.split('/').pop() ?? '';
-  const ro = `/sys/block/${name}/ro`;
-  if (/^[A-Za-z0-9_-]+$/.test(name) && (await ctx.host.exists(ro))) {
-    const v = (await ctx.host.readFile(ro)).trim();
-    if (v === '0' || v === '1') return v === '1';
-  }
+  const v = /^[A-Za-z0-9_-]+$/.test(name) ? (await readIfPresent(ctx, `/sys/block/${name}/ro`))?.trim() : undefined;
+  if (v === '0' || v === '1') return v === '1';
   const r = await run(ctx, 'blockdev', ['--getro', devPath], { timeoutMs: SCSI_TIMEOUT_MS });
   return parseBlockdevGetro(r.stdout) === true;
 }

@@ -1,0 +1,42 @@
+/**
+ * File reads where "not there" is an answer, in one Host call instead of `exists` + read (each
+ * call is a syscall on a real host and a round trip through the simulator's daemon). Only the
+ * Host's "no such file" (`HITCH_PATH_NOT_FOUND`, what LinuxHost makes of ENOENT and SimHost of
+ * its tree's) means absent; any other failure still throws.
+ */
+import { isHitchError } from '../../errors.ts';
+import type { BrickContext } from './run.ts';
+
+export function isMissing(e: unknown): boolean {
+  return isHitchError(e, 'HITCH_PATH_NOT_FOUND');
+}
+
+/** A file's content, or null when it does not exist. */
+export async function readIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
+  try {
+    return await ctx.host.readFile(path);
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw e;
+  }
+}
+
+/** A directory's entries, or none when it does not exist. */
+export async function listIfPresent(ctx: BrickContext, path: string): Promise<string[]> {
+  try {
+    return await ctx.host.readdir(path);
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+}
+
+/** Where a link leads, or null when it (or what it points to) does not exist. */
+export async function realpathIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
+  try {
+    return await ctx.host.realpath(path);
+  } catch (e) {
+    if (isMissing(e)) return null;
+    throw e;
+  }
+}
