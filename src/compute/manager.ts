@@ -17,7 +17,7 @@
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
-import { Trace, type Span } from '../trace/span.ts';
+import { Trace, type Span, type SpanRecord } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
@@ -67,30 +67,54 @@ interface Inflight {
 }
 
 /**
+ * How long (on the host's clock) an operation runs before its spans are written while it is still
+ * running. The journal (the step column, the mapping) is written before every step whatever this
+ * says; the spans are the trace, for people and for other processes' `explain`. An operation that
+ * takes less than this has its trace written once, when it ends: one multi-row statement instead
+ * of one per step. A long one (a slow login, a guest slow to release a disk) shows its progress
+ * to other processes at most this late, at the next step or the next top-level span end.
+ */
+export const SPAN_PROGRESS_MS = 500;
+
+/**
  * Saves of one operation's spans, one at a time (two overlapping writes of the same rows would
- * collide on PostgreSQL), and only what changed: a span is written when it starts and again when
- * it ends, never rewritten after — an attach's trace costs its ~35 spans twice, not ten full copies.
+ * collide on PostgreSQL), and only what changed: a span is written when first saved and again
+ * once it has ended, never rewritten after.
  */
 class SpanSaver {
   #chain: Promise<void> = Promise.resolve();
   /** Span id → whether the saved row already has its end. */
   readonly #saved = new Map<number, boolean>();
+  /** Host-clock time of the last save queued (or of the start). */
+  #lastMs: number;
   constructor(
     readonly opId: string,
     readonly trace: Trace,
     readonly repo: ComputeRepository,
-  ) {}
+  ) {
+    this.#lastMs = trace.clock.now();
+  }
   /** Queue a save after the ones already queued; resolves when it is done (or failed). */
   next(): Promise<void> {
+    this.#lastMs = this.trace.clock.now();
     this.#chain = this.#chain.then(() => this.#save()).catch(() => undefined);
     return this.#chain;
   }
+  /** Queue a save when SPAN_PROGRESS_MS have passed since the last; else nothing. */
+  progress(): Promise<void> | null {
+    return this.trace.clock.now() - this.#lastMs >= SPAN_PROGRESS_MS ? this.next() : null;
+  }
   async #save(): Promise<void> {
-    const changed = this.trace.spans.filter((s) => this.#saved.get(s.id) !== true && (s.endMs !== null || !this.#saved.has(s.id)));
+    const changed: SpanRecord[] = [];
+    for (const s of this.trace.spans) {
+      const saved = this.#saved.get(s.id);
+      if (saved === true || (saved === false && s.endMs === null)) continue;
+      // A copy: the span may change while the statement is on its way.
+      changed.push({ ...s, attrs: { ...s.attrs } });
+    }
     if (changed.length === 0) return;
-    const snapshot = changed.map((s) => ({ ...s, attrs: { ...s.attrs } }));
-    await this.repo.upsertSpans(this.opId, snapshot);
-    for (const s of snapshot) this.#saved.set(s.id, s.endMs !== null);
+    await this.repo.upsertSpans(this.opId, changed);
+    for (const s of changed) this.#saved.set(s.id, s.endMs !== null);
   }
 }
 
@@ -248,7 +272,7 @@ export class ComputeManager {
    * the background. `done` settles when the attach has completed or been rolled back.
    */
   async attach(server: ServerRow, volumeId: string, device: string | null, meta: { requestId: string; projectId: string }): Promise<OperationHandle> {
-    const { opId, trace, ctx } = await this.#begin('attach', server, volumeId, meta);
+    const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta);
     const root = trace.root();
     let bdm: BdmRow;
     try {
@@ -257,7 +281,9 @@ export class ComputeManager {
       await this.#finish(opId, 'attach', trace, e);
       throw e;
     }
-    await this.repo.setOperationBdm(opId, bdm.id);
+    // The mapping's id reaches the journal with the next step's write (recovery finds the mapping
+    // by server and volume until then).
+    journal.bdmId = bdm.id;
     const done = this.#track(
       (async () => {
         try {
@@ -280,8 +306,7 @@ export class ComputeManager {
         message: `Volume ${volumeId} is ${bdm.status} on server ${server.id}; try again when it is attached.`,
       });
     }
-    const { opId, trace, ctx } = await this.#begin('detach', server, volumeId, meta);
-    await this.repo.setOperationBdm(opId, bdm.id);
+    const { opId, trace, ctx } = await this.#begin('detach', server, volumeId, bdm.id, meta);
     const root = trace.root();
     const done = this.#track(
       (async () => {
@@ -303,7 +328,7 @@ export class ComputeManager {
     return { operationId: opId, bdm, done };
   }
 
-  async #begin(kind: string, server: ServerRow, volumeId: string, meta: { requestId: string; projectId: string }) {
+  async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: { requestId: string; projectId: string }) {
     const opId = crypto.randomUUID();
     const trace = new Trace(this.#opts.clock);
     this.#inflight.set(opId, { trace, kind });
@@ -312,7 +337,7 @@ export class ComputeManager {
       kind,
       server_id: server.id,
       volume_id: volumeId,
-      bdm_id: null,
+      bdm_id: bdmId,
       project_id: meta.projectId,
       request_id: meta.requestId,
       state: 'running',
@@ -322,26 +347,37 @@ export class ComputeManager {
       started_ms: this.#opts.clock.now(),
       ended_ms: null,
     });
+    // The trace is written when the operation ends, and while it runs only once it has run a
+    // while (SPAN_PROGRESS_MS): at a step start or a top-level span end. After the end, any span
+    // that ends is saved at once: background work (a dead portal's login failing after the volume
+    // was already usable) still belongs to this operation's trace.
+    const saver = new SpanSaver(opId, trace, this.repo);
+    this.#savers.set(opId, saver);
+    const journal: { bdmId: string | null } = { bdmId: null };
     const ctx: FlowContext = {
       ...this.#opts.flow,
       repo: this.repo,
       clock: this.#opts.clock,
       onStep: async (step) => {
-        await this.repo.setOperationStep(opId, step);
+        // The journal first: crash recovery reads it. A mapping id not yet written goes with it.
+        const bdm = journal.bdmId;
+        journal.bdmId = null;
+        await this.repo.setOperationStep(opId, step, bdm);
+        const p = saver.progress();
+        if (p) this.#track(p);
         await this.#opts.onStep?.({ id: opId, kind }, step);
       },
     };
-    // Flush the trace at every top-level step end, so other processes see progress; and at any
-    // span end after the operation finished: background work (a dead portal's login failing
-    // after the volume was already usable) still belongs to this operation's trace.
-    const saver = new SpanSaver(opId, trace, this.repo);
-    this.#savers.set(opId, saver);
     trace.subscribe((e) => {
       if (e.kind !== 'end') return;
-      if (e.span.parentId === null || !this.#inflight.has(opId)) this.#track(saver.next());
+      if (!this.#inflight.has(opId)) this.#track(saver.next());
+      else if (e.span.parentId === null) {
+        const p = saver.progress();
+        if (p) this.#track(p);
+      }
       this.#forgetIfQuiet(opId, trace);
     });
-    return { opId, trace, ctx };
+    return { opId, trace, ctx, journal };
   }
 
   async #withInstanceLock(server: ServerRow, root: Span, fn: () => Promise<void>): Promise<void> {

@@ -28,10 +28,35 @@ function isUniqueViolation(e: unknown): boolean {
 const SPAN_COLUMNS = ['operation_id', 'span_id', 'parent_id', 'name', 'start_ms', 'end_ms', 'outcome', 'attrs', 'error_code', 'error_message'] as const;
 type SpanRow = Record<(typeof SPAN_COLUMNS)[number], unknown>;
 
-// The statements an attach or detach runs several times, compiled once (see db/prepared.ts).
+const OPERATION_COLUMNS = [
+  'id', 'kind', 'server_id', 'volume_id', 'bdm_id', 'project_id', 'request_id', 'state', 'step', 'error_code', 'error_message', 'started_ms', 'ended_ms', 'created_at',
+] as const satisfies ReadonlyArray<keyof OperationRow>;
+const BDM_COLUMNS = [
+  'id', 'server_id', 'volume_id', 'device_name', 'attachment_id', 'status', 'connection_info', 'device_info', 'cinder_flow', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof BdmRow>;
+
+/** `insert into <table> (<columns>) values (…)`, compiled once. */
+function insertRow(table: string, columns: readonly string[]) {
+  return prepared(columns.length, (db, ...values: unknown[]) => db.insertInto(table).values(Object.fromEntries(columns.map((c, i) => [c, values[i]]))));
+}
+
+// The statements an attach or detach runs, compiled once (see db/prepared.ts).
 const Q = {
+  getServer: prepared(2, (db, id: string, deleted: string) => db.selectFrom('servers').selectAll().where('id', '=', id).where('status', '!=', deleted)),
+  getServerOf: prepared(3, (db, id: string, deleted: string, projectId: string) =>
+    db.selectFrom('servers').selectAll().where('id', '=', id).where('status', '!=', deleted).where('project_id', '=', projectId),
+  ),
+  insertOperation: insertRow('operations', OPERATION_COLUMNS),
+  insertBdm: insertRow('bdms', BDM_COLUMNS),
+  deleteBdm: prepared(1, (db, id: string) => db.deleteFrom('bdms').where('id', '=', id)),
+  /** `update bdms set status, updated_at where id and status in (…)`, by how many statuses. */
+  transitionBdm: preparedByKey((n: number) =>
+    prepared(3 + n, (db, to: string, updatedAt: string, id: string, ...from: unknown[]) =>
+      db.updateTable('bdms').set({ status: to, updated_at: updatedAt }).where('id', '=', id).where('status', 'in', from as string[]),
+    ),
+  ),
   setStep: prepared(2, (db, step: string, id: string) => db.updateTable('operations').set({ step }).where('id', '=', id)),
-  setBdm: prepared(2, (db, bdmId: string, id: string) => db.updateTable('operations').set({ bdm_id: bdmId }).where('id', '=', id)),
+  setStepBdm: prepared(3, (db, step: string, bdmId: string, id: string) => db.updateTable('operations').set({ step, bdm_id: bdmId }).where('id', '=', id)),
   finish: prepared(5, (db, state: string, endedMs: number, code: string | null, message: string | null, id: string) =>
     db.updateTable('operations').set({ state, ended_ms: endedMs, error_code: code, error_message: message }).where('id', '=', id),
   ),
@@ -99,9 +124,8 @@ export class ComputeRepository {
   }
 
   async getServer(id: string, projectId?: string): Promise<ServerRow | undefined> {
-    let q = this.#db.selectFrom('servers').selectAll().where('id', '=', id).where('status', '!=', 'DELETED');
-    if (projectId !== undefined) q = q.where('project_id', '=', projectId);
-    return q.executeTakeFirst();
+    const r = projectId === undefined ? await Q.getServer.execute(this.#db, id, 'DELETED') : await Q.getServerOf.execute(this.#db, id, 'DELETED', projectId);
+    return r.rows[0] as ServerRow | undefined;
   }
 
   /** A server whatever its status (recovery must see deleted ones too). */
@@ -137,7 +161,7 @@ export class ComputeRepository {
   async insertBdm(row: Omit<BdmRow, 'created_at' | 'updated_at'>): Promise<BdmRow> {
     const full: BdmRow = { ...row, created_at: nowIso(), updated_at: null };
     try {
-      await this.#db.insertInto('bdms').values(full).execute();
+      await Q.insertBdm.execute(this.#db, ...BDM_COLUMNS.map((c) => full[c]));
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new HitchError('HITCH_DEVICE_IN_USE', { device: row.device_name, volume: row.volume_id });
@@ -176,31 +200,25 @@ export class ComputeRepository {
 
   /** Move a mapping from one status to another; false when it was not in `from`. */
   async transitionBdm(id: string, from: readonly string[], to: string): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('bdms')
-      .set({ status: to, updated_at: nowIso() })
-      .where('id', '=', id)
-      .where('status', 'in', [...from])
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const r = await Q.transitionBdm(from.length).execute(this.#db, to, nowIso(), id, ...from);
+    return Number(r.numAffectedRows) === 1;
   }
 
   async deleteBdm(id: string): Promise<void> {
-    await this.#db.deleteFrom('bdms').where('id', '=', id).execute();
+    await Q.deleteBdm.execute(this.#db, id);
   }
 
   // --- operations (journal) and spans -------------------------------------------------------
 
   async insertOperation(row: Omit<OperationRow, 'created_at'>): Promise<void> {
-    await this.#db.insertInto('operations').values({ ...row, created_at: nowIso() }).execute();
+    const full: OperationRow = { ...row, created_at: nowIso() };
+    await Q.insertOperation.execute(this.#db, ...OPERATION_COLUMNS.map((c) => full[c]));
   }
 
-  async setOperationBdm(id: string, bdmId: string): Promise<void> {
-    await Q.setBdm.execute(this.#db, bdmId, id);
-  }
-
-  async setOperationStep(id: string, step: string): Promise<void> {
-    await Q.setStep.execute(this.#db, step, id);
+  /** The journal's step (and the mapping's id, when it is new): one statement, before the step runs. */
+  async setOperationStep(id: string, step: string, bdmId: string | null = null): Promise<void> {
+    if (bdmId === null) await Q.setStep.execute(this.#db, step, id);
+    else await Q.setStepBdm.execute(this.#db, step, bdmId, id);
   }
 
   async finishOperation(

@@ -4,6 +4,7 @@
  * decides, on SQLite and PostgreSQL alike, and the loser sees zero updated rows.
  */
 import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
+import { prepared, preparedByKey } from '../db/prepared.ts';
 import type { AttachmentTable, Database, VolumeTable, VolumeTypeTable } from '../db/schema.ts';
 
 export type VolumeRow = VolumeTable;
@@ -51,6 +52,95 @@ function guardExpr(eb: VEB, g: StatusGuard): Expression<SqlBool> {
   return parts.length === 0 ? eb.val(false).$castTo<SqlBool>() : eb.or(parts);
 }
 
+const ATTACHMENT_COLUMNS = [
+  'id', 'volume_id', 'project_id', 'instance_uuid', 'attached_host', 'mountpoint', 'attach_status', 'attach_mode',
+  'connector', 'connection_info', 'attach_time', 'detach_time', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof AttachmentRow>;
+
+/** The guard's shape (how many statuses of each kind): part of a prepared statement's key. */
+function guardKey(g: StatusGuard): string {
+  return `${g.statuses.length}/${g.multiattachStatuses?.length ?? 0}`;
+}
+
+/** A guard with placeholder statuses, the same shape as the key's. */
+function guardOf(key: string, args: readonly unknown[]): StatusGuard {
+  const [n, m] = key.split('/').map(Number) as [number, number];
+  return { statuses: args.slice(0, n) as string[], multiattachStatuses: args.slice(n, n + m) as string[] };
+}
+
+/** The guard's statuses as arguments, in guardOf's order. */
+function guardArgs(g: StatusGuard): string[] {
+  return [...g.statuses, ...(g.multiattachStatuses ?? [])];
+}
+
+// The statements an attach or detach runs, compiled once per shape (see db/prepared.ts).
+const Q = {
+  getVolume: prepared(1, (db, id: string) => db.selectFrom('volumes').selectAll().where('id', '=', id)),
+  getAttachment: prepared(1, (db, id: string) => db.selectFrom('attachments').selectAll().where('id', '=', id)),
+  attachmentsOfVolume: prepared(1, (db, volumeId: string) => db.selectFrom('attachments').selectAll().where('volume_id', '=', volumeId).orderBy('created_at').orderBy('id')),
+  deleteAttachment: prepared(1, (db, id: string) => db.deleteFrom('attachments').where('id', '=', id)),
+  insertAttachment: prepared(ATTACHMENT_COLUMNS.length, (db, ...values: unknown[]) =>
+    db.insertInto('attachments').values(Object.fromEntries(ATTACHMENT_COLUMNS.map((c, i) => [c, values[i]]))),
+  ),
+  /** `update volumes set <columns>, updated_at where id and <guard>`, by `columns|guard shape`. */
+  transition: preparedByKey((key: string) => {
+    const [cols, shape] = key.split('|') as [string, string];
+    const columns = cols === '' ? [] : cols.split(',');
+    const [n, m] = shape.split('/').map(Number) as [number, number];
+    return prepared(columns.length + 2 + n + m, (db, ...args: unknown[]) => {
+      const set: Record<string, unknown> = {};
+      columns.forEach((c, i) => (set[c] = args[i]));
+      set['updated_at'] = args[columns.length];
+      const g = guardOf(shape, args.slice(columns.length + 2));
+      return db
+        .updateTable('volumes')
+        .set(set)
+        .where('id', '=', args[columns.length + 1] as string)
+        .where((eb) => guardExpr(eb as VEB, g));
+    });
+  }),
+  /** `update attachments set updated_at, <columns> where id [and attach_status in (…from)]`, by `columns|from count`. */
+  updateAttachment: preparedByKey((key: string) => {
+    const [cols, from] = key.split('|') as [string, string];
+    const columns = cols === '' ? [] : cols.split(',');
+    const nFrom = from === '-' ? -1 : Number(from);
+    return prepared(columns.length + 2 + Math.max(nFrom, 0), (db, ...args: unknown[]) => {
+      const set: Record<string, unknown> = { updated_at: args[0] };
+      columns.forEach((c, i) => (set[c] = args[i + 1]));
+      let q = db.updateTable('attachments').set(set).where('id', '=', args[columns.length + 1] as string);
+      if (nFrom >= 0) q = q.where('attach_status', 'in', args.slice(columns.length + 2) as string[]);
+      return q;
+    });
+  }),
+  /** settleAfterDetach's statement, by guard shape. */
+  settle: preparedByKey((shape: string) => {
+    const [n, m] = shape.split('/').map(Number) as [number, number];
+    return prepared(2 + n + m, (db, id: string, updatedAt: string, ...statuses: unknown[]) =>
+      db
+        .updateTable('volumes')
+        .set((eb) => ({
+          status: eb
+            .case()
+            .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id).where('attachments.attach_status', '=', 'attached')))
+            .then('in-use')
+            .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id)))
+            .then('reserved')
+            .else('available')
+            .end(),
+          attach_status: eb
+            .case()
+            .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id).where('attachments.attach_status', '=', 'attached')))
+            .then('attached')
+            .else('detached')
+            .end(),
+          updated_at: updatedAt,
+        }))
+        .where('id', '=', id)
+        .where((eb) => guardExpr(eb as VEB, guardOf(shape, statuses))),
+    );
+  }),
+};
+
 export class VolumeRepo {
   readonly db: Kysely<Database>;
 
@@ -95,8 +185,8 @@ export class VolumeRepo {
     await this.db.insertInto('volumes').values(row).execute();
   }
 
-  getVolume(id: string, db: Db = this.db): Promise<VolumeRow | undefined> {
-    return db.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+  async getVolume(id: string, db: Db = this.db): Promise<VolumeRow | undefined> {
+    return (await Q.getVolume.execute(db, id)).rows[0] as VolumeRow | undefined;
   }
 
   /** The volumes matching `filter`, sorted, after `marker`, at most `limit`. */
@@ -160,13 +250,10 @@ export class VolumeRepo {
 
   /** THE status transition: one conditional UPDATE; true when this caller won. */
   async transition(id: string, guard: StatusGuard, set: Partial<VolumeRow>, db: Db = this.db): Promise<boolean> {
-    const res = await db
-      .updateTable('volumes')
-      .set({ ...set, updated_at: cinderTime() })
-      .where('id', '=', id)
-      .where((eb) => guardExpr(eb, guard))
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const columns = Object.keys(set).filter((k) => k !== 'updated_at' && set[k as keyof VolumeRow] !== undefined);
+    const values = columns.map((c) => set[c as keyof VolumeRow]);
+    const res = await Q.transition(`${columns.join(',')}|${guardKey(guard)}`).execute(db, ...values, cinderTime(), id, ...guardArgs(guard));
+    return Number(res.numAffectedRows) > 0;
   }
 
   /**
@@ -175,29 +262,8 @@ export class VolumeRepo {
    * One conditional UPDATE with the attachment check inside it.
    */
   async settleAfterDetach(id: string, guard: StatusGuard, db: Db = this.db): Promise<boolean> {
-    const res = await db
-      .updateTable('volumes')
-      .set((eb) => ({
-        status: eb
-          .case()
-          .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id).where('attachments.attach_status', '=', 'attached')))
-          .then('in-use')
-          .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id)))
-          .then('reserved')
-          .else('available')
-          .end(),
-        attach_status: eb
-          .case()
-          .when(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id).where('attachments.attach_status', '=', 'attached')))
-          .then('attached')
-          .else('detached')
-          .end(),
-        updated_at: cinderTime(),
-      }))
-      .where('id', '=', id)
-      .where((eb) => guardExpr(eb, guard))
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const res = await Q.settle(guardKey(guard)).execute(db, id, cinderTime(), ...guardArgs(guard));
+    return Number(res.numAffectedRows) > 0;
   }
 
   /** Mark for deletion when the status allows and no attachment exists: one UPDATE. */
@@ -219,15 +285,15 @@ export class VolumeRepo {
   // --- attachments ----------------------------------------------------------------------
 
   async insertAttachment(row: AttachmentRow, db: Db = this.db): Promise<void> {
-    await db.insertInto('attachments').values(row).execute();
+    await Q.insertAttachment.execute(db, ...ATTACHMENT_COLUMNS.map((c) => row[c]));
   }
 
-  getAttachment(id: string, db: Db = this.db): Promise<AttachmentRow | undefined> {
-    return db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
+  async getAttachment(id: string, db: Db = this.db): Promise<AttachmentRow | undefined> {
+    return (await Q.getAttachment.execute(db, id)).rows[0] as AttachmentRow | undefined;
   }
 
-  attachmentsOfVolume(volumeId: string, db: Db = this.db): Promise<AttachmentRow[]> {
-    return db.selectFrom('attachments').selectAll().where('volume_id', '=', volumeId).orderBy('created_at').orderBy('id').execute();
+  async attachmentsOfVolume(volumeId: string, db: Db = this.db): Promise<AttachmentRow[]> {
+    return (await Q.attachmentsOfVolume.execute(db, volumeId)).rows as AttachmentRow[];
   }
 
   /** Attachments of many volumes at once (list views). */
@@ -254,14 +320,15 @@ export class VolumeRepo {
 
   /** Conditional attachment update: only when its attach_status is one of `from`. */
   async updateAttachment(id: string, from: readonly string[] | null, set: Partial<AttachmentRow>, db: Db = this.db): Promise<boolean> {
-    let q = db.updateTable('attachments').set({ updated_at: cinderTime(), ...set }).where('id', '=', id);
-    if (from) q = q.where('attach_status', 'in', [...from]);
-    const res = await q.executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const columns = Object.keys(set).filter((k) => k !== 'updated_at' && set[k as keyof AttachmentRow] !== undefined);
+    const values = columns.map((c) => set[c as keyof AttachmentRow]);
+    const updatedAt = set.updated_at ?? cinderTime();
+    const res = await Q.updateAttachment(`${columns.join(',')}|${from ? from.length : '-'}`).execute(db, updatedAt, ...values, id, ...(from ?? []));
+    return Number(res.numAffectedRows) > 0;
   }
 
   async deleteAttachment(id: string, db: Db = this.db): Promise<boolean> {
-    const res = await db.deleteFrom('attachments').where('id', '=', id).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+    const res = await Q.deleteAttachment.execute(db, id);
+    return Number(res.numAffectedRows) > 0;
   }
 }
