@@ -75,6 +75,22 @@ function flakyStorage(inner: VolumeAttachProtocol, rng: Rng, rate: number, count
   };
 }
 
+/**
+ * Commands to make hang: what Hitch runs on its normal attach and detach paths (binary, a
+ * substring of its arguments). Sessions and node records are files and sysfs reads now, so
+ * only these are processes left to hang.
+ */
+const HANGS: ReadonlyArray<readonly [string, string]> = [
+  ['iscsiadm', '--login'],
+  ['iscsiadm', '--logout'],
+  ['iscsiadm', '--op delete'],
+  ['multipath', '-a'],
+  ['multipathd', 'add path'],
+  ['multipathd', 'del path'],
+  ['multipath', '-f'],
+  ['blockdev', '--flushbufs'],
+];
+
 function randomSimFault(rng: Rng, portals: readonly string[], hosts: readonly string[]): FaultSpec {
   const at = rng.int(0, 20_000);
   const until = at + rng.int(1_000, 180_000);
@@ -99,8 +115,12 @@ function randomSimFault(rng: Rng, portals: readonly string[], hosts: readonly st
       return { fault: 'multipathd-down', host, at, until };
     case 8:
       return { fault: 'scsi-id-failure', host, at, until };
-    case 9:
-      return { fault: 'command-hangs', host, command: 'iscsiadm', match: rng.pick(['--login', '--logout', '--op new', '-m session']), at, until, hangMs: rng.int(1_000, 200_000) };
+    case 9: {
+      // The nth such call, whenever it comes: detach-path commands run late, often after any
+      // time window would have closed.
+      const [command, match] = rng.pick(HANGS);
+      return { fault: 'command-hangs', host, command, match, nth: rng.int(1, 2), times: rng.int(1, 3), hangMs: rng.int(1_000, 200_000) };
+    }
     default:
       return { fault: 'map-never', at, until };
   }
