@@ -272,7 +272,7 @@ export class ComputeManager {
    * the background. `done` settles when the attach has completed or been rolled back.
    */
   async attach(server: ServerRow, volumeId: string, device: string | null, meta: { requestId: string; projectId: string }): Promise<OperationHandle> {
-    const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta);
+    const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta, 'reserve');
     const root = trace.root();
     let bdm: BdmRow;
     try {
@@ -328,7 +328,12 @@ export class ComputeManager {
     return { operationId: opId, bdm, done };
   }
 
-  async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: { requestId: string; projectId: string }) {
+  /**
+   * Record a new operation (the journal row) and build its flow context. `firstStep`: the step
+   * the flow starts with when nothing can come between this and it (the attach's reserve), so
+   * the row is inserted with it and its step write is not repeated.
+   */
+  async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: { requestId: string; projectId: string }, firstStep: string | null = null) {
     const opId = crypto.randomUUID();
     const trace = new Trace(this.#opts.clock);
     this.#inflight.set(opId, { trace, kind });
@@ -341,7 +346,7 @@ export class ComputeManager {
       project_id: meta.projectId,
       request_id: meta.requestId,
       state: 'running',
-      step: null,
+      step: firstStep,
       error_code: null,
       error_message: null,
       started_ms: this.#opts.clock.now(),
@@ -353,7 +358,7 @@ export class ComputeManager {
     // was already usable) still belongs to this operation's trace.
     const saver = new SpanSaver(opId, trace, this.repo);
     this.#savers.set(opId, saver);
-    const journal: { bdmId: string | null } = { bdmId: null };
+    const journal: { bdmId: string | null; written: string | null } = { bdmId: null, written: firstStep };
     const ctx: FlowContext = {
       ...this.#opts.flow,
       repo: this.repo,
@@ -362,7 +367,9 @@ export class ComputeManager {
         // The journal first: crash recovery reads it. A mapping id not yet written goes with it.
         const bdm = journal.bdmId;
         journal.bdmId = null;
-        await this.repo.setOperationStep(opId, step, bdm);
+        const already = journal.written === step && bdm === null;
+        journal.written = null;
+        if (!already) await this.repo.setOperationStep(opId, step, bdm);
         const p = saver.progress();
         if (p) this.#track(p);
         await this.#opts.onStep?.({ id: opId, kind }, step);

@@ -28,7 +28,7 @@ export function inProcessCalls(svc: VolumeService, caller: Caller = COMPUTE_CALL
     listAttachments: async (volumeId, instanceId) => (await svc.listAttachments(caller, { allTenants: true, volumeId, instanceId })).map((a) => a.id),
     updateAttachment: async (id, connector) => JSON.parse((await svc.updateAttachment(caller, id, as(connector))).connection_info ?? 'null') as ConnectionInfo,
     completeAttachment: (id) => svc.completeAttachment(caller, id),
-    deleteAttachment: async (id) => void (await svc.deleteAttachment(caller, id)),
+    deleteAttachment: async (id) => void (await svc.deleteAttachment(caller, id, { remaining: false })),
     reserve: (id) => svc.reserve(caller, id),
     unreserve: (id) => svc.unreserve(caller, id),
     initializeConnection: (id, connector) => svc.initializeConnection(caller, id, as(connector)),

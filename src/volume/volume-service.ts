@@ -358,8 +358,11 @@ export class VolumeService {
     });
   }
 
-  /** Remove the attachment and its export; returns the volume's remaining attachments. */
-  async deleteAttachment(caller: Caller, id: string): Promise<AttachmentRow[]> {
+  /**
+   * Remove the attachment and its export; returns the volume's remaining attachments (what the
+   * REST API answers), unless `remaining` is false (a caller that does not want them).
+   */
+  async deleteAttachment(caller: Caller, id: string, opts: { remaining?: boolean } = {}): Promise<AttachmentRow[]> {
     const a = await this.getAttachment(caller, id);
     const v = await this.get(caller, a.volume_id);
     if (a.connector !== null) {
@@ -369,7 +372,7 @@ export class VolumeService {
       if (!(await this.repo.deleteAttachment(id, trx))) throw attachmentNotFound(id);
       await this.repo.settleAfterDetach(v.id, { statuses: ['reserved', 'attaching', 'in-use', 'detaching', 'error_attaching', 'error_detaching'] }, trx);
     });
-    return this.repo.attachmentsOfVolume(v.id);
+    return opts.remaining === false ? [] : this.repo.attachmentsOfVolume(v.id);
   }
 
   listAttachments(caller: Caller, f: { allTenants: boolean; volumeId?: string; instanceId?: string; status?: string }): Promise<AttachmentRow[]> {
