@@ -30,7 +30,21 @@ describe('config for the real data plane', () => {
     }
   });
 
+  it('takes where open-iscsi keeps node records from the file or the environment (none: brick\'s default)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hitch-cfg-'));
+    try {
+      expect(resolveConfig({}, {}).iscsiNodesDir).toBeNull();
+      const file = join(dir, 'rhel.yaml');
+      writeFileSync(file, 'iscsiNodesDir: /var/lib/iscsi/nodes\n');
+      expect(resolveConfig({ config: file }, {}).iscsiNodesDir).toBe('/var/lib/iscsi/nodes');
+      expect(resolveConfig({ config: file }, { HITCH_ISCSI_NODES_DIR: '/srv/iscsi/nodes' }).iscsiNodesDir).toBe('/srv/iscsi/nodes');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each([
+    [{ iscsiNodesDir: 'iscsi/nodes' }, /iscsiNodesDir: must be an absolute path/],
     [{ tgtPortals: '127.0.0.1' }, /tgtPortals: "127.0.0.1" is not ip:port/],
     [{ tgtPortals: '127.0.0.1:3260,127.0.0.1:3260' }, /lists a portal twice/],
     [{ tgtPortals: 'host.example:3260' }, /is not ip:port/],

@@ -51,6 +51,12 @@ export interface HitchConfig {
   readonly guestKernel: string | null;
   readonly guestInitrd: string | null;
   readonly guestCmdline: string;
+  /**
+   * Where this host's open-iscsi keeps its node records (brick writes a record there itself
+   * rather than running iscsiadm): Debian's `/etc/iscsi/nodes` when null, `/var/lib/iscsi/nodes`
+   * on RHEL. An in-process simulation defaults to its scenario host's layout.
+   */
+  readonly iscsiNodesDir: string | null;
 
   // --- the simulator daemon (`hitch sim serve`) ------------------------------------------------
   /**
@@ -81,6 +87,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   guestKernel: null,
   guestInitrd: null,
   guestCmdline: 'console=ttyS0 quiet panic=-1',
+  iscsiNodesDir: null,
   simSocket: null,
 });
 
@@ -109,6 +116,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   guestKernel: 'HITCH_GUEST_KERNEL',
   guestInitrd: 'HITCH_GUEST_INITRD',
   guestCmdline: 'HITCH_GUEST_CMDLINE',
+  iscsiNodesDir: 'HITCH_ISCSI_NODES_DIR',
   simSocket: 'HITCH_SIM_SOCKET',
 };
 
@@ -204,6 +212,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     guestKernel: absPathOrNull('guestKernel', get('guestKernel')),
     guestInitrd: absPathOrNull('guestInitrd', get('guestInitrd')),
     guestCmdline: str('guestCmdline', get('guestCmdline')),
+    iscsiNodesDir: absPathOrNull('iscsiNodesDir', get('iscsiNodesDir')),
     simSocket: absPathOrNull('simSocket', get('simSocket')),
   };
   return Object.freeze(cfg);

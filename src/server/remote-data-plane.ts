@@ -22,7 +22,8 @@ export async function remoteDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   const backend = new SimBackend({ arrays: client.arrays() });
   const hosts = client.info.hosts.map(({ name, ip }): DataPlaneHost => {
     const host = client.host(name);
-    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode });
+    // The daemon does not say where its hosts keep node records: the configuration does (default Debian's).
+    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, ...(cfg.iscsiNodesDir ? { iscsiNodesDir: cfg.iscsiNodesDir } : {}) });
     return { name, host, clock: client.clock, brick: newBrick(), newBrick, hypervisor: client.hypervisor(name) };
   });
   return { backend, hosts, sim: null, simClient: client, close: () => client.close() };
