@@ -30,27 +30,27 @@ const send = (m: unknown): void => void process.send?.(m);
 // or a libvirt call on a real host.
 let dataPlaneCalls = 0;
 const byMethod: Record<string, number> = {};
-// And measure what the transport to it costs this process, where it runs synchronously: sending
+// And estimate what the transport to it costs this process, where it runs synchronously: sending
 // a request (encode, socket write) and taking in answers (the socket's 'data' handler: read
 // lines, decode, settle the caller's promise). The code that continues after an answer is
-// Hitch's and runs later, outside both. What is not caught: the kernel's read of the answer
-// before the handler and the wake-up itself, so the figure is a floor.
+// Hitch's and runs later, outside both. Those sections are timed with the monotonic clock, not
+// process.cpuUsage(): getrusage sums every thread of the process in the kernel, and reading it
+// four times per data-plane call cost more than the transport itself (it would be in the
+// figure it explains). A synchronous section's wall time is its CPU time unless the scheduler
+// took the core away meanwhile (a loaded machine); what is not caught — the kernel's read of an
+// answer before the handler, the wake-up — is not in it. An estimate, shown beside the figure.
 let transportUs = 0;
-const cpuNow = (): number => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
 const request = SimClient.prototype.request;
 SimClient.prototype.request = function (this: SimClient, ...a: Parameters<typeof request>) {
   dataPlaneCalls++;
   const [m, p] = a;
   const key = m === 'host.exec' ? `exec ${(p as { cmd: string }).cmd}` : m === 'hv.call' ? `hv ${(p as { method: string }).method}` : m;
   byMethod[key] = (byMethod[key] ?? 0) + 1;
-  const t0 = cpuNow();
+  const t0 = performance.now();
   try {
     return request.apply(this, a);
   } finally {
-    transportUs += cpuNow() - t0;
+    transportUs += (performance.now() - t0) * 1000;
   }
 } as typeof request;
 const simSockets = new WeakSet<Socket>();
@@ -65,11 +65,11 @@ Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
 const emit = Socket.prototype.emit as (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
 Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args: unknown[]) {
   if (event !== 'data' || !simSockets.has(this)) return emit.apply(this, [event, ...args]);
-  const t0 = cpuNow();
+  const t0 = performance.now();
   try {
     return emit.apply(this, [event, ...args]);
   } finally {
-    transportUs += cpuNow() - t0;
+    transportUs += (performance.now() - t0) * 1000;
   }
 } as typeof emit;
 

@@ -116,7 +116,8 @@ export async function startSplitCloud(opts: { scenario: string; database: string
     await waitLine(sim, 'listening on');
     const child = fork(join(ROOT, 'bench/lib/server-child.ts'), [], {
       cwd: ROOT,
-      execArgv: ['--import', 'tsx'],
+      // BENCH_SERVER_NODE_ARGS: extra node flags for the server process (experiments: GC tracing, V8 flags).
+      execArgv: [...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'],
       env: {
         PATH: process.env['PATH'],
         HOME: process.env['HOME'],
