@@ -23,6 +23,8 @@ import { writeZeroLatencyScenario } from './zero-latency.ts';
 export interface ControlPlaneResult {
   readonly database: 'sqlite' | 'postgresql';
   readonly operations: number;
+  /** Attaches and detaches run before measuring (see WARMUP). */
+  readonly warmup: number;
   /**
    * The Hitch server process's whole CPU (user + system) per operation: everything it does,
    * including its side of the socket to the simulator daemon, which stands for the commands it
@@ -76,6 +78,14 @@ export interface ControlPlaneResult {
 }
 
 const PER_SERVER = 8;
+
+/**
+ * Attaches (each then detached) before the measured batches. A server runs thousands of them;
+ * the figure is its steady state. After a handful V8 is still compiling the hot paths (its
+ * compiler threads are part of the process's CPU) and the figure came out ~15% higher; after a
+ * couple of hundred it no longer moves beyond the noise.
+ */
+export const WARMUP = 200;
 type Pair = readonly [string, string];
 
 /** Servers and volumes for `n` operations, PER_SERVER volumes a server. */
@@ -178,13 +188,12 @@ async function wholeBatch(c: BenchCloud, pairs: readonly Pair[], op: typeof atta
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, failures };
 }
 
-async function measureSplit(scenario: string, database: string, operations: number, profiled: number) {
+async function measureSplit(scenario: string, database: string, operations: number, warm: number, profiled: number) {
   const c = await startSplitCloud({ scenario, database });
   try {
-    const warm = 8;
     const pairs = await makePairs(c, 2 * operations + warm + profiled);
     await c.stats();
-    // Warm the JIT, the statement caches and the connection pool before measuring.
+    // Warm the JIT, the statement caches and the connection pool before measuring (see WARMUP).
     await splitBatch(c, pairs.slice(0, warm), attach);
     await splitBatch(c, pairs.slice(0, warm), detach);
     const measured = pairs.slice(warm, warm + operations);
@@ -201,10 +210,9 @@ async function measureSplit(scenario: string, database: string, operations: numb
   }
 }
 
-async function measureWhole(scenario: string, database: string, operations: number) {
+async function measureWhole(scenario: string, database: string, operations: number, warm: number) {
   const c = await startBenchCloud({ scenario, database });
   try {
-    const warm = 8;
     const pairs = await makePairs(c, operations + warm);
     await c.cloud.settle();
     await wholeBatch(c, pairs.slice(0, warm), attach);
@@ -237,16 +245,18 @@ async function measureWhole(scenario: string, database: string, operations: numb
  * `database`: 'sqlite', or a function that creates an empty PostgreSQL database and returns
  * its URL (the split and the whole-process runs each get one).
  */
-export async function measureControlPlane(database: 'sqlite' | (() => Promise<string>), operations: number, opts: { profile?: boolean } = {}): Promise<ControlPlaneResult> {
+export async function measureControlPlane(database: 'sqlite' | (() => Promise<string>), operations: number, opts: { profile?: boolean; warmup?: number } = {}): Promise<ControlPlaneResult> {
+  const warm = opts.warmup ?? WARMUP;
   const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-zero-'));
   try {
     const scenario = writeZeroLatencyScenario(dir);
     const db = async (): Promise<string> => (database === 'sqlite' ? 'sqlite' : database());
-    const { a, d, ca, cd, profile } = await measureSplit(scenario, await db(), operations, opts.profile ? 20 : 0);
-    const whole = await measureWhole(scenario, await db(), operations);
+    const { a, d, ca, cd, profile } = await measureSplit(scenario, await db(), operations, warm, opts.profile ? 20 : 0);
+    const whole = await measureWhole(scenario, await db(), operations, warm);
     return {
       database: database === 'sqlite' ? 'sqlite' : 'postgresql',
       operations,
+      warmup: warm,
       attachCpuMs: a.serverCpuMs / operations,
       detachCpuMs: d.serverCpuMs / operations,
       attachTransportCpuMs: a.transportMs / operations,

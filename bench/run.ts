@@ -14,7 +14,7 @@ import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
 import { renderScaleOut, scaleOutFigure } from './scale-out.ts';
-import { measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
+import { WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
 import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
 import { ms, ratio, table } from './lib/stats.ts';
 import { osBrickAvailable } from './peers/os-brick-peer.ts';
@@ -97,16 +97,17 @@ let pg: Awaited<ReturnType<typeof startPostgres>> | null = null;
 try {
   if (sections.has('control')) {
     const ops = quick ? 20 : 100;
-    const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops, { profile: true })];
+    const warmup = quick ? 50 : WARMUP;
+    const rows: ControlPlaneResult[] = [await measureControlPlane('sqlite', ops, { profile: true, warmup })];
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
       const cluster = await startPostgres();
       pg = cluster;
-      rows.push(await measureControlPlane(() => cluster.createDatabase(), ops));
+      rows.push(await measureControlPlane(() => cluster.createDatabase(), ops, { warmup }));
     } else {
       log('PostgreSQL not installed: control-plane figures on SQLite only');
     }
     results['controlPlane'] = rows;
-    log('\n3. Control-plane cost, zero-latency simulator: CPU of the whole Hitch server process (HTTP server, identity, DB, flows, brick, trace, and its side of the socket to the simulator daemon)');
+    log(`\n3. Control-plane cost, zero-latency simulator, after ${warmup} attaches and detaches: CPU of the whole Hitch server process (HTTP server, identity, DB, flows, brick, trace, and its side of the socket to the simulator daemon)`);
     log(
       table(
         ['database', 'ops', 'CPU / attach', 'CPU / detach', 'of which transport / attach', '/ detach', 'queries / attach', '/ detach', 'data-plane calls / attach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
