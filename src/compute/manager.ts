@@ -105,16 +105,19 @@ class SpanSaver {
     return this.trace.clock.now() - this.#lastMs >= SPAN_PROGRESS_MS ? this.next() : null;
   }
   async #save(): Promise<void> {
-    const changed: SpanRecord[] = [];
+    const changed: Readonly<SpanRecord>[] = [];
+    const ended: boolean[] = [];
     for (const s of this.trace.spans) {
       const saved = this.#saved.get(s.id);
       if (saved === true || (saved === false && s.endMs === null)) continue;
-      // A copy: the span may change while the statement is on its way.
-      changed.push({ ...s, attrs: { ...s.attrs } });
+      changed.push(s);
+      ended.push(s.endMs !== null);
     }
     if (changed.length === 0) return;
+    // Recorded as they were when chosen: a span that ends while the statement is on its way is
+    // written again next time (never the other way round).
     await this.repo.upsertSpans(this.opId, changed);
-    for (const s of changed) this.#saved.set(s.id, s.endMs !== null);
+    changed.forEach((s, i) => this.#saved.set(s.id, ended[i] === true));
   }
 }
 

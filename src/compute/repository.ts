@@ -26,7 +26,6 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 const SPAN_COLUMNS = ['operation_id', 'span_id', 'parent_id', 'name', 'start_ms', 'end_ms', 'outcome', 'attrs', 'error_code', 'error_message'] as const;
-type SpanRow = Record<(typeof SPAN_COLUMNS)[number], unknown>;
 
 const OPERATION_COLUMNS = [
   'id', 'kind', 'server_id', 'volume_id', 'bdm_id', 'project_id', 'request_id', 'state', 'step', 'error_code', 'error_message', 'started_ms', 'ended_ms', 'created_at',
@@ -91,21 +90,6 @@ const Q = {
     }),
   ),
 };
-
-function spanRow(operationId: string, s: Readonly<SpanRecord>): SpanRow {
-  return {
-    operation_id: operationId,
-    span_id: s.id,
-    parent_id: s.parentId,
-    name: s.name,
-    start_ms: s.startMs,
-    end_ms: s.endMs,
-    outcome: s.outcome,
-    attrs: JSON.stringify(s.attrs),
-    error_code: s.error?.code ?? null,
-    error_message: s.error?.message ?? null,
-  };
-}
 
 export class ComputeRepository {
   readonly #db: Kysely<ComputeTables>;
@@ -274,12 +258,22 @@ export class ComputeRepository {
   /** Insert new spans and update changed ones (by span id); never deletes. */
   async upsertSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
     for (let i = 0; i < spans.length; i += 200) {
-      const chunk = spans.slice(i, i + 200);
-      const values = chunk.flatMap((s) => {
-        const row = spanRow(operationId, s);
-        return SPAN_COLUMNS.map((c) => row[c]);
-      });
-      await Q.upsertSpans(chunk.length).execute(this.#db, ...values);
+      const n = Math.min(200, spans.length - i);
+      const values: unknown[] = new Array(n * SPAN_COLUMNS.length);
+      for (let r = 0, k = 0; r < n; r++) {
+        const s = spans[i + r] as Readonly<SpanRecord>;
+        values[k++] = operationId;
+        values[k++] = s.id;
+        values[k++] = s.parentId;
+        values[k++] = s.name;
+        values[k++] = s.startMs;
+        values[k++] = s.endMs;
+        values[k++] = s.outcome;
+        values[k++] = JSON.stringify(s.attrs);
+        values[k++] = s.error?.code ?? null;
+        values[k++] = s.error?.message ?? null;
+      }
+      await Q.upsertSpans(n).execute(this.#db, ...values);
     }
   }
 
