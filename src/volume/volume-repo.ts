@@ -112,6 +112,17 @@ const Q = {
       return q;
     });
   }),
+  /** Complete an attachment in one of `from` (by how many): its volume's id, or no row. */
+  complete: preparedByKey((n: number) =>
+    prepared(3 + n, (db, now: string, updatedAt: string, id: string, ...from: unknown[]) =>
+      db
+        .updateTable('attachments')
+        .set((eb) => ({ attach_status: 'attached', attach_time: eb.fn.coalesce('attach_time', eb.val(now)), updated_at: updatedAt }))
+        .where('id', '=', id)
+        .where('attach_status', 'in', from as string[])
+        .returning('volume_id'),
+    ),
+  ),
   /** settleAfterDetach's statement, by guard shape. */
   settle: preparedByKey((shape: string) => {
     const [n, m] = shape.split('/').map(Number) as [number, number];
@@ -325,6 +336,15 @@ export class VolumeRepo {
     const updatedAt = set.updated_at ?? cinderTime();
     const res = await Q.updateAttachment(`${columns.join(',')}|${from ? from.length : '-'}`).execute(db, updatedAt, ...values, id, ...(from ?? []));
     return Number(res.numAffectedRows) > 0;
+  }
+
+  /**
+   * attach_status → attached (attach_time kept if set, else `now`) when it is one of `from`:
+   * one conditional UPDATE. The volume's id, or null when no attachment moved.
+   */
+  async completeAttachment(id: string, from: readonly string[], now: string, db: Db = this.db): Promise<string | null> {
+    const r = await Q.complete(from.length).execute(db, now, now, id, ...from);
+    return (r.rows[0] as { volume_id: string } | undefined)?.volume_id ?? null;
   }
 
   async deleteAttachment(id: string, db: Db = this.db): Promise<boolean> {

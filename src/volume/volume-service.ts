@@ -218,9 +218,12 @@ export class VolumeService {
 
   /** os-begin_detaching: in-use → detaching. */
   async beginDetaching(caller: Caller, id: string): Promise<void> {
-    const v = await this.get(caller, id);
+    // As in completeAttachment: the admin caller's volume is read only to explain a refusal.
+    if (!caller.isAdmin) await this.get(caller, id);
     if (!(await this.repo.transition(id, { statuses: ['in-use'] }, { status: 'detaching' }))) {
-      throw conflict((await this.repo.getVolume(id)) ?? v, ['in-use']);
+      const cur = await this.repo.getVolume(id);
+      if (!cur) throw notFound(id);
+      throw conflict(cur, ['in-use']);
     }
   }
 
@@ -343,16 +346,22 @@ export class VolumeService {
 
   /** os-complete: the attachment is attached; the volume is in-use. */
   async completeAttachment(caller: Caller, id: string): Promise<void> {
-    // The attachment carries its volume's project, so the check above covers the volume too; the
-    // volume is read only to explain a refusal.
-    const a = await this.getAttachment(caller, id);
+    // A project's caller may complete only its own attachments, so it is read first. For the
+    // service's own (admin) caller the conditional update finds it, and it is read only to
+    // explain a refusal. The attachment carries its volume's project, so the check covers the
+    // volume too.
+    if (!caller.isAdmin) await this.getAttachment(caller, id);
     await this.repo.tx(async (trx) => {
-      const ok = await this.repo.updateAttachment(id, ['reserved', 'attaching', 'attached'], { attach_status: 'attached', attach_time: a.attach_time ?? cinderTime() }, trx);
-      if (!ok) throw new HitchError('HITCH_CONFLICT', { reason: '' }, { message: `Invalid volume: Attachment ${id} cannot be completed from ${a.attach_status}.` });
-      const won = await this.repo.transition(a.volume_id, { statuses: ['reserved', 'attaching', 'in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
+      const volumeId = await this.repo.completeAttachment(id, ['reserved', 'attaching', 'attached'], cinderTime(), trx);
+      if (volumeId === null) {
+        const a = await this.repo.getAttachment(id, trx);
+        if (!a) throw attachmentNotFound(id);
+        throw new HitchError('HITCH_CONFLICT', { reason: '' }, { message: `Invalid volume: Attachment ${id} cannot be completed from ${a.attach_status}.` });
+      }
+      const won = await this.repo.transition(volumeId, { statuses: ['reserved', 'attaching', 'in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
       if (!won) {
-        const cur = await this.repo.getVolume(a.volume_id, trx);
-        if (!cur) throw notFound(a.volume_id);
+        const cur = await this.repo.getVolume(volumeId, trx);
+        if (!cur) throw notFound(volumeId);
         throw conflict(cur, ['reserved', 'attaching', 'in-use']);
       }
     });
