@@ -15,6 +15,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase }
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
+import { ReusingPool } from './pg-reuse.ts';
 import { QueryCounter, countingDialect, type QueryStats } from './query-count.ts';
 import type { Database } from './schema.ts';
 
@@ -58,7 +59,9 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: statementCache(handle) }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    const max = opts.poolSize ?? 10;
+    // pg-pool opens and closes the connections; ReusingPool hands a returned one straight back.
+    const pool = new ReusingPool(new pg.Pool({ connectionString: url, max }), max);
     db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), stats) });
     dialect = 'postgres';
   } else {

@@ -1,0 +1,97 @@
+/**
+ * pg's pool with the clients kept once connected. Kysely takes a client from the pool for every
+ * statement outside a transaction and gives it back after; pg-pool's check-out and return (its
+ * queue, the idle timer it re-arms on every return) cost about as much of Hitch's CPU as the
+ * statement itself. Here a returned client waits in a plain list and the next statement takes
+ * it at once. pg-pool still opens the connections (at most `max`) and closes them at the end.
+ *
+ * A client that fails (an error event, or a caller that returns it with an error, as Kysely
+ * does after a failed rollback) goes back to pg-pool to be destroyed, and the next statement
+ * opens a new one. Connections are not closed when idle: a server keeps its handful open.
+ */
+import type pg from 'pg';
+
+interface Waiter {
+  readonly resolve: (c: pg.PoolClient) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Kept {
+  /** pg-pool's own release of this check-out (once only). */
+  readonly release: (err?: Error | boolean) => void;
+  readonly onError: () => void;
+}
+
+export class ReusingPool {
+  readonly #pool: pg.Pool;
+  readonly #max: number;
+  readonly #idle: pg.PoolClient[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #kept = new Map<pg.PoolClient, Kept>();
+  /** Clients checked out of pg-pool, connecting ones included. */
+  #open = 0;
+  #ended = false;
+
+  constructor(pool: pg.Pool, max: number) {
+    this.#pool = pool;
+    this.#max = max;
+  }
+
+  connect(): Promise<pg.PoolClient> {
+    if (this.#ended) return Promise.reject(new Error('the database pool has been closed'));
+    const idle = this.#idle.pop();
+    if (idle) return Promise.resolve(idle);
+    if (this.#open < this.#max) {
+      this.#open++;
+      return this.#pool.connect().then(
+        (c) => this.#keep(c),
+        (e: unknown) => {
+          this.#open--;
+          throw e;
+        },
+      );
+    }
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  async end(): Promise<void> {
+    this.#ended = true;
+    for (const w of this.#waiters.splice(0)) w.reject(new Error('the database pool has been closed'));
+    for (const c of this.#idle.splice(0)) this.#giveBack(c, undefined);
+    await this.#pool.end();
+  }
+
+  #keep(client: pg.PoolClient): pg.PoolClient {
+    const kept: Kept = { release: client.release.bind(client), onError: () => this.#giveBack(client, true) };
+    this.#kept.set(client, kept);
+    client.on('error', kept.onError);
+    client.release = (err?: Error | boolean): void => {
+      if (!this.#kept.has(client)) return; // already given back (it failed while in use)
+      // As pg-pool checks: a client whose connection broke during a query is not reused.
+      const state = client as unknown as { _ending?: boolean; _queryable?: boolean };
+      if (err || this.#ended || state._ending === true || state._queryable === false) {
+        this.#giveBack(client, err || undefined);
+        return;
+      }
+      const w = this.#waiters.shift();
+      if (w) w.resolve(client);
+      else this.#idle.push(client);
+    };
+    return client;
+  }
+
+  /** Return `client` to pg-pool for good: destroyed when `err`, else closed by its end(). */
+  #giveBack(client: pg.PoolClient, err: Error | boolean | undefined): void {
+    const kept = this.#kept.get(client);
+    if (!kept) return;
+    this.#kept.delete(client);
+    const i = this.#idle.indexOf(client);
+    if (i >= 0) this.#idle.splice(i, 1);
+    client.removeListener('error', kept.onError);
+    this.#open--;
+    kept.release(err);
+    // A statement waiting for a client gets a new connection in its place.
+    const w = this.#waiters.shift();
+    if (w) this.connect().then(w.resolve, w.reject);
+  }
+}
