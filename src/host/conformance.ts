@@ -84,6 +84,16 @@ export function hostConformance(label: string, setup: () => Promise<HostConforma
       expect(ok.code).toBe(1);
     }));
 
+    it('reads several files in one call: content in order, null where missing, a refused path refuses the call', withCtx(async ({ host, knownFile, knownDir, missingPath }) => {
+      const readFiles = host.readFiles?.bind(host);
+      expect(readFiles).toBeDefined();
+      if (!readFiles) return;
+      expect(await readFiles([knownFile.path, missingPath, knownFile.path])).toEqual([knownFile.content, null, knownFile.content]);
+      expect(await readFiles([])).toEqual([]);
+      await expectCode(readFiles([knownFile.path, '/root/.ssh/id_rsa']), 'HITCH_PATH_NOT_ALLOWED');
+      await expectCode(readFiles([`${knownDir}/../../../etc/shadow`]), 'HITCH_PATH_NOT_ALLOWED');
+    }));
+
     it('replaces a file atomically: parents made, content swapped whole, no temporary left, not in sysfs', withCtx(async ({ host, knownDir }) => {
       const write = host.writeFileAtomic?.bind(host);
       expect(write).toBeDefined();

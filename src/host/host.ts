@@ -71,6 +71,15 @@ export interface Host {
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
 
   readFile(path: string): Promise<string>;
+  /**
+   * Read several files in one call: each entry is the file's content, or null when it does
+   * not exist (what `readFile` reports as `HITCH_PATH_NOT_FOUND`); any other failure (a path
+   * outside the roots, a sysfs attribute answering EIO) rejects the whole call. One call, so
+   * one round trip to a remote host: a session's `targetname` + portal, a disk's `wwid` + `ro`.
+   * Optional: a Host without it (a scripted test host) is read file by file
+   * (`brick/tools/files.ts` `readFilesIfPresent`).
+   */
+  readFiles?(paths: readonly string[]): Promise<Array<string | null>>;
   /** Write (truncate) a file; for sysfs this is the `echo X > file` of shell scripts. */
   writeFile(path: string, data: string): Promise<void>;
   /**

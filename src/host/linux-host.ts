@@ -168,6 +168,21 @@ export class LinuxHost implements Host {
     return this.#fs(p, () => fsp.readFile(p, 'utf8'));
   }
 
+  /** Every path checked first (one outside the roots reads nothing), then read in parallel. */
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    const ps = paths.map((path) => checkPath(path, this.#roots));
+    return Promise.all(
+      ps.map(async (p) => {
+        try {
+          return await fsp.readFile(p, 'utf8');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+          throw new HitchError('HITCH_INTERNAL', { detail: `${p}: ${(e as Error).message}` }, { cause: e });
+        }
+      }),
+    );
+  }
+
   async writeFile(path: string, data: string): Promise<void> {
     const p = checkPath(path, this.#roots);
     // sysfs attributes must be written in one write() without truncation games: 'w' does that.

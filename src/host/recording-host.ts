@@ -4,10 +4,12 @@
  * tests do, and compare it with `../shared/fixtures/host/os-brick-*-trace.jsonl`.
  */
 import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from './host.ts';
+import { readFilesOf } from './read-files.ts';
 import { maskArgs, maskText } from './mask.ts';
 
 export type RecordedCall =
   | { readonly op: 'exec'; readonly cmd: string; readonly args: readonly string[]; readonly code: number | null; readonly atMs: number }
+  | { readonly op: 'readFiles'; readonly paths: readonly string[]; readonly atMs: number }
   | { readonly op: 'readFile' | 'exists' | 'readlink' | 'realpath' | 'readdir' | 'glob'; readonly path: string; readonly atMs: number }
   | { readonly op: 'writeFile'; readonly path: string; readonly data: string; readonly atMs: number }
   | { readonly op: 'writeFileAtomic'; readonly path: string; readonly data: string; readonly mode: number; readonly atMs: number }
@@ -85,6 +87,12 @@ export class RecordingHost implements Host {
   readFile(path: string): Promise<string> {
     this.#calls.push({ op: 'readFile', path, atMs: this.clock.now() });
     return this.#inner.readFile(path);
+  }
+
+  /** Recorded as one call, as it is one call on the wrapped Host (read file by file if it has no `readFiles`). */
+  readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    this.#calls.push({ op: 'readFiles', paths: [...paths], atMs: this.clock.now() });
+    return readFilesOf(this.#inner, paths);
   }
 
   writeFile(path: string, data: string): Promise<void> {

@@ -100,6 +100,20 @@ export class SimHost implements Host {
     return this.#fs(p, () => this.model.vfs.read(p));
   }
 
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    const ps = paths.map((path) => checkPath(path, this.#roots));
+    const vfs = this.model.vfs;
+    return ps.map((p) => {
+      try {
+        return vfs.read(p);
+      } catch (e) {
+        const err = this.#error(p, e);
+        if (err.code === 'HITCH_PATH_NOT_FOUND') return null;
+        throw err;
+      }
+    });
+  }
+
   async writeFile(path: string, data: string): Promise<void> {
     const p = checkPath(path, this.#roots);
     try {

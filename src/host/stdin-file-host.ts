@@ -1,3 +1,4 @@
+import { readFilesOf } from './read-files.ts';
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,6 +49,7 @@ export class StdinFileHost implements Host {
   }
 
   readFile = (path: string): Promise<string> => this.#h.readFile(path);
+  readFiles = (paths: readonly string[]): Promise<Array<string | null>> => readFilesOf(this.#h, paths);
   writeFile = (path: string, data: string): Promise<void> => this.#h.writeFile(path, data);
   exists = (path: string): Promise<boolean> => this.#h.exists(path);
   readlink = (path: string): Promise<string> => this.#h.readlink(path);

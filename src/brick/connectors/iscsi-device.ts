@@ -91,15 +91,18 @@ async function waitForMap(ctx: BrickContext, wwn: string, timeoutMs: number): Pr
 export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p: PathDevice, opts: FinishOptions): Promise<DeviceInfo> {
   return ctx.span.run('find_device', { dev: p.dev }, async (span) => {
     const c: BrickContext = { ...ctx, span };
-    const wwn = await readWwn(c, p.dev);
+    // Forcing started when the first disk appeared; it has finished by now as a rule (udev's
+    // links take longer than two commands). Wait for it anyway: nothing of this attach may
+    // still be changing the map once it returns. It read this disk's WWN already.
+    const early = opts.multipath && opts.forced ? await opts.forced : null;
+    const wwn = early !== null && early.dev === p.dev ? early.wwn : await readWwn(c, p.dev);
     emitLog(span, ctx.logger, 'info', `Device WWN = '${wwn}'`);
     let dm: string | null = null;
     if (opts.multipath) {
-      // Forcing started when the first disk appeared; it has finished by now as a rule (udev's
-      // links take longer than two commands). Wait for it anyway: nothing of this attach may
-      // still be changing the map once it returns.
-      const early = opts.forced ? await opts.forced : null;
-      dm = await mapOf(c, wwn, span);
+      // The map forced over this disk holds it: one look at the disk's holders finds it.
+      const held = early !== null && early.wwn === wwn ? (await holders(c, p.dev).catch(() => []))[0] : undefined;
+      if (held !== undefined) span.set({ dm: held, paths: p.dev });
+      dm = held ?? (await mapOf(c, wwn, span));
       if (!dm) {
         // For another WWN, or none started, force now.
         const forced = early !== null && early.wwn === wwn ? early : await forceMap(c, p.dev);

@@ -9,6 +9,8 @@ import { emitLog } from '../log.ts';
 import * as iscsiadm from '../tools/iscsiadm.ts';
 import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.ts';
+import { readFilesIfPresent } from '../tools/files.ts';
+import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
 import { findSession, sessionDevices, sessionOfDisk } from './iscsi-sysfs.ts';
@@ -27,6 +29,35 @@ interface TargetState {
   readonly sid: number | null;
   readonly ours: string[];
   readonly otherLuns: number;
+}
+
+/**
+ * The maps' names (for `multipath -f`) and every name a map over `paths` has or would have
+ * (for `flushLeftoverMaps`): the maps' `dm/name` and the disks' WWIDs, in one batched read.
+ * Read file by file (`mapNamesFor`) if the batch fails.
+ */
+async function namesOf(ctx: BrickContext, maps: readonly string[], paths: readonly string[]): Promise<{ names: Map<string, string>; mapNames: string[] }> {
+  const names = new Map<string, string>();
+  let texts: Array<string | null>;
+  try {
+    texts = await readFilesIfPresent(ctx, [...maps.map((dm) => `/sys/block/${dm}/dm/name`), ...paths.map((d) => `/sys/block/${d}/device/wwid`)]);
+  } catch {
+    return { names, mapNames: await mapNamesFor(ctx, paths) };
+  }
+  const all = new Set<string>();
+  maps.forEach((dm, i) => {
+    const n = texts[i]?.trim();
+    if (n) {
+      names.set(dm, n);
+      all.add(n);
+    }
+  });
+  paths.forEach((_d, i) => {
+    const text = texts[maps.length + i];
+    const wwn = text === null || text === undefined ? null : wwnFromSysfsWwid(text);
+    if (wwn) all.add(wwn);
+  });
+  return { names, mapNames: [...all] };
 }
 
 export async function disconnectIscsiVolume(
@@ -76,7 +107,7 @@ export async function disconnectIscsiVolume(
       const paths = [...new Set(states.flatMap((s) => s.ours))];
       const maps = new Set<string>();
       for (const d of paths) for (const h of await holders(ctx, d)) maps.add(h);
-      const mapNames = await mapNamesFor(ctx, paths);
+      const { names, mapNames } = await namesOf(ctx, [...maps], paths);
       ctx.span.set({ paths: paths.join(','), maps: [...maps].join(',') });
 
       // Flush first: once the disks go, unwritten buffers are lost.
@@ -91,7 +122,7 @@ export async function disconnectIscsiVolume(
         }
       }
       for (const dm of maps) {
-        const name = (await dmName(ctx, dm)) ?? dm;
+        const name = names.get(dm) ?? (await dmName(ctx, dm)) ?? dm;
         await attempt(`multipath -f ${name}`, () => mp.multipathFlush(ctx, name));
       }
       for (const dev of paths) {

@@ -39,8 +39,8 @@ export interface PathTimeouts {
  * Make the node record. Returns whether it already says `node.startup = automatic` (the file
  * does; the iscsiadm way sets it after the login, as os-brick does).
  */
-async function ensureNodeRecord(ctx: BrickContext, nodesDir: string, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
-  if (await writeNodeRecord(ctx, nodesDir, t, auth)) return true;
+async function ensureNodeRecord(ctx: BrickContext, state: IscsiHostState, nodesDir: string, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
+  if (await writeNodeRecord(ctx, nodesDir, t, auth, state.nodeRecords)) return true;
   if (!(await iscsiadm.nodeRecordExists(ctx, t))) {
     await iscsiadm.nodeNew(ctx, t);
     // Without this the kernel scans every LUN the target exports to us, not just ours.
@@ -114,7 +114,7 @@ export async function connectPath(
       const session = await state.locks.with([targetKey(t)], async () => {
         // Before the node record exists: whatever happens next, the reaper knows to look here.
         state.own(t);
-        const startupSet = await ensureNodeRecord(pctx, opts.nodesDir, t, auth);
+        const startupSet = await ensureNodeRecord(pctx, state, opts.nodesDir, t, auth);
         const s = await ensureSession(pctx, state, t, signal, startupSet);
         loggedIn = true;
         return s;
@@ -129,6 +129,8 @@ export async function connectPath(
       const per = Math.max(1, Math.ceil(timeouts.deviceMs / timeouts.scans));
       let found = false;
       let announced = false;
+      // The disk's kernel name, once seen in sysfs: then udev's link need not be resolved.
+      let seen: string | null = null;
       for (let i = 0; i < timeouts.scans && !found; i++) {
         if (i > 0) emitLog(span, ctx.logger, 'info', `iSCSI volume not yet found at ${byPath}; rescanning, try ${i}`);
         await scanLun(pctx, hostNo, st?.channel ?? '-', st?.target ?? '-', t.lun);
@@ -139,6 +141,7 @@ export async function connectPath(
           const disk = st ? await targetDisk(pctx, st, t.lun) : null;
           if (disk) {
             announced = true;
+            seen = disk.dev;
             opts.onDisk(disk.dev);
           }
         }
@@ -147,7 +150,8 @@ export async function connectPath(
         );
       }
       if (!found) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: timeouts.deviceMs, paths: byPath });
-      const dev = (await ctx.host.realpath(byPath)).split('/').pop() ?? '';
+      // The link is udev's name for the disk of this session's LUN, the one sysfs showed.
+      const dev = seen ?? (await ctx.host.realpath(byPath)).split('/').pop() ?? '';
       span.set({ dev });
       emitLog(span, ctx.logger, 'info', `Found iSCSI path ${byPath} -> /dev/${dev}`);
       // The link is udev's name for this LUN of this session: the disk sits at C:T of its target.

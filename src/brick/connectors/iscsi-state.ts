@@ -4,11 +4,14 @@
  * of attaches that returned before every portal finished, and the targets this connector may
  * have left something of on the host (owned) — what the reaper may clean up.
  */
+import { NodeRecordCache } from '../tools/node-record.ts';
 import { KeyedLocks } from '../locks.ts';
 import { targetKey, type IscsiTarget } from '../connection-info.ts';
 
 export class IscsiHostState {
   readonly locks = new KeyedLocks();
+  /** The nodes directory seen, iscsid.conf's defaults (`tools/node-record.ts`). */
+  readonly nodeRecords = new NodeRecordCache();
   /** targetKey → LUN → number of attachments using it on this host. */
   readonly #claims = new Map<string, Map<number, number>>();
   /** volume key → background work of the last connect of that volume. */

@@ -18,7 +18,7 @@
  * the newest down, which after a login finds the new one first.
  */
 import { byPathLink, type IscsiTarget } from '../connection-info.ts';
-import { listIfPresent, realpathIfPresent } from '../tools/files.ts';
+import { listIfPresent, readFilesIfPresent, realpathIfPresent } from '../tools/files.ts';
 import { recordAddress } from '../tools/node-record.ts';
 import { parseHctl, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
@@ -62,14 +62,28 @@ async function placeOf(ctx: BrickContext, sid: number): Promise<{ dir: string | 
   }
 }
 
-/** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read on a mismatch, 4 on a match. */
-export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
-  if ((await attr(ctx, `${SESSIONS}/session${sid}/targetname`)) !== t.iqn) return null;
-  const want = recordAddress(t.portal);
+/**
+ * The session's target name and portal attributes, in one batched read; attribute by attribute
+ * (an unreadable one as null) when the batch fails, as it does if one of them answers an error.
+ */
+async function sessionAttrs(ctx: BrickContext, sid: number): Promise<Array<string | null>> {
   const conn = `${CONNECTIONS}/connection${sid}:0`;
-  const address = (await attr(ctx, `${conn}/persistent_address`)) ?? (await attr(ctx, `${conn}/address`));
+  const paths = [`${SESSIONS}/session${sid}/targetname`, `${conn}/persistent_address`, `${conn}/persistent_port`, `${conn}/address`, `${conn}/port`];
+  try {
+    return (await readFilesIfPresent(ctx, paths)).map((v) => (v === null ? null : v.trim()));
+  } catch {
+    return Promise.all(paths.map((p) => attr(ctx, p)));
+  }
+}
+
+/** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read on a mismatch, 2 on a match. */
+export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
+  const [targetname, pAddress, pPort, cAddress, cPort] = await sessionAttrs(ctx, sid);
+  if (targetname !== t.iqn) return null;
+  const want = recordAddress(t.portal);
+  const address = pAddress ?? cAddress ?? null;
   if (address === null || address.toLowerCase() !== want.address.toLowerCase()) return null;
-  const port = (await attr(ctx, `${conn}/persistent_port`)) ?? (await attr(ctx, `${conn}/port`));
+  const port = pPort ?? cPort ?? null;
   if (port !== want.port) return null;
   return { sid, iqn: t.iqn, address, port, ...(await placeOf(ctx, sid)) };
 }
@@ -154,8 +168,33 @@ export async function targetDisk(ctx: BrickContext, st: SessionTarget, lun: numb
   return dev === undefined ? null : { hctl, dev };
 }
 
-/** Every SCSI disk of session `s`, with its H:C:T:L: 1 call per SCSI target and 1 per LUN of this session. */
+/**
+ * Every SCSI disk of session `s`, with its H:C:T:L: 1 call, a glob over its targets' LUNs'
+ * `block` directories (`…/sessionS/target*\/*\/block/*`), however many targets and LUNs. A Host
+ * that cannot glob (a scripted test host) is walked directory by directory instead.
+ */
 export async function sessionDevices(ctx: BrickContext, s: KernelSession): Promise<SessionDevice[]> {
+  if (s.dir === null) return [];
+  let paths: string[];
+  try {
+    paths = await ctx.host.glob(`${s.dir}/target*/*/block/*`);
+  } catch {
+    return walkSessionDevices(ctx, s);
+  }
+  const out: SessionDevice[] = [];
+  const prefix = `${s.dir}/`;
+  for (const p of paths) {
+    if (!p.startsWith(prefix)) continue;
+    const [target, lun, block, dev] = p.slice(prefix.length).split('/');
+    const hctl = parseHctl(lun ?? '');
+    if (!hctl || !/^target\d+:\d+:\d+$/.test(target ?? '') || block !== 'block' || !dev) continue;
+    out.push({ hctl, dev });
+  }
+  return out;
+}
+
+/** `sessionDevices` without a glob: 1 call per SCSI target and 1 per LUN of the session. */
+async function walkSessionDevices(ctx: BrickContext, s: KernelSession): Promise<SessionDevice[]> {
   const out: SessionDevice[] = [];
   for (const t of await sessionTargets(ctx, s)) {
     for (const e of await listIfPresent(ctx, t.dir)) {

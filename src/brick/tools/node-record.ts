@@ -91,16 +91,59 @@ async function readIf(ctx: BrickContext, path: string): Promise<string | null> {
 }
 
 /**
+ * What one connector (one Brick, long-lived) remembers between records, so that a new record
+ * costs one `readdir` and the write:
+ * - that the nodes directory exists (once seen, it stays: open-iscsi never removes it; while it
+ *   is missing it is checked again each time);
+ * - iscsid.conf's settings, read the first time a new record needs them and kept for the
+ *   connector's life. An edit of iscsid.conf therefore reaches the records Hitch writes after
+ *   the compute service restarts (or after `forgetDefaults()`), much as it reaches iscsid
+ *   itself only when iscsid restarts. A failed read is not kept.
+ */
+export class NodeRecordCache {
+  readonly #dirs = new Set<string>();
+  #defaults: Promise<ReadonlyMap<string, string>> | null = null;
+
+  async nodesDirExists(ctx: BrickContext, nodesDir: string): Promise<boolean> {
+    if (this.#dirs.has(nodesDir)) return true;
+    const there = await ctx.host.exists(nodesDir);
+    if (there) this.#dirs.add(nodesDir);
+    return there;
+  }
+
+  defaults(ctx: BrickContext): Promise<ReadonlyMap<string, string>> {
+    if (this.#defaults === null) {
+      const read = readIfPresent(ctx, ISCSID_CONF).then((text) => parseRecordSettings(text ?? ''));
+      this.#defaults = read;
+      read.catch(() => {
+        if (this.#defaults === read) this.#defaults = null;
+      });
+    }
+    return this.#defaults;
+  }
+
+  /** Read iscsid.conf again for the next new record. */
+  forgetDefaults(): void {
+    this.#defaults = null;
+  }
+}
+
+/**
  * The record iscsiadm would pick for `-T <iqn> -p <ip>:<port>` on the default iface: the
  * TPGT-less file, else a discovered `<ip>,<port>,<tpgt>/default`; if neither, a new file.
+ * One `readdir` of the target's directory says which (missing: a new record); only a record
+ * that is there is read.
  */
 async function locate(ctx: BrickContext, nodesDir: string, t: IscsiTarget): Promise<Located> {
   const { address, port } = recordAddress(t.portal);
   const dir = `${nodesDir}/${t.iqn}`;
   const plain = `${dir}/${address},${port}`;
-  const text = await readIf(ctx, plain);
-  if (text !== null) return { path: plain, existing: parseRecordSettings(text), tpgt: '-1' };
-  for (const entry of await listIfPresent(ctx, dir)) {
+  const entries = await listIfPresent(ctx, dir).catch(() => [] as string[]);
+  if (entries.includes(`${address},${port}`)) {
+    const text = await readIf(ctx, plain);
+    if (text !== null) return { path: plain, existing: parseRecordSettings(text), tpgt: '-1' };
+  }
+  for (const entry of entries) {
     const m = /^([^,]+),(\d+),(\d+)$/.exec(entry);
     if (!m || m[1] !== address || m[2] !== port) continue;
     const path = `${dir}/${entry}/default`;
@@ -117,12 +160,18 @@ async function locate(ctx: BrickContext, nodesDir: string, t: IscsiTarget): Prom
  * when this host cannot take it — no nodes directory (open-iscsi keeps its records elsewhere)
  * or a Host without atomic writes — and the caller uses iscsiadm instead.
  */
-export async function writeNodeRecord(ctx: BrickContext, nodesDir: string, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
+export async function writeNodeRecord(
+  ctx: BrickContext,
+  nodesDir: string,
+  t: IscsiTarget,
+  auth: ChapCredentials | null,
+  cache: NodeRecordCache = new NodeRecordCache(),
+): Promise<boolean> {
   const write = ctx.host.writeFileAtomic?.bind(ctx.host);
-  if (!write || !(await ctx.host.exists(nodesDir))) return false;
+  if (!write || !(await cache.nodesDirExists(ctx, nodesDir))) return false;
   return ctx.span.run('write node record', { portal: t.portal, iqn: t.iqn }, async (span) => {
     const at = await locate(ctx, nodesDir, t);
-    const base = at.existing ?? parseRecordSettings((await readIf(ctx, ISCSID_CONF)) ?? '');
+    const base = at.existing ?? (await cache.defaults(ctx).catch(() => new Map<string, string>()));
     const { address, port } = recordAddress(t.portal);
     const s = new Map<string, string>([
       ['node.name', t.iqn],

@@ -263,6 +263,11 @@ export class RemoteHost implements Host {
     return this.#client.call('host.readFile', { host: this.name, path: checkPath(path, this.#roots) });
   }
 
+  /** One round trip for all of them. */
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    return this.#client.call('host.readFiles', { host: this.name, paths: paths.map((p) => checkPath(p, this.#roots)) });
+  }
+
   async writeFile(path: string, data: string): Promise<void> {
     await this.#client.call('host.writeFile', { host: this.name, path: checkPath(path, this.#roots), data });
   }

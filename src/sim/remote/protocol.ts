@@ -61,6 +61,7 @@ export interface Methods {
   'clock.sleep': { p: { ms: number }; r: null };
   'host.exec': { p: { host: string; cmd: string; args: readonly string[]; opts: WireExecOptions }; r: { code: number; stdout: string; stderr: string } };
   'host.readFile': { p: { host: string; path: string }; r: string };
+  'host.readFiles': { p: { host: string; paths: readonly string[] }; r: Array<string | null> };
   'host.writeFile': { p: { host: string; path: string; data: string }; r: null };
   'host.writeFileAtomic': { p: { host: string; path: string; data: string; mode?: number }; r: null };
   'host.exists': { p: { host: string; path: string }; r: boolean };

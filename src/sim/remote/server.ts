@@ -250,6 +250,8 @@ export class SimDaemon {
       }
       case 'host.readFile':
         return this.#hostOf(req.p.host).readFile(req.p.path);
+      case 'host.readFiles':
+        return this.#hostOf(req.p.host).readFiles(req.p.paths);
       case 'host.writeFile':
         await this.#hostOf(req.p.host).writeFile(req.p.path, req.p.data);
         return null;
