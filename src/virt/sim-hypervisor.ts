@@ -183,7 +183,15 @@ export class SimHypervisor implements HypervisorDriver {
     });
   }
 
-  attachDisk(domain: string, diskXml: string, opts: AttachOptions): Promise<void> {
+  async attachDisk(domain: string, diskXml: string, opts: AttachOptions): Promise<void> {
+    await this.attachDiskNamed(domain, diskXml, opts);
+  }
+
+  /**
+   * `attachDisk`, answering the disk's target and source as the span names them, so the
+   * simulator daemon's client can label its own span without parsing the XML a second time.
+   */
+  attachDiskNamed(domain: string, diskXml: string, opts: AttachOptions): Promise<{ target: string; source: string }> {
     return inSpan(opts.span, 'virt.attach_disk', { domain, hypervisor: 'sim' }, async (span) => {
       checkDomainName(domain);
       const parsed = checkDiskForAttach(diskXml);
@@ -208,6 +216,7 @@ export class SimHypervisor implements HypervisorDriver {
       // Both copies change only once every check passed, as libvirt's live+config attach does.
       if (opts.live) d.live.set(parsed.target.dev, disk);
       if (opts.persistent) d.config.set(parsed.target.dev, disk);
+      return { target: parsed.target.dev, source: diskSourceLabel(parsed) };
     });
   }
 

@@ -30,14 +30,13 @@ import {
   type WaitForPathOptions,
   type WriteFileAtomicOptions,
 } from '../../host/host.ts';
-import { checkDiskForAttach, diskSourceLabel } from '../../virt/disk-xml.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../virt/driver.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
 import type { SimArrays } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';
 import type { HostSnapshot } from '../inspect.ts';
-import { decode, encode, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
+import { PLAIN_METHODS, decode, encode, encodePlain, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
 
 interface Pending {
   readonly resolve: (a: Answer) => void;
@@ -120,7 +119,7 @@ export class SimClient {
         resolve: (a) => (done(), resolve(a)),
         reject: (e) => (done(), reject(e)),
       });
-      this.#socket.write(encode({ id, m, p }));
+      this.#socket.write(PLAIN_METHODS.has(m) ? encodePlain({ id, m, p }) : encode({ id, m, p }));
     });
   }
 
@@ -350,9 +349,13 @@ export class RemoteHypervisor implements HypervisorDriver {
 
   attachDisk(domain: string, diskXml: string, opts: AttachOptions): Promise<void> {
     return inSpan(opts.span, 'virt.attach_disk', { domain, hypervisor: 'sim' }, async (span) => {
-      const parsed = checkDiskForAttach(diskXml);
-      span?.set({ target: parsed.target.dev, source: diskSourceLabel(parsed) });
-      await this.#call({ host: this.host, method: 'attachDisk', args: [domain, diskXml, { live: opts.live, persistent: opts.persistent }] });
+      // The daemon checks the XML (the same check, the same errors) and names the disk back:
+      // no second parse on this side.
+      const label = (await this.#call({ host: this.host, method: 'attachDisk', args: [domain, diskXml, { live: opts.live, persistent: opts.persistent }] })) as {
+        target: string;
+        source: string;
+      } | null;
+      if (label) span?.set({ target: label.target, source: label.source });
     });
   }
 

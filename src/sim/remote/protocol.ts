@@ -77,7 +77,7 @@ export interface Methods {
       | HvArgs<'attachDisk', [string, string, { live: boolean; persistent: boolean }]>
       | HvArgs<'detachDisk', [string, string, { timeoutMs: number; persistent?: boolean }]>
       | HvArgs<'defineSecret', [string, string]>;
-    r: null | DomainState | DiskInfo[] | DetachResult | SecretRef;
+    r: null | DomainState | DiskInfo[] | DetachResult | SecretRef | { target: string; source: string };
   };
   'hv.domains': { p: { host: string }; r: SimDomainView[] };
   'hv.injectFault': { p: { host: string; fault: SimFault }; r: null };
@@ -132,11 +132,43 @@ export function errorToWire(e: unknown): WireError {
   return { code: 'HITCH_INTERNAL', details: { detail: e instanceof Error ? e.message : String(e) }, message: e instanceof Error ? e.message : String(e) };
 }
 
-/** The same catalog error on this side of the socket (unknown codes become HITCH_INTERNAL). */
+/**
+ * The same catalog error on this side of the socket (unknown codes become HITCH_INTERNAL).
+ * "No such file" is a routine answer (brick reads what may be absent and takes the error as
+ * "absent"): it is built without capturing a stack, which here would only show the socket's
+ * reader anyway.
+ */
 export function errorFromWire(w: WireError): HitchError {
+  if (w.code === 'HITCH_PATH_NOT_FOUND') {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new HitchError('HITCH_PATH_NOT_FOUND', w.details, { message: w.message });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
   if (Object.hasOwn(ERROR_CATALOG, w.code)) return new HitchError(w.code as ErrorCode, w.details, { message: w.message });
   return new HitchError('HITCH_INTERNAL', { detail: `${w.code}: ${w.message}` });
 }
+
+/**
+ * Methods whose requests and answers hold only strings, booleans and small integers (paths,
+ * contents, names, a file mode; errors naming a path): JSON as is, no walk for non-finite
+ * numbers. Most of the traffic is these.
+ */
+export const PLAIN_METHODS: ReadonlySet<Method> = new Set<Method>([
+  'clock.now',
+  'host.readFile',
+  'host.readFiles',
+  'host.writeFile',
+  'host.writeFileAtomic',
+  'host.exists',
+  'host.readlink',
+  'host.realpath',
+  'host.readdir',
+  'host.glob',
+]);
 
 /**
  * JSON for the wire, with the non-finite numbers the simulator uses for "never" and "forever"
@@ -146,7 +178,14 @@ export function encode(msg: unknown): string {
   return `${JSON.stringify(msg, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v))}\n`;
 }
 
+/** `encode` for a message known to hold no non-finite number (a `PLAIN_METHODS` request or answer). */
+export function encodePlain(msg: unknown): string {
+  return `${JSON.stringify(msg)}\n`;
+}
+
+/** Plain JSON unless the line holds a `$num` (only then is every value looked at). */
 export function decode(line: string): unknown {
+  if (!line.includes('"$num"')) return JSON.parse(line);
   return JSON.parse(line, (_k, v: unknown) => {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const keys = Object.keys(v);

@@ -26,7 +26,7 @@ import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { Simulation } from '../simulation.ts';
-import { decode, encode, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
+import { PLAIN_METHODS, decode, encode, encodePlain, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
 
 export interface SimDaemonOptions {
   /** A built-in scenario name or a scenario file. */
@@ -162,10 +162,10 @@ export class SimDaemon {
     // Requests that a cancel (or, for waits, the client going away) aborts.
     const inflight = new Map<number, { ac: AbortController; abandonOnClose: boolean }>();
     let open = true;
-    const send = (a: Answer): void => {
+    const send = (a: Answer, plain = false): void => {
       if (!open) return;
       this.#activity();
-      socket.write(encode(a));
+      socket.write(plain ? encodePlain(a) : encode(a));
     };
     socket.on(
       'data',
@@ -185,9 +185,10 @@ export class SimDaemon {
         const ac = new AbortController();
         inflight.set(req.id, { ac, abandonOnClose: req.m !== 'host.exec' });
         const recorded: { record?: ExecRecord } = {};
+        const plain = PLAIN_METHODS.has(req.m);
         void this.#handle(req, ac.signal, recorded).then(
-          (ok) => send({ id: req.id, now: this.sim.clock.now(), ok: ok ?? null, ...(recorded.record ? { record: recorded.record } : {}) }),
-          (e: unknown) => send({ id: req.id, now: this.sim.clock.now(), err: errorToWire(e), ...(recorded.record ? { record: recorded.record } : {}) }),
+          (ok) => send({ id: req.id, now: this.sim.clock.now(), ok: ok ?? null, ...(recorded.record ? { record: recorded.record } : {}) }, plain),
+          (e: unknown) => send({ id: req.id, now: this.sim.clock.now(), err: errorToWire(e), ...(recorded.record ? { record: recorded.record } : {}) }, plain),
         ).finally(() => inflight.delete(req.id));
       }),
     );
@@ -357,8 +358,7 @@ export class SimDaemon {
         await hv.undefineSecret(p.args[0]);
         return null;
       case 'attachDisk':
-        await hv.attachDisk(...p.args);
-        return null;
+        return hv.attachDiskNamed(...p.args);
       case 'detachDisk':
         return hv.detachDisk(...p.args);
       case 'defineSecret':
