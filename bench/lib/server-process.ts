@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hitchNodeFlags } from '../../src/cli/node-flags.ts';
 import type { BenchApi } from './cloud.ts';
 import type { CpuBreakdown } from './profile.ts';
 
@@ -116,8 +117,10 @@ export async function startSplitCloud(opts: { scenario: string; database: string
     await waitLine(sim, 'listening on');
     const child = fork(join(ROOT, 'bench/lib/server-child.ts'), [], {
       cwd: ROOT,
-      // BENCH_SERVER_NODE_ARGS: extra node flags for the server process (experiments: GC tracing, V8 flags).
-      execArgv: [...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'],
+      // The product's node flags (bin/hitch.js's first line), so the server runs as `hitch serve`
+      // does; then BENCH_SERVER_NODE_ARGS, extra flags for experiments (GC tracing, V8 flags; a
+      // later flag overrides an earlier one, so a product flag can be tried with another value).
+      execArgv: [...hitchNodeFlags(), ...(process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'],
       env: {
         PATH: process.env['PATH'],
         HOME: process.env['HOME'],
