@@ -79,6 +79,8 @@ export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiato
   v.attr(`${is}/tpgt`, () => `${s.tpgt}\n`);
   v.attr(`${is}/state`, () => 'LOGGED_IN\n');
   v.attr(`${is}/username`, () => `${s.chapUser ?? '(null)'}\n`);
+  // As for every class device with a parent: `device` leads to the session's own directory.
+  v.symlink(`${is}/device`, rel(`${is}/device`, `${hostDir}/session${s.sid}`));
   v.symlink(`/sys/class/iscsi_session/session${s.sid}`, rel(`/sys/class/iscsi_session/session${s.sid}`, is));
   const { ip, port } = parsePortal(s.portal);
   const ic = `${hostDir}/session${s.sid}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`;

@@ -14,7 +14,7 @@ import * as iscsiadm from '../tools/iscsiadm.ts';
 import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
-import { findSession, sessionAt, sessionDevices, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
+import { findSession, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface PathDevice {
@@ -123,7 +123,7 @@ export async function connectPath(
       span.set({ sid });
       // With manual scan a real kernel has no SCSI target for the session before its first scan.
       let st = (await sessionTargets(pctx, session))[0];
-      const hostNo = st?.host ?? session.hostNo;
+      const hostNo = st?.host ?? (await sessionHostNo(pctx, session));
       const byPath = byPathLink(t);
       if (hostNo === null) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: 0, paths: `session${sid} has no SCSI host` });
       const per = Math.max(1, Math.ceil(timeouts.deviceMs / timeouts.scans));

@@ -18,7 +18,7 @@
  * the newest down, which after a login finds the new one first.
  */
 import { byPathLink, type IscsiTarget } from '../connection-info.ts';
-import { listIfPresent, readFilesIfPresent, realpathIfPresent } from '../tools/files.ts';
+import { isMissing, listIfPresent, readFilesIfPresent, realpathIfPresent } from '../tools/files.ts';
 import { recordAddress } from '../tools/node-record.ts';
 import { parseHctl, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
@@ -33,10 +33,14 @@ export interface KernelSession {
   /** The portal it was logged in to (`persistent_address`, IPv6 without brackets). */
   readonly address: string;
   readonly port: string;
-  /** Its SCSI host number (from the session's device path), null if sysfs does not say. */
-  readonly hostNo: number | null;
-  /** Its device directory, `/sys/devices/platform/hostH/sessionS` (the SCSI targets are in it); null if unknown. */
-  readonly dir: string | null;
+  /**
+   * Its device directory (the SCSI targets are in it), reached through the class device's
+   * `device` link, `/sys/class/iscsi_session/sessionS/device`, without resolving where that
+   * leads (`/sys/devices/platform/hostH/sessionS`); the SCSI host number is then read from a
+   * target's name (`targetH:C:T`), or — only while the session has no target — from where the
+   * link leads (`sessionHostNo`).
+   */
+  readonly dir: string;
 }
 
 /**
@@ -85,7 +89,7 @@ export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTar
   if (address === null || address.toLowerCase() !== want.address.toLowerCase()) return null;
   const port = pPort ?? cPort ?? null;
   if (port !== want.port) return null;
-  return { sid, iqn: t.iqn, address, port, ...(await placeOf(ctx, sid)) };
+  return { sid, iqn: t.iqn, address, port, dir: `${SESSIONS}/session${sid}/device` };
 }
 
 /**
@@ -150,13 +154,31 @@ export interface SessionDevice {
   readonly dev: string;
 }
 
-/** The SCSI target(s) the kernel created for session `s` (none until the first scan, with manual scan): 1 call. */
+/** Session `s`'s SCSI host number, from where its sysfs directory is (1 call); null if sysfs does not say. */
+export async function sessionHostNo(ctx: BrickContext, s: KernelSession): Promise<number | null> {
+  return (await placeOf(ctx, s.sid)).hostNo;
+}
+
+/**
+ * The SCSI target(s) the kernel created for session `s` (none until the first scan, with
+ * manual scan): 1 call; 2 more where the session has no `device` link (a scripted test host).
+ */
 export async function sessionTargets(ctx: BrickContext, s: KernelSession): Promise<SessionTarget[]> {
-  if (s.dir === null) return [];
+  let dir = s.dir;
+  let entries: string[];
+  try {
+    entries = await ctx.host.readdir(dir);
+  } catch (e) {
+    if (!isMissing(e)) throw e;
+    const place = await placeOf(ctx, s.sid);
+    if (place.dir === null) return [];
+    dir = place.dir;
+    entries = await listIfPresent(ctx, dir);
+  }
   const out: SessionTarget[] = [];
-  for (const e of await listIfPresent(ctx, s.dir)) {
+  for (const e of entries) {
     const m = /^target(\d+):(\d+):(\d+)$/.exec(e);
-    if (m) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]), dir: `${s.dir}/${e}` });
+    if (m) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]), dir: `${dir}/${e}` });
   }
   return out;
 }
@@ -174,13 +196,14 @@ export async function targetDisk(ctx: BrickContext, st: SessionTarget, lun: numb
  * that cannot glob (a scripted test host) is walked directory by directory instead.
  */
 export async function sessionDevices(ctx: BrickContext, s: KernelSession): Promise<SessionDevice[]> {
-  if (s.dir === null) return [];
   let paths: string[];
   try {
     paths = await ctx.host.glob(`${s.dir}/target*/*/block/*`);
   } catch {
     return walkSessionDevices(ctx, s);
   }
+  // Nothing: no disk, or no `device` link to glob through. Only the walk tells them apart.
+  if (paths.length === 0) return walkSessionDevices(ctx, s);
   const out: SessionDevice[] = [];
   const prefix = `${s.dir}/`;
   for (const p of paths) {

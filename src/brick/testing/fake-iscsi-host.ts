@@ -473,6 +473,7 @@ export class FakeIscsiHost implements Host {
       const dev = `/sys/devices/platform/host${s.hostNo}/session${s.sid}`;
       this.#put(`${dev}/iscsi_session/session${s.sid}/targetname`, `${iqn}\n`);
       this.#link(`/sys/class/iscsi_session/session${s.sid}`, `${dev}/iscsi_session/session${s.sid}`);
+      this.#link(`${dev}/iscsi_session/session${s.sid}/device`, dev);
       this.#put(`${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0/persistent_address`, `${ip}\n`);
       this.#put(`${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0/persistent_port`, `${port}\n`);
       this.#link(`/sys/class/iscsi_connection/connection${s.sid}:0`, `${dev}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`);
