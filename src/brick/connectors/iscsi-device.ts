@@ -52,7 +52,14 @@ export async function forceMap(ctx: BrickContext, dev: string): Promise<ForcedMa
     const wwn = await readWwn(c, dev).catch(() => null);
     if (wwn === null) return null;
     span.set({ wwn });
-    if (await mapOf(c, wwn, span)) return { wwn, dev, daemonAnswered: true };
+    // Already in a map (multipathd was quicker, or the disk was mapped before): nothing to
+    // force. One look at the disk's holders; a map of this WWN over other paths only is
+    // not looked for — forcing then adds this path to it, which it needs anyway.
+    const held = (await holders(c, dev).catch(() => []))[0];
+    if (held !== undefined) {
+      span.set({ dm: held });
+      return { wwn, dev, daemonAnswered: true };
+    }
     try {
       await mp.multipathAddWwid(c, wwn);
       await mp.multipathdAddPath(c, `/dev/${dev}`);

@@ -14,7 +14,7 @@ import * as iscsiadm from '../tools/iscsiadm.ts';
 import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
 import type { BrickContext } from '../tools/run.ts';
-import { findSession, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
+import { findSession, sessionAmong, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface PathDevice {
@@ -70,8 +70,11 @@ async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiT
   if (hint !== null) state.forgetSession(t);
   const code = await iscsiadm.login(ctx, t, signal);
   if (code === 0 && !startupSet) await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
-  // Sessions are numbered in login order: a new one is found first.
-  const s = await findSession(ctx, t);
+  // Sessions are numbered in login order and numbers are not reused: the new one is most
+  // likely the next after the newest this connector knows (or the one after, when another
+  // path logged in at the same time), checked in one read; else the walk, which looks at the
+  // newest first.
+  const s = (await sessionAmong(ctx, state.nextSessionGuesses(2), t)) ?? (await findSession(ctx, t));
   if (s === null) {
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail: 'no session after a successful login' });
   }

@@ -10,6 +10,7 @@ import { targetKey, type IscsiTarget } from '../connection-info.ts';
 
 export class IscsiHostState {
   readonly locks = new KeyedLocks();
+  #newest: number | null = null;
   /** The nodes directory seen, iscsid.conf's defaults (`tools/node-record.ts`). */
   readonly nodeRecords = new NodeRecordCache();
   /** targetKey → LUN → number of attachments using it on this host. */
@@ -31,6 +32,17 @@ export class IscsiHostState {
 
   rememberSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>, sid: number): void {
     this.#sessions.set(targetKey(t), sid);
+    if (this.#newest === null || sid > this.#newest) this.#newest = sid;
+  }
+
+  /**
+   * The numbers the next sessions will likely get: the kernel numbers sessions in login order
+   * and never reuses a number, so after the newest this connector has seen come the next
+   * ones — unless somebody else logged in meanwhile. A guess, checked before use.
+   */
+  nextSessionGuesses(count: number): number[] {
+    const n = this.#newest;
+    return n === null ? [] : Array.from({ length: count }, (_, i) => n + 1 + i);
   }
 
   forgetSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {

@@ -80,7 +80,35 @@ async function sessionAttrs(ctx: BrickContext, sid: number): Promise<Array<strin
   }
 }
 
-/** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read on a mismatch, 2 on a match. */
+/**
+ * The first of sessions `sids` logged in to target `t` at its portal, else null: one batched
+ * read for all of them (a number with no session reads as missing).
+ */
+export async function sessionAmong(ctx: BrickContext, sids: readonly number[], t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
+  if (sids.length === 0) return null;
+  const per = (sid: number): string[] => {
+    const conn = `${CONNECTIONS}/connection${sid}:0`;
+    return [`${SESSIONS}/session${sid}/targetname`, `${conn}/persistent_address`, `${conn}/persistent_port`, `${conn}/address`, `${conn}/port`];
+  };
+  let texts: Array<string | null>;
+  try {
+    texts = await readFilesIfPresent(ctx, sids.flatMap(per));
+  } catch {
+    return null;
+  }
+  const want = recordAddress(t.portal);
+  for (const [i, sid] of sids.entries()) {
+    const [targetname, pAddress, pPort, cAddress, cPort] = texts.slice(i * 5, i * 5 + 5).map((v) => (v === null || v === undefined ? null : v.trim()));
+    if (targetname !== t.iqn) continue;
+    const address = pAddress ?? cAddress ?? null;
+    const port = pPort ?? cPort ?? null;
+    if (address === null || address.toLowerCase() !== want.address.toLowerCase() || port !== want.port) continue;
+    return { sid, iqn: t.iqn, address, port, dir: `${SESSIONS}/session${sid}/device` };
+  }
+  return null;
+}
+
+/** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read. */
 export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
   const [targetname, pAddress, pPort, cAddress, cPort] = await sessionAttrs(ctx, sid);
   if (targetname !== t.iqn) return null;
