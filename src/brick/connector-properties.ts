@@ -5,6 +5,7 @@
  *   "os_type": "linux", "multipath": true, "initiator": "iqn.1993-08.org.debian:01:7cc8838d1c0"}`.
  */
 import type { Host } from '../host/host.ts';
+import { readFilesOf } from '../host/read-files.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
 import { emitLog, type BrickLogger } from './log.ts';
@@ -42,9 +43,6 @@ export interface ConnectorPropertiesOptions {
 const INITIATOR_FILE = '/etc/iscsi/initiatorname.iscsi';
 const NQN_FILE = '/etc/nvme/hostnqn';
 
-async function readIfExists(host: Host, path: string): Promise<string | null> {
-  return (await host.exists(path)) ? host.readFile(path) : null;
-}
 
 async function fcPorts(ctx: BrickContext): Promise<{ wwpns: string[]; wwnns: string[] }> {
   const r = await run(ctx, 'systool', ['-c', 'fc_host', '-v'], { okCodes: 'any', timeoutMs: 30_000 });
@@ -69,10 +67,12 @@ export async function getConnectorProperties(host: Host, span: Span, opts: Conne
       if (status === null) emitLog(s, opts.logger, 'warning', 'multipathd is not running; connecting volumes without multipath');
       multipath = status !== null;
     }
-    const initiatorText = await s.run('read initiator name', { path: INITIATOR_FILE }, () => readIfExists(host, INITIATOR_FILE));
+    // Both identity files in one Host call; either may be missing.
+    const [initiatorText = null, nqnText = null] = await s.run('read initiator name and host nqn', { paths: `${INITIATOR_FILE},${NQN_FILE}` }, () =>
+      readFilesOf(host, [INITIATOR_FILE, NQN_FILE]),
+    );
     const initiator = initiatorText === null ? null : parseInitiatorName(initiatorText);
     const fc = await fcPorts(ctx);
-    const nqnText = await s.run('read host nqn', { path: NQN_FILE }, () => readIfExists(host, NQN_FILE));
     const nqn = nqnText === null ? null : parseHostNqn(nqnText);
 
     const props: ConnectorProperties = {
