@@ -36,7 +36,7 @@ import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts
 import type { SimArrays } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';
 import type { HostSnapshot } from '../inspect.ts';
-import { PLAIN_METHODS, decode, encode, encodePlain, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
+import { decode, isPlain, encode, encodePlain, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
 
 interface Pending {
   readonly resolve: (a: Answer) => void;
@@ -119,7 +119,7 @@ export class SimClient {
         resolve: (a) => (done(), resolve(a)),
         reject: (e) => (done(), reject(e)),
       });
-      this.#socket.write(PLAIN_METHODS.has(m) ? encodePlain({ id, m, p }) : encode({ id, m, p }));
+      this.#socket.write(isPlain(m, p) ? encodePlain({ id, m, p }) : encode({ id, m, p }));
     });
   }
 

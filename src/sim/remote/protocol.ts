@@ -178,6 +178,19 @@ export function encode(msg: unknown): string {
   return `${JSON.stringify(msg, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v))}\n`;
 }
 
+/**
+ * Whether request `m` with params `p`, and its answer, can go as plain JSON: the `PLAIN_METHODS`,
+ * and a command or a wait whose timeout is finite (their answers hold virtual times, exit codes
+ * and that timeout).
+ */
+export function isPlain(m: Method, p: unknown): boolean {
+  if (PLAIN_METHODS.has(m)) return true;
+  // What a client sent may be malformed: look, never throw.
+  if (m === 'host.exec') return Number.isFinite((p as Partial<Methods['host.exec']['p']> | null)?.opts?.timeoutMs ?? 0);
+  if (m === 'host.waitForPath') return Number.isFinite((p as Partial<Methods['host.waitForPath']['p']> | null)?.timeoutMs);
+  return false;
+}
+
 /** `encode` for a message known to hold no non-finite number (a `PLAIN_METHODS` request or answer). */
 export function encodePlain(msg: unknown): string {
   return `${JSON.stringify(msg)}\n`;

@@ -26,7 +26,7 @@ import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { Simulation } from '../simulation.ts';
-import { PLAIN_METHODS, decode, encode, encodePlain, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
+import { decode, isPlain, encode, encodePlain, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
 
 export interface SimDaemonOptions {
   /** A built-in scenario name or a scenario file. */
@@ -185,7 +185,7 @@ export class SimDaemon {
         const ac = new AbortController();
         inflight.set(req.id, { ac, abandonOnClose: req.m !== 'host.exec' });
         const recorded: { record?: ExecRecord } = {};
-        const plain = PLAIN_METHODS.has(req.m);
+        const plain = isPlain(req.m, req.p);
         void this.#handle(req, ac.signal, recorded).then(
           (ok) => send({ id: req.id, now: this.sim.clock.now(), ok: ok ?? null, ...(recorded.record ? { record: recorded.record } : {}) }, plain),
           (e: unknown) => send({ id: req.id, now: this.sim.clock.now(), err: errorToWire(e), ...(recorded.record ? { record: recorded.record } : {}) }, plain),
