@@ -20,7 +20,14 @@ interface Kept {
   /** pg-pool's own release of this check-out (once only). */
   readonly release: (err?: Error | boolean) => void;
   readonly onError: () => void;
+  /** Listens for the server's fatal error on the connection (below). */
+  readonly onServerError: (msg: { severity?: string }) => void;
+  /** The server said it is closing this connection: never reuse it. */
+  broken: boolean;
 }
+
+/** pg's protocol connection under a client: it reports each error message the server sends. */
+type WithConnection = { connection?: { on(e: 'errorMessage', f: (msg: { severity?: string }) => void): unknown; removeListener(e: 'errorMessage', f: (msg: { severity?: string }) => void): unknown } };
 
 export class ReusingPool {
   readonly #pool: pg.Pool;
@@ -62,15 +69,26 @@ export class ReusingPool {
   }
 
   #keep(client: pg.PoolClient): pg.PoolClient {
-    const kept: Kept = { release: client.release.bind(client), onError: () => this.#giveBack(client, true) };
+    const kept: Kept = {
+      release: client.release.bind(client),
+      onError: () => this.#giveBack(client, true),
+      // A FATAL error (the backend terminated, the server shutting down) arrives before the
+      // socket closes; the failed query rejects at once, so its caller can return the client
+      // while pg still thinks it usable. Mark it here, before that rejection reaches anyone.
+      onServerError: (msg) => {
+        if (msg.severity === 'FATAL' || msg.severity === 'PANIC') kept.broken = true;
+      },
+      broken: false,
+    };
     this.#kept.set(client, kept);
     client.on('error', kept.onError);
+    (client as unknown as WithConnection).connection?.on('errorMessage', kept.onServerError);
     client.release = (err?: Error | boolean): void => {
       if (!this.#kept.has(client)) return; // already given back (it failed while in use)
       // As pg-pool checks: a client whose connection broke during a query is not reused.
       const state = client as unknown as { _ending?: boolean; _queryable?: boolean };
-      if (err || this.#ended || state._ending === true || state._queryable === false) {
-        this.#giveBack(client, err || undefined);
+      if (err || this.#ended || state._ending === true || state._queryable === false || this.#kept.get(client)?.broken) {
+        this.#giveBack(client, err || this.#kept.get(client)?.broken || undefined);
         return;
       }
       const w = this.#waiters.shift();
@@ -88,6 +106,7 @@ export class ReusingPool {
     const i = this.#idle.indexOf(client);
     if (i >= 0) this.#idle.splice(i, 1);
     client.removeListener('error', kept.onError);
+    (client as unknown as WithConnection).connection?.removeListener('errorMessage', kept.onServerError);
     this.#open--;
     kept.release(err);
     // A statement waiting for a client gets a new connection in its place.
