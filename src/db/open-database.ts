@@ -56,11 +56,6 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
-    // SQLite's own page cache, 16 MB instead of its default 2 MB. Once the file outgrows the cache
-    // (the trace's spans are most of it), statements re-read with pread(2) pages the cache had
-    // dropped: 16 MB took ~20% off the server's CPU per attach in the control-plane bench (paired
-    // runs, bench/README.md §3). One connection, so this is the process's whole cache.
-    handle.pragma('cache_size = -16000');
     db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: statementCache(handle) }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
