@@ -7,7 +7,7 @@
 // --max-semi-space-size=64: a server answering requests makes many short-lived objects; with
 // V8's default young generation (16 MB semi-spaces on 64-bit) it runs a scavenge every few
 // attaches, and each one copies what is still live. A larger one scavenges less often for the same
-// survivors (≈ 10% less CPU per attach in the control-plane bench; see bench/README.md §3). It
+// survivors (≈ 5–10% less CPU per attach in the control-plane bench; see bench/README.md §3). It
 // is a ceiling, not a reservation: the young generation grows toward it only under that
 // allocation rate. `node bin/hitch.js` bypasses this line and runs with node's defaults.
 import { register } from 'tsx/esm/api';
