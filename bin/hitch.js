@@ -5,9 +5,8 @@
 // The first line holds the node flags every Hitch process runs with (`env -S` splits them), in
 // one place: `npm start` runs this file, and the bench's server reads them from here.
 // --max-semi-space-size=64: a server answering requests makes many short-lived objects; with
-// V8's default young generation (16 MB semi-spaces on 64-bit) it runs a scavenge every few
-// attaches, and each one copies what is still live. A larger one scavenges less often for the same
-// survivors (≈ 5–10% less CPU per attach in the control-plane bench; see bench/README.md §3). It
+// V8's default young generation (16 MB semi-spaces on 64-bit) it scavenges often, and each
+// scavenge copies what is still live. A larger one scavenges less often for the same survivors (≈ 5–10% less CPU per attach in the control-plane bench; see bench/README.md §3). It
 // is a ceiling, not a reservation: the young generation grows toward it only under that
 // allocation rate. `node bin/hitch.js` bypasses this line and runs with node's defaults.
 import { register } from 'tsx/esm/api';
