@@ -152,6 +152,9 @@ const Q = {
   }),
 };
 
+/** Ids bound in one `IN (…)` list: well under every database's limit on a statement's variables. */
+export const ID_CHUNK = 1000;
+
 export class VolumeRepo {
   readonly db: Kysely<Database>;
 
@@ -307,15 +310,20 @@ export class VolumeRepo {
     return (await Q.attachmentsOfVolume.execute(db, volumeId)).rows as AttachmentRow[];
   }
 
-  /** Attachments of many volumes at once (list views). */
+  /**
+   * Attachments of many volumes at once (list views). The ids go in chunks: a list of every
+   * volume can be longer than a statement may bind (SQLite 32 766 variables, PostgreSQL 65 535).
+   */
   async attachmentsOfVolumes(volumeIds: readonly string[]): Promise<Map<string, AttachmentRow[]>> {
     const out = new Map<string, AttachmentRow[]>();
-    if (volumeIds.length === 0) return out;
-    const rows = await this.db.selectFrom('attachments').selectAll().where('volume_id', 'in', [...volumeIds]).orderBy('created_at').orderBy('id').execute();
-    for (const r of rows) {
-      const list = out.get(r.volume_id) ?? [];
-      list.push(r);
-      out.set(r.volume_id, list);
+    for (let i = 0; i < volumeIds.length; i += ID_CHUNK) {
+      const ids = volumeIds.slice(i, i + ID_CHUNK);
+      const rows = await this.db.selectFrom('attachments').selectAll().where('volume_id', 'in', ids).orderBy('created_at').orderBy('id').execute();
+      for (const r of rows) {
+        const list = out.get(r.volume_id) ?? [];
+        list.push(r);
+        out.set(r.volume_id, list);
+      }
     }
     return out;
   }

@@ -95,6 +95,24 @@ describeEachDialect('volume views and lists', (ctx) => {
     expect(seen.sort()).toEqual([...ids].sort());
   });
 
+  it('finds the attachments of more volumes than one statement can bind (SQLite 32 766, PostgreSQL 65 535 variables)', async () => {
+    const instance = '0b5d7a8e-4c1f-4e7a-9d5e-3f0c2a1b6d70';
+    const made: string[] = [];
+    for (const v of [ids[0], ids[6]] as string[]) {
+      const r = await t.app.inject({ method: 'POST', url: `${P}/attachments`, headers: headers(admin, '3.44'), payload: { attachment: { volume_uuid: v, instance_uuid: instance } } });
+      expect(r.statusCode).toBe(200);
+      made.push(r.json<{ attachment: { id: string } }>().attachment.id);
+    }
+    // 70 000 ids: the first and the last name volumes with an attachment, the rest match nothing.
+    const many = Array.from({ length: 70_000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    many[0] = ids[0] as string;
+    many[many.length - 1] = ids[6] as string;
+    const found = await t.volumes.repo.attachmentsOfVolumes(many);
+    expect([...found.keys()].sort()).toEqual([ids[0], ids[6]].sort());
+    expect([...found.values()].flat().map((a) => a.id).sort()).toEqual(made.sort());
+    for (const id of made) expect((await t.app.inject({ method: 'DELETE', url: `${P}/attachments/${id}`, headers: headers(admin, '3.44') })).statusCode).toBe(200);
+  });
+
   it('sorts by name both ways, NULLs first ascending and last descending', async () => {
     const names = async (sort: string) => (await get(`${P}/volumes?sort=${sort}`)).json<{ volumes: { name: string | null }[] }>().volumes.map((v) => v.name);
     expect(await names('name:asc')).toEqual([null, null, 'alpha', 'bravo', 'charlie', 'delta', 'echo']);
