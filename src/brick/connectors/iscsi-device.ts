@@ -190,7 +190,7 @@ export async function flushLeftoverMaps(ctx: BrickContext, names: readonly strin
     // A map whose first flush failed never went: that failure is reported already.
     if (earlier.some((f) => f.startsWith(`multipath -f ${name}:`))) continue;
     if (!(await ctx.host.exists(`/dev/mapper/${name}`).catch(() => false))) continue;
-    emitLog(ctx.span, ctx.logger, 'info', `Multipath map ${name} came back after its paths were removed; flushing it again`);
+    emitLog(ctx.span, ctx.logger, 'info', `Multipath map ${name} is still there after its paths were removed; flushing it`);
     try {
       await mp.multipathFlush(ctx, name);
     } catch (e) {

@@ -123,7 +123,9 @@ export async function disconnectIscsiVolume(
       }
       for (const dm of maps) {
         const name = names.get(dm) ?? (await dmName(ctx, dm)) ?? dm;
-        await attempt(`multipath -f ${name}`, () => mp.multipathFlush(ctx, name));
+        const flushed = await attempt(`multipath -f ${name}`, () => mp.multipathFlush(ctx, name));
+        // Once the paths and the session are gone, only its name leads back to this map.
+        if (!flushed) for (const t of ci.targets) state.unflushedMap(t, name);
       }
       for (const dev of paths) {
         if (maps.size > 0) await mp.multipathdDelPath(ctx, `/dev/${dev}`);

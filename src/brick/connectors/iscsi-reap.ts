@@ -92,6 +92,14 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
             state.forgetSession(t);
           });
         }
+        // Maps a cleanup could not flush, found by name: their paths (and so the session that
+        // led to them) may be gone already.
+        const unflushed = state.unflushedMaps(t);
+        if (unflushed.length > 0) {
+          const left = await flushLeftoverMaps(c, unflushed);
+          if (left.length === 0) state.mapsFlushed(t);
+          mine.push(...left);
+        }
         if (mine.length === 0) await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));
         if (mine.length === 0) {
           state.disown(t);

@@ -24,6 +24,12 @@ export class IscsiHostState {
    */
   readonly #owned = new Map<string, Pick<IscsiTarget, 'portal' | 'iqn'>>();
   /**
+   * Multipath maps over an owned target's disks that a cleanup could not flush (`multipath -f`
+   * failed or hung). The cleanup goes on without them — paths deleted, session logged out — so
+   * nothing in sysfs leads back to them from the target any more; the reaper flushes these by name.
+   */
+  readonly #unflushedMaps = new Map<string, Set<string>>();
+  /**
    * targetKey → the number of the session this connector last found logged in to that target,
    * so the next lookup reads that one session instead of walking all of them. A hint only: it
    * is checked in sysfs before use, and forgotten on logout.
@@ -57,8 +63,26 @@ export class IscsiHostState {
     this.#owned.set(targetKey(t), { portal: t.portal, iqn: t.iqn });
   }
 
+  /** Done with `t` — unless a map over its disks is still to be flushed: then the reaper is not. */
   disown(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    if (this.#unflushedMaps.has(targetKey(t))) return;
     this.#owned.delete(targetKey(t));
+  }
+
+  /** A cleanup of `t` could not flush map `name`: the target stays owned, the reaper flushes it. */
+  unflushedMap(t: Pick<IscsiTarget, 'portal' | 'iqn'>, name: string): void {
+    this.own(t);
+    const k = targetKey(t);
+    this.#unflushedMaps.set(k, (this.#unflushedMaps.get(k) ?? new Set()).add(name));
+  }
+
+  unflushedMaps(t: Pick<IscsiTarget, 'portal' | 'iqn'>): string[] {
+    return [...(this.#unflushedMaps.get(targetKey(t)) ?? [])];
+  }
+
+  /** The reaper flushed (or found gone) every map remembered for `t`. */
+  mapsFlushed(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    this.#unflushedMaps.delete(targetKey(t));
   }
 
   owned(): Array<Pick<IscsiTarget, 'portal' | 'iqn'>> {

@@ -73,6 +73,27 @@ describe('the reaper', () => {
     expect(r.host.commands()).toEqual([]);
   });
 
+  it('flushes by name a map whose flush hung during the disconnect, though its paths and session are gone', async () => {
+    const r = simRig('healthy-single');
+    await r.conn.connectVolume(r.trace.root(), CI);
+    // The disconnect's `multipath -f` and the first pass's both hang until their 30 s timeout.
+    r.sim.sim.injectFault({ fault: 'command-hangs', host: 'compute-1', command: 'multipath', match: '-f', nth: 1, times: 2, hangMs: 100_000 });
+    const err = await r.conn.disconnectVolume(r.trace.root(), CI).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_DISCONNECT_FAILED')).toBe(true);
+    const left = r.sim.sim.inspectHost('compute-1');
+    // Paths deleted and logged out anyway; only the map (with no path) is left.
+    expect([left.sessions.length, left.disks.length]).toEqual([0, 0]);
+    expect(leftovers(r.sim.model)).not.toEqual([]);
+
+    const first = await r.conn.reap(r.trace.root(), nothingNeeded);
+    expect(first.reaped).toEqual([]);
+    expect(first.failures.join(' ')).toMatch(/multipath -f .*timed out/);
+    // Once multipath answers again, the next pass flushes it by name.
+    const second = await r.conn.reap(r.trace.root(), nothingNeeded);
+    expect(second).toEqual({ reaped: [`${PORTAL},${IQN}`], failures: [], kept: [] });
+    expect(leftovers(r.sim.model)).toEqual([]);
+  });
+
   it('never touches a target an attachment needs, nor sessions it did not make', async () => {
     const r = simRig('seed-with-other-sessions');
     const before = r.sim.sim.inspectHost('newton');
