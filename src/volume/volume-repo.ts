@@ -241,8 +241,12 @@ export class VolumeRepo {
     }
     // NULLs first ascending and last descending on both dialects (PostgreSQL's default differs).
     for (const k of keys) q = q.orderBy(k.key, (ob) => (k.dir === 'asc' ? ob.asc().nullsFirst() : ob.desc().nullsLast()));
+    // The metadata filter runs here, on the rows (metadata is a JSON column): only without it can
+    // the database stop at `limit` — a page of 100 of 30 000 volumes read every row otherwise.
+    const byMetadata = filter.metadata !== undefined && Object.keys(filter.metadata).length > 0;
+    if (limit !== undefined && !byMetadata) q = q.limit(limit);
     let rows = await q.execute();
-    if (filter.metadata && Object.keys(filter.metadata).length > 0) {
+    if (byMetadata && filter.metadata) {
       const want = Object.entries(filter.metadata);
       rows = rows.filter((r) => {
         const md = JSON.parse(r.metadata) as Record<string, string>;
