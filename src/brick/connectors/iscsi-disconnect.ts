@@ -11,7 +11,7 @@ import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, dmName, flushBuffers, holders } from '../tools/scsi.ts';
 import { readFilesIfPresent } from '../tools/files.ts';
 import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
-import type { BrickContext } from '../tools/run.ts';
+import { failureCollector, type BrickContext } from '../tools/run.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
 import { findSession, sessionDevices, sessionOfDisk } from './iscsi-sysfs.ts';
 import { flushLeftoverMaps, mapNamesFor } from './iscsi-device.ts';
@@ -68,15 +68,7 @@ export async function disconnectIscsiVolume(
   opts: DisconnectOptions,
 ): Promise<void> {
   const failures: string[] = [];
-  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
-    try {
-      await fn();
-      return true;
-    } catch (e) {
-      failures.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-      return false;
-    }
-  };
+  const attempt = failureCollector(failures);
 
   if (ci.targets.some((t) => state.claimsOnLun(t) > 1)) {
     // Another attachment on this host (multi-attach) still uses this very LUN.

@@ -13,7 +13,7 @@ import { emitLog } from '../log.ts';
 import * as iscsiadm from '../tools/iscsiadm.ts';
 import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
-import type { BrickContext } from '../tools/run.ts';
+import { failureCollector, type BrickContext } from '../tools/run.ts';
 import { findSession, sessionAmong, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
@@ -185,13 +185,7 @@ export async function cleanupPath(
   opts: { loggedIn: boolean },
 ): Promise<string[]> {
   const failures: string[] = [];
-  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      failures.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  };
+  const attempt = failureCollector(failures);
   await ctx.span.run('cleanup_path', { portal: t.portal, iqn: t.iqn, lun: t.lun }, async (span) => {
     const c: BrickContext = { ...ctx, span };
     await state.locks.with([targetKey(t)], async () => {

@@ -19,7 +19,7 @@ import { emitLog } from '../log.ts';
 import * as iscsiadm from '../tools/iscsiadm.ts';
 import * as mp from '../tools/multipath.ts';
 import { deleteScsiDevice, flushBuffers, holders } from '../tools/scsi.ts';
-import type { BrickContext } from '../tools/run.ts';
+import { failureCollector, type BrickContext } from '../tools/run.ts';
 import { flushLeftoverMaps, flushMapsOf, mapNamesFor } from './iscsi-device.ts';
 import type { PathTimeouts } from './iscsi-path.ts';
 import { findSession, sessionDevices } from './iscsi-sysfs.ts';
@@ -62,13 +62,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
         // An attach may have claimed it while we waited for the lock.
         if (busy(t)) return;
         const mine: string[] = [];
-        const attempt = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
-          try {
-            await fn();
-          } catch (e) {
-            mine.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-          }
-        };
+        const attempt = failureCollector(mine);
         const session = await findSession(c, t, { hints: [state.sessionHint(t)] }).catch((e: unknown) => (mine.push(`find session: ${String(e)}`), null));
         if (mine.length === 0 && session) {
           const devs = (await sessionDevices(c, session).catch(() => [])).map((d) => d.dev);

@@ -60,3 +60,19 @@ export async function run(ctx: BrickContext, cmd: string, args: readonly string[
     return res;
   });
 }
+
+/**
+ * A cleanup step that must not stop the cleanup: `attempt(what, fn)` runs `fn`, and a failure
+ * becomes a `what: message` line in `failures` instead of a throw. True when `fn` succeeded.
+ */
+export function failureCollector(failures: string[]): (what: string, fn: () => Promise<unknown>) => Promise<boolean> {
+  return async (what, fn) => {
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      failures.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  };
+}
