@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 
-const ADMIN = 'bench-Admin-Secret-1';
-const DEMO = 'bench-Demo-Secret-2';
+/** The bench clouds' passwords (throwaway clouds on loopback). */
+export const BENCH_ADMIN_PASSWORD = 'bench-Admin-Secret-1';
+export const BENCH_DEMO_PASSWORD = 'bench-Demo-Secret-2';
 
 /** A demo-project session on a cloud's HTTP APIs (in this process or another). */
 export interface BenchApi {
@@ -18,6 +19,31 @@ export interface BenchApi {
   readonly projectId: string;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
+}
+
+/** Log in as the demo user of the cloud at `url` (loopback) and a client for its APIs. */
+export async function demoSession(url: string): Promise<Pick<BenchApi, 'token' | 'projectId' | 'api'>> {
+  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: BENCH_DEMO_PASSWORD } } },
+        scope: { project: { name: 'demo', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (r.status !== 201) throw new Error(`token: ${r.status} ${await r.text()}`);
+  const token = r.headers.get('x-subject-token') ?? '';
+  const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
+  const api: BenchApi['api'] = async (method, path, body) => {
+    const headers: Record<string, string> = { accept: 'application/json', 'x-auth-token': token };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
+  };
+  return { token, projectId, api };
 }
 
 export interface BenchCloud extends BenchApi {
@@ -37,29 +63,10 @@ export async function startBenchCloud(opts: BenchCloudOptions): Promise<BenchClo
     { dataDir: dir, port: 0, logLevel: 'silent', scenario: opts.scenario, ...(opts.database && opts.database !== 'sqlite' ? { databaseUrl: opts.database } : {}) },
     {},
   );
-  const cloud = await createCloud({ config, credentials: { adminPassword: ADMIN, demoPassword: DEMO }, ...(opts.onFinished ? { onFinished: opts.onFinished } : {}) });
+  const cloud = await createCloud({ config, credentials: { adminPassword: BENCH_ADMIN_PASSWORD, demoPassword: BENCH_DEMO_PASSWORD }, ...(opts.onFinished ? { onFinished: opts.onFinished } : {}) });
   const addr = await cloud.app.listen({ host: '127.0.0.1', port: 0 });
   const url = addr.replace('localhost', '127.0.0.1');
-  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: DEMO } } },
-        scope: { project: { name: 'demo', domain: { id: 'default' } } },
-      },
-    }),
-  });
-  if (r.status !== 201) throw new Error(`token: ${r.status} ${await r.text()}`);
-  const token = r.headers.get('x-subject-token') ?? '';
-  const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
-  const api: BenchCloud['api'] = async (method, path, body) => {
-    const headers: Record<string, string> = { accept: 'application/json', 'x-auth-token': token };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
-  };
+  const { token, projectId, api } = await demoSession(url);
   return {
     cloud,
     url,

@@ -19,12 +19,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hitchNodeFlags } from '../../src/cli/node-flags.ts';
-import type { BenchApi } from './cloud.ts';
+import { BENCH_ADMIN_PASSWORD, BENCH_DEMO_PASSWORD, demoSession, type BenchApi } from './cloud.ts';
 import type { CpuBreakdown } from './profile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const ADMIN = 'bench-Admin-Secret-1';
-const DEMO = 'bench-Demo-Secret-2';
 const BOUND_MS = 120_000;
 
 let clockTicks: number | null = null;
@@ -128,8 +126,8 @@ export async function startSplitCloud(opts: { scenario: string; database: string
         BENCH_SCENARIO: opts.scenario,
         BENCH_SIM_SOCKET: socket,
         BENCH_DATABASE: opts.database,
-        BENCH_ADMIN_PASSWORD: ADMIN,
-        BENCH_DEMO_PASSWORD: DEMO,
+        BENCH_ADMIN_PASSWORD,
+        BENCH_DEMO_PASSWORD,
         ...(process.env['BENCH_PROFILE_OUT'] ? { BENCH_PROFILE_OUT: process.env['BENCH_PROFILE_OUT'] } : {}),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -165,26 +163,7 @@ export async function startSplitCloud(opts: { scenario: string; database: string
         });
         child.send({ t });
       });
-    const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: DEMO } } },
-          scope: { project: { name: 'demo', domain: { id: 'default' } } },
-        },
-      }),
-    });
-    if (r.status !== 201) throw new Error(`token: ${r.status} ${await r.text()}`);
-    const token = r.headers.get('x-subject-token') ?? '';
-    const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
-    const api: BenchApi['api'] = async (method, path, body) => {
-      const headers: Record<string, string> = { accept: 'application/json', 'x-auth-token': token };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
-    };
+    const { token, projectId, api } = await demoSession(url);
     const serverPid = child.pid ?? 0;
     const simPid = sim.pid ?? 0;
     return {
