@@ -46,7 +46,7 @@ export interface ReapOptions {
 export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState, timeouts: PathTimeouts, opts: ReapOptions): Promise<ReapReport> {
   for (const t of opts.adopt ?? []) state.own(t);
   const busy = (t: TargetRef): boolean => state.targetClaimed(t) || state.backgroundOn(t);
-  let candidates = state.owned().filter((t) => !busy(t));
+  let candidates = state.reapable();
   if (candidates.length === 0) return { reaped: [], failures: [], kept: [] };
   const keep = new Set((await opts.keep()).map(targetKey));
   const kept = candidates.filter((t) => keep.has(targetKey(t))).map(targetKey);

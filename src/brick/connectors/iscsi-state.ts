@@ -24,6 +24,14 @@ export class IscsiHostState {
    */
   readonly #owned = new Map<string, Pick<IscsiTarget, 'portal' | 'iqn'>>();
   /**
+   * The owned targets no attachment here claims: what the reaper looks at. Kept beside the two
+   * maps so a pass after every operation costs what there is to reap, not what is attached (a
+   * host with hundreds of volumes attached owns hundreds of targets).
+   */
+  readonly #unclaimedOwned = new Set<string>();
+  /** targetKey → how many volumes' background work involves it (see `backgroundOn`). */
+  readonly #backgroundTargets = new Map<string, number>();
+  /**
    * Multipath maps over an owned target's disks that a cleanup could not flush (`multipath -f`
    * failed or hung). The cleanup goes on without them — paths deleted, session logged out — so
    * nothing in sysfs leads back to them from the target any more; the reaper flushes these by name.
@@ -60,13 +68,17 @@ export class IscsiHostState {
   }
 
   own(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
-    this.#owned.set(targetKey(t), { portal: t.portal, iqn: t.iqn });
+    const k = targetKey(t);
+    this.#owned.set(k, { portal: t.portal, iqn: t.iqn });
+    if (!this.#claims.has(k)) this.#unclaimedOwned.add(k);
   }
 
   /** Done with `t` — unless a map over its disks is still to be flushed: then the reaper is not. */
   disown(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
-    if (this.#unflushedMaps.has(targetKey(t))) return;
-    this.#owned.delete(targetKey(t));
+    const k = targetKey(t);
+    if (this.#unflushedMaps.has(k)) return;
+    this.#owned.delete(k);
+    this.#unclaimedOwned.delete(k);
   }
 
   /** A cleanup of `t` could not flush map `name`: the target stays owned, the reaper flushes it. */
@@ -89,6 +101,16 @@ export class IscsiHostState {
     return [...this.#owned.values()];
   }
 
+  /** Owned targets that nothing here needs right now: no claim, no background work. */
+  reapable(): Array<Pick<IscsiTarget, 'portal' | 'iqn'>> {
+    const out: Array<Pick<IscsiTarget, 'portal' | 'iqn'>> = [];
+    for (const k of this.#unclaimedOwned) {
+      const t = this.#owned.get(k);
+      if (t && !this.#backgroundTargets.has(k)) out.push(t);
+    }
+    return out;
+  }
+
   /** Is any LUN of this target claimed by an attachment (attached or connecting) on this host? */
   targetClaimed(t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
     return this.#claims.has(targetKey(t));
@@ -96,8 +118,7 @@ export class IscsiHostState {
 
   /** Does a connect of some volume on this target still have portals working in the background? */
   backgroundOn(t: Pick<IscsiTarget, 'portal' | 'iqn'>): boolean {
-    const prefix = `${targetKey(t)},`;
-    return [...this.#background.keys()].some((k) => k.split(' ').some((part) => part.startsWith(prefix)));
+    return this.#backgroundTargets.has(targetKey(t));
   }
 
   claim(targets: readonly IscsiTarget[]): void {
@@ -106,6 +127,7 @@ export class IscsiHostState {
       const luns = this.#claims.get(k) ?? new Map<number, number>();
       luns.set(t.lun, (luns.get(t.lun) ?? 0) + 1);
       this.#claims.set(k, luns);
+      this.#unclaimedOwned.delete(k);
     }
   }
 
@@ -117,7 +139,10 @@ export class IscsiHostState {
       if (!luns) continue;
       if (n <= 1) luns.delete(t.lun);
       else luns.set(t.lun, n - 1);
-      if (luns.size === 0) this.#claims.delete(k);
+      if (luns.size === 0) {
+        this.#claims.delete(k);
+        if (this.#owned.has(k)) this.#unclaimedOwned.add(k);
+      }
     }
   }
 
@@ -133,10 +158,24 @@ export class IscsiHostState {
   }
 
   setBackground(volumeKey: string, abort: AbortController, done: Promise<void>): void {
+    const previous = this.#background.get(volumeKey);
+    if (previous) this.#countBackground(volumeKey, -1);
     this.#background.set(volumeKey, { abort, done });
+    this.#countBackground(volumeKey, +1);
     void done.finally(() => {
-      if (this.#background.get(volumeKey)?.done === done) this.#background.delete(volumeKey);
+      if (this.#background.get(volumeKey)?.done !== done) return;
+      this.#background.delete(volumeKey);
+      this.#countBackground(volumeKey, -1);
     });
+  }
+
+  /** A volume key names its targets as `portal,iqn,lun` separated by spaces (`volumeKey`). */
+  #countBackground(volumeKey: string, by: 1 | -1): void {
+    for (const part of new Set(volumeKey.split(' ').map((p) => p.slice(0, p.lastIndexOf(','))))) {
+      const n = (this.#backgroundTargets.get(part) ?? 0) + by;
+      if (n > 0) this.#backgroundTargets.set(part, n);
+      else this.#backgroundTargets.delete(part);
+    }
   }
 
   /** Stop a volume's background portal work and wait until it has cleaned up after itself. */
