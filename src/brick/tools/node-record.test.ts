@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createSimHost } from '../../host/sim-host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { Trace } from '../../trace/span.ts';
-import { parseRecordSettings, recordAddress, writeNodeRecord } from './node-record.ts';
+import { NodeRecordCache, parseRecordSettings, recordAddress, writeNodeRecord } from './node-record.ts';
 
 const T = 'iqn.2010-10.org.openstack:volume-0001';
 const P = '192.0.2.10:3260';
@@ -51,6 +51,24 @@ describe('node records brick writes itself', () => {
     expect(text).toContain('\nnode.discovery_type = send_targets\n');
     expect(text).toContain('\nnode.session.auth.username = u\n');
     expect(sim.sim.inspectHost('compute-1').nodes).toEqual([{ target: T, portal: P, tpgt: 1, iface: 'default', startup: 'automatic', scan: 'manual', authmethod: 'CHAP' }]);
+  });
+
+  it('the portals of one target written at once share one listing of its directory, and each gets its record', async () => {
+    const { sim, host, ctx } = ctxOn('healthy-multipath');
+    await sim.exec('iscsiadm', ['-m', 'discovery', '-t', 'sendtargets', '-p', P]);
+    const listed: string[] = [];
+    const readdir = host.readdir.bind(host);
+    host.readdir = (path: string) => (listed.push(path), readdir(path));
+    const cache = new NodeRecordCache();
+    const second = { ...t, portal: '192.0.2.11:3260' };
+    expect(await Promise.all([writeNodeRecord(ctx, '/etc/iscsi/nodes', t, null, cache), writeNodeRecord(ctx, '/etc/iscsi/nodes', second, null, cache)])).toEqual([true, true]);
+    expect(listed).toEqual([`/etc/iscsi/nodes/${T}`]);
+    // Each portal's discovered record was found in the shared listing and updated in place.
+    expect(sim.model.vfs.readdir(`/etc/iscsi/nodes/${T}`).sort()).toEqual(['192.0.2.10,3260,1', '192.0.2.11,3260,1']);
+    expect(sim.sim.inspectHost('compute-1').nodes.map((n) => [n.portal, n.scan])).toEqual([[P, 'manual'], ['192.0.2.11:3260', 'manual']]);
+    // A later write lists again (nothing is kept once the listing is done).
+    await writeNodeRecord(ctx, '/etc/iscsi/nodes', second, null, cache);
+    expect(listed).toHaveLength(2);
   });
 
   it('writes nothing (and says so) when the nodes directory is not there', async () => {

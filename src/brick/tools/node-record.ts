@@ -103,6 +103,7 @@ async function readIf(ctx: BrickContext, path: string): Promise<string | null> {
 export class NodeRecordCache {
   readonly #dirs = new Set<string>();
   #defaults: Promise<ReadonlyMap<string, string>> | null = null;
+  readonly #listings = new Map<string, Promise<string[]>>();
 
   async nodesDirExists(ctx: BrickContext, nodesDir: string): Promise<boolean> {
     if (this.#dirs.has(nodesDir)) return true;
@@ -122,6 +123,22 @@ export class NodeRecordCache {
     return this.#defaults;
   }
 
+  /**
+   * The entries of a target's directory. Listings asked for while one is in flight share it:
+   * the portals of one volume write their records at the same moment, each under its own
+   * target lock, and each looks only for its own portal's entries — which no other portal's
+   * write adds or removes.
+   */
+  listTarget(ctx: BrickContext, dir: string): Promise<string[]> {
+    const inflight = this.#listings.get(dir);
+    if (inflight) return inflight;
+    const p = listIfPresent(ctx, dir)
+      .catch(() => [] as string[])
+      .finally(() => this.#listings.delete(dir));
+    this.#listings.set(dir, p);
+    return p;
+  }
+
   /** Read iscsid.conf again for the next new record. */
   forgetDefaults(): void {
     this.#defaults = null;
@@ -134,11 +151,11 @@ export class NodeRecordCache {
  * One `readdir` of the target's directory says which (missing: a new record); only a record
  * that is there is read.
  */
-async function locate(ctx: BrickContext, nodesDir: string, t: IscsiTarget): Promise<Located> {
+async function locate(ctx: BrickContext, nodesDir: string, t: IscsiTarget, cache: NodeRecordCache): Promise<Located> {
   const { address, port } = recordAddress(t.portal);
   const dir = `${nodesDir}/${t.iqn}`;
   const plain = `${dir}/${address},${port}`;
-  const entries = await listIfPresent(ctx, dir).catch(() => [] as string[]);
+  const entries = await cache.listTarget(ctx, dir);
   if (entries.includes(`${address},${port}`)) {
     const text = await readIf(ctx, plain);
     if (text !== null) return { path: plain, existing: parseRecordSettings(text), tpgt: '-1' };
@@ -170,7 +187,7 @@ export async function writeNodeRecord(
   const write = ctx.host.writeFileAtomic?.bind(ctx.host);
   if (!write || !(await cache.nodesDirExists(ctx, nodesDir))) return false;
   return ctx.span.run('write node record', { portal: t.portal, iqn: t.iqn }, async (span) => {
-    const at = await locate(ctx, nodesDir, t);
+    const at = await locate(ctx, nodesDir, t, cache);
     const base = at.existing ?? (await cache.defaults(ctx).catch(() => new Map<string, string>()));
     const { address, port } = recordAddress(t.portal);
     const s = new Map<string, string>([
