@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Trace } from '../trace/span.ts';
 import { getConnectorProperties } from './connector-properties.ts';
 import { fail, ok, ScriptedHost } from './testing/scripted-host.ts';
+import { createSimHost } from '../host/sim-host.ts';
+import { RecordingHost } from '../host/recording-host.ts';
+import { Brick, CONNECTOR_PROPERTIES_TTL_MS } from './index.ts';
 
 const INITIATOR_FILE = [
   '## DO NOT EDIT OR REMOVE THIS FILE!',
@@ -85,5 +88,45 @@ describe('getConnectorProperties', () => {
     host.files.delete('/etc/iscsi/initiatorname.iscsi');
     const props = await getConnectorProperties(host, new Trace(host.clock).root(), { ip: '10.0.0.1', multipath: true });
     expect('initiator' in props).toBe(false);
+  });
+});
+
+describe('Brick.connectorProperties: reused for a minute on the host clock', () => {
+  const rig = (ttl?: number) => {
+    const sim = createSimHost('healthy-single');
+    const host = new RecordingHost(sim);
+    const brick = new Brick({ host, ip: '10.0.0.1', multipath: true, ...(ttl !== undefined ? { connectorPropertiesTtlMs: ttl } : {}) });
+    return { sim, host, brick, span: () => new Trace(host.clock).root() };
+  };
+  const rename = (r: ReturnType<typeof rig>, iqn: string) => r.sim.writeFile('/etc/iscsi/initiatorname.iscsi', `InitiatorName=${iqn}\n`);
+
+  it('a second call within the minute runs nothing and answers the same; after it, the host is read again', async () => {
+    const r = rig();
+    const first = await r.brick.connectorProperties(r.span());
+    expect(r.host.commands()).toEqual(['multipathd show status', 'systool -c fc_host -v']);
+    await rename(r, 'iqn.2026-11.test:renamed');
+    r.host.clear();
+    await r.host.clock.sleep(CONNECTOR_PROPERTIES_TTL_MS / 2);
+    expect(await r.brick.connectorProperties(r.span())).toEqual(first);
+    expect(r.host.commands()).toEqual([]);
+    await r.host.clock.sleep(CONNECTOR_PROPERTIES_TTL_MS / 2);
+    expect((await r.brick.connectorProperties(r.span())).initiator).toBe('iqn.2026-11.test:renamed');
+    expect(r.host.commands()).toEqual(['multipathd show status', 'systool -c fc_host -v']);
+  });
+
+  it('a failed connect drops them, so the retry reads the host afresh', async () => {
+    const r = rig();
+    await r.brick.connectorProperties(r.span());
+    await rename(r, 'iqn.2026-11.test:renamed');
+    const err = await r.brick.connectVolume(r.span(), { driver_volume_type: 'iscsi', data: { target_portal: '192.0.2.99:3260', target_iqn: 'iqn.2010-10.org.openstack:nowhere', target_lun: 1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((await r.brick.connectorProperties(r.span())).initiator).toBe('iqn.2026-11.test:renamed');
+  });
+
+  it('a TTL of 0 reads them every time, as os-brick does', async () => {
+    const r = rig(0);
+    await r.brick.connectorProperties(r.span());
+    await r.brick.connectorProperties(r.span());
+    expect(r.host.commands().filter((c) => c === 'systool -c fc_host -v')).toHaveLength(2);
   });
 });

@@ -41,7 +41,24 @@ export interface BrickOptions {
   readonly timeouts?: Partial<IscsiTimeouts>;
   /** open-iscsi's node record directory (default `/etc/iscsi/nodes`; see `IscsiConnectorOptions`). */
   readonly iscsiNodesDir?: string;
+  /**
+   * How long connector properties are reused, on the host's clock (default
+   * `CONNECTOR_PROPERTIES_TTL_MS`; 0 reads them every time, as os-brick does).
+   */
+  readonly connectorPropertiesTtlMs?: number;
 }
+
+/**
+ * Connector properties are reused for a minute. Reading them costs two processes
+ * (`multipathd show status`, `systool -c fc_host -v`) and a file read, and Nova asks for them
+ * on every attach and detach; what they describe — the initiator name, the FC ports, whether
+ * multipathd runs — changes when an operator reconfigures the host, not between two attaches.
+ * Within the minute a change is seen late: an attach reports the old values (an export to an
+ * old initiator name fails its login, a stopped multipathd leaves the volume on one path, as
+ * when the map cannot be built). A connect that fails drops the cached values, so the retry
+ * reads the host afresh.
+ */
+export const CONNECTOR_PROPERTIES_TTL_MS = 60_000;
 
 /** The `connection_info` envelope Cinder returns. */
 export interface ConnectionInfoEnvelope {
@@ -65,6 +82,8 @@ function iscsiData(connectionInfo: unknown): unknown {
 export class Brick {
   readonly #opts: BrickOptions;
   #props: ConnectorProperties | null = null;
+  /** Host-clock time `#props` were read; null: read them again on the next call. */
+  #propsAt: number | null = null;
   #iscsi: IscsiConnector | null = null;
 
   constructor(opts: BrickOptions) {
@@ -72,7 +91,8 @@ export class Brick {
   }
 
   /**
-   * Seed step 4. Cached after the first call decides whether multipath is usable.
+   * Seed step 4. Reused for `connectorPropertiesTtlMs` (see `CONNECTOR_PROPERTIES_TTL_MS`);
+   * the first call also decides, for the connector's life, whether multipath is usable.
    *
    * In QEMU-native mode "multipath" means "QEMU may use any portal", not a device-mapper map:
    * the storage must list every portal whether or not multipathd runs (it cannot, on a host
@@ -80,6 +100,12 @@ export class Brick {
    */
   async connectorProperties(span: Span): Promise<ConnectorProperties> {
     const { host, ip, multipath, enforceMultipath, logger } = this.#opts;
+    const ttl = this.#opts.connectorPropertiesTtlMs ?? CONNECTOR_PROPERTIES_TTL_MS;
+    const now = host.clock.now();
+    if (this.#props && this.#propsAt !== null && now - this.#propsAt < ttl) {
+      span.event('get_connector_properties', { host: host.name, cached: true, age_ms: now - this.#propsAt });
+      return this.#props;
+    }
     const props = await getConnectorProperties(host, span, {
       ip,
       multipath,
@@ -87,6 +113,7 @@ export class Brick {
       ...(logger ? { logger } : {}),
     });
     this.#props = this.#opts.mode === 'qemu-native' ? { ...props, multipath: true } : props;
+    this.#propsAt = now;
     return this.#props;
   }
 
@@ -108,15 +135,21 @@ export class Brick {
   async connectVolume(span: Span, connectionInfo: unknown): Promise<AttachedDevice> {
     // Validate before anything touches the host (even the connector-properties probe).
     const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
-    if (this.#opts.mode === 'qemu-native') {
-      const props = this.#props ?? (await this.connectorProperties(span));
-      return connectQemuNative(span, data, {
-        host: this.#opts.host,
-        initiator: props.initiator ?? '',
-        ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
-      });
+    try {
+      if (this.#opts.mode === 'qemu-native') {
+        const props = this.#props ?? (await this.connectorProperties(span));
+        return await connectQemuNative(span, data, {
+          host: this.#opts.host,
+          initiator: props.initiator ?? '',
+          ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
+        });
+      }
+      return await (await this.#connector(span)).connectValidated(span, data);
+    } catch (e) {
+      // The host may not be what the cached properties say: read it again next time.
+      this.#propsAt = null;
+      throw e;
     }
-    return (await this.#connector(span)).connectValidated(span, data);
   }
 
   /** The reverse of `connectVolume`. QEMU-native attachments hold nothing on the host. */
