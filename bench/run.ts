@@ -134,7 +134,7 @@ try {
     log('   beside it (not Hitch\'s CPU), and everything in one process as this bench measured before the split');
     log(
       table(
-        ['database', 'simulator daemon / attach', 'HTTP client / attach', 'one process: CPU / attach', 'CPU / detach', 'attaches/s', 'trace saves / attach (span rows)', 'failures'],
+        ['database', 'simulator daemon / attach', 'HTTP client / attach', 'one process: CPU / attach', 'CPU / detach', 'attaches/s', 'trace saves / attach (spans)', 'failures'],
         rows.map((r) => [
           r.database,
           ms(r.simulatorCpuMsPerAttach),

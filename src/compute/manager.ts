@@ -17,7 +17,7 @@
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
-import { Trace, type Span, type SpanRecord } from '../trace/span.ts';
+import { Trace, type Span } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
@@ -70,21 +70,22 @@ interface Inflight {
  * How long (on the host's clock) an operation runs before its spans are written while it is still
  * running. The journal (the step column, the mapping) is written before every step whatever this
  * says; the spans are the trace, for people and for other processes' `explain`. An operation that
- * takes less than this has its trace written once, when it ends: one multi-row statement instead
- * of one per step. A long one (a slow login, a guest slow to release a disk) shows its progress
+ * takes less than this has its trace written once, when it ends: one statement instead of one
+ * per step. A long one (a slow login, a guest slow to release a disk) shows its progress
  * to other processes at most this late, at the next step or the next top-level span end.
  */
 export const SPAN_PROGRESS_MS = 500;
 
 /**
- * Saves of one operation's spans, one at a time (two overlapping writes of the same rows would
- * collide on PostgreSQL), and only what changed: a span is written when first saved and again
- * once it has ended, never rewritten after.
+ * Saves of one operation's trace, one at a time (two overlapping upserts of one row would
+ * collide on PostgreSQL), and only when something a reader would see changed: a span started
+ * or ended since the last save. Each save writes the whole trace as it is when the save runs.
  */
 class SpanSaver {
   #chain: Promise<void> = Promise.resolve();
-  /** Span id → whether the saved row already has its end. */
-  readonly #saved = new Map<number, boolean>();
+  /** Spans and ended spans in the last save (-1: nothing saved yet). */
+  #savedSpans = -1;
+  #savedEnded = -1;
   /** Host-clock time of the last save queued (or of the start). */
   #lastMs: number;
   constructor(
@@ -105,19 +106,16 @@ class SpanSaver {
     return this.trace.clock.now() - this.#lastMs >= SPAN_PROGRESS_MS ? this.next() : null;
   }
   async #save(): Promise<void> {
-    const changed: Readonly<SpanRecord>[] = [];
-    const ended: boolean[] = [];
-    for (const s of this.trace.spans) {
-      const saved = this.#saved.get(s.id);
-      if (saved === true || (saved === false && s.endMs === null)) continue;
-      changed.push(s);
-      ended.push(s.endMs !== null);
-    }
-    if (changed.length === 0) return;
-    // Recorded as they were when chosen: a span that ends while the statement is on its way is
+    const spans = this.trace.spans;
+    let ended = 0;
+    for (const s of spans) if (s.endMs !== null) ended++;
+    if (spans.length === this.#savedSpans && ended === this.#savedEnded) return;
+    // Counted as they were when written: a span that ends while the statement is on its way is
     // written again next time (never the other way round).
-    await this.repo.upsertSpans(this.opId, changed);
-    changed.forEach((s, i) => this.#saved.set(s.id, ended[i] === true));
+    const count = spans.length;
+    await this.repo.saveSpans(this.opId, spans);
+    this.#savedSpans = count;
+    this.#savedEnded = ended;
   }
 }
 

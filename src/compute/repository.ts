@@ -1,6 +1,6 @@
 /**
  * The compute service's rows: servers, block-device mappings, operations (the attach/detach
- * journal) and their spans. Same queries on SQLite and PostgreSQL; every state change that
+ * journal) and their traces (one JSON document per operation). Same queries on SQLite and PostgreSQL; every state change that
  * races is one conditional statement (a unique constraint or `UPDATE … WHERE status = …`).
  */
 import type { Kysely, Selectable } from 'kysely';
@@ -24,8 +24,6 @@ function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(err.message ?? '');
 }
-
-const SPAN_COLUMNS = ['operation_id', 'span_id', 'parent_id', 'name', 'start_ms', 'end_ms', 'outcome', 'attrs', 'error_code', 'error_message'] as const;
 
 const OPERATION_COLUMNS = [
   'id', 'kind', 'server_id', 'volume_id', 'bdm_id', 'project_id', 'request_id', 'state', 'step', 'error_code', 'error_message', 'started_ms', 'ended_ms', 'created_at',
@@ -71,24 +69,14 @@ const Q = {
       return db.updateTable('bdms').set(set).where('id', '=', args[cols.length + 1]);
     }),
   ),
-  /** Insert-or-update of `n` span rows. */
-  upsertSpans: preparedByKey((n: number) =>
-    prepared(n * SPAN_COLUMNS.length, (db, ...args: unknown[]) => {
-      const rows = Array.from({ length: n }, (_, r) => Object.fromEntries(SPAN_COLUMNS.map((c, i) => [c, args[r * SPAN_COLUMNS.length + i]])));
-      return db
-        .insertInto('spans')
-        .values(rows)
-        .onConflict((oc) =>
-          oc.columns(['operation_id', 'span_id']).doUpdateSet((eb) => ({
-            end_ms: eb.ref('excluded.end_ms'),
-            outcome: eb.ref('excluded.outcome'),
-            attrs: eb.ref('excluded.attrs'),
-            error_code: eb.ref('excluded.error_code'),
-            error_message: eb.ref('excluded.error_message'),
-          })),
-        );
-    }),
+  /** An operation's whole trace, inserted or replaced. */
+  saveTrace: prepared(2, (db, operationId: string, spans: string) =>
+    db
+      .insertInto('traces')
+      .values({ operation_id: operationId, spans })
+      .onConflict((oc) => oc.column('operation_id').doUpdateSet((eb) => ({ spans: eb.ref('excluded.spans') }))),
   ),
+  loadTrace: prepared(1, (db, operationId: string) => db.selectFrom('traces').select('spans').where('operation_id', '=', operationId)),
 };
 
 export class ComputeRepository {
@@ -234,65 +222,14 @@ export class ComputeRepository {
     return (await q.execute()).map(toOp);
   }
 
+  /** Write an operation's trace: every span, as they are now (a later save replaces it). */
   async saveSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('spans').where('operation_id', '=', operationId).execute();
-      for (let i = 0; i < spans.length; i += 200) {
-        const chunk = spans.slice(i, i + 200).map((s) => ({
-          operation_id: operationId,
-          span_id: s.id,
-          parent_id: s.parentId,
-          name: s.name,
-          start_ms: s.startMs,
-          end_ms: s.endMs,
-          outcome: s.outcome,
-          attrs: JSON.stringify(s.attrs),
-          error_code: s.error?.code ?? null,
-          error_message: s.error?.message ?? null,
-        }));
-        if (chunk.length > 0) await tx.insertInto('spans').values(chunk).execute();
-      }
-    });
-  }
-
-  /** Insert new spans and update changed ones (by span id); never deletes. */
-  async upsertSpans(operationId: string, spans: readonly Readonly<SpanRecord>[]): Promise<void> {
-    for (let i = 0; i < spans.length; i += 200) {
-      const n = Math.min(200, spans.length - i);
-      const values: unknown[] = new Array(n * SPAN_COLUMNS.length);
-      for (let r = 0, k = 0; r < n; r++) {
-        const s = spans[i + r] as Readonly<SpanRecord>;
-        values[k++] = operationId;
-        values[k++] = s.id;
-        values[k++] = s.parentId;
-        values[k++] = s.name;
-        values[k++] = s.startMs;
-        values[k++] = s.endMs;
-        values[k++] = s.outcome;
-        values[k++] = JSON.stringify(s.attrs);
-        values[k++] = s.error?.code ?? null;
-        values[k++] = s.error?.message ?? null;
-      }
-      await Q.upsertSpans(n).execute(this.#db, ...values);
-    }
+    await Q.saveTrace.execute(this.#db, operationId, JSON.stringify(spans));
   }
 
   async loadSpans(operationId: string): Promise<SpanRecord[]> {
-    const rows = await this.#db
-      .selectFrom('spans')
-      .selectAll()
-      .where('operation_id', '=', operationId)
-      .orderBy('span_id')
-      .execute();
-    return rows.map((r) => ({
-      id: r.span_id,
-      parentId: r.parent_id,
-      name: r.name,
-      startMs: Number(r.start_ms),
-      endMs: r.end_ms === null ? null : Number(r.end_ms),
-      outcome: r.outcome as SpanRecord['outcome'],
-      attrs: JSON.parse(r.attrs) as SpanRecord['attrs'],
-      ...(r.error_code ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
-    }));
+    const r = await Q.loadTrace.execute(this.#db, operationId);
+    const row = r.rows[0] as { spans: string } | undefined;
+    return row ? (JSON.parse(row.spans) as SpanRecord[]) : [];
   }
 }
