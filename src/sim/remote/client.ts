@@ -36,7 +36,7 @@ import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts
 import type { SimArrays } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';
 import type { HostSnapshot } from '../inspect.ts';
-import { decode, isPlain, encode, encodePlain, errorFromWire, lineReader, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
+import { decode, isPlain, encode, encodePlain, errorFromWire, lineReader, turnWriter, type Answer, type ArrayExports, type HelloAnswer, type Method, type Methods, type WorldSnapshot } from './protocol.ts';
 
 interface Pending {
   readonly resolve: (a: Answer) => void;
@@ -50,6 +50,7 @@ export class SimClient {
   readonly clock: RemoteClock;
   #info: HelloAnswer | null = null;
   readonly #socket: Socket;
+  readonly #write: (line: string) => void;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed: HitchError | null = null;
@@ -57,6 +58,7 @@ export class SimClient {
   private constructor(socketPath: string, socket: Socket) {
     this.socketPath = socketPath;
     this.#socket = socket;
+    this.#write = turnWriter(socket);
     this.clock = new RemoteClock(this);
     socket.on(
       'data',
@@ -111,7 +113,7 @@ export class SimClient {
     const id = this.#nextId++;
     return new Promise<Answer>((resolve, reject) => {
       const onAbort = (): void => {
-        if (!this.#closed) this.#socket.write(encode({ cancel: id }));
+        if (!this.#closed) this.#write(encode({ cancel: id }));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (): void => signal?.removeEventListener('abort', onAbort);
@@ -119,7 +121,7 @@ export class SimClient {
         resolve: (a) => (done(), resolve(a)),
         reject: (e) => (done(), reject(e)),
       });
-      this.#socket.write(isPlain(m, p) ? encodePlain({ id, m, p }) : encode({ id, m, p }));
+      this.#write(isPlain(m, p) ? encodePlain({ id, m, p }) : encode({ id, m, p }));
     });
   }
 

@@ -226,3 +226,26 @@ export function lineReader(onLine: (line: string) => void): (chunk: Buffer | str
     }
   };
 }
+
+/**
+ * A socket's writer that sends the lines written in one turn of the event loop together: the
+ * first write of a turn corks the socket, and the turn's end (`process.nextTick`, after the
+ * promise continuations that the same answers woke) uncorks it, so they leave in one system
+ * call. The parallel portals of one connect ask at the same moments, and their answers arrive
+ * together: one wake-up of the other side for the lot rather than one per line. Order is kept.
+ */
+export function turnWriter(socket: { cork(): void; uncork(): void; write(s: string): unknown; destroyed: boolean }): (line: string) => void {
+  let corked = false;
+  const flush = (): void => {
+    corked = false;
+    if (!socket.destroyed) socket.uncork();
+  };
+  return (line) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(flush);
+    }
+    socket.write(line);
+  };
+}

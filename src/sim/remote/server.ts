@@ -26,7 +26,7 @@ import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { Simulation } from '../simulation.ts';
-import { decode, isPlain, encode, encodePlain, errorToWire, lineReader, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
+import { decode, isPlain, encode, encodePlain, errorToWire, lineReader, turnWriter, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
 
 export interface SimDaemonOptions {
   /** A built-in scenario name or a scenario file. */
@@ -162,10 +162,11 @@ export class SimDaemon {
     // Requests that a cancel (or, for waits, the client going away) aborts.
     const inflight = new Map<number, { ac: AbortController; abandonOnClose: boolean }>();
     let open = true;
+    const write = turnWriter(socket);
     const send = (a: Answer, plain = false): void => {
       if (!open) return;
       this.#activity();
-      socket.write(plain ? encodePlain(a) : encode(a));
+      write(plain ? encodePlain(a) : encode(a));
     };
     socket.on(
       'data',
