@@ -22,13 +22,17 @@ import { writeZeroLatencyScenario } from './zero-latency.ts';
 
 export interface ControlPlaneResult {
   readonly database: 'sqlite' | 'postgresql';
+  /** Operations per measured batch. */
   readonly operations: number;
   /** Attaches and detaches run before measuring (see WARMUP). */
   readonly warmup: number;
+  /** Server CPU per attach and per detach of each measured batch, ms; the figures below are the median batch's (see BATCHES). */
+  readonly batches: ReadonlyArray<{ readonly attachCpuMs: number; readonly detachCpuMs: number }>;
   /**
    * The Hitch server process's whole CPU (user + system) per operation: everything it does,
    * including its side of the socket to the simulator daemon, which stands for the commands it
    * would spawn and the files it would read on a real host. The figure the 5 ms goal is about.
+   * Of the median batch (by attach CPU; detach by its own median).
    */
   readonly attachCpuMs: number;
   readonly detachCpuMs: number;
@@ -82,10 +86,20 @@ const PER_SERVER = 8;
 /**
  * Attaches (each then detached) before the measured batches. A server runs thousands of them;
  * the figure is its steady state. After a handful V8 is still compiling the hot paths (its
- * compiler threads are part of the process's CPU) and the figure came out ~15% higher; after a
- * couple of hundred it no longer moves beyond the noise.
+ * compiler threads are part of the process's CPU) and the figure came out ~15% higher. After
+ * 200 it was still drifting down: of four batches of 100 measured one after another, the
+ * fourth was the cheapest run after run (~10% under the first). By 500 it no longer moves
+ * beyond the noise.
  */
-export const WARMUP = 200;
+export const WARMUP = 500;
+
+/**
+ * Measured batches of `operations` attaches (then detaches) each, on fresh volumes; the figure is
+ * the median batch. The machine's own speed wanders by ±15% over a minute (the simulator
+ * daemon's CPU moves with the server's — see README §3), and one batch is a few seconds: the
+ * median of three is not thrown by one slow stretch. Every batch is in the JSON.
+ */
+export const BATCHES = 3;
 type Pair = readonly [string, string];
 
 /** Servers and volumes for `n` operations, PER_SERVER volumes a server. */
@@ -188,23 +202,36 @@ async function wholeBatch(c: BenchCloud, pairs: readonly Pair[], op: typeof atta
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, failures };
 }
 
+/** The batch at the median of `key` (of an odd number of batches). */
+function median<T>(batches: readonly T[], key: (b: T) => number): T {
+  return [...batches].sort((x, y) => key(x) - key(y))[Math.floor(batches.length / 2)] as T;
+}
+
 async function measureSplit(scenario: string, database: string, operations: number, warm: number, profiled: number) {
   const c = await startSplitCloud({ scenario, database });
   try {
-    const pairs = await makePairs(c, 2 * operations + warm + profiled);
+    const pairs = await makePairs(c, (BATCHES + 1) * operations + warm + profiled);
     await c.stats();
     // Warm the JIT, the statement caches and the connection pool before measuring (see WARMUP).
     await splitBatch(c, pairs.slice(0, warm), attach);
     await splitBatch(c, pairs.slice(0, warm), detach);
-    const measured = pairs.slice(warm, warm + operations);
-    const a = await splitBatch(c, measured, attach);
-    const d = await splitBatch(c, measured, detach);
-    const rr = roundRobin(pairs.slice(warm + operations, warm + 2 * operations));
+    const batches: Array<{ a: SplitBatch; d: SplitBatch }> = [];
+    for (let k = 0; k < BATCHES; k++) {
+      const measured = pairs.slice(warm + k * operations, warm + (k + 1) * operations);
+      const a = await splitBatch(c, measured, attach);
+      const d = await splitBatch(c, measured, detach);
+      batches.push({ a, d });
+    }
+    const from = warm + BATCHES * operations;
+    const rr = roundRobin(pairs.slice(from, from + operations));
     const ca = await splitBatch(c, rr, attach, 10);
     const cd = await splitBatch(c, rr, detach, 10);
-    const rest = pairs.slice(warm + 2 * operations);
+    const rest = pairs.slice(from + operations);
     const profile = profiled ? await c.profile(async () => void (await splitBatch(c, rest, attach))) : undefined;
-    return { a, d, ca, cd, profile };
+    const a = median(batches, (b) => b.a.serverCpuMs).a;
+    const d = median(batches, (b) => b.d.serverCpuMs).d;
+    const failures = batches.reduce((n, b) => n + b.a.failures + b.d.failures, 0);
+    return { a, d, ca, cd, profile, failures, batches: batches.map((b) => ({ attachCpuMs: b.a.serverCpuMs / operations, detachCpuMs: b.d.serverCpuMs / operations })) };
   } finally {
     await c.close();
   }
@@ -251,12 +278,13 @@ export async function measureControlPlane(database: 'sqlite' | (() => Promise<st
   try {
     const scenario = writeZeroLatencyScenario(dir);
     const db = async (): Promise<string> => (database === 'sqlite' ? 'sqlite' : database());
-    const { a, d, ca, cd, profile } = await measureSplit(scenario, await db(), operations, warm, opts.profile ? 20 : 0);
+    const { a, d, ca, cd, profile, failures, batches } = await measureSplit(scenario, await db(), operations, warm, opts.profile ? 20 : 0);
     const whole = await measureWhole(scenario, await db(), operations, warm);
     return {
       database: database === 'sqlite' ? 'sqlite' : 'postgresql',
       operations,
       warmup: warm,
+      batches,
       attachCpuMs: a.serverCpuMs / operations,
       detachCpuMs: d.serverCpuMs / operations,
       attachTransportCpuMs: a.transportMs / operations,
@@ -275,7 +303,7 @@ export async function measureControlPlane(database: 'sqlite' | (() => Promise<st
       concurrentDetachCpuMs: cd.serverCpuMs / operations,
       concurrentAttachesPerSecond: (operations * 1000) / ca.wallMs,
       concurrentDetachesPerSecond: (operations * 1000) / cd.wallMs,
-      failures: a.failures + d.failures + ca.failures + cd.failures,
+      failures: failures + ca.failures + cd.failures,
       wholeProcess: {
         attachCpuMs: whole.a.cpuMs / operations,
         detachCpuMs: whole.d.cpuMs / operations,

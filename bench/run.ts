@@ -14,7 +14,7 @@ import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
 import { renderScaleOut, scaleOutFigure } from './scale-out.ts';
-import { WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
+import { BATCHES, WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
 import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
 import { ms, ratio, table } from './lib/stats.ts';
 import { osBrickAvailable } from './peers/os-brick-peer.ts';
@@ -107,10 +107,10 @@ try {
       log('PostgreSQL not installed: control-plane figures on SQLite only');
     }
     results['controlPlane'] = rows;
-    log(`\n3. Control-plane cost, zero-latency simulator, after ${warmup} attaches and detaches: CPU of the whole Hitch server process (HTTP server, identity, DB, flows, brick, trace, and its side of the socket to the simulator daemon)`);
+    log(`\n3. Control-plane cost, zero-latency simulator, after ${warmup} attaches and detaches: CPU of the whole Hitch server process (HTTP server, identity, DB, flows, brick, trace, and its side of the socket to the simulator daemon); the median of ${BATCHES} batches of ${ops} (all of them in the last column)`);
     log(
       table(
-        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'of which transport / attach', '/ detach', 'queries / attach', '/ detach', 'data-plane calls / attach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures'],
+        ['database', 'ops', 'CPU / attach', 'CPU / detach', 'of which transport / attach', '/ detach', 'queries / attach', '/ detach', 'data-plane calls / attach', 'attaches/s', 'detaches/s', '10 in flight: CPU / attach', 'CPU / detach', 'attaches/s', 'detaches/s', 'failures', 'batches: CPU / attach'],
         rows.map((r) => [
           r.database,
           String(r.operations),
@@ -128,6 +128,7 @@ try {
           r.concurrentAttachesPerSecond.toFixed(1),
           r.concurrentDetachesPerSecond.toFixed(1),
           String(r.failures),
+          r.batches.map((b) => b.attachCpuMs.toFixed(2)).join(' · '),
         ]),
       ),
     );
