@@ -43,7 +43,13 @@ describe('config for the real data plane', () => {
     }
   });
 
+  it('takes how long connector properties are reused from the environment (default a minute; 0 as os-brick)', () => {
+    expect(resolveConfig({}, {}).connectorPropertiesTtlMs).toBe(60_000);
+    expect(resolveConfig({}, { HITCH_CONNECTOR_PROPERTIES_TTL_MS: '0' }).connectorPropertiesTtlMs).toBe(0);
+  });
+
   it.each([
+    [{ connectorPropertiesTtlMs: '-1' }, /connectorPropertiesTtlMs: must be an integer from 0 to 86400000/],
     [{ iscsiNodesDir: 'iscsi/nodes' }, /iscsiNodesDir: must be an absolute path/],
     [{ tgtPortals: '127.0.0.1' }, /tgtPortals: "127.0.0.1" is not ip:port/],
     [{ tgtPortals: '127.0.0.1:3260,127.0.0.1:3260' }, /lists a portal twice/],

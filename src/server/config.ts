@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
+import { CONNECTOR_PROPERTIES_TTL_MS } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
 import { MASK } from '../host/mask.ts';
 
@@ -57,6 +58,12 @@ export interface HitchConfig {
    * on RHEL. An in-process simulation defaults to its scenario host's layout.
    */
   readonly iscsiNodesDir: string | null;
+  /**
+   * How long brick reuses this host's connector properties (initiator name, FC ports,
+   * multipathd running), ms; 0 reads them on every attach and detach, as os-brick does. See
+   * `CONNECTOR_PROPERTIES_TTL_MS` in `src/brick/index.ts`.
+   */
+  readonly connectorPropertiesTtlMs: number;
 
   // --- the simulator daemon (`hitch sim serve`) ------------------------------------------------
   /**
@@ -88,6 +95,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   guestInitrd: null,
   guestCmdline: 'console=ttyS0 quiet panic=-1',
   iscsiNodesDir: null,
+  connectorPropertiesTtlMs: CONNECTOR_PROPERTIES_TTL_MS,
   simSocket: null,
 });
 
@@ -117,6 +125,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   guestInitrd: 'HITCH_GUEST_INITRD',
   guestCmdline: 'HITCH_GUEST_CMDLINE',
   iscsiNodesDir: 'HITCH_ISCSI_NODES_DIR',
+  connectorPropertiesTtlMs: 'HITCH_CONNECTOR_PROPERTIES_TTL_MS',
   simSocket: 'HITCH_SIM_SOCKET',
 };
 
@@ -213,6 +222,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     guestInitrd: absPathOrNull('guestInitrd', get('guestInitrd')),
     guestCmdline: str('guestCmdline', get('guestCmdline')),
     iscsiNodesDir: absPathOrNull('iscsiNodesDir', get('iscsiNodesDir')),
+    connectorPropertiesTtlMs: int('connectorPropertiesTtlMs', get('connectorPropertiesTtlMs'), 0, 86_400_000),
     simSocket: absPathOrNull('simSocket', get('simSocket')),
   };
   return Object.freeze(cfg);

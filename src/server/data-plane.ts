@@ -70,7 +70,7 @@ function simDataPlane(cfg: HitchConfig): DataPlane {
     const host = new SimHost(sim, name);
     const hostConfig = sim.host(name).config;
     const iscsiNodesDir = cfg.iscsiNodesDir ?? hostConfig.iscsiNodesDir;
-    const newBrick = (): Brick => new Brick({ host, ip: hostConfig.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode, iscsiNodesDir });
+    const newBrick = (): Brick => new Brick({ host, ip: hostConfig.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode, iscsiNodesDir, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs });
     const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
     return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor };
   });
@@ -111,7 +111,7 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   try {
     const backend = new TgtBackend({ tgtadm, portals: cfg.tgtPortals, lunDir: lunDir(cfg.dataDir) });
     const ip = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
-    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, ...(cfg.iscsiNodesDir ? { iscsiNodesDir: cfg.iscsiNodesDir } : {}) });
+    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs, ...(cfg.iscsiNodesDir ? { iscsiNodesDir: cfg.iscsiNodesDir } : {}) });
     const hypervisor: HypervisorDriver =
       cfg.virt === 'libvirt'
         ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
