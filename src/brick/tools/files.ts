@@ -17,32 +17,27 @@ export function isMissing(e: unknown): boolean {
   return isHitchError(e, 'HITCH_PATH_NOT_FOUND');
 }
 
-/** A file's content, or null when it does not exist. */
-export async function readIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
+/** What `read` answers, or `absent` when the Host says there is no such path. */
+async function orIfMissing<T, A>(read: Promise<T>, absent: A): Promise<T | A> {
   try {
-    return await ctx.host.readFile(path);
+    return await read;
   } catch (e) {
-    if (isMissing(e)) return null;
+    if (isMissing(e)) return absent;
     throw e;
   }
+}
+
+/** A file's content, or null when it does not exist. */
+export function readIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
+  return orIfMissing(ctx.host.readFile(path), null);
 }
 
 /** A directory's entries, or none when it does not exist. */
-export async function listIfPresent(ctx: BrickContext, path: string): Promise<string[]> {
-  try {
-    return await ctx.host.readdir(path);
-  } catch (e) {
-    if (isMissing(e)) return [];
-    throw e;
-  }
+export function listIfPresent(ctx: BrickContext, path: string): Promise<string[]> {
+  return orIfMissing(ctx.host.readdir(path), []);
 }
 
 /** Where a link leads, or null when it (or what it points to) does not exist. */
-export async function realpathIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
-  try {
-    return await ctx.host.realpath(path);
-  } catch (e) {
-    if (isMissing(e)) return null;
-    throw e;
-  }
+export function realpathIfPresent(ctx: BrickContext, path: string): Promise<string | null> {
+  return orIfMissing(ctx.host.realpath(path), null);
 }

@@ -88,20 +88,20 @@ async function loginOne(ctx: CommandContext, rec: NodeRecord): Promise<LoginOutc
 export async function login(ctx: CommandContext, records: readonly NodeRecord[]): Promise<CommandOutput> {
   const stderr: string[] = [];
   let code = 0;
-  const todo: NodeRecord[] = [];
+  const toLogIn: NodeRecord[] = [];
   for (const r of records) {
     if (ctx.host.findSession(r.target, r.portal)) {
       // iscsiadm counts the record's sessions in sysfs first and asks iscsid for none.
       stderr.push(`iscsiadm: ${r.iface}: 1 session requested, but 1 already present.`);
       code ||= 15;
     } else {
-      todo.push(r);
+      toLogIn.push(r);
     }
   }
-  const stdout = todo.map((r) => `Logging in to ${loginLabel(r)} (multiple)`);
-  const results = await Promise.all(todo.map((r) => loginOne(ctx, r)));
+  const stdout = toLogIn.map((r) => `Logging in to ${loginLabel(r)} (multiple)`);
+  const results = await Promise.all(toLogIn.map((r) => loginOne(ctx, r)));
   results.forEach((res, i) => {
-    const r = todo[i] as NodeRecord;
+    const r = toLogIn[i] as NodeRecord;
     if (res.ok) {
       stdout.push(`Login to ${loginLabel(r)} successful.`);
     } else {
