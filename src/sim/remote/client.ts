@@ -151,7 +151,7 @@ export class SimClient {
       addLun: async (array, iqn, opts) => this.call('array.addLun', { array, iqn, opts }),
       deleteTarget: async (array, iqn) => void (await this.call('array.deleteTarget', { array, iqn })),
       target: async (array, iqn) => this.call('array.target', { array, iqn }),
-      exportTo: async (array, iqn, initiator, opts) => void (await this.call('sim.exportTo', { array, iqn, initiator, opts })),
+      exportTo: async (array, iqn, initiator, opts) => this.call('sim.exportTo', { array, iqn, initiator, opts }),
       denyInitiator: async (array, iqn, initiator) => void (await this.call('array.denyInitiator', { array, iqn, initiator })),
     };
   }

@@ -25,6 +25,7 @@ import type { ExecRecord } from '../../host/host.ts';
 import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
+import { exportAndDescribe } from '../array-port.ts';
 import { Simulation } from '../simulation.ts';
 import { decode, isPlain, encode, encodePlain, errorToWire, lineReader, turnWriter, type Answer, type Cancel, type HelloAnswer, type Method, type Methods, type Request, type TargetView, type WorldSnapshot } from './protocol.ts';
 
@@ -319,8 +320,7 @@ export class SimDaemon {
         return view;
       }
       case 'sim.exportTo':
-        await sim.exportTo(req.p.array, req.p.iqn, req.p.initiator, req.p.opts, signal);
-        return null;
+        return exportAndDescribe(sim, req.p.array, req.p.iqn, req.p.initiator, req.p.opts, signal);
       case 'sim.injectFault':
         sim.injectFault(req.p.fault);
         return null;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
-import { localArrays, type SimArrays, type SimTargetInfo } from '../../sim/array-port.ts';
+import { localArrays, type SimArrays } from '../../sim/array-port.ts';
 import type { Simulation } from '../../sim/simulation.ts';
 import {
   iscsiConnectionInfo,
@@ -88,9 +88,14 @@ export class SimBackend implements VolumeBackend {
       throw new HitchError('HITCH_INVALID_INPUT', { reason: 'Connector does not have an initiator (iSCSI needs one)' });
     }
     const loc = parseLocation(volume);
-    const target = (await this.#arrays.target(loc.array, loc.iqn)) ?? (await this.#reprovision(loc, volume.size));
     // The array's export time is virtual; exportTo spends it on the simulation's clock.
-    await this.#arrays.exportTo(loc.array, loc.iqn, connector.initiator, { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] });
+    const allow = { chapUser: loc.chapUser, chapPassword: loc.chapPassword, luns: [loc.lun] };
+    let target = await this.#arrays.exportTo(loc.array, loc.iqn, connector.initiator, allow);
+    if (target === null) {
+      await this.#reprovision(loc, volume.size);
+      target = await this.#arrays.exportTo(loc.array, loc.iqn, connector.initiator, allow);
+      if (target === null) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Target', id: loc.iqn });
+    }
     return iscsiConnectionInfo({ volumeId: volume.id, iqn: loc.iqn, lun: loc.lun, portals: target.portals, chapUser: loc.chapUser, chapPassword: loc.chapPassword }, connector);
   }
 
@@ -99,12 +104,9 @@ export class SimBackend implements VolumeBackend {
    * live on in the database: give a volume whose target the array no longer has its target and
    * LUN back, with the WWN and size it was created with — what a real array's persistence does.
    */
-  async #reprovision(loc: SimLocation, sizeGiB: number): Promise<SimTargetInfo> {
+  async #reprovision(loc: SimLocation, sizeGiB: number): Promise<void> {
     await this.#arrays.createTarget(loc.array, loc.iqn);
     await this.#arrays.addLun(loc.array, loc.iqn, { lun: loc.lun, sizeBytes: sizeGiB * 1024 ** 3, wwn: loc.wwn });
-    const target = await this.#arrays.target(loc.array, loc.iqn);
-    if (!target) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Target', id: loc.iqn });
-    return target;
   }
 
   async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {
