@@ -49,13 +49,13 @@ export interface ForcedMap {
 export async function forceMap(ctx: BrickContext, dev: string): Promise<ForcedMap | null> {
   return ctx.span.run('force_map', { dev }, async (span) => {
     const c: BrickContext = { ...ctx, span };
-    const wwn = await readWwn(c, dev).catch(() => null);
+    // Already in a map (multipathd was quicker, or the disk was mapped before): nothing to
+    // force. One look at the disk's holders, read with its WWN (neither needs the other); a map
+    // of this WWN over other paths only is not looked for — forcing then adds this path to it,
+    // which it needs anyway.
+    const [wwn, held] = await Promise.all([readWwn(c, dev).catch(() => null), holders(c, dev).then((h) => h[0], () => undefined)]);
     if (wwn === null) return null;
     span.set({ wwn });
-    // Already in a map (multipathd was quicker, or the disk was mapped before): nothing to
-    // force. One look at the disk's holders; a map of this WWN over other paths only is
-    // not looked for — forcing then adds this path to it, which it needs anyway.
-    const held = (await holders(c, dev).catch(() => []))[0];
     if (held !== undefined) {
       span.set({ dm: held });
       return { wwn, dev, daemonAnswered: true };

@@ -14,7 +14,7 @@ import * as iscsiadm from '../tools/iscsiadm.ts';
 import { writeNodeRecord } from '../tools/node-record.ts';
 import { deleteScsiDevice, scanLun, type Hctl } from '../tools/scsi.ts';
 import { failureCollector, type BrickContext } from '../tools/run.ts';
-import { findSession, sessionAmong, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession } from './iscsi-sysfs.ts';
+import { findSession, sessionAmongWithTargets, sessionAt, sessionDevices, sessionHostNo, sessionTargets, targetDisk, type KernelSession, type SessionTarget } from './iscsi-sysfs.ts';
 import type { IscsiHostState } from './iscsi-state.ts';
 
 export interface PathDevice {
@@ -60,12 +60,12 @@ async function ensureNodeRecord(ctx: BrickContext, state: IscsiHostState, nodesD
  * before the login: iscsiadm answers 15 when the session exists already (a restart forgot it,
  * or someone else logged in), and then the session is looked up.
  */
-async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiTarget, signal: AbortSignal, startupSet: boolean): Promise<KernelSession> {
+async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiTarget, signal: AbortSignal, startupSet: boolean): Promise<LoggedIn> {
   const hint = state.sessionHint(t);
   const known = hint === null ? null : await sessionAt(ctx, hint, t);
   if (known !== null) {
     emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${known.sid} to ${t.portal} ${t.iqn}`);
-    return known;
+    return { session: known, targets: null };
   }
   if (hint !== null) state.forgetSession(t);
   const code = await iscsiadm.login(ctx, t, signal);
@@ -74,13 +74,20 @@ async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiT
   // likely the next after the newest this connector knows (or the one after, when another
   // path logged in at the same time), checked in one read; else the walk, which looks at the
   // newest first.
-  const s = (await sessionAmong(ctx, state.nextSessionGuesses(2), t)) ?? (await findSession(ctx, t));
+  const guessed = await sessionAmongWithTargets(ctx, state.nextSessionGuesses(2), t);
+  const s = guessed?.session ?? (await findSession(ctx, t));
   if (s === null) {
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail: 'no session after a successful login' });
   }
   if (code === 15) emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${s.sid} to ${t.portal} ${t.iqn} (already logged in)`);
   state.rememberSession(t, s.sid);
-  return s;
+  return { session: s, targets: guessed?.targets ?? null };
+}
+
+/** The session a path logged in to (or found), and its SCSI targets when they were read on the way. */
+interface LoggedIn {
+  readonly session: KernelSession;
+  readonly targets: SessionTarget[] | null;
 }
 
 export interface PathOptions {
@@ -114,7 +121,7 @@ export async function connectPath(
     emitLog(span, ctx.logger, 'info', `Trying to connect to iSCSI portal ${t.portal}`, secrets);
     let loggedIn = false;
     try {
-      const session = await state.locks.with([targetKey(t)], async () => {
+      const { session, targets } = await state.locks.with([targetKey(t)], async () => {
         // Before the node record exists: whatever happens next, the reaper knows to look here.
         state.own(t);
         const startupSet = await ensureNodeRecord(pctx, state, opts.nodesDir, t, auth);
@@ -125,7 +132,7 @@ export async function connectPath(
       const sid = session.sid;
       span.set({ sid });
       // With manual scan a real kernel has no SCSI target for the session before its first scan.
-      let st = (await sessionTargets(pctx, session))[0];
+      let st = (targets ?? (await sessionTargets(pctx, session)))[0];
       const hostNo = st?.host ?? (await sessionHostNo(pctx, session));
       const byPath = byPathLink(t);
       if (hostNo === null) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: 0, paths: `session${sid} has no SCSI host` });
@@ -137,7 +144,13 @@ export async function connectPath(
       for (let i = 0; i < timeouts.scans && !found; i++) {
         if (i > 0) emitLog(span, ctx.logger, 'info', `iSCSI volume not yet found at ${byPath}; rescanning, try ${i}`);
         await scanLun(pctx, hostNo, st?.channel ?? '-', st?.target ?? '-', t.lun);
-        if (opts.onDisk && !announced) {
+        // The wait for udev's link starts with the look for the disk in sysfs: neither needs the
+        // other. A look that fails ends the wait too.
+        const lookFailed = new AbortController();
+        const waitSignal = AbortSignal.any([signal, lookFailed.signal]);
+        const waiting = span.run('wait device', { path: byPath, timeoutMs: per }, () => ctx.host.waitForPath(byPath, { timeoutMs: per, signal: waitSignal }));
+        const looking = (async (): Promise<void> => {
+          if (!opts.onDisk || announced) return;
           // The scan write returns once the kernel has added the disk: it is in sysfs now,
           // while udev has yet to make its links.
           st ??= (await sessionTargets(pctx, session))[0];
@@ -147,10 +160,15 @@ export async function connectPath(
             seen = disk.dev;
             opts.onDisk(disk.dev);
           }
-        }
-        found = await span.run('wait device', { path: byPath, timeoutMs: per }, () =>
-          ctx.host.waitForPath(byPath, { timeoutMs: per, signal }),
-        );
+        })().catch((e: unknown) => {
+          lookFailed.abort(e);
+          throw e;
+        });
+        // Both settle before either's failure is thrown: nothing of this path outlives it.
+        const [look, wait] = await Promise.allSettled([looking, waiting]);
+        if (look.status === 'rejected') throw look.reason;
+        if (wait.status === 'rejected') throw wait.reason;
+        found = wait.value;
       }
       if (!found) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: timeouts.deviceMs, paths: byPath });
       // The link is udev's name for the disk of this session's LUN, the one sysfs showed.

@@ -192,23 +192,44 @@ export async function sessionHostNo(ctx: BrickContext, s: KernelSession): Promis
  * manual scan): 1 call; 2 more where the session has no `device` link (a scripted test host).
  */
 export async function sessionTargets(ctx: BrickContext, s: KernelSession): Promise<SessionTarget[]> {
-  let dir = s.dir;
-  let entries: string[];
   try {
-    entries = await ctx.host.readdir(dir);
+    return targetsIn(s.dir, await ctx.host.readdir(s.dir));
   } catch (e) {
     if (!isMissing(e)) throw e;
     const place = await placeOf(ctx, s.sid);
     if (place.dir === null) return [];
-    dir = place.dir;
-    entries = await listIfPresent(ctx, dir);
+    return targetsIn(place.dir, await listIfPresent(ctx, place.dir));
   }
+}
+
+/** The `targetH:C:T` entries of a session's device directory `dir`. */
+function targetsIn(dir: string, entries: readonly string[]): SessionTarget[] {
   const out: SessionTarget[] = [];
   for (const e of entries) {
     const m = /^target(\d+):(\d+):(\d+)$/.exec(e);
     if (m) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]), dir: `${dir}/${e}` });
   }
   return out;
+}
+
+/**
+ * `sessionAmong`, and the SCSI targets of the session found when it is the first of `sids`: that
+ * session's device directory is listed in the same round as the attributes are read. Right
+ * after a login the first guess is the new session as a rule, and the scan needs its targets
+ * next, so the path saves a round trip. `targets` is null when the session found is another one
+ * (or its directory could not be listed): `sessionTargets` then.
+ */
+export async function sessionAmongWithTargets(
+  ctx: BrickContext,
+  sids: readonly number[],
+  t: Pick<IscsiTarget, 'portal' | 'iqn'>,
+): Promise<{ session: KernelSession; targets: SessionTarget[] | null } | null> {
+  const first = sids[0];
+  if (first === undefined) return null;
+  const dir = `${SESSIONS}/session${first}/device`;
+  const [session, entries] = await Promise.all([sessionAmong(ctx, sids, t), ctx.host.readdir(dir).catch(() => null)]);
+  if (session === null) return null;
+  return { session, targets: session.sid === first && entries !== null ? targetsIn(dir, entries) : null };
 }
 
 /** The disk of LUN `lun` on SCSI target `st`, if the kernel has it: 1 call. */
