@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'test-output/', 'web/dist/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'test-output/', 'web/dist/', 'bench/results/', '.notes/'] },
   ...tseslint.configs.recommended,
   {
     rules: {
