@@ -68,13 +68,18 @@ async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiT
     return { session: known, targets: null };
   }
   if (hint !== null) state.forgetSession(t);
-  const code = await iscsiadm.login(ctx, t, signal);
+  const login = state.startLogin();
+  let code: number;
+  try {
+    code = await iscsiadm.login(ctx, t, signal);
+  } finally {
+    login.end();
+  }
   if (code === 0 && !startupSet) await iscsiadm.nodeUpdate(ctx, t, 'node.startup', 'automatic');
   // Sessions are numbered in login order and numbers are not reused: the new one is most
-  // likely the next after the newest this connector knows (or the one after, when another
-  // path logged in at the same time), checked in one read; else the walk, which looks at the
+  // likely where startLogin guessed, checked in one read; else the walk, which looks at the
   // newest first.
-  const guessed = await sessionAmongWithTargets(ctx, state.nextSessionGuesses(2), t);
+  const guessed = await sessionAmongWithTargets(ctx, login.guesses, t);
   const s = guessed?.session ?? (await findSession(ctx, t));
   if (s === null) {
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail: 'no session after a successful login' });

@@ -65,3 +65,26 @@ describe('IscsiHostState.reapable', () => {
     expect(keys(s).sort()).toEqual([`${A.portal},${A.iqn}`, `${B.portal},${B.iqn}`].sort());
   });
 });
+
+describe('IscsiHostState.startLogin', () => {
+  it('guesses nothing before a session is known, then the next numbers by order among the logins in flight', () => {
+    const s = new IscsiHostState();
+    const first = s.startLogin();
+    expect(first.guesses).toEqual([]);
+    first.end();
+    s.rememberSession(A, 3);
+    // One login at a time: the next number, then the one after it.
+    const alone = s.startLogin();
+    expect(alone.guesses).toEqual([4, 5]);
+    alone.end();
+    // A volume's two portals logging in together: each its own number first, the other's second.
+    const p1 = s.startLogin();
+    const p2 = s.startLogin();
+    expect(p1.guesses).toEqual([4, 5]);
+    expect(p2.guesses).toEqual([5, 4]);
+    p1.end();
+    p1.end(); // idempotent: one login counted once
+    p2.end();
+    expect(s.startLogin().guesses).toEqual([4, 5]);
+  });
+});

@@ -11,6 +11,8 @@ import { targetKey, type IscsiTarget } from '../connection-info.ts';
 export class IscsiHostState {
   readonly locks = new KeyedLocks();
   #newest: number | null = null;
+  /** Logins started and not yet over (`startLogin`). */
+  #loginsInFlight = 0;
   /** The nodes directory seen, iscsid.conf's defaults (`tools/node-record.ts`). */
   readonly nodeRecords = new NodeRecordCache();
   /** targetKey → LUN → number of attachments using it on this host. */
@@ -50,13 +52,25 @@ export class IscsiHostState {
   }
 
   /**
-   * The numbers the next sessions will likely get: the kernel numbers sessions in login order
-   * and never reuses a number, so after the newest this connector has seen come the next
-   * ones — unless somebody else logged in meanwhile. A guess, checked before use.
+   * A login is about to start: the numbers its session will likely get, likeliest first, and
+   * `end` to call once the login is over. The kernel numbers sessions in login order and never
+   * reuses a number, so the k-th of the logins in flight together (a volume's portals) most
+   * likely gets the k-th number after the newest this connector has seen — its neighbour when
+   * another login overtook it — unless somebody else logged in meanwhile. A guess, checked
+   * before use; none while no session is known.
    */
-  nextSessionGuesses(count: number): number[] {
+  startLogin(): { readonly guesses: readonly number[]; end(): void } {
     const n = this.#newest;
-    return n === null ? [] : Array.from({ length: count }, (_, i) => n + 1 + i);
+    const k = this.#loginsInFlight++;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      this.#loginsInFlight--;
+    };
+    if (n === null) return { guesses: [], end };
+    const mine = n + 1 + k;
+    return { guesses: k === 0 ? [mine, mine + 1] : [mine, mine - 1], end };
   }
 
   forgetSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
