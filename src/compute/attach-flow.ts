@@ -35,7 +35,7 @@ import { buildDiskXml, type DiskSource } from '../virt/disk-xml.ts';
 import type { HypervisorDriver } from '../virt/driver.ts';
 import { pickDeviceName } from './device-name.ts';
 import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from './ports.ts';
-import type { BdmPatch, BdmRow, ComputeRepository, ServerRow } from './repository.ts';
+import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import { UndoStack, cleanupError, withRetries } from './undo.ts';
 
 /**
@@ -53,13 +53,8 @@ export interface FlowContext {
   readonly detachTimeoutMs: number;
   /** The host's clock: undo retries wait on it (virtual on the simulator). */
   readonly clock: Clock;
-  /**
-   * Called as each step begins: it writes the journal (and runs crash-test hooks). `mapping` is
-   * what the step records on the mapping before anything else (the connection before the host
-   * connect, the device before the plug); `onStep` writes it with the step, in one commit.
-   * Without `onStep` the flow writes it itself.
-   */
-  readonly onStep?: (step: string, mapping?: MappingChange) => Promise<void> | void;
+  /** Called as each step begins (journal, crash-test hooks). */
+  readonly onStep?: (step: string) => Promise<void> | void;
 }
 
 export function refOf(server: ServerRow, bdm: BdmRow): AttachmentRef {
@@ -75,16 +70,8 @@ export function secretUsageFor(serverId: string, volumeId: string): string {
   return `hitch-${serverId}-${volumeId}`;
 }
 
-/** A change a step records on a mapping as it begins. */
-export interface MappingChange {
-  readonly id: string;
-  readonly patch: BdmPatch;
-}
-
-/** Run step `n` of a flow: the journal first (with `mapping`, see FlowContext.onStep), then `fn` in its span. */
-export async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>, mapping?: MappingChange): Promise<T> {
-  if (ctx.onStep) await ctx.onStep(name, mapping);
-  else if (mapping) await ctx.repo.updateBdm(mapping.id, mapping.patch);
+async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
+  await ctx.onStep?.(name);
   return parent.run(name, { step: n }, fn);
 }
 
@@ -156,19 +143,18 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
       s.set({ driver_volume_type: ci.driver_volume_type });
       return ci;
     });
-    // The connection reaches the mapping before the host connect: recovery undoes it from there.
-    const connecting: MappingChange = { id: bdm.id, patch: { status: 'attaching', connection_info: JSON.stringify(info) } };
+    await ctx.repo.updateBdm(bdm.id, { status: 'attaching', connection_info: JSON.stringify(info) });
+
     const device = await step(ctx, root, 'connect-volume', 6, async (s) => {
       const d = await ctx.connector.connect(info, s);
       s.set({ path: describeSource(d.source) });
       return d;
-    }, connecting);
+    });
     // Never disconnect a device a guest still has plugged in (see the note at the top).
     undo.push('disconnect-volume', (s) => ctx.connector.disconnect(info, device.deviceInfo, s, { force: true }), { requires: ['unplug'] });
 
-    // The device reaches the mapping before the plug.
-    const plugging: MappingChange = { id: bdm.id, patch: { device_info: JSON.stringify(device.deviceInfo) } };
     await step(ctx, root, 'hotplug', 7, async (s) => {
+      await ctx.repo.updateBdm(bdm.id, { device_info: JSON.stringify(device.deviceInfo) });
       let source: DiskSource = device.source;
       if (source.kind === 'iscsi' && source.auth && device.secretValue !== undefined) {
         const usage = secretUsageFor(server.id, bdm.volume_id);
@@ -198,7 +184,7 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
         throw e;
       }
       pushUnplug();
-    }, plugging);
+    });
 
     await step(ctx, root, 'complete', 8, (s) => ctx.storage.complete(ref, s));
     await ctx.repo.updateBdm(bdm.id, { status: 'attached' });

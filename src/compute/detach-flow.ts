@@ -15,9 +15,14 @@
  */
 import { toHitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
-import { refOf, secretUsageFor, step, targetDevOf, type FlowContext } from './attach-flow.ts';
+import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
 import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, ServerRow } from './repository.ts';
+
+async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
+  await ctx.onStep?.(name);
+  return parent.run(name, { step: n }, fn);
+}
 
 export async function runDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span): Promise<void> {
   const ref = refOf(server, bdm);

@@ -17,7 +17,7 @@
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
-import { Trace, type Span, type SpanRecord } from '../trace/span.ts';
+import { Trace, type Span } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
@@ -97,36 +97,23 @@ class SpanSaver {
   }
   /** Queue a save after the ones already queued; resolves when it is done (or failed). */
   next(): Promise<void> {
-    return this.#queue((spans) => (spans ? this.repo.saveSpans(this.opId, spans) : Promise.resolve())).catch(() => undefined);
+    this.#lastMs = this.trace.clock.now();
+    this.#chain = this.#chain.then(() => this.#save()).catch(() => undefined);
+    return this.#chain;
   }
   /** Queue a save when SPAN_PROGRESS_MS have passed since the last; else nothing. */
   progress(): Promise<void> | null {
     return this.trace.clock.now() - this.#lastMs >= SPAN_PROGRESS_MS ? this.next() : null;
   }
-  /**
-   * Queue the operation's end after the saves already queued: `write` gets the spans when they
-   * changed since the last save (null when not) and writes them with the end, in one commit.
-   * Rejects when that write fails.
-   */
-  end(write: (spans: readonly Readonly<SpanRecord>[] | null) => Promise<void>): Promise<void> {
-    return this.#queue(write);
-  }
-  #queue(write: (spans: readonly Readonly<SpanRecord>[] | null) => Promise<void>): Promise<void> {
-    this.#lastMs = this.trace.clock.now();
-    const done = this.#chain.then(() => this.#save(write));
-    this.#chain = done.catch(() => undefined);
-    return done;
-  }
-  async #save(write: (spans: readonly Readonly<SpanRecord>[] | null) => Promise<void>): Promise<void> {
+  async #save(): Promise<void> {
     const spans = this.trace.spans;
     let ended = 0;
     for (const s of spans) if (s.endMs !== null) ended++;
-    const changed = spans.length !== this.#savedSpans || ended !== this.#savedEnded;
+    if (spans.length === this.#savedSpans && ended === this.#savedEnded) return;
     // Counted as they were when written: a span that ends while the statement is on its way is
     // written again next time (never the other way round).
     const count = spans.length;
-    await write(changed ? spans : null);
-    if (!changed) return;
+    await this.repo.saveSpans(this.opId, spans);
     this.#savedSpans = count;
     this.#savedEnded = ended;
   }
@@ -377,14 +364,13 @@ export class ComputeManager {
       ...this.#opts.flow,
       repo: this.repo,
       clock: this.#opts.clock,
-      onStep: async (step, mapping) => {
-        // The journal first: crash recovery reads it. A mapping id not yet written goes with it,
-        // and so does the change the step records on the mapping first.
+      onStep: async (step) => {
+        // The journal first: crash recovery reads it. A mapping id not yet written goes with it.
         const bdm = journal.bdmId;
         journal.bdmId = null;
-        const already = journal.written === step && bdm === null && mapping === undefined;
+        const already = journal.written === step && bdm === null;
         journal.written = null;
-        if (!already) await this.repo.journalStep(opId, step, bdm, mapping);
+        if (!already) await this.repo.setOperationStep(opId, step, bdm);
         const p = saver.progress();
         if (p) this.#track(p);
         await this.#opts.onStep?.({ id: opId, kind }, step);
@@ -418,11 +404,8 @@ export class ComputeManager {
     const now = this.#opts.clock.now();
     const err = e === undefined ? undefined : toHitchError(e);
     const state = err === undefined ? 'done' : 'rolled_back';
-    const error = err && { code: err.code, message: err.message };
-    const saver = this.#savers.get(opId);
-    // The trace's last save and the end in one commit.
-    if (saver) await saver.end((spans) => this.repo.finishOperation(opId, state, now, error, spans));
-    else await this.repo.finishOperation(opId, state, now, error, trace.spans);
+    await (this.#savers.get(opId)?.next() ?? this.repo.saveSpans(opId, trace.spans));
+    await this.repo.finishOperation(opId, state, now, err && { code: err.code, message: err.message });
     this.#inflight.delete(opId);
     this.#forgetIfQuiet(opId, trace);
     this.requestReap();

@@ -12,8 +12,6 @@ import type { BdmTable, ComputeTables, OperationTable, ServerTable } from './sch
 export type ServerRow = Selectable<ServerTable>;
 export type BdmRow = Selectable<BdmTable>;
 export type OperationRow = Selectable<OperationTable>;
-/** The columns of a mapping the flows change after inserting it. */
-export type BdmPatch = Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>;
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -80,21 +78,6 @@ const Q = {
   ),
   loadTrace: prepared(1, (db, operationId: string) => db.selectFrom('traces').select('spans').where('operation_id', '=', operationId)),
 };
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyDb = Kysely<any>;
-
-async function patchBdm(db: AnyDb, id: string, patch: BdmPatch): Promise<void> {
-  const columns = Object.keys(patch).filter((k) => patch[k as keyof BdmPatch] !== undefined).sort();
-  if (columns.length === 0) return;
-  const values = columns.map((c) => patch[c as keyof BdmPatch]);
-  await Q.updateBdm(columns.join(',')).execute(db, ...values, nowIso(), id);
-}
-
-async function setStep(db: AnyDb, id: string, step: string, bdmId: string | null): Promise<void> {
-  if (bdmId === null) await Q.setStep.execute(db, step, id);
-  else await Q.setStepBdm.execute(db, step, bdmId, id);
-}
 
 export class ComputeRepository {
   readonly #db: Kysely<ComputeTables>;
@@ -180,8 +163,11 @@ export class ComputeRepository {
     return this.#db.selectFrom('bdms').selectAll().where('volume_id', '=', volumeId).execute();
   }
 
-  async updateBdm(id: string, patch: BdmPatch): Promise<void> {
-    await patchBdm(this.#db, id, patch);
+  async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>): Promise<void> {
+    const columns = Object.keys(patch).filter((k) => patch[k as keyof typeof patch] !== undefined).sort();
+    if (columns.length === 0) return;
+    const values = columns.map((c) => patch[c as keyof typeof patch]);
+    await Q.updateBdm(columns.join(',')).execute(this.#db, ...values, nowIso(), id);
   }
 
   /** Move a mapping from one status to another; false when it was not in `from`. */
@@ -203,44 +189,17 @@ export class ComputeRepository {
 
   /** The journal's step (and the mapping's id, when it is new): one statement, before the step runs. */
   async setOperationStep(id: string, step: string, bdmId: string | null = null): Promise<void> {
-    await setStep(this.#db, id, step, bdmId);
+    if (bdmId === null) await Q.setStep.execute(this.#db, step, id);
+    else await Q.setStepBdm.execute(this.#db, step, bdmId, id);
   }
 
-  /**
-   * The journal write at a step's start: the step reached (with the mapping's id when the
-   * operation does not have it yet) and, when the step begins by recording something on the
-   * mapping (the connection before the host connect, the device before the plug), that change —
-   * in one commit, so recovery reads both or neither.
-   */
-  async journalStep(id: string, step: string, bdmId: string | null, mapping?: { readonly id: string; readonly patch: BdmPatch }): Promise<void> {
-    if (!mapping) return this.setOperationStep(id, step, bdmId);
-    await this.#db.transaction().execute(async (trx) => {
-      await setStep(trx, id, step, bdmId);
-      await patchBdm(trx, mapping.id, mapping.patch);
-    });
-  }
-
-  /**
-   * Mark the operation ended; with `spans`, its trace's last save goes in the same commit (an
-   * operation is never seen finished with a trace older than its end).
-   */
   async finishOperation(
     id: string,
     state: 'done' | 'failed' | 'rolled_back',
     endedMs: number,
     error?: { code: string; message: string },
-    spans?: readonly Readonly<SpanRecord>[] | null,
   ): Promise<void> {
-    const args = [state, endedMs, error?.code ?? null, error?.message ?? null, id] as const;
-    if (!spans) {
-      await Q.finish.execute(this.#db, ...args);
-      return;
-    }
-    const doc = JSON.stringify(spans);
-    await this.#db.transaction().execute(async (trx) => {
-      await Q.saveTrace.execute(trx, id, doc);
-      await Q.finish.execute(trx, ...args);
-    });
+    await Q.finish.execute(this.#db, state, endedMs, error?.code ?? null, error?.message ?? null, id);
   }
 
   async getOperation(id: string): Promise<OperationRow | undefined> {
