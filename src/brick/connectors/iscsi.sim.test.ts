@@ -144,6 +144,34 @@ describe('other built-in scenarios', () => {
     expect(leftovers(r.sim.model)).toEqual([]);
   });
 
+  it('a failed look for the disk in sysfs ends the wait for its link at once, and the path is cleaned up', async () => {
+    // The wait for udev's link runs beside the look in sysfs; when the look fails (here: EIO on
+    // the LUN's block directory, and the link never comes), the connect fails then, not after
+    // the wait's 5 s, and leaves nothing.
+    const sim = createSimHost('healthy-single');
+    sim.sim.injectFault({ fault: 'device-never-appears' });
+    const failing = new Proxy(sim, {
+      get(target, prop, receiver) {
+        if (prop === 'readdir') {
+          return async (path: string) => {
+            if (path.endsWith('/block') && path.includes('/iscsi_session/')) throw Object.assign(new Error(`EIO: i/o error, scandir '${path}'`), { code: 'EIO' });
+            return target.readdir(path);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const host = new RecordingHost(failing);
+    const conn = new IscsiConnector({ host, multipath: true });
+    const err = await conn.connectVolume(new Trace(host.clock).root(), { target_portal: '192.0.2.10:3260', target_iqn: IQN, target_lun: 1 }).catch((e: unknown) => e);
+    expect(isHitchError(err, 'HITCH_DEVICE_NOT_FOUND')).toBe(true);
+    expect(String((err as Error).message)).toContain('EIO');
+    expect(host.clock.now()).toBeLessThan(5_000);
+    expect(host.commands()).toEqual([node(IQN, '192.0.2.10:3260', '--login'), node(IQN, '192.0.2.10:3260', '--logout'), node(IQN, '192.0.2.10:3260', '--op delete')]);
+    expect(leftovers(sim.model)).toEqual([]);
+  });
+
   it('wrong CHAP secret: HITCH_ISCSI_LOGIN_FAILED (authentication), secret never recorded, nothing left', async () => {
     const r = simRig('healthy-single', { multipath: false });
     r.sim.sim.array(r.sim.sim.arrays()[0]?.name ?? '').allowInitiator(IQN, 'iqn.1993-08.org.debian:01:compute1', { chapUser: 'u', chapPassword: 'right-secret' });
