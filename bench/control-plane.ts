@@ -26,6 +26,8 @@ export interface ControlPlaneResult {
   readonly operations: number;
   /** Attaches and detaches run before measuring (see WARMUP). */
   readonly warmup: number;
+  /** Server CPU per attach of each warm-up round (`operations` attaches, then their detaches), ms: the way to the steady state. */
+  readonly warmupCurve: readonly number[];
   /** Server CPU per attach and per detach of each measured batch, ms; the figures below are the median batch's (see BATCHES). */
   readonly batches: ReadonlyArray<{ readonly attachCpuMs: number; readonly detachCpuMs: number }>;
   /**
@@ -84,14 +86,16 @@ export interface ControlPlaneResult {
 const PER_SERVER = 8;
 
 /**
- * Attaches (each then detached) before the measured batches. A server runs thousands of them;
- * the figure is its steady state. After a handful V8 is still compiling the hot paths (its
- * compiler threads are part of the process's CPU) and the figure came out ~15% higher. After
- * 200 it was still drifting down: of four batches of 100 measured one after another, the
- * fourth was the cheapest run after run (~10% under the first). By 500 it no longer moves
- * beyond the noise.
+ * Attaches (each then detached) before the measured batches, in rounds of a batch's size over
+ * the same volumes. A server runs thousands of them; the figure is its steady state, and V8
+ * takes long to get there: it compiles the hot paths on threads of the process (their CPU is
+ * in the figure) one function at a time as each gets hot, and a function an attach calls once
+ * gets hot only after hundreds of attaches. Measured over 10 000 operations (README §3), the
+ * server's CPU per attach came down from ~4.6 ms after 200 attaches to ~3.0 after 1 500 and
+ * ~2.8 after 3 000, then stayed; after 500 (the warm-up before) V8 still spent ~12% of the
+ * process's CPU compiling. Every round's CPU per attach is in the JSON (`warmupCurve`).
  */
-export const WARMUP = 500;
+export const WARMUP = 3000;
 
 /**
  * Measured batches of `operations` attaches (then detaches) each, on fresh volumes; the figure is
@@ -212,9 +216,14 @@ async function measureSplit(scenario: string, database: string, operations: numb
   try {
     const pairs = await makePairs(c, (BATCHES + 1) * operations + warm + profiled);
     await c.stats();
-    // Warm the JIT, the statement caches and the connection pool before measuring (see WARMUP).
-    await splitBatch(c, pairs.slice(0, warm), attach);
-    await splitBatch(c, pairs.slice(0, warm), detach);
+    // Warm the JIT, the statement caches and the connection pool before measuring (see WARMUP):
+    // rounds of a batch's size on fresh volumes, as the measured batches are.
+    const warmupCurve: number[] = [];
+    for (let done = 0; done < warm; done += operations) {
+      const round = pairs.slice(done, Math.min(done + operations, warm));
+      warmupCurve.push((await splitBatch(c, round, attach)).serverCpuMs / round.length);
+      await splitBatch(c, round, detach);
+    }
     const batches: Array<{ a: SplitBatch; d: SplitBatch }> = [];
     for (let k = 0; k < BATCHES; k++) {
       const measured = pairs.slice(warm + k * operations, warm + (k + 1) * operations);
@@ -231,7 +240,7 @@ async function measureSplit(scenario: string, database: string, operations: numb
     const a = median(batches, (b) => b.a.serverCpuMs).a;
     const d = median(batches, (b) => b.d.serverCpuMs).d;
     const failures = batches.reduce((n, b) => n + b.a.failures + b.d.failures, 0);
-    return { a, d, ca, cd, profile, failures, batches: batches.map((b) => ({ attachCpuMs: b.a.serverCpuMs / operations, detachCpuMs: b.d.serverCpuMs / operations })) };
+    return { a, d, ca, cd, profile, failures, warmupCurve, batches: batches.map((b) => ({ attachCpuMs: b.a.serverCpuMs / operations, detachCpuMs: b.d.serverCpuMs / operations })) };
   } finally {
     await c.close();
   }
@@ -242,8 +251,11 @@ async function measureWhole(scenario: string, database: string, operations: numb
   try {
     const pairs = await makePairs(c, operations + warm);
     await c.cloud.settle();
-    await wholeBatch(c, pairs.slice(0, warm), attach);
-    await wholeBatch(c, pairs.slice(0, warm), detach);
+    for (let done = 0; done < warm; done += operations) {
+      const round = pairs.slice(done, Math.min(done + operations, warm));
+      await wholeBatch(c, round, attach);
+      await wholeBatch(c, round, detach);
+    }
     const measured = pairs.slice(warm);
     // Count (not change) the trace saves.
     const proto = ComputeRepository.prototype;
@@ -278,12 +290,13 @@ export async function measureControlPlane(database: 'sqlite' | (() => Promise<st
   try {
     const scenario = writeZeroLatencyScenario(dir);
     const db = async (): Promise<string> => (database === 'sqlite' ? 'sqlite' : database());
-    const { a, d, ca, cd, profile, failures, batches } = await measureSplit(scenario, await db(), operations, warm, opts.profile ? 20 : 0);
+    const { a, d, ca, cd, profile, failures, batches, warmupCurve } = await measureSplit(scenario, await db(), operations, warm, opts.profile ? 20 : 0);
     const whole = await measureWhole(scenario, await db(), operations, warm);
     return {
       database: database === 'sqlite' ? 'sqlite' : 'postgresql',
       operations,
       warmup: warm,
+      warmupCurve,
       batches,
       attachCpuMs: a.serverCpuMs / operations,
       detachCpuMs: d.serverCpuMs / operations,

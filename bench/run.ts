@@ -148,6 +148,9 @@ try {
         ]),
       ),
     );
+    for (const r of rows) {
+      log(`   warm-up on ${r.database}, CPU per attach of each round of ${r.operations} (then detached): ${r.warmupCurve.map((v) => v.toFixed(1)).join(' ')}`);
+    }
     const prof = rows[0]?.attachProfile;
     if (prof) {
       log('   where the server\'s CPU goes during an attach (SQLite, profiled batch): ' + prof.areas.slice(0, 8).map((a) => `${a.area} ${(a.share * 100).toFixed(0)}%`).join(', '));
