@@ -86,8 +86,8 @@ export interface ControlPlaneResult {
 const PER_SERVER = 8;
 
 /**
- * Attaches (each then detached) before the measured batches, in rounds of a batch's size over
- * the same volumes. A server runs thousands of them; the figure is its steady state, and V8
+ * Attaches (each then detached) before the measured batches, in rounds of a batch's size on
+ * fresh volumes, as the measured batches are. A server runs thousands of them; the figure is its steady state, and V8
  * takes long to get there: it compiles the hot paths on threads of the process (their CPU is
  * in the figure) one function at a time as each gets hot, and a function an attach calls once
  * gets hot only after hundreds of attaches. Measured over 10 000 operations (README §3), the
