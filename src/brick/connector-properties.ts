@@ -43,7 +43,6 @@ export interface ConnectorPropertiesOptions {
 const INITIATOR_FILE = '/etc/iscsi/initiatorname.iscsi';
 const NQN_FILE = '/etc/nvme/hostnqn';
 
-
 async function fcPorts(ctx: BrickContext): Promise<{ wwpns: string[]; wwnns: string[] }> {
   const r = await run(ctx, 'systool', ['-c', 'fc_host', '-v'], { okCodes: 'any', timeoutMs: 30_000 });
   if (r.code !== 0 || systoolSaysNoFc(r.stdout + r.stderr)) return { wwpns: [], wwnns: [] };

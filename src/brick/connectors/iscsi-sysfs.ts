@@ -66,15 +66,34 @@ async function placeOf(ctx: BrickContext, sid: number): Promise<{ dir: string | 
   }
 }
 
+/** The files that say which target and portal session `sid` is logged in to (see `sessionFrom`). */
+function attrPaths(sid: number): string[] {
+  const conn = `${CONNECTIONS}/connection${sid}:0`;
+  return [`${SESSIONS}/session${sid}/targetname`, `${conn}/persistent_address`, `${conn}/persistent_port`, `${conn}/address`, `${conn}/port`];
+}
+
+/** Session `sid` from the values of its `attrPaths` (trimmed; null: unreadable) if it is logged in to `t` at its portal, else null. */
+function sessionFrom(sid: number, attrs: ReadonlyArray<string | null>, t: Pick<IscsiTarget, 'portal' | 'iqn'>): KernelSession | null {
+  const [targetname, pAddress, pPort, cAddress, cPort] = attrs;
+  if (targetname !== t.iqn) return null;
+  const want = recordAddress(t.portal);
+  const address = pAddress ?? cAddress ?? null;
+  if (address === null || address.toLowerCase() !== want.address.toLowerCase()) return null;
+  const port = pPort ?? cPort ?? null;
+  if (port !== want.port) return null;
+  return { sid, iqn: t.iqn, address, port, dir: `${SESSIONS}/session${sid}/device` };
+}
+
+const trimmed = (v: string | null | undefined): string | null => (v === null || v === undefined ? null : v.trim());
+
 /**
  * The session's target name and portal attributes, in one batched read; attribute by attribute
  * (an unreadable one as null) when the batch fails, as it does if one of them answers an error.
  */
 async function sessionAttrs(ctx: BrickContext, sid: number): Promise<Array<string | null>> {
-  const conn = `${CONNECTIONS}/connection${sid}:0`;
-  const paths = [`${SESSIONS}/session${sid}/targetname`, `${conn}/persistent_address`, `${conn}/persistent_port`, `${conn}/address`, `${conn}/port`];
+  const paths = attrPaths(sid);
   try {
-    return (await readFilesIfPresent(ctx, paths)).map((v) => (v === null ? null : v.trim()));
+    return (await readFilesIfPresent(ctx, paths)).map(trimmed);
   } catch {
     return Promise.all(paths.map((p) => attr(ctx, p)));
   }
@@ -86,38 +105,23 @@ async function sessionAttrs(ctx: BrickContext, sid: number): Promise<Array<strin
  */
 export async function sessionAmong(ctx: BrickContext, sids: readonly number[], t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
   if (sids.length === 0) return null;
-  const per = (sid: number): string[] => {
-    const conn = `${CONNECTIONS}/connection${sid}:0`;
-    return [`${SESSIONS}/session${sid}/targetname`, `${conn}/persistent_address`, `${conn}/persistent_port`, `${conn}/address`, `${conn}/port`];
-  };
   let texts: Array<string | null>;
   try {
-    texts = await readFilesIfPresent(ctx, sids.flatMap(per));
+    texts = await readFilesIfPresent(ctx, sids.flatMap(attrPaths));
   } catch {
     return null;
   }
-  const want = recordAddress(t.portal);
+  const n = attrPaths(0).length;
   for (const [i, sid] of sids.entries()) {
-    const [targetname, pAddress, pPort, cAddress, cPort] = texts.slice(i * 5, i * 5 + 5).map((v) => (v === null || v === undefined ? null : v.trim()));
-    if (targetname !== t.iqn) continue;
-    const address = pAddress ?? cAddress ?? null;
-    const port = pPort ?? cPort ?? null;
-    if (address === null || address.toLowerCase() !== want.address.toLowerCase() || port !== want.port) continue;
-    return { sid, iqn: t.iqn, address, port, dir: `${SESSIONS}/session${sid}/device` };
+    const s = sessionFrom(sid, texts.slice(i * n, (i + 1) * n).map(trimmed), t);
+    if (s) return s;
   }
   return null;
 }
 
 /** Session `sid` if it is logged in to target `t` at its portal, else null: 1 read. */
 export async function sessionAt(ctx: BrickContext, sid: number, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<KernelSession | null> {
-  const [targetname, pAddress, pPort, cAddress, cPort] = await sessionAttrs(ctx, sid);
-  if (targetname !== t.iqn) return null;
-  const want = recordAddress(t.portal);
-  const address = pAddress ?? cAddress ?? null;
-  if (address === null || address.toLowerCase() !== want.address.toLowerCase()) return null;
-  const port = pPort ?? cPort ?? null;
-  if (port !== want.port) return null;
-  return { sid, iqn: t.iqn, address, port, dir: `${SESSIONS}/session${sid}/device` };
+  return sessionFrom(sid, await sessionAttrs(ctx, sid), t);
 }
 
 /**

@@ -236,7 +236,7 @@ export function lineReader(onLine: (line: string) => void): (chunk: Buffer | str
  * the simulated kernel finishes their work in separate callbacks of the same pass (two logins
  * end on two timers): flushed per callback (`process.nextTick`) the two answers left in two
  * writes, the client woke twice and the portals fell a round trip out of step for the rest of
- * the connect (21 writes from the server per attach, 14 with this). Order is kept.
+ * the connect. Order is kept.
  */
 export function turnWriter(socket: { cork(): void; uncork(): void; write(s: string): unknown; destroyed: boolean }): (line: string) => void {
   let corked = false;
