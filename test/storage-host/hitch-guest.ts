@@ -1,0 +1,87 @@
+/**
+ * Inside the storage host guest: Hitch's brick on the real kernel through the real Host port
+ * (`LinuxHost`, kernel attach mode), with what a case needs around it — the connection_info of
+ * a tgt target on the guest's two loopback portals, a command count, brick's log, and the host's
+ * state after each step.
+ */
+import { randomUUID } from 'node:crypto';
+import { Brick, type AttachedDevice, type DeviceInfo } from '../../src/brick/index.ts';
+import { LinuxHost } from '../../src/host/linux-host.ts';
+import { Trace } from '../../src/trace/span.ts';
+import { PORTALS, type LoginTimeouts } from '../../src/test-support/storage-host/guest/storage.ts';
+
+export interface HitchOnGuest {
+  readonly brick: Brick;
+  readonly host: LinuxHost;
+  readonly trace: Trace;
+  /** Every command brick ran, as `cmd args → code (ms)`. */
+  readonly commands: string[];
+  /** Brick's log lines. */
+  readonly logs: string[];
+}
+
+export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: boolean; log?: (l: string) => void; multipathMs?: number }): HitchOnGuest {
+  const host = new LinuxHost({ name: 'hitch-storage-host' });
+  const commands: string[] = [];
+  const logs: string[] = [];
+  host.onExec((r) => {
+    const out = r.code === 0 ? '' : ` [${(r.stdout.trim() + ' ' + r.stderr.trim()).trim().slice(0, 200)}]`;
+    commands.push(`${r.cmd} ${r.args.join(' ')} → ${r.code} (${r.endMs - r.startMs} ms)${out}`);
+  });
+  const brick = new Brick({
+    host,
+    ip: '127.0.0.1',
+    multipath: opts.multipath,
+    ...(opts.enforceMultipath !== undefined ? { enforceMultipath: opts.enforceMultipath } : {}),
+    connectorPropertiesTtlMs: 0,
+    ...(opts.multipathMs !== undefined ? { timeouts: { multipathMs: opts.multipathMs } } : {}),
+    logger: (l) => {
+      const line = `${l.level} ${l.message}`;
+      logs.push(line);
+      opts.log?.(`brick: ${line}`);
+    },
+  });
+  return { brick, host, trace: new Trace(host.clock), commands, logs };
+}
+
+export interface VolumeSpec {
+  readonly iqn: string;
+  readonly lun?: number;
+  /** Portals to list (default both). */
+  readonly portals?: readonly string[];
+  readonly chap?: { readonly username: string; readonly password: string };
+}
+
+/** The connection_info Cinder's tgt driver would return for this target, on the given portals. */
+export function connectionInfo(v: VolumeSpec): { driver_volume_type: 'iscsi'; data: Record<string, unknown> } {
+  const portals = v.portals ?? PORTALS;
+  const lun = v.lun ?? 1;
+  return {
+    driver_volume_type: 'iscsi',
+    data: {
+      target_discovered: false,
+      target_portal: portals[0],
+      target_iqn: v.iqn,
+      target_lun: lun,
+      target_portals: [...portals],
+      target_iqns: portals.map(() => v.iqn),
+      target_luns: portals.map(() => lun),
+      volume_id: randomUUID(),
+      access_mode: 'rw',
+      ...(v.chap ? { auth_method: 'CHAP', auth_username: v.chap.username, auth_password: v.chap.password } : {}),
+    },
+  };
+}
+
+export function iqnFor(name: string): string {
+  return `iqn.2010-10.org.openstack:volume-${name}`;
+}
+
+export function isBlock(d: AttachedDevice): d is DeviceInfo {
+  return (d as DeviceInfo).type === 'block';
+}
+
+/** The iscsid window in which a login the caller gave up on may still produce a session, in ms. */
+export function loginWindowMs(login: LoginTimeouts): number {
+  return login.loginTimeoutS * login.retryMax * 1000;
+}
