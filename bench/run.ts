@@ -4,7 +4,7 @@
  *
  *   npm run bench                          everything
  *   npm run bench -- --scenario seed       figure 1 for one scenario only
- *   npm run bench -- --only latency,concurrency,control,api,scale-out
+ *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli
  *   npm run bench -- --no-os-brick --quick
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
+import { measureCliStartup } from './cli-startup.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
 import { renderScaleOut, scaleOutFigure } from './scale-out.ts';
 import { BATCHES, WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
@@ -29,7 +30,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api,scale-out')).split(','));
+const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api,scale-out,cli')).split(','));
 const quick = args.quick ?? false;
 const peer = args['no-os-brick'] ? { ok: false, reason: '--no-os-brick' } : osBrickAvailable();
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -181,6 +182,19 @@ try {
   }
 } finally {
   await pg?.stop();
+}
+
+if (sections.has('cli')) {
+  const runs = quick ? 7 : 15;
+  const f = await measureCliStartup(runs);
+  results['cliStartup'] = f;
+  log(`\n6. CLI start-up, whole process (spawn to exit), wall clock, against bare node -e 0 run by run in turn; ${f.compiled ? 'compiled dist/' : 'dist/ stale: sources through tsx'}`);
+  log(
+    table(
+      ['command', 'runs', 'median', 'node -e 0 median', 'ratio (median of pairs)', 'min', 'max'],
+      f.rows.map((r) => [r.command, String(r.runs), ms(r.medianMs), ms(r.nodeMedianMs), `${r.ratio.toFixed(2)}×`, `${r.ratioMin.toFixed(2)}×`, `${r.ratioMax.toFixed(2)}×`]),
+    ),
+  );
 }
 
 results['finishedAt'] = new Date().toISOString();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, lint, then vitest; ends with one plain line "N passed, N failed" so a
+// `npm test`: typecheck, lint, build (the compiled CLI that the tests' `bin/hitch.js` runs), then vitest; ends with one plain line "N passed, N failed" so a
 // reader (or CI) sees at a glance what ran. Exits non-zero when anything failed or nothing ran.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process
 for (const [cmd, args] of [
   ['npx', ['tsc', '--noEmit']],
   ['npx', ['eslint', '.']],
+  [process.execPath, ['scripts/build.mjs']],
 ]) {
   if (run(cmd, args) !== 0) {
     console.error(`${cmd} ${args.join(' ')} failed`);

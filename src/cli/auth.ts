@@ -9,9 +9,9 @@
  *    as the demo user (`--as admin` for the admin).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import YAML from 'yaml';
 import { HitchError } from '../errors.ts';
 
 export interface CliAuth {
@@ -40,6 +40,12 @@ export function cliDataDir(opts: AuthOptions, env: NodeJS.ProcessEnv): string {
 
 type CloudEntry = { auth?: Record<string, unknown> };
 
+/**
+ * The YAML parser, loaded only when a clouds.yaml is read: it costs more start-up than the rest
+ * of a client command together, and most commands never read one.
+ */
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 function fromCloudsYaml(name: string, dataDir: string, env: NodeJS.ProcessEnv): CliAuth {
   const files = [env['OS_CLIENT_CONFIG_FILE'], 'clouds.yaml', join(homedir(), '.config/openstack/clouds.yaml'), '/etc/openstack/clouds.yaml', join(dataDir, 'clouds.yaml')].filter(
     (f): f is string => typeof f === 'string' && f.length > 0,
@@ -48,7 +54,7 @@ function fromCloudsYaml(name: string, dataDir: string, env: NodeJS.ProcessEnv): 
     if (!existsSync(f)) continue;
     let doc: { clouds?: Record<string, CloudEntry> };
     try {
-      doc = (YAML.parse(readFileSync(f, 'utf8')) ?? {}) as typeof doc;
+      doc = (yaml().parse(readFileSync(f, 'utf8')) ?? {}) as typeof doc;
     } catch (e) {
       throw bad(`cannot read ${f}: ${(e as Error).message}`);
     }

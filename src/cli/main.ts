@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { HitchError, toHitchError } from '../errors.ts';
-import { serve } from '../server/serve.ts';
 import { registerAttachCommands } from './commands/attach.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
@@ -54,6 +53,9 @@ function serveCommand(program: Command, io: CliIo): void {
     .action(async (o: Record<string, unknown>) => {
       // The data dir is also a global option (for the client commands): honour either place.
       const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
+      // Loaded only when serving: the server's modules (HTTP, database, data plane) are most of
+      // Hitch, and a client command needs none of them.
+      const { serve } = await import('../server/serve.ts');
       await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}) }, io.out);
     });
 }

@@ -10,9 +10,6 @@
  */
 import { Option, type Command } from 'commander';
 import { HitchError } from '../../errors.ts';
-import { resolveConfig } from '../../server/config.ts';
-import { startAgent } from '../../server/scale-out.ts';
-import { serve } from '../../server/serve.ts';
 import type { CliContext } from '../context.ts';
 
 /** The options the data plane and the database need, shared by `api` and `agent`. */
@@ -51,6 +48,7 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
     requirePostgres(o['databaseUrl'], 'hitch api');
     // --data-dir is also a global option (for the client commands): honour either place, as serve does.
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
+    const { serve } = await import('../../server/serve.ts');
     await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}), simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
   });
 
@@ -63,6 +61,7 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
     requirePostgres(o['databaseUrl'], 'hitch agent');
     const { host, ...flags } = o;
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
+    const [{ resolveConfig }, { startAgent }] = await Promise.all([import('../../server/config.ts'), import('../../server/scale-out.ts')]);
     const config = resolveConfig({ ...flags, ...(dataDir !== undefined ? { dataDir } : {}), port: 0 });
     const running = await startAgent({ config, host });
     ctx.io.out(`hitch agent: host ${host} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);

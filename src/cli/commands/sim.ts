@@ -8,8 +8,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { HitchError } from '../../errors.ts';
-import { SimDaemon } from '../../sim/remote/server.ts';
-import { loadScenario } from '../../sim/scenario.ts';
 import type { CliContext } from '../context.ts';
 
 function intOption(name: string, v: unknown, min: number, max: number): number {
@@ -30,6 +28,7 @@ export function registerSimCommands(program: Command, ctx: CliContext): void {
     .addOption(new Option('--speed <x>', 'pace virtual time at x times real time; 0 = jump when idle (default 0)'))
     .action(async (o: { scenario?: string; seed?: string; socket?: string; quietMs?: string; speed?: string }) => {
       const scenario = o.scenario ?? 'healthy-multipath';
+      const [{ SimDaemon }, { loadScenario }] = await Promise.all([import('../../sim/remote/server.ts'), import('../../sim/scenario.ts')]);
       loadScenario(scenario); // fail fast, with the list of known names
       const socketPath = o.socket !== undefined ? resolve(o.socket) : join(mkdtempSync(join(tmpdir(), 'hitch-sim-')), 'sim.sock');
       const daemon = await SimDaemon.start({
