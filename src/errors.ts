@@ -18,7 +18,8 @@ export type OpenStackFault =
   | 'computeFault'
   | 'serviceUnavailable'
   | 'requestEntityTooLarge'
-  | 'badMediaType';
+  | 'badMediaType'
+  | 'methodNotAllowed';
 
 interface CatalogEntry {
   readonly status: number;
@@ -139,6 +140,7 @@ export const ERROR_CATALOG = {
     message: 'The request you have made requires authentication.',
   },
   HITCH_FORBIDDEN: { status: 403, fault: 'forbidden', message: 'Policy does not allow {action} to be performed.' },
+  HITCH_METHOD_NOT_ALLOWED: { status: 405, fault: 'methodNotAllowed', message: 'The method {method} is not allowed for this resource; allowed: {allowed}.' },
   HITCH_NOT_FOUND: { status: 404, fault: 'itemNotFound', message: '{kind} {id} could not be found.' },
   HITCH_CONFLICT: { status: 409, fault: 'conflictingRequest', message: '{reason}' },
   HITCH_BODY_TOO_LARGE: {

@@ -113,10 +113,38 @@ const m0002_volumes: Migration = {
   },
 };
 
+/**
+ * Keystone beyond tokens: a user's extra attributes (description, email), application
+ * credentials (the secret stored as a scrypt hash, like a password), and the application
+ * credential a token was issued for (its roles are the credential's, not the user's).
+ */
+const m0003_identity_more: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('users').addColumn('extra', 'text').execute();
+    await db.schema.alterTable('tokens').addColumn('app_cred_id', 'varchar(64)').execute();
+    await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+    await db.schema
+      .createTable('application_credentials')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('description', 'text')
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('role_ids', 'text', (c) => c.notNull())
+      .addColumn('unrestricted', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'varchar(32)')
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addUniqueConstraint('application_credentials_user_name', ['user_id', 'name'])
+      .execute();
+  },
+};
+
 /** All migrations, by name; names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_identity': m0001_identity,
   '0002_volumes': m0002_volumes,
+  '0003_identity_more': m0003_identity_more,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -21,6 +21,8 @@ export interface UserTable {
   password_hash: string;
   default_project_id: string | null;
   enabled: number;
+  /** JSON object of the user's other attributes (description, email), or null. */
+  extra: string | null;
 }
 
 export interface RoleTable {
@@ -43,6 +45,23 @@ export interface TokenTable {
   issued_at: string;
   expires_at: string;
   revoked: number;
+  /** The application credential the token was issued for, or null (password, token). */
+  app_cred_id: string | null;
+}
+
+export interface ApplicationCredentialTable {
+  id: string;
+  user_id: string;
+  project_id: string;
+  name: string;
+  description: string | null;
+  /** scrypt hash of the secret (as passwords): the secret itself is shown once, at create. */
+  secret_hash: string;
+  /** JSON array of role ids. */
+  role_ids: string;
+  unrestricted: number;
+  expires_at: string | null;
+  created_at: string;
 }
 
 export interface VolumeTypeTable {
@@ -108,6 +127,7 @@ export interface Database {
   roles: RoleTable;
   role_assignments: RoleAssignmentTable;
   tokens: TokenTable;
+  application_credentials: ApplicationCredentialTable;
   volume_types: VolumeTypeTable;
   volumes: VolumeTable;
   attachments: AttachmentTable;

@@ -7,7 +7,8 @@ import type { Database } from '../db/schema.ts';
 import { HitchError } from '../errors.ts';
 import { maskToken } from '../http/mask.ts';
 import { buildCatalog, type CatalogEntry } from './catalog.ts';
-import { DEFAULT_DOMAIN, IdentityStore, hashToken, type TokenRecord } from './identity-store.ts';
+import { AppCredStore, type AppCredRecord } from './application-credential-store.ts';
+import { DEFAULT_DOMAIN, IdentityStore, hashToken, type RoleRecord, type TokenRecord } from './identity-store.ts';
 
 /**
  * How long a validated token is trusted without asking the database again. A token revoked or
@@ -29,6 +30,8 @@ export interface AuthContext {
   /** `{SHA1}…` of the token, for logs. */
   readonly tokenMask: string;
   readonly expiresAt: string;
+  /** The application credential the token was issued for (it may not manage others unless unrestricted). */
+  readonly appCred?: { readonly id: string; readonly unrestricted: boolean } | null;
 }
 
 /** What a service needs from identity: turn an `X-Auth-Token` into a caller, or throw 401. */
@@ -54,6 +57,14 @@ export interface PasswordAuthRequest {
   readonly password: string;
 }
 
+/** `application_credential` auth: by id, or by name with its user. */
+export interface AppCredAuthRequest {
+  readonly id?: string;
+  readonly name?: string;
+  readonly user?: { id?: string; name?: string; domainId?: string; domainName?: string };
+  readonly secret: string;
+}
+
 export interface ScopeRequest {
   readonly project?: { id?: string; name?: string; domainId?: string; domainName?: string };
 }
@@ -72,6 +83,7 @@ function domainIdOf(ref: { domainId?: string; domainName?: string }): string {
 
 export class IdentityService implements Authenticator {
   readonly store: IdentityStore;
+  readonly appCreds: AppCredStore;
   readonly #ttlMs: number;
   readonly #now: () => number;
   /**
@@ -83,13 +95,13 @@ export class IdentityService implements Authenticator {
   #generation = 0;
 
   constructor(db: Kysely<Database>, opts: IdentityServiceOptions = {}) {
-    this.store = new IdentityStore(db, {
-      tokensChanged: (hash) => {
-        this.#generation++;
-        if (hash === null) this.#validated.clear();
-        else this.#validated.delete(hash);
-      },
-    });
+    const tokensChanged = (hash: string | null): void => {
+      this.#generation++;
+      if (hash === null) this.#validated.clear();
+      else this.#validated.delete(hash);
+    };
+    this.store = new IdentityStore(db, { tokensChanged });
+    this.appCreds = new AppCredStore(db, () => tokensChanged(null));
     this.#ttlMs = opts.tokenTtlMs ?? 3_600_000;
     this.#now = opts.now ?? Date.now;
   }
@@ -115,9 +127,72 @@ export class IdentityService implements Authenticator {
     return this.#issue(user.id, scope, baseUrl);
   }
 
+  /**
+   * Keystone's `application_credential` method: the token is scoped to the credential's project
+   * with the credential's roles; asking for any other scope is refused.
+   */
+  async authenticateAppCred(req: AppCredAuthRequest, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
+    let id = req.id;
+    if (id === undefined) {
+      const u = req.user;
+      const user = u && (await this.store.findUser({ id: u.id, name: u.name, domainId: domainIdOf(u) }));
+      if (!user || req.name === undefined) throw unauthorized();
+      id = (await this.appCreds.findByName(user.id, req.name))?.id;
+      if (id === undefined) throw unauthorized();
+    }
+    const cred = await this.appCreds.verify(id, req.secret, this.#now());
+    if (!cred) throw unauthorized();
+    const user = await this.store.getUser(cred.userId);
+    if (!user || !user.enabled) throw unauthorized();
+    if (scope?.project) {
+      throw new HitchError('HITCH_UNAUTHORIZED', {}, { message: 'Application credentials cannot request a scope.' });
+    }
+    const project = await this.store.findProject({ id: cred.projectId });
+    if (!project || !project.enabled || (await this.#appCredRoles(cred)).length === 0) throw unauthorized();
+    const expiresAtMs = cred.expiresAt === null ? undefined : Date.parse(cred.expiresAt);
+    const { token, record } = await this.store.issueToken(cred.userId, cred.projectId, this.#ttlMs, this.#now(), { appCredId: cred.id, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
+    return { token, body: await this.tokenBody(record, ['application_credential'], baseUrl) };
+  }
+
+  /** The credential's roles the user still holds on its project (a removed grant is gone from it too). */
+  async #appCredRoles(cred: AppCredRecord): Promise<RoleRecord[]> {
+    const held = await this.store.rolesOf(cred.userId, cred.projectId);
+    return held.filter((r) => cred.roleIds.includes(r.id));
+  }
+
+  /** A token's roles: the user's on the project, or the application credential's. */
+  async #tokenRoles(rec: TokenRecord): Promise<{ roles: RoleRecord[]; appCred: AppCredRecord | null } | null> {
+    if (!rec.projectId) return { roles: [], appCred: null };
+    if (rec.appCredId === null) return { roles: await this.store.rolesOf(rec.userId, rec.projectId), appCred: null };
+    const cred = await this.appCreds.get(rec.appCredId);
+    if (!cred) return null;
+    const roles = await this.#appCredRoles(cred);
+    // A credential whose user no longer holds any of its roles grants nothing: its tokens stop.
+    return roles.length === 0 ? null : { roles, appCred: cred };
+  }
+
+  /**
+   * `POST /v3/users/{id}/password`: the original password proves who asks (no token needed, as
+   * in Keystone); every token the user holds ends.
+   */
+  async changePassword(userId: string, original: string, password: string): Promise<void> {
+    const user = await this.store.findUser({ id: userId });
+    if (!user || !user.enabled || !(await this.store.checkPassword(user, original))) {
+      throw new HitchError('HITCH_UNAUTHORIZED', {}, { message: 'Error when changing user password: Invalid user / password' });
+    }
+    await this.store.updateUser(userId, { password });
+  }
+
   async authenticateToken(token: string, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
     const rec = await this.store.findToken(token, this.#now());
     if (!rec) throw unauthorized();
+    // A token from an application credential renews only as itself: same project, same roles.
+    if (rec.appCredId !== null) {
+      if (scope?.project && scope.project.id !== rec.projectId) throw unauthorized();
+      if (!(await this.appCreds.get(rec.appCredId))) throw unauthorized();
+      const { token: t, record } = await this.store.issueToken(rec.userId, rec.projectId, this.#ttlMs, this.#now(), { appCredId: rec.appCredId, expiresAtMs: Date.parse(rec.expiresAt) });
+      return { token: t, body: await this.tokenBody(record, ['token'], baseUrl) };
+    }
     return this.#issue(rec.userId, scope, baseUrl);
   }
 
@@ -147,12 +222,18 @@ export class IdentityService implements Authenticator {
     };
     if (record.projectId) {
       const project = await this.store.findProject({ id: record.projectId });
-      const roles = await this.store.rolesOf(record.userId, record.projectId);
+      const granted = await this.#tokenRoles(record);
+      if (!granted) throw unauthorized();
       const catalog: CatalogEntry[] = buildCatalog(baseUrl, record.projectId);
       token.is_domain = false;
       token.project = { id: record.projectId, name: project?.name ?? '', domain: { ...DEFAULT_DOMAIN } };
-      token.roles = roles.map((r) => ({ id: r.id, name: r.name }));
+      token.roles = granted.roles.map((r) => ({ id: r.id, name: r.name }));
       token.catalog = catalog;
+      if (granted.appCred) {
+        // A renewed token keeps 'token' beside the method it started from; a validated one shows that method.
+        token.methods = methods.includes('token') ? ['token', 'application_credential'] : ['application_credential'];
+        token.application_credential = { id: granted.appCred.id, name: granted.appCred.name, restricted: !granted.appCred.unrestricted };
+      }
     }
     return { token };
   }
@@ -179,8 +260,12 @@ export class IdentityService implements Authenticator {
     if (!user || !user.enabled) throw unauthorized();
     let roles: string[] = [];
     let projectName: string | null = null;
+    let appCred: AuthContext['appCred'] = null;
     if (rec.projectId) {
-      roles = (await this.store.rolesOf(rec.userId, rec.projectId)).map((r) => r.name);
+      const granted = await this.#tokenRoles(rec);
+      if (!granted) throw unauthorized();
+      roles = granted.roles.map((r) => r.name);
+      if (granted.appCred) appCred = Object.freeze({ id: granted.appCred.id, unrestricted: granted.appCred.unrestricted });
       projectName = (await this.store.findProject({ id: rec.projectId }))?.name ?? null;
     }
     const ctx: AuthContext = Object.freeze({
@@ -192,6 +277,7 @@ export class IdentityService implements Authenticator {
       isAdmin: roles.includes('admin'),
       tokenMask: maskToken(token),
       expiresAt: rec.expiresAt,
+      appCred,
     });
     // Never past the token's own expiry; a token this process revokes or expires is dropped at once.
     const expires = Date.parse(rec.expiresAt);

@@ -15,6 +15,22 @@ export interface UserRecord {
   readonly domain_id: string;
   readonly enabled: boolean;
   readonly default_project_id: string | null;
+  /** Other attributes the user was created or updated with (description, email, …). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+/** List filters Keystone applies to users and projects (exact matches). */
+export interface ListFilter {
+  readonly name?: string;
+  readonly domainId?: string;
+  readonly enabled?: boolean;
+}
+
+/** A role assignment: a user holds a role on a project. */
+export interface AssignmentRecord {
+  readonly userId: string;
+  readonly projectId: string;
+  readonly roleId: string;
 }
 
 export interface ProjectRecord {
@@ -37,6 +53,8 @@ export interface TokenRecord {
   readonly auditId: string;
   readonly issuedAt: string;
   readonly expiresAt: string;
+  /** The application credential the token was issued for, or null. */
+  readonly appCredId: string | null;
 }
 
 /** Keystone's 32-hex-digit ids. */
@@ -62,6 +80,12 @@ export interface IdentityStoreOptions {
   readonly tokensChanged?: (tokenHash: string | null) => void;
 }
 
+const USER_COLUMNS = ['id', 'name', 'domain_id', 'enabled', 'default_project_id', 'extra'] as const;
+
+function userRecord(r: { id: string; name: string; domain_id: string; enabled: number; default_project_id: string | null; extra: string | null }): UserRecord {
+  return { id: r.id, name: r.name, domain_id: r.domain_id, enabled: r.enabled === 1, default_project_id: r.default_project_id, extra: r.extra === null ? {} : (JSON.parse(r.extra) as Record<string, unknown>) };
+}
+
 export class IdentityStore {
   readonly #db: Kysely<Database>;
   readonly #changed: (tokenHash: string | null) => void;
@@ -71,23 +95,61 @@ export class IdentityStore {
     this.#changed = opts.tokensChanged ?? (() => undefined);
   }
 
-  async createProject(name: string, opts: { id?: string; description?: string } = {}): Promise<ProjectRecord> {
-    const row = { id: opts.id ?? newId(), name, domain_id: DEFAULT_DOMAIN.id, description: opts.description ?? '', enabled: 1 };
+  async createProject(name: string, opts: { id?: string; description?: string; enabled?: boolean } = {}): Promise<ProjectRecord> {
+    const row = { id: opts.id ?? newId(), name, domain_id: DEFAULT_DOMAIN.id, description: opts.description ?? '', enabled: opts.enabled === false ? 0 : 1 };
     await this.#db.insertInto('projects').values(row).execute();
-    return { ...row, enabled: true };
+    return { ...row, enabled: row.enabled === 1 };
   }
 
-  async createUser(name: string, password: string, opts: { id?: string; defaultProjectId?: string } = {}): Promise<UserRecord> {
+  async createUser(
+    name: string,
+    password: string,
+    opts: { id?: string; defaultProjectId?: string; enabled?: boolean; extra?: Readonly<Record<string, unknown>> } = {},
+  ): Promise<UserRecord> {
+    const extra = opts.extra ?? {};
     const row = {
       id: opts.id ?? newId(),
       name,
       domain_id: DEFAULT_DOMAIN.id,
       password_hash: await hashPassword(password),
       default_project_id: opts.defaultProjectId ?? null,
-      enabled: 1,
+      enabled: opts.enabled === false ? 0 : 1,
+      extra: JSON.stringify(extra),
     };
     await this.#db.insertInto('users').values(row).execute();
-    return { id: row.id, name, domain_id: row.domain_id, enabled: true, default_project_id: row.default_project_id };
+    return { id: row.id, name, domain_id: row.domain_id, enabled: row.enabled === 1, default_project_id: row.default_project_id, extra };
+  }
+
+  /**
+   * Change a user's fields. A new password or a disabled user ends every token the user holds
+   * (Keystone persists a revocation event for the user in both cases).
+   */
+  async updateUser(
+    id: string,
+    fields: { name?: string; password?: string; enabled?: boolean; defaultProjectId?: string | null; extra?: Readonly<Record<string, unknown>> },
+  ): Promise<void> {
+    const set: { name?: string; password_hash?: string; enabled?: number; default_project_id?: string | null; extra?: string } = {};
+    if (fields.name !== undefined) set.name = fields.name;
+    if (fields.password !== undefined) set.password_hash = await hashPassword(fields.password);
+    if (fields.enabled !== undefined) set.enabled = fields.enabled ? 1 : 0;
+    if (fields.defaultProjectId !== undefined) set.default_project_id = fields.defaultProjectId;
+    if (fields.extra !== undefined) set.extra = JSON.stringify(fields.extra);
+    if (Object.keys(set).length > 0) await this.#db.updateTable('users').set(set).where('id', '=', id).execute();
+    if (fields.password !== undefined || fields.enabled === false) await this.revokeUserTokens(id);
+  }
+
+  /** Delete a user with its role assignments, application credentials and tokens. */
+  async deleteUser(id: string): Promise<boolean> {
+    await this.revokeUserTokens(id);
+    const res = await this.#db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    this.#changed(null);
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  /** End every token of a user: one UPDATE, and the validation caches forget them all. */
+  async revokeUserTokens(userId: string): Promise<void> {
+    await this.#db.updateTable('tokens').set({ revoked: 1 }).where('user_id', '=', userId).where('revoked', '=', 0).execute();
+    this.#changed(null);
   }
 
   async ensureRoles(): Promise<RoleRecord[]> {
@@ -116,14 +178,17 @@ export class IdentityStore {
     this.#changed(null);
   }
 
-  async listUsers(): Promise<UserRecord[]> {
-    const rows = await this.#db.selectFrom('users').select(['id', 'name', 'domain_id', 'enabled', 'default_project_id']).orderBy('name').execute();
-    return rows.map((r) => ({ ...r, enabled: r.enabled === 1 }));
+  async listUsers(filter: ListFilter = {}): Promise<UserRecord[]> {
+    let q = this.#db.selectFrom('users').select(USER_COLUMNS);
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.domainId !== undefined) q = q.where('domain_id', '=', filter.domainId);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    return (await q.orderBy('name').orderBy('id').execute()).map(userRecord);
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const r = await this.#db.selectFrom('users').select(['id', 'name', 'domain_id', 'enabled', 'default_project_id']).where('id', '=', id).executeTakeFirst();
-    return r && { ...r, enabled: r.enabled === 1 };
+    const r = await this.#db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return r && userRecord(r);
   }
 
   async findUser(ref: { id?: string; name?: string; domainId?: string }): Promise<(UserRecord & { password_hash: string }) | undefined> {
@@ -132,16 +197,38 @@ export class IdentityStore {
     else if (ref.name !== undefined) q = q.where('name', '=', ref.name).where('domain_id', '=', ref.domainId ?? DEFAULT_DOMAIN.id);
     else return undefined;
     const r = await q.executeTakeFirst();
-    return r && { ...r, enabled: r.enabled === 1 };
+    return r && { ...userRecord(r), password_hash: r.password_hash };
   }
 
   async checkPassword(user: { password_hash: string }, password: string): Promise<boolean> {
     return verifyPassword(password, user.password_hash);
   }
 
-  async listProjects(): Promise<ProjectRecord[]> {
-    const rows = await this.#db.selectFrom('projects').selectAll().orderBy('name').execute();
+  async listProjects(filter: ListFilter = {}): Promise<ProjectRecord[]> {
+    let q = this.#db.selectFrom('projects').selectAll();
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.domainId !== undefined) q = q.where('domain_id', '=', filter.domainId);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    const rows = await q.orderBy('name').orderBy('id').execute();
     return rows.map((r) => ({ ...r, enabled: r.enabled === 1 }));
+  }
+
+  async updateProject(id: string, fields: { name?: string; description?: string; enabled?: boolean }): Promise<void> {
+    const set: { name?: string; description?: string; enabled?: number } = {};
+    if (fields.name !== undefined) set.name = fields.name;
+    if (fields.description !== undefined) set.description = fields.description;
+    if (fields.enabled !== undefined) set.enabled = fields.enabled ? 1 : 0;
+    if (Object.keys(set).length > 0) await this.#db.updateTable('projects').set(set).where('id', '=', id).execute();
+    // A disabled project's tokens stop working: what they grant changed.
+    if (fields.enabled === false) this.#changed(null);
+  }
+
+  /** Delete a project with its role assignments (and so what its tokens grant). */
+  async deleteProject(id: string): Promise<boolean> {
+    await this.#db.updateTable('tokens').set({ revoked: 1 }).where('project_id', '=', id).where('revoked', '=', 0).execute();
+    const res = await this.#db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+    this.#changed(null);
+    return Number(res.numDeletedRows) > 0;
   }
 
   async findProject(ref: { id?: string; name?: string; domainId?: string }): Promise<ProjectRecord | undefined> {
@@ -153,8 +240,59 @@ export class IdentityStore {
     return r && { ...r, enabled: r.enabled === 1 };
   }
 
-  async listRoles(): Promise<RoleRecord[]> {
-    return this.#db.selectFrom('roles').selectAll().orderBy('name').execute();
+  async listRoles(filter: { name?: string } = {}): Promise<RoleRecord[]> {
+    let q = this.#db.selectFrom('roles').selectAll();
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    return q.orderBy('name').execute();
+  }
+
+  async createRole(role: RoleRecord): Promise<void> {
+    await this.#db.insertInto('roles').values({ id: role.id, name: role.name }).execute();
+  }
+
+  /** Delete a role and every grant of it (what tokens grant changes). */
+  async deleteRole(id: string): Promise<boolean> {
+    const res = await this.#db.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
+    this.#changed(null);
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async getRole(id: string): Promise<RoleRecord | undefined> {
+    return this.#db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Whether the user holds the role on the project. */
+  async hasGrant(userId: string, projectId: string, roleId: string): Promise<boolean> {
+    const r = await this.#db
+      .selectFrom('role_assignments')
+      .select('role_id')
+      .where('user_id', '=', userId)
+      .where('project_id', '=', projectId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** Remove a grant; false when there was none. Tokens on it lose the role at once. */
+  async revokeGrant(userId: string, projectId: string, roleId: string): Promise<boolean> {
+    const res = await this.#db
+      .deleteFrom('role_assignments')
+      .where('user_id', '=', userId)
+      .where('project_id', '=', projectId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    this.#changed(null);
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  /** Role assignments matching every given filter, ordered by user, project and role. */
+  async listAssignments(f: { userId?: string; projectId?: string; roleId?: string }): Promise<AssignmentRecord[]> {
+    let q = this.#db.selectFrom('role_assignments').selectAll();
+    if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+    if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
+    if (f.roleId !== undefined) q = q.where('role_id', '=', f.roleId);
+    const rows = await q.orderBy('user_id').orderBy('project_id').orderBy('role_id').execute();
+    return rows.map((r) => ({ userId: r.user_id, projectId: r.project_id, roleId: r.role_id }));
   }
 
   /** Roles `userId` holds on `projectId`. */
@@ -170,7 +308,13 @@ export class IdentityStore {
   }
 
   /** Issue a token; the clear token is returned once and never stored. */
-  async issueToken(userId: string, projectId: string | null, ttlMs: number, nowMs: number): Promise<{ token: string; record: TokenRecord }> {
+  async issueToken(
+    userId: string,
+    projectId: string | null,
+    ttlMs: number,
+    nowMs: number,
+    opts: { appCredId?: string; expiresAtMs?: number } = {},
+  ): Promise<{ token: string; record: TokenRecord }> {
     const token = randomBytes(32).toString('base64url');
     const record: TokenRecord = {
       tokenHash: hashToken(token),
@@ -178,7 +322,9 @@ export class IdentityStore {
       projectId,
       auditId: randomBytes(16).toString('base64url').slice(0, 22),
       issuedAt: keystoneTime(nowMs),
-      expiresAt: keystoneTime(nowMs + ttlMs),
+      // Never past the application credential's own expiry.
+      expiresAt: keystoneTime(Math.min(nowMs + ttlMs, opts.expiresAtMs ?? Infinity)),
+      appCredId: opts.appCredId ?? null,
     };
     await this.#db
       .insertInto('tokens')
@@ -190,6 +336,7 @@ export class IdentityStore {
         issued_at: record.issuedAt,
         expires_at: record.expiresAt,
         revoked: 0,
+        app_cred_id: record.appCredId,
       })
       .execute();
     return { token, record };
@@ -204,7 +351,7 @@ export class IdentityStore {
       .where('revoked', '=', 0)
       .where('expires_at', '>', keystoneTime(nowMs))
       .executeTakeFirst();
-    return r && { tokenHash: r.token_hash, userId: r.user_id, projectId: r.project_id, auditId: r.audit_id, issuedAt: r.issued_at, expiresAt: r.expires_at };
+    return r && { tokenHash: r.token_hash, userId: r.user_id, projectId: r.project_id, auditId: r.audit_id, issuedAt: r.issued_at, expiresAt: r.expires_at, appCredId: r.app_cred_id };
   }
 
   async revokeToken(token: string): Promise<boolean> {

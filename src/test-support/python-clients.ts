@@ -14,12 +14,10 @@ export interface ClientResult {
   readonly stderr: string;
 }
 
-export interface ClientAuth {
-  readonly baseUrl: string;
-  readonly username: string;
-  readonly password: string;
-  readonly projectName: string;
-}
+/** A user's password and project, or an application credential (its own project and roles). */
+export type ClientAuth =
+  | { readonly baseUrl: string; readonly username: string; readonly password: string; readonly projectName: string }
+  | { readonly baseUrl: string; readonly applicationCredentialId: string; readonly applicationCredentialSecret: string };
 
 export const CLIENT_BINARIES = { openstack: '/usr/bin/openstack', cinder: '/usr/bin/cinder', nova: '/usr/bin/nova' } as const;
 
@@ -41,14 +39,22 @@ export class PythonClients {
       NO_PROXY: '*',
       no_proxy: '*',
       PYTHONWARNINGS: 'ignore',
-      OS_AUTH_TYPE: 'password',
       OS_AUTH_URL: `${auth.baseUrl}/identity/v3`,
       OS_IDENTITY_API_VERSION: '3',
-      OS_USERNAME: auth.username,
-      OS_PASSWORD: auth.password,
-      OS_PROJECT_NAME: auth.projectName,
-      OS_USER_DOMAIN_NAME: 'Default',
-      OS_PROJECT_DOMAIN_NAME: 'Default',
+      ...('password' in auth
+        ? {
+            OS_AUTH_TYPE: 'password',
+            OS_USERNAME: auth.username,
+            OS_PASSWORD: auth.password,
+            OS_PROJECT_NAME: auth.projectName,
+            OS_USER_DOMAIN_NAME: 'Default',
+            OS_PROJECT_DOMAIN_NAME: 'Default',
+          }
+        : {
+            OS_AUTH_TYPE: 'v3applicationcredential',
+            OS_APPLICATION_CREDENTIAL_ID: auth.applicationCredentialId,
+            OS_APPLICATION_CREDENTIAL_SECRET: auth.applicationCredentialSecret,
+          }),
       OS_REGION_NAME: 'RegionOne',
       OS_INTERFACE: 'public',
     };
