@@ -3,8 +3,8 @@
  * `HITCH_NOT_FOUND: Volume … could not be found.` whatever the server's body style
  * (`{"itemNotFound": {"message", "code"}}` or Keystone's `{"error": {…}}`).
  *
- * The message is matched against the catalog's templates first (the server renders them);
- * a message the server wrote by hand falls back to the code its HTTP status stands for.
+ * A Hitch server says the code in `x-hitch-error-code`. Another OpenStack cloud does not: its
+ * message is matched against the catalog's messages, and failing that the HTTP status decides.
  */
 import { ERROR_CATALOG, HitchError, type ErrorCode } from '../errors.ts';
 
@@ -12,7 +12,8 @@ const TEMPLATES: [ErrorCode, RegExp][] = (Object.entries(ERROR_CATALOG) as [Erro
   .filter(([, e]) => !/^\{\w+\}$/.test(e.message))
   .map(([code, e]) => {
     const parts = e.message.split(/\{\w+\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    return [code, new RegExp(`^${parts.join('[\\s\\S]*?')}$`)];
+    // The message, then perhaps the next step.
+    return [code, new RegExp(`^${parts.join('[\\s\\S]*?')}(\\s|$)`)];
   });
 
 const BY_STATUS: Record<number, ErrorCode> = {
@@ -45,8 +46,9 @@ export function codeFor(status: number, message: string): ErrorCode {
   return BY_STATUS[status] ?? (status >= 500 ? 'HITCH_UPSTREAM_ERROR' : 'HITCH_INVALID_ARGUMENT');
 }
 
-/** A HitchError for an error response. */
-export function apiError(status: number, body: unknown, what: string): HitchError {
+/** A HitchError for an error response; `said` is the response's `x-hitch-error-code`, if any. */
+export function apiError(status: number, body: unknown, what: string, said?: string | null): HitchError {
   const message = errorMessage(body) ?? `${what}: HTTP ${status}`;
-  return new HitchError(codeFor(status, message), {}, { message });
+  const code = said && Object.hasOwn(ERROR_CATALOG, said) ? (said as ErrorCode) : codeFor(status, message);
+  return new HitchError(code, {}, { message });
 }

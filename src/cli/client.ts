@@ -92,7 +92,7 @@ export class HitchClient {
         scope: { project: { name: a.projectName, domain: { name: a.projectDomain } } },
       },
     }, {});
-    if (r.status !== 201) throw apiError(r.status, r.body, `login as ${a.username} at ${a.authUrl}`);
+    if (r.status !== 201) throw apiError(r.status, r.body, `login as ${a.username} at ${a.authUrl}`, r.headers.get('x-hitch-error-code'));
     const token = r.headers.get('x-subject-token');
     if (!token) throw new HitchError('HITCH_UNAUTHORIZED', {}, { message: `${a.authUrl} issued no token` });
     this.#token = token;
@@ -118,7 +118,7 @@ export class HitchClient {
   /** A request that must succeed (2xx); anything else throws with the catalog code. */
   async call<T = unknown>(service: Service, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
     const r = await this.request<T>(service, method, path, body);
-    if (r.status >= 400) throw apiError(r.status, r.body, `${method} ${path}`);
+    if (r.status >= 400) throw apiError(r.status, r.body, `${method} ${path}`, r.headers.get('x-hitch-error-code'));
     return r;
   }
 }

@@ -4,7 +4,7 @@
  * a 404, as Nova answers) — and every operation handed to the owning host's manager through
  * the dispatch interface.
  */
-import { HitchError } from '../errors.ts';
+import { HitchError, ref } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
 import { realClock } from '../host/linux-host.ts';
 import { noopSpan, type SpanRecord } from '../trace/span.ts';
@@ -131,7 +131,7 @@ export class ComputeService {
   ): Promise<{ bdm: BdmRow; operationId: string; done: Promise<void> }> {
     const server = await this.getServer(ctx, serverId);
     if (server.status !== 'ACTIVE' || server.task_state === 'deleting') {
-      throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'attach_volume', id: server.id, state: `vm_state ${server.status.toLowerCase()}` });
+      throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'attach_volume', server: ref(server), serverArg: server.name, state: `vm_state ${server.status.toLowerCase()}` });
     }
     const vol = await this.#o.storage.getVolume(volumeId, noSpan).catch((e: unknown) => {
       if (e instanceof HitchError && e.status === 404) throw notFound('Volume', volumeId);

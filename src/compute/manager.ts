@@ -14,7 +14,7 @@
  * needs. A pass that leaves something is retried on the host's clock with growing pauses, in
  * the background (`drain()` waits for it); a pass with nothing to do runs no command.
  */
-import { HitchError, toHitchError } from '../errors.ts';
+import { HitchError, ref, toHitchError } from '../errors.ts';
 import type { Clock } from '../host/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
 import { Trace, type Span } from '../trace/span.ts';
@@ -303,7 +303,7 @@ export class ComputeManager {
     const bdm = await this.repo.getBdm(server.id, volumeId);
     if (!bdm) throw new HitchError('HITCH_VOLUME_NOT_ATTACHED', { volume: volumeId, server: server.id });
     if (bdm.status !== 'attached') {
-      throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'detach_volume', id: server.id, state: `volume mapping ${bdm.status}` }, {
+      throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'detach_volume', server: ref(server), serverArg: server.name, state: `volume mapping ${bdm.status}` }, {
         message: `Volume ${volumeId} is ${bdm.status} on server ${server.id}; try again when it is attached.`,
       });
     }

@@ -123,7 +123,7 @@ export class IdentityService implements Authenticator {
 
   async authenticatePassword(req: PasswordAuthRequest, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
     const user = await this.store.findUser({ id: req.user.id, name: req.user.name, domainId: domainIdOf(req.user) });
-    if (!user || !user.enabled || !(await this.store.checkPassword(user, req.password))) throw unauthorized();
+    if (!user || !user.enabled || !(await this.store.checkPassword(user, req.password))) throw new HitchError('HITCH_BAD_CREDENTIALS');
     return this.#issue(user.id, scope, baseUrl);
   }
 

@@ -95,7 +95,7 @@ describeEachDialect('identity', (ctx) => {
     await t.identity.store.expireToken(tok, Date.now());
     const r = await t.app.inject({ method: 'GET', url: '/identity/v3/users', headers: { 'x-auth-token': tok } });
     expect(r.statusCode).toBe(401);
-    expect(r.json()).toEqual({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
+    expect(r.json()).toEqual({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication. Log in again: the token is missing, invalid or expired.' } });
   });
 
   it('admin creates a project, a user and a grant; a member may not', async () => {

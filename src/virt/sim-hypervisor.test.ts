@@ -54,7 +54,7 @@ async function failure(p: Promise<unknown>): Promise<{ code: ErrorCode; message:
   try {
     await p;
   } catch (e) {
-    if (isHitchError(e)) return { code: e.code, message: e.message };
+    if (isHitchError(e)) return { code: e.code, message: e.summary };
     throw e;
   }
   throw new Error('expected a failure');

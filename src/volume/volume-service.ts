@@ -9,7 +9,7 @@
  * write that follows it loses.
  */
 import { randomUUID } from 'node:crypto';
-import { HitchError } from '../errors.ts';
+import { HitchError, ref } from '../errors.ts';
 import type { BackendVolume, ConnectionInfo, ConnectorProperties, VolumeBackend } from './backend.ts';
 import { cinderTime, VolumeRepo, type AttachmentRow, type SortSpec, type StatusGuard, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import type { Kysely } from 'kysely';
@@ -48,7 +48,7 @@ function attachmentNotFound(id: string): HitchError {
 }
 
 function conflict(v: VolumeRow, expected: readonly string[]): HitchError {
-  return new HitchError('HITCH_VOLUME_STATUS_CONFLICT', { id: v.id, expected: expected.join(' or '), current: v.status });
+  return new HitchError('HITCH_VOLUME_STATUS_CONFLICT', { volume: ref(v), expected: expected.join(' or '), current: v.status });
 }
 
 function backendView(v: VolumeRow): BackendVolume {

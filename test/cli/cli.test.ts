@@ -71,14 +71,14 @@ describe('hitch client commands', () => {
 
   it('prints each error as one line with its catalog code and exits non-zero', async () => {
     const cases: [string[], Record<string, string>, number, RegExp][] = [
-      [['volume', 'show', 'no-such-volume'], env, 1, /^hitch: HITCH_NOT_FOUND: Volume no-such-volume could not be found\.$/],
-      [['attach', 'no-such-server', 'demo-volume'], env, 1, /^hitch: HITCH_NOT_FOUND: Instance no-such-server could not be found\.$/],
+      [['volume', 'show', 'no-such-volume'], env, 1, /^hitch: HITCH_NOT_FOUND: Volume no-such-volume could not be found\. Check the name or id: `hitch volume list`/],
+      [['attach', 'no-such-server', 'demo-volume'], env, 1, /^hitch: HITCH_NOT_FOUND: Instance no-such-server could not be found\. Check the name or id/],
       [['volume', 'create', 'x', '--size', 'lots'], env, 1, /^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: size must be a whole number/],
       [['attach', 'demo-server'], env, 2, /^hitch: HITCH_INVALID_ARGUMENT: missing required argument 'volume'/],
       [['frobnicate'], env, 2, /^hitch: HITCH_INVALID_ARGUMENT: unknown command 'frobnicate'/],
-      [['explain', 'not-a-uuid'], env, 1, /^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: explain takes SERVER VOLUME, or an operation id$/],
+      [['explain', 'not-a-uuid'], env, 1, /^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: explain takes SERVER VOLUME, or an operation id\. Correct it and retry/],
       [['volume', 'list'], { HITCH_DATA_DIR: join(dir, 'nowhere') }, 1, /^hitch: HITCH_UNAUTHORIZED: no credentials: start the server with `hitch serve`/],
-      [['volume', 'list'], { OS_AUTH_URL: `${srv.url}/identity/v3`, OS_USERNAME: 'demo', OS_PASSWORD: 'wrong' }, 1, /^hitch: HITCH_UNAUTHORIZED: The request you have made requires authentication\.$/],
+      [['volume', 'list'], { OS_AUTH_URL: `${srv.url}/identity/v3`, OS_USERNAME: 'demo', OS_PASSWORD: 'wrong' }, 1, /^hitch: HITCH_BAD_CREDENTIALS: The user name or password is wrong\. Check the user and password/],
       [['volume', 'list'], { OS_AUTH_URL: 'http://127.0.0.1:9/identity/v3', OS_USERNAME: 'demo', OS_PASSWORD: 'x' }, 1, /^hitch: HITCH_UPSTREAM_UNAVAILABLE: cannot reach http:\/\/127\.0\.0\.1:9 /],
       [['--os-cloud', 'nope', 'volume', 'list'], env, 1, /^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: no cloud named nope in /],
       [['--as', 'root', 'volume', 'list'], env, 1, /^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: --as must be demo or admin/],

@@ -44,9 +44,9 @@ describe('hitch serve shutdown', () => {
     expect(r.code).toBe(1);
     // Node may add its own warnings on a loaded machine: Hitch's part is exactly one line.
     const ours = (t: string) => t.split('\n').filter((l) => l.startsWith('hitch:'));
-    expect(ours(r.err)).toEqual(['hitch: HITCH_INVALID_ARGUMENT: Invalid argument: config port: must be an integer from 0 to 65535']);
+    expect(ours(r.err)).toEqual(['hitch: HITCH_INVALID_ARGUMENT: Invalid argument: config port: must be an integer from 0 to 65535. Correct it and retry (`hitch COMMAND --help` lists what each command takes).']);
     const s = await hitchBin(['serve', '--sim-speed', 'fast', '--print-config']);
-    expect(ours(s.err)).toEqual(['hitch: HITCH_INVALID_ARGUMENT: Invalid argument: config simSpeed: must be a number from 0 (no pacing) to 100000']);
+    expect(ours(s.err)).toEqual(['hitch: HITCH_INVALID_ARGUMENT: Invalid argument: config simSpeed: must be a number from 0 (no pacing) to 100000. Correct it and retry (`hitch COMMAND --help` lists what each command takes).']);
     const ok = await hitchBin(['serve', '--print-config'], { HITCH_ADMIN_PASSWORD: 'very-secret-1' });
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ port: 8080, scenario: 'healthy-multipath', simSpeed: 1, adminPassword: expect.not.stringContaining('very-secret') });

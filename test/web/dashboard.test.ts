@@ -54,7 +54,7 @@ d('the dashboard', () => {
     // A wrong password is refused in words; the right one logs in.
     await page.fill('input[name=password]', 'wrong');
     await page.click('#login button[type=submit]');
-    await expect.poll(() => page.locator('#login .error').textContent(), { timeout: 15_000 }).toContain('requires authentication');
+    await expect.poll(() => page.locator('#login .error').textContent(), { timeout: 15_000 }).toContain('The user name or password is wrong');
     await page.fill('input[name=password]', creds.demo.password);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#volumes tr[data-volume=demo-volume]');

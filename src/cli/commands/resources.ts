@@ -1,6 +1,6 @@
 /** `hitch volume …` and `hitch server …`: create, list, show, delete over the OpenStack APIs. */
 import type { Command } from 'commander';
-import { HitchError } from '../../errors.ts';
+import { HitchError, ref } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
 import { fields, json, table } from '../format.ts';
 import { findServer, findVolume, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
@@ -87,7 +87,7 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
         await new Promise((r) => setTimeout(r, 100));
         s = (await ctx.client.call<{ server: Server }>('compute', 'GET', `/servers/${id}`)).body.server;
       }
-      if (o.wait && s.status !== 'ACTIVE') throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'create', id, state: s.status });
+      if (o.wait && s.status !== 'ACTIVE') throw new HitchError('HITCH_INSTANCE_INVALID_STATE', { action: 'create', server: ref(s), serverArg: s.name, state: s.status });
       ctx.io.out(o.json ? json(s) : fields({ id: s.id, name: s.name, status: s.status }));
     });
   server
