@@ -40,7 +40,30 @@ function seedTrace(): SpanRecord[] {
   return spans;
 }
 
+/** A detach that ran 220 ms, every span ended before its last step. */
+function detachTrace(): SpanRecord[] {
+  nextId = 1;
+  const spans = [span('begin-detaching', 0, 5), span('lock-instance', 5, 5), span('unplug', 5, 150), span('disconnect-volume', 150, 200), span('detach-volume', 200, 220), span('unlock-instance', 220, 220)];
+  return spans;
+}
+
 describe('explain', () => {
+  it('shows no background line for a detach that left no background work, however late it is asked', () => {
+    const r = explain(detachTrace(), 204_000);
+    expect(r.totalMs).toBe(220);
+    expect(r.background).toEqual({ state: 'none' });
+    expect(r.spanMs).toBe(220);
+    expect(renderExplain(r).split('\n')[0]).toBe('total 220 ms');
+  });
+
+  it('says background work is still running, without a made-up end', () => {
+    const spans = seedTrace().map((s) => (s.name === 'connect_path' && s.attrs['portal'] === '192.168.1.59:3260' ? { ...s, endMs: null, outcome: 'running' as const, error: undefined } : s));
+    const r = explain(spans.map(({ error, ...s }) => (error ? { ...s, error } : s)), 60_000);
+    expect(r.background).toEqual({ state: 'running' });
+    expect(renderExplain(r).split('\n')[0]).toBe('total 7.3 s (background work still running)');
+    expect(r.diagnosis).toContain('attached on 1 of 2 paths; 192.168.1.59:3260 not answering');
+  });
+
   it('names the seed’s dead portal, when the volume was usable and through which portal', () => {
     const r = explain(seedTrace());
     expect(r.diagnosis[0]).toBe('login to 192.168.1.59:3260 timed out after 120 s (iscsiadm exit 8); the volume was usable at 7.2 s through 192.168.1.60:3260');
@@ -48,10 +71,20 @@ describe('explain', () => {
     expect(r.diagnosis).toContain('the storage API call PUT /v3/attachments/{id} took 7.0 s of 7.3 s (96%)');
   });
 
-  it('ends the operation at its last step: background work is marked, not counted', () => {
+  it('says the redundancy the dead portal cost, and what to check', () => {
+    const r = explain(seedTrace());
+    expect(r.diagnosis).toContain('attached on 1 of 2 paths; 192.168.1.59:3260 unreachable');
+    expect(r.diagnosis).toContain('next step: check the network path or the target at 192.168.1.59:3260: every attach to this array will try it');
+  });
+
+  it('ends the operation at its last step: background work is marked, not counted, and ends when its last span did', () => {
     const r = explain(seedTrace());
     expect(r.totalMs).toBe(7265);
     expect(r.spanMs).toBe(127055);
+    expect(r.background).toEqual({ state: 'ended', endMs: 127055 });
+    // Asked again much later, the same answer: the trace's times, not the reader's clock.
+    expect(explain(seedTrace(), 900_000)).toEqual(r);
+    expect(renderExplain(r).split('\n')[0]).toBe('total 7.3 s (background work went on until 127 s)');
     const dead = r.rows.find((x) => x.label === 'connect_path 192.168.1.59:3260');
     expect(dead).toMatchObject({ background: true, critical: false, outcome: 'error', depth: 2 });
     expect(r.rows.some((x) => x.name === 'log')).toBe(false);

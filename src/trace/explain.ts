@@ -28,11 +28,22 @@ export interface ExplainRow {
   readonly error: string | null;
 }
 
+/**
+ * Work that ran on after the operation ended (a dead portal's login left to fail): none, ended
+ * at `endMs` (the last such span's own end, relative to the first span's start), or still
+ * running when the trace was read.
+ */
+export type BackgroundWork = { readonly state: 'none' } | { readonly state: 'ended'; readonly endMs: number } | { readonly state: 'running' };
+
 export interface ExplainReport {
   /** From the first span's start to the last top-level step's end (or now, if running). */
   readonly totalMs: number;
-  /** Until the last span ended, background work included. */
+  /**
+   * How far the drawing reaches: the last span's end, or now while any span still runs (only
+   * then does it depend on when the trace is read).
+   */
   readonly spanMs: number;
+  readonly background: BackgroundWork;
   readonly rows: readonly ExplainRow[];
   /** The critical chain, outermost first, each `name detail (duration)`. */
   readonly criticalPath: readonly string[];
@@ -122,6 +133,44 @@ function exitCodeOf(s: S, spans: readonly S[]): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Why a path did not come up, in a few words. */
+function pathFailure(p: S, spans: readonly S[]): string {
+  if (p.endMs === null) return 'not answering';
+  const exit = exitCodeOf(p, spans);
+  if (p.error?.code === 'HITCH_ISCSI_LOGIN_TIMEOUT' || exit === 8) return 'unreachable';
+  if (p.error?.code === 'HITCH_ISCSI_AUTH_FAILED' || exit === 24) return 'refused the login (authentication)';
+  return 'failed';
+}
+
+/**
+ * Redundancy lost: an attach that succeeded on fewer paths than it was given. Counted when
+ * the connect returned (a path that came up later in the background restored it), with the
+ * next step: the same portals are in every attach's connection to that array.
+ */
+function redundancy(connect: S | undefined, paths: readonly S[], spans: readonly S[]): string[] {
+  const usableAt = connect?.outcome === 'ok' ? connect.endMs : null;
+  if (usableAt == null || paths.length < 2) return [];
+  const upAtConnect = paths.filter((p) => p.outcome === 'ok' && p.endMs !== null && p.endMs <= usableAt);
+  const down = paths.filter((p) => !upAtConnect.includes(p));
+  if (down.length === 0 || upAtConnect.length === 0) return [];
+  const later = down.filter((p) => p.outcome === 'ok');
+  const lost = down.filter((p) => p.outcome !== 'ok');
+  const out = [
+    `attached on ${upAtConnect.length} of ${paths.length} paths; ${down.map((p) => `${String(p.attrs['portal'])} ${p.outcome === 'ok' ? 'came up only after the attach' : pathFailure(p, spans)}`).join(', ')}`,
+  ];
+  if (later.length > 0 && lost.length === 0) out[0] += ': redundancy was restored in the background';
+  for (const p of lost) {
+    const portal = String(p.attrs['portal']);
+    const why = pathFailure(p, spans);
+    out.push(
+      why === 'refused the login (authentication)'
+        ? `next step: check the CHAP account of this volume on the target at ${portal}: the other paths logged in with the same credentials`
+        : `next step: check the network path or the target at ${portal}: every attach to this array will try it`,
+    );
+  }
+  return out;
+}
+
 function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean, now: number): string[] {
   const out: string[] = [];
   const totalMs = opEnd - t0;
@@ -150,6 +199,7 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
       out.push(`login to ${String(p.attrs['portal'])} had not answered after ${formatMs(now - p.startMs)}; the attach went on without it (usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs['portal'])).join(', ') || 'another portal'})`);
     }
   }
+  out.push(...redundancy(connect, paths, spans));
   const mp = spans.find((s) => s.name === 'wait multipath' && (s.attrs['found'] === false || s.outcome === 'error'));
   const noMap = spans.find((s) => s.name === 'log' && /multipath/i.test(String(s.attrs['message'] ?? '')) && /(single path|not find|Unable to find)/i.test(String(s.attrs['message'] ?? '')));
   if (mp || noMap) {
@@ -202,7 +252,7 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
  * still running; without it they count up to the latest time seen.
  */
 export function explain(spans: readonly Readonly<SpanRecord>[], nowMs?: number): ExplainReport {
-  if (spans.length === 0) return { totalMs: 0, spanMs: 0, rows: [], criticalPath: [], diagnosis: ['no spans recorded'] };
+  if (spans.length === 0) return { totalMs: 0, spanMs: 0, background: { state: 'none' }, rows: [], criticalPath: [], diagnosis: ['no spans recorded'] };
   const t0 = Math.min(...spans.map((s) => s.startMs));
   const latest = Math.max(...spans.map((s) => s.endMs ?? s.startMs));
   const now = Math.max(nowMs ?? latest, latest);
@@ -244,7 +294,23 @@ export function explain(spans: readonly Readonly<SpanRecord>[], nowMs?: number):
   const criticalPath = rows
     .filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total))
     .map((r) => `${'  '.repeat(r.depth)}${r.label} (${r.durationMs === null ? 'running' : formatMs(r.durationMs)})`);
-  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
+  // The trace's own times: `now` only sizes what is still running.
+  const stillRunning = spans.some((s) => s.endMs === null);
+  const background: BackgroundWork = running
+    ? { state: 'none' }
+    : stillRunning
+      ? { state: 'running' }
+      : latest > opEnd
+        ? { state: 'ended', endMs: latest - t0 }
+        : { state: 'none' };
+  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
+}
+
+/** ` (background work went on until 127 s)`, ` (background work still running)`, or nothing. */
+export function backgroundText(b: BackgroundWork): string {
+  if (b.state === 'ended') return ` (background work went on until ${formatMs(b.endMs)})`;
+  if (b.state === 'running') return ' (background work still running)';
+  return '';
 }
 
 export interface RenderOptions {
@@ -267,7 +333,7 @@ export function renderExplain(r: ExplainReport, opts: RenderOptions = {}): strin
   const labelWidth = Math.max(20, opts.labelWidth ?? 56);
   const scale = r.totalMs > 0 ? width / r.totalMs : 0;
   const lines: string[] = [
-    `total ${formatMs(r.totalMs)}${r.spanMs > r.totalMs ? ` (background work went on until ${formatMs(r.spanMs)})` : ''}`,
+    `total ${formatMs(r.totalMs)}${backgroundText(r.background)}`,
     '',
     `${'step'.padEnd(labelWidth)} |${'0'.padEnd(width - formatMs(r.totalMs).length)}${formatMs(r.totalMs)}|   start duration`,
   ];

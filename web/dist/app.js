@@ -58,6 +58,34 @@ function exitCodeOf(s, spans) {
   const m = /exit(?: code)? (\d+)/.exec(s.error?.message ?? "");
   return m ? Number(m[1]) : null;
 }
+function pathFailure(p, spans) {
+  if (p.endMs === null) return "not answering";
+  const exit = exitCodeOf(p, spans);
+  if (p.error?.code === "HITCH_ISCSI_LOGIN_TIMEOUT" || exit === 8) return "unreachable";
+  if (p.error?.code === "HITCH_ISCSI_AUTH_FAILED" || exit === 24) return "refused the login (authentication)";
+  return "failed";
+}
+function redundancy(connect, paths, spans) {
+  const usableAt = connect?.outcome === "ok" ? connect.endMs : null;
+  if (usableAt == null || paths.length < 2) return [];
+  const upAtConnect = paths.filter((p) => p.outcome === "ok" && p.endMs !== null && p.endMs <= usableAt);
+  const down = paths.filter((p) => !upAtConnect.includes(p));
+  if (down.length === 0 || upAtConnect.length === 0) return [];
+  const later = down.filter((p) => p.outcome === "ok");
+  const lost = down.filter((p) => p.outcome !== "ok");
+  const out = [
+    `attached on ${upAtConnect.length} of ${paths.length} paths; ${down.map((p) => `${String(p.attrs["portal"])} ${p.outcome === "ok" ? "came up only after the attach" : pathFailure(p, spans)}`).join(", ")}`
+  ];
+  if (later.length > 0 && lost.length === 0) out[0] += ": redundancy was restored in the background";
+  for (const p of lost) {
+    const portal = String(p.attrs["portal"]);
+    const why = pathFailure(p, spans);
+    out.push(
+      why === "refused the login (authentication)" ? `next step: check the CHAP account of this volume on the target at ${portal}: the other paths logged in with the same credentials` : `next step: check the network path or the target at ${portal}: every attach to this array will try it`
+    );
+  }
+  return out;
+}
 function diagnose(spans, t0, opEnd, running, now) {
   const out = [];
   const totalMs = opEnd - t0;
@@ -85,6 +113,7 @@ function diagnose(spans, t0, opEnd, running, now) {
       out.push(`login to ${String(p.attrs["portal"])} had not answered after ${formatMs(now - p.startMs)}; the attach went on without it (usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs["portal"])).join(", ") || "another portal"})`);
     }
   }
+  out.push(...redundancy(connect, paths, spans));
   const mp = spans.find((s) => s.name === "wait multipath" && (s.attrs["found"] === false || s.outcome === "error"));
   const noMap = spans.find((s) => s.name === "log" && /multipath/i.test(String(s.attrs["message"] ?? "")) && /(single path|not find|Unable to find)/i.test(String(s.attrs["message"] ?? "")));
   if (mp || noMap) {
@@ -130,7 +159,7 @@ function diagnose(spans, t0, opEnd, running, now) {
   return out;
 }
 function explain(spans, nowMs) {
-  if (spans.length === 0) return { totalMs: 0, spanMs: 0, rows: [], criticalPath: [], diagnosis: ["no spans recorded"] };
+  if (spans.length === 0) return { totalMs: 0, spanMs: 0, background: { state: "none" }, rows: [], criticalPath: [], diagnosis: ["no spans recorded"] };
   const t0 = Math.min(...spans.map((s) => s.startMs));
   const latest = Math.max(...spans.map((s) => s.endMs ?? s.startMs));
   const now = Math.max(nowMs ?? latest, latest);
@@ -168,7 +197,9 @@ function explain(spans, nowMs) {
   visit(null);
   const total = opEnd - t0;
   const criticalPath = rows.filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total)).map((r) => `${"  ".repeat(r.depth)}${r.label} (${r.durationMs === null ? "running" : formatMs(r.durationMs)})`);
-  return { totalMs: total, spanMs: now - t0, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
+  const stillRunning = spans.some((s) => s.endMs === null);
+  const background = running ? { state: "none" } : stillRunning ? { state: "running" } : latest > opEnd ? { state: "ended", endMs: latest - t0 } : { state: "none" };
+  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
 }
 
 // src/cli/progress.ts

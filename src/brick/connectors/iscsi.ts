@@ -69,8 +69,9 @@ function firstFulfilled<T>(ps: readonly Promise<T>[]): Promise<{ value: T; index
   });
 }
 
+/** What each path ran into, without each one's next step: the error that sums them up gives one. */
 function summarize(errors: readonly unknown[]): string {
-  return errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+  return errors.map((e) => (e instanceof HitchError ? e.summary : e instanceof Error ? e.message : String(e))).join('; ');
 }
 
 export class IscsiConnector {
@@ -154,7 +155,7 @@ export class IscsiConnector {
         const allLogin = list.every((e) => isHitchError(e) && e.code.startsWith('HITCH_ISCSI_'));
         const detail = summarize(list);
         throw allLogin
-          ? new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: ci.targets.map((t) => t.iqn).join(','), detail })
+          ? new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: [...new Set(ci.targets.map((t) => t.iqn))].join(', '), detail })
           : list.length === 1 && isHitchError(list[0])
             ? list[0]
             : new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: this.#timeouts.deviceMs, paths: detail });

@@ -55,8 +55,13 @@ export async function nodeDelete(ctx: BrickContext, t: Pick<IscsiTarget, 'portal
  * would only double the wait on a dead portal. Resolves with the exit code: 0 = logged in now,
  * 15 = a session to this portal and target was there already ("1 session requested, but 1
  * already present"; the caller looks it up).
+ *
+ * A timed-out login (exit 8) says how long it took on the host's clock: that is what iscsid's
+ * settings (`node.conn[0].timeo.login_timeout` × `node.session.initial_login_retry_max`, 15 s × 8
+ * on Debian) made of this attempt, whatever they are on this host.
  */
 export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSignal): Promise<0 | 15> {
+  const started = ctx.host.clock.now();
   try {
     const r = await run(ctx, 'iscsiadm', [...nodeArgs(t), '--login'], {
       okCodes: [0, 15],
@@ -68,7 +73,10 @@ export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSig
     if (!isHitchError(e, 'HITCH_EXEC_FAILED')) throw e;
     const code = e.details['exitCode'];
     const detail = String(e.details['stderr'] ?? '');
-    if (code === 8) throw new HitchError('HITCH_ISCSI_LOGIN_TIMEOUT', { portal: t.portal, seconds: 120 }, { cause: e });
+    if (code === 8) {
+      const seconds = Math.round((ctx.host.clock.now() - started) / 1000);
+      throw new HitchError('HITCH_ISCSI_LOGIN_TIMEOUT', { portal: t.portal, seconds }, { cause: e });
+    }
     if (code === 24) throw new HitchError('HITCH_ISCSI_AUTH_FAILED', { portal: t.portal }, { cause: e });
     throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: `${t.iqn} at ${t.portal}`, detail }, { cause: e });
   }
