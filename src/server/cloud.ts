@@ -31,7 +31,7 @@ import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';
 import type { HitchConfig } from './config.ts';
 import { createDataPlane, type DataPlane } from './data-plane.ts';
-import { registerFaces } from './faces.ts';
+import { metricsOf, registerFaces, type HitchMetrics } from './faces.ts';
 import { imagesPlugin } from './images-plugin.ts';
 
 export interface CloudCredentials {
@@ -210,7 +210,21 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
 
 export async function createCloud(opts: CloudOptions): Promise<Cloud> {
   const cfg = opts.config;
-  const services = await createServices(opts);
+  // The metrics live on the app, which exists only once the services do; no operation runs before.
+  const sink: { metrics?: HitchMetrics | undefined } = {};
+  const userStep = opts.onStep;
+  const userFinished = opts.onFinished;
+  const services = await createServices({
+    ...opts,
+    onStep: async (op, step) => {
+      sink.metrics?.step(op, step);
+      await userStep?.(op, step);
+    },
+    onFinished: (op) => {
+      sink.metrics?.finished(op);
+      userFinished?.(op);
+    },
+  });
   const { db, volumes, backend, compute, dispatch, hosts, sim, dataPlane } = services;
   try {
     const identity = new IdentityService(db.db);
@@ -228,6 +242,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
     await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue });
+    sink.metrics = metricsOf(app);
     return {
       ...services,
       app,

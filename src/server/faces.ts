@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { Trace } from '../trace/span.ts';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SpanEvent, SpanRecord, Trace } from '../trace/span.ts';
 import type { Cloud } from './cloud.ts';
 
 export type CloudParts = Omit<Cloud, 'app' | 'settle' | 'close'>;
@@ -24,9 +24,44 @@ export interface FinishedOperation {
   readonly trace: Trace;
 }
 
-/** The Prometheus metrics of one server. Durations of operations are in the hosts' clock (virtual on the simulator). */
+/**
+ * Buckets from 5 ms to 10 min: an attach behind a dead portal's 120 s login (the seed's took
+ * 254 s in Nova) must land in a bucket, not in `+Inf`.
+ */
+const OPERATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 180, 300, 600];
+const STEP_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+
+/** How a path's login failed, as a label: timeout (exit 8), auth (exit 24), error (anything else). */
+const LOGIN_FAILURE_REASON: Readonly<Record<string, string>> = {
+  HITCH_ISCSI_LOGIN_TIMEOUT: 'timeout',
+  HITCH_ISCSI_AUTH_FAILED: 'auth',
+  HITCH_ISCSI_LOGIN_FAILED: 'error',
+};
+
+/**
+ * A storage path's login that failed, from its span: the protocol, the portal and why. An iSCSI
+ * path is a `connect_path` span with the portal and IQN it logged in to; a connector for another
+ * protocol records its paths the same way with its own protocol attribute.
+ */
+export function pathLoginFailure(s: Readonly<SpanRecord>): { protocol: string; portal: string; reason: string } | null {
+  if (s.name !== 'connect_path' || s.outcome !== 'error' || typeof s.attrs['portal'] !== 'string') return null;
+  const reason = s.error ? LOGIN_FAILURE_REASON[s.error.code] : undefined;
+  if (reason === undefined) return null;
+  const protocol = typeof s.attrs['protocol'] === 'string' ? s.attrs['protocol'] : 'iscsi';
+  return { protocol, portal: s.attrs['portal'], reason };
+}
+
+/**
+ * The Prometheus metrics of one server. Durations of operations are in the hosts' clock (virtual
+ * on the simulator). Steps and path failures are read from each operation's trace as its spans
+ * start and end — a dead portal's login fails minutes after its attach returned.
+ */
 export class HitchMetrics {
   readonly registry = new Registry();
+  /** The live trace of an operation running in this process (set by registerFaces). */
+  traceOf: (operationId: string) => Trace | undefined = () => undefined;
+  /** Operations seen starting and not yet finished, and their trace subscriptions. */
+  readonly #running = new Map<string, { kind: string; unsubscribe: () => void }>();
   readonly #ops = new Counter({
     name: 'hitch_operations_total',
     help: 'Attach and detach operations finished, by kind and outcome (done, rolled_back)',
@@ -37,20 +72,32 @@ export class HitchMetrics {
     name: 'hitch_operation_duration_seconds',
     help: 'Duration of attach and detach operations (host clock: virtual on the simulator), by kind and outcome',
     labelNames: ['kind', 'outcome'] as const,
-    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    buckets: OPERATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #inflight = new Gauge({
+    name: 'hitch_operations_in_flight',
+    help: 'Attach and detach operations running in this process now, by kind',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
   readonly #steps = new Counter({
     name: 'hitch_steps_started_total',
-    help: 'Steps of attach and detach operations started, by kind and step',
+    help: 'Steps of attach and detach operations started (every top-level span of the trace: the nine steps, rollback), by kind and step',
     labelNames: ['kind', 'step'] as const,
+    registers: [this.registry],
+  });
+  readonly #iscsiLoginFailures = new Counter({
+    name: 'hitch_iscsi_login_failures_total',
+    help: 'iSCSI logins to a portal that failed, by portal and reason (timeout: iscsiadm exit 8, auth: exit 24, error: anything else); counted when the login ends, in the background too',
+    labelNames: ['portal', 'reason'] as const,
     registers: [this.registry],
   });
   readonly #stepSeconds = new Histogram({
     name: 'hitch_step_duration_seconds',
     help: 'Duration of each top-level step of finished operations (host clock), by kind, step and outcome',
     labelNames: ['kind', 'step', 'outcome'] as const,
-    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120],
+    buckets: STEP_BUCKETS,
     registers: [this.registry],
   });
   readonly #http = new Histogram({
@@ -66,11 +113,51 @@ export class HitchMetrics {
     return Registry.merge([processRegistry(), this.registry]).metrics();
   }
 
-  step(op: { kind: string }, step: string): void {
-    this.#steps.inc({ kind: op.kind, step });
+  /** An operation's step begins (the first one: it starts, and its trace is followed). */
+  step(op: { id: string; kind: string }, _step: string): void {
+    if (this.#running.has(op.id)) return;
+    this.#inflight.inc({ kind: op.kind });
+    const trace = this.traceOf(op.id);
+    this.#running.set(op.id, { kind: op.kind, unsubscribe: trace ? this.#follow(op.kind, trace) : () => undefined });
+  }
+
+  /**
+   * Count the trace's spans that started before, then every start and end as it happens, until
+   * every span has ended after the operation finished.
+   */
+  #follow(kind: string, trace: Trace): () => void {
+    for (const s of trace.spans) {
+      this.#onSpan(kind, { kind: 'start', span: s });
+      if (s.endMs !== null) this.#onSpan(kind, { kind: 'end', span: s });
+    }
+    return trace.subscribe((e) => this.#onSpan(kind, e));
+  }
+
+  #onSpan(kind: string, e: SpanEvent): void {
+    if (e.kind === 'start' && e.span.parentId === null) this.#steps.inc({ kind, step: e.span.name });
+    if (e.kind === 'end') {
+      const f = pathLoginFailure(e.span);
+      if (f?.protocol === 'iscsi') this.#iscsiLoginFailures.inc({ portal: f.portal, reason: f.reason });
+    }
   }
 
   finished(op: FinishedOperation): void {
+    const seen = this.#running.get(op.id);
+    if (seen) {
+      this.#running.delete(op.id);
+      this.#inflight.dec({ kind: op.kind });
+    }
+    const unsubscribe = seen?.unsubscribe ?? this.#follow(op.kind, op.trace);
+    // Background work (a dead portal's login) keeps the trace going after the operation ends.
+    if (op.trace.spans.every((s) => s.endMs !== null)) unsubscribe();
+    else {
+      const stop = op.trace.subscribe(() => {
+        if (op.trace.spans.every((s) => s.endMs !== null)) {
+          stop();
+          unsubscribe();
+        }
+      });
+    }
     this.#ops.inc({ kind: op.kind, outcome: op.outcome });
     this.#opSeconds.observe({ kind: op.kind, outcome: op.outcome }, op.durationMs / 1000);
     for (const s of op.trace.spans) {
@@ -123,6 +210,13 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 export async function registerFaces(app: FastifyInstance, cloud: CloudParts): Promise<void> {
   const metrics = new HitchMetrics();
+  metrics.traceOf = (id) => {
+    for (const h of cloud.hosts) {
+      const t = h.manager.liveTrace(id);
+      if (t) return t;
+    }
+    return undefined;
+  };
   metricsByApp.set(app, metrics);
   const clock = cloud.hosts[0]?.clock;
 

@@ -22,7 +22,6 @@ import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
-import { metricsOf, type HitchMetrics } from './faces.ts';
 
 export interface Credentials {
   readonly url: string;
@@ -174,16 +173,11 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     demo: { username: 'demo', password: existing?.demo.password ?? genPassword(), project: 'demo' },
   };
 
-  // The metrics live on the app, which exists only once the cloud does; no operation runs before.
-  const sink: { metrics?: HitchMetrics | undefined } = {};
   const cloud = await createCloud({
     config,
     credentials: { adminPassword: creds.admin.password, demoPassword: creds.demo.password },
     ...(role ? { role } : {}),
-    onStep: (op, step) => sink.metrics?.step(op, step),
-    onFinished: (op) => sink.metrics?.finished(op),
   });
-  sink.metrics = metricsOf(cloud.app);
   let unpace = (): void => undefined;
   try {
     // An API process has no compute host of its own: the demo server waits for an agent.
