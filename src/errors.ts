@@ -104,6 +104,13 @@ export const ERROR_CATALOG = {
     message: 'Operation aborted: {reason}',
     hint: 'Retry the request: nothing of it was left behind.',
   },
+  // --- log import (hitch explain --log) -------------------------------------------------------
+  HITCH_LOG_UNREADABLE: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'Cannot read the log {path}: {reason}',
+    hint: 'Give a readable file (plain or gzip), or - to read standard input.',
+  },
   // --- simulator ----------------------------------------------------------------------------
   HITCH_SIM_UNKNOWN_SCENARIO: {
     status: 400,

@@ -1,4 +1,5 @@
 /** What every command gets: where to write, the global options, and a client made on demand. */
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { resolveAuth } from './auth.ts';
 import { HitchClient } from './client.ts';
@@ -9,6 +10,8 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** A terminal to redraw progress on, or null for plain lines. */
   readonly tty: NodeJS.WriteStream | null;
+  /** Standard input, for commands that read it (`explain --log -`); absent in-process. */
+  readonly stdin?: Readable;
 }
 
 export interface GlobalOptions {

@@ -118,6 +118,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     err: (t) => process.stderr.write(`${t}\n`),
     env: process.env,
     tty: process.stdout.isTTY ? process.stdout : null,
+    stdin: process.stdin,
   };
   const code = await runCli(argv, io);
   // `serve` keeps the process alive until a signal; every other command ends with its status.

@@ -171,26 +171,50 @@ function redundancy(connect: S | undefined, paths: readonly S[], spans: readonly
   return out;
 }
 
-function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean, now: number): string[] {
+function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boolean, now: number, crit: ReadonlySet<number>): string[] {
   const out: string[] = [];
   const totalMs = opEnd - t0;
   const connect = spans.find((s) => s.name === 'connect-volume' && s.parentId === null);
   const paths = spans.filter((s) => s.name === 'connect_path');
   const okPaths = paths.filter((p) => p.outcome === 'ok');
+  // Failed logins, one line per portal however many times it failed (a serial connector tries
+  // a dead portal again on every rescan round).
+  const byPortal = new Map<string, S[]>();
   for (const p of paths.filter((x) => x.outcome === 'error')) {
-    const login = spans.find((c) => c.parentId === p.id && c.name === 'exec iscsiadm' && String(c.attrs['command'] ?? '').includes('--login'));
-    const dur = login?.endMs != null ? login.endMs - login.startMs : (p.endMs ?? p.startMs) - p.startMs;
-    const exit = exitCodeOf(p, spans);
-    const timedOut = p.error?.code === 'HITCH_ISCSI_LOGIN_TIMEOUT' || exit === 8;
-    const exitText = exit !== null ? ` (iscsiadm exit ${exit})` : '';
-    const what = timedOut ? `timed out after ${formatMs(dur)}${exitText}` : `failed after ${formatMs(dur)}${exitText}: ${p.error?.message ?? p.error?.code ?? 'error'}`;
-    let line = `login to ${String(p.attrs['portal'])} ${what}`;
+    const key = String(p.attrs['portal']);
+    byPortal.set(key, [...(byPortal.get(key) ?? []), p]);
+  }
+  for (const [portal, list] of byPortal) {
+    const tries = list.map((p) => {
+      const login = spans.find((c) => c.parentId === p.id && c.name === 'exec iscsiadm' && String(c.attrs['command'] ?? '').includes('--login'));
+      const dur = login?.endMs != null ? login.endMs - login.startMs : (p.endMs ?? p.startMs) - p.startMs;
+      const exit = exitCodeOf(p, spans);
+      return { p, dur, exit, timedOut: p.error?.code === 'HITCH_ISCSI_LOGIN_TIMEOUT' || exit === 8 };
+    });
+    const exits = [...new Set(tries.map((t) => t.exit).filter((x): x is number => x !== null))];
+    const exitText = exits.length ? ` (iscsiadm exit ${exits.join(', ')})` : '';
+    const allTimedOut = tries.every((t) => t.timedOut);
+    const last = tries[tries.length - 1] as (typeof tries)[number];
+    let line: string;
+    if (tries.length === 1) {
+      // A log can begin after a login started: then only its end is known.
+      const after = last.p.attrs['startUnknown'] === true ? '' : ` after ${formatMs(last.dur)}`;
+      line = `login to ${portal} ${allTimedOut ? `timed out${after}${exitText}` : `failed${after}${exitText}: ${last.p.error?.message ?? last.p.error?.code ?? 'error'}`}`;
+    } else {
+      const durs = tries.map((t) => formatMs(t.dur));
+      const each = durs.every((d) => d === durs[0]) ? `after ${durs[0]} each` : `after ${durs.join(', ')}`;
+      line = `login to ${portal} ${allTimedOut ? 'timed out' : 'failed'} ${tries.length} times, ${each}${exitText}${allTimedOut ? '' : `: ${last.p.error?.message ?? last.p.error?.code ?? 'error'}`}`;
+    }
     if (connect?.endMs != null && connect.outcome === 'ok' && okPaths.length > 0) {
-      line += `; the volume was usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs['portal'])).join(', ')}`;
+      line += `; the volume was usable at ${formatMs(connect.endMs - t0)} through ${[...new Set(okPaths.map((o) => String(o.attrs['portal'])))].join(', ')}`;
     }
     out.push(line);
-    if (connect?.endMs != null && (p.endMs === null || p.endMs > connect.endMs)) {
-      out.push(`${String(p.attrs['portal'])} was left to fail in the background: it did not hold the attach`);
+    const held = tries.filter((t) => crit.has(t.p.id));
+    if (held.length > 0) {
+      const ms = held.reduce((a, t) => a + t.dur, 0);
+      out.push(`the attach waited for the dead portal ${portal}: ${held.length > 1 ? `${held.length} failed logins, ` : ''}${formatMs(ms)} of the ${formatMs(totalMs)}${totalMs > 0 ? ` (${Math.round((100 * ms) / totalMs)}%)` : ''}`);
+    } else if (connect?.endMs != null && tries.some((t) => t.p.endMs === null || t.p.endMs > (connect.endMs as number))) {
+      out.push(`${portal} was left to fail in the background: it did not hold the attach`);
     }
   }
   // Logins still hanging when the operation ended (it did not wait for them).
@@ -303,7 +327,7 @@ export function explain(spans: readonly Readonly<SpanRecord>[], nowMs?: number):
       : latest > opEnd
         ? { state: 'ended', endMs: latest - t0 }
         : { state: 'none' };
-  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
+  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now, crit) };
 }
 
 /** ` (background work went on until 127 s)`, ` (background work still running)`, or nothing. */

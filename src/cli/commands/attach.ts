@@ -112,13 +112,29 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
 
   program
     .command('explain')
-    .description('where the time of an attach or detach went: waterfall, critical path, diagnosis')
-    .argument('<server|operation>', 'server name or id, or an operation id (x-hitch-operation-id)')
+    .description('where the time of an attach or detach went: waterfall, critical path, diagnosis (of Hitch, or of OpenStack logs with --log)')
+    .argument('[server|operation]', 'server name or id, or an operation id (x-hitch-operation-id)')
     .argument('[volume]', 'volume name or id (with a server)')
     .option('--kind <kind>', 'the newest operation of this kind: attach or detach (default: the newest of any)')
     .option('--depth <n>', 'deepest level of sub-steps shown (0 = steps only)', '2')
     .option('--json', 'print the report as JSON')
-    .action(async (ref: string, vref: string | undefined, o: { kind?: string; depth: string; json?: boolean }) => {
+    .option('--log <file...>', 'explain the attaches and detaches in OpenStack logs instead (nova-compute with os-brick, nova-api, cinder; gzip too; - for stdin)')
+    .option('--volume <id>', 'with --log: only this volume (id or its start)')
+    .option('--server <id>', 'with --log: only this server (instance uuid or its start)')
+    .option('--request-id <id>', 'with --log: only the operation of this request (req-…)')
+    .option('--since <time>', "with --log: only operations running at or after this time, in the log's own clock (2017-03-14 10:12:23)")
+    .option('--until <time>', 'with --log: only operations running at or before this time')
+    .option('--verbose', 'with --log: list the lines that could not be placed in any operation')
+    .addHelpText('after', '\nExamples:\n  hitch explain demo-server demo-volume\n  hitch explain --log /var/log/nova/nova-compute.log           every attach and detach, slowest first\n  hitch explain --log nova-compute.log.1.gz cinder-volume.log --volume 5ed0cc5c\n  journalctl -u nova-compute | hitch explain --log -')
+    .action(async (ref: string | undefined, vref: string | undefined, o: { kind?: string; depth: string; json?: boolean; log?: string[]; volume?: string; server?: string; requestId?: string; since?: string; until?: string; verbose?: boolean }) => {
+      if (o.log) {
+        if (ref !== undefined) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'explain --log takes files, not a server or operation: filter with --volume, --server or --request-id' });
+        const { runExplainLog } = await import('./explain-log.ts');
+        return runExplainLog(ctx, o.log, o);
+      }
+      const logOnly = (['volume', 'server', 'requestId', 'since', 'until', 'verbose'] as const).find((k) => o[k] !== undefined);
+      if (logOnly) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `--${logOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --log` });
+      if (ref === undefined) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'explain takes SERVER VOLUME, an operation id, or --log FILE…' });
       let op: ApiOperation | undefined;
       if (vref === undefined) {
         if (!UUID.test(ref)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'explain takes SERVER VOLUME, or an operation id' });
