@@ -59,9 +59,13 @@ export function formatMs(ms: number): string {
   return `${Math.round(ms)} ms`;
 }
 
-/** Shorten long tokens of a command line (IQNs, by-path links) so a row stays readable. */
+/**
+ * Shorten a command line so a row stays readable: a long target name after `-T` goes (the
+ * path's row above names the portal), other long tokens (by-path links) are cut in the middle.
+ */
 function shortCommand(cmd: string): string {
   return cmd
+    .replace(/ -T \S{33,}/, '')
     .split(' ')
     .map((t) => (t.length > 32 ? `${t.slice(0, 12)}…${t.slice(-10)}` : t))
     .join(' ');

@@ -46,6 +46,8 @@ export interface CmdPair {
   /** processutils said `failed. Not Retrying.` (the exit code was not one the caller accepts). */
   failed: boolean;
   stderr: string | null;
+  /** The program could not be started (processutils logged only the failure). */
+  notRun?: boolean;
 }
 
 export type OperationKind = 'attach' | 'detach';
@@ -162,7 +164,18 @@ function pairCommands(recs: Rec[]): CmdPair[] {
         r.cmd = p;
         lastEnded.set(k, p);
       } else if (e.kind === 'cmd.failed' || e.kind === 'cmd.error') {
-        const p = lastEnded.get(key(r.source, e.command));
+        const k = key(r.source, e.command);
+        let p = lastEnded.get(k);
+        const q = open.get(k);
+        if (e.kind === 'cmd.failed' && q?.length && (!p || (q[0]?.start?.seq ?? 0) > (p.end?.seq ?? 0))) {
+          // It never ran (no such program): no `CMD … returned`, only the failure.
+          p = q.shift() as CmdPair;
+          if (q.length === 0) open.delete(k);
+          p.end = r;
+          p.ms = p.start ? r.ts - p.start.ts : 0;
+          p.notRun = true;
+          lastEnded.set(k, p);
+        }
         if (p) {
           if (e.kind === 'cmd.failed') p.failed = true;
           else p.stderr = e.stderr;
@@ -206,8 +219,10 @@ export function assemble(records: readonly LogRecord[], orphans: readonly InputL
   };
   for (const r of recs) {
     for (const e of r.events) {
-      if ((e.kind === 'nova.attaching' || e.kind === 'nova.detaching') && r.group) {
-        const kind = e.kind === 'nova.attaching' ? 'attach' : 'detach';
+      // An attach can show up only as its failure (a log kept at ERROR, or cut): that starts it too.
+      const failedAttach = e.kind === 'nova.attach-failed' && e.volume !== null && !novaByGroup.has(r.group ?? '');
+      if ((e.kind === 'nova.attaching' || e.kind === 'nova.detaching' || failedAttach) && r.group) {
+        const kind = e.kind === 'nova.detaching' ? 'detach' : 'attach';
         const list = novaByGroup.get(r.group) ?? [];
         if (list.some((o) => o.kind === kind && o.volume === e.volume)) continue;
         const op = newOp(r, kind, 'nova');
@@ -300,6 +315,25 @@ export function assemble(records: readonly LogRecord[], orphans: readonly InputL
     const op = chooseFor(first);
     if (!op) continue;
     for (const r of [p.start, p.end]) if (r && !r.op) place(r, op);
+  }
+  // Lines that name the instance but no request (oslo.log's traceback lines carry only
+  // `[instance: …]`): to that server's operation running then, give or take ten seconds.
+  const NEAR_MS = 10_000;
+  for (const r of recs) {
+    if (r.op || r.group || !r.instance) continue;
+    let best: Operation | null = null;
+    let bestGap = Infinity;
+    for (const o of operations) {
+      if (o.server !== r.instance || !o.sources.has(r.source) || o.recs.length === 0) continue;
+      const first = Math.min(...o.recs.map((x) => x.ts));
+      const last = Math.max(...o.recs.map((x) => x.ts));
+      const gap = r.ts < first ? first - r.ts : r.ts > last ? r.ts - last : 0;
+      if (gap <= NEAR_MS && gap < bestGap) {
+        best = o;
+        bestGap = gap;
+      }
+    }
+    if (best) place(r, best);
   }
   for (const r of recs) {
     if (r.op || r.group) continue;

@@ -20,6 +20,7 @@ export type LogEvent =
   | { readonly kind: 'brick.raise'; readonly fn: string; readonly ms: number; readonly exception: string }
   // os-brick's iSCSI connector
   | { readonly kind: 'portal.try'; readonly portal: string }
+  | { readonly kind: 'portal.retry'; readonly portal: string }
   | { readonly kind: 'portal.logged-in'; readonly portal: string }
   | { readonly kind: 'portal.device'; readonly portal: string | null; readonly device: string }
   | { readonly kind: 'portal.login-failed'; readonly portal: string; readonly iqn: string; readonly exitCode: number | null }

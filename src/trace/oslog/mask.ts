@@ -25,15 +25,16 @@ const KEY = `(?:${KEYS.join('|')})`;
 const HINT = /pass|secret|token|key|cred|pswd|configdrive|authorization|:\/\/[^\s/]*:[^\s/]*@/i;
 
 const PATTERNS: readonly [RegExp, string][] = [
-  // 'auth_password': 'x' / "discovery_auth_password": u"x" (key names containing a secret word)
-  [new RegExp(`(['"][^'"\\s]*${KEY}[0-9]*['"]\\s*:\\s*u?['"])[^'"]*(['"])`, 'gi'), `$1${MASK}$2`],
+  // 'auth_password': 'x' / "discovery_auth_password": u"x" (key names containing a secret word);
+  // a cut line may end before the closing quote
+  [new RegExp(`(['"][^'"\\s]*${KEY}[0-9]*['"]\\s*:\\s*u?['"])[^'"]*(['"]|$)`, 'gim'), `$1${MASK}$2`],
   // ('-n', 'node.session.auth.password', '-v', 'x') — os-brick's argument tuples
-  [new RegExp(`(['"][^'"]*${KEY}[0-9]*['"]\\s*,\\s*u?'--?[A-Za-z]+'\\s*,\\s*u?['"])[^'"]*(['"])`, 'gi'), `$1${MASK}$2`],
+  [new RegExp(`(['"][^'"]*${KEY}[0-9]*['"]\\s*,\\s*u?'--?[A-Za-z]+'\\s*,\\s*u?['"])[^'"]*(['"]|$)`, 'gim'), `$1${MASK}$2`],
   // node.session.auth.password -v x / --password x (command lines)
   [new RegExp(`(${KEY}[0-9]*(?:_in)?\\s+--?[A-Za-z]+\\s+)(?!\\*\\*\\*)[^\\s'"]+`, 'gi'), `$1${MASK}`],
   [new RegExp(`(--[\\w-]*${KEY}[0-9]*[ =])(?!\\*\\*\\*)[^\\s'"]+`, 'gi'), `$1${MASK}`],
   // key = "x" / key='x' / key=x
-  [new RegExp(`(${KEY}[0-9]*\\s*=\\s*["'])[^"']*(["'])`, 'gi'), `$1${MASK}$2`],
+  [new RegExp(`(${KEY}[0-9]*\\s*=\\s*["'])[^"']*(["']|$)`, 'gim'), `$1${MASK}$2`],
   [new RegExp(`(${KEY}[0-9]*\\s*=\\s*)(?!\\*\\*\\*)[^\\s'"&,;)}\\]]+`, 'gi'), `$1${MASK}`],
   // <password>x</password>
   [new RegExp(`(<${KEY}[0-9]*>)[^<]*(</${KEY}[0-9]*>)`, 'gi'), `$1${MASK}$2`],

@@ -127,6 +127,10 @@ export function buildTrace(op: Operation): BuiltTrace {
   let devWait: SpanRecord | null = null;
   let mpWait: SpanRecord | null = null;
   let failure: { at: number; message: string; code: string } | null = null;
+  const failedSpans: SpanRecord[] = [];
+  let exceptionAfterFailure: string | null = null;
+  /** A line says the operation got where it was going (connect returned, disk plugged, lock released). */
+  let done = false;
   let lastException: string | null = null;
   let lastMs = op.recs[0]?.ts ?? 0;
 
@@ -148,6 +152,20 @@ export function buildTrace(op: Operation): BuiltTrace {
 
   const fail = (at: number, message: string, code = 'HITCH_INTERNAL'): void => {
     if (!failure) failure = { at, message, code };
+  };
+  const failOpenSteps = (ts: number, message: string, code: string): void => {
+    const open = tops.filter((t) => t.endMs === null && t.name !== 'rollback');
+    for (const t of open) {
+      b.settle(t, ts, 'error', { code, message });
+      failedSpans.push(t);
+    }
+    if (open.length === 0 && !tops.some((t) => t.outcome === 'error')) {
+      // The log shows the failure but not the step it happened in.
+      const s = b.open(op.kind === 'attach' ? 'nova attach' : 'nova detach', null, op.recs[0]?.ts ?? ts);
+      b.close(s, ts, 'error', { code, message });
+      tops.push(s);
+      failedSpans.push(s);
+    }
   };
   /** Where os-brick's portal work goes: its connect call, or (INFO-level logs) a connect-volume step. */
   const portalParent = (ts: number): SpanRecord | null => connectSpan() ?? (op.kind === 'attach' && !failure ? step('connect-volume', ts) : current());
@@ -207,7 +225,9 @@ export function buildTrace(op: Operation): BuiltTrace {
     if (/--rescan|\/scan$/.test(p.command)) attrs['rescan'] = true;
     const s = b.open(`exec ${p.program}`, parent, start, attrs);
     if (!p.end) return;
-    if (p.exitCode === null) {
+    if (p.notRun) {
+      b.close(s, p.end.ts, 'error', { code: 'HITCH_EXEC_FAILED', message: `${p.program} could not be run` });
+    } else if (p.exitCode === null) {
       b.close(s, p.end.ts, 'error', { code: 'HITCH_EXEC_TIMEOUT', message: `${p.program} reached its timeout after ${p.ms ?? '?'} ms` });
     } else if (p.failed) {
       const login = / --login\b/.test(p.command) && portal;
@@ -278,6 +298,7 @@ export function buildTrace(op: Operation): BuiltTrace {
           for (const t of tops) if (t.endMs === null && IMPLICIT.has(t.name)) b.settle(t, ts);
           const s = b.event('unlock-instance', null, ts, { step: steps.indexOf('unlock-instance') + 1, heldMs: e.heldMs });
           tops.push(s);
+          done = true;
         } else if (e.lock === 'connect_volume') {
           const c = connectSpan();
           if (c) c.attrs['lockHeldMs'] = e.heldMs;
@@ -320,6 +341,7 @@ export function buildTrace(op: Operation): BuiltTrace {
           }
           if (mpWait && mpWait.attrs['found'] === undefined) mpWait.attrs['found'] = reprValue(e.result, 'multipath_id') !== null;
           b.close(span, ts);
+          if ((e.fn === 'connect_volume' && op.kind === 'attach') || (e.fn === 'disconnect_volume' && op.kind === 'detach')) done = true;
         } else {
           const err = { code: codeOfException(e.exception), message: `${e.fn} raised ${e.exception}` };
           b.close(span, ts, 'error', err);
@@ -335,6 +357,11 @@ export function buildTrace(op: Operation): BuiltTrace {
           else b.settle(prev, ts);
         }
         paths.set(e.portal, b.open('connect_path', portalParent(ts), ts, { portal: e.portal }));
+        break;
+      }
+      case 'portal.retry': {
+        const p = paths.get(e.portal);
+        if (b.isOpen(p)) pathErrors.set(p, { code: 'HITCH_ISCSI_LOGIN_FAILED', message: `iscsiadm could not create the node record for ${e.portal}; os-brick tries again`, at: ts });
         break;
       }
       case 'portal.logged-in': {
@@ -440,6 +467,7 @@ export function buildTrace(op: Operation): BuiltTrace {
         else {
           const t = tops.find((x) => x.name === (e.what === 'connected' ? 'connect-volume' : 'disconnect-volume') && x.endMs === null);
           if (t) b.close(t, ts);
+          done = true;
         }
         break;
       }
@@ -447,6 +475,7 @@ export function buildTrace(op: Operation): BuiltTrace {
         step('initialize-connection', ts).attrs['attachment'] = e.attachment;
         break;
       case 'libvirt.attach': {
+        done = true;
         const s = step('hotplug', ts);
         if (e.target) s.attrs['target'] = e.target;
         if (e.source) s.attrs['source'] = e.source;
@@ -461,17 +490,21 @@ export function buildTrace(op: Operation): BuiltTrace {
         const s = tops.find((t) => t.name === 'unplug' && t.endMs === null);
         if (s) {
           s.attrs[`detached_${e.config}`] = true;
-          if (e.config === 'live') b.close(s, ts);
+          if (e.config === 'live') {
+            b.close(s, ts);
+            done = true;
+          }
         }
         break;
       }
       case 'nova.attach-failed':
       case 'nova.detach-failed':
       case 'nova.cinder-failed': {
+        if (failure) break;
         const message = r.message.split('\n')[0] ?? '';
-        for (const t of tops) if (t.endMs === null && t.name !== 'rollback') b.settle(t, ts, 'error', { code: e.kind === 'nova.cinder-failed' ? 'HITCH_UPSTREAM_ERROR' : 'HITCH_INTERNAL', message });
-        fail(ts, message, e.kind === 'nova.cinder-failed' ? 'HITCH_UPSTREAM_ERROR' : 'HITCH_INTERNAL');
-        step('rollback', ts);
+        const code = e.kind === 'nova.cinder-failed' ? 'HITCH_UPSTREAM_ERROR' : 'HITCH_INTERNAL';
+        failOpenSteps(ts, message, code);
+        fail(ts, message, code);
         break;
       }
       case 'rest.req': {
@@ -492,6 +525,8 @@ export function buildTrace(op: Operation): BuiltTrace {
           if (s.parentId !== null && !b.spans.some((x) => x.id === s.parentId && x.name === 'rollback')) fail(ts, `HTTP ${e.status} from ${s.name.replace(/^block-storage /, '')}`, 'HITCH_UPSTREAM_ERROR');
         } else {
           b.close(s, ts);
+          const parent = b.spans.find((x) => x.id === s.parentId);
+          if (parent && ((op.kind === 'attach' && parent.name === 'complete') || (op.kind === 'detach' && parent.name === 'detach-volume'))) done = true;
         }
         break;
       }
@@ -517,6 +552,7 @@ export function buildTrace(op: Operation): BuiltTrace {
       }
       case 'exception':
         lastException = e.summary.split('\n').pop() ?? e.summary;
+        if (failure && !exceptionAfterFailure) exceptionAfterFailure = lastException;
         break;
       default:
         break;
@@ -537,7 +573,13 @@ export function buildTrace(op: Operation): BuiltTrace {
   }
   for (const t of tops) if (t.endMs === null && IMPLICIT.has(t.name)) b.settle(t, end);
   const running = tops.some((t) => t.endMs === null);
-  const outcome: OperationOutcome = failed ? 'failed' : running ? 'incomplete' : 'ok';
-  const error = failed ? (lastException && !failed.message.includes(lastException) ? `${failed.message}: ${lastException}` : failed.message) : null;
+  const outcome: OperationOutcome = failed ? 'failed' : running || !done ? 'incomplete' : 'ok';
+  // The exception logged with the failure (the traceback's last line) says why.
+  const why = exceptionAfterFailure as string | null;
+  if (failed && why && !failed.message.includes(why)) {
+    failed.message = `${failed.message}: ${why}`;
+    for (const s of failedSpans) if (s.error) s.error = { ...s.error, message: `${s.error.message}: ${why}` };
+  }
+  const error = failed ? failed.message : null;
   return { spans: b.spans, outcome, error, lastMs: end };
 }

@@ -9,6 +9,7 @@
  *   <== connect_volume: exception (125339ms) VolumeDeviceNotFound('Volume device not found at .')
  * Logins (public open-iscsi list post, 2019):
  *   Trying to connect to iSCSI portal 170.0.0.10:3260
+ *   Retrying to connect to iSCSI portal 127.0.0.1:3999            (6.1: `iscsiadm -o new` failed; tenacity tries again)
  *   Failed to login iSCSI target iqn.1992-04.com.emc:cx.ckm00185002995.a0 on portal 170.0.0.10:3260 (exit code 8).
  *   Could not login to any iSCSI portal.
  * Today's connector (os-brick 6.1, `_connect_vol` and `_connect_multipath_volume`):
@@ -33,6 +34,7 @@ const CALL = /^==> (\w+): call (.*)$/s;
 const RETURN = /^<== (\w+): return \((\d+)ms\) ?(.*)$/s;
 const RAISE = /^<== (\w+): exception \((\d+)ms\) ?(.*)$/s;
 const TRY = /^Trying to connect to iSCSI portal (\S+?)\.?$/;
+const RETRY = /^Retrying to connect to iSCSI portal (\S+)$/;
 const CONNECTED_DEV = /^Connected to (\S+) using (.*)$/s;
 const CONNECTED = /^Connected to (\S+)$/;
 const LOGIN_FAILED = /^Failed to login iSCSI target (\S+) on portal (\S+) \(exit code (-?\d+|None)\)\.$/;
@@ -77,6 +79,7 @@ export function parseOsBrick(message: string): LogEvent[] {
     return m ? [{ kind: 'brick.raise', fn: m[1] ?? '', ms: Number(m[2]), exception: m[3] ?? '' }] : [];
   }
   if ((m = TRY.exec(message))) return [{ kind: 'portal.try', portal: m[1] ?? '' }];
+  if ((m = RETRY.exec(message))) return [{ kind: 'portal.retry', portal: m[1] ?? '' }];
   if ((m = CONNECTED_DEV.exec(message))) return [{ kind: 'portal.device', device: m[1] ?? '', portal: reprValue(m[2] ?? '', 'target_portal') }];
   if ((m = CONNECTED.exec(message))) return [{ kind: 'portal.logged-in', portal: m[1] ?? '' }];
   if ((m = LOGIN_FAILED.exec(message))) return [{ kind: 'portal.login-failed', iqn: m[1] ?? '', portal: m[2] ?? '', exitCode: m[3] === 'None' ? null : Number(m[3]) }];
