@@ -210,7 +210,12 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
       line = `login to ${portal} ${allTimedOut ? 'timed out' : 'failed'} ${tries.length} times, ${each}${exitText}${allTimedOut ? '' : `: ${last.p.error?.message ?? last.p.error?.code ?? 'error'}`}`;
     }
     if (connect?.endMs != null && connect.outcome === 'ok' && okPaths.length > 0) {
-      line += `; the volume was usable at ${formatMs(connect.endMs - t0)} through ${[...new Set(okPaths.map((o) => String(o.attrs['portal'])))].join(', ')}`;
+      // Usable when the first healthy path had its device; a connector that waited longer
+      // (for the dead portal, for a map) returned later.
+      const first = okPaths.reduce((a, b) => ((b.endMs ?? Infinity) < (a.endMs ?? Infinity) ? b : a));
+      const usable = Math.min(first.endMs ?? connect.endMs, connect.endMs);
+      line += `; the volume was usable at ${formatMs(usable - t0)} through ${String(first.attrs['portal'])}`;
+      if (connect.endMs - usable >= 1000) line += `, the attach returned at ${formatMs(connect.endMs - t0)}`;
     }
     out.push(line);
     const held = tries.filter((t) => crit.has(t.p.id));

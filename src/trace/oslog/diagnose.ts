@@ -6,6 +6,8 @@
  * - lock waits: time spent waiting for os-brick's host-wide `connect_volume` lock (every
  *   connect and disconnect on the host takes it) and for the instance's lock, and which other
  *   operation held it;
+ * - the privsep daemon's start, when an operation paid for it (the first on a host after
+ *   nova-compute started);
  * - the floor: what Hitch would have taken on the same data plane, from this log's own timings —
  *   the storage API calls as they took, plus the quickest healthy path's login and device
  *   appearance, plus the hot-plug. Not counted: dead portals (Hitch does not wait for them),
@@ -89,8 +91,26 @@ export function diagnoseLog(op: Operation, spans: readonly S[], totalMs: number,
     out.push(`waited ${formatMs(d)} (${pct(d)}) for ${what}${holders.length ? `, held by ${holders.join(', ')}` : ''}`);
   }
 
-  const floor = floorOf(spans);
+  for (const p of spans.filter((s) => s.name === 'privsep daemon start' && s.endMs !== null)) {
+    const d = p.endMs === null ? 0 : p.endMs - p.startMs;
+    if (d >= 1000) out.push(`os-brick started its privsep daemon during this ${op.kind}: ${formatMs(d)} (${pct(d)}), once per nova-compute process`);
+  }
   const connect = spans.find((s) => s.parentId === null && s.name === 'connect-volume');
+  // os-brick's own rollback of a failed connect: logouts and node records deleted after the
+  // last path gave up (os-brick's _cleanup_connection).
+  if (connect && connect.outcome === 'error') {
+    const under = new Set<number>([connect.id]);
+    for (const s of spans) if (s.parentId !== null && under.has(s.parentId)) under.add(s.id);
+    const lastPath = Math.max(...spans.filter((s) => s.name === 'connect_path' && under.has(s.id)).map((s) => s.endMs ?? s.startMs), -Infinity);
+    const cleanup = spans.filter((s) => under.has(s.id) && s.name === 'exec iscsiadm' && s.startMs >= lastPath && /--logout|--op delete/.test(String(s.attrs['command'] ?? '')));
+    if (cleanup.length > 0) {
+      const portals = [...new Set(cleanup.map((s) => String(s.attrs['portal'] ?? '')).filter(Boolean))];
+      const from = Math.min(...cleanup.map((s) => s.startMs));
+      const to = Math.max(...cleanup.map((s) => s.endMs ?? s.startMs));
+      out.push(`os-brick rolled the connect back: logged out of and deleted the node records of ${portals.join(', ') || 'its portals'} (${formatMs(to - from)})`);
+    }
+  }
+  const floor = floorOf(spans);
   if (floor && connect) {
     const f = floor.reduce((a, p) => a + p.ms, 0);
     const ratio = f > 0 ? totalMs / f : 0;

@@ -39,6 +39,9 @@ export type LogEvent =
   | { readonly kind: 'device.wwn'; readonly wwn: string }
   | { readonly kind: 'rescan'; readonly what: string }
   | { readonly kind: 'brick.retry'; readonly what: string }
+  // oslo.privsep: the daemon os-brick's commands run in, started on first use
+  | { readonly kind: 'privsep.starting' }
+  | { readonly kind: 'privsep.started' }
   // Nova
   | { readonly kind: 'nova.attaching'; readonly volume: string; readonly mountpoint: string }
   | { readonly kind: 'nova.detaching'; readonly volume: string; readonly mountpoint: string | null }

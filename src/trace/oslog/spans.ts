@@ -126,6 +126,7 @@ export function buildTrace(op: Operation): BuiltTrace {
   const cmdSpans = new Set<object>();
   let devWait: SpanRecord | null = null;
   let mpWait: SpanRecord | null = null;
+  let privsep: SpanRecord | null = null;
   let failure: { at: number; message: string; code: string } | null = null;
   const failedSpans: SpanRecord[] = [];
   let exceptionAfterFailure: string | null = null;
@@ -359,6 +360,12 @@ export function buildTrace(op: Operation): BuiltTrace {
         paths.set(e.portal, b.open('connect_path', portalParent(ts), ts, { portal: e.portal }));
         break;
       }
+      case 'privsep.starting':
+        privsep = b.open('privsep daemon start', current(), ts);
+        break;
+      case 'privsep.started':
+        if (b.isOpen(privsep)) b.close(privsep, ts);
+        break;
       case 'portal.retry': {
         const p = paths.get(e.portal);
         if (b.isOpen(p)) pathErrors.set(p, { code: 'HITCH_ISCSI_LOGIN_FAILED', message: `iscsiadm could not create the node record for ${e.portal}; os-brick tries again`, at: ts });

@@ -68,6 +68,9 @@ async function record(ctx: GuestContext, calls: readonly Call[], opts: { paralle
     workdir: dir,
     multipath: true,
     enforce_multipath: opts.enforce ?? false,
+    // The guest has neither dmidecode nor DMI in sysfs, where os-brick 6.1's
+    // get_connector_properties raises FileNotFoundError (nvmeof's system uuid): not called here.
+    connector_properties: false,
     my_ip: '127.0.0.1',
     host: 'compute-1',
     parallel: opts.parallel ?? false,

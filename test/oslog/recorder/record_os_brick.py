@@ -18,7 +18,8 @@ Job:
                {"id": "a", "op": "disconnect", "after": "a"},
                ...],
      "parallel": false}
-`op`: connect (get_connector_properties, then connect_volume, like Nova's attach), disconnect
+`op`: connect (get_connector_properties unless "connector_properties": false, then
+connect_volume, like Nova's attach), disconnect
 (disconnect_volume with what connect returned). With "parallel": true all calls start together
 (two attaches on one host: the second waits for os-brick's connect_volume lock).
 The result (what each call returned or raised) is written next to the log as JSON.
@@ -73,10 +74,11 @@ def run(call):
     ctx.update_store()
     out = {'request_id': ctx.request_id, 'start': time.time()}
     try:
-        if call['op'] == 'connect':
+        if call['op'] == 'connect' and job.get('connector_properties', True):
             connector.get_connector_properties(
                 'sudo nova-rootwrap /etc/nova/rootwrap.conf', job.get('my_ip', '127.0.0.1'),
                 multipath, enforce_multipath=job.get('enforce_multipath', True), host=job.get('host', 'compute-1'))
+        if call['op'] == 'connect':
             out['device'] = iscsi.connect_volume(call['props'])
         elif call['op'] == 'disconnect':
             with results_lock:

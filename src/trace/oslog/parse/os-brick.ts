@@ -19,6 +19,9 @@
  *   LUN 1 on iSCSI portal 192.168.1.59:3260 not found on sysfs after logging in.
  *   All connection threads finished, giving 10 seconds for dm to appear.
  *   No dm was created, connection to volume is probably bad and will perform poorly.
+ * oslo.privsep, when os-brick's first privileged call starts the daemon (in the caller's context):
+ *   Running privsep helper: ['privsep-helper', '--config-file', '/etc/nova/nova.conf', '--privsep_context', 'os_brick.privileged.default', '--privsep_sock_path', '/tmp/tmppcywdw8x/privsep.sock']
+ *   Spawned new privsep daemon via rootwrap
  * Newton's (os-brick 1.6, the seed's):
  *   ISCSI volume not yet found at: [u'/dev/disk/by-path/ip-192.168.1.59:3260-iscsi-iqn.1992-04.com.emc:cx.apm00150602415.a0-lun-192']. Will rescan & retry.  Try number: 0.
  *   Found iSCSI node [u'/dev/disk/by-path/…-lun-192'] (after 1 rescans)
@@ -101,5 +104,7 @@ export function parseOsBrick(message: string): LogEvent[] {
   if ((m = FOUND_MPATH.exec(message))) return [{ kind: 'multipath.found', path: m[1] ?? '' }];
   if ((m = SCANNING.exec(message))) return [{ kind: 'rescan', what: `host${m[1]} ${m[2]}:${m[3]}:${m[4]}` }];
   if ((m = TENACITY.exec(message))) return [{ kind: 'brick.retry', what: m[1] ?? '' }];
+  if (message.startsWith('Running privsep helper: ')) return [{ kind: 'privsep.starting' }];
+  if (message === 'Spawned new privsep daemon via rootwrap') return [{ kind: 'privsep.started' }];
   return [];
 }
