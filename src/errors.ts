@@ -111,6 +111,12 @@ export const ERROR_CATALOG = {
     message: 'Cannot read the log {path}: {reason}',
     hint: 'Give a readable file (plain or gzip), or - to read standard input.',
   },
+  HITCH_LOG_NO_MATCH: {
+    status: 404,
+    fault: 'itemNotFound',
+    message: 'No attach or detach in {sources} matches {filter}',
+    hint: 'Run `hitch explain --log FILE` without a filter to list every attach and detach the log holds.',
+  },
   // --- simulator ----------------------------------------------------------------------------
   HITCH_SIM_UNKNOWN_SCENARIO: {
     status: 400,

@@ -86,14 +86,14 @@ describe('hitch explain --log', () => {
 
   it('fails in one line, with a code, on what it cannot read or match', async () => {
     const missing = await cli(['explain', '--log', join(dir, 'nope.log')]);
-    expect([missing.code, missing.err]).toEqual([1, `hitch: HITCH_LOG_UNREADABLE: Cannot read the log ${join(dir, 'nope.log')}: ENOENT`]);
+    expect([missing.code, missing.err]).toEqual([1, `hitch: HITCH_LOG_UNREADABLE: Cannot read the log ${join(dir, 'nope.log')}: ENOENT. Give a readable file (plain or gzip), or - to read standard input.`]);
     const none = await cli(['explain', '--log', ISCSI, '--volume', 'ffff']);
     expect(none.code).toBe(1);
-    expect(none.err).toBe(`hitch: HITCH_NOT_FOUND: Attach or detach matching --volume ffff in ${ISCSI} could not be found.`);
+    expect(none.err).toBe(`hitch: HITCH_LOG_NO_MATCH: No attach or detach in ${ISCSI} matches --volume ffff. Run \`hitch explain --log FILE\` without a filter to list every attach and detach the log holds.`);
     const both = await cli(['explain', 'demo-server', '--log', ISCSI]);
     expect(both.err).toMatch(/^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: explain --log takes files/);
     const stray = await cli(['explain', 'demo-server', 'demo-volume', '--request-id', 'req-x']);
-    expect(stray.err).toBe('hitch: HITCH_INVALID_ARGUMENT: Invalid argument: --request-id goes with --log');
+    expect(stray.err).toMatch(/^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: --request-id goes with --log\. /);
     const time = await cli(['explain', '--log', ISCSI, '--since', 'yesterday']);
     expect(time.err).toMatch(/^hitch: HITCH_INVALID_ARGUMENT: Invalid argument: cannot read the time "yesterday"/);
   });

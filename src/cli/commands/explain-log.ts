@@ -58,7 +58,7 @@ export async function runExplainLog(ctx: CliContext, files: readonly string[], o
   }
   const where = reading.sources.join(', ');
   if (filtered) {
-    if (ops.length === 0) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Attach or detach', id: `matching ${describe(o)} in ${where}` });
+    if (ops.length === 0) throw new HitchError('HITCH_LOG_NO_MATCH', { sources: where, filter: describe(o) });
     ops.forEach((x, i) => {
       if (i > 0) ctx.io.out('');
       ctx.io.out(headline(x.summary));
