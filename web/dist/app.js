@@ -5,7 +5,7 @@ function formatMs(ms) {
   return `${Math.round(ms)} ms`;
 }
 function shortCommand(cmd) {
-  return cmd.split(" ").map((t) => t.length > 32 ? `${t.slice(0, 12)}…${t.slice(-10)}` : t).join(" ");
+  return cmd.replace(/ -T \S{33,}/, "").split(" ").map((t) => t.length > 32 ? `${t.slice(0, 12)}…${t.slice(-10)}` : t).join(" ");
 }
 function spanLabel(s) {
   const a = s.attrs;
@@ -86,26 +86,50 @@ function redundancy(connect, paths, spans) {
   }
   return out;
 }
-function diagnose(spans, t0, opEnd, running, now) {
+function diagnose(spans, t0, opEnd, running, now, crit) {
   const out = [];
   const totalMs = opEnd - t0;
   const connect = spans.find((s) => s.name === "connect-volume" && s.parentId === null);
   const paths = spans.filter((s) => s.name === "connect_path");
   const okPaths = paths.filter((p) => p.outcome === "ok");
+  const byPortal = /* @__PURE__ */ new Map();
   for (const p of paths.filter((x) => x.outcome === "error")) {
-    const login2 = spans.find((c) => c.parentId === p.id && c.name === "exec iscsiadm" && String(c.attrs["command"] ?? "").includes("--login"));
-    const dur = login2?.endMs != null ? login2.endMs - login2.startMs : (p.endMs ?? p.startMs) - p.startMs;
-    const exit = exitCodeOf(p, spans);
-    const timedOut = p.error?.code === "HITCH_ISCSI_LOGIN_TIMEOUT" || exit === 8;
-    const exitText = exit !== null ? ` (iscsiadm exit ${exit})` : "";
-    const what = timedOut ? `timed out after ${formatMs(dur)}${exitText}` : `failed after ${formatMs(dur)}${exitText}: ${p.error?.message ?? p.error?.code ?? "error"}`;
-    let line = `login to ${String(p.attrs["portal"])} ${what}`;
+    const key = String(p.attrs["portal"]);
+    byPortal.set(key, [...byPortal.get(key) ?? [], p]);
+  }
+  for (const [portal, list] of byPortal) {
+    const tries = list.map((p) => {
+      const login2 = spans.find((c) => c.parentId === p.id && c.name === "exec iscsiadm" && String(c.attrs["command"] ?? "").includes("--login"));
+      const dur = login2?.endMs != null ? login2.endMs - login2.startMs : (p.endMs ?? p.startMs) - p.startMs;
+      const exit = exitCodeOf(p, spans);
+      return { p, dur, exit, timedOut: p.error?.code === "HITCH_ISCSI_LOGIN_TIMEOUT" || exit === 8 };
+    });
+    const exits = [...new Set(tries.map((t) => t.exit).filter((x) => x !== null))];
+    const exitText = exits.length ? ` (iscsiadm exit ${exits.join(", ")})` : "";
+    const allTimedOut = tries.every((t) => t.timedOut);
+    const last = tries[tries.length - 1];
+    let line;
+    if (tries.length === 1) {
+      const after = last.p.attrs["startUnknown"] === true ? "" : ` after ${formatMs(last.dur)}`;
+      line = `login to ${portal} ${allTimedOut ? `timed out${after}${exitText}` : `failed${after}${exitText}: ${last.p.error?.message ?? last.p.error?.code ?? "error"}`}`;
+    } else {
+      const durs = tries.map((t) => formatMs(t.dur));
+      const each = durs.every((d) => d === durs[0]) ? `after ${durs[0]} each` : `after ${durs.join(", ")}`;
+      line = `login to ${portal} ${allTimedOut ? "timed out" : "failed"} ${tries.length} times, ${each}${exitText}${allTimedOut ? "" : `: ${last.p.error?.message ?? last.p.error?.code ?? "error"}`}`;
+    }
     if (connect?.endMs != null && connect.outcome === "ok" && okPaths.length > 0) {
-      line += `; the volume was usable at ${formatMs(connect.endMs - t0)} through ${okPaths.map((o) => String(o.attrs["portal"])).join(", ")}`;
+      const first = okPaths.reduce((a, b) => (b.endMs ?? Infinity) < (a.endMs ?? Infinity) ? b : a);
+      const usable = Math.min(first.endMs ?? connect.endMs, connect.endMs);
+      line += `; the volume was usable at ${formatMs(usable - t0)} through ${String(first.attrs["portal"])}`;
+      if (connect.endMs - usable >= 1e3) line += `, the attach returned at ${formatMs(connect.endMs - t0)}`;
     }
     out.push(line);
-    if (connect?.endMs != null && (p.endMs === null || p.endMs > connect.endMs)) {
-      out.push(`${String(p.attrs["portal"])} was left to fail in the background: it did not hold the attach`);
+    const held = tries.filter((t) => crit.has(t.p.id));
+    if (held.length > 0) {
+      const ms = held.reduce((a, t) => a + t.dur, 0);
+      out.push(`the attach waited for the dead portal ${portal}: ${held.length > 1 ? `${held.length} failed logins, ` : ""}${formatMs(ms)} of the ${formatMs(totalMs)}${totalMs > 0 ? ` (${Math.round(100 * ms / totalMs)}%)` : ""}`);
+    } else if (connect?.endMs != null && tries.some((t) => t.p.endMs === null || t.p.endMs > connect.endMs)) {
+      out.push(`${portal} was left to fail in the background: it did not hold the attach`);
     }
   }
   if (connect?.endMs != null && connect.outcome === "ok") {
@@ -199,7 +223,7 @@ function explain(spans, nowMs) {
   const criticalPath = rows.filter((r) => r.critical && (r.depth <= 1 || (r.durationMs ?? total) >= 0.02 * total)).map((r) => `${"  ".repeat(r.depth)}${r.label} (${r.durationMs === null ? "running" : formatMs(r.durationMs)})`);
   const stillRunning = spans.some((s) => s.endMs === null);
   const background = running ? { state: "none" } : stillRunning ? { state: "running" } : latest > opEnd ? { state: "ended", endMs: latest - t0 } : { state: "none" };
-  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now) };
+  return { totalMs: total, spanMs: (stillRunning ? now : latest) - t0, background, rows, criticalPath, diagnosis: diagnose(spans, t0, opEnd, running, now, crit) };
 }
 
 // src/cli/progress.ts
