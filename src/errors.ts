@@ -265,6 +265,18 @@ export const ERROR_CATALOG = {
     message: '{service} is unavailable: {detail}',
     hint: 'Check that it runs and answers ({next}).',
   },
+  HITCH_DATABASE_UNREACHABLE: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'Cannot reach PostgreSQL at {where}: {detail}',
+    hint: "Start PostgreSQL there (or correct --database-url); on a new server, create Hitch's role and database once: hitch db init --database-url {url}",
+  },
+  HITCH_DATABASE_NOT_SET_UP: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'PostgreSQL at {where} refused role {role} on database {database}: {detail}',
+    hint: 'Create them once, as a PostgreSQL superuser: hitch db init --database-url {url} (--admin-url for the superuser; --print-sql for the SQL to run yourself).',
+  },
   HITCH_HYPERVISOR_ERROR: {
     status: 500,
     fault: 'computeFault',
@@ -308,6 +320,12 @@ export const ERROR_CATALOG = {
     fault: 'conflictingRequest',
     message: 'Invalid volume: Volume {volume} status must be {expected}, but the status is {current}.',
     hint: '{next}',
+  },
+  HITCH_VOLUME_TOO_LARGE: {
+    status: 413,
+    fault: 'overLimit',
+    message: 'Requested volume size {size}G is larger than maximum allowed limit {max}G.',
+    hint: "Ask for {max} GiB or less (the server's maxVolumeSizeGiB setting).",
   },
   HITCH_VOLUME_ATTACHED: {
     status: 400,

@@ -10,11 +10,13 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { HitchError, toHitchError } from '../errors.ts';
 import { registerAttachCommands } from './commands/attach.ts';
+import { registerDbCommands } from './commands/db.ts';
 import { registerResourceCommands } from './commands/resources.ts';
 import { registerScenarioCommands } from './commands/scenario.ts';
 import { registerScaleOutCommands } from './commands/scale-out.ts';
 import { registerSimCommands } from './commands/sim.ts';
 import { CliContext, type CliIo } from './context.ts';
+import { recordServe } from './last-serve.ts';
 
 export const EXAMPLES = `
 Examples:
@@ -56,7 +58,8 @@ function serveCommand(program: Command, io: CliIo): void {
       // Loaded only when serving: the server's modules (HTTP, database, data plane) are most of
       // Hitch, and a client command needs none of them.
       const { serve } = await import('../server/serve.ts');
-      await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}) }, io.out);
+      const running = await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}) }, io.out);
+      if (running) recordServe(io.env, process.cwd(), { dataDir: running.config.dataDir, url: running.url });
     });
 }
 
@@ -86,6 +89,7 @@ export function buildProgram(io: CliIo): Command {
   registerScenarioCommands(program, ctx);
   registerSimCommands(program, ctx);
   registerScaleOutCommands(program, ctx);
+  registerDbCommands(program, ctx);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

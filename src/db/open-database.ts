@@ -16,6 +16,7 @@ import pg from 'pg';
 import { HitchError } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
+import { postgresStartError } from './postgres-setup.ts';
 import { QueryCounter, countingDialect, type QueryStats } from './query-count.ts';
 import type { Database } from './schema.ts';
 
@@ -74,7 +75,8 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
       await migrate(db);
     } catch (e) {
       await db.destroy();
-      throw e;
+      // The first query is where a missing server, role or database shows: say which, and how to fix it.
+      throw dialect === 'postgres' ? postgresStartError(e, url) : e;
     }
   }
   return { db, dialect, stats, close: () => db.destroy() };

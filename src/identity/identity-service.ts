@@ -106,10 +106,13 @@ export class IdentityService implements Authenticator {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Seed roles, projects and users once, on the first start of an empty database. */
-  async seed(seed: IdentitySeed): Promise<void> {
+  /**
+   * Seed roles, projects and users once, on the first start of an empty database. True when
+   * this call created them (with `seed`'s passwords); false when they were there already.
+   */
+  async seed(seed: IdentitySeed): Promise<boolean> {
     await this.store.ensureRoles();
-    if (await this.store.isSeeded()) return;
+    if (await this.store.isSeeded()) return false;
     const admin = await this.store.createProject('admin', { id: seed.adminProjectId, description: 'Bootstrap project' });
     const adminUser = await this.store.createUser('admin', seed.adminPassword, { id: seed.adminUserId, defaultProjectId: admin.id });
     for (const r of ['admin', 'member', 'reader']) await this.store.assignRole(adminUser.id, admin.id, r);
@@ -119,6 +122,7 @@ export class IdentityService implements Authenticator {
       for (const r of ['member', 'reader']) await this.store.assignRole(demoUser.id, demo.id, r);
     }
     await this.store.markSeeded();
+    return true;
   }
 
   async authenticatePassword(req: PasswordAuthRequest, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {

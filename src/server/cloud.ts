@@ -70,6 +70,8 @@ export interface ComputeHostParts {
 
 export interface Cloud {
   readonly app: FastifyInstance;
+  /** This start created the admin and demo users, with `credentials`' passwords (an empty database). */
+  readonly createdUsers: boolean;
   readonly db: HitchDb;
   readonly identity: IdentityService;
   readonly volumes: VolumeService;
@@ -100,7 +102,7 @@ export interface ServicesOptions extends Omit<CloudOptions, 'credentials' | 'adm
 }
 
 /** Block storage and compute on a database and a data plane: everything but HTTP and identity. */
-export type Services = Omit<Cloud, 'app' | 'identity'>;
+export type Services = Omit<Cloud, 'app' | 'identity' | 'createdUsers'>;
 
 /**
  * Wire the block storage and compute services over a data plane and run crash recovery for
@@ -132,7 +134,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     await migrateCompute(db.db);
     const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
-    const volumes = new VolumeService(db.db, backend);
+    const volumes = new VolumeService(db.db, backend, { maxSizeGiB: cfg.maxVolumeSizeGiB });
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
@@ -228,7 +230,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
   const { db, volumes, backend, compute, dispatch, hosts, sim, dataPlane } = services;
   try {
     const identity = new IdentityService(db.db);
-    await identity.seed({
+    const createdUsers = await identity.seed({
       adminPassword: opts.credentials.adminPassword,
       demoPassword: opts.credentials.demoPassword,
       ...(opts.adminProjectId ? { adminProjectId: opts.adminProjectId } : {}),
@@ -246,6 +248,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     return {
       ...services,
       app,
+      createdUsers,
       identity,
       async close() {
         for (const h of hosts) h.manager.stopReaping();

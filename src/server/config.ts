@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { CONNECTOR_PROPERTIES_TTL_MS } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
 import { MASK } from '../host/mask.ts';
+import { MAX_VOLUME_SIZE_GIB } from '../volume/volume-service.ts';
 
 export interface HitchConfig {
   /** Address to listen on; loopback by default (a cloud of one machine). */
@@ -35,6 +36,8 @@ export interface HitchConfig {
   readonly adminPassword: string | null;
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
+  /** The largest volume one may create, GiB: the API refuses more, the dashboard offers no more. */
+  readonly maxVolumeSizeGiB: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
   // --- the real data plane (backend tgt, virt libvirt) ---------------------------------------
@@ -85,6 +88,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   cinderFlow: 'attachments',
   adminPassword: null,
   detachTimeoutMs: 30_000,
+  maxVolumeSizeGiB: MAX_VOLUME_SIZE_GIB,
   logLevel: 'info',
   tgtPortals: Object.freeze(['127.0.0.1:3260']),
   tgtControlPort: 0,
@@ -115,6 +119,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   cinderFlow: 'HITCH_CINDER_FLOW',
   adminPassword: 'HITCH_ADMIN_PASSWORD',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
+  maxVolumeSizeGiB: 'HITCH_MAX_VOLUME_SIZE_GIB',
   logLevel: 'HITCH_LOG_LEVEL',
   tgtPortals: 'HITCH_TGT_PORTALS',
   tgtControlPort: 'HITCH_TGT_CONTROL_PORT',
@@ -212,6 +217,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     cinderFlow: oneOf('cinderFlow', get('cinderFlow'), ['attachments', 'legacy'] as const),
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
+    maxVolumeSizeGiB: int('maxVolumeSizeGiB', get('maxVolumeSizeGiB'), 1, 2_147_483_647),
     logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     tgtPortals: portals('tgtPortals', get('tgtPortals')),
     tgtControlPort: int('tgtControlPort', get('tgtControlPort'), 0, 32767),

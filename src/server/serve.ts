@@ -5,6 +5,8 @@
  * (mode 0600), creates a demo volume and a demo server, and prints the URL and the credentials
  * — the only time a secret is printed. Every start writes `dataDir/clouds.yaml`, so
  * `OS_CLIENT_CONFIG_FILE=<dataDir>/clouds.yaml openstack --os-cloud hitch …` works at once.
+ * Both are written once the server listens, never before: a start that fails (a busy port)
+ * leaves the files of the last start that worked, pointing at a server that was Hitch's.
  *
  * On the simulator the virtual clock is paced (`--sim-speed`, default 1 = real time), so an
  * attach takes as long as it would on the modelled hardware and its progress can be watched;
@@ -21,6 +23,7 @@ import YAML from 'yaml';
 import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
+import { bannerLines } from './banner.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
 
 export interface Credentials {
@@ -50,6 +53,32 @@ export const DEMO_VOLUME = 'demo-volume';
 export const DEMO_SERVER = 'demo-server';
 
 const genPassword = (): string => randomBytes(15).toString('base64url');
+
+/**
+ * Refuse a port another process holds before anything is built or written: listen on it and
+ * let go (the catalog and the files name the port, so it must be known good first). A process
+ * that takes it in between still fails the real listen, with the same message.
+ */
+async function checkPortFree(bind: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(port, bind, () => srv.close(() => resolve()));
+  }).catch((e: unknown) => {
+    throw listenError(e, bind, port);
+  });
+}
+
+function listenError(e: unknown, bind: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new HitchError('HITCH_CONFLICT', { reason: `cannot listen on ${bind}:${port}: another process holds that port (EADDRINUSE)`, next: 'Stop it, or choose another port with --port.' });
+  }
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return new HitchError('HITCH_CONFLICT', { reason: `cannot listen on ${bind}:${port} (${code})`, next: 'Choose another address or port with --bind or --port.' });
+  }
+  return e;
+}
 
 /** A port that is free on `host` now (the catalog needs the real port before listening). */
 export async function freePort(host: string): Promise<number> {
@@ -157,12 +186,35 @@ async function createDemoResources(cloud: Cloud, creds: Credentials): Promise<vo
   if (v.statusCode !== 202 || s.statusCode !== 202) throw new HitchError('HITCH_INTERNAL', { detail: `demo resources: volume ${v.statusCode}, server ${s.statusCode}` });
 }
 
+/** Whether demo-server is ACTIVE and demo-volume available, as the demo user sees them. */
+async function demoReady(cloud: Cloud, creds: Credentials): Promise<boolean> {
+  const tok = await cloud.app.inject({
+    method: 'POST',
+    url: '/identity/v3/auth/tokens',
+    payload: {
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: creds.demo.password } } },
+        scope: { project: { name: 'demo', domain: { id: 'default' } } },
+      },
+    },
+  });
+  const token = tok.headers['x-subject-token'];
+  if (tok.statusCode !== 201 || typeof token !== 'string') return false;
+  const headers = { 'x-auth-token': token };
+  const v = await cloud.app.inject({ method: 'GET', url: `/volume/v3/volumes/detail?name=${DEMO_VOLUME}`, headers });
+  const s = await cloud.app.inject({ method: 'GET', url: `/compute/v2.1/servers/detail?name=${DEMO_SERVER}`, headers });
+  const vols = v.statusCode === 200 ? (v.json() as { volumes: { name: string; status: string }[] }).volumes : [];
+  const srvs = s.statusCode === 200 ? (s.json() as { servers: { name: string; status: string }[] }).servers : [];
+  return vols.some((x) => x.name === DEMO_VOLUME && x.status === 'available') && srvs.some((x) => x.name === DEMO_SERVER && x.status === 'ACTIVE');
+}
+
 /** Start the all-in-one server. `out` receives the lines a person should read. */
 export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<RunningServer> {
   const { simSpeed: speedFlag, printConfig: _p, role, ...cfgFlags } = flags;
   let config = resolveConfig(cfgFlags, env);
   const speed = parseSpeed(speedFlag ?? env['HITCH_SIM_SPEED']);
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
+  else await checkPortFree(config.bind, config.port);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const existing = readCredentials(config.dataDir);
@@ -179,49 +231,45 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     ...(role ? { role } : {}),
   });
   let unpace = (): void => undefined;
+  const usable = !firstStart || cloud.createdUsers;
   try {
     // An API process has no compute host of its own: the demo server waits for an agent.
-    if (firstStart && role?.kind !== 'api') {
+    if (cloud.createdUsers && role?.kind !== 'api') {
       // Built on free-running virtual time, so the demo server is ACTIVE before anyone can ask.
       await createDemoResources(cloud, creds);
       await cloud.settle();
     }
     if (cloud.sim && speed > 0) unpace = paceClock(cloud.sim.clock, speed);
-    // Rewritten on every start: the URL follows --port/--public-url, the passwords stay.
-    writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
-    writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
     await cloud.app.listen({ host: config.bind, port: config.port }).catch((e: unknown) => {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        throw new HitchError('HITCH_CONFLICT', { reason: `cannot listen on ${config.bind}:${config.port} (${code}); choose another with --port or --bind` });
-      }
-      throw e;
+      throw listenError(e, config.bind, config.port);
     });
+    // Rewritten on every start, once listening: the URL follows --port/--public-url, the passwords
+    // stay. Not when this data directory had none and the database already had its users (another
+    // process's first start made them): these passwords would not be theirs.
+    if (usable) {
+      writeSecret(join(config.dataDir, 'credentials.json'), `${JSON.stringify(creds, null, 2)}\n`);
+      writeSecret(join(config.dataDir, 'clouds.yaml'), cloudsYaml(creds));
+    }
   } catch (e) {
     unpace();
     await cloud.close().catch(() => undefined);
     throw e;
   }
 
-  const clouds = join(config.dataDir, 'clouds.yaml');
-  out(`Hitch is running at ${config.publicUrl}/ (dashboard; APIs under /identity/v3, /volume/v3, /compute/v2.1)`);
-  out(`  data plane: ${config.backend === 'sim' ? `simulated, scenario ${config.scenario}, seed ${config.seed}, ${speed > 0 ? `${speed}x real time` : 'virtual time unpaced'}` : `${config.backend} + ${config.virt}`}`);
-  out(`  data: ${config.dataDir}`);
-  if (firstStart && role?.kind === 'api') {
-    out('  first start: created the admin and demo projects (start an agent per compute host: hitch agent --host NAME)');
-    out(`  admin  password ${creds.admin.password}`);
-    out(`  demo   password ${creds.demo.password}`);
-    out(`  (kept in ${join(config.dataDir, 'credentials.json')}; not printed again)`);
-  } else if (firstStart) {
-    out('  first start: created the admin and demo projects, the volume demo-volume and the server demo-server');
-    out(`  admin  password ${creds.admin.password}`);
-    out(`  demo   password ${creds.demo.password}`);
-    out(`  (kept in ${join(config.dataDir, 'credentials.json')}; not printed again)`);
-  } else {
-    out(`  credentials: ${join(config.dataDir, 'credentials.json')}`);
+  const credentialsFile = join(config.dataDir, 'credentials.json');
+  const info = cloud.dataPlane.simClient?.info;
+  for (const line of bannerLines({
+    config,
+    role: role?.kind === 'api' ? 'api' : 'all-in-one',
+    speed,
+    daemon: info ? { scenario: info.scenario, seed: info.seed, hosts: info.hosts.map((h) => h.name) } : null,
+    created: cloud.createdUsers ? { admin: creds.admin.password, demo: creds.demo.password } : null,
+    credentialsFile: usable ? credentialsFile : null,
+    demoReady: usable && (await demoReady(cloud, creds)),
+    agents: role?.kind === 'api' ? await cloud.dispatch.liveHosts() : [],
+  })) {
+    out(line);
   }
-  out(`  try: npx hitch attach ${DEMO_SERVER} ${DEMO_VOLUME}`);
-  out(`       OS_CLIENT_CONFIG_FILE=${clouds} openstack --os-cloud hitch server list`);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -234,13 +282,16 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   return { url: config.publicUrl, config, cloud, firstStart, stop };
 }
 
-/** The `serve` command: start, print, and stop cleanly on SIGINT/SIGTERM. */
-export async function serve(flags: ServeFlags, out: (line: string) => void = console.log): Promise<void> {
+/**
+ * The `serve` command: start, print, and stop cleanly on SIGINT/SIGTERM. Resolves once listening
+ * with the running server (null for `--print-config`).
+ */
+export async function serve(flags: ServeFlags, out: (line: string) => void = console.log): Promise<RunningServer | null> {
   if (flags.printConfig) {
     const { simSpeed, printConfig: _p, ...cfgFlags } = flags;
     const cfg = resolveConfig(cfgFlags);
     out(JSON.stringify({ ...printableConfig(cfg), simSpeed: parseSpeed(simSpeed ?? process.env['HITCH_SIM_SPEED']) }, null, 2));
-    return;
+    return null;
   }
   const server = await startServer(flags, process.env, out);
   let signals = 0;
@@ -263,4 +314,5 @@ export async function serve(flags: ServeFlags, out: (line: string) => void = con
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return server;
 }

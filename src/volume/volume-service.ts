@@ -55,13 +55,31 @@ function backendView(v: VolumeRow): BackendVolume {
   return { id: v.id, size: v.size, providerLocation: v.provider_location };
 }
 
+export interface VolumeServiceOptions {
+  /**
+   * The largest volume one may ask for, GiB (config `maxVolumeSizeGiB`): the one limit the API,
+   * the CLI (which leaves it to the API) and the dashboard (which reads it from the page) share.
+   */
+  readonly maxSizeGiB?: number;
+}
+
+/** The default of `maxVolumeSizeGiB`: 16 TiB. */
+export const MAX_VOLUME_SIZE_GIB = 16_384;
+
 export class VolumeService {
   readonly repo: VolumeRepo;
   readonly backend: VolumeBackend;
+  readonly maxSizeGiB: number;
 
-  constructor(db: Kysely<Database>, backend: VolumeBackend) {
+  constructor(db: Kysely<Database>, backend: VolumeBackend, opts: VolumeServiceOptions = {}) {
     this.repo = new VolumeRepo(db);
     this.backend = backend;
+    this.maxSizeGiB = opts.maxSizeGiB ?? MAX_VOLUME_SIZE_GIB;
+  }
+
+  /** Refuse a size over the limit, as Cinder's VolumeSizeExceedsLimit does (413). */
+  checkSize(size: number): void {
+    if (size > this.maxSizeGiB) throw new HitchError('HITCH_VOLUME_TOO_LARGE', { size, max: this.maxSizeGiB });
   }
 
   async init(): Promise<void> {
@@ -76,6 +94,7 @@ export class VolumeService {
   }
 
   async create(caller: Caller, input: CreateVolumeInput): Promise<VolumeRow> {
+    this.checkSize(input.size);
     const typeName = input.volumeType ?? '__DEFAULT__';
     const type = await this.repo.findType(typeName);
     if (!type) {

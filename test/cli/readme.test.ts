@@ -36,6 +36,11 @@ function examples(text: string): string[] {
 }
 
 describe('the README', () => {
+  it('stands alone in a clone: no path outside the repository', () => {
+    expect(README).not.toContain('../shared');
+    expect(readFileSync(join(ROOT, 'bench/README.md'), 'utf8')).not.toContain('../shared');
+  });
+
   it('starts with the two commands', () => {
     const first = examples(README.slice(0, README.indexOf('\n## ')));
     expect(first).toEqual(['npm install && npm start', 'bash scripts/install-test-peers.sh && npm test']);

@@ -11,6 +11,13 @@ import { runCli } from '../../src/cli/main.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
+/**
+ * Where the processes and commands of these tests note the last server started in a directory
+ * (`src/cli/last-serve.ts`): a directory of this test run, not the user's home.
+ */
+export const STATE_HOME = mkdtempSync(join(tmpdir(), 'hitch-state-'));
+process.once('exit', () => rmSync(STATE_HOME, { recursive: true, force: true }));
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -45,7 +52,7 @@ export async function spawnServe(args: string[], opts: { via?: 'npm' | 'bin'; da
   const port = await freePort();
   const all = ['--port', String(port), '--data-dir', dataDir, ...args];
   const [cmd, argv] = opts.via === 'npm' ? ['npm', ['start', '--silent', '--', ...all]] : [process.execPath, [join(ROOT, 'bin/hitch.js'), 'serve', ...all]];
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, HITCH_DATA_DIR: '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.via === 'npm' });
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, HITCH_DATA_DIR: '', XDG_STATE_HOME: STATE_HOME, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.via === 'npm' });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => (out += String(d)));
@@ -97,14 +104,14 @@ export interface CliResult {
 export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, tty: null });
+  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t), env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_STATE_HOME: STATE_HOME, ...env }, tty: null });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 /** Run the real `hitch` launcher as a child process. */
 export async function hitchBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/hitch.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin/hitch.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_STATE_HOME: STATE_HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += String(d)));

@@ -4,11 +4,15 @@
  * sleep. Used by the tests that kill and restart Hitch's processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/hitch.js');
+/** Where these processes note the last server started in a directory: not the user's home. */
+const STATE_HOME = mkdtempSync(join(tmpdir(), 'hitch-state-'));
+process.once('exit', () => rmSync(STATE_HOME, { recursive: true, force: true }));
 /** Every wait on a process or on the APIs is bounded by this (wall ms). */
 export const BOUND_MS = 60_000;
 
@@ -27,7 +31,7 @@ export interface Proc {
 export function startHitch(args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HITCH_DATA_DIR: '', ...env },
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HITCH_DATA_DIR: '', XDG_STATE_HOME: STATE_HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

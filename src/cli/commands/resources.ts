@@ -5,8 +5,9 @@ import type { CliContext } from '../context.ts';
 import { fields, json, table } from '../format.ts';
 import { findServer, findVolume, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
 
+/** A whole number of GiB; the upper limit is the server's (its maxVolumeSizeGiB), which the API enforces. */
 const positiveInt = (v: string): number => {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16384) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `size must be a whole number of GiB from 1 to 16384 (got ${v})` });
+  if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `size must be a whole number of GiB, at least 1 (got ${v})` });
   return Number(v);
 };
 

@@ -11,6 +11,7 @@
 import { Option, type Command } from 'commander';
 import { HitchError } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
+import { recordServe } from '../last-serve.ts';
 
 /** The options the data plane and the database need, shared by `api` and `agent`. */
 function planeOptions(c: Command): Command {
@@ -29,8 +30,8 @@ function planeOptions(c: Command): Command {
     .addOption(new Option('--config <file>', 'YAML or JSON config file (HITCH_CONFIG)'));
 }
 
-function requirePostgres(url: unknown, what: string): void {
-  const u = typeof url === 'string' ? url : process.env['HITCH_DATABASE_URL'];
+function requirePostgres(url: unknown, what: string, env: NodeJS.ProcessEnv): void {
+  const u = typeof url === 'string' ? url : env['HITCH_DATABASE_URL'];
   if (!u || !/^postgres(ql)?:\/\//.test(u)) {
     throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `${what} shares its state through PostgreSQL: give --database-url postgres://… (hitch serve is the one-process, SQLite mode)` });
   }
@@ -45,11 +46,12 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
       .addOption(new Option('--bind <address>', 'address to listen on (HITCH_BIND)'))
       .addOption(new Option('--public-url <url>', 'URL clients use, in the catalog')),
   ).action(async (o: Record<string, unknown>) => {
-    requirePostgres(o['databaseUrl'], 'hitch api');
+    requirePostgres(o['databaseUrl'], 'hitch api', ctx.io.env);
     // --data-dir is also a global option (for the client commands): honour either place, as serve does.
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
     const { serve } = await import('../../server/serve.ts');
-    await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}), simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
+    const running = await serve({ ...o, ...(dataDir !== undefined ? { dataDir } : {}), simSpeed: 0, role: { kind: 'api' } }, ctx.io.out);
+    if (running) recordServe(ctx.io.env, process.cwd(), { dataDir: running.config.dataDir, url: running.url });
   });
 
   planeOptions(
@@ -58,7 +60,7 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
       .description("run the agent of one compute host: recovers its unfinished operations, then takes its hosts' work from the queue")
       .requiredOption('--host <name>', 'the compute host this agent owns (a host of the data plane)'),
   ).action(async (o: Record<string, unknown> & { host: string }) => {
-    requirePostgres(o['databaseUrl'], 'hitch agent');
+    requirePostgres(o['databaseUrl'], 'hitch agent', ctx.io.env);
     const { host, ...flags } = o;
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
     const [{ resolveConfig }, { startAgent }] = await Promise.all([import('../../server/config.ts'), import('../../server/scale-out.ts')]);
