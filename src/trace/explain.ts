@@ -151,8 +151,13 @@ function pathFailure(p: S, spans: readonly S[]): string {
  * the connect returned (a path that came up later in the background restored it), with the
  * next step: the same portals are in every attach's connection to that array.
  */
-function redundancy(connect: S | undefined, paths: readonly S[], spans: readonly S[]): string[] {
+function redundancy(connect: S | undefined, allPaths: readonly S[], spans: readonly S[]): string[] {
   const usableAt = connect?.outcome === 'ok' ? connect.endMs : null;
+  // One path per portal: a connector that tried a portal again (Newton's, on every rescan round)
+  // has several attempts of it; the portal's last attempt says how it ended.
+  const byPortal = new Map<string, S>();
+  for (const p of allPaths) byPortal.set(String(p.attrs['portal']), p);
+  const paths = [...byPortal.values()];
   if (usableAt == null || paths.length < 2) return [];
   const upAtConnect = paths.filter((p) => p.outcome === 'ok' && p.endMs !== null && p.endMs <= usableAt);
   const down = paths.filter((p) => !upAtConnect.includes(p));
@@ -212,8 +217,12 @@ function diagnose(spans: readonly S[], t0: number, opEnd: number, running: boole
     if (connect?.endMs != null && connect.outcome === 'ok' && okPaths.length > 0) {
       // Usable when the first healthy path had its device; a connector that waited longer
       // (for the dead portal, for a map) returned later.
-      const first = okPaths.reduce((a, b) => ((b.endMs ?? Infinity) < (a.endMs ?? Infinity) ? b : a));
-      const usable = Math.min(first.endMs ?? connect.endMs, connect.endMs);
+      // A path is known usable when its device showed (a device wait under it, or the device
+      // named); a login alone (Newton's connector says no more) counts only at the connect's end.
+      const usableAtOf = (p: S): number =>
+        p.endMs !== null && (typeof p.attrs['device'] === 'string' || spans.some((c) => c.parentId === p.id && c.name === 'wait device' && c.outcome === 'ok')) ? p.endMs : (connect.endMs as number);
+      const first = okPaths.reduce((a, b) => (usableAtOf(b) < usableAtOf(a) ? b : a));
+      const usable = Math.min(usableAtOf(first), connect.endMs);
       line += `; the volume was usable at ${formatMs(usable - t0)} through ${String(first.attrs['portal'])}`;
       if (connect.endMs - usable >= 1000) line += `, the attach returned at ${formatMs(connect.endMs - t0)}`;
     }

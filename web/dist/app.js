@@ -65,8 +65,11 @@ function pathFailure(p, spans) {
   if (p.error?.code === "HITCH_ISCSI_AUTH_FAILED" || exit === 24) return "refused the login (authentication)";
   return "failed";
 }
-function redundancy(connect, paths, spans) {
+function redundancy(connect, allPaths, spans) {
   const usableAt = connect?.outcome === "ok" ? connect.endMs : null;
+  const byPortal = /* @__PURE__ */ new Map();
+  for (const p of allPaths) byPortal.set(String(p.attrs["portal"]), p);
+  const paths = [...byPortal.values()];
   if (usableAt == null || paths.length < 2) return [];
   const upAtConnect = paths.filter((p) => p.outcome === "ok" && p.endMs !== null && p.endMs <= usableAt);
   const down = paths.filter((p) => !upAtConnect.includes(p));
@@ -118,8 +121,9 @@ function diagnose(spans, t0, opEnd, running, now, crit) {
       line = `login to ${portal} ${allTimedOut ? "timed out" : "failed"} ${tries.length} times, ${each}${exitText}${allTimedOut ? "" : `: ${last.p.error?.message ?? last.p.error?.code ?? "error"}`}`;
     }
     if (connect?.endMs != null && connect.outcome === "ok" && okPaths.length > 0) {
-      const first = okPaths.reduce((a, b) => (b.endMs ?? Infinity) < (a.endMs ?? Infinity) ? b : a);
-      const usable = Math.min(first.endMs ?? connect.endMs, connect.endMs);
+      const usableAtOf = (p) => p.endMs !== null && (typeof p.attrs["device"] === "string" || spans.some((c) => c.parentId === p.id && c.name === "wait device" && c.outcome === "ok")) ? p.endMs : connect.endMs;
+      const first = okPaths.reduce((a, b) => usableAtOf(b) < usableAtOf(a) ? b : a);
+      const usable = Math.min(usableAtOf(first), connect.endMs);
       line += `; the volume was usable at ${formatMs(usable - t0)} through ${String(first.attrs["portal"])}`;
       if (connect.endMs - usable >= 1e3) line += `, the attach returned at ${formatMs(connect.endMs - t0)}`;
     }

@@ -280,6 +280,10 @@ export function buildTrace(op: Operation): BuiltTrace {
         if (b.isOpen(w)) {
           w.attrs['waitedMs'] = e.waitedMs;
           b.close(w, ts);
+        } else if (e.by && /do_reserve|reserve_block_device_name/.test(e.by)) {
+          // Newton's lockutils wrote no `Acquiring` line: the step starts where the wait did.
+          const s = step('reserve', ts - (e.waitedMs ?? 0));
+          if (e.waitedMs) b.close(b.open('lock', s, ts - e.waitedMs, { lock: e.lock, waitedMs: e.waitedMs }), ts);
         } else if (e.by && /do_(attach|detach)_volume/.test(e.by) && e.waitedMs !== null) {
           const s = step('lock-instance', ts - e.waitedMs);
           s.attrs['waitedMs'] = e.waitedMs;
@@ -357,7 +361,8 @@ export function buildTrace(op: Operation): BuiltTrace {
           if (err) closePath(e.portal, err.at, 'error', err);
           else b.settle(prev, ts);
         }
-        paths.set(e.portal, b.open('connect_path', portalParent(ts), ts, { portal: e.portal }));
+        // A serial connector (Newton) logs in again inside its rescan-and-retry loop.
+        paths.set(e.portal, b.open('connect_path', b.isOpen(devWait) ? devWait : portalParent(ts), ts, { portal: e.portal }));
         break;
       }
       case 'privsep.starting':
@@ -414,7 +419,8 @@ export function buildTrace(op: Operation): BuiltTrace {
         fail(ts, r.message, 'HITCH_ISCSI_LOGIN_FAILED');
         break;
       case 'device.missing': {
-        if (!b.isOpen(devWait)) devWait = b.open('wait device', connectSpan() ?? current(), ts, { path: /'(\/dev\/[^']+)'/.exec(e.paths)?.[1] ?? e.paths });
+        // Newton's loop: rescan, log in again, look for the device; not a wait for udev alone.
+        if (!b.isOpen(devWait)) devWait = b.open('rescan and retry', connectSpan() ?? current(), ts, { path: /'(\/dev\/[^']+)'/.exec(e.paths)?.[1] ?? e.paths });
         devWait.attrs['attempts'] = e.attempt + 1;
         break;
       }
