@@ -98,27 +98,37 @@ const CINDER = [
   `2017-03-14 10:00:07.719 3055 INFO eventlet.wsgi.server [${CINDER_REQ} 0512742ccde048e0b56a754bf76fc8b2 ca2fbd57936b45bf9abdb536dc152a6d - default default] 172.16.1.11 "POST /v2/${PROJECT}/volumes/${VOLUME}/action HTTP/1.1" status: 200  len: 650 time: 6.9912341`,
 ];
 
+// nova-api: the request that started it all (same request id: Nova's RPC carries the context).
+const NOVA_API = [
+  `2017-03-14 09:59:59.810 2001 INFO nova.api.openstack.compute.volumes ${CTX} Attach volume ${VOLUME} to instance ${SERVER} at /dev/vdb`,
+  `2017-03-14 10:00:00.230 2001 INFO nova.osapi_compute.wsgi.server ${CTX} 172.16.1.5 "POST /v2.1/${PROJECT}/servers/${SERVER}/os-volume_attachments HTTP/1.1" status: 200 len: 388 time: 0.4500000`,
+];
+
 let dir: string;
 let op: LogOperation;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hitch-oslog-nova-'));
   writeFileSync(join(dir, 'nova-compute.log'), `${NOVA.join('\n')}\n`);
   writeFileSync(join(dir, 'cinder.log'), `${CINDER.join('\n')}\n`);
-  const r = await readLogs([join(dir, 'nova-compute.log'), join(dir, 'cinder.log')]);
-  expect(r.lines).toEqual({ total: NOVA.length + CINDER.length, placed: NOVA.length + CINDER.length, unplaced: 0, other: 0 });
+  writeFileSync(join(dir, 'nova-api.log'), `${NOVA_API.join('\n')}\n`);
+  const r = await readLogs([join(dir, 'nova-compute.log'), join(dir, 'cinder.log'), join(dir, 'nova-api.log')]);
+  const all = NOVA.length + CINDER.length + NOVA_API.length;
+  expect(r.lines).toEqual({ total: all, placed: all, unplaced: 0, other: 0 });
   op = selectOperations(r)[0] as LogOperation;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('a Newton attach across nova-compute’s and cinder’s logs', () => {
-  it('is one attach: the volume, the server, ok, and the log’s own duration', () => {
-    expect(op.summary).toMatchObject({ kind: 'attach', via: 'nova', volume: VOLUME, server: SERVER, mountpoint: '/dev/vdb', outcome: 'ok', requestId: REQ, durationMs: 262_620 });
+describe('a Newton attach across nova-api’s, nova-compute’s and cinder’s logs', () => {
+  it('is one attach: the volume, the server, ok, and the logs’ own duration, from nova-api’s request', () => {
+    // nova-api's WSGI line ends at 10:00:00.230 after 0.45 s: the request came in at 09:59:59.780.
+    expect(op.summary).toMatchObject({ kind: 'attach', via: 'nova', volume: VOLUME, server: SERVER, mountpoint: '/dev/vdb', outcome: 'ok', requestId: REQ, durationMs: 262_840, start: '2017-03-14 09:59:59.810' });
+    expect(op.summary.sources).toHaveLength(3);
     expect(op.summary.requestIds).toEqual(expect.arrayContaining([REQ, CINDER_REQ]));
   });
 
   it('has the seed’s nine steps in order, and cinder’s side under the call it served', () => {
     const steps = op.report.rows.filter((r) => r.depth === 0).map((r) => r.name);
-    expect(steps).toEqual(['reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance']);
+    expect(steps).toEqual(['compute-api POST /v2.1/{project_id}/servers/{id}/os-volume_attachments', 'reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance']);
     const init = op.report.rows.find((r) => r.name === 'initialize-connection');
     expect(init?.durationMs).toBe(7000);
     const call = op.report.rows.find((r) => r.parentId === init?.id);
