@@ -203,16 +203,19 @@ export class ComputeManager {
       const trace = new Trace(this.#opts.clock);
       const adopt = this.#adopt.splice(0);
       let failures: readonly string[];
+      let pending: readonly string[] = [];
       try {
         const r = await reap(trace.root(), { keep: () => this.#neededConnections(), adopt });
         failures = r.failures;
+        pending = r.pending ?? [];
         if (r.reaped.length > 0 || r.failures.length > 0) this.lastReap = { atMs: this.#opts.clock.now(), reaped: r.reaped, failures: r.failures, trace };
       } catch (e) {
         // Adopted targets are owned by the initiator now; only the pass itself failed.
         failures = [toHitchError(e).message];
         this.lastReap = { atMs: this.#opts.clock.now(), reaped: [], failures, trace };
       }
-      if (failures.length === 0) return;
+      // A login iscsid may still complete is watched until its window has passed.
+      if (failures.length === 0 && pending.length === 0) return;
       const pause = REAP_RETRY_MS[attempt];
       if (pause === undefined || this.#reapStop.signal.aborted) return;
       try {

@@ -40,10 +40,15 @@ export interface HostVolumeConnector {
   reap?(span: Span, opts: { keep: () => Promise<readonly ConnectionInfo[]>; adopt?: readonly ConnectionInfo[] }): Promise<ReapOutcome>;
 }
 
-/** What a reap pass did; `failures` non-empty means leftovers remain and another pass is due. */
+/**
+ * What a reap pass did; `failures` non-empty means leftovers remain and another pass is due, and
+ * so does `pending`: logins iscsid may still complete (the caller gave up on them), watched
+ * until their window has passed.
+ */
 export interface ReapOutcome {
   readonly reaped: readonly string[];
   readonly failures: readonly string[];
+  readonly pending?: readonly string[];
 }
 
 export interface VolumeSummary {

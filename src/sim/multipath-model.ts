@@ -58,6 +58,15 @@ export class MultipathModel {
     return true;
   }
 
+  /**
+   * Whether `wwn` can never get a map (the `map-never` fault). On a real host that is a WWID
+   * blacklisted in multipath.conf: `multipath -a` refuses it and `multipathd add path` answers
+   * `blacklisted` (multipath-tools 0.9.4, Debian 12 guest).
+   */
+  refuses(wwn: string): boolean {
+    return this.#mapNever(wwn);
+  }
+
   #mapNever(wwn: string): boolean {
     const h = this.#host;
     return h.world.faults.peek('map-never', { now: h.world.clock.now(), host: h.name, wwn }) !== undefined;

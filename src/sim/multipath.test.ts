@@ -117,14 +117,14 @@ describe('data-plane floor', () => {
 });
 
 describe('map-never holds on every route', () => {
-  it('multipathd add path, multipath -a + add path, and plain multipath all fail to build the map', async () => {
+  it('multipath -a refuses the WWID, multipathd add path answers blacklisted, plain multipath fails to build the map (a blacklisted WWID on multipath-tools 0.9.4)', async () => {
     const host = createSimHost('healthy-single', { faults: [{ fault: 'map-never' }] });
     await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
     await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
     await host.clock.sleep(5_000);
     const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
-    expect((await host.exec('multipath', ['-a', wwn])).code).toBe(0);
-    expect(await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).toEqual({ code: 1, stdout: 'fail\n', stderr: '' });
+    expect(await host.exec('multipath', ['-a', wwn], { okCodes: 'any' })).toEqual({ code: 1, stdout: '', stderr: '' });
+    expect(await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).toEqual({ code: 0, stdout: 'blacklisted\n', stderr: '' });
     const plain = await host.exec('multipath', [], { okCodes: 'any' });
     expect(plain.code).toBe(1);
     expect(plain.stderr).toMatch(new RegExp(`^\\d+\\.\\d{6} \\| ${wwn}: domap \\(0\\) failure for create/reload map\\n$`));
@@ -141,6 +141,6 @@ describe('map-never holds on every route', () => {
     await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.t:new', '-p', '192.168.1.60:3260', '--op', 'new']);
     await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.t:new', '-p', '192.168.1.60:3260', '--login']);
     expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${lun.wwn}`, { timeoutMs: 30_000 })).toBe(false);
-    expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).stdout).toBe('fail\n');
+    expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).stdout).toBe('blacklisted\n');
   });
 });

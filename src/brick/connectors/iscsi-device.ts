@@ -25,51 +25,38 @@ export interface DeviceInfo {
 export interface FinishOptions {
   readonly multipath: boolean;
   readonly enforce: boolean;
-  readonly timeouts: { readonly multipathMs: number };
-  /** The map forcing already started on this volume's first disk (`forceMap`), if any. */
-  readonly forced?: Promise<ForcedMap | null>;
+  readonly timeouts: { readonly multipathMs: number; readonly mapGraceMs: number };
+  /** The WWID recording already started on this volume's first disk (`prepareMap`), if any. */
+  readonly forced?: Promise<PreparedMap | null>;
 }
 
-/** What `forceMap` did: for which WWN, and whether multipathd took the path. */
-export interface ForcedMap {
+/** What `prepareMap` did: for which WWN, and whether multipath took the WWID. */
+export interface PreparedMap {
   readonly wwn: string;
   readonly dev: string;
-  readonly daemonAnswered: boolean;
+  /** `multipath -a` succeeded; false: the WWID is blacklisted (or multipath refused it), no map will come. */
+  readonly recorded: boolean;
 }
 
 /**
- * Build the map for `dev`'s WWN now, on this one path, instead of waiting for multipathd's
- * own uevent handling (≈1 s, or never: find_multipaths waits for a second path, or for the
- * WWID to be in /etc/multipath/wwids): record the WWID, then add the path. Started as soon as
- * the disk exists, before udev is done with it, so it costs nothing on the attach's path;
- * the WWID being in the wwids file before udev's multipath rules run also means udev marks
- * the disk a multipath member at once. Slower portals join the map when they log in.
- * Null when the WWN cannot be read; never throws.
+ * As soon as the first disk exists in sysfs (before udev is done with it): record its WWID in
+ * /etc/multipath/wwids (`multipath -a`), so that with `find_multipaths yes` or `strict` udev's
+ * multipath rule marks the disk a multipath member and multipathd builds the map from udev's
+ * own event, on the first path. Nothing is asked of multipathd yet: a `multipathd add path` sent
+ * while udev still works on the disk is refused (`fail`: no ID_SERIAL in the udev database) and
+ * leaves the path an orphan that multipathd's own uevent then skips as "already in pathvec" —
+ * the map never comes (the first run on a real kernel, 8 of 10 connects). Null when the WWN
+ * cannot be read; never throws.
  */
-export async function forceMap(ctx: BrickContext, dev: string): Promise<ForcedMap | null> {
-  return ctx.span.run('force_map', { dev }, async (span) => {
+export async function prepareMap(ctx: BrickContext, dev: string): Promise<PreparedMap | null> {
+  return ctx.span.run('record_wwid', { dev }, async (span) => {
     const c: BrickContext = { ...ctx, span };
-    // Already in a map (multipathd was quicker, or the disk was mapped before): nothing to
-    // force. One look at the disk's holders, read with its WWN (neither needs the other); a map
-    // of this WWN over other paths only is not looked for — forcing then adds this path to it,
-    // which it needs anyway.
-    const [wwn, held] = await Promise.all([readWwn(c, dev).catch(() => null), holders(c, dev).then((h) => h[0], () => undefined)]);
+    const wwn = await readWwn(c, dev).catch(() => null);
     if (wwn === null) return null;
     span.set({ wwn });
-    if (held !== undefined) {
-      span.set({ dm: held });
-      return { wwn, dev, daemonAnswered: true };
-    }
-    try {
-      await mp.multipathAddWwid(c, wwn);
-      await mp.multipathdAddPath(c, `/dev/${dev}`);
-      return { wwn, dev, daemonAnswered: true };
-    } catch (e) {
-      // multipathd refusing the path (down, or the path blacklisted) means no map will come:
-      // nobody should wait for one.
-      emitLog(span, ctx.logger, 'warning', `Forcing the multipath map failed: ${e instanceof Error ? e.message : String(e)}`);
-      return { wwn, dev, daemonAnswered: false };
-    }
+    const recorded = await mp.multipathAddWwid(c, wwn).catch(() => false);
+    if (!recorded) emitLog(span, ctx.logger, 'warning', `multipath -a ${wwn} refused the WWID (blacklisted?): no multipath map will be built for it`);
+    return { wwn, dev, recorded };
   });
 }
 
@@ -86,39 +73,73 @@ async function mapOf(ctx: BrickContext, wwn: string, span: BrickContext['span'])
   return paths.length > 0 ? dm : null;
 }
 
-/** Wait (by event, bounded) for the map of `wwn`: `dm-uuid-mpath-<WWN>`, then `/dev/mapper/<WWN>`. */
-async function waitForMap(ctx: BrickContext, wwn: string, timeoutMs: number): Promise<string | null> {
+/**
+ * Wait (bounded) for the map over `dev`: udev's `dm-uuid-mpath-<WWN>` link (an event), and the
+ * disk's holders in sysfs (the map exists 0.4–0.9 s before udev links it on a real host).
+ */
+async function waitForMap(ctx: BrickContext, wwn: string, dev: string, timeoutMs: number, what: string): Promise<string | null> {
   const byId = `/dev/disk/by-id/dm-uuid-mpath-${wwn}`;
-  return ctx.span.run('wait multipath', { path: byId, timeoutMs }, async (span) => {
-    await ctx.host.waitForPath(byId, { timeoutMs });
-    return mapOf(ctx, wwn, span);
+  return ctx.span.run(what, { path: byId, timeoutMs }, async (span) => {
+    const c: BrickContext = { ...ctx, span };
+    const stop = new AbortController();
+    const held = (async (): Promise<string | null> => {
+      // Holders have no event: looked at with backoff while the link is awaited.
+      let pause = 50;
+      const deadline = ctx.host.clock.now() + timeoutMs;
+      while (!stop.signal.aborted && ctx.host.clock.now() < deadline) {
+        const h = (await holders(c, dev).catch(() => []))[0];
+        if (h !== undefined) return h;
+        await ctx.host.clock.sleep(Math.min(pause, Math.max(0, deadline - ctx.host.clock.now())), stop.signal).catch(() => undefined);
+        pause = Math.min(pause * 2, 500);
+      }
+      return null;
+    })();
+    const linked = ctx.host.waitForPath(byId, { timeoutMs, signal: stop.signal }).then(
+      async (ok) => (ok ? mapOf(c, wwn, span) : null),
+      () => null,
+    );
+    const first = await Promise.race([held, linked]);
+    const dm = first ?? (await Promise.all([held, linked])).find((x) => x !== null) ?? null;
+    stop.abort();
+    await Promise.allSettled([held, linked]);
+    if (dm) span.set({ dm });
+    return dm;
   });
 }
 
 export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p: PathDevice, opts: FinishOptions): Promise<DeviceInfo> {
   return ctx.span.run('find_device', { dev: p.dev }, async (span) => {
     const c: BrickContext = { ...ctx, span };
-    // Forcing started when the first disk appeared; it has finished by now as a rule (udev's
-    // links take longer than two commands). Wait for it anyway: nothing of this attach may
-    // still be changing the map once it returns. It read this disk's WWN already.
+    // The WWID was recorded when the first disk appeared; that has finished by now as a rule
+    // (udev's links take longer than one command). It read this disk's WWN already.
     const early = opts.multipath && opts.forced ? await opts.forced : null;
     const wwn = early !== null && early.dev === p.dev ? early.wwn : await readWwn(c, p.dev);
     emitLog(span, ctx.logger, 'info', `Device WWN = '${wwn}'`);
     let dm: string | null = null;
     if (opts.multipath) {
-      // The map forced over this disk holds it: one look at the disk's holders finds it.
-      const held = early !== null && early.wwn === wwn ? (await holders(c, p.dev).catch(() => []))[0] : undefined;
-      if (held !== undefined) span.set({ dm: held, paths: p.dev });
-      dm = held ?? (await mapOf(c, wwn, span));
+      const prepared = early !== null && early.wwn === wwn ? early : await prepareMap(c, p.dev);
+      dm = (await holders(c, p.dev).catch(() => []))[0] ?? (await mapOf(c, wwn, span));
+      // udev is done with the disk (its by-path link is there): multipathd, told by udev's event,
+      // builds the map itself within a moment. Wait for that first.
+      if (!dm && prepared?.recorded !== false) dm = await waitForMap(c, wwn, p.dev, opts.timeouts.mapGraceMs, 'wait multipath');
       if (!dm) {
-        // For another WWN, or none started, force now.
-        const forced = early !== null && early.wwn === wwn ? early : await forceMap(c, p.dev);
-        const daemonAnswered = forced?.daemonAnswered ?? false;
-        dm = daemonAnswered ? await waitForMap(c, wwn, opts.timeouts.multipathMs) : await mapOf(c, wwn, span);
+        // Not built by itself: ask now that udev's database has the disk.
+        const a = await mp.multipathdAddPath(c, `/dev/${p.dev}`);
+        span.set({ addPathAnswer: a.answer || `exit ${a.code}` });
+        if (a.code !== 0 || a.answer !== 'ok') {
+          emitLog(span, ctx.logger, 'warning', `multipathd add path /dev/${p.dev} answered '${a.answer}' (exit ${a.code})${a.noMap ? ': no map will be built' : ''}`);
+        }
+        // `ok` does not mean a map: only the map appearing does. Wait for it unless the answer
+        // rules it out (daemon down, path blacklisted).
+        if (!a.noMap) dm = await waitForMap(c, wwn, p.dev, opts.timeouts.multipathMs, 'wait multipath after add path');
+        // A map being built over the disk right now is the answer too: never hand out a disk a map holds.
+        dm ??= (await holders(c, p.dev).catch(() => []))[0] ?? null;
       }
       if (!dm) {
         if (opts.enforce) throw new HitchError('HITCH_MULTIPATH_NOT_FOUND', { wwn });
         emitLog(span, ctx.logger, 'warning', `Unable to find multipath device name for volume. Using path /dev/${p.dev} for volume.`);
+      } else {
+        span.set({ dm, paths: (await slaves(c, dm).catch(() => [])).join(',') });
       }
     }
     const path = dm ? `/dev/${dm}` : `/dev/${p.dev}`;
@@ -127,13 +148,28 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
   });
 }
 
-/** A path that logged in after the attach returned: make sure it is in the map. */
-export async function joinMap(ctx: BrickContext, p: PathDevice, device: DeviceInfo): Promise<void> {
-  await ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
+/**
+ * A path that logged in after the attach returned: see that it joins the map. multipathd adds it
+ * by itself from udev's event; only when it has not within the grace is it asked (`add path`,
+ * now that udev is done with the disk), and then the join is awaited. Returns whether it joined.
+ */
+export async function joinMap(ctx: BrickContext, p: PathDevice, device: DeviceInfo, timeouts: { readonly multipathMs: number; readonly mapGraceMs: number }): Promise<boolean> {
+  return ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
     const dm = device.path.split('/').pop() ?? '';
     const c: BrickContext = { ...ctx, span };
-    if (!(await holders(c, p.dev)).includes(dm)) await mp.multipathdAddPath(c, `/dev/${p.dev}`);
+    const holderLink = `/sys/block/${p.dev}/holders/${dm}`;
+    let joined = await ctx.host.waitForPath(holderLink, { timeoutMs: timeouts.mapGraceMs }).catch(() => false);
+    if (!joined) {
+      const a = await mp.multipathdAddPath(c, `/dev/${p.dev}`);
+      span.set({ addPathAnswer: a.answer || `exit ${a.code}` });
+      if (!a.noMap) joined = await ctx.host.waitForPath(holderLink, { timeoutMs: timeouts.multipathMs }).catch(() => false);
+      if (!joined) {
+        emitLog(span, ctx.logger, 'warning', `Path /dev/${p.dev} (${p.target.portal}) did not join ${device.path}: multipathd add path answered '${a.answer}' (exit ${a.code})`);
+        return false;
+      }
+    }
     emitLog(span, ctx.logger, 'info', `Path /dev/${p.dev} (${p.target.portal}) joined multipath device ${device.path}`);
+    return true;
   });
 }
 

@@ -72,6 +72,15 @@ async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiT
   let code: number;
   try {
     code = await iscsiadm.login(ctx, t, signal);
+  } catch (e) {
+    // Killing iscsiadm (an abort, brick's own timeout) does not stop iscsid's retries: the
+    // session may still appear, up to retry_max × login_timeout from now. The reaper watches.
+    if (isHitchError(e, 'HITCH_ABORTED') || isHitchError(e, 'HITCH_EXEC_TIMEOUT')) {
+      const windowMs = await loginWindowMs(ctx, state);
+      state.loginPending(t, ctx.host.clock.now() + windowMs);
+      emitLog(ctx.span, ctx.logger, 'info', `Gave up on the login to ${t.portal}; iscsid may still complete it within ${Math.round(windowMs / 1000)} s: the reaper watches for that session`);
+    }
+    throw e;
   } finally {
     login.end();
   }
@@ -87,6 +96,20 @@ async function ensureSession(ctx: BrickContext, state: IscsiHostState, t: IscsiT
   if (code === 15) emitLog(ctx.span, ctx.logger, 'debug', `Reusing iSCSI session ${s.sid} to ${t.portal} ${t.iqn} (already logged in)`);
   state.rememberSession(t, s.sid);
   return { session: s, targets: guessed?.targets ?? null };
+}
+
+/**
+ * How long iscsid may go on with a login after its caller gave up: `initial_login_retry_max`
+ * attempts of `login_timeout` each (iscsid.conf's node settings, which new records take; Debian's
+ * defaults 8 × 15 s), one attempt more for the one under way, and 5 s for the kernel's part.
+ */
+async function loginWindowMs(ctx: BrickContext, state: IscsiHostState): Promise<number> {
+  const d = await state.nodeRecords.defaults(ctx).catch(() => new Map<string, string>());
+  const timeoutS = Number(d.get('node.conn[0].timeo.login_timeout') ?? 15);
+  const retries = Number(d.get('node.session.initial_login_retry_max') ?? 8);
+  const t = Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : 15;
+  const r = Number.isFinite(retries) && retries >= 0 ? retries : 8;
+  return (t * (r + 1) + 5) * 1000;
 }
 
 /** The session a path logged in to (or found), and its SCSI targets when they were read on the way. */

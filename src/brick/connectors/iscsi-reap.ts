@@ -34,6 +34,11 @@ export interface ReapReport {
   readonly failures: readonly string[];
   /** Owned targets left alone because an attachment needs them. */
   readonly kept: readonly string[];
+  /**
+   * Targets with a login iscsid may still complete (`portal,iqn until +Ns`): present only when
+   * there are some. Another pass is due before that window ends.
+   */
+  readonly pending?: readonly string[];
 }
 
 export interface ReapOptions {
@@ -55,6 +60,7 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
 
   const reaped: string[] = [];
   const failures: string[] = [];
+  const pending: string[] = [];
   await ctx.span.run('reap', { targets: candidates.map(targetKey).join(' ') }, async (span) => {
     const c: BrickContext = { ...ctx, span };
     for (const t of candidates) {
@@ -95,16 +101,24 @@ export async function reapIscsiTargets(ctx: BrickContext, state: IscsiHostState,
           mine.push(...left);
         }
         if (mine.length === 0) await attempt(`delete node ${t.portal}`, () => iscsiadm.nodeDelete(c, t));
+        // A login iscsid may still complete: the target stays owned until its window is over.
+        const until = state.pendingLoginUntil(t);
+        const now = ctx.host.clock.now();
+        if (until !== null && now >= until) state.loginSettled(t);
+        if (until !== null && now < until) pending.push(`${targetKey(t)} until +${Math.ceil((until - now) / 1000)} s`);
+        if (session) emitLog(span, ctx.logger, until !== null ? 'warning' : 'info', `Found a session to ${t.portal} ${t.iqn} that no attachment needs${until !== null ? ' (a login given up on, completed by iscsid)' : ''}; removed it`);
         if (mine.length === 0) {
           state.disown(t);
-          reaped.push(targetKey(t));
-          emitLog(span, ctx.logger, 'info', `Reaped iSCSI target ${t.iqn} at ${t.portal}: no attachment on this host needs it`);
+          if (until === null || now >= until) {
+            reaped.push(targetKey(t));
+            emitLog(span, ctx.logger, 'info', `Reaped iSCSI target ${t.iqn} at ${t.portal}: no attachment on this host needs it`);
+          }
         } else {
           failures.push(...mine);
         }
       });
     }
-    span.set({ reaped: reaped.join(' '), ...(failures.length ? { failures: failures.join('; ') } : {}) });
+    span.set({ reaped: reaped.join(' '), ...(failures.length ? { failures: failures.join('; ') } : {}), ...(pending.length ? { pending: pending.join('; ') } : {}) });
   });
-  return { reaped, failures, kept };
+  return { reaped, failures, kept, ...(pending.length ? { pending } : {}) };
 }

@@ -46,6 +46,31 @@ export class IscsiHostState {
    */
   readonly #sessions = new Map<string, number>();
 
+  /**
+   * targetKey → until when (host clock) a login this connector gave up on may still produce a
+   * session. iscsid, not iscsiadm, runs a login's retries: killing the calling iscsiadm (an
+   * aborted background portal, a detach) does not cancel them, and the session can appear up to
+   * retry_max × login_timeout later, owned by nobody, even after the node record is gone. The
+   * target stays owned until then, and the reaper looks for that session.
+   */
+  readonly #pendingLogins = new Map<string, number>();
+
+  loginPending(t: Pick<IscsiTarget, 'portal' | 'iqn'>, untilMs: number): void {
+    this.own(t);
+    const k = targetKey(t);
+    this.#pendingLogins.set(k, Math.max(untilMs, this.#pendingLogins.get(k) ?? 0));
+  }
+
+  /** Until when a login to `t` may still complete, or null. */
+  pendingLoginUntil(t: Pick<IscsiTarget, 'portal' | 'iqn'>): number | null {
+    return this.#pendingLogins.get(targetKey(t)) ?? null;
+  }
+
+  /** The window of a pending login to `t` is over. */
+  loginSettled(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
+    this.#pendingLogins.delete(targetKey(t));
+  }
+
   rememberSession(t: Pick<IscsiTarget, 'portal' | 'iqn'>, sid: number): void {
     this.#sessions.set(targetKey(t), sid);
     if (this.#newest === null || sid > this.#newest) this.#newest = sid;
@@ -87,10 +112,13 @@ export class IscsiHostState {
     if (!this.#claims.has(k)) this.#unclaimedOwned.add(k);
   }
 
-  /** Done with `t` — unless a map over its disks is still to be flushed: then the reaper is not. */
+  /**
+   * Done with `t` — unless a map over its disks is still to be flushed, or a login to it may still
+   * complete: then the reaper is not.
+   */
   disown(t: Pick<IscsiTarget, 'portal' | 'iqn'>): void {
     const k = targetKey(t);
-    if (this.#unflushedMaps.has(k)) return;
+    if (this.#unflushedMaps.has(k) || this.#pendingLogins.has(k)) return;
     this.#owned.delete(k);
     this.#unclaimedOwned.delete(k);
   }

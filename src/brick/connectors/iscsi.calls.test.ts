@@ -92,7 +92,9 @@ describe('host calls per attach do not grow with the volumes already on the host
   it('multipath (two portals): the same calls with 50 other volumes (100 sessions) as with none', async () => {
     const alone = await measure(0, true);
     expect(await measure(50, true)).toEqual(alone);
-    expect(alone.connect['total']).toBeLessThanOrEqual(23);
+    // 23 before brick waited for multipathd to build the map from udev's event: the disk's
+    // holders are looked at (one readdir, with backoff) while udev's map link is awaited.
+    expect(alone.connect['total']).toBeLessThanOrEqual(31);
     expect(alone.disconnect['total']).toBeLessThanOrEqual(20);
   });
 

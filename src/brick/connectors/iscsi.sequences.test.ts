@@ -4,7 +4,7 @@ import type { Host } from '../../host/host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { Trace } from '../../trace/span.ts';
 import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
-import { IscsiConnector } from './iscsi.ts';
+import { DEFAULT_ISCSI_TIMEOUTS, IscsiConnector } from './iscsi.ts';
 import { EMPTY, node, rig } from './iscsi.test-helpers.ts';
 
 /**
@@ -65,14 +65,14 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     expect(r.host.commands()).toEqual([
       node(IQN, P1, '--login'),
       node(IQN, P2, '--login'),
-      // The first disk is in sysfs once its scan returns: the map is built on it then, while
-      // udev works on its links — not at multipathd's pace, and not after udev.
+      // The first disk is in sysfs once its scan returns: its WWID is recorded then, while udev
+      // works on its links. multipathd builds the map (and adds the second path) from udev's own
+      // events: no `multipathd add path`, which a real multipathd refuses (`fail`) while udev
+      // has not stored the disk's ID_SERIAL — and then never maps that path.
       `multipath -a ${W1}`,
-      'multipathd add path /dev/sdb',
-      'multipathd add path /dev/sdc', // the second path joins the map the caller already has
     ]);
     const at = (line: string): number => r.host.calls.find((c) => c.op === 'exec' && [c.cmd, ...c.args].join(' ') === line)?.atMs ?? -1;
-    expect(at('multipathd add path /dev/sdb')).toBeLessThan(45 + 15 + 100); // before the by-path link
+    expect(at(`multipath -a ${W1}`)).toBeLessThan(45 + 15 + 100); // before the by-path link
     expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`, `/etc/iscsi/nodes/${IQN}/127.0.0.2,3261 (0600)`]);
     expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1', '/sys/class/scsi_host/host3/scan <- 0 0 1']);
     r.host.clear();
@@ -91,12 +91,22 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     expect(r.fake.snapshot()).toEqual(EMPTY);
   });
 
-  it('multipathd does not map a lone path: forced with multipath -a + multipathd add path', async () => {
+  it('multipathd does not map a lone path by itself: multipath -a makes it, from udev\'s own event (no add path)', async () => {
     const r = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } } }], autoMap: false });
     const dev = await r.conn.connectVolume(r.trace.root(), one);
     expect(dev.path).toBe('/dev/dm-0');
+    expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), `multipath -a ${W1}`]);
+    // the login (5 + 40), the scan (15), udev (100), multipathd's map delay (1000)
+    expect(r.now()).toBeLessThanOrEqual(5 + 40 + 15 + 100 + 1000 + 10);
+  });
+
+  it('multipathd never maps it by itself: after the grace, add path, then the map', async () => {
+    const r = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1 } } }], autoMap: false, mapDelayMs: 60_000 });
+    const dev = await r.conn.connectVolume(r.trace.root(), one);
+    expect(dev.path).toBe('/dev/dm-0');
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), `multipath -a ${W1}`, 'multipathd add path /dev/sdb']);
-    expect(r.now()).toBe(5 + 40 + 15 + 100); // the map was there when udev's link came
+    expect(r.now()).toBeGreaterThanOrEqual(5 + 40 + 15 + 100 + DEFAULT_ISCSI_TIMEOUTS.mapGraceMs);
+    expect(r.now()).toBeLessThanOrEqual(5 + 40 + 15 + 100 + DEFAULT_ISCSI_TIMEOUTS.mapGraceMs + 600);
   });
 
   it('no map ever: single-path fallback, or HITCH_MULTIPATH_NOT_FOUND (and clean) when enforced', async () => {

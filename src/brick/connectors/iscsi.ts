@@ -16,7 +16,7 @@ import type { BrickContext } from '../tools/run.ts';
 import { DEBIAN_NODES_DIR } from '../tools/node-record.ts';
 import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './iscsi-path.ts';
 import { IscsiHostState, volumeKey } from './iscsi-state.ts';
-import { finishAttach, flushLeftoverMaps, flushMapsOf, forceMap, joinMap, mapNamesFor, type DeviceInfo, type ForcedMap } from './iscsi-device.ts';
+import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, prepareMap, type DeviceInfo, type PreparedMap } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
 import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
 
@@ -27,6 +27,12 @@ export type { ReapOptions, ReapReport, TargetRef } from './iscsi-reap.ts';
 export interface IscsiTimeouts extends PathTimeouts {
   /** How long the multipath map may take to appear once forced, before the single-path fallback. */
   readonly multipathMs: number;
+  /**
+   * How long multipathd gets to build the map (or add a late path) by itself from udev's event,
+   * once udev is done with the disk, before brick asks it with `multipathd add path`. On a real
+   * host (Debian 12 under TCG) the map existed 0.25–0.9 s after udev's event.
+   */
+  readonly mapGraceMs: number;
 }
 
 export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
@@ -34,6 +40,7 @@ export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
   scans: 3,
   deleteMs: 10_000,
   multipathMs: 5_000,
+  mapGraceMs: 3_000,
 };
 
 export interface IscsiConnectorOptions {
@@ -133,9 +140,9 @@ export class IscsiConnector {
       await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner);
     };
 
-    // Multipath: start building the map on the first disk that appears, while udev works on it.
-    let forced: Promise<ForcedMap | null> | undefined;
-    const onDisk = multipath ? (dev: string): void => void (forced ??= forceMap(ctx, dev).catch(() => null)) : undefined;
+    // Multipath: record the WWID as soon as the first disk appears, while udev works on it.
+    let forced: Promise<PreparedMap | null> | undefined;
+    const onDisk = multipath ? (dev: string): void => void (forced ??= prepareMap(ctx, dev).catch(() => null)) : undefined;
     const pathOpts = { timeouts: this.#timeouts, nodesDir: this.#opts.iscsiNodesDir ?? DEBIAN_NODES_DIR, ...(onDisk ? { onDisk } : {}) };
     const tasks = ci.targets.map((t) =>
       connectPath(ctx, this.#state, t, ci.auth, pathOpts, abort.signal).then(async (p) => {
@@ -195,13 +202,21 @@ export class IscsiConnector {
     }
   }
 
-  /** A path that connected after the attach settled: join the map, or clean it up. */
+  /**
+   * A path that connected after the attach settled: join the map. With multipath in use a
+   * connected path is never torn down as surplus — even when the attach fell back to one path
+   * (the volume's disconnect removes every path); only a single-path connector drops the rest.
+   */
   async #settlePath(ctx: BrickContext, p: PathDevice, device: DeviceInfo | null, winner: PathDevice | null): Promise<void> {
     if (device?.multipath_id) {
-      await joinMap(ctx, p, device).catch(() => undefined);
+      await joinMap(ctx, p, device, this.#timeouts).catch(() => false);
       return;
     }
     if (p === winner) return;
+    if (device !== null && this.#opts.multipath) {
+      emitLog(ctx.span, ctx.logger, 'info', `Keeping path /dev/${p.dev} (${p.target.portal}): multipath is in use, the volume's disconnect removes it`);
+      return;
+    }
     // Single path (or failed attach): this path is surplus.
     await cleanupPath(ctx, this.#state, p.target, p.dev, this.#timeouts, { loggedIn: true });
   }

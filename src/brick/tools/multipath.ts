@@ -13,14 +13,38 @@ export async function multipathdStatus(ctx: BrickContext): Promise<MultipathdSta
   return r.code === 0 ? parseMultipathdStatus(r.stdout) : null;
 }
 
-/** `multipath -a <wwid>`: add the WWID to /etc/multipath/wwids so multipathd will map it. */
-export async function multipathAddWwid(ctx: BrickContext, wwn: string): Promise<void> {
-  await run(ctx, 'multipath', ['-a', wwn], { timeoutMs: MULTIPATH_TIMEOUT_MS });
+/**
+ * `multipath -a <wwid>`: add the WWID to /etc/multipath/wwids, so that udev's multipath rule and
+ * multipathd (find_multipaths `yes` or `strict`) treat its paths as multipath members from the
+ * first one. False when multipath refuses (multipath-tools 0.9.4 answers a blacklisted WWID with
+ * exit 1 and no output): no map will be built for it.
+ */
+export async function multipathAddWwid(ctx: BrickContext, wwn: string): Promise<boolean> {
+  const r = await run(ctx, 'multipath', ['-a', wwn], { okCodes: 'any', timeoutMs: MULTIPATH_TIMEOUT_MS });
+  return r.code === 0;
 }
 
-/** `multipathd add path /dev/sdX`: ask the daemon to (re)consider a path now. */
-export async function multipathdAddPath(ctx: BrickContext, dev: string): Promise<void> {
-  await run(ctx, 'multipathd', ['add', 'path', dev], { timeoutMs: MULTIPATH_TIMEOUT_MS });
+/** What multipathd answered to `add path`. */
+export interface AddPathAnswer {
+  readonly code: number;
+  /** multipathd's reply on stdout: `ok`, `fail`, `blacklisted`, … (empty when the daemon is down). */
+  readonly answer: string;
+  /**
+   * The answer rules a map out: the daemon is not running (exit 1, nothing on stdout) or the path
+   * is blacklisted. Any other answer — `ok` included — says nothing either way: multipath-tools
+   * 0.9.4 answers `ok` when it builds no map (`find_multipaths yes` with one path), and `fail`
+   * when udev has not yet stored the disk's ID_SERIAL, while its own uevent handling may build
+   * the map a moment later. Only the map appearing says a map exists.
+   */
+  readonly noMap: boolean;
+}
+
+/** `multipathd add path /dev/sdX`: ask the daemon to (re)consider a path now. Never throws for an answer. */
+export async function multipathdAddPath(ctx: BrickContext, dev: string): Promise<AddPathAnswer> {
+  const r = await run(ctx, 'multipathd', ['add', 'path', dev], { okCodes: 'any', timeoutMs: MULTIPATH_TIMEOUT_MS });
+  const answer = r.stdout.trim();
+  const down = r.code !== 0 && answer === '';
+  return { code: r.code, answer, noMap: down || /blacklisted/i.test(answer) };
 }
 
 /** `multipathd del path /dev/sdX`; failure is harmless (the path may be gone already). */

@@ -53,7 +53,10 @@ export async function run(ctx: BrickContext, cmd: string, args: readonly string[
     span.set({ exitCode: res.code });
     const ok = opts.okCodes ?? [0];
     if (ok !== 'any' && !ok.includes(res.code)) {
-      const stderr = maskSecrets(res.stderr.trim() || res.stdout.trim(), opts.secrets);
+      // Both streams: a daemon's answer (multipathd's `fail`) is on stdout, warnings on stderr.
+      const err = res.stderr.trim();
+      const out = res.stdout.trim();
+      const stderr = maskSecrets(err && out ? `${err} (stdout: ${out})` : err || out, opts.secrets);
       span.set({ stderr });
       throw new HitchError('HITCH_EXEC_FAILED', { command, exitCode: res.code, stderr });
     }

@@ -78,6 +78,8 @@ export async function multipath(ctx: CommandContext): Promise<CommandOutput> {
       if (ref === undefined) return out(1, '', MULTIPATH_USAGE);
       const wwn = ref.startsWith('/') ? ctx.host.diskList().find((d) => `/dev/${d.name}` === ref)?.lun.wwn : ref;
       if (wwn === undefined) return out(1, '', `${uptime(ctx)} | ${ref}: can't find path\n`);
+      // A blacklisted WWID (map-never): exit 1 and no output, as multipath-tools 0.9.4 answers.
+      if (mp.refuses(wwn)) return out(1);
       mp.addWwid(wwn);
       return out(0, `wwid '${wwn}' added\n`);
     }
@@ -137,6 +139,8 @@ export async function multipathd(ctx: CommandContext): Promise<CommandOutput> {
     case 'add path': {
       const d = arg === undefined ? undefined : ctx.host.disks.get(arg.split('/').pop() ?? arg);
       if (d === undefined) return out(1, 'fail\n');
+      // A blacklisted WWID (map-never): multipathd answers `blacklisted`, exit 0 (0.9.4).
+      if (mp.refuses(d.lun.wwn)) return out(0, 'blacklisted\n');
       // multipathd's client prints "fail" when the daemon could not add the path to a map.
       if (mp.addPath(d) === undefined) return out(1, 'fail\n');
       return out(0, 'ok\n');
