@@ -4,7 +4,7 @@
  *
  *   npm run bench                          everything
  *   npm run bench -- --scenario seed       figure 1 for one scenario only
- *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli
+ *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli,real-host
  *   npm run bench -- --no-os-brick --quick
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { BATCHES, WARMUP, measureControlPlane, type ControlPlaneResult } from '.
 import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
 import { ms, ratio, table } from './lib/stats.ts';
 import { osBrickAvailable } from './peers/os-brick-peer.ts';
+import { measureRealHost, renderRealHost } from './real-host.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -170,6 +171,13 @@ try {
         rows.map((r) => [r.database, r.request, r.requestsPerSecond.toFixed(1), r.completed ? ms(r.p99Ms) : '—', ms(r.singleMs), String(r.completed), String(r.non2xx), String(r.errors), String(r.timeouts), `${r.durationS} s`]),
       ),
     );
+  }
+  if (sections.has('real-host')) {
+    // A real Linux storage host in a QEMU guest (root; scripts/build-storage-host.sh): only when asked for.
+    log('\n6. Real host: Hitch and os-brick 6.1 on a real kernel, udev, iscsid, multipathd and tgt');
+    const f = await measureRealHost(log);
+    results['realHost'] = f;
+    log(renderRealHost(f));
   }
   if (sections.has('scale-out')) {
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {

@@ -14,11 +14,17 @@
 #   open-iscsi                 – the host's initiator name (/etc/iscsi/initiatorname.iscsi), which the
 #                                connector reports and QEMU logs in with (no kernel initiator needed)
 #   cpio, kmod                 – scripts/build-test-guest.sh packs the tiny guest's initramfs
+#   debootstrap, e2fsprogs,
+#   util-linux (flock)         – scripts/build-storage-host.sh builds the storage host guest (Debian 12
+#                                kernel, debootstrapped root with open-iscsi, multipath-tools, tgt,
+#                                python3-os-brick) that test/storage-host boots under QEMU; run at the
+#                                end of this script (as root), cached on the package versions
 #   chromium                   – headless browser for the dashboard test
 set -euo pipefail
 
 PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium
-  tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod python3-os-brick)
+  tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod python3-os-brick
+  debootstrap e2fsprogs util-linux)
 # Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.
 if [[ -n "${HITCH_EXTRA_PEERS:-}" ]]; then read -r -a extra <<<"$HITCH_EXTRA_PEERS"; PEERS+=("${extra[@]}"); fi
 
@@ -45,4 +51,12 @@ fi
 cd "$(dirname "$0")/.."
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
+fi
+
+# The storage host guest image (minutes on a fresh machine, seconds when cached). Root only: it
+# debootstraps and chroots. Without root the storage-host suite says what is missing.
+if [[ $(id -u) -eq 0 ]]; then
+  t0=$SECONDS
+  bash scripts/build-storage-host.sh >/dev/null
+  echo "install-test-peers: storage host guest image ready ($((SECONDS - t0)) s)"
 fi

@@ -37,6 +37,8 @@ interface ConnectObservation {
   /** A raw disk was returned while a map held it (at return, or once settled). */
   readonly rawUnderMap: boolean;
   readonly commands: number;
+  /** Present when the map had fewer paths than portals once brick settled. */
+  readonly diagnosis?: { readonly paths: string; readonly laterPaths: number; readonly afterMs: number };
 }
 
 function dmOf(path: string): string | null {
@@ -57,7 +59,17 @@ async function observeConnect(h: HitchOnGuest, ci: ReturnType<typeof connectionI
   await h.brick.settled();
   const pathsSettled = dm ? mapInfo(dm).slaves.length : 0;
   const rawUnderMap = rawAtReturn || (!dm && holdersOf(raw).length > 0);
-  return { device: d.path, path: d.path, ms, pathsAtReturn, pathsSettled, rawUnderMap, commands: h.commands.length - before };
+  // When brick's background work settled with fewer paths in the map than portals: what
+  // multipathd says, and whether the path joins later.
+  let diagnosis: { paths: string; laterPaths: number; afterMs: number } | undefined;
+  const portals = ((ci.data['target_portals'] as string[] | undefined) ?? []).length;
+  if (dm && pathsSettled < portals) {
+    const paths = (await sh('multipathd', ['show', 'paths', 'format', '%d %w %t %T %m'])).stdout.trim();
+    const t1 = Date.now();
+    const later = await until('every path in the map', () => (mapInfo(dm).slaves.length >= portals ? mapInfo(dm).slaves.length : undefined), 30_000).catch(() => mapInfo(dm).slaves.length);
+    diagnosis = { paths, laterPaths: later, afterMs: Date.now() - t1 };
+  }
+  return { device: d.path, path: d.path, ms, pathsAtReturn, pathsSettled, rawUnderMap, commands: h.commands.length - before, ...(diagnosis ? { diagnosis } : {}) };
 }
 
 async function disconnect(h: HitchOnGuest, ci: ReturnType<typeof connectionInfo>): Promise<number> {

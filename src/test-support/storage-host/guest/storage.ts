@@ -8,7 +8,7 @@
  * guest has no network device.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 
 export const PORTALS = ['127.0.0.1:3260', '127.0.0.2:3260'] as const;
 export const INITIATOR_NAME_FILE = '/etc/iscsi/initiatorname.iscsi';
@@ -141,6 +141,30 @@ export function leftovers(): Leftovers {
   const maps = ls('/sys/block')
     .filter((d) => d.startsWith('dm-'))
     .map((d) => `${readTrim(`/sys/block/${d}/dm/name`)} (${d})`);
+  return { sessions, nodes, disks, maps };
+}
+
+/**
+ * What is left of these targets only: their sessions and node records, the disks of those
+ * sessions, and the maps over those disks (for a case where two initiators run side by side).
+ */
+export function leftoversOf(iqns: readonly string[]): Leftovers {
+  const all = leftovers();
+  const sessions = all.sessions.filter((s) => iqns.includes(s.split(' ')[2] ?? ''));
+  const sids = new Set(sessions.map((s) => s.split(' ')[0]));
+  const disks = all.disks.filter((d) => {
+    try {
+      const m = /\/session(\d+)\//.exec(realpathSync(`/sys/block/${d}/device`));
+      return m !== null && sids.has(m[1]);
+    } catch {
+      return false;
+    }
+  });
+  const maps = all.maps.filter((m) => {
+    const dm = /\((dm-\d+)\)$/.exec(m)?.[1] ?? '';
+    return ls(`/sys/block/${dm}/slaves`).some((s) => disks.includes(s));
+  });
+  const nodes = all.nodes.filter((n) => iqns.some((q) => n.includes(`/${q}/`)));
   return { sessions, nodes, disks, maps };
 }
 

@@ -1,0 +1,344 @@
+/**
+ * `npm run bench -- --only real-host`, inside the storage host guest: each case of the
+ * storage-host suite run by Hitch's brick and by Debian's os-brick 6.1 on the same real kernel,
+ * udev, iscsid, multipathd and tgt, each side from a clean start, plus the honest floor (what any
+ * correct initiator must pay: the login, the LUN scan to udev's link, and multipathd's map where
+ * multipath is used) and, for two cases, Hitch's whole attach through its HTTP APIs.
+ *
+ * Wall-clock milliseconds on a TCG guest: slow, so the ratios (measured in the same boot) are the
+ * figures. bench/real-host.ts boots the guest, prints the table and writes the JSON.
+ */
+import { existsSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GuestCases, GuestContext } from '../src/test-support/storage-host/guest/runner.ts';
+import {
+  leftoversOf,
+  DEFAULT_LOGIN,
+  SHORT_LOGIN,
+  leftovers,
+  mapInfo,
+  must,
+  sleep,
+  until,
+  verifyIo,
+  type Leftovers,
+  type LoginTimeouts,
+  type StorageSetup,
+} from '../src/test-support/storage-host/guest/storage.ts';
+import { connectionInfo, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from '../test/storage-host/hitch-guest.ts';
+import { OsBrickOnGuest } from '../test/storage-host/os-brick-guest.ts';
+
+export interface SideResult {
+  readonly connectMs: number | null;
+  readonly device: string | null;
+  /** Paths under the returned map when connect returned. */
+  readonly paths: number;
+  readonly error?: string;
+  readonly connectCommands: number;
+  readonly disconnectCommands: number;
+  /** What the host held after this side's disconnect (and after iscsid gave up, where it could). */
+  readonly left: Leftovers;
+  readonly io: boolean;
+}
+
+export interface BenchRow {
+  readonly case: string;
+  readonly floorMs: number | null;
+  readonly hitch: SideResult;
+  readonly osBrick: SideResult | null;
+  /** Hitch's whole attach through its HTTP APIs (request → volume in-use), where measured. */
+  readonly attachMs?: number | null;
+  readonly note?: string;
+}
+
+const IQN = iqnFor('bench-1');
+const countOf = (l: Leftovers): number => l.sessions.length + l.nodes.length + l.disks.length + l.maps.length;
+
+function dmPaths(path: string): number {
+  const n = path.split('/').pop() ?? '';
+  return n.startsWith('dm-') ? mapInfo(n).slaves.length : 0;
+}
+
+type Ci = ReturnType<typeof connectionInfo>;
+
+async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { afterConnect?: () => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
+  const c0 = h.commands.length;
+  const t0 = Date.now();
+  let device: string | null = null;
+  let connectMs: number | null = null;
+  let error: string | undefined;
+  try {
+    const d = await h.brick.connectVolume(h.trace.root(), ci);
+    connectMs = Date.now() - t0;
+    device = isBlock(d) ? d.path : null;
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+  const paths = device ? dmPaths(device) : 0;
+  const connectCommands = h.commands.length - c0;
+  let io = false;
+  if (device) io = (await verifyIo(device).then(() => true, () => false));
+  await opts.afterConnect?.();
+  const c1 = h.commands.length;
+  if (device) await h.brick.disconnectVolume(h.trace.root(), ci).catch((e: unknown) => (error = String(e)));
+  await h.brick.settled();
+  await opts.beforeLeft?.();
+  ctx.log(`Hitch: ${device ?? error} in ${connectMs} ms, ${connectCommands} commands`);
+  return { connectMs, device, paths, ...(error ? { error } : {}), connectCommands, disconnectCommands: h.commands.length - c1, left: leftoversOf([ci.data['target_iqn'] as string]), io };
+}
+
+async function osBrickSide(ctx: GuestContext, ci: Ci, multipath: boolean, opts: { afterConnect?: () => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
+  const ob = await OsBrickOnGuest.get();
+  const r = await ob.connect(ci.data, multipath);
+  const device = r.ok ? (r.device?.['path'] ?? null) : null;
+  const paths = device ? dmPaths(device) : 0;
+  let io = false;
+  if (device) io = await verifyIo(device).then(() => true, () => false);
+  await opts.afterConnect?.();
+  let disconnectCommands = 0;
+  if (r.ok) disconnectCommands = (await ob.disconnect(ci.data, r.device, multipath)).commands;
+  await opts.beforeLeft?.();
+  ctx.log(`os-brick: ${device ?? r.error} in ${r.ms} ms, ${r.commands} commands`);
+  return { connectMs: r.ok ? r.ms : null, device, paths, ...(r.error ? { error: r.error } : {}), connectCommands: r.commands, disconnectCommands, left: leftoversOf([ci.data['target_iqn'] as string]), io };
+}
+
+/** Poll every 20 ms (the floor's own resolution), bounded. */
+async function soon(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`floor: timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * The floor: what any correct initiator pays. A node record made beforehand (untimed); then the
+ * login (one process), the LUN scan (a sysfs write), udev's by-path link, and — with multipath —
+ * multipathd's map (find_multipaths no: it maps the first path by itself).
+ */
+async function floor(ctx: GuestContext, multipath: boolean): Promise<number> {
+  const portal = '127.0.0.1:3260';
+  const node = ['-m', 'node', '-T', IQN, '-p', portal];
+  await must('iscsiadm', [...node, '-o', 'new']);
+  await must('iscsiadm', [...node, '-o', 'update', '-n', 'node.session.scan', '-v', 'manual']);
+  const t0 = Date.now();
+  await must('iscsiadm', [...node, '--login']);
+  const sid = (leftovers().sessions[0] ?? '').split(' ')[0] ?? '';
+  const hostNo = /\/host(\d+)\//.exec(realpathSync(`/sys/class/iscsi_session/session${sid}`))?.[1];
+  if (hostNo === undefined) throw new Error(`floor: no SCSI host for session ${sid}`);
+  writeFileSync(`/sys/class/scsi_host/host${hostNo}/scan`, '- - 1');
+  await soon('the by-path link', () => existsSync(`/dev/disk/by-path/ip-${portal}-iscsi-${IQN}-lun-1`), 30_000);
+  if (multipath) await soon('the map', () => leftovers().maps.length > 0, 30_000);
+  const ms = Date.now() - t0;
+  ctx.log(`floor (${multipath ? 'multipath' : 'single'}): ${ms} ms`);
+  await ctx.storage.reset(setupFor(multipath ? 'no' : null));
+  return ms;
+}
+
+function setupFor(find: 'no' | null, more: Partial<StorageSetup> = {}): StorageSetup {
+  return { findMultipaths: find, targets: [{ iqn: IQN }, { iqn: iqnFor('bench-2') }], ...more };
+}
+
+/** Hitch's whole attach through its HTTP APIs: an all-in-one cloud in this guest (tgt backend on port 3261, kernel attach, simulated hypervisor). */
+async function wholeAttach(ctx: GuestContext, dropSecond: boolean): Promise<{ attachMs: number; detachMs: number; left: Leftovers }> {
+  const { resolveConfig } = await import('../src/server/config.ts');
+  const { createCloud } = await import('../src/server/cloud.ts');
+  const { BENCH_ADMIN_PASSWORD, BENCH_DEMO_PASSWORD, demoSession, createServer, createVolume, attach, detach, volumeStatus } = await import('./lib/cloud.ts');
+  const dir = mkdtempSync(join('/var/tmp', 'hitch-cloud-'));
+  const config = resolveConfig(
+    { dataDir: dir, port: 0, logLevel: 'silent', backend: 'tgt', virt: 'sim', attachMode: 'kernel', tgtPortals: ['127.0.0.1:3261', '127.0.0.2:3261'], tgtControlPort: 77 },
+    {},
+  );
+  const cloud = await createCloud({ config, credentials: { adminPassword: BENCH_ADMIN_PASSWORD, demoPassword: BENCH_DEMO_PASSWORD } });
+  try {
+    const url = (await cloud.app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    const s = await demoSession(url);
+    const c = { ...s, url, close: async () => undefined };
+    const serverId = await createServer(c, 'vm');
+    await until('the server to be ACTIVE', async () => ((await c.api('GET', `/compute/v2.1/servers/${serverId}`)).body as { server: { status: string } }).server.status === 'ACTIVE' ? true : undefined, 60_000);
+    const volumeId = await createVolume(c, 'bench');
+    await until('the volume to be available', async () => ((await volumeStatus(c, volumeId)) === 'available' ? true : undefined), 60_000);
+    if (dropSecond) await ctx.storage.dropPortal('127.0.0.2');
+    const t0 = Date.now();
+    await attach(c, serverId, volumeId);
+    await until('the volume to be in-use', async () => ((await volumeStatus(c, volumeId)) === 'in-use' ? true : undefined), 300_000);
+    const attachMs = Date.now() - t0;
+    ctx.log(`whole attach through the HTTP APIs: ${attachMs} ms`);
+    const t1 = Date.now();
+    await detach(c, serverId, volumeId);
+    await until('the volume to be available again', async () => ((await volumeStatus(c, volumeId)) === 'available' ? true : undefined), 300_000);
+    const detachMs = Date.now() - t1;
+    await ctx.storage.liftDrop();
+    return { attachMs, detachMs, left: leftovers() };
+  } finally {
+    await cloud.close();
+  }
+}
+
+async function afterGiveUp(login: LoginTimeouts, since: number): Promise<void> {
+  const wait = since + loginWindowMs(login) + login.loginTimeoutS * 1000 + 3000 - Date.now();
+  if (wait > 0) await sleep(wait);
+}
+
+const reset = (ctx: GuestContext, s: StorageSetup): Promise<void> => ctx.storage.reset(s);
+
+export const cases: GuestCases = {
+  /** os-brick's import, once per boot (≈ 44 s under TCG): before any timed case. */
+  'os-brick-import': {
+    run: async () => {
+      const ob = await OsBrickOnGuest.get();
+      return { version: ob.version, importMs: ob.importMs };
+    },
+  },
+
+  'single path': {
+    setup: () => setupFor(null),
+    run: async (ctx): Promise<BenchRow> => {
+      const floorMs = await floor(ctx, false);
+      const hitch = await hitchSide(ctx, hitchOnGuest({ multipath: false }), connectionInfo({ iqn: IQN, portals: ['127.0.0.1:3260'] }));
+      await reset(ctx, setupFor(null));
+      const osBrick = await osBrickSide(ctx, connectionInfo({ iqn: IQN, portals: ['127.0.0.1:3260'] }), false);
+      await reset(ctx, setupFor(null));
+      const whole = await wholeAttach(ctx, false);
+      return { case: 'single path', floorMs, hitch, osBrick, attachMs: null, note: `HTTP attach (2 portals, multipathd off): ${whole.attachMs} ms, left ${countOf(whole.left)}` };
+    },
+  },
+
+  'two portals, multipath': {
+    setup: () => setupFor('no'),
+    run: async (ctx): Promise<BenchRow> => {
+      const floorMs = await floor(ctx, true);
+      const hitch = await hitchSide(ctx, hitchOnGuest({ multipath: true }), connectionInfo({ iqn: IQN }));
+      await reset(ctx, setupFor('no'));
+      const osBrick = await osBrickSide(ctx, connectionInfo({ iqn: IQN }), true);
+      await reset(ctx, setupFor('no'));
+      const whole = await wholeAttach(ctx, false);
+      return { case: 'two portals, multipath', floorMs, hitch, osBrick, attachMs: whole.attachMs, note: `HTTP detach ${whole.detachMs} ms, left ${countOf(whole.left)}` };
+    },
+  },
+
+  /**
+   * The seed on a real kernel: portal .2 dropped, open-iscsi's default login timeouts (15 s × 8).
+   * Hitch (target 1) and os-brick (target 2) at the same time: os-brick's connect takes the dead
+   * login's ≈ 2 minutes, in which Hitch's attach is done; both are looked at after iscsid gave up.
+   */
+  'seed (portal .2 dropped, default timeouts)': {
+    setup: () => setupFor('no', { login: DEFAULT_LOGIN }),
+    run: async (ctx): Promise<BenchRow> => {
+      await ctx.storage.dropPortal('127.0.0.2');
+      const t0 = Date.now();
+      const h = hitchOnGuest({ multipath: true });
+      const ciH = connectionInfo({ iqn: IQN });
+      const ciB = connectionInfo({ iqn: iqnFor('bench-2') });
+      const giveUp = (): Promise<void> => afterGiveUp(DEFAULT_LOGIN, t0);
+      const ob = OsBrickOnGuest.get();
+      const [hitch, osBrick] = await Promise.all([
+        // Hitch disconnects only after iscsid gave up: what is left of .2 then is what counts.
+        hitchSide(ctx, h, ciH, { afterConnect: giveUp }),
+        ob.then(() => osBrickSide(ctx, ciB, true, { afterConnect: giveUp })),
+      ]);
+      const leftOf2 = leftovers();
+      await ctx.storage.liftDrop();
+      return { case: 'seed (portal .2 dropped, default timeouts)', floorMs: null, hitch, osBrick, note: `after iscsid gave up and both disconnected: ${JSON.stringify(leftOf2)}` };
+    },
+  },
+
+  'map never built (WWIDs blacklisted)': {
+    setup: () => setupFor('no', { blacklistWwids: ['.*'] }),
+    run: async (ctx): Promise<BenchRow> => {
+      const hitch = await hitchSide(ctx, hitchOnGuest({ multipath: true }), connectionInfo({ iqn: IQN }));
+      await reset(ctx, setupFor('no', { blacklistWwids: ['.*'] }));
+      const osBrick = await osBrickSide(ctx, connectionInfo({ iqn: IQN }), true);
+      return { case: 'map never built (WWIDs blacklisted)', floorMs: null, hitch, osBrick };
+    },
+  },
+
+  CHAP: {
+    setup: () => ({ findMultipaths: 'no', targets: [{ iqn: IQN, chap: { username: 'benchuser', password: 'Bench-Secret-1' } }] }),
+    run: async (ctx): Promise<BenchRow> => {
+      const ci = connectionInfo({ iqn: IQN, chap: { username: 'benchuser', password: 'Bench-Secret-1' } });
+      const hitch = await hitchSide(ctx, hitchOnGuest({ multipath: true }), ci);
+      await reset(ctx, { findMultipaths: 'no', targets: [{ iqn: IQN, chap: { username: 'benchuser', password: 'Bench-Secret-1' } }] });
+      const osBrick = await osBrickSide(ctx, ci, true);
+      return { case: 'CHAP', floorMs: null, hitch, osBrick };
+    },
+  },
+
+  'detach during a pending login (short timeouts)': {
+    setup: () => setupFor('no'),
+    run: async (ctx): Promise<BenchRow> => {
+      await ctx.storage.dropPortal('127.0.0.2');
+      const h = hitchOnGuest({ multipath: true });
+      const t0 = Date.now();
+      const hitch = await hitchSide(ctx, h, connectionInfo({ iqn: IQN }), {
+        beforeLeft: async () => {
+          await sleep(2000);
+          await ctx.storage.liftDrop();
+          const deadline = Date.now() + loginWindowMs(SHORT_LOGIN) + 20_000;
+          while (Date.now() < deadline) {
+            const r = await h.brick.reap(h.trace.root(), { keep: async () => [] });
+            if (r.failures.length === 0 && (r.pending ?? []).length === 0) break;
+            await sleep(1000);
+          }
+          await afterGiveUp(SHORT_LOGIN, t0);
+        },
+      });
+      await reset(ctx, setupFor('no'));
+      await ctx.storage.dropPortal('127.0.0.2');
+      const t1 = Date.now();
+      // os-brick's connect returns only once the dead login has failed: the detach comes after.
+      const osBrick = await osBrickSide(ctx, connectionInfo({ iqn: IQN }), true, {
+        beforeLeft: async () => {
+          await ctx.storage.liftDrop();
+          await afterGiveUp(SHORT_LOGIN, t1);
+        },
+      });
+      return { case: 'detach during a pending login (short timeouts)', floorMs: null, hitch, osBrick };
+    },
+  },
+
+  'ten at once, one dead portal (short timeouts)': {
+    setup: () => ({ findMultipaths: 'no', targets: Array.from({ length: 10 }, (_, i) => ({ iqn: iqnFor(`bench-c${i}`), sizeMb: 16 })) }),
+    run: async (ctx): Promise<BenchRow> => {
+      const cis = Array.from({ length: 10 }, (_, i) =>
+        connectionInfo({ iqn: iqnFor(`bench-c${i}`), portals: i === 6 ? ['127.0.0.1:3260', '127.0.0.3:3260'] : ['127.0.0.1:3260', '127.0.0.2:3260'] }),
+      );
+      await ctx.storage.dropPortal('127.0.0.3');
+      const h = hitchOnGuest({ multipath: true });
+      const t0 = Date.now();
+      const hd = await Promise.all(cis.map((ci) => h.brick.connectVolume(h.trace.root(), ci).then((d) => (isBlock(d) ? d.path : ''), (e: unknown) => `error ${String(e)}`)));
+      const hitchMs = Date.now() - t0;
+      const hCmds = h.commands.length;
+      for (const [i, d] of hd.entries()) if (d.startsWith('/dev/')) await verifyIo(d, 1, i % 4);
+      await h.brick.settled();
+      await Promise.all(cis.map((ci) => h.brick.disconnectVolume(h.trace.root(), ci).catch(() => undefined)));
+      await afterGiveUp(SHORT_LOGIN, t0);
+      const hLeft = leftovers();
+      await reset(ctx, { findMultipaths: 'no', targets: Array.from({ length: 10 }, (_, i) => ({ iqn: iqnFor(`bench-c${i}`), sizeMb: 16 })) });
+      await ctx.storage.dropPortal('127.0.0.3');
+      const ob = await OsBrickOnGuest.get();
+      const r = await ob.connectMany(cis.map((c) => c.data), true);
+      const od = (r.devices ?? []).map((d) => d.device?.['path'] ?? `error ${d.error ?? ''}`);
+      for (const [i, d] of od.entries()) if (d.startsWith('/dev/')) await verifyIo(d, 1, i % 4);
+      let oDisc = 0;
+      for (const [i, d] of (r.devices ?? []).entries()) if (d.ok) oDisc += (await ob.disconnect(cis[i]?.data, d.device, true)).commands;
+      const oLeft = leftovers();
+      const side = (ms: number, devs: string[], cc: number, dc: number, left: Leftovers): SideResult => ({
+        connectMs: ms,
+        device: `${devs.filter((d) => d.startsWith('/dev/dm-')).length}/10 maps`,
+        paths: 0,
+        connectCommands: cc,
+        disconnectCommands: dc,
+        left,
+        io: devs.every((d) => d.startsWith('/dev/')),
+      });
+      return {
+        case: 'ten at once, one dead portal (short timeouts)',
+        floorMs: null,
+        hitch: side(hitchMs, hd, hCmds, h.commands.length - hCmds, hLeft),
+        osBrick: side(r.ms, od, r.commands, oDisc, oLeft),
+        note: 'connect = until all ten are usable',
+      };
+    },
+  },
+};

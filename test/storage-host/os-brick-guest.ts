@@ -1,0 +1,80 @@
+/**
+ * Inside the storage host guest: Debian's os-brick 6.1 beside Hitch — one Python process
+ * (bench/peers/os_brick_real.py under /usr/bin/python3), os-brick imported once for the whole
+ * boot, ISCSIConnector with multipath, privsep in process (root, no helper). Requests go one at a
+ * time over its stdin; `connectMany` runs several connects at once in threads, as Nova's
+ * concurrent attach requests do.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface OsBrickReply {
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly commands: number;
+  readonly trail: readonly string[];
+  readonly device?: Readonly<Record<string, string>>;
+  readonly devices?: readonly OsBrickReply[];
+  readonly props?: Readonly<Record<string, unknown>>;
+  readonly error?: string;
+}
+
+export class OsBrickOnGuest {
+  readonly version: string;
+  readonly importMs: number;
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #waiting: Array<(r: OsBrickReply) => void> = [];
+  readonly stderr: string[] = [];
+
+  private constructor(child: ChildProcessWithoutNullStreams, version: string, importMs: number, lines: AsyncIterableIterator<string>) {
+    this.#child = child;
+    this.version = version;
+    this.importMs = importMs;
+    void (async () => {
+      for await (const line of lines) this.#waiting.shift()?.(JSON.parse(line) as OsBrickReply);
+    })();
+  }
+
+  static #instance: Promise<OsBrickOnGuest> | null = null;
+
+  /** The one os-brick process of this boot (started, and imported, on first use). */
+  static get(): Promise<OsBrickOnGuest> {
+    this.#instance ??= OsBrickOnGuest.#start();
+    return this.#instance;
+  }
+
+  static async #start(): Promise<OsBrickOnGuest> {
+    const child = spawn('/usr/bin/python3', ['bench/peers/os_brick_real.py'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const stderr: string[] = [];
+    child.stderr.on('data', (b: Buffer) => {
+      stderr.push(b.toString('utf8'));
+      if (stderr.length > 200) stderr.shift();
+    });
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) throw new Error(`os-brick harness exited before it was ready: ${stderr.join('').slice(-2000)}`);
+    const ready = JSON.parse(first.value) as { t: string; importMs: number; version: string };
+    const o = new OsBrickOnGuest(child, ready.version, ready.importMs, lines);
+    o.stderr.push(...stderr);
+    return o;
+  }
+
+  request(req: Record<string, unknown>): Promise<OsBrickReply> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.#child.stdin.write(`${JSON.stringify(req)}\n`);
+    });
+  }
+
+  connect(props: unknown, multipath = true): Promise<OsBrickReply> {
+    return this.request({ op: 'connect', props, multipath });
+  }
+
+  connectMany(props: readonly unknown[], multipath = true): Promise<OsBrickReply> {
+    return this.request({ op: 'connectMany', props, multipath });
+  }
+
+  disconnect(props: unknown, device: unknown, multipath = true): Promise<OsBrickReply> {
+    return this.request({ op: 'disconnect', props, device, multipath });
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The storage-host suite: Hitch's brick on a real Linux storage host — Debian 12's kernel, udev,
+ * iscsid, multipathd and tgt in a QEMU guest (scripts/build-storage-host.sh) — through the real
+ * Host port (`LinuxHost`, kernel attach mode). One boot runs every case (cases.guest.ts), each
+ * from a clean start; each `it` below judges one case as soon as the guest reports it.
+ *
+ * `npm test` runs this file in a phase of its own (scripts/run-tests.mjs), so the guest has the
+ * machine's two cores to itself. Outside CI a machine that cannot boot the guest (not root, no
+ * QEMU or debootstrap) skips it with a message; under CI=true that is a failure.
+ *
+ * HITCH_STORAGE_HOST_REPEATS sets the consecutive healthy two-portal connects per find_multipaths
+ * setting (default 20).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingGuestPeers, runGuest, storageHostImage, type GuestCaseResult, type GuestRun, type GuestCaseSpec } from '../../src/test-support/storage-host/guest.ts';
+import { peerRequired } from '../../src/test-support/postgres.ts';
+
+const missing = missingGuestPeers();
+if (missing.length > 0 && !peerRequired()) {
+  console.warn(`storage-host suite skipped: missing ${missing.join(', ')} (bash scripts/install-test-peers.sh installs them)`);
+}
+const suite = missing.length > 0 && !peerRequired() ? describe.skip : describe;
+
+const REPEATS = Number(process.env['HITCH_STORAGE_HOST_REPEATS'] ?? 20);
+const FINDS = ['no', 'yes', 'strict'] as const;
+
+const CASES: GuestCaseSpec[] = [
+  { name: 'smoke' },
+  { name: 'healthy-single' },
+  { name: 'bad-input' },
+  ...FINDS.map((find) => ({ name: `healthy-multipath-${find}`, case: 'healthy-multipath', params: { find, repeats: REPEATS } })),
+  ...FINDS.map((find) => ({ name: `seed-${find}`, case: 'seed', params: { find } })),
+  // The one run with open-iscsi's default login timeouts (15 s × 8): the late path logs in 20 s after the connect began.
+  { name: 'seed-defaults-late-path', case: 'seed', params: { find: 'no', defaults: true, liftAfterMs: 20_000 } },
+  ...FINDS.map((find) => ({ name: `detach-pending-${find}`, case: 'detach-pending', params: { find } })),
+  { name: 'map-never-stopped', case: 'map-never', params: { how: 'stopped' } },
+  { name: 'map-never-blacklisted', case: 'map-never', params: { how: 'blacklisted' } },
+  { name: 'path-lost' },
+  { name: 'chap' },
+  { name: 'concurrent-10' },
+];
+
+const log = (s: string): void => console.log(`[storage-host] ${s}`);
+
+suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)', () => {
+  let run: GuestRun | null = null;
+  const t0 = Date.now();
+
+  beforeAll(() => {
+    if (missing.length > 0) throw new Error(`storage-host peers missing under CI: ${missing.join(', ')}`);
+    const image = storageHostImage();
+    log(`image ${image.dir} ready in ${Date.now() - t0} ms: ${JSON.stringify(image.versions)}`);
+    run = runGuest({
+      image,
+      entry: 'test/storage-host/cases.guest.ts',
+      cases: CASES,
+      timeoutMs: 50 * 60_000,
+      onLine: (l) => {
+        if (/HITCH-|FAILED|\] \d+\/\d+:|drop lifted|waiting/.test(l)) log(l.trim());
+      },
+    });
+  }, 1_500_000);
+
+  afterAll(async () => {
+    if (!run) return;
+    const r = await run.done.catch((e: unknown) => ({ results: [], wallMs: Date.now() - t0, error: String(e) }));
+    log(`guest boot: ${Math.round(r.wallMs / 1000)} s for ${r.results.length} case(s); marks ${JSON.stringify(run.marks)}; console ${run.consoleLog}`);
+  }, 3_600_000);
+
+  const result = async (name: string): Promise<GuestCaseResult & { data: any }> => {
+    if (!run) throw new Error('the guest did not start');
+    const r = await run.result(name);
+    log(`${name}: ${r.ok ? 'ok' : 'FAILED'} in ${r.ms} ms (clean start ${r.resetMs} ms)`);
+    if (!r.ok) throw new Error(`case ${name} failed in the guest:\n${r.error}`);
+    return r as GuestCaseResult & { data: any };
+  };
+  const CASE_MS = 3_600_000;
+  const clean = { sessions: [], nodes: [], disks: [], maps: [] };
+
+  it('boots Debian 12 with iscsid, multipathd and tgt answering, and nothing attached', async () => {
+    const { data } = await result('smoke');
+    expect(data.kernel).toMatch(/^6\.1\./);
+    expect(data.iscsiadm).toMatch(/iscsiadm version 2\./);
+    expect(data.multipathdStatus).toMatch(/path checker states|paths:/);
+    expect(data.leftovers).toEqual(clean);
+  }, CASE_MS);
+
+  it('single path: the disk, I/O, nothing left', async () => {
+    const { data } = await result('healthy-single');
+    expect(data.connect.path).toMatch(/^\/dev\/sd[a-z]+$/);
+    expect(data.io.readMb).toBe(1);
+    expect(data.left).toEqual(clean);
+  }, CASE_MS);
+
+  it('bad input: a clear error, no command for malformed input, nothing left', async () => {
+    const { data } = await result('bad-input');
+    const [iqn, portal, noTarget, noLun] = data.attempts;
+    expect(iqn.error).toMatch(/^HITCH_INVALID_CONNECTION_INFO: .*target_iqn/);
+    expect(iqn.commands).toBe(0);
+    expect(portal.error).toMatch(/^HITCH_INVALID_CONNECTION_INFO: .*target_portal/);
+    expect(portal.commands).toBe(0);
+    expect(noTarget.error).toMatch(/^HITCH_ISCSI_LOGIN_FAILED: /);
+    expect(noLun.error).toMatch(/^HITCH_DEVICE_NOT_FOUND: /);
+    for (const a of data.attempts) expect(a.left, a.what).toEqual(clean);
+  }, CASE_MS);
+
+  for (const find of FINDS) {
+    it(`find_multipaths ${find}: ${REPEATS} consecutive two-portal connects each return the map with both paths, never a disk under a map`, async () => {
+      const { data } = await result(`healthy-multipath-${find}`);
+      expect(data.runs).toHaveLength(REPEATS);
+      data.runs.forEach((r: any, i: number) => {
+        const at = `connect ${i + 1} of ${REPEATS}: ${JSON.stringify(r)}`;
+        expect(r.path, at).toMatch(/^\/dev\/dm-\d+$/);
+        expect(r.rawUnderMap, at).toBe(false);
+        expect(r.pathsAtReturn, at).toBeGreaterThanOrEqual(1);
+        expect(r.pathsSettled, at).toBe(2);
+        expect(r.left, at).toEqual(clean);
+      });
+      const ms = data.runs.map((r: any) => r.ms).sort((a: number, b: number) => a - b);
+      log(`find_multipaths ${find}: connect median ${ms[Math.floor(ms.length / 2)]} ms (min ${ms[0]}, max ${ms[ms.length - 1]}), both paths at return in ${data.runs.filter((r: any) => r.pathsAtReturn === 2).length}/${REPEATS}`);
+    }, CASE_MS);
+
+    it(`find_multipaths ${find}: the seed returns the map on its one live path; after iscsid gave up nothing of the dead portal remains`, async () => {
+      const { data } = await result(`seed-${find}`);
+      expect(data.atReturn.path, JSON.stringify(data.atReturn)).toMatch(/^\/dev\/dm-\d+$/);
+      expect(data.atReturn.paths).toHaveLength(1);
+      expect(data.afterGiveUpLeft.sessions.filter((s: string) => s.includes('127.0.0.2'))).toEqual([]);
+      expect(data.afterGiveUpLeft.nodes.filter((s: string) => s.includes('127.0.0.2'))).toEqual([]);
+      expect(data.afterGiveUpLeft.disks).toHaveLength(1);
+      expect(data.left).toEqual(clean);
+    }, CASE_MS);
+
+    it(`find_multipaths ${find}: a detach during a pending login leaves no session, even after the portal comes back`, async () => {
+      const { data } = await result(`detach-pending-${find}`);
+      expect(data.leftAtDetach).toEqual(clean);
+      expect(data.afterGiveUpLeft).toEqual(clean);
+      expect(data.sessionsTo2).toEqual([]);
+    }, CASE_MS);
+  }
+
+  it('the seed with default login timeouts: usable on one path, and the late path joins the map', async () => {
+    const { data } = await result('seed-defaults-late-path');
+    log(`seed (defaults): usable in ${data.usableMs} ms; late path joined ${data.joined?.afterLiftMs} ms after the drop lifted`);
+    expect(data.atReturn.path).toMatch(/^\/dev\/dm-\d+$/);
+    expect(data.joined?.paths).toHaveLength(2);
+    expect(data.left).toEqual(clean);
+  }, CASE_MS);
+
+  for (const how of ['stopped', 'blacklisted'] as const) {
+    it(`map never built (multipathd ${how === 'stopped' ? 'stopped' : 'blacklisting every WWID'}): the path disk, I/O, nothing left`, async () => {
+      const { data } = await result(`map-never-${how}`);
+      expect(data.connect.path).toMatch(/^\/dev\/sd[a-z]+$/);
+      expect(data.connect.rawUnderMap).toBe(false);
+      expect(data.left).toEqual(clean);
+    }, CASE_MS);
+  }
+
+  it('a path lost after the attach: I/O through the map goes on, the path comes back', async () => {
+    const { data } = await result('path-lost');
+    expect(data.failed).not.toBeNull();
+    expect(data.ioDuring.readMb).toBe(2);
+    expect(data.left).toEqual(clean);
+  }, CASE_MS);
+
+  it('CHAP: a wrong secret fails clearly and leaves nothing; the right one attaches; no secret in logs', async () => {
+    const { data } = await result('chap');
+    expect(data.wrongError).toMatch(/^HITCH_ISCSI_(AUTH|LOGIN)_FAILED/);
+    expect(data.afterWrong).toEqual(clean);
+    expect(data.connect.path).toMatch(/^\/dev\/dm-\d+$/);
+    expect(data.secretLogged).toBe(false);
+    expect(data.left).toEqual(clean);
+  }, CASE_MS);
+
+  it('10 concurrent attaches to 10 targets, one with a dead portal: all usable through their maps, nothing left', async () => {
+    const { data } = await result('concurrent-10');
+    log(`concurrent-10: all usable in ${data.allMs} ms; paths per map at return ${data.maps.join(',')}, settled ${data.mapsSettled.join(',')}`);
+    for (const d of data.devices) expect(d.path).toMatch(/^\/dev\/dm-\d+$/);
+    expect(data.mapsSettled.filter((n: number) => n === 2)).toHaveLength(9);
+    expect(data.left).toEqual(clean);
+    expect(data.afterGiveUpLeft).toEqual(clean);
+  }, CASE_MS);
+});
