@@ -46,6 +46,12 @@ export interface BrickOptions {
    * `CONNECTOR_PROPERTIES_TTL_MS`; 0 reads them every time, as os-brick does).
    */
   readonly connectorPropertiesTtlMs?: number;
+  /**
+   * Write open-iscsi node records as files rather than with `iscsiadm -o new/update` (default
+   * false: on a real host a record file written during another `iscsiadm --login` breaks that
+   * login; see `IscsiConnectorOptions.nodeRecordFiles` and src/brick/README.md).
+   */
+  readonly nodeRecordFiles?: boolean;
 }
 
 /**
@@ -127,6 +133,7 @@ export class Brick {
       ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
       ...(this.#opts.timeouts ? { timeouts: this.#opts.timeouts } : {}),
       ...(this.#opts.iscsiNodesDir ? { iscsiNodesDir: this.#opts.iscsiNodesDir } : {}),
+      nodeRecordFiles: this.#opts.nodeRecordFiles ?? false,
     });
     return this.#iscsi;
   }

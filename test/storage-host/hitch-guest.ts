@@ -25,7 +25,8 @@ export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: bool
   const commands: string[] = [];
   const logs: string[] = [];
   host.onExec((r) => {
-    const out = r.code === 0 ? '' : ` [${(r.stdout.trim() + ' ' + r.stderr.trim()).trim().slice(0, 200)}]`;
+    // Failures, and multipathd's answers (`ok` can mean that nothing was built), with their output.
+    const out = r.code === 0 && r.cmd !== 'multipathd' ? '' : ` [${(r.stdout.trim() + ' ' + r.stderr.trim()).trim().slice(0, 200)}]`;
     commands.push(`${r.cmd} ${r.args.join(' ')} → ${r.code} (${r.endMs - r.startMs} ms)${out}`);
   });
   const brick = new Brick({

@@ -39,8 +39,8 @@ export interface PathTimeouts {
  * Make the node record. Returns whether it already says `node.startup = automatic` (the file
  * does; the iscsiadm way sets it after the login, as os-brick does).
  */
-async function ensureNodeRecord(ctx: BrickContext, state: IscsiHostState, nodesDir: string, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
-  if (await writeNodeRecord(ctx, nodesDir, t, auth, state.nodeRecords)) return true;
+async function ensureNodeRecord(ctx: BrickContext, state: IscsiHostState, nodesDir: string | null, t: IscsiTarget, auth: ChapCredentials | null): Promise<boolean> {
+  if (nodesDir !== null && (await writeNodeRecord(ctx, nodesDir, t, auth, state.nodeRecords))) return true;
   if (!(await iscsiadm.nodeRecordExists(ctx, t))) {
     await iscsiadm.nodeNew(ctx, t);
     // Without this the kernel scans every LUN the target exports to us, not just ours.
@@ -122,6 +122,15 @@ export interface PathOptions {
   readonly timeouts: PathTimeouts;
   /** open-iscsi's node record directory (`/etc/iscsi/nodes` on Debian). */
   readonly nodesDir: string;
+  /** Write the record there as a file (else `iscsiadm -o new/update`; see `IscsiConnectorOptions`). */
+  readonly nodeRecordFiles: boolean;
+  /**
+   * Awaited before the path's first LUN scan: the first path of a volume scans at once, the
+   * others once its WWID is recorded, so udev's multipath rule sees the WWID for every later
+   * path (with `find_multipaths strict` a path udev judged before the WWID was known was mapped
+   * and then dropped from the map again on a real host).
+   */
+  readonly beforeScan?: () => Promise<() => void>;
   /**
    * Called once, as soon as the path's SCSI disk exists (right after the scan, before udev
    * has made its links): multipath starts building the map then, overlapping udev's work.
@@ -152,7 +161,7 @@ export async function connectPath(
       const { session, targets } = await state.locks.with([targetKey(t)], async () => {
         // Before the node record exists: whatever happens next, the reaper knows to look here.
         state.own(t);
-        const startupSet = await ensureNodeRecord(pctx, state, opts.nodesDir, t, auth);
+        const startupSet = await ensureNodeRecord(pctx, state, opts.nodeRecordFiles ? opts.nodesDir : null, t, auth);
         const s = await ensureSession(pctx, state, t, signal, startupSet);
         loggedIn = true;
         return s;
@@ -169,6 +178,8 @@ export async function connectPath(
       let announced = false;
       // The disk's kernel name, once seen in sysfs: then udev's link need not be resolved.
       let seen: string | null = null;
+      const scanned = opts.beforeScan ? await opts.beforeScan() : (): void => undefined;
+      try {
       for (let i = 0; i < timeouts.scans && !found; i++) {
         if (i > 0) emitLog(span, ctx.logger, 'info', `iSCSI volume not yet found at ${byPath}; rescanning, try ${i}`);
         await scanLun(pctx, hostNo, st?.channel ?? '-', st?.target ?? '-', t.lun);
@@ -197,6 +208,9 @@ export async function connectPath(
         if (look.status === 'rejected') throw look.reason;
         if (wait.status === 'rejected') throw wait.reason;
         found = wait.value;
+      }
+      } finally {
+        scanned();
       }
       if (!found) throw new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: timeouts.deviceMs, paths: byPath });
       // The link is udev's name for the disk of this session's LUN, the one sysfs showed.

@@ -95,7 +95,10 @@ describe('host calls per attach do not grow with the volumes already on the host
     // 23 before brick waited for multipathd to build the map from udev's event: the disk's
     // holders are looked at (one readdir, with backoff) while udev's map link is awaited.
     expect(alone.connect['total']).toBeLessThanOrEqual(31);
-    expect(alone.disconnect['total']).toBeLessThanOrEqual(20);
+    // 20, and one `multipath -f` more since the later path scans after the first's WWID is
+    // recorded: multipathd re-creates the map from that path's event after the first flush, and
+    // the leftover flush removes it (flushLeftoverMaps).
+    expect(alone.disconnect['total']).toBeLessThanOrEqual(21);
   });
 
   it('a disconnect after a restart finds the session from its disk, not by looking at every session', async () => {

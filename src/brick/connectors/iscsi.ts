@@ -57,6 +57,16 @@ export interface IscsiConnectorOptions {
    * records are made with `iscsiadm -o new` / `-o update` instead.
    */
   readonly iscsiNodesDir?: string;
+  /**
+   * Write node records as files in open-iscsi's layout instead of `iscsiadm -o new/update`
+   * (default true here, where the unit tests pin its sequences; `Brick` — what Hitch runs —
+   * defaults to false). On a real host (Debian 12, open-iscsi 2.1.8) iscsid logs in from such a
+   * record, but a record written while another portal's or volume's `iscsiadm --login` runs
+   * breaks that login: iscsiadm walks every record and fails on the temporary file of the atomic
+   * write ("iface iter could not stat …", "encountered iSCSI database failure", exit 6) after the
+   * login itself succeeded. iscsiadm serializes its own writes.
+   */
+  readonly nodeRecordFiles?: boolean;
 }
 
 /** Resolves with the first fulfilled promise (and its index); rejects with every error when all reject. */
@@ -142,8 +152,32 @@ export class IscsiConnector {
 
     // Multipath: record the WWID as soon as the first disk appears, while udev works on it.
     let forced: Promise<PreparedMap | null> | undefined;
-    const onDisk = multipath ? (dev: string): void => void (forced ??= prepareMap(ctx, dev).catch(() => null)) : undefined;
-    const pathOpts = { timeouts: this.#timeouts, nodesDir: this.#opts.iscsiNodesDir ?? DEBIAN_NODES_DIR, ...(onDisk ? { onDisk } : {}) };
+    // The first path to reach its LUN scan goes at once; the others scan once that disk's WWID
+    // is recorded (or that scan is over), so udev judges every later path with the WWID known.
+    let gate: Promise<void> | null = null;
+    let openGate = (): void => undefined;
+    const beforeScan = async (): Promise<() => void> => {
+      if (!multipath) return () => undefined;
+      if (gate === null) {
+        gate = new Promise<void>((resolve) => (openGate = resolve));
+        return () => openGate();
+      }
+      await gate;
+      return () => undefined;
+    };
+    const onDisk = multipath
+      ? (dev: string): void =>
+          void (forced ??= prepareMap(ctx, dev)
+            .catch(() => null)
+            .finally(() => openGate()))
+      : undefined;
+    const pathOpts = {
+      timeouts: this.#timeouts,
+      nodesDir: this.#opts.iscsiNodesDir ?? DEBIAN_NODES_DIR,
+      nodeRecordFiles: this.#opts.nodeRecordFiles ?? true,
+      ...(onDisk ? { onDisk } : {}),
+      beforeScan,
+    };
     const tasks = ci.targets.map((t) =>
       connectPath(ctx, this.#state, t, ci.auth, pathOpts, abort.signal).then(async (p) => {
         await adopt(p);
