@@ -119,14 +119,14 @@ export const cases: GuestCases = {
   smoke: {
     run: async () => {
       const iscsiadm = await sh('iscsiadm', ['--version']);
-      const multipath = await sh('multipath', ['-V']);
+      const multipath = await sh('dpkg-query', ['-W', '-f', '${Package} ${Version}', 'multipath-tools']);
       const status = await must('multipathd', ['show', 'status']);
       const uname = await must('uname', ['-r']);
       const tgt = await must('tgtadm', ['--lld', 'iscsi', '--op', 'show', '--mode', 'sys']);
       return {
         kernel: uname.stdout.trim(),
         iscsiadm: iscsiadm.stdout.trim(),
-        multipath: (multipath.stdout + multipath.stderr).trim().split('\n')[0],
+        multipath: multipath.stdout.trim(),
         multipathdStatus: status.stdout.trim(),
         tgtSystem: tgt.stdout.split('\n').slice(0, 3).join(' | '),
         leftovers: leftovers(),

@@ -199,7 +199,11 @@ export class IscsiConnector {
           ? new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: [...new Set(ci.targets.map((t) => t.iqn))].join(', '), detail })
           : list.length === 1 && isHitchError(list[0])
             ? list[0]
-            : new HitchError('HITCH_DEVICE_NOT_FOUND', { timeoutMs: this.#timeouts.deviceMs, paths: detail });
+            : new HitchError('HITCH_DEVICE_NOT_FOUND', {
+                timeoutMs: this.#timeouts.deviceMs,
+                // Each path's own link (or its error), not each path's whole message again.
+                paths: list.map((e) => (isHitchError(e, 'HITCH_DEVICE_NOT_FOUND') ? String(e.details['paths']) : e instanceof Error ? e.message : String(e))).join('; '),
+              });
       }
       winner = first.value;
       const device = await finishAttach(ctx, ci, winner, {
