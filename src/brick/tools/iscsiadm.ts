@@ -7,7 +7,9 @@
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { IscsiTarget } from '../connection-info.ts';
 import { parseNodeList, type NodeEntry } from '../parsers/iscsiadm-node.ts';
-import { run, type BrickContext } from './run.ts';
+import { commandLine, run, type BrickContext, type RunOptions } from './run.ts';
+import type { ExecResult } from '../../host/host.ts';
+import { emitLog, maskSecrets } from '../log.ts';
 
 export const ISCSIADM_TIMEOUT_MS = 30_000;
 /** iscsid gives up a login after `node.conn[0].timeo.login_timeout` × retries (≈120 s by default). */
@@ -17,15 +19,46 @@ function nodeArgs(t: Pick<IscsiTarget, 'portal' | 'iqn'>): string[] {
   return ['-m', 'node', '-T', t.iqn, '-p', t.portal];
 }
 
+/**
+ * iscsiadm (open-iscsi 2.1.8) walks every node record for any `-m node` operation, and fails the
+ * whole operation when a record disappears under it — another iscsiadm deleting or replacing one
+ * at that moment: "iface iter could not stat /etc/iscsi/nodes/…", "encountered iSCSI database
+ * failure", exit 6 — even after its own work succeeded (a login reported "successful"). Seen on
+ * a real host with ten volumes attaching at once. Such a failure is retried (a login then
+ * answers 15, "session exists"); os-brick avoids it with one host-wide lock around every connect.
+ */
+const DB_RACE = /iface iter could not stat|encountered iSCSI database failure/;
+const DB_RACE_RETRIES = 4;
+
+async function nodeOp(ctx: BrickContext, args: readonly string[], opts: RunOptions): Promise<ExecResult> {
+  const ok = opts.okCodes ?? [0];
+  for (let attempt = 1; ; attempt++) {
+    const r = await run(ctx, 'iscsiadm', args, { ...opts, okCodes: 'any' });
+    if (ok === 'any' || ok.includes(r.code)) return r;
+    if (attempt < DB_RACE_RETRIES && DB_RACE.test(r.stderr)) {
+      emitLog(ctx.span, ctx.logger, 'info', `${commandLine('iscsiadm', args, opts.secrets)}: the node database changed under it (exit ${r.code}); retrying`);
+      await ctx.host.clock.sleep(100 * attempt, opts.signal ?? ctx.signal);
+      continue;
+    }
+    const err = r.stderr.trim();
+    const out = r.stdout.trim();
+    throw new HitchError('HITCH_EXEC_FAILED', {
+      command: commandLine('iscsiadm', args, opts.secrets),
+      exitCode: r.code,
+      stderr: maskSecrets(err && out ? `${err} (stdout: ${out})` : err || out, opts.secrets),
+    });
+  }
+}
+
 /** `iscsiadm -m node -T <iqn> -p <portal>`: does the node record exist? (exit 21 = no) */
 export async function nodeRecordExists(ctx: BrickContext, t: IscsiTarget): Promise<boolean> {
-  const r = await run(ctx, 'iscsiadm', nodeArgs(t), { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+  const r = await nodeOp(ctx, nodeArgs(t), { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
   return r.code === 0;
 }
 
 /** `--interface default --op new`: create the node record (6 = it appeared meanwhile). */
 export async function nodeNew(ctx: BrickContext, t: IscsiTarget): Promise<void> {
-  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--interface', 'default', '--op', 'new'], {
+  await nodeOp(ctx, [...nodeArgs(t), '--interface', 'default', '--op', 'new'], {
     okCodes: [0, 6],
     timeoutMs: ISCSIADM_TIMEOUT_MS,
   });
@@ -38,7 +71,7 @@ export async function nodeUpdate(
   value: string,
   opts: { secret?: boolean; okCodes?: readonly number[] | 'any' } = {},
 ): Promise<void> {
-  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--op', 'update', '-n', name, '-v', value], {
+  await nodeOp(ctx, [...nodeArgs(t), '--op', 'update', '-n', name, '-v', value], {
     okCodes: opts.okCodes ?? [0],
     timeoutMs: ISCSIADM_TIMEOUT_MS,
     ...(opts.secret ? { secrets: [value] } : {}),
@@ -47,7 +80,7 @@ export async function nodeUpdate(
 
 /** `--op delete`; a missing record (21) is already the goal. */
 export async function nodeDelete(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<void> {
-  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--op', 'delete'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+  await nodeOp(ctx, [...nodeArgs(t), '--op', 'delete'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
 }
 
 /**
@@ -63,7 +96,7 @@ export async function nodeDelete(ctx: BrickContext, t: Pick<IscsiTarget, 'portal
 export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSignal): Promise<0 | 15> {
   const started = ctx.host.clock.now();
   try {
-    const r = await run(ctx, 'iscsiadm', [...nodeArgs(t), '--login'], {
+    const r = await nodeOp(ctx, [...nodeArgs(t), '--login'], {
       okCodes: [0, 15],
       timeoutMs: ISCSI_LOGIN_TIMEOUT_MS,
       ...(signal ? { signal } : {}),
@@ -84,7 +117,7 @@ export async function login(ctx: BrickContext, t: IscsiTarget, signal?: AbortSig
 
 /** `--logout`; no session (21) is already the goal. */
 export async function logout(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 'iqn'>): Promise<void> {
-  await run(ctx, 'iscsiadm', [...nodeArgs(t), '--logout'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
+  await nodeOp(ctx, [...nodeArgs(t), '--logout'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
 }
 
 /** `iscsiadm -m discovery -t sendtargets -p <portal>`: the targets a portal offers. */
