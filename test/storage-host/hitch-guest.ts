@@ -35,7 +35,10 @@ export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: bool
     multipath: opts.multipath,
     ...(opts.enforceMultipath !== undefined ? { enforceMultipath: opts.enforceMultipath } : {}),
     connectorPropertiesTtlMs: 0,
-    ...(opts.multipathMs !== undefined ? { timeouts: { multipathMs: opts.multipathMs } } : {}),
+    // Software emulation on a shared 2-core machine runs udev's rules 20–50× slower than a real
+    // host: the disk's link gets 60 s rather than 15 (bounds only; nothing waits them out when
+    // the host answers).
+    timeouts: { deviceMs: 60_000, ...(opts.multipathMs !== undefined ? { multipathMs: opts.multipathMs } : {}) },
     logger: (l) => {
       const line = `${l.level} ${l.message}`;
       logs.push(line);
