@@ -3,7 +3,7 @@
  * migrator in `kysely_migration`; a released migration is never edited, only followed by a
  * new one. Only portable column types are used, so both dialects build the same schema.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 // Migrations take `Kysely<unknown>`: they must not depend on the current TypeScript schema.
 type Db = Kysely<unknown>;
@@ -140,11 +140,66 @@ const m0003_identity_more: Migration = {
   },
 };
 
+/**
+ * Lists at fleet size (a million volumes): every filter and sort key the volume list offers
+ * runs on an index (`test/scale-out/list-plans.test.ts` holds that with EXPLAIN).
+ *
+ * - `volume_metadata`: one row per key, as Cinder keeps it, so `?metadata={"k":"v"}` is an index
+ *   look-up instead of parsing every row's JSON. The JSON column stays what views read; the
+ *   repository writes both in one transaction.
+ * - Per project, the default order (created_at, id) and name; across projects (admins'
+ *   `all_tenants`), every sort key, status with the default order, and updated_at (the 3.60
+ *   `updated_at` filter). Each ends in id, the order's tie-breaker, so a page's marker is an
+ *   index range. The nullable keys (name, updated_at) sort NULLs first ascending on both
+ *   dialects: PostgreSQL's index is built that way (SQLite's NULLs sort first anyway).
+ * - attachments by instance (Nova's and the storage protocol's `?instance_id=`) and by project.
+ */
+const m0004_fleet_lists: Migration = {
+  async up(db: Db) {
+    const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+    await db.schema
+      .createTable('volume_metadata')
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('volume_metadata_pk', ['volume_id', 'key'])
+      .execute();
+    await db.schema.createIndex('volume_metadata_key_value').on('volume_metadata').columns(['key', 'value', 'volume_id']).execute();
+    // Carry every volume's metadata over, a batch at a time.
+    const any = db as Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let after = '';
+    for (;;) {
+      const rows: Array<{ id: string; metadata: string }> = await any.selectFrom('volumes').select(['id', 'metadata']).where('id', '>', after).orderBy('id').limit(1000).execute();
+      if (rows.length === 0) break;
+      const md = rows.flatMap((r) => Object.entries(JSON.parse(r.metadata) as Record<string, string>).map(([key, value]) => ({ volume_id: r.id, key, value: String(value) })));
+      for (let i = 0; i < md.length; i += 1000) await any.insertInto('volume_metadata').values(md.slice(i, i + 1000)).execute();
+      after = rows[rows.length - 1]!.id;
+    }
+    const nullsFirst = (c: string): string => (pg ? `${c} asc nulls first` : c);
+    const indexes: Array<[string, string, string[]]> = [
+      ['volumes_project_created', 'volumes', ['project_id', 'created_at', 'id']],
+      ['volumes_project_name', 'volumes', ['project_id', nullsFirst('name'), 'id']],
+      ['volumes_created', 'volumes', ['created_at', 'id']],
+      ['volumes_name', 'volumes', [nullsFirst('name'), 'id']],
+      ['volumes_status_created', 'volumes', ['status', 'created_at', 'id']],
+      ['volumes_updated', 'volumes', [nullsFirst('updated_at'), 'id']],
+      ['volumes_size', 'volumes', ['size', 'id']],
+      ['volumes_az', 'volumes', ['availability_zone', 'id']],
+      ['volumes_bootable', 'volumes', ['bootable', 'id']],
+      ['attachments_instance', 'attachments', ['instance_uuid']],
+      ['attachments_project', 'attachments', ['project_id', 'created_at', 'id']],
+    ];
+    await db.schema.dropIndex('volumes_project').execute();
+    for (const [name, table, columns] of indexes) await sql.raw(`create index ${name} on ${table} (${columns.join(', ')})`).execute(db);
+  },
+};
+
 /** All migrations, by name; names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_identity': m0001_identity,
   '0002_volumes': m0002_volumes,
   '0003_identity_more': m0003_identity_more,
+  '0004_fleet_lists': m0004_fleet_lists,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -97,6 +97,13 @@ export interface VolumeTable {
   updated_at: string | null;
 }
 
+/** One metadata key of a volume (the list filter's index; the JSON column is what views read). */
+export interface VolumeMetadataTable {
+  volume_id: string;
+  key: string;
+  value: string;
+}
+
 export interface AttachmentTable {
   id: string;
   volume_id: string;
@@ -130,6 +137,7 @@ export interface Database {
   application_credentials: ApplicationCredentialTable;
   volume_types: VolumeTypeTable;
   volumes: VolumeTable;
+  volume_metadata: VolumeMetadataTable;
   attachments: AttachmentTable;
   hitch_meta: MetaTable;
 }

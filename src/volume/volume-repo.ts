@@ -3,7 +3,8 @@
  * (`… WHERE id = ? AND status IN (…)`), so two racing requests cannot both win: the database
  * decides, on SQLite and PostgreSQL alike, and the loser sees zero updated rows.
  */
-import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SelectQueryBuilder, SqlBool, Transaction } from 'kysely';
+import { afterMarker, orderItems, totalOrder } from '../db/keyset.ts';
 import { prepared, preparedByKey } from '../db/prepared.ts';
 import type { AttachmentTable, Database, VolumeTable, VolumeTypeTable } from '../db/schema.ts';
 
@@ -26,7 +27,11 @@ export interface VolumeFilter {
   readonly availabilityZone?: string;
   readonly bootable?: boolean;
   readonly metadata?: Readonly<Record<string, string>>;
+  /** From 3.60: `created_at` / `updated_at` compared with a time (Cinder's timestamp text). */
+  readonly times?: ReadonlyArray<{ readonly column: 'created_at' | 'updated_at'; readonly op: TimeOp; readonly value: string }>;
 }
+
+export type TimeOp = '>' | '>=' | '=' | '<>' | '<' | '<=';
 
 export type SortKey = 'id' | 'name' | 'status' | 'size' | 'created_at' | 'updated_at' | 'availability_zone' | 'bootable';
 export const SORT_KEYS: readonly SortKey[] = ['id', 'name', 'status', 'size', 'created_at', 'updated_at', 'availability_zone', 'bootable'];
@@ -152,6 +157,45 @@ const Q = {
   }),
 };
 
+/** The metadata JSON column as `volume_metadata` rows. */
+function metadataRows(volumeId: string, json: string): Array<{ volume_id: string; key: string; value: string }> {
+  return Object.entries(JSON.parse(json) as Record<string, string>).map(([key, value]) => ({ volume_id: volumeId, key, value: String(value) }));
+}
+
+/** Columns that may hold NULL: their order says where NULLs go; the others' must not (see orderBy). */
+const NULLABLE_SORT_KEYS: ReadonlySet<SortKey> = new Set(['name', 'updated_at']);
+
+/** `q` with the filter's conditions (the list's and the count's). */
+function filtered<Q extends SelectQueryBuilder<Database, 'volumes', object>>(q0: Q, filter: VolumeFilter): Q {
+  let q = q0 as SelectQueryBuilder<Database, 'volumes', object>;
+  if (filter.projectId !== null) q = q.where('project_id', '=', filter.projectId);
+  if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+  if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+  if (filter.availabilityZone !== undefined) q = q.where('availability_zone', '=', filter.availabilityZone);
+  if (filter.bootable !== undefined) q = q.where('bootable', '=', filter.bootable ? 1 : 0);
+  for (const [key, value] of Object.entries(filter.metadata ?? {})) {
+    q = q.where((eb) =>
+      eb.exists(eb.selectFrom('volume_metadata as m').select('m.key').whereRef('m.volume_id', '=', 'volumes.id').where('m.key', '=', key).where('m.value', '=', value)),
+    );
+  }
+  for (const t of filter.times ?? []) q = q.where(t.column, t.op, t.value);
+  return q as Q;
+}
+
+/**
+ * The list statement. Filters are plain column conditions and, for metadata, one `EXISTS` per
+ * key on `volume_metadata`'s (key, value) index; the order and the marker are keyset pagination
+ * (`db/keyset.ts`).
+ */
+export function volumeListQuery(db: Kysely<Database>, filter: VolumeFilter, sort: readonly SortSpec[], limit: number | undefined, marker: VolumeRow | undefined) {
+  let q = filtered(db.selectFrom('volumes').selectAll(), filter);
+  // id is the final tie-breaker, so the order (and the marker) is total.
+  const keys = totalOrder(sort.map((k) => ({ column: k.key, dir: k.dir, nullable: NULLABLE_SORT_KEYS.has(k.key) })));
+  if (marker) for (const c of afterMarker(keys, (column) => marker[column as SortKey])) q = q.where(c);
+  for (const item of orderItems(keys)) q = q.orderBy(item);
+  return limit === undefined ? q : q.limit(limit);
+}
+
 /** Ids bound in one `IN (…)` list: well under every database's limit on a statement's variables. */
 export const ID_CHUNK = 1000;
 
@@ -195,75 +239,52 @@ export class VolumeRepo {
 
   // --- volumes --------------------------------------------------------------------------
 
+  /** Insert a volume and its metadata rows (the list filter's index) in one transaction. */
   async insertVolume(row: VolumeRow): Promise<void> {
-    await this.db.insertInto('volumes').values(row).execute();
+    const md = metadataRows(row.id, row.metadata);
+    if (md.length === 0) {
+      await this.db.insertInto('volumes').values(row).execute();
+      return;
+    }
+    await this.tx(async (trx) => {
+      await trx.insertInto('volumes').values(row).execute();
+      await trx.insertInto('volume_metadata').values(md).execute();
+    });
   }
 
   async getVolume(id: string, db: Db = this.db): Promise<VolumeRow | undefined> {
     return (await Q.getVolume.execute(db, id)).rows[0] as VolumeRow | undefined;
   }
 
-  /** The volumes matching `filter`, sorted, after `marker`, at most `limit`. */
+  /**
+   * The volumes matching `filter`, sorted, after `marker`, at most `limit`: one statement, on
+   * an index for every filter and sort key (migration 0004; the plans are held by
+   * `test/scale-out/list-plans.test.ts`), so a page costs what it returns, not the table.
+   */
   async listVolumes(filter: VolumeFilter, sort: readonly SortSpec[], limit: number | undefined, marker: VolumeRow | undefined): Promise<VolumeRow[]> {
-    let q = this.db.selectFrom('volumes').selectAll();
-    if (filter.projectId !== null) q = q.where('project_id', '=', filter.projectId);
-    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
-    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
-    if (filter.availabilityZone !== undefined) q = q.where('availability_zone', '=', filter.availabilityZone);
-    if (filter.bootable !== undefined) q = q.where('bootable', '=', filter.bootable ? 1 : 0);
-    // id is the final tie-breaker, so the order (and the marker) is total.
-    const keys: SortSpec[] = [...sort];
-    if (!keys.some((k) => k.key === 'id')) keys.push({ key: 'id', dir: keys[keys.length - 1]?.dir ?? 'desc' });
-    if (marker) {
-      // Keyset pagination: rows strictly after the marker in the sort order.
-      q = q.where((eb) => {
-        const ors: Expression<SqlBool>[] = [];
-        for (let i = 0; i < keys.length; i++) {
-          const ands: Expression<SqlBool>[] = [];
-          for (let j = 0; j < i; j++) {
-            const k = keys[j] as SortSpec;
-            const mv = marker[k.key];
-            ands.push(mv === null ? eb(k.key, 'is', null) : eb(k.key, '=', mv));
-          }
-          const k = keys[i] as SortSpec;
-          const v = marker[k.key];
-          if (v === null) {
-            // NULLs sort first ascending in our order (see below): anything non-null is after.
-            if (k.dir === 'asc') ands.push(eb(k.key, 'is not', null));
-            else continue;
-          } else {
-            ands.push(eb(k.key, k.dir === 'asc' ? '>' : '<', v));
-          }
-          ors.push(eb.and(ands));
-        }
-        return eb.or(ors);
-      });
-    }
-    // NULLs first ascending and last descending on both dialects (PostgreSQL's default differs).
-    for (const k of keys) q = q.orderBy(k.key, (ob) => (k.dir === 'asc' ? ob.asc().nullsFirst() : ob.desc().nullsLast()));
-    // The metadata filter runs here, on the rows (metadata is a JSON column): only without it can
-    // the database stop at `limit` — a page of 100 of 30 000 volumes read every row otherwise.
-    const byMetadata = filter.metadata !== undefined && Object.keys(filter.metadata).length > 0;
-    if (limit !== undefined && !byMetadata) q = q.limit(limit);
-    let rows = await q.execute();
-    if (byMetadata && filter.metadata) {
-      const want = Object.entries(filter.metadata);
-      rows = rows.filter((r) => {
-        const md = JSON.parse(r.metadata) as Record<string, string>;
-        return want.every(([k, v]) => md[k] === v);
-      });
-    }
-    return limit === undefined ? rows : rows.slice(0, limit);
-  }
-
-  async countVolumes(filter: VolumeFilter): Promise<number> {
-    return (await this.listVolumes(filter, [], undefined, undefined)).length;
+    return volumeListQuery(this.db, filter, sort, limit, marker).execute();
   }
 
   /** Set fields unconditionally (name, description, metadata). */
+  /** How many volumes match `filter` (3.45's `with_count`): a count on the filter's index. */
+  async countVolumes(filter: VolumeFilter): Promise<number> {
+    const r = await filtered(this.db.selectFrom('volumes').select((eb) => eb.fn.countAll<number | string>().as('n')), filter).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
   async updateVolume(id: string, fields: Partial<VolumeRow>, db: Db = this.db): Promise<boolean> {
-    const res = await db.updateTable('volumes').set({ ...fields, updated_at: cinderTime() }).where('id', '=', id).executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const write = async (d: Db): Promise<boolean> => {
+      const res = await d.updateTable('volumes').set({ ...fields, updated_at: cinderTime() }).where('id', '=', id).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      if (fields.metadata !== undefined) {
+        // The metadata rows follow the JSON column, in the same transaction.
+        await d.deleteFrom('volume_metadata').where('volume_id', '=', id).execute();
+        const md = metadataRows(id, fields.metadata);
+        if (md.length > 0) await d.insertInto('volume_metadata').values(md).execute();
+      }
+      return true;
+    };
+    return fields.metadata === undefined || db !== this.db ? write(db) : this.tx(write);
   }
 
   /** THE status transition: one conditional UPDATE; true when this caller won. */

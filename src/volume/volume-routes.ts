@@ -8,7 +8,7 @@ import { requireAdmin, type RequestState } from './api-context.ts';
 import type { ConnectorProperties } from './backend.ts';
 import { actionSchemas, createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
 import { RESETTABLE_STATUSES, type VolumeService } from './volume-service.ts';
-import { SORT_KEYS, type SortKey, type SortSpec, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
+import { SORT_KEYS, cinderTime, type SortKey, type SortSpec, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import { volumeSummaryView, volumeTypeView, volumeView } from './views.ts';
 
 export type Handler = (req: FastifyRequest, reply: FastifyReply, state: RequestState) => Promise<unknown>;
@@ -77,7 +77,15 @@ function parseFilter(q: Query, state: RequestState): VolumeFilter {
     }
   }
   const bootable = q1(q, 'bootable');
+  const times: NonNullable<VolumeFilter['times']>[number][] = [];
+  if (state.version.atLeast('3.60')) {
+    for (const column of ['created_at', 'updated_at'] as const) {
+      const t = q1(q, column);
+      if (t !== undefined) times.push(parseTimeFilter(column, t));
+    }
+  }
   return {
+    ...(times.length > 0 ? { times } : {}),
     projectId: all ? (projectQ ?? null) : state.caller.projectId,
     name: q1(q, 'name') ?? q1(q, 'display_name'),
     status: q1(q, 'status'),
@@ -85,6 +93,21 @@ function parseFilter(q: Query, state: RequestState): VolumeFilter {
     bootable: bootable === undefined ? undefined : parseBool(bootable, 'bootable'),
     metadata,
   };
+}
+
+const TIME_OPS: Readonly<Record<string, TimeOp>> = { gt: '>', gte: '>=', eq: '=', neq: '<>', lt: '<', lte: '<=' };
+
+/**
+ * 3.60's time filter, `created_at=gte:2026-11-25T19:00:00Z` (`OP:` optional, `eq` by default):
+ * compared in Cinder's stored format (UTC, microseconds), which sorts as the time does.
+ */
+function parseTimeFilter(column: 'created_at' | 'updated_at', s: string): { column: 'created_at' | 'updated_at'; op: TimeOp; value: string } {
+  const m = /^(?:(gt|gte|eq|neq|lt|lte):)?(.+)$/.exec(s);
+  const raw = m?.[2] ?? '';
+  // A time without a zone is UTC, as Cinder reads it.
+  const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(raw) ? raw : `${raw}Z`);
+  if (!m || Number.isNaN(ms)) throw invalidInput(`Invalid filter ${column}=${s}: expected [gt|gte|eq|neq|lt|lte:]ISO-8601 time`);
+  return { column, op: TIME_OPS[m[1] ?? 'eq'] as TimeOp, value: cinderTime(ms) };
 }
 
 function checkId(id: string): void {

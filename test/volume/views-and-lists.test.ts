@@ -132,6 +132,49 @@ describeEachDialect('volume views and lists', (ctx) => {
     expect((await get(`${P}/volumes?with_count=true`, admin, '3.44')).json()).not.toHaveProperty('count');
   });
 
+  it('pages in every sort order (NULL names included) exactly as the unpaged list, two at a time', async () => {
+    const idsOf = (r: { json: () => unknown }) => (r.json() as { volumes: { id: string }[] }).volumes.map((v) => v.id);
+    for (const sort of ['name:asc', 'name:desc', 'size:asc', 'size:desc', 'status:asc', 'created_at:asc', 'created_at', 'updated_at:asc', 'updated_at:desc', 'name:desc,size:asc', 'bootable:asc,name:asc', 'id:asc']) {
+      const whole = idsOf(await get(`${P}/volumes?sort=${sort}`));
+      expect(whole, sort).toHaveLength(7);
+      const paged: string[] = [];
+      let marker = '';
+      for (let i = 0; i < 8; i++) {
+        const page = idsOf(await get(`${P}/volumes?sort=${sort}&limit=2${marker}`));
+        paged.push(...page);
+        if (page.length < 2) break;
+        marker = `&marker=${page[1]}`;
+      }
+      expect(paged, sort).toEqual(whole);
+    }
+  });
+
+  it('the metadata filter follows updates, pages, and combines keys; 3.60 filters on created_at and updated_at', async () => {
+    const names = async (url: string) => (await get(url)).json<{ volumes: { name: string | null }[] }>().volumes.map((v) => v.name);
+    const q = (md: Record<string, string>) => encodeURIComponent(JSON.stringify(md));
+    expect(await names(`${P}/volumes?sort=size:asc&metadata=${q({ even: 'true', idx: '2' })}`)).toEqual(['alpha']);
+    // Replace one volume's metadata: the old keys no longer match, the new one does; then back.
+    const setMd = async (md: Record<string, string>) =>
+      expect((await t.app.inject({ method: 'PUT', url: `${P}/volumes/${ids[5]}/metadata`, headers: headers(admin), payload: { metadata: md } })).statusCode).toBe(200);
+    await setMd({ tier: 'gold' });
+    expect(await names(`${P}/volumes?metadata=${q({ idx: '5' })}`)).toEqual([]);
+    expect(await names(`${P}/volumes?metadata=${q({ tier: 'gold' })}`)).toEqual(['bravo']);
+    await setMd({ idx: '5', even: 'false' });
+    expect(await names(`${P}/volumes?metadata=${q({ tier: 'gold' })}`)).toEqual([]);
+    const page1 = (await get(`${P}/volumes?sort=size:asc&limit=2&metadata=${q({ even: 'true' })}`)).json<{ volumes: { id: string; name: string | null }[] }>().volumes;
+    expect(page1.map((v) => v.name)).toEqual(['delta', 'alpha']);
+    expect(await names(`${P}/volumes?sort=size:asc&limit=2&marker=${page1[1]!.id}&metadata=${q({ even: 'true' })}`)).toEqual([null, 'echo']);
+    // Times: what the filter returns is what comparing the shown times says.
+    const all = (await get(`${P}/volumes/detail?sort=created_at:asc`)).json<{ volumes: { name: string | null; created_at: string }[] }>().volumes;
+    const pivot = all[3]!.created_at;
+    expect(await names(`${P}/volumes?sort=created_at:asc&created_at=gte:${pivot}`)).toEqual(all.filter((v) => v.created_at >= pivot).map((v) => v.name));
+    expect(await names(`${P}/volumes?sort=created_at:asc&created_at=lt:${pivot}Z`)).toEqual(all.filter((v) => v.created_at < pivot).map((v) => v.name));
+    expect(await names(`${P}/volumes?updated_at=gt:2999-01-01T00:00:00`)).toEqual([]);
+    // Before 3.60 there is no such filter.
+    expect((await get(`${P}/volumes?updated_at=gt:2999-01-01T00:00:00`, admin, '3.59')).json<{ volumes: unknown[] }>().volumes).toHaveLength(7);
+    expect((await get(`${P}/volumes?created_at=gt:not-a-time`)).statusCode).toBe(400);
+  });
+
   it('all_tenants shows every project to an admin and nothing more to a member', async () => {
     expect((await get(`${P}/volumes?all_tenants=1`)).json<{ volumes: unknown[] }>().volumes).toHaveLength(8);
     expect((await get('/volume/v3/volumes?all_tenants=1', demo)).json<{ volumes: { name: string }[] }>().volumes.map((v) => v.name)).toEqual(['demo-vol']);
