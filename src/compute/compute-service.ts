@@ -12,7 +12,7 @@ import type { DomainSpec } from '../virt/domain-xml.ts';
 import type { ComputeDispatch } from './dispatch.ts';
 import { findFlavor, findImage } from './flavors.ts';
 import type { VolumeAttachProtocol } from './ports.ts';
-import type { BdmRow, ComputeRepository, OperationRow, ServerRow } from './repository.ts';
+import type { BdmRow, ComputeRepository, OperationRow, ServerFilter, ServerRow, ServerSort } from './repository.ts';
 
 export interface CreateServerInput {
   readonly name: string;
@@ -59,8 +59,17 @@ export class ComputeService {
     return s;
   }
 
-  async listServers(ctx: AuthContext, allTenants: boolean): Promise<ServerRow[]> {
-    return this.#o.repo.listServers(ctx.isAdmin && allTenants ? undefined : (ctx.projectId ?? '-'));
+  /** A page of the servers the caller may see: its project's, or with `allTenants` any (admins). */
+  async listServers(
+    ctx: AuthContext,
+    f: Omit<ServerFilter, 'projectId'> & { allTenants: boolean; projectId?: string },
+    sort: readonly ServerSort[],
+    limit: number | undefined,
+    marker: ServerRow | undefined,
+  ): Promise<ServerRow[]> {
+    const { allTenants, projectId, ...rest } = f;
+    const scope = ctx.isAdmin && allTenants ? (projectId ?? null) : (ctx.projectId ?? '-');
+    return this.#o.repo.listServerPage({ ...rest, projectId: scope }, sort, limit, marker);
   }
 
   async createServer(ctx: AuthContext, input: CreateServerInput): Promise<ServerRow> {
@@ -74,7 +83,8 @@ export class ComputeService {
       throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host: '*' }, { message: 'No valid host was found. There are not enough hosts available.' });
     }
     // Spread servers over hosts by count, ties to the first name: deterministic placement.
-    const counts = await Promise.all(hosts.map(async (h) => (await this.#o.repo.listServers(undefined, h)).length));
+    const byHost = await this.#o.repo.serverCountsByHost();
+    const counts = hosts.map((h) => byHost.get(h) ?? 0);
     const host = hosts[counts.indexOf(Math.min(...counts))] as string;
     const id = crypto.randomUUID();
     const server = await this.#o.repo.insertServer({

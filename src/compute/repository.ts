@@ -3,7 +3,8 @@
  * journal) and their traces (one JSON document per operation). Same queries on SQLite and PostgreSQL; every state change that
  * races is one conditional statement (a unique constraint or `UPDATE … WHERE status = …`).
  */
-import type { Kysely, Selectable } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { afterMarker, orderItems, totalOrder, type KeysetKey } from '../db/keyset.ts';
 import { prepared, preparedByKey } from '../db/prepared.ts';
 import { HitchError } from '../errors.ts';
 import type { SpanRecord } from '../trace/span.ts';
@@ -12,6 +13,27 @@ import type { BdmTable, ComputeTables, OperationTable, ServerTable } from './sch
 export type ServerRow = Selectable<ServerTable>;
 export type BdmRow = Selectable<BdmTable>;
 export type OperationRow = Selectable<OperationTable>;
+
+/** What the server list filters on (Nova's `GET /servers` query, as Hitch supports it). */
+export interface ServerFilter {
+  /** Null: every project (admin `all_tenants`). */
+  readonly projectId: string | null;
+  /** The whole name, or `{ prefix }` for Nova's `^name` pattern. */
+  readonly name?: string | { readonly prefix: string };
+  readonly status?: string;
+  /** `changes-since` / `changes-before`: updated_at at or after / at or before (ISO-8601 UTC). */
+  readonly changesSince?: string;
+  readonly changesBefore?: string;
+  /** Deleted servers too (Nova shows them with `changes-since`). */
+  readonly includeDeleted?: boolean;
+}
+
+export type ServerSortKey = 'created_at' | 'updated_at' | 'name' | 'id' | 'status';
+
+export interface ServerSort {
+  readonly key: ServerSortKey;
+  readonly dir: 'asc' | 'desc';
+}
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -90,7 +112,9 @@ export class ComputeRepository {
   // --- servers ------------------------------------------------------------------------------
 
   async insertServer(row: Omit<ServerRow, 'created_at' | 'updated_at'>): Promise<ServerRow> {
-    const full: ServerRow = { ...row, created_at: nowIso(), updated_at: null };
+    // updated_at from the start: `changes-since` is one range on it.
+    const now = nowIso();
+    const full: ServerRow = { ...row, created_at: now, updated_at: now };
     await this.#db.insertInto('servers').values(full).execute();
     return full;
   }
@@ -103,6 +127,44 @@ export class ComputeRepository {
   /** A server whatever its status (recovery must see deleted ones too). */
   async getServerAny(id: string): Promise<ServerRow | undefined> {
     return this.#db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * A page of the server list: filters, order and marker in one statement, on an index for each
+   * (compute migration 0004; `test/scale-out/list-plans.test.ts`).
+   */
+  async listServerPage(f: ServerFilter, sort: readonly ServerSort[], limit: number | undefined, marker: ServerRow | undefined): Promise<ServerRow[]> {
+    let q = this.#db.selectFrom('servers').selectAll();
+    if (f.projectId !== null) q = q.where('project_id', '=', f.projectId);
+    if (!f.includeDeleted) q = q.where('status', '!=', 'DELETED');
+    if (f.status !== undefined) q = q.where('status', '=', f.status);
+    if (typeof f.name === 'string') q = q.where('name', '=', f.name);
+    else if (f.name !== undefined) q = q.where(this.#prefixMatch('name', f.name.prefix));
+    if (f.changesSince !== undefined) q = q.where('updated_at', '>=', f.changesSince);
+    if (f.changesBefore !== undefined) q = q.where('updated_at', '<=', f.changesBefore);
+    const keys: KeysetKey[] = totalOrder(sort.map((k) => ({ column: k.key, dir: k.dir, nullable: k.key === 'updated_at' })));
+    if (marker) for (const c of afterMarker(keys, (column) => marker[column as ServerSortKey])) q = q.where(c);
+    for (const item of orderItems(keys)) q = q.orderBy(item);
+    return (limit === undefined ? q : q.limit(limit)).execute();
+  }
+
+  /** `column` starts with `prefix`, in a form each dialect runs on an index (byte order). */
+  #prefixMatch(column: string, prefix: string) {
+    if (this.#db.getExecutor().adapter instanceof PostgresAdapter) {
+      return sql<SqlBool>`${sql.ref(column)} like ${prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%'}`;
+    }
+    return sql<SqlBool>`${sql.ref(column)} glob ${prefix.replace(/[*?[]/g, (c) => `[${c}]`) + '*'}`;
+  }
+
+  /** Live servers per host, for placement: one grouped count on the host index. */
+  async serverCountsByHost(): Promise<Map<string, number>> {
+    const rows = await this.#db
+      .selectFrom('servers')
+      .select(['host', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('status', '!=', 'DELETED')
+      .groupBy('host')
+      .execute();
+    return new Map(rows.map((r) => [r.host, Number(r.n)]));
   }
 
   async listServers(projectId: string | undefined, host?: string): Promise<ServerRow[]> {
@@ -145,6 +207,16 @@ export class ComputeRepository {
 
   async listBdms(serverId: string): Promise<BdmRow[]> {
     return (await Q.listBdms.execute(this.#db, serverId)).rows as BdmRow[];
+  }
+
+  /** The mappings of many servers (a page of the list), in one statement per thousand. */
+  async listBdmsOfServers(serverIds: readonly string[]): Promise<Map<string, BdmRow[]>> {
+    const out = new Map<string, BdmRow[]>();
+    for (let i = 0; i < serverIds.length; i += 1000) {
+      const rows = await this.#db.selectFrom('bdms').selectAll().where('server_id', 'in', serverIds.slice(i, i + 1000)).orderBy('server_id').orderBy('device_name').execute();
+      for (const r of rows) out.set(r.server_id, [...(out.get(r.server_id) ?? []), r]);
+    }
+    return out;
   }
 
   async listAllBdms(): Promise<BdmRow[]> {

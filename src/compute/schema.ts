@@ -6,7 +6,7 @@
  *
  * Column types are the portable ones `db/` uses (text, integer, ISO-8601 text timestamps).
  */
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration } from 'kysely';
 
 export interface ServerTable {
   id: string;
@@ -255,10 +255,40 @@ const m0003_trace_documents: Migration = {
   },
 };
 
+/**
+ * Lists at fleet size (a hundred thousand servers): the server list's filters and sort keys on
+ * indexes (held by `test/scale-out/list-plans.test.ts`), servers by host (placement, the agent's
+ * reaper and start-up), mappings by volume (recovery). `updated_at` is set at creation from now
+ * on (and filled for old rows), so `changes-since` is one range on it.
+ */
+const m0004_fleet_lists: Migration = {
+  async up(db: Db) {
+    const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+    await sql`update servers set updated_at = created_at where updated_at is null`.execute(db);
+    const nullsFirst = (c: string): string => (pg ? `${c} asc nulls first` : c);
+    const indexes: Array<[string, string, string[]]> = [
+      ['servers_project_created', 'servers', ['project_id', 'created_at', 'id']],
+      ['servers_project_updated', 'servers', ['project_id', nullsFirst('updated_at'), 'id']],
+      ['servers_created', 'servers', ['created_at', 'id']],
+      ['servers_updated', 'servers', [nullsFirst('updated_at'), 'id']],
+      ['servers_name', 'servers', ['name', 'id']],
+      ['servers_status_created', 'servers', ['status', 'created_at', 'id']],
+      ['servers_host', 'servers', ['host', 'status']],
+      ['bdms_volume', 'bdms', ['volume_id']],
+    ];
+    // The name filter's prefix form (`^web-`) is a LIKE on PostgreSQL: an index of its own, in
+    // byte order whatever the database's collation. (SQLite's GLOB uses servers_name.)
+    if (pg) indexes.push(['servers_name_prefix', 'servers', ['name varchar_pattern_ops']]);
+    await db.schema.dropIndex('servers_project').execute();
+    for (const [name, table, columns] of indexes) await sql.raw(`create index ${name} on ${table} (${columns.join(', ')})`).execute(db);
+  },
+};
+
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_compute': m0001_compute,
   '0002_queue': m0002_queue,
   '0003_trace_documents': m0003_trace_documents,
+  '0004_fleet_lists': m0004_fleet_lists,
 });
 
 /**

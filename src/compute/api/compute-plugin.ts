@@ -12,6 +12,7 @@ import { installOpenStackHttp, requestIdOf } from '../../http/openstack-http.ts'
 import { isUuid, validate, type Schema } from '../../http/validate.ts';
 import type { ComputeService, OperationView } from '../compute-service.ts';
 import { FLAVORS, findFlavor } from '../flavors.ts';
+import type { ServerFilter, ServerSort, ServerSortKey } from '../repository.ts';
 import { attachmentView, flavorDetailView, flavorView, serverDetailView, serverLinks } from './views.ts';
 
 export const COMPUTE_VERSIONS: MicroversionRange = {
@@ -26,6 +27,72 @@ export interface ComputePluginOptions {
   readonly identity: Authenticator;
   /** Public base URL (`http://127.0.0.1:8080`); default: from the request's Host. */
   readonly publicUrl?: string;
+}
+
+/** Nova's sort keys Hitch orders by, and the column each is. */
+const SERVER_SORT_KEYS: Readonly<Record<string, ServerSortKey>> = { created_at: 'created_at', updated_at: 'updated_at', display_name: 'name', uuid: 'id', vm_state: 'status' };
+/** Nova's `osapi_max_limit`: a page is at most this long. */
+export const SERVER_PAGE_MAX = 1000;
+
+function bad(reason: string, message: string): HitchError {
+  return new HitchError('HITCH_INVALID_INPUT', { reason }, { message });
+}
+
+/** An ISO-8601 time as stored (`toISOString`), or a 400 naming the parameter. */
+function isoParam(name: string, s: string): string {
+  const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(s) ? s : `${s}Z`);
+  if (Number.isNaN(ms)) throw bad(name, `Invalid input for query parameters ${name}. Value: ${s}. '${s}' is not a 'date-time'`);
+  return new Date(ms).toISOString();
+}
+
+/**
+ * `GET /servers` query: all_tenants (admins), project_id (with all_tenants), name (the whole name,
+ * or `^prefix`: Nova takes a regular expression; Hitch its exact and prefix forms, each on an
+ * index), status, changes-since (deleted servers included, as Nova shows them) and changes-before
+ * (2.66), sort_key/sort_dir (repeatable), limit (at most SERVER_PAGE_MAX) and marker.
+ */
+export function parseServerQuery(q: Record<string, string | string[] | undefined>, v: ApiVersion): { filter: Omit<ServerFilter, 'projectId'> & { allTenants: boolean; projectId?: string }; sort: ServerSort[]; limit: number | undefined; markerId: string | undefined } {
+  const one = (k: string): string | undefined => {
+    const x = q[k];
+    return Array.isArray(x) ? x[x.length - 1] : x;
+  };
+  const many = (k: string): string[] => [q[k] ?? []].flat();
+  const allTenants = ['1', 'true', 'True', 'yes'].includes(one('all_tenants') ?? '');
+  const nameQ = one('name');
+  const name = nameQ === undefined || nameQ === '' ? undefined : nameQ.startsWith('^') ? { prefix: nameQ.slice(1).replace(/\$$/, '') } : nameQ;
+  const since = one('changes-since');
+  const before = v.atLeast('2.66') ? one('changes-before') : undefined;
+  const limitQ = one('limit');
+  let limit: number | undefined;
+  if (limitQ !== undefined) {
+    if (!/^\d+$/.test(limitQ)) throw bad('limit', `Invalid input for query parameters limit. Value: ${limitQ}. '${limitQ}' does not match '^[0-9]*$'`);
+    limit = Math.min(Number(limitQ), SERVER_PAGE_MAX);
+  }
+  const keys = many('sort_key');
+  const dirs = many('sort_dir');
+  const sort: ServerSort[] = keys.map((k, i) => {
+    const key = SERVER_SORT_KEYS[k];
+    if (!key) throw bad('sort_key', `Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of [${Object.keys(SERVER_SORT_KEYS).join(', ')}]`);
+    const d = (dirs[i] ?? dirs[0] ?? 'desc').toLowerCase();
+    if (d !== 'asc' && d !== 'desc') throw bad('sort_dir', `Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
+    return { key, dir: d };
+  });
+  const status = one('status');
+  const markerId = one('marker');
+  const projectId = one('project_id');
+  return {
+    filter: {
+      allTenants,
+      ...(projectId !== undefined ? { projectId } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(status ? { status: status.toUpperCase() } : {}),
+      ...(since !== undefined ? { changesSince: isoParam('changes-since', since), includeDeleted: true } : {}),
+      ...(before !== undefined ? { changesBefore: isoParam('changes-before', before), includeDeleted: true } : {}),
+    },
+    sort: sort.length > 0 ? sort : [{ key: 'created_at', dir: 'desc' }],
+    limit,
+    markerId,
+  };
 }
 
 const DEVICE = /^(\/dev\/)?[a-z]+[a-z0-9]*$/;
@@ -161,20 +228,27 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
 
   const listServers = async (req: FastifyRequest, detail: boolean, v: ApiVersion) => {
     const ctx = await auth(req);
-    const q = req.query as Record<string, string | undefined>;
-    const all = ['1', 'true', 'True', 'yes'].includes(q['all_tenants'] ?? '');
-    let rows = await compute.listServers(ctx, all);
-    if (q['name']) {
-      // Nova treats the name filter as a regular expression; Hitch matches it literally or as a prefix pattern.
-      const name = q['name'];
-      rows = rows.filter((s) => s.name === name || (name.startsWith('^') && s.name.startsWith(name.slice(1).replace(/\$$/, ''))));
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const { filter, sort, limit, markerId } = parseServerQuery(q, v);
+    const marker = markerId === undefined ? undefined : await compute.repo.getServerAny(markerId);
+    if (markerId !== undefined && (!marker || (!ctx.isAdmin && marker.project_id !== ctx.projectId))) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'marker' }, { message: `marker [${markerId}] not found` });
     }
-    if (q['status']) rows = rows.filter((s) => s.status === q['status']?.toUpperCase());
-    if (!detail) return { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(s.id, base(req)) })) };
-    const views = await Promise.all(
-      rows.map(async (s) => serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, ctx.isAdmin)),
-    );
-    return { servers: views };
+    const rows = await compute.listServers(ctx, filter, sort, limit, marker);
+    const body: Record<string, unknown> = detail
+      ? await (async () => {
+          const bdms = rows.length > 0 ? await compute.repo.listBdmsOfServers(rows.map((s) => s.id)) : new Map<string, never[]>();
+          return { servers: rows.map((s) => serverDetailView(s, bdms.get(s.id) ?? [], base(req), v, ctx.isAdmin)) };
+        })()
+      : { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(s.id, base(req)) })) };
+    const last = rows[rows.length - 1];
+    if (limit !== undefined && rows.length === limit && last) {
+      const params = new URLSearchParams();
+      for (const [k, val] of Object.entries(q)) if (k !== 'marker') for (const x of [val].flat()) if (typeof x === 'string') params.append(k, x);
+      params.set('marker', last.id);
+      body['servers_links'] = [{ rel: 'next', href: `${base(req)}/v2.1/servers${detail ? '/detail' : ''}?${params.toString()}` }];
+    }
+    return body;
   };
   app.get('/v2.1/servers', async (req, reply) => listServers(req, false, mv(req, reply)));
   app.get('/v2.1/servers/detail', async (req, reply) => listServers(req, true, mv(req, reply)));
