@@ -268,10 +268,10 @@ const m0004_fleet_lists: Migration = {
     const nullsFirst = (c: string): string => (pg ? `${c} asc nulls first` : c);
     const indexes: Array<[string, string, string[]]> = [
       ['servers_project_created', 'servers', ['project_id', 'created_at', 'id']],
-      ['servers_project_updated', 'servers', ['project_id', nullsFirst('updated_at'), 'id']],
+      ['servers_project_updated', 'servers', ['project_id', nullsFirst('updated_at'), 'created_at', 'id']],
       ['servers_created', 'servers', ['created_at', 'id']],
-      ['servers_updated', 'servers', [nullsFirst('updated_at'), 'id']],
-      ['servers_name', 'servers', ['name', 'id']],
+      ['servers_updated', 'servers', [nullsFirst('updated_at'), 'created_at', 'id']],
+      ['servers_name', 'servers', ['name', 'created_at', 'id']],
       ['servers_status_created', 'servers', ['status', 'created_at', 'id']],
       ['servers_host', 'servers', ['host', 'status']],
       ['bdms_volume', 'bdms', ['volume_id']],

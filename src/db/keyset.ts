@@ -67,9 +67,16 @@ export function orderItems(keys: readonly KeysetKey[]) {
   );
 }
 
-/** `keys` with the id appended (in the last key's direction) unless already there: a total order. */
-export function totalOrder(keys: readonly KeysetKey[], id = 'id'): KeysetKey[] {
+/**
+ * `keys` made total: `created_at` then the id appended (each unless already there), in the last
+ * key's direction — the tie-breakers Cinder and Nova page with. Every list index ends in
+ * (created_at, id), so one index per column serves both "sort by it" and "filter on it, newest
+ * first".
+ */
+export function totalOrder(keys: readonly KeysetKey[], id = 'id', created = 'created_at'): KeysetKey[] {
   const out = [...keys];
-  if (!out.some((k) => k.column === id)) out.push({ column: id, dir: out[out.length - 1]?.dir ?? 'desc', nullable: false });
+  const dir = (): 'asc' | 'desc' => out[out.length - 1]?.dir ?? 'desc';
+  if (!out.some((k) => k.column === created || k.column === id)) out.push({ column: created, dir: dir(), nullable: false });
+  if (!out.some((k) => k.column === id)) out.push({ column: id, dir: dir(), nullable: false });
   return out;
 }

@@ -146,13 +146,16 @@ const m0003_identity_more: Migration = {
  *
  * - `volume_metadata`: one row per key, as Cinder keeps it, so `?metadata={"k":"v"}` is an index
  *   look-up instead of parsing every row's JSON. The JSON column stays what views read; the
- *   repository writes both in one transaction.
- * - Per project, the default order (created_at, id) and name; across projects (admins'
- *   `all_tenants`), every sort key, status with the default order, and updated_at (the 3.60
- *   `updated_at` filter). Each ends in id, the order's tie-breaker, so a page's marker is an
- *   index range. The nullable keys (name, updated_at) sort NULLs first ascending on both
+ *   repository writes both in one transaction. Each row carries its volume's project, and the
+ *   index is (key, value, project), so a project's filtered list reads the project's matches
+ *   only, not every project's (a filter on a common value matches a third of a million rows).
+ * - Per project, the default order and name; across projects (admins' `all_tenants`), one index
+ *   per filter and sort key. Each ends in (created_at, id), the order's tie-breakers
+ *   (`db/keyset.ts`), so one index serves "sort by the column" and "filter on it, newest first",
+ *   and a page's marker is an index range. The nullable keys (name, updated_at) sort NULLs first ascending on both
  *   dialects: PostgreSQL's index is built that way (SQLite's NULLs sort first anyway).
- * - attachments by instance (Nova's and the storage protocol's `?instance_id=`) and by project.
+ * - attachments by instance (Nova's and the storage protocol's `?instance_id=`), by project and
+ *   in the list's order.
  */
 const m0004_fleet_lists: Migration = {
   async up(db: Db) {
@@ -160,34 +163,36 @@ const m0004_fleet_lists: Migration = {
     await db.schema
       .createTable('volume_metadata')
       .addColumn('volume_id', 'varchar(64)', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
       .addColumn('key', 'text', (c) => c.notNull())
       .addColumn('value', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('volume_metadata_pk', ['volume_id', 'key'])
       .execute();
-    await db.schema.createIndex('volume_metadata_key_value').on('volume_metadata').columns(['key', 'value', 'volume_id']).execute();
+    await db.schema.createIndex('volume_metadata_key_value').on('volume_metadata').columns(['key', 'value', 'project_id', 'volume_id']).execute();
     // Carry every volume's metadata over, a batch at a time.
     const any = db as Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     let after = '';
     for (;;) {
-      const rows: Array<{ id: string; metadata: string }> = await any.selectFrom('volumes').select(['id', 'metadata']).where('id', '>', after).orderBy('id').limit(1000).execute();
+      const rows: Array<{ id: string; project_id: string; metadata: string }> = await any.selectFrom('volumes').select(['id', 'project_id', 'metadata']).where('id', '>', after).orderBy('id').limit(1000).execute();
       if (rows.length === 0) break;
-      const md = rows.flatMap((r) => Object.entries(JSON.parse(r.metadata) as Record<string, string>).map(([key, value]) => ({ volume_id: r.id, key, value: String(value) })));
+      const md = rows.flatMap((r) => Object.entries(JSON.parse(r.metadata) as Record<string, string>).map(([key, value]) => ({ volume_id: r.id, project_id: r.project_id, key, value: String(value) })));
       for (let i = 0; i < md.length; i += 1000) await any.insertInto('volume_metadata').values(md.slice(i, i + 1000)).execute();
       after = rows[rows.length - 1]!.id;
     }
     const nullsFirst = (c: string): string => (pg ? `${c} asc nulls first` : c);
     const indexes: Array<[string, string, string[]]> = [
       ['volumes_project_created', 'volumes', ['project_id', 'created_at', 'id']],
-      ['volumes_project_name', 'volumes', ['project_id', nullsFirst('name'), 'id']],
+      ['volumes_project_name', 'volumes', ['project_id', nullsFirst('name'), 'created_at', 'id']],
       ['volumes_created', 'volumes', ['created_at', 'id']],
-      ['volumes_name', 'volumes', [nullsFirst('name'), 'id']],
-      ['volumes_status_created', 'volumes', ['status', 'created_at', 'id']],
-      ['volumes_updated', 'volumes', [nullsFirst('updated_at'), 'id']],
-      ['volumes_size', 'volumes', ['size', 'id']],
-      ['volumes_az', 'volumes', ['availability_zone', 'id']],
-      ['volumes_bootable', 'volumes', ['bootable', 'id']],
+      ['volumes_name', 'volumes', [nullsFirst('name'), 'created_at', 'id']],
+      ['volumes_status', 'volumes', ['status', 'created_at', 'id']],
+      ['volumes_updated', 'volumes', [nullsFirst('updated_at'), 'created_at', 'id']],
+      ['volumes_size', 'volumes', ['size', 'created_at', 'id']],
+      ['volumes_az', 'volumes', ['availability_zone', 'created_at', 'id']],
+      ['volumes_bootable', 'volumes', ['bootable', 'created_at', 'id']],
       ['attachments_instance', 'attachments', ['instance_uuid']],
       ['attachments_project', 'attachments', ['project_id', 'created_at', 'id']],
+      ['attachments_created', 'attachments', ['created_at', 'id']],
     ];
     await db.schema.dropIndex('volumes_project').execute();
     for (const [name, table, columns] of indexes) await sql.raw(`create index ${name} on ${table} (${columns.join(', ')})`).execute(db);

@@ -9,10 +9,25 @@ import type { DatabaseConnection, Dialect, Driver } from 'kysely';
 export interface QueryStats {
   /** Statements executed since the database was opened. */
   readonly queries: number;
+  /**
+   * Call `fn` with each statement's SQL and parameters as it is sent, until the returned function
+   * is called (the list-plan test EXPLAINs what each route really sends).
+   */
+  watch(fn: (sql: string, parameters: readonly unknown[]) => void): () => void;
 }
 
 export class QueryCounter implements QueryStats {
   queries = 0;
+  readonly #watchers = new Set<(sql: string, parameters: readonly unknown[]) => void>();
+  watch(fn: (sql: string, parameters: readonly unknown[]) => void): () => void {
+    this.#watchers.add(fn);
+    return () => void this.#watchers.delete(fn);
+  }
+  /** One statement sent. */
+  sent(q: { readonly sql: string; readonly parameters: readonly unknown[] }): void {
+    this.queries++;
+    if (this.#watchers.size > 0) for (const w of this.#watchers) w(q.sql, q.parameters);
+  }
 }
 
 class CountingConnection implements DatabaseConnection {
@@ -21,11 +36,11 @@ class CountingConnection implements DatabaseConnection {
     readonly counter: QueryCounter,
   ) {}
   executeQuery: DatabaseConnection['executeQuery'] = (q) => {
-    this.counter.queries++;
+    this.counter.sent(q);
     return this.inner.executeQuery(q);
   };
   streamQuery: DatabaseConnection['streamQuery'] = (q, chunkSize) => {
-    this.counter.queries++;
+    this.counter.sent(q);
     return this.inner.streamQuery(q, chunkSize);
   };
 }

@@ -100,6 +100,8 @@ export interface VolumeTable {
 /** One metadata key of a volume (the list filter's index; the JSON column is what views read). */
 export interface VolumeMetadataTable {
   volume_id: string;
+  /** The volume's project (kept equal to volumes.project_id by the repository). */
+  project_id: string;
   key: string;
   value: string;
 }

@@ -6,9 +6,10 @@ import { isUuid, validate } from '../http/validate.ts';
 import { requireVersion } from './api-context.ts';
 import type { ConnectorProperties } from './backend.ts';
 import { createAttachmentSchema, updateAttachmentSchema } from './request-schemas.ts';
+import type { AttachmentRow } from './volume-repo.ts';
 import type { VolumeService } from './volume-service.ts';
 import { attachmentDetailView, attachmentSummaryView } from './views.ts';
-import type { RouteFn } from './volume-routes.ts';
+import { parseLimit, type RouteFn } from './volume-routes.ts';
 
 type Query = Record<string, string | undefined>;
 
@@ -21,8 +22,24 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     requireVersion(state, '3.27');
     const q = req.query as Query;
     const allTenants = q.all_tenants !== undefined && ['1', 'true', 'True'].includes(q.all_tenants);
-    const rows = await svc.listAttachments(state.caller, { allTenants, volumeId: q.volume_id, instanceId: q.instance_id ?? q.instance_uuid, status: q.status });
-    return { attachments: rows.map((r) => (detail ? attachmentDetailView(r) : attachmentSummaryView(r))) };
+    const limit = parseLimit(q);
+    let marker: AttachmentRow | undefined;
+    if (q.marker !== undefined) {
+      marker = await svc.repo.getAttachment(q.marker);
+      if (!marker || (!(state.caller.isAdmin && allTenants) && marker.project_id !== state.caller.projectId)) {
+        throw new HitchError('HITCH_NOT_FOUND', { kind: 'Marker', id: q.marker }, { message: `Marker ${q.marker} could not be found.` });
+      }
+    }
+    const rows = await svc.listAttachments(state.caller, { allTenants, volumeId: q.volume_id, instanceId: q.instance_id ?? q.instance_uuid, status: q.status }, limit, marker);
+    const body: Record<string, unknown> = { attachments: rows.map((r) => (detail ? attachmentDetailView(r) : attachmentSummaryView(r))) };
+    const last = rows[rows.length - 1];
+    if (limit !== undefined && rows.length === limit && last) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(q)) if (k !== 'marker' && typeof v === 'string') params.set(k, v);
+      params.set('marker', last.id);
+      body['attachments_links'] = [{ href: `${state.baseUrl}/attachments${detail ? '/detail' : ''}?${params.toString()}`, rel: 'next' }];
+    }
+    return body;
   };
   route('GET', '/attachments', async (req, _reply, state) => list(false)(req, state));
   route('GET', '/attachments/detail', async (req, _reply, state) => list(true)(req, state));

@@ -158,8 +158,8 @@ const Q = {
 };
 
 /** The metadata JSON column as `volume_metadata` rows. */
-function metadataRows(volumeId: string, json: string): Array<{ volume_id: string; key: string; value: string }> {
-  return Object.entries(JSON.parse(json) as Record<string, string>).map(([key, value]) => ({ volume_id: volumeId, key, value: String(value) }));
+function metadataRows(volumeId: string, projectId: string, json: string): Array<{ volume_id: string; project_id: string; key: string; value: string }> {
+  return Object.entries(JSON.parse(json) as Record<string, string>).map(([key, value]) => ({ volume_id: volumeId, project_id: projectId, key, value: String(value) }));
 }
 
 /** Columns that may hold NULL: their order says where NULLs go; the others' must not (see orderBy). */
@@ -174,9 +174,12 @@ function filtered<Q extends SelectQueryBuilder<Database, 'volumes', object>>(q0:
   if (filter.availabilityZone !== undefined) q = q.where('availability_zone', '=', filter.availabilityZone);
   if (filter.bootable !== undefined) q = q.where('bootable', '=', filter.bootable ? 1 : 0);
   for (const [key, value] of Object.entries(filter.metadata ?? {})) {
-    q = q.where((eb) =>
-      eb.exists(eb.selectFrom('volume_metadata as m').select('m.key').whereRef('m.volume_id', '=', 'volumes.id').where('m.key', '=', key).where('m.value', '=', value)),
-    );
+    q = q.where((eb) => {
+      let m = eb.selectFrom('volume_metadata as m').select('m.key').whereRef('m.volume_id', '=', 'volumes.id').where('m.key', '=', key).where('m.value', '=', value);
+      // The project narrows the (key, value, project) range to this project's matches.
+      if (filter.projectId !== null) m = m.where('m.project_id', '=', filter.projectId);
+      return eb.exists(m);
+    });
   }
   for (const t of filter.times ?? []) q = q.where(t.column, t.op, t.value);
   return q as Q;
@@ -241,7 +244,7 @@ export class VolumeRepo {
 
   /** Insert a volume and its metadata rows (the list filter's index) in one transaction. */
   async insertVolume(row: VolumeRow): Promise<void> {
-    const md = metadataRows(row.id, row.metadata);
+    const md = metadataRows(row.id, row.project_id, row.metadata);
     if (md.length === 0) {
       await this.db.insertInto('volumes').values(row).execute();
       return;
@@ -265,7 +268,7 @@ export class VolumeRepo {
     return volumeListQuery(this.db, filter, sort, limit, marker).execute();
   }
 
-  /** Set fields unconditionally (name, description, metadata). */
+  /** Set fields unconditionally (name, description, metadata, project); metadata rows follow. */
   /** How many volumes match `filter` (3.45's `with_count`): a count on the filter's index. */
   async countVolumes(filter: VolumeFilter): Promise<number> {
     const r = await filtered(this.db.selectFrom('volumes').select((eb) => eb.fn.countAll<number | string>().as('n')), filter).executeTakeFirstOrThrow();
@@ -276,15 +279,16 @@ export class VolumeRepo {
     const write = async (d: Db): Promise<boolean> => {
       const res = await d.updateTable('volumes').set({ ...fields, updated_at: cinderTime() }).where('id', '=', id).executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return false;
-      if (fields.metadata !== undefined) {
-        // The metadata rows follow the JSON column, in the same transaction.
+      if (fields.metadata !== undefined || fields.project_id !== undefined) {
+        // The metadata rows follow the JSON column and the project, in the same transaction.
+        const v = await d.selectFrom('volumes').select(['project_id', 'metadata']).where('id', '=', id).executeTakeFirstOrThrow();
         await d.deleteFrom('volume_metadata').where('volume_id', '=', id).execute();
-        const md = metadataRows(id, fields.metadata);
+        const md = metadataRows(id, v.project_id, v.metadata);
         if (md.length > 0) await d.insertInto('volume_metadata').values(md).execute();
       }
       return true;
     };
-    return fields.metadata === undefined || db !== this.db ? write(db) : this.tx(write);
+    return (fields.metadata === undefined && fields.project_id === undefined) || db !== this.db ? write(db) : this.tx(write);
   }
 
   /** THE status transition: one conditional UPDATE; true when this caller won. */
@@ -353,13 +357,21 @@ export class VolumeRepo {
     return out;
   }
 
-  async listAttachments(f: { projectId: string | null; volumeId?: string; instanceId?: string; status?: string }): Promise<AttachmentRow[]> {
+  /** A page of attachments, newest first (keyset on created_at, id: `db/keyset.ts`). */
+  async listAttachments(
+    f: { projectId: string | null; volumeId?: string; instanceId?: string; status?: string },
+    limit?: number,
+    marker?: AttachmentRow,
+  ): Promise<AttachmentRow[]> {
     let q = this.db.selectFrom('attachments').selectAll();
     if (f.projectId !== null) q = q.where('project_id', '=', f.projectId);
     if (f.volumeId !== undefined) q = q.where('volume_id', '=', f.volumeId);
     if (f.instanceId !== undefined) q = q.where('instance_uuid', '=', f.instanceId);
     if (f.status !== undefined) q = q.where('attach_status', '=', f.status);
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+    const keys = totalOrder([{ column: 'created_at', dir: 'desc', nullable: false }]);
+    if (marker) for (const c of afterMarker(keys, (column) => marker[column as 'created_at' | 'id'])) q = q.where(c);
+    for (const item of orderItems(keys)) q = q.orderBy(item);
+    return (limit === undefined ? q : q.limit(limit)).execute();
   }
 
   /** Conditional attachment update: only when its attach_status is one of `from`. */

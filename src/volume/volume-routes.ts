@@ -25,7 +25,8 @@ function invalidInput(reason: string): HitchError {
   return new HitchError('HITCH_INVALID_INPUT', { reason });
 }
 
-function parseLimit(q: Query): number | undefined {
+/** `limit`: a non-negative integer, at most 1000 (Cinder's osapi_max_limit). */
+export function parseLimit(q: Query): number | undefined {
   const s = q1(q, 'limit');
   if (s === undefined) return undefined;
   if (!/^-?\d+$/.test(s)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'limit' }, { message: 'limit param must be an integer' });

@@ -403,12 +403,16 @@ export class VolumeService {
     return opts.remaining === false ? [] : this.repo.attachmentsOfVolume(v.id);
   }
 
-  listAttachments(caller: Caller, f: { allTenants: boolean; volumeId?: string; instanceId?: string; status?: string }): Promise<AttachmentRow[]> {
-    return this.repo.listAttachments({
-      projectId: caller.isAdmin && f.allTenants ? null : caller.projectId,
-      volumeId: f.volumeId,
-      instanceId: f.instanceId,
-      status: f.status,
-    });
+  listAttachments(caller: Caller, f: { allTenants: boolean; volumeId?: string; instanceId?: string; status?: string }, limit?: number, marker?: AttachmentRow): Promise<AttachmentRow[]> {
+    return this.repo.listAttachments(
+      {
+        projectId: caller.isAdmin && f.allTenants ? null : caller.projectId,
+        volumeId: f.volumeId,
+        instanceId: f.instanceId,
+        status: f.status,
+      },
+      limit,
+      marker,
+    );
   }
 }
