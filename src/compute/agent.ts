@@ -1,98 +1,194 @@
 /**
- * The agent of one compute host (nova-compute's process in scale-out): heartbeats, claims the
- * tasks queued for its host and runs them through its compute manager — several at once, since
- * the manager's instance locks order the ones that must not overlap.
+ * An agent process (nova-compute's process in scale-out) serving one or many compute hosts:
+ * `hitch agent --host A --host B …`. Each host keeps what is its own — its compute manager, so
+ * its instance locks, its journal's recovery, its claims (a host's tasks are claimed for that
+ * host only, by the process that serves it) — while the process shares what is per process:
  *
- * On start it first lets the manager recover the operations a previous agent left half done,
- * then marks that agent's claimed tasks as over: each operation runs once, to one end.
+ * - one `LISTEN` connection (`QueueListener`): an enqueue's NOTIFY names the host, and only that
+ *   host's claim loop wakes;
+ * - one heartbeat statement for all its hosts every `heartbeatMs` (`HEARTBEAT_MS`);
+ * - one slow poll (`pollMs`) asking which of its hosts have work queued: what a notification
+ *   lost while the listening connection was down would otherwise leave waiting.
+ *
+ * Idle, a process costs one heartbeat per `heartbeatMs` and one poll per `pollMs`, whatever the
+ * number of hosts it serves.
+ *
+ * On start each host's manager first recovers the operations a previous agent of that host left
+ * half done, then that agent's claimed tasks are marked over: each operation runs once, to one
+ * end. Tasks of one host run several at once (`concurrency`), since the manager's instance locks
+ * order the ones that must not overlap.
  */
 import { toHitchError } from '../errors.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import type { RequestMeta } from './dispatch.ts';
 import type { ComputeManager } from './manager.ts';
-import type { TaskQueue, TaskRow } from './queue.ts';
+import { QueueListener } from './queue-listener.ts';
+import { TASKS_CHANNEL, type TaskQueue, type TaskRow } from './queue.ts';
+
+/** Heartbeat period. A host is down once its heartbeat is older than two of these (`STALE_MS`). */
+export const HEARTBEAT_MS = 3_000;
+/** How old a heartbeat may be before the host counts as down: two heartbeat periods. */
+export const STALE_MS = 2 * HEARTBEAT_MS;
+/** The slow poll beside notifications. */
+export const FALLBACK_POLL_MS = 5_000;
 
 export interface AgentOptions {
   readonly queue: TaskQueue;
-  readonly manager: ComputeManager;
+  /** One per host this process serves. */
+  readonly managers: readonly ComputeManager[];
   readonly agentId?: string;
   readonly heartbeatMs?: number;
-  /** Idle poll interval for new tasks. */
+  /**
+   * Poll for queued work this often. With a listening connection a slow safety net
+   * (FALLBACK_POLL_MS); without one (no PostgreSQL URL) the only way to learn of work (25 ms).
+   */
   readonly pollMs?: number;
-  /** Tasks run at once. */
+  /** Tasks of one host run at once. */
   readonly concurrency?: number;
+  /** PostgreSQL URL for the process's LISTEN connection; null polls only. */
+  readonly listenUrl?: string | null;
   readonly onError?: (e: unknown) => void;
+}
+
+class HostWorker {
+  readonly running = new Set<Promise<void>>();
+  #pumping = false;
+  #again = false;
+  constructor(
+    readonly manager: ComputeManager,
+    readonly claim: () => Promise<TaskRow | undefined>,
+    readonly run: (t: TaskRow) => Promise<void>,
+    readonly max: number,
+    readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** Claim this host's queued tasks until none is left or `max` run; a call while claiming claims again after. */
+  wake(): void {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.#again = false;
+          while (this.running.size < this.max) {
+            let t: TaskRow | undefined;
+            try {
+              t = await this.claim();
+            } catch (e) {
+              this.onError(e);
+              break;
+            }
+            if (!t) break;
+            const p: Promise<void> = this.run(t).finally(() => {
+              this.running.delete(p);
+              // A slot came free: there may be more queued than fitted.
+              this.wake();
+            });
+            this.running.add(p);
+          }
+        } while (this.#again);
+      } finally {
+        this.#pumping = false;
+      }
+    })();
+  }
 }
 
 export class ComputeAgent {
   readonly id: string;
   readonly #o: AgentOptions;
-  readonly #running = new Set<Promise<void>>();
+  readonly #workers = new Map<string, HostWorker>();
   #stopped = false;
-  #timer: NodeJS.Timeout | null = null;
-  #wake: (() => void) | null = null;
-  #loop: Promise<void> | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #listener: QueueListener | null = null;
 
   constructor(opts: AgentOptions) {
     this.#o = opts;
     this.id = opts.agentId ?? crypto.randomUUID();
-  }
-
-  get host(): string {
-    return this.#o.manager.hostName;
-  }
-
-  async start(): Promise<void> {
-    const { queue, manager } = this.#o;
-    await manager.recover();
-    await queue.abandon(this.host, this.id);
-    await queue.heartbeat(this.host, this.id);
-    this.#timer = setInterval(() => {
-      void queue.heartbeat(this.host, this.id).catch((e: unknown) => this.#o.onError?.(e));
-    }, this.#o.heartbeatMs ?? 3_000);
-    this.#loop = this.#work();
-  }
-
-  /** Stop claiming, let the running tasks finish, sign off (the host shows down at once). */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#wake?.();
-    await this.#loop;
-    await Promise.allSettled([...this.#running]);
-    this.#o.manager.stopReaping();
-    await this.#o.manager.drain();
-    await this.#o.queue.signOff(this.host, this.id);
-  }
-
-  async #work(): Promise<void> {
-    const max = this.#o.concurrency ?? 64;
-    while (!this.#stopped) {
-      let claimed: TaskRow | undefined;
-      if (this.#running.size < max) {
-        try {
-          claimed = await this.#o.queue.claim(this.host, this.id);
-        } catch (e) {
-          this.#o.onError?.(e);
-        }
-      }
-      if (claimed) {
-        const p = this.#run(claimed).finally(() => {
-          this.#running.delete(p);
-          this.#wake?.();
-        });
-        this.#running.add(p);
-        continue;
-      }
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        setTimeout(r, this.#o.pollMs ?? 25);
-      });
+    const onError = (e: unknown): void => opts.onError?.(e);
+    for (const m of opts.managers) {
+      this.#workers.set(m.hostName, new HostWorker(m, () => opts.queue.claim(m.hostName, this.id), (t) => this.#run(m, t), opts.concurrency ?? 64, onError));
     }
   }
 
-  async #run(t: TaskRow): Promise<void> {
-    const { queue, manager } = this.#o;
+  /** The hosts this process serves. */
+  get hosts(): string[] {
+    return [...this.#workers.keys()];
+  }
+
+  /** The first (or only) host: `hitch agent --host NAME`. */
+  get host(): string {
+    return this.hosts[0] as string;
+  }
+
+  /** The listening connection, when there is one (tests end it to check the queue does not stall). */
+  get listener(): QueueListener | null {
+    return this.#listener;
+  }
+
+  async start(): Promise<void> {
+    const { queue } = this.#o;
+    // Recovery per host, before the host takes new work; a few at a time (each reads its journal).
+    const managers = [...this.#workers.values()].map((w) => w.manager);
+    for (let i = 0; i < managers.length; i += 8) {
+      await Promise.all(
+        managers.slice(i, i + 8).map(async (m) => {
+          await m.recover();
+          await queue.abandon(m.hostName, this.id);
+        }),
+      );
+    }
+    await queue.heartbeatMany(this.hosts, this.id);
+    this.#timers.push(
+      setInterval(() => {
+        void queue.heartbeatMany(this.hosts, this.id).catch((e: unknown) => this.#o.onError?.(e));
+      }, this.#o.heartbeatMs ?? HEARTBEAT_MS),
+    );
+    if (this.#o.listenUrl) {
+      this.#listener = new QueueListener({
+        url: this.#o.listenUrl,
+        channels: [TASKS_CHANNEL],
+        name: `hitch-listen agent ${this.id}`,
+        onNotify: (_channel, host) => this.#workers.get(host)?.wake(),
+        // Connected again after a gap: what was queued meanwhile sent its notice to nobody.
+        onConnect: () => void this.#pollQueued(),
+        ...(this.#o.onError ? { onError: this.#o.onError } : {}),
+      });
+      await this.#listener.start();
+    }
+    const pollMs = this.#o.pollMs ?? (this.#listener ? FALLBACK_POLL_MS : 25);
+    this.#timers.push(setInterval(() => void this.#pollQueued(), pollMs));
+    for (const w of this.#workers.values()) w.wake();
+  }
+
+  /** Wake the hosts that have work queued: one statement for all of them. */
+  async #pollQueued(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      for (const h of await this.#o.queue.queuedHosts(this.hosts)) this.#workers.get(h)?.wake();
+    } catch (e) {
+      this.#o.onError?.(e);
+    }
+  }
+
+  /** Stop claiming, let the running tasks finish, sign off (the hosts show down at once). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#listener?.stop();
+    for (const w of this.#workers.values()) {
+      while (w.running.size > 0) await Promise.allSettled([...w.running]);
+      w.manager.stopReaping();
+      await w.manager.drain();
+    }
+    await this.#o.queue.signOffMany(this.hosts, this.id);
+  }
+
+  async #run(manager: ComputeManager, t: TaskRow): Promise<void> {
+    const { queue } = this.#o;
     const p = JSON.parse(t.payload) as { serverId: string; spec?: DomainSpec; volumeId?: string; device?: string | null; meta?: RequestMeta };
     try {
       const server = await manager.repo.getServerAny(p.serverId);

@@ -5,6 +5,12 @@
  * runs it through its compute manager and records the outcome. Agents heartbeat; a host whose
  * heartbeat is stale takes no new servers and its requests fail fast instead of hanging.
  *
+ * Waking, not polling (PostgreSQL): an enqueue sends `NOTIFY hitch_tasks, '<host>'` in the same
+ * statement, and every state change `NOTIFY hitch_task_states, '<id> <state>'`; a process's one
+ * `QueueListener` connection hears them (`queue-listener.ts`). Both are sent at commit, so a
+ * woken agent always finds the row. Listeners also poll slowly for what a lost notification or a
+ * broken listening connection hid.
+ *
  * Exactly once: a task is claimed by one agent (the claim is one conditional statement); an
  * agent that dies mid-task leaves it `running`, and the next agent for that host marks it
  * `failed` after its manager's crash recovery has driven the operation itself to an end — the
@@ -19,6 +25,11 @@ export type TaskKind = 'spawn' | 'destroy' | 'attach' | 'detach';
 export type TaskState = 'queued' | 'running' | 'reserved' | 'done' | 'failed';
 export type TaskRow = ComputeTaskTable;
 
+/** NOTIFY channel: work was queued; the payload is the host. */
+export const TASKS_CHANNEL = 'hitch_tasks';
+/** NOTIFY channel: a task changed state; the payload is `<task id> <state>`. */
+export const TASK_STATES_CHANNEL = 'hitch_task_states';
+
 const num = (v: unknown): number => Number(v);
 
 export class TaskQueue {
@@ -32,10 +43,15 @@ export class TaskQueue {
 
   async enqueue(host: string, kind: TaskKind, payload: unknown, now = Date.now()): Promise<string> {
     const id = crypto.randomUUID();
-    await this.#db
-      .insertInto('compute_tasks')
-      .values({ id, host, kind, payload: JSON.stringify(payload), state: 'queued', result: null, error_code: null, error_message: null, claimed_by: null, created_ms: now, updated_ms: now })
-      .execute();
+    const row = { id, host, kind, payload: JSON.stringify(payload), state: 'queued', result: null, error_code: null, error_message: null, claimed_by: null, created_ms: now, updated_ms: now };
+    if (this.#postgres) {
+      // One statement: the row and the agent's wake-up, delivered together at commit.
+      await sql`WITH t AS (INSERT INTO compute_tasks (id, host, kind, payload, state, created_ms, updated_ms)
+                  VALUES (${id}, ${host}, ${kind}, ${row.payload}, 'queued', ${now}, ${now}) RETURNING host)
+                SELECT pg_notify(${TASKS_CHANNEL}, host) FROM t`.execute(this.#db);
+      return id;
+    }
+    await this.#db.insertInto('compute_tasks').values(row).execute();
     return id;
   }
 
@@ -69,17 +85,21 @@ export class TaskQueue {
   }
 
   async update(id: string, state: TaskState, result: unknown, error?: HitchError, now = Date.now()): Promise<void> {
-    await this.#db
-      .updateTable('compute_tasks')
-      .set({
-        state,
-        result: result === undefined ? null : JSON.stringify(result),
-        error_code: error?.code ?? null,
-        error_message: error?.message ?? null,
-        updated_ms: now,
-      })
-      .where('id', '=', id)
-      .execute();
+    const set = {
+      state,
+      result: result === undefined ? null : JSON.stringify(result),
+      error_code: error?.code ?? null,
+      error_message: error?.message ?? null,
+      updated_ms: now,
+    };
+    if (this.#postgres) {
+      // The change and its notice to whoever waits on it, in one statement.
+      await sql`WITH t AS (UPDATE compute_tasks SET state = ${set.state}, result = ${set.result}, error_code = ${set.error_code},
+                  error_message = ${set.error_message}, updated_ms = ${now} WHERE id = ${id} RETURNING id, state)
+                SELECT pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state) FROM t`.execute(this.#db);
+      return;
+    }
+    await this.#db.updateTable('compute_tasks').set(set).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
@@ -99,14 +119,37 @@ export class TaskQueue {
   }
 
   async heartbeat(host: string, agentId: string, now = Date.now()): Promise<void> {
-    const r = await this.#db.updateTable('compute_hosts').set({ agent_id: agentId, heartbeat_ms: now }).where('name', '=', host).executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) {
+    await this.heartbeatMany([host], agentId, now);
+  }
+
+  /**
+   * One heartbeat for every host an agent process serves: one statement however many hosts
+   * (an upsert, so a host's first heartbeat registers it).
+   */
+  async heartbeatMany(hosts: readonly string[], agentId: string, now = Date.now()): Promise<void> {
+    for (let i = 0; i < hosts.length; i += 1000) {
       await this.#db
         .insertInto('compute_hosts')
-        .values({ name: host, agent_id: agentId, heartbeat_ms: now, started_ms: now })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ agent_id: agentId, heartbeat_ms: now }))
+        .values(hosts.slice(i, i + 1000).map((name) => ({ name, agent_id: agentId, heartbeat_ms: now, started_ms: now })))
+        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ agent_id: eb.ref('excluded.agent_id'), heartbeat_ms: eb.ref('excluded.heartbeat_ms') })))
         .execute();
     }
+  }
+
+  /** Which of `hosts` have work queued (an agent's slow poll, after a gap in notifications). */
+  async queuedHosts(hosts: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < hosts.length; i += 1000) {
+      const rows = await this.#db.selectFrom('compute_tasks').select('host').distinct().where('state', '=', 'queued').where('host', 'in', hosts.slice(i, i + 1000)).execute();
+      out.push(...rows.map((r) => r.host));
+    }
+    return out;
+  }
+
+  /** Whether `host`'s agent heartbeated within `staleMs`: one indexed row. */
+  async isLive(host: string, staleMs: number, now = Date.now()): Promise<boolean> {
+    const r = await this.#db.selectFrom('compute_hosts').select('heartbeat_ms').where('name', '=', host).executeTakeFirst();
+    return r !== undefined && now - num(r.heartbeat_ms) < staleMs;
   }
 
   /** Hosts whose agent's heartbeat is younger than `staleMs`. */
@@ -116,7 +159,14 @@ export class TaskQueue {
   }
 
   async signOff(host: string, agentId: string): Promise<void> {
-    await this.#db.updateTable('compute_hosts').set({ heartbeat_ms: 0 }).where('name', '=', host).where('agent_id', '=', agentId).execute();
+    await this.signOffMany([host], agentId);
+  }
+
+  /** Mark `hosts` down at once (a graceful stop), where `agentId` still holds them. */
+  async signOffMany(hosts: readonly string[], agentId: string): Promise<void> {
+    for (let i = 0; i < hosts.length; i += 1000) {
+      await this.#db.updateTable('compute_hosts').set({ heartbeat_ms: 0 }).where('name', 'in', hosts.slice(i, i + 1000)).where('agent_id', '=', agentId).execute();
+    }
   }
 }
 

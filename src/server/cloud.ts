@@ -91,10 +91,10 @@ export interface Cloud {
 
 /**
  * What this process is: the all-in-one (every host's manager here, direct dispatch), a stateless
- * API process (no managers; work goes through the queue to the agents), or the agent of one
- * compute host (its manager only; `ComputeAgent` feeds it from the queue).
+ * API process (no managers; work goes through the queue to the agents), or an agent process of
+ * one or many compute hosts (their managers only; `ComputeAgent` feeds them from the queue).
  */
-export type ProcessRole = { readonly kind: 'all-in-one' } | { readonly kind: 'api' } | { readonly kind: 'agent'; readonly host: string };
+export type ProcessRole = { readonly kind: 'all-in-one' } | { readonly kind: 'api' } | { readonly kind: 'agent'; readonly hosts: readonly string[] };
 
 export interface ServicesOptions extends Omit<CloudOptions, 'credentials' | 'adminProjectId' | 'adminUserId'> {
   /** Use this open database instead of opening `config.databaseUrl` (the caller closes it). */
@@ -140,9 +140,15 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
 
     const domainSpec = (s: { domain_name: string; id: string }): DomainSpec => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' });
     const role = opts.role ?? { kind: 'all-in-one' };
-    const managed = plane.hosts.filter((h) => role.kind === 'all-in-one' || (role.kind === 'agent' && h.name === role.host));
-    if (role.kind === 'agent' && managed.length === 0) {
-      throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${role.host} in the data plane (${plane.hosts.map((h) => h.name).join(', ')})` });
+    const served = new Set(role.kind === 'agent' ? role.hosts : []);
+    const managed = plane.hosts.filter((h) => role.kind === 'all-in-one' || served.has(h.name));
+    if (role.kind === 'agent') {
+      const known = new Set(plane.hosts.map((h) => h.name));
+      const unknown = role.hosts.filter((h) => !known.has(h));
+      if (unknown.length > 0 || role.hosts.length === 0) {
+        const some = plane.hosts.slice(0, 10).map((h) => h.name).join(', ');
+        throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${unknown.join(', ') || '(none given)'} in the data plane (${some}${plane.hosts.length > 10 ? `, … ${plane.hosts.length} in all` : ''})` });
+      }
     }
     const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
       const brick = opts.dataPlane ? newBrick() : first;
@@ -171,7 +177,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     }
     const queue = new TaskQueue(db.db, db.dialect);
     const direct = new DirectDispatch(hosts.map((h) => h.manager));
-    const dispatch: ComputeDispatch = role.kind === 'api' ? new QueueDispatch({ queue }) : direct;
+    // An API process waits on its tasks through one LISTEN connection (PostgreSQL).
+    const queued = role.kind === 'api' ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null }) : null;
+    await queued?.start();
+    const dispatch: ComputeDispatch = queued ?? direct;
     const compute = new ComputeService({
       repo,
       dispatch,
@@ -200,6 +209,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         // Operations in flight finish; background reap retries (minutes on a real clock) stop.
         for (const h of hosts) h.manager.stopReaping();
         await settle();
+        await queued?.stop();
         await plane.close();
         if (!opts.database) await db.close();
       },

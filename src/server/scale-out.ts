@@ -2,7 +2,7 @@
  * Scale-out processes (PostgreSQL for state and for the work queue):
  *
  *   hitch api                  any number: the HTTP APIs; compute work goes through the queue
- *   hitch agent --host NAME    one per compute host: runs that host's attach/detach flows
+ *   hitch agent --host NAME …  one per compute host, or one for many: runs their attach/detach flows
  *
  * Both take the same configuration as `hitch serve` (database URL, data plane); the all-in-one
  * `hitch serve` is both in one process, with direct dispatch.
@@ -31,19 +31,32 @@ export async function startApi(opts: { config: HitchConfig; credentials: CloudCr
   return createCloud({ config: opts.config, credentials: opts.credentials, role: { kind: 'api' }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
 }
 
-/** The agent of compute host `host`: recovers its unfinished operations, then takes work. */
-export async function startAgent(opts: { config: HitchConfig; host: string; dataPlane?: DataPlane; agentId?: string }): Promise<RunningAgent> {
+/**
+ * An agent process of compute host `host` (or of every host in `hosts`): recovers each host's
+ * unfinished operations, then takes their work, woken by its one LISTEN connection.
+ */
+export async function startAgent(opts: { config: HitchConfig; host?: string; hosts?: readonly string[]; dataPlane?: DataPlane; agentId?: string }): Promise<RunningAgent> {
   requirePostgres(opts.config, 'hitch agent');
-  const services = await createServices({ config: opts.config, role: { kind: 'agent', host: opts.host }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
-  const manager = services.hosts[0]!.manager;
-  const agent = new ComputeAgent({ queue: services.queue, manager, ...(opts.agentId ? { agentId: opts.agentId } : {}) });
-  await agent.start();
-  return {
-    agent,
-    services,
-    async stop() {
-      await agent.stop();
-      await services.close();
-    },
-  };
+  const hosts = [...(opts.hosts ?? []), ...(opts.host !== undefined ? [opts.host] : [])];
+  const services = await createServices({ config: opts.config, role: { kind: 'agent', hosts }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
+  try {
+    const agent = new ComputeAgent({
+      queue: services.queue,
+      managers: services.hosts.map((h) => h.manager),
+      listenUrl: opts.config.databaseUrl,
+      ...(opts.agentId ? { agentId: opts.agentId } : {}),
+    });
+    await agent.start();
+    return {
+      agent,
+      services,
+      async stop() {
+        await agent.stop();
+        await services.close();
+      },
+    };
+  } catch (e) {
+    await services.close();
+    throw e;
+  }
 }

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../src/fuzz/invariants.ts';
 import type { Cloud } from '../../src/server/cloud.ts';
@@ -58,9 +59,12 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     });
     return { token: r.headers.get('x-subject-token') as string, projectId: ((await r.json()) as { token: { project: { id: string } } }).token.project.id };
   };
-  /** Bounded wait on state other workers (the agents) change; the API is the only view of it. */
+  /**
+   * Bounded wait on state other workers (the agents) change; the API is the only view of it. The
+   * bound is generous (a loaded 2-core machine), and it bounds a hang, it times nothing.
+   */
   const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 4000; i++) {
       const v = await probe();
       if (v !== undefined) return v;
       await new Promise((r) => setTimeout(r, 25));
@@ -114,5 +118,56 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     const again = await call('POST', `/compute/v2.1/servers/${victim.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } });
     expect(again.status).toBe(200);
     await until('volume in-use', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'in-use' ? true : undefined));
+  });
+
+  it('one agent process serves several hosts, each with its own manager and claims', async () => {
+    const { token, projectId } = await login();
+    for (const a of agents.values()) await a.stop();
+    agents.clear();
+    const many = await startAgent({ config, hosts: ['compute-1', 'compute-2', 'compute-3'], dataPlane: plane });
+    agents.set('all', many);
+    expect(many.agent.hosts.sort()).toEqual(['compute-1', 'compute-2', 'compute-3']);
+    expect(many.services.hosts.map((h) => h.name).sort()).toEqual(['compute-1', 'compute-2', 'compute-3']);
+    const servers = await api.compute.repo.listServers(undefined);
+    const one = ['compute-1', 'compute-2', 'compute-3'].map((h) => servers.find((s) => s.host === h)!);
+    const vols: string[] = [];
+    for (let i = 0; i < 3; i++) vols.push((await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id);
+    const posts = await Promise.all(one.map((s, i) => call('POST', `/compute/v2.1/servers/${s.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vols[i] } })));
+    expect(posts.map((p) => p.status)).toEqual([200, 200, 200]);
+    for (const v of vols) await until(`volume ${v} in-use`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'in-use' ? true : undefined));
+    // Each attach ran on its own server's host, all claimed by the one process.
+    for (const [i, s] of one.entries()) {
+      const bdm = await api.compute.repo.getBdm(s.id, vols[i]!);
+      const info = JSON.parse(bdm!.connection_info!) as { data: { target_iqn: string } };
+      expect(plane.sim!.inspectHost(s.host).sessions.map((x) => x.target), s.host).toContain(info.data.target_iqn);
+    }
+    const claimers = await api.db.db.selectFrom('compute_tasks' as never).select('claimed_by' as never).where('kind' as never, '=', 'attach' as never).execute() as Array<{ claimed_by: string }>;
+    expect(claimers.filter((c) => c.claimed_by === many.agent.id)).toHaveLength(3);
+    for (const [i, s] of one.entries()) expect((await call('DELETE', `/compute/v2.1/servers/${s.id}/os-volume_attachments/${vols[i]}`, token)).status).toBe(202);
+    for (const v of vols) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
+  });
+
+  it('a killed listening connection does not stall the queue: work goes on, the listener comes back', async () => {
+    const { token, projectId } = await login();
+    const many = agents.get('all')!;
+    const agentListener = many.agent.listener!;
+    const apiListener = (api.dispatch as unknown as { listener: { connects: number; backendPid: number | null } }).listener;
+    const before = { agent: agentListener.connects, api: apiListener.connects };
+    // End both listening connections from the server side, as an administrator or a failover would.
+    const killed = await api.db.db.executeQuery<{ pid: number }>(
+      CompiledQuery.raw(`select pid, pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'hitch-listen %'`),
+    );
+    expect(killed.rows.length).toBe(2);
+    // Work queued right away, while the listeners may still be down: it must still run.
+    const servers = await api.compute.repo.listServers(undefined);
+    const vols: string[] = [];
+    for (let i = 0; i < 3; i++) vols.push((await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id);
+    const posts = await Promise.all(vols.map((v, i) => call('POST', `/compute/v2.1/servers/${servers[i]!.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: v } })));
+    expect(posts.map((p) => p.status)).toEqual([200, 200, 200]);
+    for (const v of vols) await until(`volume ${v} in-use`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'in-use' ? true : undefined));
+    await until('both listeners reconnected', async () => (agentListener.connects > before.agent && apiListener.connects > before.api ? true : undefined));
+    expect(killed.rows.map((r) => r.pid)).not.toContain(agentListener.backendPid);
+    for (const [i, v] of vols.entries()) expect((await call('DELETE', `/compute/v2.1/servers/${servers[i]!.id}/os-volume_attachments/${v}`, token)).status).toBe(202);
+    for (const v of vols) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
   });
 });

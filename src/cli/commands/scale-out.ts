@@ -57,16 +57,17 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
   planeOptions(
     program
       .command('agent')
-      .description("run the agent of one compute host: recovers its unfinished operations, then takes its hosts' work from the queue")
-      .requiredOption('--host <name>', 'the compute host this agent owns (a host of the data plane)'),
-  ).action(async (o: Record<string, unknown> & { host: string }) => {
+      .description("run the agent of one or more compute hosts: recovers their unfinished operations, then takes their work from the queue")
+      .requiredOption('--host <name>', 'a compute host this agent serves (a host of the data plane); repeat it, or give a comma-separated list, for many hosts in one process', (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter(Boolean)]),
+  ).action(async (o: Record<string, unknown> & { host: string[] }) => {
     requirePostgres(o['databaseUrl'], 'hitch agent', ctx.io.env);
-    const { host, ...flags } = o;
+    const { host: hosts, ...flags } = o;
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
     const [{ resolveConfig }, { startAgent }] = await Promise.all([import('../../server/config.ts'), import('../../server/scale-out.ts')]);
     const config = resolveConfig({ ...flags, ...(dataDir !== undefined ? { dataDir } : {}), port: 0 });
-    const running = await startAgent({ config, host });
-    ctx.io.out(`hitch agent: host ${host} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);
+    const running = await startAgent({ config, hosts });
+    const named = hosts.length <= 3 ? `host ${hosts.join(', ')}` : `${hosts.length} hosts (${hosts[0]} … ${hosts[hosts.length - 1]})`;
+    ctx.io.out(`hitch agent: ${named} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);
     const stop = (sig: NodeJS.Signals): void => {
       ctx.io.out(`hitch agent: ${sig}: finishing operations in flight, then signing off`);
       void running.stop().then(
