@@ -181,9 +181,13 @@ try {
   }
   if (sections.has('scale-out')) {
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
-      const f = await scaleOutFigure({ attaches: quick ? 30 : 60 });
+      log('\n5. Scale-out at fleet size (bench/scale-out.ts; several minutes: a million rows are loaded)');
+      const f = await scaleOutFigure({
+        log,
+        ...(quick ? { attaches: 60, idleSeconds: 10, listRequests: 50, fleet: { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 } } : {}),
+      });
       results['scaleOut'] = f;
-      log('\n5. ' + renderScaleOut(f));
+      log(renderScaleOut(f));
     } else {
       log('\n5. Scale-out: PostgreSQL not installed, skipped');
     }

@@ -1,25 +1,40 @@
 /**
- * Figure — scale-out: attaches per second with 1, 2 and 3 agents on PostgreSQL (zero-latency
- * simulator, so only Hitch's own work and the queue hop count), and the latency the queue hop
- * adds to one attach compared with the all-in-one's direct dispatch on the same database.
+ * Figure — scale-out at fleet size (issue 24), each line measured in this run:
  *
- * In one process (API and agents share the CPU, as on this 2-core machine), one simulated world
- * with three compute hosts. "Attach" is from the POST until the volume is in-use, measured in
- * wall time over the HTTP API; the figure is attaches completed per wall second with 30 in flight.
+ * 1. attaches per second over 1 000 simulated compute hosts: the all-in-one `hitch serve` (every
+ *    host's manager in one process, direct dispatch) against `hitch api` + 1, 2 and 4
+ *    `hitch agent` processes (the hosts dealt round-robin between them), all on one PostgreSQL
+ *    database and one simulator daemon (zero latency, so only the control plane's work counts),
+ *    30 attaches in flight; and the scale-out / all-in-one ratio;
+ * 2. idle queries per second with the 4 agent processes and the API process up and nothing to
+ *    do (PostgreSQL's own count of transactions on the database, every statement being one);
+ * 3. host-down detection: an agent process SIGKILLed, then the time until the API's liveness
+ *    check (the statement every request runs) calls its host down, and a request refused with 409;
+ * 4. list latency at a million volumes: GET /volumes/detail?limit=100 and a metadata-filtered
+ *    list, p50 and p99, after the bulk loader (`lib/fleet-data.ts`) filled PostgreSQL with
+ *    1 000 000 volumes, 100 000 servers and 200 000 attachments over 1 000 projects; and the same
+ *    lists on SQLite at 100 000 volumes.
+ *
+ * Every process is a real `bin/hitch.js` child, as an operator runs them. The bench client learns
+ * that an attach has finished from the operations table (one statement every 5 ms for all the
+ * attaches in flight, the same for both modes), not by polling the APIs.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCloud, type Cloud } from '../src/server/cloud.ts';
-import { resolveConfig, type HitchConfig } from '../src/server/config.ts';
-import { createDataPlane } from '../src/server/data-plane.ts';
-import { startAgent, startApi, type RunningAgent } from '../src/server/scale-out.ts';
+import pg from 'pg';
+import { HEARTBEAT_MS, STALE_MS } from '../src/compute/agent.ts';
+import { TaskQueue } from '../src/compute/queue.ts';
+import { openDatabase } from '../src/db/open-database.ts';
 import { freePort } from '../src/server/serve.ts';
 import { loadScenario } from '../src/sim/scenario.ts';
 import { startPostgres, type PgCluster } from '../src/test-support/postgres.ts';
+import { login, startHitch, type Api, type Proc } from '../test/support/processes.ts';
+import { FLEET_1M, loadFleet, type FleetSize } from './lib/fleet-data.ts';
 import { ZERO_LATENCY } from './zero-latency.ts';
 
-export interface ScaleOutResult {
+export interface ThroughputRun {
+  /** 0: the all-in-one process; else the number of agent processes. */
   readonly agents: number;
   readonly attaches: number;
   readonly wallMs: number;
@@ -27,184 +42,357 @@ export interface ScaleOutResult {
   readonly failures: number;
 }
 
-export interface QueueHopResult {
-  /** Median wall ms from POST to in-use, direct dispatch (all-in-one on PostgreSQL). */
-  readonly directMs: number;
-  /** The same through the queue to an agent. */
-  readonly queuedMs: number;
-  readonly addedMs: number;
+export interface ListRow {
+  readonly database: 'postgres' | 'sqlite';
+  readonly volumes: number;
+  readonly request: string;
+  readonly n: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
 }
 
-const PASSWORDS = { adminPassword: 'bench-admin-Secret1', demoPassword: 'bench-demo-Secret2' };
+export interface ScaleOutFigure {
+  readonly machine: { readonly cpus: number; readonly kernel: string; readonly loadavg: readonly number[]; readonly postgres: string };
+  readonly hosts: number;
+  readonly runs: readonly ThroughputRun[];
+  /** Median attaches/s per mode (0 = all-in-one), and each against the all-in-one. */
+  readonly medians: Record<string, number>;
+  readonly ratios: Record<string, number>;
+  readonly idle: { readonly seconds: number; readonly agentProcesses: number; readonly apiProcesses: number; readonly transactions: number; readonly queriesPerSecond: number };
+  readonly hostDown: { readonly heartbeatMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
+  readonly lists: readonly ListRow[];
+  readonly load: { readonly postgres: { readonly size: FleetSize; readonly ms: number; readonly byTable: Record<string, number> }; readonly sqlite: { readonly size: FleetSize; readonly ms: number } };
+}
 
-function zeroLatencyThreeHosts(dir: string): string {
+const pad = (i: number): string => String(i).padStart(4, '0');
+export const hostName = (i: number): string => `compute-${pad(i)}`;
+
+/** A world of `n` compute hosts on one array, every latency 0. */
+function manyHostsScenario(dir: string, n: number): string {
   const base = loadScenario('three-hosts');
-  const path = join(dir, 'three-hosts-zero.json');
-  writeFileSync(path, JSON.stringify({ ...base, name: 'three-hosts-zero', latency: ZERO_LATENCY }, null, 2));
+  const hosts = Array.from({ length: n }, (_, k) => ({
+    name: hostName(k + 1),
+    initiator: `iqn.1993-08.org.debian:01:compute${pad(k + 1)}`,
+    ip: `198.18.${(k + 1) >> 8}.${(k + 1) & 255}`,
+    multipathd: true,
+    findMultipaths: 'no',
+  }));
+  const path = join(dir, `hosts-${n}.json`);
+  writeFileSync(path, JSON.stringify({ ...base, name: `hosts-${n}`, description: `${n} compute hosts, zero latency`, hosts, latency: ZERO_LATENCY }));
   return path;
 }
 
-interface Session {
+interface Cloud {
+  readonly procs: Proc[];
+  readonly agents: Proc[];
+  readonly agentHosts: string[][];
   readonly url: string;
-  readonly token: string;
-  readonly projectId: string;
+  readonly dbUrl: string;
+  readonly dir: string;
+  stop(): Promise<void>;
 }
 
-async function login(url: string): Promise<Session> {
-  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: PASSWORDS.demoPassword } } }, scope: { project: { name: 'demo', domain: { id: 'default' } } } } }),
-  });
-  const body = (await r.json()) as { token: { project: { id: string } } };
-  return { url, token: r.headers.get('x-subject-token') as string, projectId: body.token.project.id };
-}
-
-/** The few fields of the API's answers this figure reads. */
-type Answer = { volume?: { id: string; status: string }; server?: { id: string; status: string } } | null;
-
-async function call(s: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Answer }> {
-  const r = await fetch(`${s.url}${path}`, { method, headers: { 'x-auth-token': s.token, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  const text = await r.text();
-  return { status: r.status, body: text ? (JSON.parse(text) as Answer) : null };
-}
-
-async function waitStatus(s: Session, volumeId: string, want: string): Promise<boolean> {
-  for (let i = 0; i < 2000; i++) {
-    const st = (await call(s, 'GET', `/volume/v3/${s.projectId}/volumes/${volumeId}`)).body?.volume?.status;
-    if (st === want) return true;
-    if (st === 'available' && want === 'in-use' && i > 200) return false;
-    await new Promise((r) => setTimeout(r, 5));
+/** Sim daemon + all-in-one server (agents = 0) or API process + `agents` agent processes. */
+async function startCloud(pgc: PgCluster, scenario: string, agents: number, hosts: number): Promise<Cloud> {
+  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-fleet-'));
+  const socket = join(dir, 'sim.sock');
+  const procs: Proc[] = [];
+  const agentProcs: Proc[] = [];
+  const agentHosts: string[][] = [];
+  const stop = async (): Promise<void> => {
+    for (const p of [...procs].reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const sim = startHitch(['sim', 'serve', '--scenario', scenario, '--socket', socket, '--quiet-ms', '0']);
+    procs.push(sim);
+    await sim.waitFor('listening on');
+    const dbUrl = await pgc.createDatabase();
+    const port = await freePort('127.0.0.1');
+    const common = ['--database-url', dbUrl, '--data-dir', dir, '--sim-socket', socket, '--log-level', 'silent'];
+    const front = startHitch([agents === 0 ? 'serve' : 'api', '--port', String(port), ...common]);
+    procs.push(front);
+    await front.waitFor('Hitch is running');
+    for (let a = 0; a < agents; a++) {
+      // Round-robin: the hosts that get servers first (placement fills hosts in name order) are spread over every process.
+      const mine = Array.from({ length: hosts }, (_, k) => k).filter((k) => k % agents === a).map((k) => hostName(k + 1));
+      const p = startHitch(['agent', '--host', mine.join(','), ...common]);
+      procs.push(p);
+      agentProcs.push(p);
+      agentHosts.push(mine);
+      await p.waitFor('hitch agent:');
+    }
+    return { procs, agents: agentProcs, agentHosts, url: `http://127.0.0.1:${port}`, dbUrl, dir, stop };
+  } catch (e) {
+    await stop();
+    throw e;
   }
-  return false;
 }
 
-/** Servers (one per slot, spread over the live hosts) and volumes, ready to attach. */
-async function prepare(s: Session, n: number): Promise<Array<[string, string]>> {
+/** Operation ids → resolvers, settled from the operations table by one statement every 5 ms. */
+class OperationWatcher {
+  readonly #client: pg.Client;
+  readonly #pending = new Map<string, (state: string) => void>();
+  #timer: NodeJS.Timeout | null = null;
+  #busy = false;
+  constructor(url: string) {
+    this.#client = new pg.Client({ connectionString: url, application_name: 'hitch-bench watcher' });
+  }
+  async start(): Promise<void> {
+    await this.#client.connect();
+    this.#timer = setInterval(() => void this.#tick(), 5);
+  }
+  wait(id: string): Promise<string> {
+    return new Promise((r) => this.#pending.set(id, r));
+  }
+  async #tick(): Promise<void> {
+    if (this.#busy || this.#pending.size === 0) return;
+    this.#busy = true;
+    try {
+      const r = await this.#client.query<{ id: string; state: string }>(`select id, state from operations where id = any($1) and state <> 'running'`, [[...this.#pending.keys()]]);
+      for (const row of r.rows) {
+        this.#pending.get(row.id)?.(row.state);
+        this.#pending.delete(row.id);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#client.end();
+  }
+}
+
+/** n servers (placed in host-name order) and n volumes, every server ACTIVE. */
+async function prepare(api: Api, n: number): Promise<Array<[string, string]>> {
   const pairs: Array<[string, string]> = [];
   for (let i = 0; i < n; i++) {
-    const server = (await call(s, 'POST', '/compute/v2.1/servers', { server: { name: `b${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } })).body?.server?.id as string;
-    const volume = (await call(s, 'POST', `/volume/v3/${s.projectId}/volumes`, { volume: { size: 1 } })).body?.volume?.id as string;
-    pairs.push([server, volume]);
+    const s = await api.call('POST', '/compute/v2.1/servers', { server: { name: `b${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } });
+    const v = await api.call('POST', `/volume/v3/${api.projectId}/volumes`, { volume: { size: 1 } });
+    if (s.status !== 202 || v.status !== 202) throw new Error(`prepare: server ${s.status} volume ${v.status}`);
+    pairs.push([s.body.server.id as string, v.body.volume.id as string]);
   }
-  for (const [server] of pairs) {
-    for (let i = 0; i < 2000; i++) {
-      if ((await call(s, 'GET', `/compute/v2.1/servers/${server}`)).body?.server?.status === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  for (let round = 0; ; round++) {
+    const r = await api.call('GET', '/compute/v2.1/servers/detail?limit=1000');
+    const active = (r.body.servers as Array<{ status: string }>).filter((s) => s.status === 'ACTIVE').length;
+    if (active >= n) break;
+    if (round > 6000) throw new Error(`prepare: ${active} of ${n} servers ACTIVE`);
+    await new Promise((res) => setTimeout(res, 20));
   }
   return pairs;
 }
 
-async function attachAll(s: Session, pairs: ReadonlyArray<[string, string]>, inflight: number): Promise<{ wallMs: number; failures: number; perAttachMs: number[] }> {
-  let next = 0;
-  let failures = 0;
-  const perAttachMs: number[] = [];
-  const t0 = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < pairs.length) {
-      const [server, volume] = pairs[next++] as [string, string];
-      const a = performance.now();
-      const r = await call(s, 'POST', `/compute/v2.1/servers/${server}/os-volume_attachments`, { volumeAttachment: { volumeId: volume } });
-      if (r.status !== 200 || !(await waitStatus(s, volume, 'in-use'))) failures++;
-      else perAttachMs.push(performance.now() - a);
-    }
-  };
-  await Promise.all(Array.from({ length: inflight }, worker));
-  return { wallMs: performance.now() - t0, failures, perAttachMs };
+async function throughputRun(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number, inflight: number): Promise<ThroughputRun> {
+  const cloud = await startCloud(pgc, scenario, agents, hosts);
+  try {
+    const api = await login(cloud.url, cloud.dir, 'demo');
+    const pairs = await prepare(api, n);
+    const watcher = new OperationWatcher(cloud.dbUrl);
+    await watcher.start();
+    let next = 0;
+    let failures = 0;
+    const t0 = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < pairs.length) {
+        const [server, volume] = pairs[next++] as [string, string];
+        const r = await fetch(`${cloud.url}/compute/v2.1/servers/${server}/os-volume_attachments`, {
+          method: 'POST',
+          headers: { 'x-auth-token': api.token, 'content-type': 'application/json' },
+          body: JSON.stringify({ volumeAttachment: { volumeId: volume } }),
+        });
+        await r.text();
+        const op = r.headers.get('x-hitch-operation-id');
+        if (r.status !== 200 || !op || (await watcher.wait(op)) !== 'done') failures++;
+      }
+    };
+    await Promise.all(Array.from({ length: inflight }, worker));
+    const wallMs = performance.now() - t0;
+    await watcher.stop();
+    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures };
+  } finally {
+    await cloud.stop();
+  }
 }
 
-const median = (xs: number[]): number => {
+async function xacts(c: pg.Client): Promise<number> {
+  const r = await c.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()');
+  return Number(r.rows[0]!.n);
+}
+
+/** Idle cost and host-down detection on one scale-out cloud of `agents` processes over `hosts` hosts. */
+async function idleAndHostDown(pgc: PgCluster, scenario: string, agents: number, hosts: number, idleSeconds: number): Promise<Pick<ScaleOutFigure, 'idle' | 'hostDown'>> {
+  const cloud = await startCloud(pgc, scenario, agents, hosts);
+  try {
+    const api = await login(cloud.url, cloud.dir, 'demo');
+    // One server on the first host of agent 0, for the refused request at the end.
+    const [[server, volume]] = (await prepare(api, 1)) as [[string, string]];
+    const c = new pg.Client({ connectionString: cloud.dbUrl, application_name: 'hitch-bench idle' });
+    await c.connect();
+    // Settle (start-up recovery, the first heartbeats), then count.
+    await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS));
+    const a = await xacts(c);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    // Statistics reach pg_stat_database when a backend goes idle (at most ~1 s later): wait that out.
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await xacts(c);
+    // Our own reads: the first is counted in b, and each read is one transaction.
+    const transactions = b - a - 1;
+    const idle = { seconds: idleSeconds, agentProcesses: agents, apiProcesses: 1, transactions, queriesPerSecond: transactions / (idleSeconds + 1.5) };
+
+    const db = await openDatabase(cloud.dbUrl, { skipMigrations: true, poolSize: 2 });
+    const q = new TaskQueue(db.db, 'postgres');
+    const dbNow = async (): Promise<number> => Number((await c.query<{ ms: string }>('select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms')).rows[0]!.ms);
+    const host = cloud.agentHosts[0]![0]!;
+    await cloud.agents[0]!.kill();
+    const killedAt = await dbNow();
+    const last = Number((await c.query<{ ms: string }>('select heartbeat_ms as ms from compute_hosts where name = $1', [host])).rows[0]!.ms);
+    while (await q.isLive(host, STALE_MS)) await new Promise((r) => setTimeout(r, 10));
+    const downAt = await dbNow();
+    const refused = await api.call('POST', `/compute/v2.1/servers/${server}/os-volume_attachments`, { volumeAttachment: { volumeId: volume } });
+    await db.close();
+    await c.end();
+    return { idle, hostDown: { heartbeatMs: HEARTBEAT_MS, staleMs: STALE_MS, detectedAfterKillMs: downAt - killedAt, sinceLastHeartbeatMs: downAt - last, refusedStatus: refused.status } };
+  } finally {
+    await cloud.stop();
+  }
+}
+
+const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.floor(s.length / 2)] as number) : 0;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
 
-async function scaleOutRun(pg: PgCluster, agentsN: number, attaches: number): Promise<ScaleOutResult & { perAttachMs: number[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-scale-'));
-  const port = await freePort('127.0.0.1');
-  const config: HitchConfig = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: zeroLatencyThreeHosts(dir) }, {});
-  const plane = await createDataPlane(config);
-  const api = await startApi({ config, credentials: PASSWORDS, dataPlane: plane });
-  await api.app.listen({ host: '127.0.0.1', port });
-  const agents: RunningAgent[] = [];
-  try {
-    for (const host of ['compute-1', 'compute-2', 'compute-3'].slice(0, agentsN)) agents.push(await startAgent({ config, host, dataPlane: plane }));
-    const s = await login(config.publicUrl);
-    const pairs = await prepare(s, attaches);
-    const r = await attachAll(s, pairs, 30);
-    return { agents: agentsN, attaches, wallMs: r.wallMs, attachesPerSecond: ((attaches - r.failures) * 1000) / r.wallMs, failures: r.failures, perAttachMs: r.perAttachMs };
-  } finally {
-    for (const a of agents) await a.stop();
-    await api.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function directRun(pg: PgCluster, attaches: number): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-direct-'));
-  const port = await freePort('127.0.0.1');
-  const config = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: zeroLatencyThreeHosts(dir) }, {});
-  const cloud: Cloud = await createCloud({ config, credentials: PASSWORDS });
-  await cloud.app.listen({ host: '127.0.0.1', port });
-  try {
-    const s = await login(config.publicUrl);
-    const pairs = await prepare(s, attaches);
-    return (await attachAll(s, pairs, 1)).perAttachMs;
-  } finally {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The scale-out figure: 1, 2, 3 agents, and the queue hop against direct dispatch. */
-export async function scaleOutFigure(opts: { attaches?: number } = {}): Promise<{ runs: ScaleOutResult[]; hop: QueueHopResult }> {
-  const pg = await startPostgres();
-  try {
-    const n = opts.attaches ?? 60;
-    const runs: ScaleOutResult[] = [];
-    for (const agentsN of [1, 2, 3]) {
-      const { perAttachMs: _p, ...r } = await scaleOutRun(pg, agentsN, n);
-      runs.push(r);
+/** p50/p99 of each request, `n` times each in turn after a warm-up, against the server at `url`. */
+async function listLatency(url: string, dir: string, database: 'postgres' | 'sqlite', volumes: number, n: number): Promise<ListRow[]> {
+  const demo = await login(url, dir, 'demo');
+  const admin = await login(url, dir, 'admin');
+  const md = (o: Record<string, string>) => encodeURIComponent(JSON.stringify(o));
+  const requests: Array<[string, Api, string]> = [
+    ['GET /volumes/detail?limit=100 (a project of 1 000)', demo, `/volume/v3/${demo.projectId}/volumes/detail?limit=100`],
+    ['GET /volumes/detail?limit=100&metadata={"tier":"gold"} (a third match)', demo, `/volume/v3/${demo.projectId}/volumes/detail?limit=100&metadata=${md({ tier: 'gold' })}`],
+    ['GET /volumes/detail?limit=100&metadata={"app":"app-0"} (one in a thousand)', demo, `/volume/v3/${demo.projectId}/volumes/detail?limit=100&metadata=${md({ app: 'app-0' })}`],
+    ['admin, all_tenants: GET /volumes/detail?limit=100', admin, `/volume/v3/${admin.projectId}/volumes/detail?all_tenants=1&limit=100`],
+    ['admin, all_tenants: …&metadata={"app":"app-7"}&limit=100 (1 000 of a million)', admin, `/volume/v3/${admin.projectId}/volumes/detail?all_tenants=1&limit=100&metadata=${md({ app: 'app-7' })}`],
+    ['admin, all_tenants: GET /servers/detail?limit=100', admin, '/compute/v2.1/servers/detail?all_tenants=1&limit=100'],
+  ];
+  const times = requests.map(() => [] as number[]);
+  for (let round = -10; round < n; round++) {
+    for (const [i, [, who, path]] of requests.entries()) {
+      const t0 = performance.now();
+      const r = await who.call('GET', path);
+      const ms = performance.now() - t0;
+      if (r.status !== 200) throw new Error(`${path}: HTTP ${r.status}`);
+      if (round >= 0) times[i]!.push(ms);
     }
-    // One at a time, so the hop is not hidden behind concurrency.
-    const direct = median(await directRun(pg, 20));
-    const queued = median((await scaleOutRunSerial(pg, 20)).perAttachMs);
-    return { runs, hop: { directMs: direct, queuedMs: queued, addedMs: queued - direct } };
-  } finally {
-    await pg.stop();
   }
+  return requests.map(([request], i) => ({ database, volumes, request, n, p50Ms: pct(times[i]!, 50), p99Ms: pct(times[i]!, 99) }));
 }
 
-async function scaleOutRunSerial(pg: PgCluster, attaches: number): Promise<{ perAttachMs: number[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-serial-'));
+/** A one-host all-in-one server on `dbUrl`, the fleet loaded under it (demo's project is project 1). */
+async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: FleetSize, n: number): Promise<{ rows: ListRow[]; ms: number; byTable: Record<string, number> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-lists-'));
+  const url = database === 'sqlite' ? `sqlite:${join(dir, 'hitch.db')}` : dbUrl;
   const port = await freePort('127.0.0.1');
-  const config = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: zeroLatencyThreeHosts(dir) }, {});
-  const plane = await createDataPlane(config);
-  const api = await startApi({ config, credentials: PASSWORDS, dataPlane: plane });
-  await api.app.listen({ host: '127.0.0.1', port });
-  const agents: RunningAgent[] = [];
+  const server = startHitch(['serve', '--port', String(port), '--database-url', url, '--data-dir', dir, '--scenario', 'healthy-single', '--sim-speed', '0', '--log-level', 'silent']);
   try {
-    for (const host of ['compute-1', 'compute-2', 'compute-3']) agents.push(await startAgent({ config, host, dataPlane: plane }));
-    const s = await login(config.publicUrl);
-    const pairs = await prepare(s, attaches);
-    return { perAttachMs: (await attachAll(s, pairs, 1)).perAttachMs };
+    await server.waitFor('Hitch is running');
+    const demo = await login(`http://127.0.0.1:${port}`, dir, 'demo');
+    const db = await openDatabase(url, { skipMigrations: true, poolSize: 2 });
+    const t0 = performance.now();
+    const report = await loadFleet(db, { ...size, project1Id: demo.projectId });
+    const ms = performance.now() - t0;
+    await db.close();
+    return { rows: await listLatency(`http://127.0.0.1:${port}`, dir, database, size.volumes, n), ms, byTable: report.ms };
   } finally {
-    for (const a of agents) await a.stop();
-    await api.close();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Text table of the figure. */
-export function renderScaleOut(f: { runs: ScaleOutResult[]; hop: QueueHopResult }): string {
-  const lines = ['Scale-out (PostgreSQL queue, zero-latency simulator, 30 in flight; API and agents in one process on this machine)', '', '| agents | attaches | attaches/s | failures |', '|---|---|---|---|'];
-  for (const r of f.runs) lines.push(`| ${r.agents} | ${r.attaches} | ${r.attachesPerSecond.toFixed(1)} | ${r.failures} |`);
-  lines.push('', `queue hop: one attach, POST to in-use, median ${f.hop.queuedMs.toFixed(1)} ms through the queue vs ${f.hop.directMs.toFixed(1)} ms direct: +${f.hop.addedMs.toFixed(1)} ms`);
-  return lines.join('\n');
+export interface ScaleOutOptions {
+  readonly hosts?: number;
+  readonly attaches?: number;
+  readonly inflight?: number;
+  readonly idleSeconds?: number;
+  readonly fleet?: FleetSize;
+  readonly sqliteFleet?: FleetSize;
+  readonly listRequests?: number;
+  readonly log?: (s: string) => void;
+}
+
+export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutFigure> {
+  const hosts = o.hosts ?? 1000;
+  const n = o.attaches ?? 300;
+  const inflight = o.inflight ?? 30;
+  const log = o.log ?? (() => undefined);
+  const pgc = await startPostgres();
+  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-scale-'));
+  try {
+    const admin = new pg.Client({ connectionString: pgc.url });
+    await admin.connect();
+    const version = (await admin.query<{ v: string }>('show server_version')).rows[0]!.v;
+    await admin.end();
+    const scenario = manyHostsScenario(dir, hosts);
+    // All-in-one and one agent twice each, in turn with the others, so a slow stretch of the machine moves one run, not a mode.
+    const order = [0, 1, 2, 4, 0, 1, 2, 4];
+    const runs: ThroughputRun[] = [];
+    for (const agents of order) {
+      log(`   scale-out: ${agents === 0 ? 'all-in-one' : `${agents} agent process(es)`}, ${n} attaches over ${hosts} hosts …`);
+      runs.push(await throughputRun(pgc, scenario, agents, hosts, n, inflight));
+    }
+    const medians: Record<string, number> = {};
+    for (const a of [0, 1, 2, 4]) {
+      const xs = runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond);
+      medians[String(a)] = xs.reduce((s, x) => s + x, 0) / xs.length;
+    }
+    const ratios: Record<string, number> = {};
+    for (const a of [1, 2, 4]) ratios[String(a)] = (medians[String(a)] ?? 0) / (medians['0'] ?? 1);
+    log('   scale-out: idle cost and host-down detection …');
+    const { idle, hostDown } = await idleAndHostDown(pgc, scenario, 4, hosts, o.idleSeconds ?? 30);
+    const fleet = o.fleet ?? FLEET_1M;
+    log(`   scale-out: loading ${fleet.volumes} volumes into PostgreSQL …`);
+    const pgLists = await listsAt(await pgc.createDatabase(), 'postgres', fleet, o.listRequests ?? 200);
+    const sqliteFleet = o.sqliteFleet ?? { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 };
+    log(`   scale-out: loading ${sqliteFleet.volumes} volumes into SQLite …`);
+    const sqLists = await listsAt('', 'sqlite', sqliteFleet, o.listRequests ?? 200);
+    return {
+      machine: { cpus: cpus().length, kernel: release(), loadavg: loadavg().map((x) => Math.round(x * 10) / 10), postgres: version },
+      hosts,
+      runs,
+      medians,
+      ratios,
+      idle,
+      hostDown,
+      lists: [...pgLists.rows, ...sqLists.rows],
+      load: { postgres: { size: fleet, ms: pgLists.ms, byTable: pgLists.byTable }, sqlite: { size: sqliteFleet, ms: sqLists.ms } },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await pgc.stop();
+  }
+}
+
+/** The figure's lines. */
+export function renderScaleOut(f: ScaleOutFigure): string {
+  const l: string[] = [];
+  const per = (a: number) => f.runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond.toFixed(1)).join(' · ');
+  l.push(`Scale-out over ${f.hosts} simulated hosts (zero latency), PostgreSQL ${f.machine.postgres}, ${f.machine.cpus} CPUs, kernel ${f.machine.kernel}, load average at the end ${f.machine.loadavg.join(' ')}`);
+  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.medians['0']!.toFixed(1)} (runs ${per(0)})`);
+  for (const a of [1, 2, 4]) l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.medians[String(a)]!.toFixed(1)} (runs ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)}`);
+  const failures = f.runs.reduce((s, r) => s + r.failures, 0);
+  l.push(`failed attaches in all runs: ${failures}`);
+  l.push(`idle queries/s with ${f.hosts} hosts (${f.idle.agentProcesses} agent processes, ${f.idle.apiProcesses} API process, ${f.idle.seconds} s): ${f.idle.queriesPerSecond.toFixed(2)} (${f.idle.transactions} transactions)`);
+  l.push(
+    `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s, down after ${f.hostDown.staleMs / 1000} s = ${(f.hostDown.staleMs / f.hostDown.heartbeatMs).toFixed(0)} intervals); the next request: HTTP ${f.hostDown.refusedStatus}`,
+  );
+  l.push(`bulk load: ${f.load.postgres.size.volumes} volumes, ${f.load.postgres.size.servers} servers, ${f.load.postgres.size.attachments} attachments, ${f.load.postgres.size.projects} projects into PostgreSQL in ${(f.load.postgres.ms / 1000).toFixed(0)} s; ${f.load.sqlite.size.volumes} volumes into SQLite in ${(f.load.sqlite.ms / 1000).toFixed(1)} s`);
+  for (const r of f.lists) l.push(`list at ${r.volumes} volumes, ${r.database}: ${r.request}: p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.n} requests)`);
+  return l.join('\n');
 }
 
 // `npx tsx bench/scale-out.ts` runs this figure alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const f = await scaleOutFigure();
+  const f = await scaleOutFigure({ log: (s) => console.log(s) });
   console.log(renderScaleOut(f));
 }

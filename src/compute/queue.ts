@@ -124,13 +124,16 @@ export class TaskQueue {
 
   /**
    * One heartbeat for every host an agent process serves: one statement however many hosts
-   * (an upsert, so a host's first heartbeat registers it).
+   * (an upsert, so a host's first heartbeat registers it). On PostgreSQL the time is the
+   * database's, and so is the one liveness is judged by: agents and API processes on machines
+   * whose clocks disagree still agree on who is down.
    */
   async heartbeatMany(hosts: readonly string[], agentId: string, now = Date.now()): Promise<void> {
+    const at = this.#postgres ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`${now}`;
     for (let i = 0; i < hosts.length; i += 1000) {
       await this.#db
         .insertInto('compute_hosts')
-        .values(hosts.slice(i, i + 1000).map((name) => ({ name, agent_id: agentId, heartbeat_ms: now, started_ms: now })))
+        .values(hosts.slice(i, i + 1000).map((name) => ({ name, agent_id: agentId, heartbeat_ms: at, started_ms: at })))
         .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ agent_id: eb.ref('excluded.agent_id'), heartbeat_ms: eb.ref('excluded.heartbeat_ms') })))
         .execute();
     }
@@ -148,14 +151,20 @@ export class TaskQueue {
 
   /** Whether `host`'s agent heartbeated within `staleMs`: one indexed row. */
   async isLive(host: string, staleMs: number, now = Date.now()): Promise<boolean> {
+    if (this.#postgres) {
+      const r = await sql<{ live: boolean }>`select heartbeat_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint - ${staleMs} as live
+                                             from compute_hosts where name = ${host}`.execute(this.#db);
+      return r.rows[0]?.live === true;
+    }
     const r = await this.#db.selectFrom('compute_hosts').select('heartbeat_ms').where('name', '=', host).executeTakeFirst();
     return r !== undefined && now - num(r.heartbeat_ms) < staleMs;
   }
 
   /** Hosts whose agent's heartbeat is younger than `staleMs`. */
   async liveHosts(staleMs: number, now = Date.now()): Promise<string[]> {
-    const rows = await this.#db.selectFrom('compute_hosts').select(['name', 'heartbeat_ms']).execute();
-    return rows.filter((r) => now - num(r.heartbeat_ms) < staleMs).map((r) => r.name).sort();
+    const since = this.#postgres ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint - ${staleMs}` : sql<number>`${now - staleMs}`;
+    const rows = await this.#db.selectFrom('compute_hosts').select('name').where('heartbeat_ms', '>', since).execute();
+    return rows.map((r) => r.name).sort();
   }
 
   async signOff(host: string, agentId: string): Promise<void> {

@@ -3,12 +3,18 @@
  * own (`hitch sim serve --scenario three-hosts`: one array, compute-1..3), two API processes
  * (`hitch api`) and three agents (`hitch agent --host compute-N`). Concurrent attaches and
  * detaches across the hosts through both API processes; an agent killed with SIGKILL mid-attach
- * and an API process killed with SIGKILL while requests are in flight, both restarted; then the
- * invariants of the reliability issue, from outside: the database, the APIs, the daemon.
+ * and an API process killed with SIGKILL while requests are in flight, both restarted; every
+ * process's LISTEN connection terminated from the server side in between (the queue must not
+ * stall); then the invariants of the reliability issue, from outside: the database, the APIs,
+ * the daemon.
+ *
+ * Nothing here is timed: every wait is bounded (BOUND_MS each, the whole test 15 minutes), so a
+ * slow machine makes it slow, not red.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComputeRepository } from '../../src/compute/repository.ts';
 import { openDatabase, type HitchDb } from '../../src/db/open-database.ts';
@@ -58,7 +64,8 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
     apis.push(await startApi(await freePort()));
     for (const h of HOSTS) agents.set(h, await startAgent(h));
     db = await openDatabase(dbUrl, { skipMigrations: true });
-  }, 180_000);
+    // Six processes start one after another; on a loaded 2-core machine each takes seconds.
+  }, 600_000);
 
   afterAll(async () => {
     for (const a of agents.values()) await a.stop();
@@ -110,6 +117,15 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
     const world = await client.world();
     for (const h of HOSTS) expect(world.hosts.find((x) => x.name === h)!.snapshot.sessions.length).toBeGreaterThan(0);
 
+    // Every process's LISTEN connection ended from the server side (an administrator, a
+    // failover): nothing below may stall for it, and each process listens again.
+    const listening = async (): Promise<number[]> =>
+      (await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and application_name like 'hitch-listen %'`.execute(db.db)).rows.map((r) => r.pid);
+    const before = await listening();
+    expect(before).toHaveLength(apis.length + agents.size);
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name like 'hitch-listen %'`.execute(db.db);
+    await until('every process listening again', listening, (pids) => pids.length === apis.length + agents.size && pids.every((p) => !before.includes(p)));
+
     // SIGKILL of an agent mid-attach: compute-2's agent dies as its next attach starts connecting.
     const onTwo = placed.filter((s) => s.host === 'compute-2').map((s) => s.id);
     const victimServer = onTwo[0]!;
@@ -148,5 +164,6 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
     expect(await violations(b1)).toEqual([]);
     const after = await client.world();
     for (const h of after.hosts) expect(h.leftovers, h.name).toEqual([]);
-  });
+    // A bound on a hang, not a timing: every wait inside is bounded too (BOUND_MS).
+  }, 900_000);
 });

@@ -13,8 +13,12 @@ const BIN = join(ROOT, 'bin/hitch.js');
 /** Where these processes note the last server started in a directory: not the user's home. */
 const STATE_HOME = mkdtempSync(join(tmpdir(), 'hitch-state-'));
 process.once('exit', () => rmSync(STATE_HOME, { recursive: true, force: true }));
-/** Every wait on a process or on the APIs is bounded by this (wall ms). */
-export const BOUND_MS = 60_000;
+/**
+ * Every wait on a process or on the APIs is bounded by this (wall ms): a bound on a hang, never a
+ * timing. Generous, because a process start on a 2-core machine shared by a whole suite (load
+ * average 9 and more) can take tens of seconds.
+ */
+export const BOUND_MS = 180_000;
 
 export interface Proc {
   readonly child: ChildProcess;
@@ -101,6 +105,8 @@ export async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) =>
 
 export interface Api {
   readonly projectId: string;
+  /** The session's token (a client that makes its own requests). */
+  readonly token: string;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
@@ -122,6 +128,7 @@ export async function login(url: string, dataDir: string, user: 'demo' | 'admin'
   const projectId = ((await r.json()) as { token: { project: { id: string } } }).token.project.id;
   return {
     projectId,
+    token,
     async call(method, path, body) {
       const res = await fetch(`${url}${path}`, {
         method,
