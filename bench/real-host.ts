@@ -46,6 +46,8 @@ export async function measureRealHost(log: (s: string) => void, only?: readonly 
   const imp = results.find((r) => r.name === 'os-brick-import');
   const rows = results.filter((r) => r.ok && r.name !== 'os-brick-import').map((r) => r.data as BenchRow);
   const failures = results.filter((r) => !r.ok).map((r) => `${r.name}: ${(r.error ?? '').split('\n')[0] ?? ''}`);
+  // A case the guest never reported (the runner died, the boot timed out) is a failure too.
+  for (const name of names) if (!results.some((r) => r.name === name)) failures.push(`${name}: no result (guest console: ${run.consoleLog})`);
   return {
     image: image.versions,
     machine: `QEMU/TCG guest (2 vCPU, 2 GB) on a ${(await import('node:os')).cpus().length}-core host; kernel ${image.versions['kernel']}, open-iscsi ${image.versions['open-iscsi']}, multipath-tools ${image.versions['multipath-tools']}, tgt ${image.versions['tgt']}`,

@@ -33,6 +33,12 @@ export class OsBrickOnGuest {
     void (async () => {
       for await (const line of lines) this.#waiting.shift()?.(JSON.parse(line) as OsBrickReply);
     })();
+    // A harness that ends (killed, crashed) answers every request still waiting, with its stderr.
+    child.on('exit', (code, signal) => {
+      const error = `os-brick harness exited (${signal ?? code}): ${this.stderr.join('').slice(-1500)}`;
+      for (const w of this.#waiting.splice(0)) w({ ok: false, ms: 0, commands: 0, trail: [], error });
+      OsBrickOnGuest.#instance = null;
+    });
   }
 
   static #instance: Promise<OsBrickOnGuest> | null = null;
@@ -56,10 +62,18 @@ export class OsBrickOnGuest {
     const ready = JSON.parse(first.value) as { t: string; importMs: number; version: string };
     const o = new OsBrickOnGuest(child, ready.version, ready.importMs, lines);
     o.stderr.push(...stderr);
+    child.stderr.removeAllListeners('data');
+    child.stderr.on('data', (b: Buffer) => {
+      o.stderr.push(b.toString('utf8'));
+      if (o.stderr.length > 200) o.stderr.shift();
+    });
     return o;
   }
 
   request(req: Record<string, unknown>): Promise<OsBrickReply> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      return Promise.resolve({ ok: false, ms: 0, commands: 0, trail: [], error: `os-brick harness not running: ${this.stderr.join('').slice(-1500)}` });
+    }
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
       this.#child.stdin.write(`${JSON.stringify(req)}\n`);
