@@ -26,6 +26,8 @@ import {
 import { connectionInfo, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from './hitch-guest.ts';
 
 const IQN = iqnFor('storage-host-1');
+/** The detach-during-a-pending-login case's login timeouts (see there). */
+const PENDING_LOGIN: LoginTimeouts = { loginTimeoutS: 10, retryMax: 3 };
 
 interface ConnectObservation {
   readonly path: string;
@@ -344,7 +346,9 @@ export const cases: GuestCases = {
    * session may appear, not even after the portal came back.
    */
   'detach-pending': {
-    setup: (p) => ({ findMultipaths: find(p), targets: [{ iqn: IQN }] }),
+    // Long enough that the detach comes while the dead login is still pending even on a slow,
+    // shared machine (10 s × 3 tries), short enough to wait out.
+    setup: (p) => ({ findMultipaths: find(p), login: PENDING_LOGIN, targets: [{ iqn: IQN }] }),
     run: async (ctx) => {
       const h = hitchOnGuest({ multipath: true, log: ctx.log });
       await ctx.storage.dropPortal('127.0.0.2');
@@ -354,13 +358,15 @@ export const cases: GuestCases = {
       const usableMs = Date.now() - t0;
       await verifyIo(isBlock(c) ? c.path : '');
       const disconnectMs = await disconnect(h, ci);
+      // Brick says so when it gives up on a login iscsid still runs: the case is what it claims.
+      const gaveUpPending = h.logs.some((l) => l.includes('Gave up on the login to 127.0.0.2:3260'));
       const leftAtDetach = leftovers();
       await sleep(2000);
       await ctx.storage.liftDrop();
       const lifted = Date.now();
-      const reap = await reapUntilQuiet(h, loginWindowMs(SHORT_LOGIN) + 30_000);
-      const afterGiveUpLeft = await afterGiveUp(ctx, SHORT_LOGIN, lifted);
-      return withTrail(h, { usableMs, disconnectMs, leftAtDetach, reap, afterGiveUpLeft, sessionsTo2: sessionsTo('127.0.0.2:3260') });
+      const reap = await reapUntilQuiet(h, loginWindowMs(PENDING_LOGIN) + 30_000);
+      const afterGiveUpLeft = await afterGiveUp(ctx, PENDING_LOGIN, lifted);
+      return withTrail(h, { usableMs, disconnectMs, gaveUpPending, leftAtDetach, reap, afterGiveUpLeft, sessionsTo2: sessionsTo('127.0.0.2:3260') });
     },
   },
 

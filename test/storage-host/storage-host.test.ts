@@ -133,6 +133,7 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
 
     it(`find_multipaths ${find}: a detach during a pending login leaves no session, even after the portal comes back`, async () => {
       const { data } = await result(`detach-pending-${find}`);
+      expect(data.gaveUpPending, 'the detach came while the dead login was still pending').toBe(true);
       expect(data.leftAtDetach).toEqual(clean);
       expect(data.afterGiveUpLeft).toEqual(clean);
       expect(data.sessionsTo2).toEqual([]);
