@@ -32,6 +32,8 @@ import { startPostgres, type PgCluster } from '../src/test-support/postgres.ts';
 import { login, startHitch, type Api, type Proc } from '../test/support/processes.ts';
 import { FLEET_1M, loadFleet, type FleetSize } from './lib/fleet-data.ts';
 import { ZERO_LATENCY } from './zero-latency.ts';
+import { TINY_IMAGE_ID } from '../src/compute/images.ts';
+import { UNLIMITED_SERVERS } from './lib/cloud.ts';
 
 export interface ThroughputRun {
   /** 0: the all-in-one process; else the number of agent processes. */
@@ -164,11 +166,18 @@ class OperationWatcher {
   }
 }
 
+/** The bench's servers outnumber Nova's default quota of 10 instances: an admin lifts it for the project. */
+async function liftQuota(cloud: Cloud, projectId: string): Promise<void> {
+  const admin = await login(cloud.url, cloud.dir, 'admin');
+  const r = await admin.call('PUT', `/compute/v2.1/os-quota-sets/${projectId}`, { quota_set: UNLIMITED_SERVERS });
+  if (r.status !== 200) throw new Error(`quota: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
 /** n servers (placed in host-name order) and n volumes, every server ACTIVE. */
 async function prepare(api: Api, n: number): Promise<Array<[string, string]>> {
   const pairs: Array<[string, string]> = [];
   for (let i = 0; i < n; i++) {
-    const s = await api.call('POST', '/compute/v2.1/servers', { server: { name: `b${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } });
+    const s = await api.call('POST', '/compute/v2.1/servers', { server: { name: `b${i}`, imageRef: TINY_IMAGE_ID, flavorRef: '1' } });
     const v = await api.call('POST', `/volume/v3/${api.projectId}/volumes`, { volume: { size: 1 } });
     if (s.status !== 202 || v.status !== 202) throw new Error(`prepare: server ${s.status} volume ${v.status}`);
     pairs.push([s.body.server.id as string, v.body.volume.id as string]);
@@ -187,6 +196,7 @@ async function throughputRun(pgc: PgCluster, scenario: string, agents: number, h
   const cloud = await startCloud(pgc, scenario, agents, hosts);
   try {
     const api = await login(cloud.url, cloud.dir, 'demo');
+    await liftQuota(cloud, api.projectId);
     const pairs = await prepare(api, n);
     const watcher = new OperationWatcher(cloud.dbUrl);
     await watcher.start();

@@ -6,6 +6,7 @@
 #   python3-openstackclient,
 #   python3-cinderclient,
 #   python3-novaclient         – the real OpenStack clients driven against a running Hitch
+#   python3-tempest            – OpenStack's strict response schemas, checked against Hitch's answers
 #   tgt, libiscsi-bin          – a real iSCSI target and a userspace initiator (real-host suite)
 #   libvirt-daemon-system,
 #   libvirt-clients,
@@ -22,7 +23,7 @@
 #   chromium                   – headless browser for the dashboard test
 set -euo pipefail
 
-PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient chromium
+PEERS=(postgresql python3-openstackclient python3-cinderclient python3-novaclient python3-tempest chromium
   tgt libiscsi-bin libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra open-iscsi cpio kmod python3-os-brick
   debootstrap e2fsprogs util-linux)
 # Peers for later suites are listed in HITCH_EXTRA_PEERS by the script that needs them.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig } from '../../src/server/config.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 /** The bench clouds' passwords (throwaway clouds on loopback). */
 export const BENCH_ADMIN_PASSWORD = 'bench-Admin-Secret-1';
@@ -57,6 +58,9 @@ export interface BenchCloudOptions {
   readonly onFinished?: CloudOptions['onFinished'];
 }
 
+/** Compute quota values that let a project create as many servers as a bench or test needs. */
+export const UNLIMITED_SERVERS = Object.freeze({ instances: -1, cores: -1, ram: -1 });
+
 export async function startBenchCloud(opts: BenchCloudOptions): Promise<BenchCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-'));
   const config = resolveConfig(
@@ -67,6 +71,8 @@ export async function startBenchCloud(opts: BenchCloudOptions): Promise<BenchClo
   const addr = await cloud.app.listen({ host: '127.0.0.1', port: 0 });
   const url = addr.replace('localhost', '127.0.0.1');
   const { token, projectId, api } = await demoSession(url);
+  // The bench's servers outnumber Nova's default quota of 10 instances.
+  await cloud.compute.quotas.set(projectId, UNLIMITED_SERVERS);
   return {
     cloud,
     url,
@@ -94,7 +100,7 @@ export async function createVolume(c: BenchApi, name = 'bench'): Promise<string>
 }
 
 export async function createServer(c: BenchApi, name = 'vm'): Promise<string> {
-  const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } });
+  const r = await c.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: TINY_IMAGE_ID, flavorRef: '1' } });
   if (r.status !== 202) throw new Error(`server create: ${r.status} ${JSON.stringify(r.body)}`);
   return field(r.body, 'server', 'id');
 }

@@ -9,7 +9,7 @@ import { HitchError } from '../errors.ts';
 import { apiError } from './api-error.ts';
 import type { CliAuth } from './auth.ts';
 
-export type Service = 'compute' | 'volume' | 'identity';
+export type Service = 'compute' | 'volume' | 'image' | 'identity';
 
 export interface ApiResponse<T = unknown> {
   readonly status: number;
@@ -104,6 +104,8 @@ export class HitchClient {
     if (!compute || !volume) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'the catalog has no compute or block-storage endpoint' });
     this.#endpoints.set('compute', compute);
     this.#endpoints.set('volume', volume);
+    const image = url(['image']);
+    if (image) this.#endpoints.set('image', image);
   }
 
   /** A request; the caller looks at the status. */

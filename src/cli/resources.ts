@@ -119,3 +119,18 @@ export function toSpanRecords(spans: readonly ApiSpan[]) {
     ...(s.error ? { error: s.error } : {}),
   }));
 }
+
+/** A flavor id for `flavorRef`: an id as given, or the id of the flavor with that name. */
+export async function flavorId(client: HitchClient, ref: string): Promise<string> {
+  const direct = await client.request('compute', 'GET', `/flavors/${encodeURIComponent(ref)}`);
+  if (direct.status === 200) return ref;
+  const all = (await client.call<{ flavors: { id: string; name: string }[] }>('compute', 'GET', '/flavors')).body.flavors;
+  return pick('flavor', ref, all).id;
+}
+
+/** An image id for `imageRef`: a UUID as given, or the id of the image with that name. */
+export async function imageId(client: HitchClient, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref.toLowerCase();
+  const all = (await client.call<{ images: { id: string; name: string }[] }>('image', 'GET', `/v2/images?name=${encodeURIComponent(ref)}`)).body.images;
+  return pick('image', ref, all).id;
+}

@@ -4,6 +4,7 @@
  * the real HTTP APIs on loopback. What `hitch scenario run` prints the waterfall of; loaded only
  * when that command runs (it needs the whole server).
  */
+import { TINY_IMAGE_ID } from '../compute/images.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ export async function runScenario(scenario: string, seed: number, debug?: (line:
         debug ? { debug } : {},
       );
       const vol = (await c.call<{ volume: { id: string } }>('volume', 'POST', '/volumes', { volume: { name: 'vol', size: 1 } })).body.volume;
-      const srv = (await c.call<{ server: { id: string } }>('compute', 'POST', '/servers', { server: { name: 'vm', flavorRef: '1', imageRef: 'hitch-tiny', networks: 'none' } })).body.server;
+      const srv = (await c.call<{ server: { id: string } }>('compute', 'POST', '/servers', { server: { name: 'vm', flavorRef: '1', imageRef: TINY_IMAGE_ID, networks: 'none' } })).body.server;
       await cloud.settle();
       const r = await c.call('compute', 'POST', `/servers/${srv.id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol.id } });
       await cloud.settle();

@@ -10,15 +10,20 @@ import { realClock } from '../host/linux-host.ts';
 import { noopSpan, type SpanRecord } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';
 import type { ComputeDispatch } from './dispatch.ts';
-import { findFlavor, findImage } from './flavors.ts';
+import { findImage } from './images.ts';
+import { flavorNotFound, serverFlavorOf, type FlavorStore, type ServerFlavor } from './flavor-store.ts';
+import type { HostCatalog } from './host-catalog.ts';
 import type { VolumeAttachProtocol } from './ports.ts';
+import type { QuotaStore } from './quota-store.ts';
 import type { BdmRow, ComputeRepository, OperationRow, ServerFilter, ServerRow, ServerSort } from './repository.ts';
+import { bootDevices, invalidBdm, type BootDevice, type CreateServerInput } from './server-request.ts';
 
-export interface CreateServerInput {
-  readonly name: string;
-  readonly imageRef: string;
-  readonly flavorRef: string;
-  readonly metadata?: Readonly<Record<string, string>>;
+export type { CreateServerInput } from './server-request.ts';
+
+/** What server create answers: the servers made (one unless `max_count` asked for more). */
+export interface CreatedServers {
+  readonly servers: readonly ServerRow[];
+  readonly reservationId: string;
 }
 
 export interface ComputeServiceOptions {
@@ -27,6 +32,25 @@ export interface ComputeServiceOptions {
   readonly storage: VolumeAttachProtocol;
   /** Domain details per host (virt type, tiny-guest boot), decided by the host's config. */
   readonly domainSpec: (server: ServerRow) => DomainSpec;
+  readonly flavors: FlavorStore;
+  readonly quotas: QuotaStore;
+  readonly hosts: HostCatalog;
+}
+
+/** What the server view needs beyond the rows: the flavor it runs with, its host's state. */
+export interface ServerViewContext {
+  readonly flavor: ServerFlavor | undefined;
+  /** Nova's host_status: `UP`, `DOWN`, `MAINTENANCE` (disabled), `UNKNOWN`, or '' without a host. */
+  readonly hostStatus: string;
+}
+
+/** The availability zone every compute host is in (Nova's `default_availability_zone`). */
+export const COMPUTE_AZ = 'nova';
+
+const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
+
+function bad(message: string): HitchError {
+  return new HitchError('HITCH_INVALID_ARGUMENT', { reason: message }, { message });
 }
 
 export interface OperationView {
@@ -52,6 +76,43 @@ export class ComputeService {
     return this.#o.repo;
   }
 
+  get flavors(): FlavorStore {
+    return this.#o.flavors;
+  }
+
+  get quotas(): QuotaStore {
+    return this.#o.quotas;
+  }
+
+  get hosts(): HostCatalog {
+    return this.#o.hosts;
+  }
+
+  /** The server view's extras: its flavor and its host's state (Nova's `host_status`). */
+  async viewContext(s: ServerRow): Promise<ServerViewContext> {
+    return (await this.viewContexts([s])).get(s.id) as ServerViewContext;
+  }
+
+  /** The view extras of a page of servers: the hosts' states read once, flavors from the servers' own copies. */
+  async viewContexts(rows: readonly ServerRow[]): Promise<Map<string, ServerViewContext>> {
+    const out = new Map<string, ServerViewContext>();
+    if (rows.length === 0) return out;
+    const hosts = new Map((await this.#o.hosts.list([...new Set(rows.map((s) => s.host).filter((h) => h !== ''))])).map((h) => [h.host, h]));
+    const flavors = new Map<string, ServerFlavor | undefined>();
+    for (const s of rows) {
+      let flavor: ServerFlavor | undefined;
+      if (s.flavor) flavor = JSON.parse(s.flavor) as ServerFlavor;
+      else {
+        if (!flavors.has(s.flavor_id)) flavors.set(s.flavor_id, await this.flavorOf(s));
+        flavor = flavors.get(s.flavor_id);
+      }
+      const h = hosts.get(s.host);
+      const hostStatus = !s.host ? '' : !h ? 'UNKNOWN' : h.forced_down ? 'DOWN' : !h.up ? 'UNKNOWN' : h.disabled ? 'MAINTENANCE' : 'UP';
+      out.set(s.id, { flavor, hostStatus });
+    }
+    return out;
+  }
+
   /** A server the caller may see: its own project's, or any for an admin. */
   async getServer(ctx: AuthContext, id: string): Promise<ServerRow> {
     const s = await this.#o.repo.getServer(id, ctx.isAdmin ? undefined : (ctx.projectId ?? '-'));
@@ -72,37 +133,192 @@ export class ComputeService {
     return this.#o.repo.listServerPage({ ...rest, projectId: scope }, sort, limit, marker);
   }
 
+  /** Nova's create for one server; the first of `createServers`. */
   async createServer(ctx: AuthContext, input: CreateServerInput): Promise<ServerRow> {
+    return (await this.createServers(ctx, input)).servers[0] as ServerRow;
+  }
+
+  /** The flavor a server runs with: its own copy, or (servers from before the copy) the flavor's row. */
+  async flavorOf(server: { flavor: string | null; flavor_id: string }): Promise<ServerFlavor | undefined> {
+    if (server.flavor) return JSON.parse(server.flavor) as ServerFlavor;
+    const f = await this.#o.flavors.get(server.flavor_id);
+    return f && serverFlavorOf(f);
+  }
+
+  /**
+   * Server create as Nova checks it, in Nova's order: flavor, image, block devices and their
+   * volumes, networks, availability zone and host, quota; then placement on an enabled, live
+   * host (none: the server goes to ERROR with Nova's fault), and the build in the background.
+   */
+  async createServers(ctx: AuthContext, input: CreateServerInput): Promise<CreatedServers> {
     if (!ctx.projectId) throw new HitchError('HITCH_FORBIDDEN', { action: 'os_compute_api:servers:create' });
-    const flavor = findFlavor(input.flavorRef);
-    if (!flavor) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'flavor' }, { message: `Flavor ${input.flavorRef} could not be found.` });
-    const image = findImage(input.imageRef);
-    if (!image) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'image' }, { message: `Image ${input.imageRef} could not be found.` });
-    const hosts = await this.#o.dispatch.liveHosts();
-    if (hosts.length === 0) {
-      throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host: '*' }, { message: 'No valid host was found. There are not enough hosts available.' });
+    const projectId = ctx.projectId;
+    const min = input.minCount ?? 1;
+    const max = input.maxCount ?? min;
+    if (min > max) throw bad('min_count must be <= max_count');
+    const flavorId = input.flavorRef.replace(/^.*\/flavors\//, '');
+    const flavorRow = await this.#o.flavors.getFor(flavorId, projectId, ctx.isAdmin).catch(() => {
+      throw bad(flavorNotFound(flavorId).message);
+    });
+    const flavor = serverFlavorOf(flavorRow);
+    let imageId = '';
+    if (input.imageRef !== '') {
+      const image = findImage(input.imageRef);
+      if (!image) throw bad('Can not find requested image');
+      imageId = image.id;
     }
+    const hasBdm = (input.blockDevices?.length ?? 0) + (input.legacyBlockDevices?.length ?? 0) > 0;
+    if (input.imageRef === '' && !hasBdm) throw bad('Missing imageRef attribute');
+    const devices = bootDevices(input);
+    if (min > 1 || max > 1) {
+      if (devices.some((d) => d.sourceType === 'volume')) throw bad('Unable to launch multiple instances with a single configured volume ID. Please either specify a different volume ID for each instance or add a block device mapping with source_type image, snapshot or blank.');
+    }
+    for (const d of devices) await this.#checkBootDevice(d, projectId, input.multiattachAllowed ?? false);
+    const bootFromVolume = devices.some((d) => d.bootIndex === 0);
+    if (flavor.disk === 0 && !bootFromVolume) {
+      // Nova's default policy lets only volume-backed servers use a zero-disk flavor, and only admins bypass it.
+      if (!ctx.isAdmin) throw new HitchError('HITCH_FORBIDDEN', {}, { message: 'Only volume-backed servers are allowed for flavors with zero disk.' });
+    }
+    if (input.trustedCerts && input.trustedCerts.length > 0 && bootFromVolume) {
+      throw bad('Image certificate validation is not supported when booting from volume');
+    }
+    this.#checkNetworks(input);
+    for (const g of input.securityGroups ?? []) {
+      if (g !== 'default') throw bad(`Security group ${g} not found.`);
+    }
+    if (input.group) throw bad(`Instance group ${input.group} could not be found.`);
+    await this.#o.quotas.checkMetadata(projectId, Object.keys(input.metadata ?? {}).length);
+    if ((input.injectedFiles ?? 0) > 0) {
+      const limit = (await this.#o.quotas.limits(projectId))['injected_files'] ?? -1;
+      if (limit >= 0 && (input.injectedFiles ?? 0) > limit) {
+        throw new HitchError('HITCH_COMPUTE_QUOTA_EXCEEDED', {}, { message: 'Personality file limit exceeded' });
+      }
+    }
+    const forced = await this.#forcedHost(ctx, input);
+    const count = await this.#o.quotas.allowedServers(projectId, flavor, min, max);
+
+    const reservationId = `r-${Math.random().toString(36).slice(2, 10)}`;
+    const servers: ServerRow[] = [];
+    for (let i = 0; i < count; i++) {
+      const host = await this.#place(forced, input);
+      const id = crypto.randomUUID();
+      const name = count > 1 ? `${input.name}-${i + 1}` : input.name;
+      const server = await this.#o.repo.insertServer({
+        id,
+        project_id: projectId,
+        user_id: ctx.userId,
+        name,
+        status: host ? 'BUILD' : 'ERROR',
+        task_state: host ? 'spawning' : null,
+        flavor_id: flavor.id,
+        image_id: imageId,
+        host: host ?? '',
+        domain_name: `instance-${id.slice(0, 8)}${(++this.#serial).toString(16).padStart(4, '0')}`,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        flavor: JSON.stringify(flavor),
+        key_name: input.keyName ?? null,
+        user_data: input.userData ?? null,
+        availability_zone: input.availabilityZone ? COMPUTE_AZ : null,
+        description: input.description ?? null,
+        hostname: input.hostname ?? hostnameOf(name),
+        config_drive: input.configDrive ? 1 : 0,
+        access_ipv4: input.accessIPv4 ?? null,
+        access_ipv6: input.accessIPv6 ?? null,
+        disk_config: input.diskConfig ?? 'MANUAL',
+        tags: JSON.stringify(input.tags ?? []),
+        trusted_certs: input.trustedCerts && input.trustedCerts.length > 0 ? JSON.stringify(input.trustedCerts) : null,
+        reservation_id: reservationId,
+        launch_index: i,
+        root_device_name: bootFromVolume ? '/dev/vda' : null,
+        fault: host ? null : JSON.stringify({ code: 500, message: NO_VALID_HOST, created: new Date().toISOString() }),
+        block_devices: devices.length > 0 ? JSON.stringify(devices) : null,
+      });
+      servers.push(server);
+      // Nova answers 202 and builds in the background; so does Hitch.
+      if (host) void this.#o.dispatch.spawn(server, this.#o.domainSpec(server)).catch(() => undefined);
+    }
+    return { servers, reservationId };
+  }
+
+  /** A requested volume must exist in the project and be free (or multiattach, from 2.60). */
+  async #checkBootDevice(d: BootDevice, projectId: string, multiattachAllowed: boolean): Promise<void> {
+    if (d.sourceType === 'image') {
+      if (!findImage(d.uuid ?? '')) throw bad(`Block Device Mapping is Invalid: failed to get image ${d.uuid}.`);
+      return;
+    }
+    if (d.sourceType === 'snapshot') throw bad(`Block Device Mapping is Invalid: failed to get snapshot ${d.uuid}.`);
+    if (d.sourceType !== 'volume') return;
+    const id = d.uuid as string;
+    const vol = await this.#o.storage.getVolume(id.toLowerCase(), noSpan).catch(() => null);
+    if (!vol || vol.projectId !== projectId) throw bad(`Block Device Mapping is Invalid: failed to get volume ${id}.`);
+    if (vol.multiattach && !multiattachAllowed) {
+      throw bad('Multiattach volumes are only supported starting with compute API version 2.60.');
+    }
+    if (vol.status !== 'available' && !(vol.multiattach && vol.status === 'in-use')) {
+      throw new HitchError('HITCH_INVALID_VOLUME', {}, { message: `Invalid volume: volume ${id} status must be available, but it is ${vol.status}` });
+    }
+  }
+
+  /** Hitch has no network service: `none`/`auto` ask for nothing; a named network or port does not exist. */
+  #checkNetworks(input: CreateServerInput): void {
+    if (!Array.isArray(input.networks)) return;
+    for (const n of input.networks) {
+      if (n.port) throw new HitchError('HITCH_INVALID_ARGUMENT', {}, { message: `Port id ${n.port} could not be found.` });
+      if (n.uuid) throw new HitchError('HITCH_INVALID_ARGUMENT', {}, { message: `Network ${n.uuid} could not be found.` });
+      if (n.fixed_ip) throw bad(`Fixed IP address ${n.fixed_ip} is not in any network of this cloud.`);
+    }
+  }
+
+  /** `availability_zone` (`nova`, or an admin's `nova:host`) and 2.74's `host`: the host the caller chose, if any. */
+  async #forcedHost(ctx: AuthContext, input: CreateServerInput): Promise<string | null> {
+    let forced: string | null = null;
+    const az = input.availabilityZone;
+    if (az) {
+      const parts = az.split(':');
+      if (parts.length > 3) throw bad('Unable to parse availability_zone');
+      const [zone, host, node] = parts;
+      if (zone && zone !== COMPUTE_AZ) throw bad(`The requested availability zone is not available`);
+      if (host || node) {
+        if (!ctx.isAdmin) throw new HitchError('HITCH_FORBIDDEN', {}, { message: "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed." });
+        forced = host || node || null;
+      }
+    }
+    const requested = input.host ?? input.hypervisorHostname ?? null;
+    if (requested) {
+      if (!ctx.isAdmin) throw new HitchError('HITCH_FORBIDDEN', {}, { message: "Policy doesn't allow compute:servers:create:requested_destination to be performed." });
+      if (forced) throw bad('One mechanism with host and/or hypervisor_hostname and another mechanism with zone:host:node are mutually exclusive.');
+      if (input.host && input.hypervisorHostname && input.host !== input.hypervisorHostname) {
+        throw bad(`Compute host ${input.host} with hypervisor ${input.hypervisorHostname} could not be found.`);
+      }
+      forced = requested;
+    }
+    if (forced && !(await this.#o.hosts.get({ host: forced }))) throw bad(`Compute host ${forced} could not be found.`);
+    return forced;
+  }
+
+  /**
+   * Placement: an enabled, live host — the forced one, or the one with the fewest servers
+   * (ties to the first name) among those the hints allow. Null: no valid host.
+   */
+  async #place(forced: string | null, input: CreateServerInput): Promise<string | null> {
+    let hosts = await this.#o.hosts.schedulable();
+    // A forced host skips the scheduler's filters in Nova, but not a dead or disabled service.
+    if (forced) hosts = hosts.filter((h) => h === forced);
+    const hostsOf = async (ids: readonly string[]) =>
+      new Set((await Promise.all(ids.map((id) => this.#o.repo.getServer(id)))).filter((s): s is ServerRow => !!s).map((s) => s.host));
+    if (input.sameHost?.length) {
+      const same = await hostsOf(input.sameHost);
+      hosts = hosts.filter((h) => same.has(h));
+    }
+    if (input.differentHost?.length) {
+      const other = await hostsOf(input.differentHost);
+      hosts = hosts.filter((h) => !other.has(h));
+    }
+    if (hosts.length === 0) return null;
     // Spread servers over hosts by count, ties to the first name: deterministic placement.
     const byHost = await this.#o.repo.serverCountsByHost();
     const counts = hosts.map((h) => byHost.get(h) ?? 0);
-    const host = hosts[counts.indexOf(Math.min(...counts))] as string;
-    const id = crypto.randomUUID();
-    const server = await this.#o.repo.insertServer({
-      id,
-      project_id: ctx.projectId,
-      user_id: ctx.userId,
-      name: input.name,
-      status: 'BUILD',
-      task_state: 'spawning',
-      flavor_id: flavor.id,
-      image_id: image.id,
-      host,
-      domain_name: `instance-${id.slice(0, 8)}${(++this.#serial).toString(16).padStart(4, '0')}`,
-      metadata: JSON.stringify(input.metadata ?? {}),
-    });
-    // Nova answers 202 and builds in the background; so does Hitch.
-    void this.#o.dispatch.spawn(server, this.#o.domainSpec(server)).catch(() => undefined);
-    return server;
+    return hosts[counts.indexOf(Math.min(...counts))] as string;
   }
 
   /** Delete: detach every volume first (as Nova does), then destroy the domain. */
@@ -195,3 +411,11 @@ export class ComputeService {
     return { operation: op, spans };
   }
 }
+
+/** Nova's default hostname: the display name, lowercased, with anything but letters, digits and dashes turned to dashes. */
+function hostnameOf(name: string): string {
+  const h = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return h || 'server';
+}
+
+export { invalidBdm };

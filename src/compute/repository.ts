@@ -52,7 +52,27 @@ const OPERATION_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof OperationRow>;
 const BDM_COLUMNS = [
   'id', 'server_id', 'volume_id', 'device_name', 'attachment_id', 'status', 'connection_info', 'device_info', 'cinder_flow', 'created_at', 'updated_at',
+  'boot_index', 'delete_on_termination', 'source_type', 'image_id', 'volume_size', 'volume_type', 'tag',
 ] as const satisfies ReadonlyArray<keyof BdmRow>;
+
+/** Server columns server create may leave out (null when it does). */
+type OptionalServerColumns =
+  | 'flavor' | 'key_name' | 'user_data' | 'availability_zone' | 'description' | 'hostname' | 'config_drive' | 'access_ipv4' | 'access_ipv6'
+  | 'disk_config' | 'tags' | 'trusted_certs' | 'reservation_id' | 'launch_index' | 'launched_at' | 'root_device_name' | 'fault' | 'block_devices';
+export type NewServer = Omit<ServerRow, 'created_at' | 'updated_at' | OptionalServerColumns> & Partial<Pick<ServerRow, OptionalServerColumns>>;
+
+/** Mapping columns only boot from volume sets (null for a hot-plug attach). */
+type OptionalBdmColumns = 'boot_index' | 'delete_on_termination' | 'source_type' | 'image_id' | 'volume_size' | 'volume_type' | 'tag';
+export type NewBdm = Omit<BdmRow, 'created_at' | 'updated_at' | OptionalBdmColumns> & Partial<Pick<BdmRow, OptionalBdmColumns>>;
+
+const SERVER_DEFAULTS: Pick<ServerRow, OptionalServerColumns> = {
+  flavor: null, key_name: null, user_data: null, availability_zone: null, description: null, hostname: null, config_drive: null,
+  access_ipv4: null, access_ipv6: null, disk_config: null, tags: null, trusted_certs: null, reservation_id: null, launch_index: null,
+  launched_at: null, root_device_name: null, fault: null, block_devices: null,
+};
+const BDM_DEFAULTS: Pick<BdmRow, OptionalBdmColumns> = {
+  boot_index: null, delete_on_termination: null, source_type: null, image_id: null, volume_size: null, volume_type: null, tag: null,
+};
 
 /** `insert into <table> (<columns>) values (…)`, compiled once. */
 function insertRow(table: string, columns: readonly string[]) {
@@ -111,10 +131,10 @@ export class ComputeRepository {
 
   // --- servers ------------------------------------------------------------------------------
 
-  async insertServer(row: Omit<ServerRow, 'created_at' | 'updated_at'>): Promise<ServerRow> {
+  async insertServer(row: NewServer): Promise<ServerRow> {
     // updated_at from the start: `changes-since` is one range on it.
     const now = nowIso();
-    const full: ServerRow = { ...row, created_at: now, updated_at: now };
+    const full: ServerRow = { ...SERVER_DEFAULTS, ...row, created_at: now, updated_at: now };
     await this.#db.insertInto('servers').values(full).execute();
     return full;
   }
@@ -175,11 +195,18 @@ export class ComputeRepository {
   }
 
   async setServerStatus(id: string, status: string, taskState: string | null = null): Promise<void> {
+    const now = nowIso();
     await this.#db
       .updateTable('servers')
-      .set({ status, task_state: taskState, updated_at: nowIso() })
+      // The first time a server is ACTIVE is when it launched (`OS-SRV-USG:launched_at`).
+      .set((eb) => ({ status, task_state: taskState, updated_at: now, ...(status === 'ACTIVE' ? { launched_at: eb.fn.coalesce('launched_at', eb.val(now)) } : {}) }))
       .where('id', '=', id)
       .execute();
+  }
+
+  /** Why a server is in ERROR (Nova's instance fault). */
+  async setServerFault(id: string, fault: { code: number; message: string; details?: string }): Promise<void> {
+    await this.#db.updateTable('servers').set({ fault: JSON.stringify({ ...fault, created: nowIso() }) }).where('id', '=', id).execute();
   }
 
   async deleteServer(id: string): Promise<void> {
@@ -192,8 +219,8 @@ export class ComputeRepository {
    * Insert the mapping; the unique constraints make a taken device name or a second mapping of
    * the same volume fail here, atomically, whatever raced.
    */
-  async insertBdm(row: Omit<BdmRow, 'created_at' | 'updated_at'>): Promise<BdmRow> {
-    const full: BdmRow = { ...row, created_at: nowIso(), updated_at: null };
+  async insertBdm(row: NewBdm): Promise<BdmRow> {
+    const full: BdmRow = { ...BDM_DEFAULTS, ...row, created_at: nowIso(), updated_at: null };
     try {
       await Q.insertBdm.execute(this.#db, ...BDM_COLUMNS.map((c) => full[c]));
     } catch (e) {

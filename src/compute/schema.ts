@@ -7,6 +7,7 @@
  * Column types are the portable ones `db/` uses (text, integer, ISO-8601 text timestamps).
  */
 import { Migrator, PostgresAdapter, sql, type Kysely, type Migration } from 'kysely';
+import { m0005_catalog, type CatalogTables } from './schema-catalog.ts';
 
 export interface ServerTable {
   id: string;
@@ -26,6 +27,31 @@ export interface ServerTable {
   metadata: string;
   created_at: string;
   updated_at: string | null;
+  /** JSON copy of the flavor at create (`ServerFlavor`); null on servers from before 0005. */
+  flavor: string | null;
+  key_name: string | null;
+  /** Base64 as the client sent it (shown to admins as `OS-EXT-SRV-ATTR:user_data`). */
+  user_data: string | null;
+  availability_zone: string | null;
+  description: string | null;
+  hostname: string | null;
+  config_drive: number | null;
+  access_ipv4: string | null;
+  access_ipv6: string | null;
+  disk_config: string | null;
+  /** JSON array of tags (2.52). */
+  tags: string | null;
+  /** JSON array of certificate ids (2.63), or null. */
+  trusted_certs: string | null;
+  reservation_id: string | null;
+  launch_index: number | null;
+  launched_at: string | null;
+  /** `/dev/vda` for a server booted from a volume; null for one booted from an image. */
+  root_device_name: string | null;
+  /** JSON `{code, message, created}` of why the server is in ERROR (Nova's instance fault). */
+  fault: string | null;
+  /** JSON `BootDevice[]`: the volumes the server boots with, until its host has attached them. */
+  block_devices: string | null;
 }
 
 /** Block-device mapping: one volume on one server, as Nova records it. */
@@ -47,6 +73,16 @@ export interface BdmTable {
   cinder_flow: string;
   created_at: string;
   updated_at: string | null;
+  /** 0 for the boot disk, 1… for the order after it, null for a volume attached later. */
+  boot_index: number | null;
+  /** 1: deleting the server deletes the volume. */
+  delete_on_termination: number | null;
+  /** Where the volume came from at boot: `volume`, `image`, `blank`, `snapshot`; null for a hot-plug attach. */
+  source_type: string | null;
+  image_id: string | null;
+  volume_size: number | null;
+  volume_type: string | null;
+  tag: string | null;
 }
 
 /** One attach or detach: the journal entry and the anchor of its trace. */
@@ -104,7 +140,7 @@ export interface ComputeTaskTable {
   updated_ms: number;
 }
 
-export interface ComputeTables {
+export interface ComputeTables extends CatalogTables {
   compute_hosts: ComputeHostTable;
   compute_tasks: ComputeTaskTable;
   servers: ServerTable;
@@ -289,6 +325,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002_queue': m0002_queue,
   '0003_trace_documents': m0003_trace_documents,
   '0004_fleet_lists': m0004_fleet_lists,
+  '0005_catalog': m0005_catalog,
 });
 
 /**

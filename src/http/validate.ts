@@ -9,9 +9,26 @@
 import { HitchError } from '../errors.ts';
 
 export type Schema =
-  | { readonly type: 'object'; readonly properties: Readonly<Record<string, Schema>>; readonly required?: readonly string[]; readonly additionalProperties?: boolean | Schema; readonly nullable?: boolean; readonly maxProperties?: number }
-  | { readonly type: 'string'; readonly maxLength?: number; readonly minLength?: number; readonly format?: 'uuid'; readonly enum?: readonly string[]; readonly nullable?: boolean; readonly pattern?: RegExp }
+  | {
+      readonly type: 'object';
+      readonly properties: Readonly<Record<string, Schema>>;
+      readonly required?: readonly string[];
+      readonly additionalProperties?: boolean | Schema;
+      /** Keys matching a pattern take its schema (JSON schema's `patternProperties`); checked before `additionalProperties`. */
+      readonly patternProperties?: ReadonlyArray<readonly [RegExp, Schema]>;
+      readonly nullable?: boolean;
+      readonly maxProperties?: number;
+      readonly minProperties?: number;
+    }
+  | { readonly type: 'string'; readonly maxLength?: number; readonly minLength?: number; readonly format?: 'uuid' | 'base64'; readonly enum?: readonly string[]; readonly nullable?: boolean; readonly pattern?: RegExp }
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number; readonly nullable?: boolean }
+  /** A JSON number, or a string of one when `numericString` (Nova's `['number', 'string']` with a pattern). */
+  | { readonly type: 'number'; readonly exclusiveMinimum?: number; readonly maximum?: number; readonly numericString?: RegExp; readonly nullable?: boolean }
+  | { readonly type: 'array'; readonly items?: Schema; readonly minItems?: number; readonly maxItems?: number; readonly nullable?: boolean }
+  /** Exactly one of the alternatives must match (JSON schema's `oneOf`). */
+  | { readonly type: 'oneOf'; readonly oneOf: readonly Schema[] }
+  /** At least one must match (`anyOf`, and JSON schema's type lists such as `['string', 'integer']`). */
+  | { readonly type: 'anyOf'; readonly anyOf: readonly Schema[] }
   | { readonly type: 'boolean'; readonly nullable?: boolean }
   | { readonly type: 'boolean-like'; readonly nullable?: boolean }
   | { readonly type: 'null' }
@@ -44,6 +61,11 @@ function fail(path: readonly string[], value: unknown, message: string): never {
       ? message
       : `Invalid input for field/attribute ${field}. Value: ${pyRepr(value)}. ${message}`;
   throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: text }, { message: text });
+}
+
+/** Base64 as Python's `base64.b64decode(validate=True)` takes it (Nova's `format: base64`). */
+function isBase64(s: string): boolean {
+  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
 
 const BOOL_STRINGS = ['true', 'false', 't', 'f', 'yes', 'no', 'y', 'n', 'on', 'off', '1', '0'];
@@ -88,9 +110,44 @@ export function validate(schema: Schema, value: unknown, path: readonly string[]
         fail(path, value, `${pyRepr(value)} is too short`);
       }
       if (schema.format === 'uuid' && !UUID_RE.test(value)) fail(path, value, `${pyRepr(value)} is not a 'uuid'`);
+      if (schema.format === 'base64' && !isBase64(value)) fail(path, value, `${pyRepr(value)} is not a 'base64'`);
       if (schema.enum && !schema.enum.includes(value)) fail(path, value, `${pyRepr(value)} is not one of ${pyRepr(schema.enum)}`);
       if (schema.pattern && !schema.pattern.test(value)) fail(path, value, `${pyRepr(value)} does not match the pattern`);
       return;
+    case 'number': {
+      const numeric = typeof value === 'number' && Number.isFinite(value);
+      if (!numeric && !(schema.numericString && typeof value === 'string' && schema.numericString.test(value))) {
+        return fail(path, value, `${pyRepr(value)} is not of type 'number'${schema.numericString ? ", 'string'" : ''}`);
+      }
+      const n = Number(value);
+      if (schema.exclusiveMinimum !== undefined && !(n > schema.exclusiveMinimum)) {
+        fail(path, value, `${pyRepr(value)} is less than or equal to the minimum of ${schema.exclusiveMinimum}`);
+      }
+      if (schema.maximum !== undefined && n > schema.maximum) fail(path, value, `${pyRepr(value)} is greater than the maximum of ${schema.maximum}`);
+      return;
+    }
+    case 'array': {
+      if (!Array.isArray(value)) return fail(path, value, `${pyRepr(value)} is not of type 'array'`);
+      if (schema.minItems !== undefined && value.length < schema.minItems) fail(path, value, `${pyRepr(value)} is too short`);
+      if (schema.maxItems !== undefined && value.length > schema.maxItems) fail(path, value, `${pyRepr(value)} is too long`);
+      const items = schema.items;
+      if (items) value.forEach((v, i) => validate(items, v, [...path, String(i)]));
+      return;
+    }
+    case 'anyOf':
+    case 'oneOf': {
+      const alts = schema.type === 'oneOf' ? schema.oneOf : schema.anyOf;
+      const matched = alts.filter((alt) => {
+        try {
+          validate(alt, value, path);
+          return true;
+        } catch {
+          return false;
+        }
+      }).length;
+      if (matched === 1 || (schema.type === 'anyOf' && matched > 1)) return;
+      return fail(path, value, matched === 0 ? `${pyRepr(value)} is not valid under any of the given schemas` : `${pyRepr(value)} is valid under each of the given schemas`);
+    }
     case 'object': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         return fail(path, value, `${pyRepr(value)} is not of type 'object'`);
@@ -99,16 +156,25 @@ export function validate(schema: Schema, value: unknown, path: readonly string[]
       for (const r of schema.required ?? []) {
         if (!(r in obj)) fail(path, value, `'${r}' is a required property`);
       }
-      if (schema.maxProperties !== undefined && Object.keys(obj).length > schema.maxProperties) {
+      const count = Object.keys(obj).length;
+      if (schema.maxProperties !== undefined && count > schema.maxProperties) {
         fail(path, value, `${pyRepr(value)} has too many properties`);
       }
-      const extra = Object.keys(obj).filter((k) => !(k in schema.properties));
+      if (schema.minProperties !== undefined && count < schema.minProperties) {
+        fail(path, value, `${pyRepr(value)} does not have enough properties`);
+      }
+      const byPattern = (k: string): Schema | undefined => schema.patternProperties?.find(([re]) => re.test(k))?.[1];
+      const extra = Object.keys(obj).filter((k) => !(k in schema.properties) && byPattern(k) === undefined);
       if (schema.additionalProperties === false && extra.length > 0) {
-        const list = extra.map((k) => `'${k}'`).join(', ');
+        const list = extra.map((k) => pyRepr(k)).join(', ');
+        if (schema.patternProperties) {
+          const regexes = schema.patternProperties.map(([re]) => pyRepr(re.source)).join(', ');
+          fail(path, value, `${[...extra].sort().map((k) => pyRepr(k)).join(', ')} ${extra.length > 1 ? 'do' : 'does'} not match any of the regexes: ${regexes}`);
+        }
         fail(path, value, `Additional properties are not allowed (${list} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
       }
       for (const [k, v] of Object.entries(obj)) {
-        const sub = schema.properties[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+        const sub = schema.properties[k] ?? byPattern(k) ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
         if (sub) validate(sub, v, [...path, k]);
       }
       return;

@@ -5,17 +5,23 @@
  * `createCloud` is what `hitch serve` runs, what `hitch scenario run` runs in memory, and what
  * the end-to-end tests build — one composition, so the tests exercise the product.
  */
+import { existsSync, statfsSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Brick } from '../brick/index.ts';
 import { BrickVolumeConnector } from '../compute/brick-connector.ts';
 import { computePlugin } from '../compute/api/compute-plugin.ts';
+import type { BlockStorageRest } from '../compute/api/volume-proxy-routes.ts';
 import { ComputeService } from '../compute/compute-service.ts';
 import { DirectDispatch, type ComputeDispatch } from '../compute/dispatch.ts';
 import { TaskQueue } from '../compute/queue.ts';
 import { QueueDispatch } from '../compute/queue-dispatch.ts';
 import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.ts';
 import type { VolumeAttachProtocol } from '../compute/ports.ts';
-import { ComputeRepository } from '../compute/repository.ts';
+import { FlavorStore } from '../compute/flavor-store.ts';
+import { HostCatalog, type HostFacts } from '../compute/host-catalog.ts';
+import { QuotaStore } from '../compute/quota-store.ts';
+import { ComputeRepository, type ServerRow } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
 import { inProcessAttachments, inProcessLegacy } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
@@ -61,6 +67,7 @@ export interface CloudOptions {
 
 export interface ComputeHostParts {
   readonly name: string;
+  readonly ip: string;
   readonly host: Host;
   readonly clock: Clock;
   readonly brick: Brick;
@@ -123,6 +130,29 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): ComputeM
   };
 }
 
+/**
+ * What a compute host reports about itself: the machine this service runs on (CPUs, memory,
+ * the data directory's file system) and its hypervisor. Hitch's libvirt driver and the
+ * simulated hypervisor both drive QEMU domains, which Nova reports as `QEMU`.
+ */
+function hostFacts(hypervisor: HypervisorDriver, ip: string, dataDir: string): HostFacts {
+  let localGb = 0;
+  try {
+    const st = statfsSync(existsSync(dataDir) ? dataDir : '/');
+    localGb = Math.floor((st.blocks * st.bsize) / 2 ** 30);
+  } catch {
+    localGb = 0;
+  }
+  return {
+    hypervisorType: hypervisor.kind === 'libvirt' ? 'QEMU' : 'QEMU (simulated)',
+    hypervisorVersion: 0,
+    vcpus: availableParallelism(),
+    memoryMb: Math.floor(totalmem() / 2 ** 20),
+    localGb,
+    hostIp: ip,
+  };
+}
+
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const cfg = opts.config;
   const crash = crashHookFromEnv();
@@ -138,7 +168,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
-    const domainSpec = (s: { domain_name: string; id: string }): DomainSpec => ({ name: s.domain_name, uuid: s.id, memoryMiB: 128, vcpus: 1, virtType: 'qemu' });
+    const flavors = new FlavorStore(db.db);
+    // The guest's size is its flavor's, as Nova's libvirt driver sizes a domain.
+    const domainSpec = (s: ServerRow): DomainSpec => {
+      const f = s.flavor ? (JSON.parse(s.flavor) as { ram: number; vcpus: number }) : { ram: 128, vcpus: 1 };
+      return { name: s.domain_name, uuid: s.id, memoryMiB: Math.max(16, f.ram), vcpus: Math.max(1, f.vcpus), virtType: 'qemu' };
+    };
     const role = opts.role ?? { kind: 'all-in-one' };
     const served = new Set(role.kind === 'agent' ? role.hosts : []);
     const managed = plane.hosts.filter((h) => role.kind === 'all-in-one' || served.has(h.name));
@@ -150,7 +185,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${unknown.join(', ') || '(none given)'} in the data plane (${some}${plane.hosts.length > 10 ? `, … ${plane.hosts.length} in all` : ''})` });
       }
     }
-    const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock }) => {
+    const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock, ip }) => {
       const brick = opts.dataPlane ? newBrick() : first;
       const base: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? inProcessLegacy(volumes, name) : inProcessAttachments(volumes);
@@ -163,7 +198,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         ...(onStep ? { onStep } : {}),
         ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
       });
-      return { name, host, clock, brick, hypervisor, manager };
+      return { name, host, clock, brick, hypervisor, manager, ip };
     });
     // Before serving: finish or roll back whatever a previous run left half done. (An agent
     // recovers in ComputeAgent.start, before it claims work.)
@@ -181,11 +216,17 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const queued = role.kind === 'api' ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null }) : null;
     await queued?.start();
     const dispatch: ComputeDispatch = queued ?? direct;
-    const compute = new ComputeService({
+    const hostCatalog = new HostCatalog(db.db, () => dispatch.liveHosts());
+    // Each compute service says what its host is when it starts (`os-hypervisors`, `os-services`).
+    for (const h of hosts) await hostCatalog.register(h.name, hostFacts(h.hypervisor, h.ip, cfg.dataDir));
+    const compute: ComputeService = new ComputeService({
       repo,
       dispatch,
       storage: inProcessAttachments(volumes),
       domainSpec,
+      flavors,
+      hosts: hostCatalog,
+      quotas: new QuotaStore(db.db, (s) => compute.flavorOf(s)),
     });
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
@@ -252,7 +293,26 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
     await app.register(imagesPlugin, { prefix: '/image/v2', identity });
     await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
-    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl });
+    // Nova's volume proxy calls the block storage API as the caller; here, the same app in process.
+    const blockStorage: BlockStorageRest = {
+      async call(method, path, token, body) {
+        const r = await app.inject({
+          method,
+          url: `/volume${path}`,
+          headers: { 'x-auth-token': token, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+        });
+        let parsed: unknown = null;
+        try {
+          parsed = r.body ? (JSON.parse(r.body) as unknown) : null;
+        } catch {
+          parsed = { error: { message: r.body.slice(0, 200) } };
+        }
+        return { status: r.statusCode, body: parsed };
+      },
+    };
+    const projectExists = async (id: string): Promise<boolean> => (await identity.store.findProject({ id })) !== undefined;
+    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
     await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue });
     sink.metrics = metricsOf(app);
     return {

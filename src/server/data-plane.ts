@@ -39,6 +39,8 @@ export interface DataPlaneHost {
    */
   readonly newBrick: () => Brick;
   readonly hypervisor: HypervisorDriver;
+  /** The address the host reports to the storage (Nova's `my_ip`). */
+  readonly ip: string;
 }
 
 export interface DataPlane {
@@ -70,9 +72,10 @@ function simDataPlane(cfg: HitchConfig): DataPlane {
     const host = new SimHost(sim, name);
     const hostConfig = sim.host(name).config;
     const iscsiNodesDir = cfg.iscsiNodesDir ?? hostConfig.iscsiNodesDir;
-    const newBrick = (): Brick => new Brick({ host, ip: hostConfig.ip ?? '127.0.0.1', multipath: true, mode: cfg.attachMode, iscsiNodesDir, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs });
+    const ip = hostConfig.ip ?? '127.0.0.1';
+    const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, iscsiNodesDir, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs });
     const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
-    return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor };
+    return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor, ip };
   });
   return { backend, hosts, sim, close: async () => undefined };
 }
@@ -116,7 +119,7 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
       cfg.virt === 'libvirt'
         ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
         : new SimHypervisor({ clock: realClock, blockSourceExists: (p) => host.exists(p) });
-    const hosts: DataPlaneHost[] = [{ name: host.name, host, clock: realClock, brick: newBrick(), newBrick, hypervisor }];
+    const hosts: DataPlaneHost[] = [{ name: host.name, host, clock: realClock, brick: newBrick(), newBrick, hypervisor, ip }];
     return { backend, hosts, sim: null, tgtd, close: () => tgtd.stop() };
   } catch (e) {
     await tgtd.stop();

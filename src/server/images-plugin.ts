@@ -4,7 +4,7 @@
  * Register at `/image/v2`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { IMAGES } from '../compute/flavors.ts';
+import { IMAGES } from '../compute/images.ts';
 import { HitchError } from '../errors.ts';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
 import type { Authenticator } from '../identity/identity-service.ts';

@@ -24,7 +24,7 @@ export async function remoteDataPlane(cfg: HitchConfig): Promise<DataPlane> {
     const host = client.host(name);
     // The daemon does not say where its hosts keep node records: the configuration does (default Debian's).
     const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs, ...(cfg.iscsiNodesDir ? { iscsiNodesDir: cfg.iscsiNodesDir } : {}) });
-    return { name, host, clock: client.clock, brick: newBrick(), newBrick, hypervisor: client.hypervisor(name) };
+    return { name, host, clock: client.clock, brick: newBrick(), newBrick, hypervisor: client.hypervisor(name), ip };
   });
   return { backend, hosts, sim: null, simClient: client, close: () => client.close() };
 }

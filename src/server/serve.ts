@@ -20,6 +20,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { TINY_IMAGE_ID } from '../compute/images.ts';
 import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
@@ -181,7 +182,7 @@ async function createDemoResources(cloud: Cloud, creds: Credentials): Promise<vo
     method: 'POST',
     url: '/compute/v2.1/servers',
     headers,
-    payload: { server: { name: DEMO_SERVER, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } },
+    payload: { server: { name: DEMO_SERVER, imageRef: TINY_IMAGE_ID, flavorRef: '1' } },
   });
   if (v.statusCode !== 202 || s.statusCode !== 202) throw new HitchError('HITCH_INTERNAL', { detail: `demo resources: volume ${v.statusCode}, server ${s.statusCode}` });
 }

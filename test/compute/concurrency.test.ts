@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { leftovers } from '../../src/sim/inspect.ts';
 import { startTestCloud, type TestCloud } from '../support/cloud.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 describe('concurrent attaches on one compute host', () => {
   let t: TestCloud | undefined;
@@ -26,8 +27,11 @@ describe('concurrent attaches on one compute host', () => {
 
   async function servers(n: number, token: string): Promise<string[]> {
     const ids: string[] = [];
+    // More servers than Nova's default quota of 10 instances.
+    const projectId = (await t!.token('demo')).projectId;
+    await t!.cloud.compute.quotas.set(projectId, { instances: -1, cores: -1, ram: -1 });
     for (let i = 0; i < n; i++) {
-      const r = await t!.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: `vm${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } } });
+      const r = await t!.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: `vm${i}`, imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
       expect(r.status).toBe(202);
       ids.push(r.body.server.id);
     }

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 describe('the compute API under hostile input', () => {
   let t: TestCloud;
@@ -128,7 +129,7 @@ describe('the compute API under hostile input', () => {
     }
     expect((await t.api('GET', '/compute/v2.1/servers', { token: mallory })).body.servers).toEqual([]);
     // Mallory's own server cannot take this project's volume either.
-    const hers = await t.api('POST', '/compute/v2.1/servers', { token: mallory, body: { server: { name: 'm', imageRef: 'hitch-tiny', flavorRef: '1' } } });
+    const hers = await t.api('POST', '/compute/v2.1/servers', { token: mallory, body: { server: { name: 'm', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
     await t.cloud.settle();
     const steal = await t.api('POST', `/compute/v2.1/servers/${hers.body.server.id}/os-volume_attachments`, { token: mallory, body: { volumeAttachment: { volumeId } } });
     expect(steal.status).toBe(404);

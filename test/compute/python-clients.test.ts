@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingClients, PythonClients } from '../../src/test-support/python-clients.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import { DEMO_PASSWORD, startTestCloud, type TestCloud } from '../support/cloud.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 const missing = missingClients(['openstack', 'nova']);
 if (missing.length > 0 && !peerRequired()) console.warn(`[hitch] skipping compute client tests: ${missing.join(', ')} not installed (scripts/install-test-peers.sh)`);
@@ -61,7 +62,7 @@ d('real OpenStack clients against the compute API', () => {
   it('nova volume-attach and volume-detach', async () => {
     const { token, projectId } = await t.token('demo');
     const v = await t.api('POST', `/volume/v3/${projectId}/volumes`, { token, body: { volume: { size: 1, name: 'nova-vol' } } });
-    const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'nova-vm', imageRef: 'hitch-tiny', flavorRef: '1' } } });
+    const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'nova-vm', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
     await t.cloud.settle();
     const volumeId = v.body.volume.id as string;
     const serverId = s.body.server.id as string;

@@ -18,6 +18,7 @@ import { peerRequired } from '../../src/test-support/postgres.ts';
 import type { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';
 import { startTestCloud, type TestCloud } from '../support/cloud.ts';
 import { Console, ensureLibvirt, freePort, freeTgtControlPort, missingPeers, run, testGuest, until, virsh, type Libvirt } from './peers.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 const missing = missingPeers();
 if (missing.length > 0 && !peerRequired()) {
@@ -88,7 +89,7 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     expect(t.cloud.hosts[0]?.hypervisor.kind).toBe('libvirt');
     ({ token, projectId } = await t.token('demo'));
     const t1 = Date.now();
-    const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'real-guest', imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } } });
+    const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'real-guest', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
     expect(s.status, JSON.stringify(s.body)).toBe(202);
     serverId = s.body.server.id;
     await t.cloud.settle();

@@ -23,6 +23,7 @@ import { SimClient } from '../../src/sim/remote/client.ts';
 import { findPgBin, peerRequired, startPostgres, type PgCluster } from '../../src/test-support/postgres.ts';
 import { freePort } from '../support/cloud.ts';
 import { exitOf, login, startHitch, until, type Api, type Proc } from '../support/processes.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 const HOSTS = ['compute-1', 'compute-2', 'compute-3'];
 const missing = !findPgBin() && !process.env['HITCH_TEST_PG_URL'];
@@ -103,7 +104,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
     const [a1, a2] = [await login(apis[0]!.url, dir, 'demo'), await login(apis[1]!.url, dir, 'demo')];
     // Servers through API 1, seen ACTIVE through API 2: one database, any API process.
     const servers: string[] = [];
-    for (let i = 0; i < 6; i++) servers.push((await a1.call('POST', '/compute/v2.1/servers', { server: { name: `vm${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } })).body.server.id);
+    for (let i = 0; i < 6; i++) servers.push((await a1.call('POST', '/compute/v2.1/servers', { server: { name: `vm${i}`, imageRef: TINY_IMAGE_ID, flavorRef: '1' } })).body.server.id);
     for (const s of servers) await until(`server ${s} ACTIVE`, () => a2.call('GET', `/compute/v2.1/servers/${s}`), (r) => r.body?.server?.status === 'ACTIVE');
     const placed = await new ComputeRepository(db.db).listServers(undefined);
     expect(new Set(placed.map((s) => s.host))).toEqual(new Set(HOSTS));

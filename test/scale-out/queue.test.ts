@@ -16,6 +16,7 @@ import { createDataPlane, type DataPlane } from '../../src/server/data-plane.ts'
 import { startAgent, startApi, type RunningAgent } from '../../src/server/scale-out.ts';
 import { findPgBin, peerRequired, startPostgres, type PgCluster } from '../../src/test-support/postgres.ts';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, freePort } from '../support/cloud.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 const missing = !findPgBin() && !process.env['HITCH_TEST_PG_URL'];
 if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue test: PostgreSQL not installed (scripts/install-test-peers.sh)');
@@ -75,7 +76,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
   it('places servers on every live host and runs their attaches and detaches on the owning agent', async () => {
     const { token, projectId } = await login();
     const servers: string[] = [];
-    for (let i = 0; i < 6; i++) servers.push((await call('POST', '/compute/v2.1/servers', token, { server: { name: `s${i}`, imageRef: 'hitch-tiny', flavorRef: '1' } })).body.server.id);
+    for (let i = 0; i < 6; i++) servers.push((await call('POST', '/compute/v2.1/servers', token, { server: { name: `s${i}`, imageRef: TINY_IMAGE_ID, flavorRef: '1' } })).body.server.id);
     for (const s of servers) await until(`server ${s} ACTIVE`, async () => ((await call('GET', `/compute/v2.1/servers/${s}`, token)).body.server.status === 'ACTIVE' ? true : undefined));
     const placed = await api.compute.repo.listServers(undefined);
     expect(new Set(placed.map((s) => s.host))).toEqual(new Set(['compute-1', 'compute-2', 'compute-3']));
@@ -111,7 +112,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     expect(r.body.conflictingRequest.message).toContain('compute-2');
     expect((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status).toBe('available');
     // New servers go to live hosts only.
-    const s = (await call('POST', '/compute/v2.1/servers', token, { server: { name: 'late', imageRef: 'hitch-tiny', flavorRef: '1' } })).body.server.id;
+    const s = (await call('POST', '/compute/v2.1/servers', token, { server: { name: 'late', imageRef: TINY_IMAGE_ID, flavorRef: '1' } })).body.server.id;
     expect((await api.compute.repo.getServerAny(s))!.host).not.toBe('compute-2');
 
     agents.set('compute-2', await startAgent({ config, host: 'compute-2', dataPlane: plane }));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { resolveConfig, type HitchConfig } from '../../src/server/config.ts';
 import { freePort as freePortOn } from '../../src/server/serve.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 export const ADMIN_PASSWORD = 'admin-Test-Secret-1';
 export const DEMO_PASSWORD = 'demo-Test-Secret-2';
@@ -78,7 +79,7 @@ export async function volumeAndServer(t: TestCloud): Promise<{ token: string; pr
   const { token, projectId } = await t.token('demo');
   const v = await t.api('POST', `/volume/v3/${projectId}/volumes`, { token, body: { volume: { size: 1, name: 'vol' } } });
   if (v.status !== 202) throw new Error(`volume create: ${v.status} ${JSON.stringify(v.body)}`);
-  const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'vm', imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } } });
+  const s = await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'vm', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
   if (s.status !== 202) throw new Error(`server create: ${s.status} ${JSON.stringify(s.body)}`);
   await t.cloud.settle();
   return { token, projectId, volumeId: v.body.volume.id, serverId: s.body.server.id };

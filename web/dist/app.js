@@ -436,6 +436,10 @@ ${row.error}` : ""}`));
   return svg;
 }
 
+// src/compute/images.ts
+var TINY_IMAGE_ID = "8a3a1d5e-8c2b-4b6e-9a43-3b0f4c1f2a10";
+var IMAGES = Object.freeze([{ id: TINY_IMAGE_ID, name: "hitch-tiny", disk_format: "raw", container_format: "bare", size: 0 }]);
+
 // web/src/main.ts
 var root = document.getElementById("app");
 var state = {
@@ -515,7 +519,7 @@ function serversPanel() {
   const form = h("form", { id: "create-server", class: "inline" }, name, h("button", { type: "submit" }, "Create server"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    act(() => api("POST", "/compute/v2.1/servers", { server: { name: name.value, flavorRef: "1", imageRef: "hitch-tiny", networks: "none" } }))();
+    act(() => api("POST", "/compute/v2.1/servers", { server: { name: name.value, flavorRef: "1", imageRef: TINY_IMAGE_ID, networks: "none" } }))();
   });
   const rows = state.servers.flatMap((s) => {
     const atts = state.attachments.get(s.id) ?? [];

@@ -10,6 +10,7 @@ import { explain, formatMs } from '../../src/trace/explain.ts';
 import { api, ApiError, clockMs, currentSession, login, logout } from './api.ts';
 import { h, replace } from './dom.ts';
 import { waterfallSvg } from './waterfall.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 interface Volume { id: string; name: string | null; status: string; size: number; attachments: { server_id: string; device: string | null }[] }
 interface Server { id: string; name: string; status: string }
@@ -94,7 +95,7 @@ function serversPanel(): HTMLElement {
   const form = h('form', { id: 'create-server', class: 'inline' }, name, h('button', { type: 'submit' }, 'Create server'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    act(() => api('POST', '/compute/v2.1/servers', { server: { name: name.value, flavorRef: '1', imageRef: 'hitch-tiny', networks: 'none' } }))();
+    act(() => api('POST', '/compute/v2.1/servers', { server: { name: name.value, flavorRef: '1', imageRef: TINY_IMAGE_ID, networks: 'none' } }))();
   });
   const rows = state.servers.flatMap((s) => {
     const atts = state.attachments.get(s.id) ?? [];

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { HitchError, ref } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
 import { fields, json, table } from '../format.ts';
-import { findServer, findVolume, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
+import { findServer, findVolume, flavorId, imageId, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
 
 /** A whole number of GiB; the upper limit is the server's (its maxVolumeSizeGiB), which the API enforces. */
 const positiveInt = (v: string): number => {
@@ -80,7 +80,8 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
     .option('--no-wait', 'return at once, while the server builds')
     .option('--json', 'print JSON')
     .action(async (name: string, o: { flavor: string; image: string; wait: boolean; json?: boolean }) => {
-      const body = { server: { name, flavorRef: o.flavor, imageRef: o.image, networks: 'none' } };
+      // Nova takes ids only: names are looked up first, as the openstack client does.
+      const body = { server: { name, flavorRef: await flavorId(ctx.client, o.flavor), imageRef: await imageId(ctx.client, o.image), networks: 'none' } };
       const id = (await ctx.client.call<{ server: { id: string } }>('compute', 'POST', '/servers', body)).body.server.id;
       let s = (await ctx.client.call<{ server: Server }>('compute', 'GET', `/servers/${id}`)).body.server;
       // Bounded: the simulator builds in milliseconds, a real host in seconds.

@@ -6,27 +6,32 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HitchError } from '../../errors.ts';
-import type { Authenticator, AuthContext } from '../../identity/identity-service.ts';
-import { negotiateMicroversion, type ApiVersion, type MicroversionRange } from '../../http/microversion.ts';
+import type { ApiVersion } from '../../http/microversion.ts';
 import { installOpenStackHttp, requestIdOf } from '../../http/openstack-http.ts';
-import { isUuid, validate, type Schema } from '../../http/validate.ts';
-import type { ComputeService, OperationView } from '../compute-service.ts';
-import { FLAVORS, findFlavor } from '../flavors.ts';
-import type { ServerFilter, ServerSort, ServerSortKey } from '../repository.ts';
-import { attachmentView, flavorDetailView, flavorView, serverDetailView, serverLinks } from './views.ts';
+import { validate, type Schema } from '../../http/validate.ts';
+import type { Authenticator } from '../../identity/identity-service.ts';
+import type { ComputeService, OperationView, ServerViewContext } from '../compute-service.ts';
+import type { ServerFilter, ServerRow, ServerSort, ServerSortKey } from '../repository.ts';
+import { COMPUTE_VERSIONS, computeApi } from './context.ts';
+import { createInput, type CreateBody } from './server-create-input.ts';
+import { serverCreateSchema } from './server-create-schema.ts';
+import { registerFlavorRoutes } from './flavor-routes.ts';
+import { registerHostRoutes } from './host-routes.ts';
+import { registerQuotaRoutes } from './quota-routes.ts';
+import { registerVolumeProxyRoutes, type BlockStorageRest } from './volume-proxy-routes.ts';
+import { attachmentView, serverDetailView, serverLinks } from './views.ts';
 
-export const COMPUTE_VERSIONS: MicroversionRange = {
-  service: 'compute',
-  min: '2.1',
-  max: '2.90',
-  legacyHeader: 'x-openstack-nova-api-version',
-};
+export { COMPUTE_VERSIONS } from './context.ts';
 
 export interface ComputePluginOptions {
   readonly compute: ComputeService;
   readonly identity: Authenticator;
   /** Public base URL (`http://127.0.0.1:8080`); default: from the request's Host. */
   readonly publicUrl?: string;
+  /** Whether a project exists (flavor access, quota sets). Default: every id is taken as one. */
+  readonly projectExists?: (id: string) => Promise<boolean>;
+  /** The block storage REST API, for the `os-volumes`/`os-snapshots` proxy. */
+  readonly blockStorage: BlockStorageRest;
 }
 
 /** Nova's sort keys Hitch orders by, and the column each is. */
@@ -116,49 +121,14 @@ const attachSchema: Schema = {
   },
 };
 
-const serverSchema: Schema = {
-  type: 'object',
-  required: ['server'],
-  additionalProperties: false,
-  properties: {
-    server: {
-      type: 'object',
-      required: ['name', 'flavorRef'],
-      additionalProperties: false,
-      properties: {
-        name: { type: 'string', minLength: 1, maxLength: 255 },
-        imageRef: { type: 'string', maxLength: 255 },
-        flavorRef: { type: 'string', minLength: 1, maxLength: 255 },
-        networks: { type: 'any' },
-        metadata: { type: 'object', properties: {}, additionalProperties: { type: 'string', maxLength: 255 } },
-        availability_zone: { type: 'string', maxLength: 255 },
-        min_count: { type: 'integer', minimum: 1, maximum: 1 },
-        max_count: { type: 'integer', minimum: 1, maximum: 1 },
-        key_name: { type: 'string', maxLength: 255 },
-        security_groups: { type: 'any' },
-        user_data: { type: 'string', maxLength: 65535 },
-        config_drive: { type: 'boolean-like' },
-        description: { type: 'string', nullable: true, maxLength: 255 },
-        block_device_mapping_v2: { type: 'any' },
-        return_reservation_id: { type: 'boolean-like' },
-        'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
-        tags: { type: 'any' },
-      },
-    },
-    'OS-SCH-HNT:scheduler_hints': { type: 'any' },
-  },
-};
-
-function header(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 export async function computePlugin(app: FastifyInstance, opts: ComputePluginOptions): Promise<void> {
-  const { compute, identity } = opts;
+  const { compute } = opts;
   installOpenStackHttp(app, { requestIdHeaders: ['x-openstack-request-id', 'x-compute-request-id'], errorStyle: 'fault' });
-
-  const base = (req: FastifyRequest): string => `${opts.publicUrl ?? `${req.protocol}://${req.host}`}/compute`;
+  const api = computeApi({ identity: opts.identity, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(opts.projectExists ? { projectExists: opts.projectExists } : {}) });
+  const base = api.base;
+  const mv = api.mv;
+  const auth = api.auth;
+  const uuidParam = api.uuidParam;
 
   const versionDoc = (req: FastifyRequest) => ({
     id: 'v2.1',
@@ -170,60 +140,29 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
   });
 
-  // Every versioned response says which microversion answered it.
-  const mv = (req: FastifyRequest, reply: { header(k: string, v: string): unknown }): ApiVersion => {
-    const v = negotiateMicroversion(req.headers, COMPUTE_VERSIONS);
-    reply.header('openstack-api-version', `compute ${v.toString()}`);
-    reply.header('x-openstack-nova-api-version', v.toString());
-    reply.header('vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
-    return v;
-  };
-
-  const auth = async (req: FastifyRequest): Promise<AuthContext & { projectId: string }> => {
-    const ctx = await identity.authenticate(header(req, 'x-auth-token'));
-    if (!ctx.projectId) throw new HitchError('HITCH_FORBIDDEN', { action: 'compute' }, { message: 'A project-scoped token is required.' });
-    return ctx as AuthContext & { projectId: string };
-  };
-
-  const uuidParam = (kind: string, id: string): string => {
-    if (!isUuid(id)) throw new HitchError('HITCH_NOT_FOUND', { kind, id });
-    return id;
-  };
-
   app.get('/', async (req) => ({ versions: [{ ...versionDoc(req), links: [{ rel: 'self', href: `${base(req)}/v2.1/` }] }] }));
   app.get('/v2.1', async (req) => ({ version: versionDoc(req) }));
   app.get('/v2.1/', async (req) => ({ version: versionDoc(req) }));
 
-  // --- flavors --------------------------------------------------------------------------------
-  app.get('/v2.1/flavors', async (req, reply) => {
-    mv(req, reply);
-    await auth(req);
-    return { flavors: FLAVORS.map((f) => flavorView(f, base(req))) };
-  });
-  app.get('/v2.1/flavors/detail', async (req, reply) => {
-    const v = mv(req, reply);
-    await auth(req);
-    return { flavors: FLAVORS.map((f) => flavorDetailView(f, base(req), v)) };
-  });
-  app.get<{ Params: { id: string } }>('/v2.1/flavors/:id', async (req, reply) => {
-    const v = mv(req, reply);
-    await auth(req);
-    const f = findFlavor(req.params.id);
-    if (!f) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Flavor', id: req.params.id });
-    return { flavor: flavorDetailView(f, base(req), v) };
-  });
+  registerFlavorRoutes(app, api, compute.flavors);
+  registerHostRoutes(app, api, compute);
+  registerQuotaRoutes(app, api, compute.quotas);
+  registerVolumeProxyRoutes(app, api, opts.blockStorage);
+
+  const serverView = async (s: ServerRow, v: ApiVersion, isAdmin: boolean, req: FastifyRequest, kind: 'show' | 'list' = 'show') =>
+    serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, isAdmin, await compute.viewContext(s), kind);
 
   // --- servers --------------------------------------------------------------------------------
   app.post('/v2.1/servers', async (req, reply) => {
-    mv(req, reply);
+    const v = mv(req, reply);
     const ctx = await auth(req);
-    validate(serverSchema, req.body);
-    const body = (req.body as { server: { name: string; imageRef?: string; flavorRef: string; metadata?: Record<string, string> } }).server;
-    const s = await compute.createServer(ctx, { name: body.name, imageRef: body.imageRef ?? '', flavorRef: body.flavorRef, metadata: body.metadata ?? {} });
+    validate(serverCreateSchema(v), req.body);
+    const { input, adminPass, returnReservationId } = createInput(req.body as CreateBody, v);
+    const created = await compute.createServers(ctx, input);
+    if (returnReservationId) return reply.code(202).send({ reservation_id: created.reservationId });
+    const s = created.servers[0] as ServerRow;
     reply.code(202).header('location', `${base(req)}/v2.1/servers/${s.id}`);
-    return {
-      server: { id: s.id, links: serverLinks(s.id, base(req)), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }], adminPass: 'disabled' },
-    };
+    return { server: { id: s.id, links: serverLinks(s.id, base(req)), 'OS-DCF:diskConfig': s.disk_config === 'AUTO' ? 'AUTO' : 'MANUAL', adminPass } };
   });
 
   const listServers = async (req: FastifyRequest, detail: boolean, v: ApiVersion) => {
@@ -238,7 +177,8 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const body: Record<string, unknown> = detail
       ? await (async () => {
           const bdms = rows.length > 0 ? await compute.repo.listBdmsOfServers(rows.map((s) => s.id)) : new Map<string, never[]>();
-          return { servers: rows.map((s) => serverDetailView(s, bdms.get(s.id) ?? [], base(req), v, ctx.isAdmin)) };
+          const extras = await compute.viewContexts(rows);
+          return { servers: rows.map((s) => serverDetailView(s, bdms.get(s.id) ?? [], base(req), v, ctx.isAdmin, extras.get(s.id) as ServerViewContext, 'list')) };
         })()
       : { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(s.id, base(req)) })) };
     const last = rows[rows.length - 1];
@@ -257,7 +197,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const v = mv(req, reply);
     const ctx = await auth(req);
     const s = await compute.getServer(ctx, uuidParam('Instance', req.params.id));
-    return { server: serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, ctx.isAdmin) };
+    return { server: await serverView(s, v, ctx.isAdmin, req) };
   });
 
   app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {

@@ -3,37 +3,11 @@
  * `api_schema/response/compute` checks them).
  */
 import type { ApiVersion } from '../../http/microversion.ts';
-import { FLAVORS, type Flavor } from '../flavors.ts';
+import type { ServerViewContext } from '../compute-service.ts';
+import type { ServerFlavor } from '../flavor-store.ts';
 import type { BdmRow, ServerRow } from '../repository.ts';
 
 const isoNoMs = (iso: string | null): string | null => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : null);
-
-export function flavorView(f: Flavor, base: string) {
-  return {
-    id: f.id,
-    name: f.name,
-    links: [
-      { rel: 'self', href: `${base}/v2.1/flavors/${f.id}` },
-      { rel: 'bookmark', href: `${base}/flavors/${f.id}` },
-    ],
-  };
-}
-
-export function flavorDetailView(f: Flavor, base: string, v: ApiVersion) {
-  return {
-    ...flavorView(f, base),
-    ram: f.ram,
-    vcpus: f.vcpus,
-    disk: f.disk,
-    'OS-FLV-EXT-DATA:ephemeral': 0,
-    'OS-FLV-DISABLED:disabled': false,
-    swap: '',
-    rxtx_factor: 1.0,
-    'os-flavor-access:is_public': true,
-    ...(v.atLeast('2.55') ? { description: null } : {}),
-    ...(v.atLeast('2.61') ? { extra_specs: {} } : {}),
-  };
-}
 
 export function serverLinks(id: string, base: string) {
   return [
@@ -44,9 +18,21 @@ export function serverLinks(id: string, base: string) {
 
 const VM_STATE: Record<string, string> = { BUILD: 'building', ACTIVE: 'active', ERROR: 'error', DELETED: 'deleted' };
 const POWER_STATE: Record<string, number> = { BUILD: 0, ACTIVE: 1, ERROR: 0, DELETED: 0 };
+const PROGRESS_STATUSES = ['ACTIVE', 'BUILD'];
 
-export function serverDetailView(s: ServerRow, bdms: readonly BdmRow[], base: string, v: ApiVersion, isAdmin: boolean) {
-  const flavor = FLAVORS.find((f) => f.id === s.flavor_id) ?? (FLAVORS[0] as Flavor);
+/** Nova's isotime without fractions (`2026-01-02T03:04:05Z`). */
+const nova = (iso: string | null): string | null => isoNoMs(iso);
+/** `OS-SRV-USG:launched_at`: a naive datetime with microseconds, as Nova's JSON writes it. */
+const naive = (iso: string | null): string | null => (iso ? iso.replace(/(\.\d{3})?Z$/, (_m, ms: string | undefined) => `${ms ?? '.000'}000`) : null);
+
+function flavorBody(f: ServerFlavor | undefined, s: ServerRow, base: string, v: ApiVersion) {
+  if (!v.atLeast('2.47')) return { id: s.flavor_id, links: [{ rel: 'bookmark', href: `${base}/flavors/${s.flavor_id}` }] };
+  const g = f ?? { vcpus: 0, ram: 0, disk: 0, ephemeral: 0, swap: 0, name: s.flavor_id, extra_specs: {} };
+  return { vcpus: g.vcpus, ram: g.ram, disk: g.disk, ephemeral: g.ephemeral, swap: g.swap, original_name: g.name, extra_specs: { ...g.extra_specs } };
+}
+
+/** A server as `GET /servers/{id}` (`show`) or `GET /servers/detail` (`list`) shows it. */
+export function serverDetailView(s: ServerRow, bdms: readonly BdmRow[], base: string, v: ApiVersion, isAdmin: boolean, x: ServerViewContext, kind: 'show' | 'list' = 'show') {
   const view: Record<string, unknown> = {
     id: s.id,
     name: s.name,
@@ -55,54 +41,58 @@ export function serverDetailView(s: ServerRow, bdms: readonly BdmRow[], base: st
     user_id: s.user_id,
     metadata: JSON.parse(s.metadata) as Record<string, string>,
     hostId: s.host ? hostIdOf(s.project_id, s.host) : '',
-    image: { id: s.image_id, links: [{ rel: 'bookmark', href: `${base}/images/${s.image_id}` }] },
-    flavor: v.atLeast('2.47')
-      ? { vcpus: flavor.vcpus, ram: flavor.ram, disk: flavor.disk, ephemeral: 0, swap: 0, original_name: flavor.name, extra_specs: {} }
-      : { id: flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${flavor.id}` }] },
-    created: isoNoMs(s.created_at),
-    updated: isoNoMs(s.updated_at ?? s.created_at),
+    image: s.image_id ? { id: s.image_id, links: [{ rel: 'bookmark', href: `${base}/images/${s.image_id}` }] } : '',
+    flavor: flavorBody(x.flavor, s, base, v),
+    created: nova(s.created_at),
+    updated: nova(s.updated_at ?? s.created_at),
     addresses: {},
-    accessIPv4: '',
-    accessIPv6: '',
+    accessIPv4: s.access_ipv4 ?? '',
+    accessIPv6: s.access_ipv6 ?? '',
     links: serverLinks(s.id, base),
-    'OS-DCF:diskConfig': 'MANUAL',
-    progress: 0,
-    'OS-EXT-AZ:availability_zone': 'nova',
-    config_drive: '',
-    key_name: null,
-    'OS-SRV-USG:launched_at': s.status === 'ACTIVE' ? isoNoMs(s.updated_at ?? s.created_at)?.replace('Z', '.000000') : null,
-    'OS-SRV-USG:terminated_at': null,
-    security_groups: [{ name: 'default' }],
-    'OS-EXT-STS:task_state': s.task_state,
-    'OS-EXT-STS:vm_state': VM_STATE[s.status] ?? 'error',
-    'OS-EXT-STS:power_state': POWER_STATE[s.status] ?? 0,
-    'os-extended-volumes:volumes_attached': bdms
-      .filter((b) => b.status === 'attached')
-      .map((b) => (v.atLeast('2.3') ? { id: b.volume_id, delete_on_termination: false } : { id: b.volume_id })),
+    'OS-DCF:diskConfig': s.disk_config === 'AUTO' ? 'AUTO' : 'MANUAL',
   };
+  if (s.fault && (s.status === 'ERROR' || s.status === 'DELETED')) {
+    const f = JSON.parse(s.fault) as { code: number; message: string; created: string; details?: string };
+    view['fault'] = { code: f.code, message: f.message, created: nova(f.created), ...(isAdmin && f.details ? { details: f.details } : {}) };
+  }
+  if (PROGRESS_STATUSES.includes(s.status)) view['progress'] = 0;
+  view['OS-EXT-AZ:availability_zone'] = s.host ? 'nova' : '';
+  view['config_drive'] = s.config_drive ? 'True' : '';
+  view['key_name'] = s.key_name;
+  view['OS-SRV-USG:launched_at'] = naive(s.launched_at);
+  view['OS-SRV-USG:terminated_at'] = null;
   if (isAdmin) {
-    view['OS-EXT-SRV-ATTR:host'] = s.host;
+    view['OS-EXT-SRV-ATTR:host'] = s.host || null;
     view['OS-EXT-SRV-ATTR:instance_name'] = s.domain_name;
-    view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = s.host;
+    view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = s.host || null;
     if (v.atLeast('2.3')) {
       Object.assign(view, {
-        'OS-EXT-SRV-ATTR:reservation_id': `r-${s.id.slice(0, 8)}`,
-        'OS-EXT-SRV-ATTR:launch_index': 0,
-        'OS-EXT-SRV-ATTR:hostname': s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+        'OS-EXT-SRV-ATTR:hostname': s.hostname,
         'OS-EXT-SRV-ATTR:kernel_id': '',
+        'OS-EXT-SRV-ATTR:launch_index': s.launch_index ?? 0,
         'OS-EXT-SRV-ATTR:ramdisk_id': '',
-        'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
-        'OS-EXT-SRV-ATTR:user_data': null,
+        'OS-EXT-SRV-ATTR:reservation_id': s.reservation_id ?? `r-${s.id.slice(0, 8)}`,
+        'OS-EXT-SRV-ATTR:root_device_name': s.root_device_name,
+        'OS-EXT-SRV-ATTR:user_data': s.user_data,
       });
     }
   }
+  view['OS-EXT-STS:task_state'] = s.task_state;
+  view['OS-EXT-STS:vm_state'] = VM_STATE[s.status] ?? 'error';
+  view['OS-EXT-STS:power_state'] = POWER_STATE[s.status] ?? 0;
+  view['os-extended-volumes:volumes_attached'] = bdms
+    .filter((b) => b.status === 'attached')
+    .map((b) => (v.atLeast('2.3') ? { id: b.volume_id, delete_on_termination: b.delete_on_termination === 1 } : { id: b.volume_id }));
   if (v.atLeast('2.9')) view['locked'] = false;
-  if (v.atLeast('2.16') && isAdmin) view['host_status'] = 'UP';
-  if (v.atLeast('2.19')) view['description'] = null;
-  if (v.atLeast('2.26')) view['tags'] = [];
-  if (v.atLeast('2.63')) view['trusted_image_certificates'] = null;
-  if (v.atLeast('2.71')) view['server_groups'] = [];
+  // Admins see the host's state; others only when it is UNKNOWN (Nova's default policies).
+  if (v.atLeast('2.16') && (isAdmin || x.hostStatus === 'UNKNOWN')) view['host_status'] = x.hostStatus;
+  if (v.atLeast('2.19')) view['description'] = s.description;
+  if (v.atLeast('2.26')) view['tags'] = s.tags ? (JSON.parse(s.tags) as string[]) : [];
+  if (v.atLeast('2.63')) view['trusted_image_certificates'] = s.trusted_certs ? (JSON.parse(s.trusted_certs) as string[]) : null;
+  // Only the single-server view carries the server's groups (2.71).
+  if (v.atLeast('2.71') && kind === 'show') view['server_groups'] = [];
   if (v.atLeast('2.73')) view['locked_reason'] = null;
+  if (v.atLeast('2.90') && !isAdmin) view['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
   return view;
 }
 
@@ -121,8 +111,8 @@ export function attachmentView(b: BdmRow, v: ApiVersion) {
   view['serverId'] = b.server_id;
   view['volumeId'] = b.volume_id;
   view['device'] = b.device_name;
-  if (v.atLeast('2.70')) view['tag'] = null;
-  if (v.atLeast('2.79')) view['delete_on_termination'] = false;
+  if (v.atLeast('2.70')) view['tag'] = b.tag;
+  if (v.atLeast('2.79')) view['delete_on_termination'] = b.delete_on_termination === 1;
   if (v.atLeast('2.89')) {
     view['attachment_id'] = b.attachment_id;
     view['bdm_uuid'] = b.id;
