@@ -364,11 +364,11 @@ export const ERROR_CATALOG = {
     message: 'Volume {volume} is not attached to server {server}.',
     hint: 'See what is attached there: hitch attachments {serverArg}',
   },
-  HITCH_COMPUTE_QUOTA_EXCEEDED: { status: 403, fault: 'forbidden', message: '{reason}' },
-  HITCH_VOLUME_EXTEND_FAILED: {
-    status: 500,
-    fault: 'computeFault',
-    message: 'Extending volume {volume} on server {server} failed at {step}: {detail}',
+  HITCH_COMPUTE_QUOTA_EXCEEDED: {
+    status: 403,
+    fault: 'forbidden',
+    message: '{reason}',
+    hint: 'Delete servers the project no longer needs, or ask an admin to raise its quota (openstack quota set --instances N PROJECT).',
   },
   HITCH_COMPUTE_HOST_DOWN: {
     status: 409,
