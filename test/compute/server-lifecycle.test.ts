@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from '../../src/sim/inspect.ts';
 import { startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';
+import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
 describe('server lifecycle', () => {
   let t: TestCloud;
@@ -55,7 +56,7 @@ describe('server lifecycle', () => {
     const admin = (await t.token('admin')).token;
     const made: string[] = [];
     for (const name of ['web-1', 'web-2', 'db-1', 'web-3', 'w_b']) {
-      made.push((await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name, imageRef: 'hitch-tiny', flavorRef: '1', networks: 'none' } } })).body.server.id);
+      made.push((await t.api('POST', '/compute/v2.1/servers', { token, body: { server: { name, imageRef: TINY_IMAGE_ID, flavorRef: '1' } } })).body.server.id);
     }
     await t.cloud.settle();
     const names = async (q: string, tok = token) => {
