@@ -4,7 +4,12 @@
 # serial console, one line per change:
 #   GUEST-READY 6.1.0-41-cloud-amd64
 #   GUEST-BLOCK: [vdb:1b6f37a4-1c63-4bd4-a ]
-# (`name:serial`; virtio-blk carries the first 20 bytes of the disk's <serial>, the volume id).
+#   GUEST-SIZE: [vdb:2097152 ]
+#   GUEST-LABEL: vda HITCH-TINY-IMAGE 8a3a1d5e-8c2b-4b6e-9a43-3b0f4c1f2a10
+# (`name:serial`; virtio-blk carries the first 20 bytes of the disk's <serial>, the volume id;
+# sizes in 512-byte sectors, as /sys/block/NAME/size says them, printed when one changes, as
+# after an online extend; a disk's label is its first 64 bytes, printable ones only, printed
+# once when the disk appears — what an image written to a boot volume starts with).
 #
 # Nothing is installed: the two .deb files are downloaded with `apt-get download` and unpacked.
 # The result is cached by kernel version under $HITCH_GUEST_CACHE (default
@@ -32,7 +37,7 @@ fi
 kv=${pkg#linux-image-}
 out="$cache_root/$kv"
 # The init script's version is part of the key, so a changed init rebuilds.
-init_rev=3
+init_rev=4
 if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/rev" 2>/dev/null)" == "$init_rev" ]]; then echo "$out"; exit 0; fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hitch-guest-build.XXXXXX")
@@ -60,13 +65,22 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in virtio_pci virtio_blk virtio_scsi sd_mod; do modprobe $m 2>/dev/null; done
 echo "GUEST-READY $(uname -r)"
 last="-"
+lastsize="-"
+labelled=" "
 while true; do
   cur=""
+  size=""
   for d in $(ls /sys/block | grep -v -e '^ram' -e '^loop'); do
     s=$(cat /sys/block/$d/serial 2>/dev/null | tr -d ' \n')
     cur="$cur$d${s:+:$s} "
+    size="$size$d:$(cat /sys/block/$d/size 2>/dev/null) "
+    case "$labelled" in *" $d:$s "*) ;; *)
+      echo "GUEST-LABEL: $d $(dd if=/dev/$d bs=64 count=1 2>/dev/null | tr -dc 'A-Za-z0-9 ._:-')"
+      labelled="$labelled$d:$s " ;;
+    esac
   done
   if [ "$cur" != "$last" ]; then echo "GUEST-BLOCK: [$cur]"; last="$cur"; fi
+  if [ "$size" != "$lastsize" ]; then echo "GUEST-SIZE: [$size]"; lastsize="$size"; fi
   sleep 0.2
 done
 INIT
