@@ -57,6 +57,11 @@ def main():
     privileged.default.set_client_mode(False)
     from os_brick.privileged import rootwrap
     rootwrap.putils.execute = counting_execute
+    # os-brick's connect_volume takes an external (file) lock, as under Nova, whose
+    # [oslo_concurrency] lock_path says where: without one oslo.concurrency refuses the lock.
+    from oslo_concurrency import lockutils
+    os.makedirs('/var/lib/hitch-os-brick/locks', exist_ok=True)
+    lockutils.set_defaults(lock_path='/var/lib/hitch-os-brick/locks')
     from os_brick.initiator import connector as brick_connector
     from os_brick.initiator.connectors.iscsi import ISCSIConnector
     import importlib.metadata as md
@@ -101,7 +106,7 @@ def main():
                 conn_for(mp).disconnect_volume(req['props'], req.get('device') or {}, force=False, ignore_errors=False)
             else:
                 raise ValueError('unknown op %s' % req['op'])
-        except Exception as e:  # noqa: BLE001 - every outcome is reported
+        except BaseException as e:  # noqa: BLE001 - every outcome is reported, the process goes on
             out = {'ok': False, 'error': '%s: %s' % (type(e).__name__, e)}
         out['ms'] = int((time.monotonic() - start) * 1000)
         out['commands'] = len(TRAIL)
