@@ -20,20 +20,13 @@
  * no log record at all: a broken or foreign line), or `other` (the rest of a service's life).
  */
 import type { EventOf, LogEvent } from './events.ts';
-import { eventsOf } from './parse/index.ts';
 import { reprValue } from './parse/os-brick.ts';
 import { programOf } from './parse/processutils.ts';
 import { urlSubject } from './parse/rest.ts';
 import type { InputLine, LogRecord } from './record.ts';
 
-export interface Rec extends LogRecord {
-  readonly events: readonly LogEvent[];
-  /** The request group (union-find root), or null without a request id. */
-  group: string | null;
-  op: Operation | null;
-  /** The command pair this record is a line of. */
-  cmd: CmdPair | null;
-}
+/** A record as the assembler reads it (its fields are filled on the way: `record.ts`). */
+export type Rec = LogRecord;
 
 export interface CmdPair {
   readonly command: string;
@@ -196,7 +189,7 @@ function volumeFromArgs(args: string): string | null {
  * are not part of any record (before a file's first record, or foreign text).
  */
 export function assemble(records: readonly LogRecord[], orphans: readonly InputLine[]): Assembly {
-  const recs: Rec[] = records.map((r) => Object.assign(r, { events: eventsOf(r), group: null, op: null, cmd: null }) as Rec);
+  const recs: Rec[] = records as Rec[];
   const uf = new UnionFind();
   for (const r of recs) {
     if (r.requestId && r.globalRequestId) uf.union(r.globalRequestId, r.requestId);
@@ -297,10 +290,45 @@ export function assemble(records: readonly LogRecord[], orphans: readonly InputL
   };
   for (const op of operations) computeWindows(op);
 
-  // Records without a request id: by the os-brick call running then, in the same file.
+  // Records without a request id: by the os-brick call running then, in the same file. The
+  // windows are indexed by start, per file: a query looks back only as far as the longest one.
   const inside = (w: [number, number][], ts: number): boolean => w.some(([a, b]) => a <= ts && ts <= b);
+  const index = new Map<string, { starts: number[]; ops: Operation[]; longest: number }>();
+  for (const o of operations) {
+    for (const [a, b] of o.brickWindows) {
+      for (const src of o.sources) {
+        const e = index.get(src) ?? { starts: [], ops: [], longest: 0 };
+        e.starts.push(a);
+        e.ops.push(o);
+        e.longest = Math.max(e.longest, b - a);
+        index.set(src, e);
+      }
+    }
+  }
+  for (const e of index.values()) {
+    const order = e.starts.map((_, i) => i).sort((i, j) => (e.starts[i] as number) - (e.starts[j] as number));
+    e.starts = order.map((i) => e.starts[i] as number);
+    e.ops = order.map((i) => e.ops[i] as Operation);
+  }
+  const candidatesAt = (source: string, ts: number): Operation[] => {
+    const e = index.get(source);
+    if (!e) return [];
+    let lo = 0;
+    let hi = e.starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((e.starts[mid] as number) <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    const out = new Set<Operation>();
+    for (let i = lo - 1; i >= 0 && (e.starts[i] as number) >= ts - e.longest; i--) {
+      const o = e.ops[i] as Operation;
+      if (inside(o.brickWindows, ts)) out.add(o);
+    }
+    return [...out];
+  };
   const chooseFor = (r: Rec): Operation | null => {
-    const cands = operations.filter((o) => o.sources.has(r.source) && inside(o.brickWindows, r.ts));
+    const cands = candidatesAt(r.source, r.ts);
     if (cands.length === 0) return null;
     if (cands.length === 1) return cands[0] ?? null;
     const locked = cands.filter((o) => inside(o.lockWindows, r.ts));
@@ -319,14 +347,23 @@ export function assemble(records: readonly LogRecord[], orphans: readonly InputL
   // Lines that name the instance but no request (oslo.log's traceback lines carry only
   // `[instance: …]`): to that server's operation running then, give or take ten seconds.
   const NEAR_MS = 10_000;
+  const byServer = new Map<string, { o: Operation; first: number; last: number }[]>();
+  for (const o of operations) {
+    if (!o.server || o.recs.length === 0) continue;
+    let first = Infinity;
+    let last = -Infinity;
+    for (const x of o.recs) {
+      first = Math.min(first, x.ts);
+      last = Math.max(last, x.ts);
+    }
+    byServer.set(o.server, [...(byServer.get(o.server) ?? []), { o, first, last }]);
+  }
   for (const r of recs) {
     if (r.op || r.group || !r.instance) continue;
     let best: Operation | null = null;
     let bestGap = Infinity;
-    for (const o of operations) {
-      if (o.server !== r.instance || !o.sources.has(r.source) || o.recs.length === 0) continue;
-      const first = Math.min(...o.recs.map((x) => x.ts));
-      const last = Math.max(...o.recs.map((x) => x.ts));
+    for (const { o, first, last } of byServer.get(r.instance) ?? []) {
+      if (!o.sources.has(r.source)) continue;
       const gap = r.ts < first ? first - r.ts : r.ts > last ? r.ts - last : 0;
       if (gap <= NEAR_MS && gap < bestGap) {
         best = o;

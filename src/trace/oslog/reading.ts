@@ -7,7 +7,7 @@ import { explain, type ExplainReport } from '../explain.ts';
 import { assemble, type Operation, type OperationKind } from './assemble.ts';
 import { diagnoseLog } from './diagnose.ts';
 import { maskLogText as maskLine } from './mask.ts';
-import { RecordAssembler, type InputLine, type LogRecord } from './record.ts';
+import { RecordAssembler, timeOf, type InputLine, type LogRecord } from './record.ts';
 import { buildTrace, type OperationOutcome } from './spans.ts';
 
 export interface LogOperationSummary {
@@ -90,7 +90,7 @@ function summarize(op: Operation, outcome: OperationOutcome, error: string | nul
     mountpoint: op.mountpoint,
     requestId: op.seed.requestId ?? first.requestId,
     requestIds: [...ids],
-    start: first.time,
+    start: timeOf(first),
     startMs: first.ts,
     endMs: first.ts + report.totalMs,
     durationMs: report.totalMs,

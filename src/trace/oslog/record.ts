@@ -18,6 +18,10 @@
  * needs. A journald line has no year: 2000 is assumed (a leap year, so 29 Feb parses).
  */
 
+import type { CmdPair, Operation } from './assemble.ts';
+import type { LogEvent } from './events.ts';
+import { eventsOf } from './parse/index.ts';
+
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL' | 'TRACE' | 'AUDIT';
 
 /** One physical line of input, before parsing. */
@@ -38,7 +42,7 @@ export interface LogRecord {
   lineCount: number;
   /** Milliseconds on the log's own clock (no zone), to the millisecond of the header. */
   readonly ts: number;
-  /** The timestamp as written, for display. */
+  /** The timestamp as written, for display ('' when the record was compacted: `timeOf`). */
   readonly time: string;
   readonly pid: number | null;
   readonly level: Level;
@@ -54,8 +58,18 @@ export interface LogRecord {
   message: string;
   /** `funcName path:line` from the DEBUG suffix, when present. */
   origin: string | null;
-  /** The physical lines as read (already masked), for `--verbose`. */
-  readonly lines: string[];
+  /**
+   * The physical lines as read (already masked), for `--verbose`. Kept only for a record that
+   * says something (`events`): a record that says nothing can never be unplaced, and a day of
+   * periodic tasks need not be held twice.
+   */
+  lines: string[];
+  /** What it says (`parse/`), filled when the record is complete. */
+  events: readonly LogEvent[];
+  /** Filled by the assembler: its request group, its operation, its command pair. */
+  group: string | null;
+  op: Operation | null;
+  cmd: CmdPair | null;
 }
 
 const LEVELS = 'DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|TRACE|AUDIT';
@@ -211,6 +225,10 @@ export class RecordAssembler {
         message: ctx.message,
         origin: null,
         lines: [l.text],
+        events: [],
+        group: null,
+        op: null,
+        cmd: null,
       };
       this.#openRaw = [ctx.message];
       return;
@@ -224,6 +242,37 @@ export class RecordAssembler {
     this.#openRaw.push(l.text);
   }
 
+  /**
+   * A record that says nothing keeps only what the assembler reads of it: its time, request,
+   * instance and size (and its message when it is a warning or an error, shown in a trace). Its
+   * strings are copied out of the line (a slice would keep the whole line alive), through a
+   * table so each request id is held once: a day of periodic tasks costs little.
+   */
+  #compact(r: LogRecord): void {
+    r.lines = [];
+    if (r.level === 'DEBUG' || r.level === 'INFO' || r.level === 'AUDIT') {
+      r.message = '';
+      r.origin = null;
+      (r as { time: string }).time = '';
+    }
+    const mut = r as { logger: string; requestId: string | null; globalRequestId: string | null; instance: string | null };
+    mut.logger = this.#intern(r.logger) ?? '';
+    mut.requestId = this.#intern(r.requestId);
+    mut.globalRequestId = this.#intern(r.globalRequestId);
+    mut.instance = this.#intern(r.instance);
+  }
+
+  readonly #strings = new Map<string, string>();
+  #intern(s: string | null): string | null {
+    if (s === null) return null;
+    let v = this.#strings.get(s);
+    if (v === undefined) {
+      v = [...s].join('');
+      this.#strings.set(v, v);
+    }
+    return v;
+  }
+
   /** End the record being read (end of a file). */
   flush(): void {
     const r = this.#open;
@@ -231,8 +280,25 @@ export class RecordAssembler {
     const { message, origin } = splitOrigin(this.#openRaw.join('\n').replace(/\s+$/, ''));
     r.message = message;
     r.origin = origin;
+    r.events = eventsOf(r).filter(worthKeeping);
+    if (r.events.length === 0) this.#compact(r);
     this.#open = null;
     this.#openRaw = [];
     this.#emit(r);
   }
+}
+
+/** A record's time for display: as written, or (a compacted record) from its milliseconds. */
+export function timeOf(r: LogRecord): string {
+  return r.time || new Date(r.ts).toISOString().replace('T', ' ').replace(/Z$/, '');
+}
+
+/**
+ * A lock line matters when the lock is os-brick's or Nova's around a volume operation (the
+ * instance lock of reserve/attach/detach); the rest (the resource tracker's every minute, a
+ * cache's) says nothing about attaches, and the record is kept as one that says nothing.
+ */
+function worthKeeping(e: LogEvent): boolean {
+  if (e.kind !== 'lock.acquiring' && e.kind !== 'lock.acquired' && e.kind !== 'lock.released') return true;
+  return e.lock === 'connect_volume' || (e.by !== null && (/^os_brick\./.test(e.by) || /\b(do_reserve|do_attach_volume|do_detach_volume|reserve_block_device_name)\b/.test(e.by)));
 }
