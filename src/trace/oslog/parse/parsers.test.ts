@@ -145,6 +145,11 @@ describe('REST calls and the storage side', () => {
       { kind: 'rest.request-id', method: 'POST', url: 'http://172.16.1.12/volume/v3/fed60db241ca4ad5b6a9da1ba04e2cab/attachments', requestId: 'req-54e14a81-475d-4f74-bdf4-bd3ec3210955' },
     ]);
     expect(parseRest('RESP BODY: {"connection_info": {}}', 'keystoneauth.session')).toEqual([]);
+    // cinderclient's HTTPClient (its format string, cinderclient 1.9): URL first, headers glued.
+    expect(parseRest(`\nREQ: curl -i http://172.16.1.11:8776/v2/ca2fbd57936b45bf9abdb536dc152a6d/volumes/5ed0cc5c-158c-4857-9bd5-3556884a23f0/action -X POST-H 'X-Auth-Token: {SHA1}e36480f1c9d79821db2a9ad7a4245db35a3529f8'-H 'Content-Type: application/json' -d '{"os-attach": {"mountpoint": "/dev/vdb"}}'\n`, 'cinderclient.client')).toEqual([
+      { kind: 'rest.req', method: 'POST', url: 'http://172.16.1.11:8776/v2/ca2fbd57936b45bf9abdb536dc152a6d/volumes/5ed0cc5c-158c-4857-9bd5-3556884a23f0/action', action: 'os-attach' },
+    ]);
+    expect(parseRest("RESP: [202] {'content-length': '0', 'x-openstack-request-id': 'req-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d'}\nRESP BODY: \n", 'cinderclient.client')).toEqual([{ kind: 'rest.resp', status: 202, requestId: 'req-9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' }]);
   });
 
   it('reads cinder-volume’s steps and failures (public report, 2017 and 2020)', () => {

@@ -8,26 +8,33 @@
  *   RESP: [200] Content-Length: 1183 Content-Type: application/json Date: Tue, 10 Jul 2018 02:07:38 GMT x-openstack-request-id: req-54e14a81-475d-4f74-bdf4-bd3ec3210955
  *   RESP BODY: {"connection_info": {…}}
  *   POST call to volumev3 for http://172.16.1.12/volume/v3/fed60db2…/attachments used request id req-54e14a81-475d-4f74-bdf4-bd3ec3210955
+ * cinderclient's own HTTPClient, before sessions (`\nREQ: curl -i URL -X METHOD-H '…'`, and the
+ * response's headers as a dict: `RESP: [200] {'x-openstack-request-id': 'req-…', …}`) is read too.
  * With keystoneauth's split loggers the prefixes go and the logger says it
  * (`keystoneauth.session.request`: `curl -g -i -X GET …`, `keystoneauth.session.response`: `[200] …`).
  */
 import type { LogEvent } from '../events.ts';
 
 const REQ = /^(?:REQ: )?curl -g -i(?: --insecure| --cacert "[^"]*")? -X (\w+) "?(\S+?)"?(?: -H .*?)?(?: -d '(.*)')?$/s;
+// cinderclient's own HTTPClient (no keystoneauth session): the URL first, the headers glued on.
+const REQ_OLD = /^(?:REQ: )?curl -i (\S+) -X (GET|POST|PUT|DELETE)(?:-H .*?)?(?: -d '(.*)')?$/s;
 const RESP = /^(?:RESP: )?\[(\d{3})\](.*)$/s;
 const REQUEST_ID = /^(\w+) call to (?:\S+ for )?(\S+) used request id (req-[0-9a-f-]{36})$/;
-const RESP_REQ_ID = /x-(?:openstack|compute)-request-id: (req-[0-9a-f-]{36})/i;
+// `x-openstack-request-id: req-…` (keystoneauth) or `'x-openstack-request-id': 'req-…'` (a headers dict).
+const RESP_REQ_ID = /x-(?:openstack|compute)-request-id['"]?:\s*['"]?(req-[0-9a-f-]{36})/i;
 
 export function parseRest(message: string, logger: string): LogEvent[] {
-  const msg = message.startsWith('\n') ? message.trimStart() : message;
+  const msg = message.startsWith('\n') ? message.trim() : message;
   const c = msg.charCodeAt(0);
   let m: RegExpExecArray | null;
   if (c === 82 /* R */ || c === 99 /* c */) {
     if (c === 99 && !logger.endsWith('.request')) return [];
-    if ((m = REQ.exec(msg))) {
-      const body = m[3] ?? '';
+    const req = REQ.exec(msg);
+    const old = req ? null : REQ_OLD.exec(msg);
+    if (req || old) {
+      const body = (req ? req[3] : old?.[3]) ?? '';
       const action = /^\{\s*"([\w-]+)"/.exec(body)?.[1] ?? null;
-      return [{ kind: 'rest.req', method: m[1] ?? '', url: m[2] ?? '', action }];
+      return [{ kind: 'rest.req', method: (req ? req[1] : old?.[2]) ?? '', url: (req ? req[2] : old?.[1]) ?? '', action }];
     }
     if (msg.startsWith('RESP BODY')) return [];
     if (msg.startsWith('RESP: ') && (m = RESP.exec(msg))) {
