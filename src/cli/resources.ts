@@ -95,6 +95,8 @@ export interface ApiOperation {
   error: { code: string; message: string } | null;
   started_ms: number;
   ended_ms: number | null;
+  /** Wall-clock time it was asked for (ISO 8601). */
+  created_at: string;
   spans: ApiSpan[];
 }
 

@@ -15,7 +15,7 @@ import { flavorNotFound, serverFlavorOf, type FlavorStore, type ServerFlavor } f
 import type { HostCatalog } from './host-catalog.ts';
 import type { VolumeAttachProtocol } from './ports.ts';
 import type { QuotaStore } from './quota-store.ts';
-import type { BdmRow, ComputeRepository, OperationRow, ServerFilter, ServerRow, ServerSort } from './repository.ts';
+import type { BdmRow, ComputeRepository, OperationQuery, OperationRow, ServerFilter, ServerRow, ServerSort } from './repository.ts';
 import { bootDevices, invalidBdm, type BootDevice, type CreateServerInput } from './server-request.ts';
 
 export type { CreateServerInput } from './server-request.ts';
@@ -396,6 +396,22 @@ export class ComputeService {
     const server = await this.getServer(ctx, serverId);
     const ops = await this.#o.repo.listOperations(server.id, volumeId);
     return Promise.all(ops.map((op) => this.#view(op)));
+  }
+
+  /**
+   * A page of the operation history the caller may see (its project's; every project's for an
+   * admin who asks for all), newest first, without spans.
+   */
+  async operationHistory(ctx: AuthContext, q: Omit<OperationQuery, 'projectId' | 'after'> & { allProjects: boolean; marker?: string }): Promise<OperationRow[]> {
+    const projectId = ctx.isAdmin && q.allProjects ? null : (ctx.projectId ?? '');
+    let after: OperationQuery['after'];
+    if (q.marker !== undefined) {
+      const m = await this.#o.repo.getOperation(q.marker);
+      if (!m || (projectId !== null && m.project_id !== projectId)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `marker [${q.marker}] not found` }, { message: `marker [${q.marker}] not found` });
+      after = { created_at: m.created_at, id: m.id };
+    }
+    const { allProjects: _a, marker: _m, ...rest } = q;
+    return this.#o.repo.listOperationsPage({ ...rest, projectId, ...(after ? { after } : {}) });
   }
 
   /** One operation by id, checked against the caller's project. */

@@ -121,6 +121,17 @@ const Q = {
   loadTrace: prepared(1, (db, operationId: string) => db.selectFrom('traces').select('spans').where('operation_id', '=', operationId)),
 };
 
+/** What the operation history can be asked for (`listOperationsPage`). */
+export interface OperationQuery {
+  readonly projectId: string | null;
+  readonly status?: 'running' | 'done' | 'failed';
+  readonly kind?: string;
+  readonly serverId?: string;
+  readonly volumeId?: string;
+  readonly limit: number;
+  readonly after?: { readonly created_at: string; readonly id: string };
+}
+
 export class ComputeRepository {
   readonly #db: Kysely<ComputeTables>;
 
@@ -311,6 +322,24 @@ export class ComputeRepository {
     let q = this.#db.selectFrom('operations').selectAll().where('server_id', '=', serverId);
     if (volumeId !== undefined) q = q.where('volume_id', '=', volumeId);
     return (await q.orderBy('started_ms', 'desc').orderBy('created_at', 'desc').execute()).map(toOp);
+  }
+
+  /**
+   * A page of the operation history, newest first (`created_at`, then id): filtered by project
+   * (null: all), outcome (`failed`: rolled back or failed), kind, server or volume; after the
+   * operation `after`; at most `limit`.
+   */
+  async listOperationsPage(f: OperationQuery): Promise<OperationRow[]> {
+    let q = this.#db.selectFrom('operations').selectAll();
+    if (f.projectId !== null) q = q.where('project_id', '=', f.projectId);
+    if (f.status === 'failed') q = q.where('state', 'in', ['failed', 'rolled_back']);
+    else if (f.status !== undefined) q = q.where('state', '=', f.status);
+    if (f.kind !== undefined) q = q.where('kind', '=', f.kind);
+    if (f.serverId !== undefined) q = q.where('server_id', '=', f.serverId);
+    if (f.volumeId !== undefined) q = q.where('volume_id', '=', f.volumeId);
+    const after = f.after;
+    if (after) q = q.where((eb) => eb.or([eb('created_at', '<', after.created_at), eb.and([eb('created_at', '=', after.created_at), eb('id', '<', after.id)])]));
+    return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()).map(toOp);
   }
 
   async listUnfinished(host?: string): Promise<OperationRow[]> {

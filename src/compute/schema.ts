@@ -320,12 +320,24 @@ const m0004_fleet_lists: Migration = {
   },
 };
 
+/**
+ * The operation history, newest first per project (the operations list) and by age (retention
+ * deletes the oldest).
+ */
+const m0006_operation_history: Migration = {
+  async up(db: Db) {
+    await db.schema.createIndex('operations_project_created').on('operations').columns(['project_id', 'created_at', 'id']).execute();
+    await db.schema.createIndex('operations_created').on('operations').columns(['created_at', 'id']).execute();
+  },
+};
+
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_compute': m0001_compute,
   '0002_queue': m0002_queue,
   '0003_trace_documents': m0003_trace_documents,
   '0004_fleet_lists': m0004_fleet_lists,
   '0005_catalog': m0005_catalog,
+  '0006_operation_history': m0006_operation_history,
 });
 
 /**

@@ -237,6 +237,13 @@ export async function registerFaces(app: FastifyInstance, cloud: CloudParts): Pr
   });
 
   const dash = loadDashboard();
+  // The page carries this cloud's settings the dashboard needs before any API call: the size
+  // limit (config maxVolumeSizeGiB), so its form offers what the API will accept.
+  const index = dash?.get('index.html');
+  if (dash && index) {
+    const body = Buffer.from(index.body.toString('utf8').replace('<meta name="hitch-max-volume-size-gib" content="">', `<meta name="hitch-max-volume-size-gib" content="${cloud.volumes.maxSizeGiB}">`));
+    dash.set('index.html', { ...index, body });
+  }
   const send = (name: string) => async (_req: unknown, reply: import('fastify').FastifyReply) => {
     const f = dash?.get(name);
     if (!f) {

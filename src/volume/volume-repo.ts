@@ -3,7 +3,7 @@
  * (`… WHERE id = ? AND status IN (…)`), so two racing requests cannot both win: the database
  * decides, on SQLite and PostgreSQL alike, and the loser sees zero updated rows.
  */
-import type { Expression, ExpressionBuilder, Kysely, SelectQueryBuilder, SqlBool, Transaction } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool, type Transaction } from 'kysely';
 import { afterMarker, orderItems, totalOrder } from '../db/keyset.ts';
 import { prepared, preparedByKey } from '../db/prepared.ts';
 import type { AttachmentTable, Database, VolumeTable, VolumeTypeTable } from '../db/schema.ts';
@@ -23,6 +23,8 @@ export interface VolumeFilter {
   /** Null: every project (admin `all_tenants`). */
   readonly projectId: string | null;
   readonly name?: string;
+  /** Cinder's inexact filter (`name~=`, 3.34+): the name contains this, any case. */
+  readonly nameContains?: string;
   readonly status?: string;
   readonly availabilityZone?: string;
   readonly bootable?: boolean;
@@ -170,6 +172,12 @@ function filtered<Q extends SelectQueryBuilder<Database, 'volumes', object>>(q0:
   let q = q0 as SelectQueryBuilder<Database, 'volumes', object>;
   if (filter.projectId !== null) q = q.where('project_id', '=', filter.projectId);
   if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+  if (filter.nameContains !== undefined) {
+    // Cinder's `name~`: contained, any case; `%`, `_` and `\` are themselves. Narrowed first by
+    // the project's index, then a scan of that project's names.
+    const pattern = `%${filter.nameContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where(sql<SqlBool>`lower(name) like ${pattern} escape '\\'`);
+  }
   if (filter.status !== undefined) q = q.where('status', '=', filter.status);
   if (filter.availabilityZone !== undefined) q = q.where('availability_zone', '=', filter.availabilityZone);
   if (filter.bootable !== undefined) q = q.where('bootable', '=', filter.bootable ? 1 : 0);

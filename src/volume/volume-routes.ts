@@ -89,6 +89,8 @@ function parseFilter(q: Query, state: RequestState): VolumeFilter {
     ...(times.length > 0 ? { times } : {}),
     projectId: all ? (projectQ ?? null) : state.caller.projectId,
     name: q1(q, 'name') ?? q1(q, 'display_name'),
+    // Cinder's inexact filters start at 3.34 ("resource filters"); before, the key is not a filter.
+    ...(state.version.atLeast('3.34') && q1(q, 'name~') !== undefined ? { nameContains: q1(q, 'name~') } : {}),
     status: q1(q, 'status'),
     availabilityZone: q1(q, 'availability_zone'),
     bootable: bootable === undefined ? undefined : parseBool(bootable, 'bootable'),

@@ -13,7 +13,7 @@ const s = (id: number, parent: number | null, name: string, start: number, end: 
 
 /** The seed 12 s into the dead portal's login (the healthy one is done, the connect goes on). */
 const midSeed: ApiOperation = {
-  id: 'op', kind: 'attach', server_id: 'srv', volume_id: 'vol', request_id: 'req', state: 'running', step: 'connect-volume', error: null, started_ms: 0, ended_ms: null,
+  id: 'op', kind: 'attach', server_id: 'srv', volume_id: 'vol', request_id: 'req', state: 'running', step: 'connect-volume', error: null, started_ms: 0, ended_ms: null, created_at: '2026-01-01T00:00:00.000Z',
   spans: [
     s(1, null, 'reserve', 0, 0), s(2, null, 'lock-instance', 0, 0), s(3, null, 'get-volume', 0, 0), s(4, null, 'connector-properties', 0, 10),
     s(5, null, 'initialize-connection', 10, 7010), s(6, null, 'connect-volume', 7010, null), s(7, 6, 'connect_volume', 7010, null),

@@ -8,10 +8,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HitchError } from '../../errors.ts';
 import type { ApiVersion } from '../../http/microversion.ts';
 import { installOpenStackHttp, requestIdOf } from '../../http/openstack-http.ts';
-import { validate, type Schema } from '../../http/validate.ts';
+import { isUuid, validate, type Schema } from '../../http/validate.ts';
 import type { Authenticator } from '../../identity/identity-service.ts';
 import type { ComputeService, OperationView, ServerViewContext } from '../compute-service.ts';
-import type { ServerFilter, ServerRow, ServerSort, ServerSortKey } from '../repository.ts';
+import type { OperationRow, ServerFilter, ServerRow, ServerSort, ServerSortKey } from '../repository.ts';
 import { COMPUTE_VERSIONS, computeApi } from './context.ts';
 import { createInput, type CreateBody } from './server-create-input.ts';
 import { serverCreateSchema } from './server-create-schema.ts';
@@ -248,10 +248,60 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     return { operations: ops.map(operationView) };
   });
 
+  // The operation history: every attach and detach, failed and rolled back ones too, newest
+  // first, until the retention limit removes it.
+  app.get('/v2.1/os-hitch-operations', async (req) => {
+    const ctx = await auth(req);
+    const q = req.query as Record<string, string | undefined>;
+    const bad = (reason: string): HitchError => new HitchError('HITCH_INVALID_ARGUMENT', { reason });
+    const status = q['status'];
+    if (status !== undefined && status !== 'running' && status !== 'done' && status !== 'failed') throw bad(`status must be running, done or failed (got ${status})`);
+    const kind = q['kind'];
+    if (kind !== undefined && kind !== 'attach' && kind !== 'detach') throw bad(`kind must be attach or detach (got ${kind})`);
+    for (const k of ['server_id', 'volume_id', 'marker']) if (q[k] !== undefined && !isUuid(q[k] as string)) throw bad(`${k} must be a UUID (got ${q[k]})`);
+    const limit = q['limit'] === undefined ? 100 : Number(q['limit']);
+    if (!/^\d+$/.test(q['limit'] ?? '100') || limit < 1 || limit > 1000) throw bad(`limit must be a whole number from 1 to 1000 (got ${q['limit']})`);
+    const rows = await compute.operationHistory(ctx, {
+      limit,
+      allProjects: ['1', 'true', 'True', 'yes'].includes(q['all_projects'] ?? q['all_tenants'] ?? ''),
+      ...(status !== undefined ? { status } : {}),
+      ...(kind !== undefined ? { kind } : {}),
+      ...(q['server_id'] !== undefined ? { serverId: q['server_id'].toLowerCase() } : {}),
+      ...(q['volume_id'] !== undefined ? { volumeId: q['volume_id'].toLowerCase() } : {}),
+      ...(q['marker'] !== undefined ? { marker: q['marker'].toLowerCase() } : {}),
+    });
+    const body: Record<string, unknown> = { operations: rows.map(operationSummaryView) };
+    const last = rows[rows.length - 1];
+    if (rows.length === limit && last) {
+      const params = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => typeof e[1] === 'string' && e[0] !== 'marker'));
+      params.set('marker', last.id);
+      body['operations_links'] = [{ rel: 'next', href: `${base(req)}/v2.1/os-hitch-operations?${params.toString()}` }];
+    }
+    return body;
+  });
+
   app.get<{ Params: { opid: string } }>('/v2.1/os-hitch-operations/:opid', async (req) => {
     const ctx = await auth(req);
     return { operation: operationView(await compute.operation(ctx, uuidParam('Operation', req.params.opid))) };
   });
+}
+
+/** An operation in the history list: what happened, without its spans. */
+export function operationSummaryView(op: OperationRow) {
+  return {
+    id: op.id,
+    kind: op.kind,
+    server_id: op.server_id,
+    volume_id: op.volume_id,
+    request_id: op.request_id,
+    state: op.state,
+    step: op.step,
+    error: op.error_code ? { code: op.error_code, message: op.error_message } : null,
+    started_ms: op.started_ms,
+    ended_ms: op.ended_ms,
+    duration_ms: op.ended_ms === null ? null : op.ended_ms - op.started_ms,
+    created_at: op.created_at,
+  };
 }
 
 export function operationView(o: OperationView) {
@@ -267,6 +317,8 @@ export function operationView(o: OperationView) {
     error: op.error_code ? { code: op.error_code, message: op.error_message } : null,
     started_ms: op.started_ms,
     ended_ms: op.ended_ms,
+    /** When it was asked for, wall clock (the `_ms` times are the host's clock: virtual on the simulator). */
+    created_at: op.created_at,
     spans: o.spans.map((s) => ({
       id: s.id,
       parent_id: s.parentId,
