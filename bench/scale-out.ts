@@ -19,7 +19,7 @@
  * that an attach has finished from the operations table (one statement every 5 ms for all the
  * attaches in flight, the same for both modes), not by polling the APIs.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -31,6 +31,7 @@ import { loadScenario } from '../src/sim/scenario.ts';
 import { startPostgres, type PgCluster } from '../src/test-support/postgres.ts';
 import { login, startHitch, type Api, type Proc } from '../test/support/processes.ts';
 import { FLEET_1M, loadFleet, type FleetSize } from './lib/fleet-data.ts';
+import { procCpuMs } from './lib/server-process.ts';
 import { ZERO_LATENCY } from './zero-latency.ts';
 import { TINY_IMAGE_ID } from '../src/compute/images.ts';
 import { UNLIMITED_SERVERS } from './lib/cloud.ts';
@@ -42,6 +43,13 @@ export interface ThroughputRun {
   readonly wallMs: number;
   readonly attachesPerSecond: number;
   readonly failures: number;
+  /**
+   * Where the CPU went, ms per attach (user + system from /proc, over the measured attaches):
+   * the front process (all-in-one server, or API process), the agent processes together, the
+   * simulator daemon (the hosts' kernels and tools: not Hitch), PostgreSQL (every backend), and
+   * this client.
+   */
+  readonly cpuPerAttachMs: { readonly front: number; readonly agents: number; readonly simulator: number; readonly postgres: number; readonly client: number };
 }
 
 export interface ListRow {
@@ -57,8 +65,8 @@ export interface ScaleOutFigure {
   readonly machine: { readonly cpus: number; readonly kernel: string; readonly loadavg: readonly number[]; readonly postgres: string };
   readonly hosts: number;
   readonly runs: readonly ThroughputRun[];
-  /** Median attaches/s per mode (0 = all-in-one), and each against the all-in-one. */
-  readonly medians: Record<string, number>;
+  /** Mean attaches/s per mode (over its runs) (0 = all-in-one), and each against the all-in-one. */
+  readonly means: Record<string, number>;
   readonly ratios: Record<string, number>;
   readonly idle: { readonly seconds: number; readonly agentProcesses: number; readonly apiProcesses: number; readonly transactions: number; readonly queriesPerSecond: number };
   readonly hostDown: { readonly heartbeatMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
@@ -70,7 +78,7 @@ const pad = (i: number): string => String(i).padStart(4, '0');
 export const hostName = (i: number): string => `compute-${pad(i)}`;
 
 /** A world of `n` compute hosts on one array, every latency 0. */
-function manyHostsScenario(dir: string, n: number): string {
+export function manyHostsScenario(dir: string, n: number): string {
   const base = loadScenario('three-hosts');
   const hosts = Array.from({ length: n }, (_, k) => ({
     name: hostName(k + 1),
@@ -86,6 +94,8 @@ function manyHostsScenario(dir: string, n: number): string {
 
 interface Cloud {
   readonly procs: Proc[];
+  readonly sim: Proc;
+  readonly front: Proc;
   readonly agents: Proc[];
   readonly agentHosts: string[][];
   readonly url: string;
@@ -124,7 +134,7 @@ async function startCloud(pgc: PgCluster, scenario: string, agents: number, host
       agentHosts.push(mine);
       await p.waitFor('hitch agent:');
     }
-    return { procs, agents: agentProcs, agentHosts, url: `http://127.0.0.1:${port}`, dbUrl, dir, stop };
+    return { procs, sim, front, agents: agentProcs, agentHosts, url: `http://127.0.0.1:${port}`, dbUrl, dir, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -192,7 +202,7 @@ async function prepare(api: Api, n: number): Promise<Array<[string, string]>> {
   return pairs;
 }
 
-async function throughputRun(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number, inflight: number): Promise<ThroughputRun> {
+export async function throughputRun(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number, inflight: number): Promise<ThroughputRun> {
   const cloud = await startCloud(pgc, scenario, agents, hosts);
   try {
     const api = await login(cloud.url, cloud.dir, 'demo');
@@ -200,6 +210,15 @@ async function throughputRun(pgc: PgCluster, scenario: string, agents: number, h
     const pairs = await prepare(api, n);
     const watcher = new OperationWatcher(cloud.dbUrl);
     await watcher.start();
+    const postmaster = await postmasterPid(cloud.dbUrl);
+    const cpu = (): number[] => [
+      procCpuMs(cloud.front.child.pid!) ?? 0,
+      cloud.agents.reduce((sum, a) => sum + (procCpuMs(a.child.pid!) ?? 0), 0),
+      procCpuMs(cloud.sim.child.pid!) ?? 0,
+      childrenCpuMs(postmaster),
+      (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    ];
+    const cpu0 = cpu();
     let next = 0;
     let failures = 0;
     const t0 = performance.now();
@@ -218,11 +237,36 @@ async function throughputRun(pgc: PgCluster, scenario: string, agents: number, h
     };
     await Promise.all(Array.from({ length: inflight }, worker));
     const wallMs = performance.now() - t0;
+    const [front, agentsCpu, simulator, postgres, client] = cpu().map((x, i) => (x - (cpu0[i] as number)) / n) as [number, number, number, number, number];
     await watcher.stop();
-    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures };
+    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures, cpuPerAttachMs: { front, agents: agentsCpu, simulator, postgres, client } };
   } finally {
     await cloud.stop();
   }
+}
+
+/** The PostgreSQL server's main process (its backends are its children). */
+async function postmasterPid(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const backend = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  await c.end();
+  return Number(readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+/** CPU ms of every live child of `ppid` (PostgreSQL's backends and workers). */
+function childrenCpuMs(ppid: number): number {
+  let sum = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const rest = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(rest[1]) === ppid) sum += procCpuMs(Number(d)) ?? 0;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
 }
 
 async function xacts(c: pg.Client): Promise<number> {
@@ -328,12 +372,14 @@ export interface ScaleOutOptions {
   readonly fleet?: FleetSize;
   readonly sqliteFleet?: FleetSize;
   readonly listRequests?: number;
+  /** The throughput runs, in turn: 0 the all-in-one, k that many agent processes. */
+  readonly order?: readonly number[];
   readonly log?: (s: string) => void;
 }
 
 export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutFigure> {
   const hosts = o.hosts ?? 1000;
-  const n = o.attaches ?? 300;
+  const n = o.attaches ?? 200;
   const inflight = o.inflight ?? 30;
   const log = o.log ?? (() => undefined);
   const pgc = await startPostgres();
@@ -344,20 +390,20 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
     const version = (await admin.query<{ v: string }>('show server_version')).rows[0]!.v;
     await admin.end();
     const scenario = manyHostsScenario(dir, hosts);
-    // All-in-one and one agent twice each, in turn with the others, so a slow stretch of the machine moves one run, not a mode.
-    const order = [0, 1, 2, 4, 0, 1, 2, 4];
+    // All-in-one and one agent twice each, in turn with the others: a slow stretch of the machine moves one run, not a mode.
+    const order = o.order ?? [0, 1, 2, 4, 0, 1];
     const runs: ThroughputRun[] = [];
     for (const agents of order) {
       log(`   scale-out: ${agents === 0 ? 'all-in-one' : `${agents} agent process(es)`}, ${n} attaches over ${hosts} hosts …`);
       runs.push(await throughputRun(pgc, scenario, agents, hosts, n, inflight));
     }
-    const medians: Record<string, number> = {};
+    const means: Record<string, number> = {};
     for (const a of [0, 1, 2, 4]) {
       const xs = runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond);
-      medians[String(a)] = xs.reduce((s, x) => s + x, 0) / xs.length;
+      means[String(a)] = xs.reduce((s, x) => s + x, 0) / xs.length;
     }
     const ratios: Record<string, number> = {};
-    for (const a of [1, 2, 4]) ratios[String(a)] = (medians[String(a)] ?? 0) / (medians['0'] ?? 1);
+    for (const a of [1, 2, 4]) ratios[String(a)] = (means[String(a)] ?? 0) / (means['0'] ?? 1);
     log('   scale-out: idle cost and host-down detection …');
     const { idle, hostDown } = await idleAndHostDown(pgc, scenario, 4, hosts, o.idleSeconds ?? 30);
     const fleet = o.fleet ?? FLEET_1M;
@@ -370,7 +416,7 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
       machine: { cpus: cpus().length, kernel: release(), loadavg: loadavg().map((x) => Math.round(x * 10) / 10), postgres: version },
       hosts,
       runs,
-      medians,
+      means,
       ratios,
       idle,
       hostDown,
@@ -388,8 +434,13 @@ export function renderScaleOut(f: ScaleOutFigure): string {
   const l: string[] = [];
   const per = (a: number) => f.runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond.toFixed(1)).join(' · ');
   l.push(`Scale-out over ${f.hosts} simulated hosts (zero latency), PostgreSQL ${f.machine.postgres}, ${f.machine.cpus} CPUs, kernel ${f.machine.kernel}, load average at the end ${f.machine.loadavg.join(' ')}`);
-  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.medians['0']!.toFixed(1)} (runs ${per(0)})`);
-  for (const a of [1, 2, 4]) l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.medians[String(a)]!.toFixed(1)} (runs ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)}`);
+  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.means['0']!.toFixed(1)} (runs ${per(0)})`);
+  for (const a of [1, 2, 4]) l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.means[String(a)]!.toFixed(1)} (runs ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)}`);
+  for (const a of [0, 1, 2, 4]) {
+    const rs = f.runs.filter((r) => r.agents === a);
+    const mean = (k: keyof ThroughputRun['cpuPerAttachMs']) => (rs.reduce((s, r) => s + r.cpuPerAttachMs[k], 0) / rs.length).toFixed(1);
+    l.push(`   CPU ms per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}`);
+  }
   const failures = f.runs.reduce((s, r) => s + r.failures, 0);
   l.push(`failed attaches in all runs: ${failures}`);
   l.push(`idle queries/s with ${f.hosts} hosts (${f.idle.agentProcesses} agent processes, ${f.idle.apiProcesses} API process, ${f.idle.seconds} s): ${f.idle.queriesPerSecond.toFixed(2)} (${f.idle.transactions} transactions)`);
