@@ -22,6 +22,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { HEARTBEAT_MS, STALE_MS } from '../src/compute/agent.ts';
 import { TaskQueue } from '../src/compute/queue.ts';
@@ -50,6 +51,8 @@ export interface ThroughputRun {
    * this client.
    */
   readonly cpuPerAttachMs: { readonly front: number; readonly agents: number; readonly simulator: number; readonly postgres: number; readonly client: number };
+  /** PostgreSQL transactions on the database per attach (each statement outside a transaction is one), the client's own polls taken out. */
+  readonly transactionsPerAttach: number;
 }
 
 export interface ListRow {
@@ -72,6 +75,8 @@ export interface ScaleOutFigure {
   readonly hostDown: { readonly heartbeatMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
   readonly lists: readonly ListRow[];
   readonly load: { readonly postgres: { readonly size: FleetSize; readonly ms: number; readonly byTable: Record<string, number> }; readonly sqlite: { readonly size: FleetSize; readonly ms: number } };
+  /** On-disk size after the load, PostgreSQL, MB: each fleet table's rows (heap) and its indexes. */
+  readonly tableSizesMb: Record<string, { readonly heap: number; readonly indexes: number }>;
 }
 
 const pad = (i: number): string => String(i).padStart(4, '0');
@@ -147,6 +152,8 @@ class OperationWatcher {
   readonly #pending = new Map<string, (state: string) => void>();
   #timer: NodeJS.Timeout | null = null;
   #busy = false;
+  /** Statements this watcher sent. */
+  polls = 0;
   constructor(url: string) {
     this.#client = new pg.Client({ connectionString: url, application_name: 'hitch-bench watcher' });
   }
@@ -160,6 +167,7 @@ class OperationWatcher {
   async #tick(): Promise<void> {
     if (this.#busy || this.#pending.size === 0) return;
     this.#busy = true;
+    this.polls++;
     try {
       const r = await this.#client.query<{ id: string; state: string }>(`select id, state from operations where id = any($1) and state <> 'running'`, [[...this.#pending.keys()]]);
       for (const row of r.rows) {
@@ -219,6 +227,7 @@ export async function throughputRun(pgc: PgCluster, scenario: string, agents: nu
       (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     ];
     const cpu0 = cpu();
+    const x0 = await dbXacts(cloud.dbUrl);
     let next = 0;
     let failures = 0;
     const t0 = performance.now();
@@ -239,7 +248,11 @@ export async function throughputRun(pgc: PgCluster, scenario: string, agents: nu
     const wallMs = performance.now() - t0;
     const [front, agentsCpu, simulator, postgres, client] = cpu().map((x, i) => (x - (cpu0[i] as number)) / n) as [number, number, number, number, number];
     await watcher.stop();
-    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures, cpuPerAttachMs: { front, agents: agentsCpu, simulator, postgres, client } };
+    // Statistics reach pg_stat_database when a backend goes idle (within ~1 s).
+    await new Promise((r) => setTimeout(r, 1500));
+    const x1 = await dbXacts(cloud.dbUrl);
+    const transactionsPerAttach = (x1 - x0 - watcher.polls - 1) / n;
+    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures, cpuPerAttachMs: { front, agents: agentsCpu, simulator, postgres, client }, transactionsPerAttach };
   } finally {
     await cloud.stop();
   }
@@ -267,6 +280,16 @@ function childrenCpuMs(ppid: number): number {
     }
   }
   return sum;
+}
+
+async function dbXacts(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await xacts(c);
+  } finally {
+    await c.end();
+  }
 }
 
 async function xacts(c: pg.Client): Promise<number> {
@@ -344,7 +367,7 @@ async function listLatency(url: string, dir: string, database: 'postgres' | 'sql
 }
 
 /** A one-host all-in-one server on `dbUrl`, the fleet loaded under it (demo's project is project 1). */
-async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: FleetSize, n: number): Promise<{ rows: ListRow[]; ms: number; byTable: Record<string, number> }> {
+async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: FleetSize, n: number): Promise<{ rows: ListRow[]; ms: number; byTable: Record<string, number>; sizes: ScaleOutFigure['tableSizesMb'] }> {
   const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-lists-'));
   const url = database === 'sqlite' ? `sqlite:${join(dir, 'hitch.db')}` : dbUrl;
   const port = await freePort('127.0.0.1');
@@ -356,8 +379,15 @@ async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: Fle
     const t0 = performance.now();
     const report = await loadFleet(db, { ...size, project1Id: demo.projectId });
     const ms = performance.now() - t0;
+    const sizes: Record<string, { heap: number; indexes: number }> = {};
+    if (database === 'postgres') {
+      for (const t of ['volumes', 'volume_metadata', 'attachments', 'servers', 'bdms', 'operations', 'traces', 'compute_tasks']) {
+        const r = await sql<{ heap: string; idx: string }>`select pg_table_size(${t}::regclass) as heap, pg_indexes_size(${t}::regclass) as idx`.execute(db.db);
+        sizes[t] = { heap: Number(r.rows[0]!.heap) / 1e6, indexes: Number(r.rows[0]!.idx) / 1e6 };
+      }
+    }
     await db.close();
-    return { rows: await listLatency(`http://127.0.0.1:${port}`, dir, database, size.volumes, n), ms, byTable: report.ms };
+    return { rows: await listLatency(`http://127.0.0.1:${port}`, dir, database, size.volumes, n), ms, byTable: report.ms, sizes };
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -422,6 +452,7 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
       hostDown,
       lists: [...pgLists.rows, ...sqLists.rows],
       load: { postgres: { size: fleet, ms: pgLists.ms, byTable: pgLists.byTable }, sqlite: { size: sqliteFleet, ms: sqLists.ms } },
+      tableSizesMb: pgLists.sizes,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -439,7 +470,8 @@ export function renderScaleOut(f: ScaleOutFigure): string {
   for (const a of [0, 1, 2, 4]) {
     const rs = f.runs.filter((r) => r.agents === a);
     const mean = (k: keyof ThroughputRun['cpuPerAttachMs']) => (rs.reduce((s, r) => s + r.cpuPerAttachMs[k], 0) / rs.length).toFixed(1);
-    l.push(`   CPU ms per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}`);
+    const tx = (rs.reduce((s, r) => s + r.transactionsPerAttach, 0) / rs.length).toFixed(1);
+    l.push(`   per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: CPU ms ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}; ${tx} PostgreSQL transactions`);
   }
   const failures = f.runs.reduce((s, r) => s + r.failures, 0);
   l.push(`failed attaches in all runs: ${failures}`);
@@ -448,6 +480,7 @@ export function renderScaleOut(f: ScaleOutFigure): string {
     `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s, down after ${f.hostDown.staleMs / 1000} s = ${(f.hostDown.staleMs / f.hostDown.heartbeatMs).toFixed(0)} intervals); the next request: HTTP ${f.hostDown.refusedStatus}`,
   );
   l.push(`bulk load: ${f.load.postgres.size.volumes} volumes, ${f.load.postgres.size.servers} servers, ${f.load.postgres.size.attachments} attachments, ${f.load.postgres.size.projects} projects into PostgreSQL in ${(f.load.postgres.ms / 1000).toFixed(0)} s; ${f.load.sqlite.size.volumes} volumes into SQLite in ${(f.load.sqlite.ms / 1000).toFixed(1)} s`);
+  l.push(`sizes after the load, MB (rows + indexes): ${Object.entries(f.tableSizesMb).map(([t, z]) => `${t} ${z.heap.toFixed(0)} + ${z.indexes.toFixed(0)}`).join(', ')}`);
   for (const r of f.lists) l.push(`list at ${r.volumes} volumes, ${r.database}: ${r.request}: p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.n} requests)`);
   return l.join('\n');
 }
