@@ -156,6 +156,8 @@ class OperationWatcher {
   polls = 0;
   constructor(url: string) {
     this.#client = new pg.Client({ connectionString: url, application_name: 'hitch-bench watcher' });
+    // The server going away ends the run through the failing statement, not an unhandled event.
+    this.#client.on('error', () => undefined);
   }
   async start(): Promise<void> {
     await this.#client.connect();
@@ -262,9 +264,13 @@ export async function throughputRun(pgc: PgCluster, scenario: string, agents: nu
 async function postmasterPid(url: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  const backend = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  await c.end();
-  return Number(readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  try {
+    const backend = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    // Read while the backend is still there.
+    return Number(readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } finally {
+    await c.end();
+  }
 }
 
 /** CPU ms of every live child of `ppid` (PostgreSQL's backends and workers). */
@@ -305,6 +311,7 @@ async function idleAndHostDown(pgc: PgCluster, scenario: string, agents: number,
     // One server on the first host of agent 0, for the refused request at the end.
     const [[server, volume]] = (await prepare(api, 1)) as [[string, string]];
     const c = new pg.Client({ connectionString: cloud.dbUrl, application_name: 'hitch-bench idle' });
+    c.on('error', () => undefined);
     await c.connect();
     // Settle (start-up recovery, the first heartbeats), then count.
     await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS));
@@ -409,7 +416,7 @@ export interface ScaleOutOptions {
 
 export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutFigure> {
   const hosts = o.hosts ?? 1000;
-  const n = o.attaches ?? 200;
+  const n = o.attaches ?? 150;
   const inflight = o.inflight ?? 30;
   const log = o.log ?? (() => undefined);
   const pgc = await startPostgres();
