@@ -6,6 +6,7 @@
  * lines are read. Needs no login: it touches no API.
  */
 import { formatMs } from '../../src/trace/explain.ts';
+import { maskLogText } from '../../src/trace/oslog/mask.ts';
 import { readLogText, selectOperations, type LogOperation, type LogReading } from '../../src/trace/oslog/reading.ts';
 import { h, replace } from './dom.ts';
 import { waterfallSvg } from './waterfall.ts';
@@ -60,7 +61,7 @@ function summaryTable(reading: LogReading, pick: (o: LogOperation) => void): HTM
   return h(
     'section',
     { id: 'log-summary' },
-    h('p', {}, `${ops.length} attach${ops.length === 1 ? '' : 'es'} and detaches — ${l.total} lines: ${l.placed} in them, ${l.other} about other work, ${l.unplaced} unplaced`),
+    h('p', {}, `${ops.length === 1 ? '1 attach or detach' : `${ops.length} attaches and detaches`} — ${l.total} lines: ${l.placed} in them, ${l.other} about other work, ${l.unplaced} unplaced`),
     h('table', {}, h('tr', {}, ...['duration', 'kind', 'outcome', 'volume', 'server', 'start', ''].map((t) => h('th', {}, t))), ...rows),
     l.unplaced > 0
       ? h('details', {}, h('summary', {}, `unplaced lines (${l.unplaced})`), h('pre', { class: 'unplaced' }, reading.unplaced.map((u) => `${u.lineNo}: ${u.text}`).join('\n')))
@@ -68,8 +69,8 @@ function summaryTable(reading: LogReading, pick: (o: LogOperation) => void): HTM
   );
 }
 
-/** Draw the view into `container`; `back` (optional) returns to where the user came from. */
-export function showLogView(container: HTMLElement, back?: () => void): void {
+/** Draw the view into `container` (the dashboard's page area, at `#/log`). */
+export function showLogView(container: HTMLElement): void {
   const text = h('textarea', { id: 'log-text', rows: 12, cols: 120, spellcheck: 'false', placeholder: 'Paste nova-compute.log (with os-brick at DEBUG for the full picture), and cinder logs if you have them' });
   const file = h('input', { id: 'log-file', type: 'file', multiple: true });
   const out = h('div', { id: 'log-out' });
@@ -101,15 +102,16 @@ export function showLogView(container: HTMLElement, back?: () => void): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run('pasted', text.value);
+    // What stays on the page is masked too (a screenshot of it is shared more often than the log).
+    text.value = text.value.split('\n').map(maskLogText).join('\n');
   });
   replace(
     container,
     h(
-      'main',
+      'section',
       { id: 'log-view' },
       h('h1', {}, 'Explain an OpenStack log'),
       h('p', {}, 'Every volume attach and detach in the log, slowest first; for one of them, where its time went. Read in this page only; passwords and tokens are masked.'),
-      back ? h('p', {}, h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), back()) }, '← back')) : null,
       form,
       out,
       detail,

@@ -9,6 +9,7 @@
 import { currentSession, login, logout } from './api.ts';
 import { message, type App, type PageView } from './app.ts';
 import { h, replace } from './dom.ts';
+import { showLogView } from './log-view.ts';
 import { operationPage } from './pages/operation.ts';
 import { operationsPage } from './pages/operations.ts';
 import { serverPage } from './pages/server.ts';
@@ -53,6 +54,7 @@ function showLogin(error = ''): void {
     h('label', {}, 'Project ', project),
     h('button', { type: 'submit' }, 'Log in'),
     error ? h('p', { class: 'error', role: 'alert' }, error) : null,
+    h('p', {}, 'Or, without logging in: ', h('a', { href: '#/log', id: 'to-log' }, 'explain an OpenStack log')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -71,6 +73,7 @@ const NAV: readonly (readonly [string, string])[] = [
   ['#/volumes', 'Volumes'],
   ['#/servers', 'Servers'],
   ['#/operations', 'Operations'],
+  ['#/log', 'Explain a log'],
 ];
 
 function frame(): void {
@@ -86,6 +89,8 @@ async function route(): Promise<void> {
   current = null;
   app.ok();
   const [, section = 'volumes', id] = (location.hash || '#/volumes').split('/');
+  // The log view (web/src/log-view.ts) reads a pasted log in the page: no session needed.
+  if (section === 'log') return (frame(), showLogView(content));
   if (!currentSession()) return showLogin();
   frame();
   current =
@@ -110,5 +115,5 @@ window.setInterval(() => {
   if (current && currentSession() && !document.hidden && !busy()) void current.refresh();
 }, 3000);
 
-if (currentSession()) void route();
+if (currentSession() || location.hash === '#/log') void route();
 else showLogin();
