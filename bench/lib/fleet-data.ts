@@ -5,7 +5,7 @@
  * volumes load in tens of seconds on PostgreSQL and a hundred thousand in a few on SQLite.
  *
  * The rows are what the APIs would have written (same columns, formats, statuses, one attachment
- * per mapping) and deterministic: entity n of a kind has id `fleetId(kind, n)`, so a test or the
+ * per mapping, one journal entry per attach) and deterministic: entity n of a kind has id `fleetId(kind, n)`, so a test or the
  * bench can name any row without reading it back. The shape:
  *
  * - project of volume/server n: `1 + n % projects`; volume n and server n of the same project;
@@ -38,8 +38,8 @@ const DEFAULT_TYPE = '5e4f1a2b-0000-4000-8000-000000000001';
 /** 2026-01-01T00:00:00Z in Unix seconds. */
 const EPOCH = 1_767_225_600;
 
-export type FleetKind = 'project' | 'volume' | 'server' | 'attachment' | 'bdm';
-const KIND: Readonly<Record<FleetKind, string>> = { project: 'e001', volume: 'a001', server: 'b001', attachment: 'c001', bdm: 'd001' };
+export type FleetKind = 'project' | 'volume' | 'server' | 'attachment' | 'bdm' | 'operation';
+const KIND: Readonly<Record<FleetKind, string>> = { project: 'e001', volume: 'a001', server: 'b001', attachment: 'c001', bdm: 'd001', operation: 'f001' };
 
 /** The id of entity `n` (1-based) of `kind`: a UUID whose first group is scrambled, last is n. */
 export function fleetId(kind: FleetKind, n: number): string {
@@ -98,7 +98,7 @@ export async function loadFleet(db: HitchDb, size: FleetSize): Promise<LoadRepor
 }
 
 /** Tables the loader fills, whose secondary indexes it rebuilds after the rows are in. */
-const TABLES = ['volumes', 'volume_metadata', 'servers', 'attachments', 'bdms'];
+const TABLES = ['volumes', 'volume_metadata', 'servers', 'attachments', 'bdms', 'operations'];
 
 async function load(k: Kysely<unknown>, d: Dialect, pg: boolean, size: FleetSize): Promise<LoadReport> {
   const { projects: P, volumes: V, servers: S, attachments: A, hosts: H } = size;
@@ -197,6 +197,31 @@ async function load(k: Kysely<unknown>, d: Dialect, pg: boolean, size: FleetSize
       'id, server_id, volume_id, device_name, attachment_id, status, connection_info, device_info, cinder_flow, created_at, updated_at',
       A,
       [d.id('bdm', 'n'), d.id('server', serverOf('n')), d.id('volume', 'n'), device, d.id('attachment', 'n'), `'attached'`, 'null', 'null', `'attachments'`, d.time(`n + ${V}`, '.000Z'), d.time(`n + ${V}`, '.000Z')].join(', '),
+    ),
+  );
+  // The attach that made each mapping, in the journal (one in 50 rolled back and tried again).
+  await run(
+    'operations',
+    d.insertSeries(
+      'operations',
+      'id, kind, server_id, volume_id, bdm_id, project_id, request_id, state, step, error_code, error_message, started_ms, ended_ms, created_at',
+      A,
+      [
+        d.id('operation', 'n'),
+        `'attach'`,
+        d.id('server', serverOf('n')),
+        d.id('volume', 'n'),
+        d.id('bdm', 'n'),
+        project('n'),
+        `'req-fleet'`,
+        `case when n % 50 = 0 then 'rolled_back' else 'done' end`,
+        'null',
+        `case when n % 50 = 0 then 'HITCH_ISCSI_LOGIN_TIMEOUT' else null end`,
+        'null',
+        `(cast(${EPOCH} as bigint) + n + ${V}) * 1000`,
+        `(cast(${EPOCH} as bigint) + n + ${V}) * 1000 + 250`,
+        d.time(`n + ${V}`, '.000Z'),
+      ].join(', '),
     ),
   );
   for (const i of rebuild) await run('indexes', i.indexdef);

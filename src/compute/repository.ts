@@ -132,6 +132,12 @@ export interface OperationQuery {
   readonly after?: { readonly created_at: string; readonly id: string };
 }
 
+/** The operation history's order, newest first: created_at, then id (indexes operations_*_created). */
+const OPERATION_ORDER: readonly KeysetKey[] = [
+  { column: 'created_at', dir: 'desc', nullable: false },
+  { column: 'id', dir: 'desc', nullable: false },
+];
+
 export class ComputeRepository {
   readonly #db: Kysely<ComputeTables>;
 
@@ -338,7 +344,9 @@ export class ComputeRepository {
     if (f.serverId !== undefined) q = q.where('server_id', '=', f.serverId);
     if (f.volumeId !== undefined) q = q.where('volume_id', '=', f.volumeId);
     const after = f.after;
-    if (after) q = q.where((eb) => eb.or([eb('created_at', '<', after.created_at), eb.and([eb('created_at', '=', after.created_at), eb('id', '<', after.id)])]));
+    // The keyset's range first (created_at <= the marker's), so the index starts at the marker
+    // instead of reading every newer operation and filtering them.
+    if (after) for (const c of afterMarker(OPERATION_ORDER, (col) => after[col as 'created_at' | 'id'])) q = q.where(c);
     return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()).map(toOp);
   }
 

@@ -331,6 +331,13 @@ const m0006_operation_history: Migration = {
   },
 };
 
+/** The operation history of one volume across every project (an admin's `?volume_id=`), on an index. */
+const m0007_operations_by_volume: Migration = {
+  async up(db: Db) {
+    await db.schema.createIndex('operations_volume').on('operations').columns(['volume_id', 'created_at', 'id']).execute();
+  },
+};
+
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_compute': m0001_compute,
   '0002_queue': m0002_queue,
@@ -338,6 +345,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0004_fleet_lists': m0004_fleet_lists,
   '0005_catalog': m0005_catalog,
   '0006_operation_history': m0006_operation_history,
+  '0007_operations_by_volume': m0007_operations_by_volume,
 });
 
 /**
