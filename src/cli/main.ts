@@ -117,6 +117,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /** The process entry: run with the real terminal and set the exit status. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that stops early (`hitch explain --log … | head`) closes the pipe: end quietly, as
+  // Unix tools do, instead of crashing on the unhandled EPIPE of the next write.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   const io: CliIo = {
     out: (t) => process.stdout.write(`${t}\n`),
     err: (t) => process.stderr.write(`${t}\n`),

@@ -48,7 +48,7 @@ describe('hitch explain --log', () => {
   it('with a filter, prints each matching operation’s waterfall, critical path and diagnosis', async () => {
     const r = await cli(['explain', '--log', ISCSI, '--server', '15c064ca', '--depth', '3']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain('attach of volume (unknown) to server 15c064ca-8bd0-40be-b384-c796db1da953: failed, 120 s, from 2019-10-07 16:09:52.456 (req-1f65b818-108d-41cb-9ea1-ca18761a673f)');
+    expect(r.out).toContain('attach of volume (unknown) to server 15c064ca-8bd0-40be-b384-c796db1da953: failed, 120 s (120334 ms: 2019-10-07 16:09:52.456 to 16:11:52.790) (req-1f65b818-108d-41cb-9ea1-ca18761a673f)');
     expect(r.out).toMatch(/\n {2}connect_path 170\.0\.0\.10:3260 +\|x+\| +\+2 ms +120 s {2}FAILED\n/);
     expect(r.out).toContain('critical path:\n  connect-volume (120 s)\n    connect_path 170.0.0.10:3260 (120 s)');
     expect(r.out).toContain('  - login to 170.0.0.10:3260 timed out after 120 s (iscsiadm exit 8)');
@@ -82,6 +82,19 @@ describe('hitch explain --log', () => {
     });
     expect(out.code).toBe(0);
     expect(JSON.parse(out.out)).toMatchObject({ sources: ['-'], lines: { total: 14 }, operations: [{ volume: '9036101a-8833-448f-8cdf-21ff1bc7dd76', outcome: 'failed' }] });
+  });
+
+  it('ends quietly when its reader has gone (| head): no EPIPE crash', async () => {
+    const r = await new Promise<{ code: number | null; err: string }>((res) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/hitch.js'), 'explain', '--log', ISCSI, '--server', '15c064ca'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The read end closes before the child has started, so its first write meets a closed pipe.
+      child.stdout.destroy();
+      let err = '';
+      child.stderr.on('data', (d) => (err += String(d)));
+      child.once('exit', (code) => res({ code, err }));
+    });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('fails in one line, with a code, on what it cannot read or match', async () => {

@@ -12,33 +12,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLogs, selectOperations, type LogOperation } from '../../src/trace/oslog/index.ts';
-import { cli, ROOT } from '../cli/support.ts';
+import { cli } from '../cli/support.ts';
+import { GUEST, guestResult as result, ownTimes, type CallResult } from './facts.ts';
 import { VOLUMES } from './recorder/cases.guest.ts';
-
-const GUEST = join(ROOT, 'test/oslog/samples/guest');
-
-interface CallResult {
-  readonly request_id: string;
-  readonly ok: boolean;
-  readonly device?: { readonly path: string; readonly scsi_wwn: string; readonly multipath_id?: string } | null;
-  readonly error?: string;
-}
-
-function result(name: string): Record<string, CallResult> {
-  return (JSON.parse(readFileSync(join(GUEST, `${name}.result.json`), 'utf8')) as { calls: Record<string, CallResult> }).calls;
-}
-
-/**
- * The operation's extent read straight off the log, independently of the parser: from the first
- * line logged for its request to os-brick's `<== …: return|exception` line of that request.
- */
-function ownTimes(name: string, requestId: string): { first: string; last: string; ms: number } {
-  const lines = readFileSync(join(GUEST, `${name}.txt`), 'utf8').split('\n').filter((l) => l.includes(`[None ${requestId} `));
-  const stamp = (l: string | undefined): string => /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) /.exec(l ?? '')?.[1] ?? '';
-  const first = stamp(lines[0]);
-  const last = stamp([...lines].reverse().find((l) => / <== (connect|disconnect)_volume: (return|exception) /.test(l)));
-  return { first, last, ms: Date.parse(`${last.replace(' ', 'T')}Z`) - Date.parse(`${first.replace(' ', 'T')}Z`) };
-}
 
 async function operations(name: string): Promise<LogOperation[]> {
   return selectOperations(await readLogs([join(GUEST, `${name}.txt`)]));
@@ -76,7 +52,9 @@ describe('the seed’s failure, recorded with os-brick 6.1 in the storage host g
   it('prints the same through the CLI, with the waterfall and the critical path through the dead portal', async () => {
     const r = await cli(['explain', '--log', join(GUEST, 'seed.txt'), '--volume', VOLUMES.seed.slice(0, 8)]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out.split('\n')[0]).toBe(`attach of volume ${VOLUMES.seed}: ok, ${r.out.match(/total (\d+ s)/)?.[1]}, from ${ownTimes('seed', seed.request_id).first} (${seed.request_id}) in ${join(GUEST, 'seed.txt')}`);
+    // The total to the millisecond, both ends as the log's own lines carry them.
+    const own = ownTimes('seed', seed.request_id);
+    expect(r.out.split('\n')[0]).toBe(`attach of volume ${VOLUMES.seed}: ok, ${r.out.match(/total (\d+ s)/)?.[1]} (${own.ms} ms: ${own.first} to ${own.last.slice(11)}) (${seed.request_id}) in ${join(GUEST, 'seed.txt')}`);
     expect(r.out).toMatch(/\n {2}connect_path 127\.0\.0\.2:3260 +\|x+ *\| +\+\d+ ms +1\d\d s {2}FAILED\n/);
     expect(r.out).toMatch(/critical path:\n {2}connect-volume \/dev\/sd[a-z] \(16\d s\)\n(?: {4}.*\n)*? {4}connect_path 127\.0\.0\.2:3260 \(1\d\d s\)\n/);
     expect(r.out).toContain('  - the attach waited for the dead portal 127.0.0.2:3260');

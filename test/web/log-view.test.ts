@@ -47,7 +47,8 @@ d('the dashboard’s log view', () => {
 
   it('draws the waterfall and diagnosis of a pasted log, the same as the CLI’s, and shows no secret', async () => {
     const seed = readFileSync(join(GUEST, 'seed.txt'), 'utf8');
-    const cliReport = selectOperations(await readLogs([join(GUEST, 'seed.txt')]))[0]?.report;
+    const cliOp = selectOperations(await readLogs([join(GUEST, 'seed.txt')]))[0];
+    const cliReport = cliOp?.report;
     const secret = 'Zq7s3cretPassw0rd';
     // A command line in processutils' format with the CHAP password Cinder sends (masked on the way in).
     const withSecret = `${seed}2026-12-05 09:47:34.001 535 DEBUG oslo_concurrency.processutils [-] Running cmd (subprocess): iscsiadm -m node -T iqn.2010-10.org.openstack:volume-x -p 127.0.0.1:3260 --op update -n node.session.auth.password -v ${secret} execute /usr/lib/python3/dist-packages/oslo_concurrency/processutils.py:384\n`;
@@ -69,6 +70,8 @@ d('the dashboard’s log view', () => {
     expect(await page.locator('#log-report svg.waterfall g.error[data-name=connect_path]').count()).toBe(1);
     expect(await page.locator('#log-diagnosis li').allTextContents()).toEqual(cliReport?.diagnosis);
     expect(await page.locator('#log-report pre.critical-path').textContent()).toBe(cliReport?.criticalPath.join('\n'));
+    // The total to the millisecond and its two ends, as the CLI's headline gives them.
+    expect(await page.locator('#log-report p.log-extent').textContent()).toBe(`${cliOp?.summary.durationMs} ms: ${cliOp?.summary.start} to ${cliOp?.summary.end.slice(11)} (${cliOp?.summary.requestId})`);
     mkdirSync(join(ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-output', 'log-view-seed.png'), fullPage: true });
     const text = await page.content();

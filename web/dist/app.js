@@ -1838,12 +1838,20 @@ function summarize(op, outcome, error, report2) {
     requestIds: [...ids],
     start: timeOf(first),
     startMs: first.ts,
+    end: logTime(first.ts + report2.totalMs),
     endMs: first.ts + report2.totalMs,
     durationMs: report2.totalMs,
     error,
     sources: [...op.sources],
     lines: op.recs.reduce((a, r) => a + r.lineCount, 0)
   };
+}
+function logTime(ms2) {
+  return new Date(ms2).toISOString().replace("T", " ").replace(/Z$/, "");
+}
+function exactTotal(s) {
+  const sameDay = logTime(s.startMs).slice(0, 10) === s.end.slice(0, 10);
+  return `${s.durationMs} ms: ${s.start} to ${sameDay ? s.end.slice(11) : s.end}`;
 }
 function selectOperations(r, f = {}) {
   const pre = (v, want) => want === void 0 || v !== null && v.toLowerCase().startsWith(want.toLowerCase());
@@ -1938,7 +1946,7 @@ function report(o) {
     "section",
     { id: "log-report" },
     h("h2", {}, opTitle(o)),
-    h("p", {}, `from ${o.summary.start}${o.summary.requestId ? ` (${o.summary.requestId})` : ""}`),
+    h("p", { class: "log-extent" }, `${exactTotal(o.summary)}${o.summary.requestId ? ` (${o.summary.requestId})` : ""}`),
     o.summary.error ? h("p", { class: "error" }, o.summary.error) : null,
     waterfallSvg(r, 3),
     h("h3", {}, "Diagnosis"),

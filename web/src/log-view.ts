@@ -7,7 +7,7 @@
  */
 import { formatMs } from '../../src/trace/explain.ts';
 import { maskLogText } from '../../src/trace/oslog/mask.ts';
-import { readLogText, selectOperations, type LogOperation, type LogReading } from '../../src/trace/oslog/reading.ts';
+import { exactTotal, readLogText, selectOperations, type LogOperation, type LogReading } from '../../src/trace/oslog/reading.ts';
 import { h, replace } from './dom.ts';
 import { waterfallSvg } from './waterfall.ts';
 
@@ -32,7 +32,7 @@ function report(o: LogOperation): HTMLElement {
     'section',
     { id: 'log-report' },
     h('h2', {}, opTitle(o)),
-    h('p', {}, `from ${o.summary.start}${o.summary.requestId ? ` (${o.summary.requestId})` : ''}`),
+    h('p', { class: 'log-extent' }, `${exactTotal(o.summary)}${o.summary.requestId ? ` (${o.summary.requestId})` : ''}`),
     o.summary.error ? h('p', { class: 'error' }, o.summary.error) : null,
     waterfallSvg(r, 3),
     h('h3', {}, 'Diagnosis'),

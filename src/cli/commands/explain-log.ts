@@ -9,7 +9,7 @@
  */
 import { HitchError } from '../../errors.ts';
 import { formatMs, renderExplain } from '../../trace/explain.ts';
-import { parseLogTime, readLogs, selectOperations, type LogFilter, type LogOperationSummary, type LogReading } from '../../trace/oslog/index.ts';
+import { exactTotal, parseLogTime, readLogs, selectOperations, type LogFilter, type LogOperationSummary, type LogReading } from '../../trace/oslog/index.ts';
 import type { CliContext } from '../context.ts';
 import { json, table } from '../format.ts';
 
@@ -35,7 +35,7 @@ function linesLine(r: LogReading): string {
 
 function headline(s: LogOperationSummary): string {
   const subject = `${s.kind} of volume ${s.volume ?? '(unknown)'}${s.server ? ` ${s.kind === 'attach' ? 'to' : 'from'} server ${s.server}` : ''}`;
-  return `${subject}: ${s.outcome}, ${formatMs(s.durationMs)}, from ${s.start}${s.requestId ? ` (${s.requestId})` : ''} in ${s.sources.join(', ')}${s.error ? `\n  error: ${s.error}` : ''}`;
+  return `${subject}: ${s.outcome}, ${formatMs(s.durationMs)} (${exactTotal(s)})${s.requestId ? ` (${s.requestId})` : ''} in ${s.sources.join(', ')}${s.error ? `\n  error: ${s.error}` : ''}`;
 }
 
 export async function runExplainLog(ctx: CliContext, files: readonly string[], o: ExplainLogOptions): Promise<void> {

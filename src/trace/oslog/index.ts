@@ -16,7 +16,7 @@ import { readSource } from './input.ts';
 import { fromRecords, type LogReading } from './reading.ts';
 import { RecordAssembler, type InputLine, type LogRecord } from './record.ts';
 
-export { parseLogTime, readLogText, selectOperations, type LogFilter, type LogOperation, type LogOperationSummary, type LogReading } from './reading.ts';
+export { exactTotal, logTime, parseLogTime, readLogText, selectOperations, type LogFilter, type LogOperation, type LogOperationSummary, type LogReading } from './reading.ts';
 
 /** Read every source (`-` = stdin), in order; records of all sources merged by time. */
 export async function readLogs(sources: readonly string[], opts: { stdin?: Readable } = {}): Promise<LogReading> {

@@ -26,6 +26,8 @@ export interface LogOperationSummary {
   /** Its first line's time, as written. */
   readonly start: string;
   readonly startMs: number;
+  /** Where its last step ended, written like the log's times (`start` + `durationMs`). */
+  readonly end: string;
   readonly endMs: number;
   /** The report's total: first line to the end of the last step. */
   readonly durationMs: number;
@@ -92,12 +94,28 @@ function summarize(op: Operation, outcome: OperationOutcome, error: string | nul
     requestIds: [...ids],
     start: timeOf(first),
     startMs: first.ts,
+    end: logTime(first.ts + report.totalMs),
     endMs: first.ts + report.totalMs,
     durationMs: report.totalMs,
     error,
     sources: [...op.sources],
     lines: op.recs.reduce((a, r) => a + r.lineCount, 0),
   };
+}
+
+/** A time on the log's own clock (ms, no zone), written as oslo.log writes it. */
+export function logTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/Z$/, '');
+}
+
+/**
+ * The total to the millisecond, with both ends on the log's clock, so that a reader can check it
+ * against the lines: `163214 ms: 2026-12-05 09:44:50.223 to 09:47:33.437` (the end's date only
+ * when it is not the start's day).
+ */
+export function exactTotal(s: Pick<LogOperationSummary, 'durationMs' | 'start' | 'startMs' | 'end'>): string {
+  const sameDay = logTime(s.startMs).slice(0, 10) === s.end.slice(0, 10);
+  return `${s.durationMs} ms: ${s.start} to ${sameDay ? s.end.slice(11) : s.end}`;
 }
 
 export interface LogFilter {
