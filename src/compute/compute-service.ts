@@ -328,7 +328,7 @@ export class ComputeService {
     this.#inBackground(async () => {
       for (const bdm of await this.#o.repo.listBdms(server.id)) {
         if (bdm.status !== 'attached') continue;
-        const h = await this.#o.dispatch.detach(server, bdm.volume_id, { requestId, projectId: server.project_id }).catch(() => null);
+        const h = await this.#o.dispatch.detach(server, bdm.volume_id, { requestId, projectId: server.project_id, userId: ctx.userId }).catch(() => null);
         await h?.done;
       }
       await this.#o.dispatch.destroy(server).catch(() => undefined);
@@ -354,6 +354,8 @@ export class ComputeService {
     volumeId: string,
     device: string | null,
     requestId: string,
+    /** The request's microversion allows multiattach volumes (2.60+; in-process callers may). */
+    opts: { readonly multiattachAllowed?: boolean } = {},
   ): Promise<{ bdm: BdmRow; operationId: string; done: Promise<void> }> {
     const server = await this.getServer(ctx, serverId);
     if (server.status !== 'ACTIVE' || server.task_state === 'deleting') {
@@ -364,18 +366,19 @@ export class ComputeService {
       throw e;
     });
     if (vol.projectId !== server.project_id) throw notFound('Volume', volumeId);
+    if (vol.multiattach && opts.multiattachAllowed === false) throw bad('Multiattach volumes are only supported starting with compute API version 2.60.');
     if (vol.status !== 'available' && !(vol.multiattach && vol.status === 'in-use')) {
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `volume ${volumeId} status must be available, but it is ${vol.status}` }, {
         message: `Invalid volume: volume ${volumeId} status must be available, but it is ${vol.status}`,
       });
     }
-    const h = await this.#o.dispatch.attach(server, volumeId, device, { requestId, projectId: server.project_id });
+    const h = await this.#o.dispatch.attach(server, volumeId, device, { requestId, projectId: server.project_id, userId: ctx.userId });
     return { bdm: h.bdm, operationId: h.operationId, done: h.done };
   }
 
   async detachVolume(ctx: AuthContext, serverId: string, volumeId: string, requestId: string): Promise<{ operationId: string; done: Promise<void> }> {
     const server = await this.getServer(ctx, serverId);
-    const h = await this.#o.dispatch.detach(server, volumeId, { requestId, projectId: server.project_id });
+    const h = await this.#o.dispatch.detach(server, volumeId, { requestId, projectId: server.project_id, userId: ctx.userId });
     return { operationId: h.operationId, done: h.done };
   }
 
@@ -396,6 +399,19 @@ export class ComputeService {
     const server = await this.getServer(ctx, serverId);
     const ops = await this.#o.repo.listOperations(server.id, volumeId);
     return Promise.all(ops.map((op) => this.#view(op)));
+  }
+
+  /**
+   * A server's instance actions (Nova's `os-instance-actions`): its operations from the journal,
+   * newest first. `includeDeleted` (2.21+): a deleted server's actions stay visible, as in Nova.
+   */
+  async instanceActions(ctx: AuthContext, serverId: string, includeDeleted: boolean): Promise<{ server: ServerRow; operations: OperationRow[] }> {
+    const s = includeDeleted ? await this.#o.repo.getServerAny(serverId) : await this.#o.repo.getServer(serverId);
+    if (!s || (!ctx.isAdmin && s.project_id !== ctx.projectId)) throw notFound('Instance', serverId);
+    const ops = await this.#o.repo.listOperations(s.id);
+    // Newest first by when they were asked for (the `_ms` times are each host's own clock).
+    ops.sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1));
+    return { server: s, operations: ops };
   }
 
   /**

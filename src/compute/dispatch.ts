@@ -12,6 +12,8 @@ import type { ServerRow } from './repository.ts';
 export interface RequestMeta {
   readonly requestId: string;
   readonly projectId: string;
+  /** Who asked (the server's instance actions name them); absent in queued work from before it was carried. */
+  readonly userId?: string;
 }
 
 export interface ComputeDispatch {

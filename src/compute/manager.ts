@@ -22,6 +22,7 @@ import type { DomainSpec } from '../virt/domain-xml.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';
+import type { RequestMeta } from './dispatch.ts';
 import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 
@@ -275,7 +276,7 @@ export class ComputeManager {
    * Attach: reserve now (the API answers with the device once this returns), run steps 2–9 in
    * the background. `done` settles when the attach has completed or been rolled back.
    */
-  async attach(server: ServerRow, volumeId: string, device: string | null, meta: { requestId: string; projectId: string }): Promise<OperationHandle> {
+  async attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta): Promise<OperationHandle> {
     const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta, 'reserve');
     const root = trace.root();
     let bdm: BdmRow;
@@ -302,7 +303,7 @@ export class ComputeManager {
   }
 
   /** Detach: check the mapping now, run the flow in the background. */
-  async detach(server: ServerRow, volumeId: string, meta: { requestId: string; projectId: string }): Promise<OperationHandle> {
+  async detach(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
     const bdm = await this.repo.getBdm(server.id, volumeId);
     if (!bdm) throw new HitchError('HITCH_VOLUME_NOT_ATTACHED', { volume: volumeId, server: server.id });
     if (bdm.status !== 'attached') {
@@ -337,7 +338,7 @@ export class ComputeManager {
    * the flow starts with when nothing can come between this and it (the attach's reserve), so
    * the row is inserted with it and its step write is not repeated.
    */
-  async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: { requestId: string; projectId: string }, firstStep: string | null = null) {
+  async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: RequestMeta, firstStep: string | null = null) {
     const opId = crypto.randomUUID();
     const trace = new Trace(this.#opts.clock);
     this.#inflight.set(opId, { trace, kind });
@@ -349,6 +350,7 @@ export class ComputeManager {
       bdm_id: bdmId,
       project_id: meta.projectId,
       request_id: meta.requestId,
+      user_id: meta.userId ?? null,
       state: 'running',
       step: firstStep,
       error_code: null,

@@ -48,7 +48,7 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 const OPERATION_COLUMNS = [
-  'id', 'kind', 'server_id', 'volume_id', 'bdm_id', 'project_id', 'request_id', 'state', 'step', 'error_code', 'error_message', 'started_ms', 'ended_ms', 'created_at',
+  'id', 'kind', 'server_id', 'volume_id', 'bdm_id', 'project_id', 'request_id', 'user_id', 'state', 'step', 'error_code', 'error_message', 'started_ms', 'ended_ms', 'created_at',
 ] as const satisfies ReadonlyArray<keyof OperationRow>;
 const BDM_COLUMNS = [
   'id', 'server_id', 'volume_id', 'device_name', 'attachment_id', 'status', 'connection_info', 'device_info', 'cinder_flow', 'created_at', 'updated_at',
@@ -298,8 +298,8 @@ export class ComputeRepository {
 
   // --- operations (journal) and spans -------------------------------------------------------
 
-  async insertOperation(row: Omit<OperationRow, 'created_at'>): Promise<void> {
-    const full: OperationRow = { ...row, created_at: nowIso() };
+  async insertOperation(row: Omit<OperationRow, 'created_at' | 'user_id'> & { readonly user_id?: string | null }): Promise<void> {
+    const full: OperationRow = { ...row, user_id: row.user_id ?? null, created_at: nowIso() };
     await Q.insertOperation.execute(this.#db, ...OPERATION_COLUMNS.map((c) => full[c]));
   }
 

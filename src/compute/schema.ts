@@ -94,6 +94,8 @@ export interface OperationTable {
   bdm_id: string | null;
   project_id: string;
   request_id: string;
+  /** Who asked (Nova's instance action `user_id`); null on operations from before 0008. */
+  user_id: string | null;
   /** `running`, `done`, `failed`, `rolled_back` */
   state: string;
   /** The step in progress or last reached (journal). */
@@ -338,6 +340,13 @@ const m0007_operations_by_volume: Migration = {
   },
 };
 
+/** Who asked for each operation, for the server's instance actions (`os-instance-actions`). */
+const m0008_operation_user: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('operations').addColumn('user_id', 'varchar(64)').execute();
+  },
+};
+
 const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_compute': m0001_compute,
   '0002_queue': m0002_queue,
@@ -346,6 +355,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_catalog': m0005_catalog,
   '0006_operation_history': m0006_operation_history,
   '0007_operations_by_volume': m0007_operations_by_volume,
+  '0008_operation_user': m0008_operation_user,
 });
 
 /**

@@ -112,6 +112,8 @@ const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/servers', body: serverBody },
   { method: 'GET', path: '/servers/{server}' },
   { method: 'GET', path: '/servers/detail' },
+  { method: 'GET', path: '/servers/{server}/os-instance-actions' },
+  { method: 'GET', path: '/servers/{server}/os-instance-actions/{request}' },
   { method: 'GET', path: '/os-services' },
   { method: 'PUT', path: '/os-services/{service}', body: serviceBody },
   { method: 'DELETE', path: '/os-services/{service}' },
@@ -142,8 +144,8 @@ const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/os-snapshots/{snapshot}' },
 ];
 
-const VERSIONS = ['2.1', '2.3', '2.11', '2.19', '2.28', '2.33', '2.35', '2.36', '2.37', '2.47', '2.52', '2.53', '2.55', '2.57', '2.61', '2.67', '2.74', '2.75', '2.79', '2.86', '2.88', '2.90', 'latest', '', '9.9', 'x'];
-const QUERY_KEYS = ['limit', 'marker', 'is_public', 'minRam', 'minDisk', 'sort_key', 'sort_dir', 'host', 'binary', 'with_servers', 'hypervisor_hostname_pattern', 'tenant_id', 'user_id', 'offset', 'all_tenants', 'bogus'];
+const VERSIONS = ['2.1', '2.3', '2.11', '2.19', '2.21', '2.51', '2.58', '2.62', '2.66', '2.84', '2.28', '2.33', '2.35', '2.36', '2.37', '2.47', '2.52', '2.53', '2.55', '2.57', '2.61', '2.67', '2.74', '2.75', '2.79', '2.86', '2.88', '2.90', 'latest', '', '9.9', 'x'];
+const QUERY_KEYS = ['limit', 'marker', 'is_public', 'minRam', 'minDisk', 'sort_key', 'sort_dir', 'host', 'binary', 'with_servers', 'hypervisor_hostname_pattern', 'tenant_id', 'user_id', 'offset', 'all_tenants', 'changes-since', 'changes-before', 'bogus'];
 
 describe('every compute route added for issue 21 under random input', () => {
   let t: TestCloud;
@@ -165,6 +167,12 @@ describe('every compute route added for issue 21 under random input', () => {
     ids['flavor'] = ['1', '2', '42', 'm1.tiny'];
     ids['key'] = ['hw:cpu_policy', 'plain'];
     ids['server'] = [server.body.server.id];
+    // An attach and a detach in the server's journal: its instance actions and their request ids.
+    const attach = await t.api('POST', `/compute/v2.1/servers/${server.body.server.id}/os-volume_attachments`, { token: demo.token, body: { volumeAttachment: { volumeId: volume.body.volume.id } } });
+    await t.cloud.settle();
+    const detach = await t.api('DELETE', `/compute/v2.1/servers/${server.body.server.id}/os-volume_attachments/${volume.body.volume.id}`, { token: demo.token });
+    await t.cloud.settle();
+    ids['request'] = [String(attach.headers.get('x-openstack-request-id')), String(detach.headers.get('x-openstack-request-id')), 'req-none'];
     ids['service'] = [...hosts.map((h) => h.uuid), ...hosts.map((h) => String(h.seq)), 'enable', 'disable', 'disable-log-reason', 'force-down'];
     ids['hypervisor'] = [...hosts.map((h) => h.uuid), ...hosts.map((h) => String(h.seq)), 'compute'];
     ids['project'] = [demo.projectId, admin.projectId];

@@ -271,6 +271,64 @@ describe('the compute API around an attach', () => {
     expect((await call(null, 'GET', '/compute/v2.1/os-snapshots', { token: demo.token, v: '2.36' })).status).toBe(404);
   });
 
+  it('instance actions: each attach and detach is an action named by its request id, with its event', async () => {
+    let r = await call(null, 'POST', '/compute/v2.1/servers', { token: demo.token, body: { server: { name: 'acted-on', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
+    const sid = r.body.server.id as string;
+    r = await t.api('POST', '/volume/v3/volumes', { token: demo.token, body: { volume: { size: 1, name: 'acted' } } });
+    const vid = r.body.volume.id as string;
+    await t.cloud.settle();
+    const attach = await call(null, 'POST', `/compute/v2.1/servers/${sid}/os-volume_attachments`, { token: demo.token, body: { volumeAttachment: { volumeId: vid } } });
+    expect(attach.status, JSON.stringify(attach.body)).toBe(200);
+    await t.cloud.settle();
+    const detach = await call(null, 'DELETE', `/compute/v2.1/servers/${sid}/os-volume_attachments/${vid}`, { token: admin.token });
+    expect(detach.status).toBe(202);
+    await t.cloud.settle();
+    const attachReq = attach.headers.get('x-openstack-request-id') as string;
+    const detachReq = detach.headers.get('x-openstack-request-id') as string;
+    expect(attachReq).toMatch(/^req-/);
+
+    r = await call('v2_1.servers.list_instance_actions', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions`, { token: demo.token });
+    expect(r.status).toBe(200);
+    // Newest first; the detach was an admin's, and says so.
+    expect(r.body.instanceActions.map((a: { action: string; request_id: string; message: null }) => [a.action, a.request_id, a.message])).toEqual([
+      ['detach_volume', detachReq, null],
+      ['attach_volume', attachReq, null],
+    ]);
+    const [detachAction, attachAction] = r.body.instanceActions;
+    expect(detachAction.user_id).not.toBe(attachAction.user_id);
+    expect(attachAction.project_id).toBe(demo.projectId);
+
+    // Before 2.51 a member sees no events; an admin does, with the (empty) failure detail.
+    r = await call('v2_1.servers.show_instance_action', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/${attachReq}`, { token: demo.token });
+    expect(r.body.instanceAction.events).toBeUndefined();
+    r = await call('v2_1.servers.show_instance_action', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/${attachReq}`, { token: admin.token });
+    expect(r.body.instanceAction.events).toMatchObject([{ event: 'compute_attach_volume', result: 'Success', traceback: null }]);
+    r = await call('v2_51.servers.show_instance_action', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/${detachReq}`, { token: demo.token, v: '2.51' });
+    expect(r.body.instanceAction.events).toEqual([expect.objectContaining({ event: 'compute_detach_volume', result: 'Success' })]);
+    expect(r.body.instanceAction.events[0]).not.toHaveProperty('traceback');
+    r = await call('v2_58.servers.show_instance_action', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/${detachReq}`, { token: demo.token, v: '2.58' });
+    expect(r.body.instanceAction.updated_at >= r.body.instanceAction.start_time).toBe(true);
+    r = await call('v2_62.servers.show_instance_action', 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/${detachReq}`, { token: admin.token, v: '2.62' });
+    expect(r.body.instanceAction.events[0]).toMatchObject({ host: expect.stringMatching(/^compute-/), hostId: expect.any(String) });
+
+    // 2.58 paging: one at a time, the marker is a request id.
+    r = await call(null, 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions?limit=1`, { token: demo.token, v: '2.58' });
+    expect(r.body.instanceActions.map((a: { request_id: string }) => a.request_id)).toEqual([detachReq]);
+    expect(r.body.links[0].href).toContain(`marker=${detachReq}`);
+    r = await call(null, 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions?limit=1&marker=${detachReq}`, { token: demo.token, v: '2.58' });
+    expect(r.body.instanceActions.map((a: { request_id: string }) => a.request_id)).toEqual([attachReq]);
+    expect((await call(null, 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions?marker=req-nope`, { token: demo.token, v: '2.58' })).body.badRequest.message).toBe('Marker req-nope could not be found.');
+    expect((await call(null, 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions?changes-since=2999-01-01T00:00:00Z`, { token: demo.token, v: '2.58' })).body.instanceActions).toEqual([]);
+
+    // Refusals: an unknown request, another project's server.
+    r = await call(null, 'GET', `/compute/v2.1/servers/${sid}/os-instance-actions/req-nope`, { token: demo.token });
+    expect(r.status).toBe(404);
+    expect(r.body.itemNotFound.message).toBe(`Action for request_id req-nope on instance ${sid} not found`);
+    const own = await call(null, 'POST', '/compute/v2.1/servers', { token: admin.token, body: { server: { name: 'admins', imageRef: TINY_IMAGE_ID, flavorRef: '1' } } });
+    await t.cloud.settle();
+    expect((await call(null, 'GET', `/compute/v2.1/servers/${own.body.server.id}/os-instance-actions`, { token: demo.token })).status).toBe(404);
+  });
+
   it('every answer above matches tempest\'s schema for its microversion', async () => {
     if (tempestMissing()) {
       expect(peerRequired(), 'python3-tempest must be installed under CI').toBe(false);

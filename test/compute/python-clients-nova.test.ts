@@ -86,6 +86,35 @@ d('real OpenStack clients: flavors, hosts, quotas and server create', () => {
     expect(enable.code, enable.stderr).toBe(0);
   }, SLOW);
 
+  it('server event list demo-server shows the attach and the detach with their request ids', async () => {
+    // `npm start` creates demo-server on its first start; the test cloud is made the same way, by the client.
+    const created = await json(demo, ['server', 'create', '--image', 'hitch-tiny', '--flavor', 'm1.tiny', '--wait', 'demo-server']);
+    expect(created.status).toBe('ACTIVE');
+    const vol = await json(demo, ['volume', 'create', '--size', '1', 'evented']);
+    await t.cloud.settle();
+    const add = await demo.run('openstack', ['server', 'add', 'volume', 'demo-server', vol.id]);
+    expect(add.code, add.stderr).toBe(0);
+    await t.cloud.settle();
+    const remove = await demo.run('openstack', ['server', 'remove', 'volume', 'demo-server', vol.id]);
+    expect(remove.code, remove.stderr).toBe(0);
+    await t.cloud.settle();
+    const server = await json(demo, ['server', 'show', 'demo-server']);
+    // The request ids the compute API gave the two calls, as its journal recorded them.
+    const journal = (await t.cloud.compute.repo.listOperations(server.id, vol.id)).map((o) => [o.kind, o.request_id]);
+    expect(journal.map(([k]) => k)).toEqual(['detach', 'attach']);
+    const events = await json(demo, ['server', 'event', 'list', 'demo-server']);
+    const mine = events.filter((e: { 'Request ID': string }) => journal.some(([, r]) => r === e['Request ID']));
+    expect(mine.map((e: { Action: string; 'Request ID': string }) => [e.Action, e['Request ID']])).toEqual([
+      ['detach_volume', journal[0]?.[1]],
+      ['attach_volume', journal[1]?.[1]],
+    ]);
+    // An admin sees the action's events and their outcome.
+    const shown = await json(admin, ['server', 'event', 'show', server.id, journal[1]?.[1] as string]);
+    expect(shown.action).toBe('attach_volume');
+    expect(JSON.stringify(shown.events)).toContain('compute_attach_volume');
+    expect(JSON.stringify(shown.events)).toContain('Success');
+  }, SLOW);
+
   it('server create with an admin password succeeds, and admins see the host in server show', async () => {
     const s = await json(demo, ['server', 'create', '--image', 'hitch-tiny', '--flavor', 'm1.tiny', '--password', 'Hitch-Pass-1', '--property', 'role=web', '--wait', 'with-pass']);
     expect(s.status).toBe('ACTIVE');

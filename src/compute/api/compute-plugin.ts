@@ -17,6 +17,7 @@ import { createInput, type CreateBody } from './server-create-input.ts';
 import { serverCreateSchema } from './server-create-schema.ts';
 import { registerFlavorRoutes } from './flavor-routes.ts';
 import { registerHostRoutes } from './host-routes.ts';
+import { registerInstanceActionRoutes } from './instance-action-routes.ts';
 import { registerQuotaRoutes } from './quota-routes.ts';
 import { registerVolumeProxyRoutes, type BlockStorageRest } from './volume-proxy-routes.ts';
 import { attachmentView, serverDetailView, serverLinks } from './views.ts';
@@ -148,6 +149,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
   registerHostRoutes(app, api, compute);
   registerQuotaRoutes(app, api, compute.quotas);
   registerVolumeProxyRoutes(app, api, opts.blockStorage);
+  registerInstanceActionRoutes(app, api, compute);
 
   const serverView = async (s: ServerRow, v: ApiVersion, isAdmin: boolean, req: FastifyRequest, kind: 'show' | 'list' = 'show') =>
     serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, isAdmin, await compute.viewContext(s), kind);
@@ -214,7 +216,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const serverId = uuidParam('Instance', req.params.id);
     validate(attachSchema, req.body);
     const body = (req.body as { volumeAttachment: { volumeId: string; device?: string | null } }).volumeAttachment;
-    const { bdm, operationId } = await compute.attachVolume(ctx, serverId, body.volumeId.toLowerCase(), body.device ?? null, requestIdOf(req));
+    const { bdm, operationId } = await compute.attachVolume(ctx, serverId, body.volumeId.toLowerCase(), body.device ?? null, requestIdOf(req), { multiattachAllowed: v.atLeast('2.60') });
     reply.header('x-hitch-operation-id', operationId);
     return { volumeAttachment: attachmentView(bdm, v) };
   });

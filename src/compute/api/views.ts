@@ -97,7 +97,7 @@ export function serverDetailView(s: ServerRow, bdms: readonly BdmRow[], base: st
 }
 
 /** Nova's hostId: a hash of project and host, so tenants cannot learn host names. */
-function hostIdOf(projectId: string, host: string): string {
+export function hostIdOf(projectId: string, host: string): string {
   let h = 0x811c9dc5;
   const s = `${projectId}${host}`;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
