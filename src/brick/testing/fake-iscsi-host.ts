@@ -392,7 +392,8 @@ export class FakeIscsiHost implements Host {
       this.#allowedWwids.add(a[1] ?? '');
       return ok(`wwid '${a[1]}' added\n`);
     }
-    if (cmd === 'multipath' && a[0] === '-f') return this.#flushMap(a[1] ?? '') ? ok() : err(1, '', `${a[1]}: map in use\n`);
+    // No such map: multipath-tools 0.9.4's answer (the storage host guest's).
+    if (cmd === 'multipath' && a[0] === '-f') return this.#flushMap(a[1] ?? '') ? ok() : err(1, '', `${a[1]} is not a multipath device\n`);
     if (cmd === 'blockdev' && a[0] === '--getro') {
       const p = this.#resolve(a[1] ?? '').replace('/dev/', '');
       const d = this.disks.get(p) ?? [...this.disks.values()].find((x) => this.maps.get(x.wwn)?.dm === p);

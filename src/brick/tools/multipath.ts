@@ -3,6 +3,8 @@
  * exits 1 when the daemon is down (fixture `multipathd-show-status-nodaemon.txt`).
  */
 import { parseMultipathdStatus, type MultipathdStatus } from '../parsers/multipathd-status.ts';
+import { HitchError } from '../../errors.ts';
+import { emitLog } from '../log.ts';
 import { run, type BrickContext } from './run.ts';
 
 export const MULTIPATH_TIMEOUT_MS = 30_000;
@@ -52,7 +54,42 @@ export async function multipathdDelPath(ctx: BrickContext, dev: string): Promise
   await run(ctx, 'multipathd', ['del', 'path', dev], { okCodes: 'any', timeoutMs: MULTIPATH_TIMEOUT_MS });
 }
 
-/** `multipath -f <map>`: flush (remove) the map; fails while the map is open. */
+/**
+ * Pauses between `multipath -f` attempts while the map is busy (8.75 s in all). Something holds
+ * a map open for a moment after it changes: udev's rules probe it (blkid) on the change event
+ * that closing a device written to raises (the disconnect's own `blockdev --flushbufs`, a case's
+ * I/O), and multipathd reloads it when a path goes. multipath-tools 0.9.4 (on the storage host
+ * guest) answers either way, exit 1, depending on when the probe opened it:
+ * - before multipath's open-count check: `<map>: map in use`;
+ * - between that check and the remove ioctl: `libdevmapper: ioctl/libdm-iface.c(1980):
+ *   device-mapper: remove ioctl on <map>  failed: Device or resource busy` and `failed to remove
+ *   multipath map <map>` (main's CI, case healthy-multipath-no).
+ * The same flush a moment later succeeds. os-brick runs `multipath -f` up to three times, with
+ * growing pauses, whatever the failure.
+ */
+export const FLUSH_BUSY_PAUSES_MS: readonly number[] = [250, 500, 1000, 2000, 5000];
+
+/** multipath's answers for a map something holds open (both are transient; see above). */
+const BUSY = /map in use|Device or resource busy/;
+
+/**
+ * `multipath -f <map>`: flush (remove) the map. While the map is busy (`BUSY`) it is tried again
+ * after each of `FLUSH_BUSY_PAUSES_MS`, on the host's clock; any other failure, or still busy
+ * after the last pause, throws with multipath's own words.
+ */
 export async function multipathFlush(ctx: BrickContext, map: string): Promise<void> {
-  await run(ctx, 'multipath', ['-f', map], { timeoutMs: MULTIPATH_TIMEOUT_MS });
+  for (let attempt = 0; ; attempt++) {
+    const r = await run(ctx, 'multipath', ['-f', map], { okCodes: 'any', timeoutMs: MULTIPATH_TIMEOUT_MS });
+    if (r.code === 0) return;
+    const said = `${r.stderr}\n${r.stdout}`;
+    const pause = FLUSH_BUSY_PAUSES_MS[attempt];
+    if (pause !== undefined && BUSY.test(said)) {
+      emitLog(ctx.span, ctx.logger, 'info', `multipath -f ${map}: the map is busy (${BUSY.exec(said)?.[0] ?? ''}); trying again in ${pause} ms`);
+      await ctx.host.clock.sleep(pause, ctx.signal);
+      continue;
+    }
+    const err = r.stderr.trim();
+    const out = r.stdout.trim();
+    throw new HitchError('HITCH_EXEC_FAILED', { command: `multipath -f ${map}`, exitCode: r.code, stderr: err && out ? `${err} (stdout: ${out})` : err || out });
+  }
 }
