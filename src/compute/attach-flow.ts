@@ -135,7 +135,7 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
   undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id), { requires: ['unplug'] });
   undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s), { requires: ['unplug'] });
   try {
-    await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
+    const volume = await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
     const connector = await step(ctx, root, 'connector-properties', 4, (s) => ctx.connector.connectorProperties(s));
     const info = await step(ctx, root, 'initialize-connection', 5, async (s) => {
       const ci = await ctx.storage.initialize(ref, connector, s);
@@ -163,7 +163,9 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
         source = { ...source, auth: { username: source.auth.username, secretUsage: usage } };
       }
       const accessMode = info.data['access_mode'] === 'ro' ? 'ro' : 'rw';
-      const xml = buildDiskXml({ source, targetDev: targetDevOf(bdm), serial: bdm.volume_id, accessMode });
+      // A multiattach volume is opened by several guests: QEMU's image lock refuses the second
+      // writer unless the disk is shareable.
+      const xml = buildDiskXml({ source, targetDev: targetDevOf(bdm), serial: bdm.volume_id, accessMode, ...(volume.multiattach ? { shareable: true } : {}) });
       s.set({ disk_xml: xml });
       const pushUnplug = (): void =>
         undo.push('unplug', (u) =>

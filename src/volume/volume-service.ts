@@ -214,7 +214,26 @@ export class VolumeService {
 
   async terminateConnection(caller: Caller, id: string, connector: ConnectorProperties | null): Promise<void> {
     const v = await this.get(caller, id);
+    if (await this.#exportShared(v, connector)) return;
     await this.backend.terminateConnection(backendView(v), connector);
+  }
+
+  /**
+   * Whether a multiattach volume's export to this connector's initiator must stay because another
+   * of its attachments is on the same host (as Cinder's LVM driver decides in
+   * `terminate_connection`: more than one attachment with that initiator). Revoking it would cut
+   * the host's one connection from under the servers there that still use the volume.
+   */
+  async #exportShared(v: VolumeRow, connector: ConnectorProperties | null): Promise<boolean> {
+    const initiator = connector?.initiator;
+    if (v.multiattach !== 1 || typeof initiator !== 'string') return false;
+    let same = 0;
+    for (const a of await this.repo.attachmentsOfVolume(v.id)) {
+      if (a.connector === null) continue;
+      const c = JSON.parse(a.connector) as ConnectorProperties;
+      if (c.initiator === initiator) same++;
+    }
+    return same > 1;
   }
 
   /** os-attach: attaching (or in-use, multiattach) → in-use, with an attachment record. */
@@ -394,7 +413,8 @@ export class VolumeService {
     const a = await this.getAttachment(caller, id);
     const v = await this.get(caller, a.volume_id);
     if (a.connector !== null) {
-      await this.backend.terminateConnection(backendView(v), JSON.parse(a.connector) as ConnectorProperties);
+      const connector = JSON.parse(a.connector) as ConnectorProperties;
+      if (!(await this.#exportShared(v, connector))) await this.backend.terminateConnection(backendView(v), connector);
     }
     await this.repo.tx(async (trx) => {
       if (!(await this.repo.deleteAttachment(id, trx))) throw attachmentNotFound(id);
