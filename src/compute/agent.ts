@@ -23,14 +23,10 @@ import type { DomainSpec } from '../virt/domain-xml.ts';
 import type { RequestMeta } from './dispatch.ts';
 import type { ComputeManager } from './manager.ts';
 import { QueueListener } from './queue-listener.ts';
+import { FALLBACK_POLL_MS, HEARTBEAT_MS } from './liveness.ts';
 import { TASKS_CHANNEL, type TaskQueue, type TaskRow } from './queue.ts';
 
-/** Heartbeat period. A host is down once its heartbeat is older than two of these (`STALE_MS`). */
-export const HEARTBEAT_MS = 3_000;
-/** How old a heartbeat may be before the host counts as down: two heartbeat periods. */
-export const STALE_MS = 2 * HEARTBEAT_MS;
-/** The slow poll beside notifications. */
-export const FALLBACK_POLL_MS = 5_000;
+export { FALLBACK_POLL_MS, HEARTBEAT_MS, STALE_MS } from './liveness.ts';
 
 export interface AgentOptions {
   readonly queue: TaskQueue;

@@ -213,7 +213,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const queue = new TaskQueue(db.db, db.dialect);
     const direct = new DirectDispatch(hosts.map((h) => h.manager));
     // An API process waits on its tasks through one LISTEN connection (PostgreSQL).
-    const queued = role.kind === 'api' ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null }) : null;
+    const queued =
+      role.kind === 'api'
+        ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null, staleMs: cfg.hostDownAfterMs, acceptDeadlineMs: Math.max(30_000, cfg.hostDownAfterMs) })
+        : null;
     await queued?.start();
     const dispatch: ComputeDispatch = queued ?? direct;
     const hostCatalog = new HostCatalog(db.db, () => dispatch.liveHosts());

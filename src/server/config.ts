@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { CONNECTOR_PROPERTIES_TTL_MS } from '../brick/index.ts';
+import { STALE_MS } from '../compute/liveness.ts';
 import { HitchError } from '../errors.ts';
 import { MASK } from '../host/mask.ts';
 import { MAX_VOLUME_SIZE_GIB } from '../volume/volume-service.ts';
@@ -36,6 +37,13 @@ export interface HitchConfig {
   readonly adminPassword: string | null;
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
+  /**
+   * Scale-out: a compute host whose agent has not heartbeated for this long is down (requests for
+   * it fail at once with HITCH_COMPUTE_HOST_DOWN, no new server goes there). Agents heartbeat
+   * every half of it, so a host is down after two missed heartbeats. Give every process the same
+   * value. An API process also waits this long (at least 30 s) for an agent to take a request.
+   */
+  readonly hostDownAfterMs: number;
   /** The largest volume one may create, GiB: the API refuses more, the dashboard offers no more. */
   readonly maxVolumeSizeGiB: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -88,6 +96,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   cinderFlow: 'attachments',
   adminPassword: null,
   detachTimeoutMs: 30_000,
+  hostDownAfterMs: STALE_MS,
   maxVolumeSizeGiB: MAX_VOLUME_SIZE_GIB,
   logLevel: 'info',
   tgtPortals: Object.freeze(['127.0.0.1:3260']),
@@ -119,6 +128,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   cinderFlow: 'HITCH_CINDER_FLOW',
   adminPassword: 'HITCH_ADMIN_PASSWORD',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
+  hostDownAfterMs: 'HITCH_HOST_DOWN_AFTER_MS',
   maxVolumeSizeGiB: 'HITCH_MAX_VOLUME_SIZE_GIB',
   logLevel: 'HITCH_LOG_LEVEL',
   tgtPortals: 'HITCH_TGT_PORTALS',
@@ -217,6 +227,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     cinderFlow: oneOf('cinderFlow', get('cinderFlow'), ['attachments', 'legacy'] as const),
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
+    hostDownAfterMs: int('hostDownAfterMs', get('hostDownAfterMs'), 1_000, 3_600_000),
     maxVolumeSizeGiB: int('maxVolumeSizeGiB', get('maxVolumeSizeGiB'), 1, 2_147_483_647),
     logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     tgtPortals: portals('tgtPortals', get('tgtPortals')),

@@ -44,6 +44,8 @@ export async function startAgent(opts: { config: HitchConfig; host?: string; hos
       queue: services.queue,
       managers: services.hosts.map((h) => h.manager),
       listenUrl: opts.config.databaseUrl,
+      // Two heartbeats per hostDownAfterMs: a host is down after two missed ones.
+      heartbeatMs: Math.max(500, Math.floor(opts.config.hostDownAfterMs / 2)),
       ...(opts.agentId ? { agentId: opts.agentId } : {}),
     });
     await agent.start();

@@ -41,13 +41,16 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping the multi-process
   const agents = new Map<string, Proc>();
 
   const common = (): string[] => ['--database-url', dbUrl, '--data-dir', dir, '--sim-socket', socket];
+  // Host-down after 120 s, not 6: on a loaded 2-core machine a starved agent could miss two 3-s
+  // heartbeats and a request would fail for a timing. Every process gets the same value.
+  const LIVENESS = { HITCH_HOST_DOWN_AFTER_MS: '120000' };
   const startApi = async (port: number): Promise<{ proc: Proc; url: string; port: number }> => {
-    const proc = startHitch(['api', '--port', String(port), ...common(), '--log-level', 'silent']);
+    const proc = startHitch(['api', '--port', String(port), ...common(), '--log-level', 'silent'], LIVENESS);
     await proc.waitFor('Hitch is running');
     return { proc, url: `http://127.0.0.1:${port}`, port };
   };
   const startAgent = async (host: string, env: NodeJS.ProcessEnv = {}): Promise<Proc> => {
-    const proc = startHitch(['agent', '--host', host, ...common()], env);
+    const proc = startHitch(['agent', '--host', host, ...common()], { ...LIVENESS, ...env });
     await proc.waitFor(`hitch agent: host ${host}`);
     return proc;
   };

@@ -33,13 +33,15 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     pg = await startPostgres();
     dir = mkdtempSync(join(tmpdir(), 'hitch-scale-'));
     const port = await freePort();
-    config = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: 'three-hosts' }, {});
+    // Host-down after 120 s, not 6: on a loaded 2-core machine a starved agent could miss two
+    // 3-s heartbeats, and a request would fail for a timing. (Down on purpose is a sign-off.)
+    config = resolveConfig({ dataDir: dir, port, databaseUrl: await pg.createDatabase(), scenario: 'three-hosts', hostDownAfterMs: 120_000 }, {});
     plane = await createDataPlane(config);
     // The first process to start migrates and seeds; the agents find the schema in place.
     api = await startApi({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD }, dataPlane: plane });
     await api.app.listen({ host: '127.0.0.1', port });
     for (const host of ['compute-1', 'compute-2', 'compute-3']) agents.set(host, await startAgent({ config, host, dataPlane: plane }));
-  }, 120_000);
+  }, 600_000);
   afterAll(async () => {
     for (const a of agents.values()) await a.stop();
     await api?.close();
@@ -98,7 +100,35 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     for (const a of agents.values()) await a.services.settle();
     // The invariants, from each agent's view: its host's kernel and hypervisor, the shared database and array.
     for (const a of agents.values()) expect((await checkInvariants(a.services)).join(" | "), a.agent.host).toBe("");
-  });
+    // A bound on a hang (every wait inside is bounded too), not a timing.
+  }, 900_000);
+
+  it('a host is down after hostDownAfterMs without a heartbeat, not before (the configured value, read by the API process)', async () => {
+    const { token, projectId } = await login();
+    const servers = await api.compute.repo.listServers(undefined);
+    const s = servers.find((x) => x.host === 'compute-3')!;
+    const age = async (ms: number): Promise<void> => {
+      await api.db.db.executeQuery(CompiledQuery.raw(`update compute_hosts set heartbeat_ms = (extract(epoch from clock_timestamp()) * 1000)::bigint - ${ms} where name = 'compute-3'`));
+    };
+    // Last heard of 60 s ago: down by the default 6 s, still up by this cloud's 120 s.
+    await age(60_000);
+    expect(await api.dispatch.liveHosts()).toContain('compute-3');
+    const vol = (await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id;
+    expect((await call('POST', `/compute/v2.1/servers/${s.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
+    await until('volume in-use', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'in-use' ? true : undefined));
+    // Ten minutes ago: down. (Its agent heartbeats every 60 s: one landing between the two
+    // statements makes it live again, so it is aged again each round.)
+    await until('compute-3 down', async () => {
+      await age(600_000);
+      return (await api.dispatch.liveHosts()).includes('compute-3') ? undefined : true;
+    });
+    // Its agent's heartbeat brings it back (written here as the agent writes it, not waited for).
+    const three = agents.get('compute-3')!;
+    await three.services.queue.heartbeatMany(['compute-3'], three.agent.id);
+    expect(await api.dispatch.liveHosts()).toContain('compute-3');
+    expect((await call('DELETE', `/compute/v2.1/servers/${s.id}/os-volume_attachments/${vol}`, token)).status).toBe(202);
+    await until('volume available', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'available' ? true : undefined));
+  }, 900_000);
 
   it('a host whose agent is gone fails fast with a clear error; its agent back, work resumes', async () => {
     const { token, projectId } = await login();
@@ -119,7 +149,8 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     const again = await call('POST', `/compute/v2.1/servers/${victim.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } });
     expect(again.status).toBe(200);
     await until('volume in-use', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'in-use' ? true : undefined));
-  });
+    // A bound on a hang (every wait inside is bounded too), not a timing.
+  }, 900_000);
 
   it('one agent process serves several hosts, each with its own manager and claims', async () => {
     const { token, projectId } = await login();
@@ -146,7 +177,8 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     expect(claimers.filter((c) => c.claimed_by === many.agent.id)).toHaveLength(3);
     for (const [i, s] of one.entries()) expect((await call('DELETE', `/compute/v2.1/servers/${s.id}/os-volume_attachments/${vols[i]}`, token)).status).toBe(202);
     for (const v of vols) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
-  });
+    // A bound on a hang (every wait inside is bounded too), not a timing.
+  }, 900_000);
 
   it('a killed listening connection does not stall the queue: work goes on, the listener comes back', async () => {
     const { token, projectId } = await login();
@@ -170,5 +202,6 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     expect(killed.rows.map((r) => r.pid)).not.toContain(agentListener.backendPid);
     for (const [i, v] of vols.entries()) expect((await call('DELETE', `/compute/v2.1/servers/${servers[i]!.id}/os-volume_attachments/${v}`, token)).status).toBe(202);
     for (const v of vols) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
-  });
+    // A bound on a hang (every wait inside is bounded too), not a timing.
+  }, 900_000);
 });
