@@ -134,7 +134,7 @@ describe('the seed, by hand, through SimHost', () => {
       `session 3 ${P60} ${B0}`,
       'disk sdc 4:0:0:192',
     ]);
-  }, 1000);
+  });
 });
 
 describe('SimHost input checks (the same catalog errors as LinuxHost)', () => {

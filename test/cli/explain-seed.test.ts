@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../src/server/serve.ts';
 import { cli, ROOT } from './support.ts';
 
 const STEPS = ['reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance'];
-const DEAD_PORTAL = /^ {2}- login to 192\.168\.1\.59:3260 timed out after 120 s \(iscsiadm exit 8\); the volume was usable at (\d+(\.\d)?) s through 192\.168\.1\.60:3260$/m;
+const DEAD_PORTAL = /^ {2}- login to 192\.168\.1\.59:3260 timed out after 120 s \(iscsiadm exit 8\); the volume was usable at (\d+(\.\d)?) s through 192\.168\.1\.60:3260(?:, the attach returned at (\d+(?:\.\d)?) s)?$/m;
 
 describe('hitch explain on the seed scenario (a running server)', () => {
   let srv: RunningServer;
