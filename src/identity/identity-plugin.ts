@@ -22,8 +22,10 @@ export interface IdentityPluginOptions {
   readonly identity: IdentityService;
   /** Base URL the catalog advertises (`http://host:port`); default: from the request's Host. */
   readonly publicUrl?: string;
-  /** Failed password attempts per client and user name per minute before 429 (default 10). */
+  /** Failed attempts per client address and user before the back-off starts (default 10; src/http/rate-limit.ts). */
   readonly maxAuthFailures?: number;
+  /** The failure limiter's clock (tests). */
+  readonly now?: () => number;
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -64,7 +66,7 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
       return ctx;
     },
   };
-  registerAuthRoutes(routes, { maxAuthFailures: opts.maxAuthFailures });
+  registerAuthRoutes(routes, { maxAuthFailures: opts.maxAuthFailures, ...(opts.now ? { now: opts.now } : {}) });
   registerUserRoutes(routes);
   registerProjectRoutes(routes);
   registerRoleRoutes(routes);

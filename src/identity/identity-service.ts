@@ -125,6 +125,16 @@ export class IdentityService implements Authenticator {
     return true;
   }
 
+  /**
+   * Whom an authentication attempt is about, for the failure limiter: a user however named (by
+   * id, or by name and domain) is one key, `user:<id>`; a name no user has stays the name as given.
+   */
+  async attemptSubject(ref: { id?: string; name?: string; domainId?: string; domainName?: string }): Promise<string> {
+    const user = await this.store.findUser({ id: ref.id, name: ref.name, domainId: domainIdOf(ref) });
+    if (user) return `user:${user.id}`;
+    return ref.id !== undefined ? `id:${ref.id}` : `name:${domainIdOf(ref)}/${ref.name ?? ''}`;
+  }
+
   async authenticatePassword(req: PasswordAuthRequest, scope: ScopeRequest | undefined, baseUrl: string): Promise<IssuedToken> {
     const user = await this.store.findUser({ id: req.user.id, name: req.user.name, domainId: domainIdOf(req.user) });
     if (!user || !user.enabled || !(await this.store.checkPassword(user, req.password))) throw new HitchError('HITCH_BAD_CREDENTIALS');

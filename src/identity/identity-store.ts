@@ -4,7 +4,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { storedPassword, verifyPassword } from './passwords.ts';
 
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
 export const ROLE_NAMES = ['admin', 'member', 'reader'] as const;
@@ -103,7 +103,8 @@ export class IdentityStore {
 
   async createUser(
     name: string,
-    password: string,
+    /** None (null or empty): the user cannot log in with a password. */
+    password: string | null,
     opts: { id?: string; defaultProjectId?: string; enabled?: boolean; extra?: Readonly<Record<string, unknown>> } = {},
   ): Promise<UserRecord> {
     const extra = opts.extra ?? {};
@@ -111,7 +112,7 @@ export class IdentityStore {
       id: opts.id ?? newId(),
       name,
       domain_id: DEFAULT_DOMAIN.id,
-      password_hash: await hashPassword(password),
+      password_hash: await storedPassword(password),
       default_project_id: opts.defaultProjectId ?? null,
       enabled: opts.enabled === false ? 0 : 1,
       extra: JSON.stringify(extra),
@@ -126,11 +127,11 @@ export class IdentityStore {
    */
   async updateUser(
     id: string,
-    fields: { name?: string; password?: string; enabled?: boolean; defaultProjectId?: string | null; extra?: Readonly<Record<string, unknown>> },
+    fields: { name?: string; password?: string | null; enabled?: boolean; defaultProjectId?: string | null; extra?: Readonly<Record<string, unknown>> },
   ): Promise<void> {
     const set: { name?: string; password_hash?: string; enabled?: number; default_project_id?: string | null; extra?: string } = {};
     if (fields.name !== undefined) set.name = fields.name;
-    if (fields.password !== undefined) set.password_hash = await hashPassword(fields.password);
+    if (fields.password !== undefined) set.password_hash = await storedPassword(fields.password);
     if (fields.enabled !== undefined) set.enabled = fields.enabled ? 1 : 0;
     if (fields.defaultProjectId !== undefined) set.default_project_id = fields.defaultProjectId;
     if (fields.extra !== undefined) set.extra = JSON.stringify(fields.extra);

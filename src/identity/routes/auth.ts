@@ -84,7 +84,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function registerAuthRoutes(r: IdentityRoutes, opts: { maxAuthFailures?: number }): void {
+export function registerAuthRoutes(r: IdentityRoutes, opts: { maxAuthFailures?: number; now?: () => number }): void {
   const { app, identity } = r;
 
   const issueToken = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -124,14 +124,26 @@ export function registerAuthRoutes(r: IdentityRoutes, opts: { maxAuthFailures?: 
     return reply.code(201).header('x-subject-token', issued.token).send(issued.body);
   };
 
-  // Guessing: 10 failed attempts per client and user name (or credential) per minute, then 429.
-  const failures = new FailureLimiter({ max: opts.maxAuthFailures ?? 10, windowMs: 60_000 });
+  // Guessing: per client address and user (resolved: by name or by id, one count), 10 failures
+  // free, then a back-off up to a minute (the rule: src/http/rate-limit.ts).
+  const failures = new FailureLimiter({ max: opts.maxAuthFailures ?? 10, ...(opts.now ? { now: opts.now } : {}) });
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const attemptKey = async (body: unknown): Promise<string> => {
+    type Ref = { id?: unknown; name?: unknown; domain?: { id?: unknown; name?: unknown } };
+    const ident = (body as { auth?: { identity?: { password?: { user?: Ref }; application_credential?: { id?: unknown; name?: unknown; user?: Ref } } } } | undefined)?.auth?.identity;
+    const ref = (u: Ref | undefined) => ({ id: str(u?.id), name: str(u?.name), domainId: str(u?.domain?.id), domainName: str(u?.domain?.name) });
+    // Only strings name a user; anything else in the body is a 400 from the validation later.
+    const pw = ident?.password?.user;
+    if (pw && typeof pw === 'object' && (str(pw.id) ?? str(pw.name)) !== undefined) return identity.attemptSubject(ref(pw));
+    const ac = ident?.application_credential;
+    if (ac && typeof ac === 'object') {
+      if (str(ac.id) !== undefined) return `appcred:${str(ac.id)}`;
+      if (ac.user && typeof ac.user === 'object' && (str(ac.user.id) ?? str(ac.user.name)) !== undefined) return `appcred:${await identity.attemptSubject(ref(ac.user))}/${str(ac.name) ?? ''}`;
+    }
+    return '';
+  };
   app.post('/v3/auth/tokens', async (req, reply) => {
-    const ident = (req.body as { auth?: { identity?: { password?: { user?: { name?: unknown; id?: unknown } }; application_credential?: { id?: unknown; name?: unknown } } } } | undefined)?.auth?.identity;
-    const who = ident?.password?.user ?? ident?.application_credential;
-    // Only a string names a user; anything else in the body is a 400 from the validation below.
-    const name = typeof who?.name === 'string' ? who.name : typeof who?.id === 'string' ? who.id : '';
-    const key = `${req.ip} ${name}`;
+    const key = `${req.ip} ${await attemptKey(req.body)}`;
     failures.check(key);
     try {
       return await issueToken(req, reply);

@@ -65,7 +65,7 @@ export function registerUserRoutes(r: IdentityRoutes): void {
     const domainId = b.domain_id ?? DEFAULT_DOMAIN.id;
     if (domainId !== DEFAULT_DOMAIN.id) throw keystoneNotFound('domain', domainId);
     if (await store.findUser({ name: b.name, domainId })) throw duplicate(b.name);
-    const u = await store.createUser(b.name, b.password ?? '', {
+    const u = await store.createUser(b.name, b.password ?? null, {
       enabled: b.enabled,
       extra: extraOf(b),
       ...(b.default_project_id ? { defaultProjectId: b.default_project_id } : {}),
@@ -84,7 +84,8 @@ export function registerUserRoutes(r: IdentityRoutes): void {
     if (b.name !== undefined && b.name !== u.name && (await store.findUser({ name: b.name, domainId: u.domain_id }))) throw duplicate(b.name);
     await store.updateUser(u.id, {
       name: b.name,
-      password: b.password ?? undefined,
+      // null removes the password, as Keystone's PATCH does (the user then cannot log in with one).
+      password: b.password,
       enabled: b.enabled,
       defaultProjectId: b.default_project_id,
       extra: { ...u.extra, ...extraOf(b) },
