@@ -17,6 +17,7 @@ import { HitchError } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
 import { postgresStartError } from './postgres-setup.ts';
+import { createPrivateFile } from './private-file.ts';
 import { QueryCounter, countingDialect, type QueryStats } from './query-count.ts';
 import type { Database } from './schema.ts';
 
@@ -45,7 +46,10 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
   const stats = new QueryCounter();
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      createPrivateFile(file);
+    }
     const handle = new SQLite(file === ':memory:' ? ':memory:' : file);
     // WAL lets readers run beside the one writer; busy_timeout covers a second process.
     handle.pragma('journal_mode = WAL');

@@ -13,8 +13,8 @@ export interface BannerFacts {
   readonly speed: number;
   /** The simulator daemon's world, when the data plane is one (`simSocket`). */
   readonly daemon: { readonly scenario: string; readonly seed: number; readonly hosts: readonly string[] } | null;
-  /** The passwords, when this start created the users; null otherwise. */
-  readonly created: { readonly admin: string; readonly demo: string } | null;
+  /** The passwords, when this start created the users (admin null: the operator gave it); null otherwise. */
+  readonly created: { readonly admin: string | null; readonly demo: string } | null;
   /** Where the credentials are, or null when this data directory has none that work. */
   readonly credentialsFile: string | null;
   /** demo-server and demo-volume exist, the server ACTIVE and the volume available. */
@@ -50,7 +50,7 @@ export function bannerLines(f: BannerFacts): string[] {
   out.push(`  data: ${shownDir(c.dataDir)}`);
   if (f.created) {
     out.push(f.role === 'api' ? '  first start: created the admin and demo projects' : '  first start: created the admin and demo projects, the volume demo-volume and the server demo-server');
-    out.push(`  admin  password ${f.created.admin}`);
+    out.push(f.created.admin === null ? '  admin  password as given (HITCH_ADMIN_PASSWORD or the config file; not printed)' : `  admin  password ${f.created.admin}`);
     out.push(`  demo   password ${f.created.demo}`);
     out.push(`  (kept in ${f.credentialsFile}; not printed again)`);
   } else if (f.credentialsFile) {

@@ -25,6 +25,7 @@ import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
 import { bannerLines } from './banner.ts';
+import { tightenDataDir } from './secrets-at-rest.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
 
 export interface Credentials {
@@ -217,6 +218,7 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
   else await checkPortFree(config.bind, config.port);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  for (const w of tightenDataDir(config)) out(w);
 
   const existing = readCredentials(config.dataDir);
   const firstStart = existing === null;
@@ -264,7 +266,8 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     role: role?.kind === 'api' ? 'api' : 'all-in-one',
     speed,
     daemon: info ? { scenario: info.scenario, seed: info.seed, hosts: info.hosts.map((h) => h.name) } : null,
-    created: cloud.createdUsers ? { admin: creds.admin.password, demo: creds.demo.password } : null,
+    // A password the operator gave (HITCH_ADMIN_PASSWORD, the config file) is theirs already: never printed.
+    created: cloud.createdUsers ? { admin: existing === null && config.adminPassword !== null ? null : creds.admin.password, demo: creds.demo.password } : null,
     credentialsFile: usable ? credentialsFile : null,
     demoReady: usable && (await demoReady(cloud, creds)),
     agents: role?.kind === 'api' ? await cloud.dispatch.liveHosts() : [],
