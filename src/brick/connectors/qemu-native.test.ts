@@ -46,10 +46,18 @@ describe('QEMU-native iSCSI', () => {
   it('every portal dead: HITCH_ISCSI_LOGIN_FAILED after the short probe timeout, not iscsid’s 120 s', async () => {
     const host = seedHost([P59, P60]);
     const trace = new Trace(host.clock);
-    await expect(connectQemuNative(trace.root(), SEED, { host, initiator: INITIATOR, probeTimeoutMs: 3_000 })).rejects.toMatchObject({
-      code: 'HITCH_ISCSI_LOGIN_FAILED',
-    });
+    const err: unknown = await connectQemuNative(trace.root(), SEED, { host, initiator: INITIATOR, probeTimeoutMs: 3_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'HITCH_ISCSI_LOGIN_FAILED' });
     expect(host.clock.now()).toBeLessThanOrEqual(3_100);
+    // One sentence per portal, and the next step once, at the end.
+    const msg = (err as Error).message;
+    expect(msg).toContain(`${P59}: `);
+    expect(msg).toContain(`${P60}: `);
+    expect(msg.match(/Could not log in/g)).toHaveLength(1);
+    expect(msg.match(/Check the network path/g)).toHaveLength(1);
   });
 
   it('through the Brick facade (mode qemu-native); disconnect touches nothing', async () => {

@@ -77,7 +77,10 @@ export async function connectQemuNative(span: Span, connectionInfo: unknown | Is
       chosen = await Promise.any(probes);
     } catch (e) {
       const errors = e instanceof AggregateError ? e.errors : [e];
-      const detail = errors.map((x) => (x instanceof Error ? x.message : String(x))).join('; ');
+      // Each portal's own reason, once: not each probe's whole message with its next step again.
+      const reason = (x: unknown): string =>
+        x instanceof HitchError ? (typeof x.details['detail'] === 'string' ? x.details['detail'] : x.summary) : x instanceof Error ? x.message : String(x);
+      const detail = errors.map((x, i) => `${ci.targets[i]?.portal ?? '?'}: ${reason(x)}`).join('; ');
       throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: ci.targets[0]?.iqn ?? '', detail });
     } finally {
       // Stop the losers and let them finish, so nothing of this call outlives it.
