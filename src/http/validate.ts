@@ -54,12 +54,29 @@ export function pyRepr(v: unknown): string {
   return String(v);
 }
 
+/** A field whose value is a secret: a password, a credential's secret, a token. */
+const SECRET_KEY = /pass(word|wd)?$|^adminPass$|secret|^token$|^auth_password$|^x-auth-token$/i;
+
+/** `value` with every secret in it (by its key, or all of it when `path` names one) shown as `'***'`. */
+function masked(value: unknown, path: readonly string[]): unknown {
+  if (path.some((k) => SECRET_KEY.test(k))) return '***';
+  if (Array.isArray(value)) return value.map((v) => masked(v, []));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, masked(v, [k])]));
+  return value;
+}
+
+/**
+ * The 400 for `value` at `path`, in Cinder's and Nova's words — but a submitted secret is never
+ * echoed: where jsonschema would print it, the message says `'***'`.
+ */
 function fail(path: readonly string[], value: unknown, message: string): never {
   const field = path[path.length - 1];
+  const shown = masked(value, path);
+  if (shown !== value) message = message.split(pyRepr(value)).join(pyRepr(shown));
   const text =
     field === undefined
       ? message
-      : `Invalid input for field/attribute ${field}. Value: ${pyRepr(value)}. ${message}`;
+      : `Invalid input for field/attribute ${field}. Value: ${pyRepr(shown)}. ${message}`;
   throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: text }, { message: text });
 }
 

@@ -7,10 +7,13 @@
  *    got 429 for 60 s from that address, and naming the same user by id started a new count.
  *    Now: one count per address and resolved user, and a back-off from 1 s up to 60 s (the rule:
  *    src/http/rate-limit.ts), on a clock the test moves.
+ * 9. Submitted passwords were echoed in 400 bodies ("Value: ['scwFKax4…']"): jsonschema's message
+ *    prints the value. Now a secret's value is shown as '***'.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { openDatabase, type HitchDb } from '../../src/db/open-database.ts';
+import { validate } from '../../src/http/validate.ts';
 import { identityPlugin } from '../../src/identity/identity-plugin.ts';
 import { IdentityService } from '../../src/identity/identity-service.ts';
 import { ADMIN_PASSWORD, ADMIN_PROJECT_ID, ADMIN_USER_ID } from '../../src/test-support/build-app.ts';
@@ -105,5 +108,39 @@ describeEachDialect('identity defects of issue 23', (ctx) => {
     expect((await password({ name: 'nobody', domain: { id: 'default' } }, 'x')).statusCode).toBe(429);
     now += 1000;
     expect((await password({ id: ADMIN_USER_ID }, ADMIN_PASSWORD)).statusCode).toBe(201);
+  });
+
+  it('9: a submitted password, secret or token is never echoed in a 400', async () => {
+    const secret = 'scwFKax4-Zq-never-shown';
+    const bodies: [string, string, Json][] = [
+      ['POST', '/v3/users', { user: { name: 'echo1', domain_id: 'default', password: [secret] } }],
+      ['POST', '/v3/users', { user: { name: 'echo2', domain_id: 'default', password: { p: secret } } }],
+      ['POST', '/v3/users', { user: { name: ['x'], domain_id: 'default', password: secret } }],
+      ['POST', '/v3/auth/tokens', { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: [secret] } } } } }],
+      ['POST', '/v3/auth/tokens', { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: `${secret}${'x'.repeat(5000)}` } } } } }],
+      ['POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: [secret] } } } }],
+      ['POST', '/v3/auth/tokens', { auth: { identity: { methods: ['application_credential'], application_credential: { id: 'x', secret: { s: secret } } } } }],
+      ['POST', `/v3/users/${ADMIN_USER_ID}/password`, { user: { original_password: [secret], password: 'y' } }],
+    ];
+    for (const [method, url, payload] of bodies) {
+      const r = await app.inject({ method: method as 'POST', url: `/identity${url}`, headers: { 'x-auth-token': admin }, payload });
+      expect(r.statusCode, `${url} ${r.body}`).toBe(400);
+      expect(r.body, url).not.toContain('scwFKax4');
+      expect(r.body, url).toMatch(/Invalid input/);
+    }
+    // The same rule for every service's schemas (Nova's adminPass, a CHAP secret in connection_info).
+    const schema = { type: 'object', properties: { server: { type: 'object', properties: { adminPass: { type: 'string' }, name: { type: 'string' } } }, auth_password: { type: 'string', maxLength: 4 } } } as const;
+    for (const body of [{ server: { adminPass: [secret] } }, { server: { adminPass: 7, name: 1 } }, { auth_password: secret }]) {
+      let message = '';
+      try {
+        validate(schema, body);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(/^Invalid input for field\/attribute /);
+      expect(message).not.toContain('scwFKax4');
+    }
+    // What is not a secret is still shown, as Cinder shows it.
+    expect(() => validate(schema, { server: { name: 12345 } })).toThrow("Invalid input for field/attribute name. Value: 12345. 12345 is not of type 'string'");
   });
 });
