@@ -190,7 +190,7 @@ export class ComputeAgent {
       const server = await manager.repo.getServerAny(p.serverId);
       if (!server) throw toHitchError(new Error(`server ${p.serverId} is not in the database`));
       if (t.kind === 'spawn') {
-        await manager.spawn(server, p.spec as DomainSpec);
+        await manager.spawn(server, p.spec as DomainSpec, p.meta);
         await queue.update(t.id, 'done', {});
       } else if (t.kind === 'destroy') {
         await manager.destroy(server);

@@ -85,6 +85,8 @@ export async function reserveAttach(
   volumeId: string,
   requestedDevice: string | null,
   root: Span,
+  /** A volume the server boots with: its device (the root `/dev/vda` too), named at create. */
+  opts: { readonly bootDevice?: string } = {},
 ): Promise<BdmRow> {
   return step(ctx, root, 'reserve', 1, async (span) => {
     const existing = await ctx.repo.listBdms(server.id);
@@ -93,10 +95,16 @@ export async function reserveAttach(
         message: `Volume ${volumeId} is already attached to server ${server.id}.`,
       });
     }
-    const device = pickDeviceName(
-      existing.map((b) => b.device_name),
-      requestedDevice,
-    );
+    const boot = opts.bootDevice;
+    if (boot !== undefined && existing.some((b) => b.device_name === boot)) {
+      throw new HitchError('HITCH_DEVICE_IN_USE', { device: boot, volume: volumeId }, { message: `The supplied device path (${boot}) is in use.` });
+    }
+    const device =
+      boot ??
+      pickDeviceName(
+        existing.map((b) => b.device_name),
+        requestedDevice,
+      );
     span.set({ device });
     const bdm = await span.run('bdm.create', { device }, () =>
       ctx.repo.insertBdm({

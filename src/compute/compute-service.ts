@@ -150,7 +150,7 @@ export class ComputeService {
    * volumes, networks, availability zone and host, quota; then placement on an enabled, live
    * host (none: the server goes to ERROR with Nova's fault), and the build in the background.
    */
-  async createServers(ctx: AuthContext, input: CreateServerInput): Promise<CreatedServers> {
+  async createServers(ctx: AuthContext, input: CreateServerInput, requestId?: string): Promise<CreatedServers> {
     if (!ctx.projectId) throw new HitchError('HITCH_FORBIDDEN', { action: 'os_compute_api:servers:create' });
     const projectId = ctx.projectId;
     const min = input.minCount ?? 1;
@@ -235,7 +235,8 @@ export class ComputeService {
       });
       servers.push(server);
       // Nova answers 202 and builds in the background; so does Hitch.
-      if (host) void this.#o.dispatch.spawn(server, this.#o.domainSpec(server)).catch(() => undefined);
+      const meta = { requestId: requestId ?? `req-${reservationId}`, projectId, userId: ctx.userId };
+      if (host) void this.#o.dispatch.spawn(server, this.#o.domainSpec(server), meta).catch(() => undefined);
     }
     return { servers, reservationId };
   }
@@ -321,8 +322,13 @@ export class ComputeService {
     return hosts[counts.indexOf(Math.min(...counts))] as string;
   }
 
-  /** Delete: detach every volume first (as Nova does), then destroy the domain. */
-  async deleteServer(ctx: AuthContext, id: string, requestId: string): Promise<void> {
+  /**
+   * Delete: detach every volume first (as Nova does), then destroy the domain. A volume whose
+   * mapping says `delete_on_termination` is deleted once it is detached, through `deleteVolume`
+   * (Nova deletes it with the caller's credentials, in `_cleanup_volumes`); one that did not
+   * detach is left, as Nova leaves it.
+   */
+  async deleteServer(ctx: AuthContext, id: string, requestId: string, opts: { readonly deleteVolume?: (volumeId: string) => Promise<void> } = {}): Promise<void> {
     const server = await this.getServer(ctx, id);
     await this.#o.repo.setServerStatus(server.id, server.status, 'deleting');
     this.#inBackground(async () => {
@@ -330,6 +336,10 @@ export class ComputeService {
         if (bdm.status !== 'attached') continue;
         const h = await this.#o.dispatch.detach(server, bdm.volume_id, { requestId, projectId: server.project_id, userId: ctx.userId }).catch(() => null);
         await h?.done;
+        if (h && bdm.delete_on_termination === 1 && opts.deleteVolume) {
+          const op = await this.#o.repo.getOperation(h.operationId);
+          if (op?.state === 'done') await opts.deleteVolume(bdm.volume_id).catch(() => undefined);
+        }
       }
       await this.#o.dispatch.destroy(server).catch(() => undefined);
       await this.#o.repo.setServerStatus(server.id, 'DELETED');
@@ -355,7 +365,7 @@ export class ComputeService {
     device: string | null,
     requestId: string,
     /** The request's microversion allows multiattach volumes (2.60+; in-process callers may). */
-    opts: { readonly multiattachAllowed?: boolean } = {},
+    opts: { readonly multiattachAllowed?: boolean; readonly deleteOnTermination?: boolean } = {},
   ): Promise<{ bdm: BdmRow; operationId: string; done: Promise<void> }> {
     const server = await this.getServer(ctx, serverId);
     if (server.status !== 'ACTIVE' || server.task_state === 'deleting') {
@@ -373,6 +383,12 @@ export class ComputeService {
       });
     }
     const h = await this.#o.dispatch.attach(server, volumeId, device, { requestId, projectId: server.project_id, userId: ctx.userId });
+    // 2.79: the mapping exists once the reserve returned (here or on the host's agent); the flag
+    // goes on it then, before the server can be deleted.
+    if (opts.deleteOnTermination === true) {
+      await this.#o.repo.updateBdm(h.bdm.id, { delete_on_termination: 1 });
+      return { bdm: { ...h.bdm, delete_on_termination: 1 }, operationId: h.operationId, done: h.done };
+    }
     return { bdm: h.bdm, operationId: h.operationId, done: h.done };
   }
 

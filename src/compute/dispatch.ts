@@ -19,7 +19,8 @@ export interface RequestMeta {
 export interface ComputeDispatch {
   /** Hosts that can take new servers now. */
   liveHosts(): Promise<string[]>;
-  spawn(server: ServerRow, spec: DomainSpec): Promise<void>;
+  /** `meta`: the create request's, for the attach operations of the volumes it boots with. */
+  spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void>;
   destroy(server: ServerRow): Promise<void>;
   attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta): Promise<OperationHandle>;
   detach(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle>;
@@ -49,8 +50,8 @@ export class DirectDispatch implements ComputeDispatch {
     return [...this.#managers.keys()].sort();
   }
 
-  spawn(server: ServerRow, spec: DomainSpec): Promise<void> {
-    return this.#manager(server.host).spawn(server, spec);
+  spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void> {
+    return this.#manager(server.host).spawn(server, spec, meta);
   }
 
   destroy(server: ServerRow): Promise<void> {

@@ -25,6 +25,7 @@ import { recoverHost, type RecoveryOutcome } from './recovery.ts';
 import type { RequestMeta } from './dispatch.ts';
 import type { ConnectionInfo } from './ports.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
+import type { BootDevice } from './server-request.ts';
 
 /**
  * Pauses between reap passes that left something behind (≈ 8 min in all): a hung iscsiadm or an
@@ -251,17 +252,60 @@ export class ComputeManager {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Create the server's domain on this host's hypervisor and mark it ACTIVE. */
-  spawn(server: ServerRow, spec: DomainSpec): Promise<void> {
-    return this.#track(this.#locks.with([`nova-${server.id}`], async () => {
-      try {
-        await this.#opts.flow.hypervisor.defineAndStart(spec);
-        await this.repo.setServerStatus(server.id, 'ACTIVE');
-      } catch (e) {
-        await this.repo.setServerStatus(server.id, 'ERROR');
-        throw e;
+  /**
+   * Create the server's domain on this host's hypervisor, attach the volumes it was asked to
+   * boot with (each an attach operation with the create request's id: journal, trace, rollback),
+   * and mark it ACTIVE. A volume that does not attach puts the server in ERROR with Nova's fault;
+   * the volumes attached before it stay mapped until the server is deleted.
+   *
+   * The volumes are plugged into the started domain, in boot order, before the server is ACTIVE
+   * — not yet into its definition before the first start (that needs the hypervisor port's
+   * define and start apart; README, "Where Hitch differs from Nova on purpose").
+   */
+  spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void> {
+    return this.#track(
+      (async () => {
+        try {
+          await this.#locks.with([`nova-${server.id}`], () => this.#opts.flow.hypervisor.defineAndStart(spec));
+          await this.#attachBootVolumes(server, meta ?? { requestId: `req-${server.id}`, projectId: server.project_id, userId: server.user_id });
+          await this.repo.setServerStatus(server.id, 'ACTIVE');
+        } catch (e) {
+          const err = toHitchError(e);
+          await this.repo.setServerStatus(server.id, 'ERROR');
+          await this.repo.setServerFault(server.id, { code: 500, message: `Build of instance ${server.id} aborted: ${err.message}` });
+          throw e;
+        }
+      })(),
+    );
+  }
+
+  async #attachBootVolumes(server: ServerRow, meta: RequestMeta): Promise<void> {
+    const devices = server.block_devices ? (JSON.parse(server.block_devices) as BootDevice[]) : [];
+    const ordered = [...devices].sort((a, b) => (a.bootIndex ?? 1e9) - (b.bootIndex ?? 1e9));
+    for (const d of ordered) {
+      if (d.sourceType !== 'volume' || d.uuid === null) {
+        // Hitch's block storage makes no volume from an image or a snapshot, and compute does
+        // not create blank ones yet: Nova's build fails the same way when Cinder cannot.
+        throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `source_type ${d.sourceType}` }, {
+          message: `Block Device Mapping is Invalid: this cloud cannot create a volume from source_type ${d.sourceType}; boot from an existing volume (source_type volume).`,
+        });
       }
-    }));
+      const volumeId = d.uuid.toLowerCase();
+      const h = await this.attach(server, volumeId, null, meta, { bootDevice: d.deviceName });
+      await this.repo.updateBdm(h.bdm.id, {
+        boot_index: d.bootIndex,
+        delete_on_termination: d.deleteOnTermination ? 1 : 0,
+        source_type: d.sourceType,
+        ...(d.tag !== null ? { tag: d.tag } : {}),
+      });
+      await h.done;
+      const op = await this.repo.getOperation(h.operationId);
+      if (op?.state !== 'done') {
+        throw new HitchError('HITCH_INVALID_VOLUME', { reason: op?.error_message ?? 'attach failed' }, {
+          message: `volume ${volumeId} did not attach as ${d.deviceName}: ${op?.error_message ?? 'the attach failed'}`,
+        });
+      }
+    }
   }
 
   /** Destroy the server's domain; its volumes must have been detached first. */
@@ -276,12 +320,12 @@ export class ComputeManager {
    * Attach: reserve now (the API answers with the device once this returns), run steps 2–9 in
    * the background. `done` settles when the attach has completed or been rolled back.
    */
-  async attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta): Promise<OperationHandle> {
+  async attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta, opts: { readonly bootDevice?: string } = {}): Promise<OperationHandle> {
     const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta, 'reserve');
     const root = trace.root();
     let bdm: BdmRow;
     try {
-      bdm = await this.#locks.with([`nova-${server.id}`], () => reserveAttach(ctx, server, volumeId, device, root));
+      bdm = await this.#locks.with([`nova-${server.id}`], () => reserveAttach(ctx, server, volumeId, device, root, opts));
     } catch (e) {
       await this.#finish(opId, 'attach', trace, e);
       throw e;

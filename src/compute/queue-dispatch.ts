@@ -132,9 +132,9 @@ export class QueueDispatch implements ComputeDispatch {
     }
   }
 
-  async spawn(server: ServerRow, spec: DomainSpec): Promise<void> {
+  async spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void> {
     await this.#requireLive(server.host);
-    await this.#q.enqueue(server.host, 'spawn', { serverId: server.id, spec });
+    await this.#q.enqueue(server.host, 'spawn', { serverId: server.id, spec, ...(meta ? { meta } : {}) });
   }
 
   async destroy(server: ServerRow): Promise<void> {

@@ -279,7 +279,7 @@ export class ComputeRepository {
     return this.#db.selectFrom('bdms').selectAll().where('volume_id', '=', volumeId).execute();
   }
 
-  async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id'>>): Promise<void> {
+  async updateBdm(id: string, patch: Partial<Pick<BdmRow, 'status' | 'connection_info' | 'device_info' | 'attachment_id' | 'delete_on_termination' | 'boot_index' | 'source_type' | 'tag'>>): Promise<void> {
     const columns = Object.keys(patch).filter((k) => patch[k as keyof typeof patch] !== undefined).sort();
     if (columns.length === 0) return;
     const values = columns.map((c) => patch[c as keyof typeof patch]);

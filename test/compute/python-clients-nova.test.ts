@@ -115,6 +115,38 @@ d('real OpenStack clients: flavors, hosts, quotas and server create', () => {
     expect(JSON.stringify(shown.events)).toContain('Success');
   }, SLOW);
 
+  it('server delete removes a volume attached with --enable-delete-on-termination, and keeps the others', async () => {
+    const s = await json(demo, ['server', 'create', '--image', 'hitch-tiny', '--flavor', 'm1.tiny', '--wait', 'short-lived']);
+    expect(s.status).toBe('ACTIVE');
+    const doomed = await json(demo, ['volume', 'create', '--size', '1', 'dot-doomed']);
+    const kept = await json(demo, ['volume', 'create', '--size', '1', 'dot-kept']);
+    await t.cloud.settle();
+    const add = await demo.run('openstack', ['--os-compute-api-version', '2.79', 'server', 'add', 'volume', '--enable-delete-on-termination', 'short-lived', doomed.id]);
+    expect(add.code, add.stderr).toBe(0);
+    await t.cloud.settle();
+    const add2 = await demo.run('openstack', ['server', 'add', 'volume', 'short-lived', kept.id]);
+    expect(add2.code, add2.stderr).toBe(0);
+    await t.cloud.settle();
+    const del = await demo.run('openstack', ['server', 'delete', '--wait', 'short-lived']);
+    expect(del.code, del.stderr).toBe(0);
+    await t.cloud.settle();
+    const gone = await demo.run('openstack', ['volume', 'show', doomed.id]);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('No volume with a name or ID');
+    expect((await json(demo, ['volume', 'show', kept.id])).status).toBe('available');
+  }, SLOW);
+
+  it('server create --volume V --flavor m1.tiny bfv --wait reaches ACTIVE with V attached as its root disk', async () => {
+    const v = await json(demo, ['volume', 'create', '--size', '1', 'boot-volume']);
+    await t.cloud.settle();
+    const s = await json(demo, ['server', 'create', '--volume', v.id, '--flavor', 'm1.tiny', '--wait', 'bfv']);
+    expect(s.status).toBe('ACTIVE');
+    const vols = await json(demo, ['server', 'volume', 'list', 'bfv']);
+    expect(vols.map((x: { Device: string; 'Volume ID': string }) => [x.Device, x['Volume ID']])).toEqual([['/dev/vda', v.id]]);
+    const shown = await json(demo, ['volume', 'show', v.id]);
+    expect(shown.status).toBe('in-use');
+  }, SLOW);
+
   it('server create with an admin password succeeds, and admins see the host in server show', async () => {
     const s = await json(demo, ['server', 'create', '--image', 'hitch-tiny', '--flavor', 'm1.tiny', '--password', 'Hitch-Pass-1', '--property', 'role=web', '--wait', 'with-pass']);
     expect(s.status).toBe('ACTIVE');

@@ -160,7 +160,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const ctx = await auth(req);
     validate(serverCreateSchema(v), req.body);
     const { input, adminPass, returnReservationId } = createInput(req.body as CreateBody, v);
-    const created = await compute.createServers(ctx, input);
+    const created = await compute.createServers(ctx, input, requestIdOf(req));
     if (returnReservationId) return reply.code(202).send({ reservation_id: created.reservationId });
     const s = created.servers[0] as ServerRow;
     reply.code(202).header('location', `${base(req)}/v2.1/servers/${s.id}`);
@@ -205,7 +205,14 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
   app.delete<{ Params: { id: string } }>('/v2.1/servers/:id', async (req, reply) => {
     mv(req, reply);
     const ctx = await auth(req);
-    await compute.deleteServer(ctx, uuidParam('Instance', req.params.id), requestIdOf(req));
+    const token = [req.headers['x-auth-token']].flat()[0] ?? '';
+    await compute.deleteServer(ctx, uuidParam('Instance', req.params.id), requestIdOf(req), {
+      // With the caller's token, as Nova deletes a delete_on_termination volume.
+      deleteVolume: async (volumeId) => {
+        const r = await opts.blockStorage.call('DELETE', `/v3/volumes/${volumeId}`, token);
+        if (r.status >= 300) throw new HitchError('HITCH_INVALID_VOLUME', { reason: `volume ${volumeId} was not deleted (${r.status})` });
+      },
+    });
     return reply.code(204).send();
   });
 
@@ -215,8 +222,15 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const ctx = await auth(req);
     const serverId = uuidParam('Instance', req.params.id);
     validate(attachSchema, req.body);
-    const body = (req.body as { volumeAttachment: { volumeId: string; device?: string | null } }).volumeAttachment;
-    const { bdm, operationId } = await compute.attachVolume(ctx, serverId, body.volumeId.toLowerCase(), body.device ?? null, requestIdOf(req), { multiattachAllowed: v.atLeast('2.60') });
+    const body = (req.body as { volumeAttachment: { volumeId: string; device?: string | null; delete_on_termination?: boolean } }).volumeAttachment;
+    // Nova's schema: `delete_on_termination` from 2.79.
+    if (body.delete_on_termination !== undefined && !v.atLeast('2.79')) {
+      throw bad('delete_on_termination', "Invalid input for field/attribute volumeAttachment. Value: delete_on_termination. Additional properties are not allowed ('delete_on_termination' was unexpected)");
+    }
+    const { bdm, operationId } = await compute.attachVolume(ctx, serverId, body.volumeId.toLowerCase(), body.device ?? null, requestIdOf(req), {
+      multiattachAllowed: v.atLeast('2.60'),
+      deleteOnTermination: body.delete_on_termination === true,
+    });
     reply.header('x-hitch-operation-id', operationId);
     return { volumeAttachment: attachmentView(bdm, v) };
   });
