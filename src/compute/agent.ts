@@ -50,6 +50,10 @@ class HostWorker {
   readonly running = new Set<Promise<void>>();
   #pumping = false;
   #again = false;
+  /** Work notices heard and not yet claimed for: each stands for one task queued for this host. */
+  #credit = 0;
+  /** Claim until none is left (start, the slow poll, a slot freed while tasks waited for one). */
+  #drain = false;
   constructor(
     readonly manager: ComputeManager,
     readonly claim: () => Promise<TaskRow | undefined>,
@@ -58,8 +62,14 @@ class HostWorker {
     readonly onError: (e: unknown) => void,
   ) {}
 
-  /** Claim this host's queued tasks until none is left or `max` run; a call while claiming claims again after. */
-  wake(): void {
+  /**
+   * A notice (`notice`: one task queued) or a reason to look (claim until none is left). A notice
+   * claims once: no statement is spent learning that the queue is empty. What a lost notice
+   * leaves queued, the slow poll finds.
+   */
+  wake(notice = false): void {
+    if (notice) this.#credit++;
+    else this.#drain = true;
     if (this.#pumping) {
       this.#again = true;
       return;
@@ -69,7 +79,8 @@ class HostWorker {
       try {
         do {
           this.#again = false;
-          while (this.running.size < this.max) {
+          while (this.running.size < this.max && (this.#drain || this.#credit > 0)) {
+            if (!this.#drain) this.#credit--;
             let t: TaskRow | undefined;
             try {
               t = await this.claim();
@@ -77,11 +88,16 @@ class HostWorker {
               this.onError(e);
               break;
             }
-            if (!t) break;
+            if (!t) {
+              this.#drain = false;
+              this.#credit = 0;
+              break;
+            }
             const p: Promise<void> = this.run(t).finally(() => {
+              const full = this.running.size >= this.max;
               this.running.delete(p);
-              // A slot came free: there may be more queued than fitted.
-              this.wake();
+              // A slot came free while tasks may have waited for one: look again.
+              if (full) this.wake();
             });
             this.running.add(p);
           }
@@ -148,7 +164,7 @@ export class ComputeAgent {
         url: this.#o.listenUrl,
         channels: [TASKS_CHANNEL],
         name: `hitch-listen agent ${this.id}`,
-        onNotify: (_channel, host) => this.#workers.get(host)?.wake(),
+        onNotify: (_channel, host) => this.#workers.get(host)?.wake(true),
         // Connected again after a gap: what was queued meanwhile sent its notice to nobody.
         onConnect: () => void this.#pollQueued(),
         ...(this.#o.onError ? { onError: this.#o.onError } : {}),

@@ -17,7 +17,7 @@ import { FALLBACK_POLL_MS, STALE_MS } from './agent.ts';
 import type { ComputeDispatch, RequestMeta } from './dispatch.ts';
 import type { OperationHandle } from './manager.ts';
 import { QueueListener } from './queue-listener.ts';
-import { TASK_STATES_CHANNEL, taskError, type TaskQueue, type TaskRow, type TaskState } from './queue.ts';
+import { TASK_STATES_CHANNEL, taskError, type TaskKind, type TaskQueue, type TaskRow, type TaskState } from './queue.ts';
 import type { BdmRow, ServerRow } from './repository.ts';
 
 export interface QueueDispatchOptions {
@@ -33,14 +33,29 @@ export interface QueueDispatchOptions {
   readonly onError?: (e: unknown) => void;
 }
 
+/** What a state notice said about a task: its state and result (null: not in the notice). */
+interface Heard {
+  readonly state: string;
+  readonly result: string | null;
+}
+
+/** What a waiter learns of its task: from a notice, or the row itself. */
+type Outcome = Pick<TaskRow, 'state' | 'result' | 'error_code' | 'error_message'>;
+
 export class QueueDispatch implements ComputeDispatch {
   readonly #q: TaskQueue;
   readonly #staleMs: number;
   readonly #acceptMs: number;
   readonly #doneMs: number;
   readonly #listener: QueueListener | null;
-  /** Task id → wake-ups of the requests waiting on it. */
-  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Task id → wake-ups of the requests waiting on it (true: a notice about it; false: read it). */
+  readonly #waiters = new Map<string, Set<(heard: boolean) => void>>();
+  /**
+   * Tasks this process queued and still waits on → the last state notice heard (null: none yet).
+   * A notice carries the state and the result, so a waiter told of the state it waits for
+   * returns without reading the row: waiting costs no statement when notices arrive.
+   */
+  readonly #tracked = new Map<string, Heard | null>();
 
   constructor(opts: QueueDispatchOptions) {
     this.#q = opts.queue;
@@ -52,10 +67,10 @@ export class QueueDispatch implements ComputeDispatch {
           url: opts.listenUrl,
           channels: [TASK_STATES_CHANNEL],
           name: `hitch-listen api ${process.pid}`,
-          onNotify: (_channel, payload) => this.#wake(payload.slice(0, payload.indexOf(' '))),
+          onNotify: (_channel, payload) => this.#heard(payload),
           // Back after a gap: every waiter reads its task again.
           onConnect: () => {
-            for (const id of [...this.#waiters.keys()]) this.#wake(id);
+            for (const id of [...this.#waiters.keys()]) this.#wake(id, false);
           },
           ...(opts.onError ? { onError: opts.onError } : {}),
         })
@@ -84,50 +99,91 @@ export class QueueDispatch implements ComputeDispatch {
     if (!(await this.#q.isLive(host, this.#staleMs))) throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host });
   }
 
-  #wake(id: string): void {
+  /** A state notice: `<id> <state> <result>`. */
+  #heard(payload: string): void {
+    const a = payload.indexOf(' ');
+    const id = a < 0 ? payload : payload.slice(0, a);
+    if (a >= 0 && this.#tracked.has(id)) {
+      const rest = payload.slice(a + 1);
+      const b = rest.indexOf(' ');
+      const state = b < 0 ? rest : rest.slice(0, b);
+      const result = b < 0 || b === rest.length - 1 ? null : rest.slice(b + 1);
+      this.#tracked.set(id, { state, result });
+    }
+    this.#wake(id, true);
+  }
+
+  #wake(id: string, heard: boolean): void {
     const ws = this.#waiters.get(id);
     if (!ws) return;
     this.#waiters.delete(id);
-    for (const w of ws) w();
+    for (const w of ws) w(heard);
   }
 
-  /** Resolves when task `id` is said to have changed, or after `ms`. */
-  #changed(id: string, ms: number): { promise: Promise<void>; cancel(): void } {
-    let done!: () => void;
-    const promise = new Promise<void>((r) => (done = r));
-    const timer = setTimeout(() => finish(), ms);
-    const finish = (): void => {
+  /** Resolves when task `id` is said to have changed (true), after `ms` or a reconnect (false: read it). */
+  #changed(id: string, ms: number): { promise: Promise<boolean>; cancel(): void } {
+    let done!: (heard: boolean) => void;
+    const promise = new Promise<boolean>((r) => (done = r));
+    const timer = setTimeout(() => finish(false), ms);
+    const finish = (heard: boolean): void => {
       clearTimeout(timer);
       this.#waiters.get(id)?.delete(finish);
       if (this.#waiters.get(id)?.size === 0) this.#waiters.delete(id);
-      done();
+      done(heard);
     };
-    const set = this.#waiters.get(id) ?? new Set<() => void>();
+    const set = this.#waiters.get(id) ?? new Set<(heard: boolean) => void>();
     set.add(finish);
     this.#waiters.set(id, set);
-    return { promise, cancel: finish };
+    return { promise, cancel: () => finish(false) };
   }
 
-  /** Wait until the task reaches one of `states` (or fails), at most `deadlineMs`. */
-  async #await(id: string, states: readonly TaskState[], deadlineMs: number): Promise<TaskRow> {
+  /**
+   * Queue a task, tracked from before it exists when there is a listener: its notices are
+   * heard from the first.
+   */
+  async #enqueue(host: string, kind: TaskKind, payload: unknown): Promise<string> {
+    const id = crypto.randomUUID();
+    if (this.#listener) this.#tracked.set(id, null);
+    try {
+      return await this.#q.enqueue(host, kind, payload, Date.now(), id);
+    } catch (e) {
+      this.#tracked.delete(id);
+      throw e;
+    }
+  }
+
+  /**
+   * Wait until the task reaches one of `states` (or fails), at most `deadlineMs`. A tracked task
+   * is read only when no notice told what is needed: after the slow fallback pause, after the
+   * listening connection came back, or when it failed (the error is in the row).
+   */
+  async #await(id: string, host: string, states: readonly TaskState[], deadlineMs: number): Promise<Outcome> {
     const until = Date.now() + deadlineMs;
     let poll = 10;
+    let read = !this.#listener || !this.#tracked.has(id);
     for (;;) {
       // Listen before reading: a change between the read and the wait still wakes us.
       const pause = this.#listener ? FALLBACK_POLL_MS : poll;
       const next = this.#changed(id, Math.max(1, Math.min(pause, until - Date.now())));
-      const t = await this.#q.get(id);
-      if (t && (states.includes(t.state as TaskState) || t.state === 'failed')) {
+      const h = this.#tracked.get(id);
+      if (h && h.result !== null && states.includes(h.state as TaskState)) {
         next.cancel();
-        return t;
+        return { state: h.state, result: h.result, error_code: null, error_message: null };
+      }
+      if (read || h?.state === 'failed' || (h && h.result === null && states.includes(h.state as TaskState))) {
+        const t = await this.#q.get(id);
+        if (t && (states.includes(t.state as TaskState) || t.state === 'failed')) {
+          next.cancel();
+          return t;
+        }
       }
       if (Date.now() > until) {
         next.cancel();
-        throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host: t?.host ?? '?' }, {
-          message: `Compute host ${t?.host ?? '?'} did not take the request within ${Math.round(deadlineMs / 1000)} s`,
+        throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host }, {
+          message: `Compute host ${host} did not take the request within ${Math.round(deadlineMs / 1000)} s`,
         });
       }
-      await next.promise;
+      read = !(await next.promise);
       poll = Math.min(poll * 2, 250);
     }
   }
@@ -138,18 +194,39 @@ export class QueueDispatch implements ComputeDispatch {
   }
 
   async destroy(server: ServerRow): Promise<void> {
-    const id = await this.#q.enqueue(server.host, 'destroy', { serverId: server.id });
-    const t = await this.#await(id, ['done'], this.#doneMs);
-    if (t.state === 'failed') throw taskError(t);
+    const id = await this.#enqueue(server.host, 'destroy', { serverId: server.id });
+    try {
+      const t = await this.#await(id, server.host, ['done'], this.#doneMs);
+      if (t.state === 'failed') throw taskError(t);
+    } finally {
+      this.#tracked.delete(id);
+    }
   }
 
   async #operation(server: ServerRow, kind: 'attach' | 'detach', payload: unknown): Promise<OperationHandle> {
     await this.#requireLive(server.host);
-    const id = await this.#q.enqueue(server.host, kind, payload);
-    const t = await this.#await(id, ['reserved', 'done'], this.#acceptMs);
-    if (t.state === 'failed') throw taskError(t);
+    const id = await this.#enqueue(server.host, kind, payload);
+    let t: Outcome;
+    try {
+      t = await this.#await(id, server.host, ['reserved', 'done'], this.#acceptMs);
+    } catch (e) {
+      this.#tracked.delete(id);
+      throw e;
+    }
+    if (t.state === 'failed') {
+      this.#tracked.delete(id);
+      throw taskError(t);
+    }
     const r = JSON.parse(t.result ?? '{}') as { operationId: string; bdm: BdmRow };
-    const done = t.state === 'done' ? Promise.resolve() : this.#await(id, ['done'], this.#doneMs).then(() => undefined, () => undefined);
+    const done =
+      t.state === 'done'
+        ? Promise.resolve()
+        : this.#await(id, server.host, ['done'], this.#doneMs).then(
+            () => undefined,
+            () => undefined,
+          );
+    void done.finally(() => this.#tracked.delete(id));
+    if (t.state === 'done') this.#tracked.delete(id);
     return { operationId: r.operationId, bdm: r.bdm, done };
   }
 

@@ -27,10 +27,17 @@ export type TaskRow = ComputeTaskTable;
 
 /** NOTIFY channel: work was queued; the payload is the host. */
 export const TASKS_CHANNEL = 'hitch_tasks';
-/** NOTIFY channel: a task changed state; the payload is `<task id> <state>`. */
+/**
+ * NOTIFY channel: a task changed state; the payload is `<task id> <state> <result>`, the result
+ * (JSON) left out (empty) when it would not fit in a notification: a waiter that heard it needs
+ * not read the row.
+ */
 export const TASK_STATES_CHANNEL = 'hitch_task_states';
 
 const num = (v: unknown): number => Number(v);
+
+/** A task's result as a state notice carries it: whole, or empty when it would not fit (8000 bytes a notice). */
+const inNotice = (result: string | null): string => (result !== null && Buffer.byteLength(result) <= 7000 ? result : '');
 
 export class TaskQueue {
   readonly #db: Kysely<ComputeTables>;
@@ -41,8 +48,8 @@ export class TaskQueue {
     this.#postgres = dialect === 'postgres';
   }
 
-  async enqueue(host: string, kind: TaskKind, payload: unknown, now = Date.now()): Promise<string> {
-    const id = crypto.randomUUID();
+  /** Queue a task for `host`; `id` may be chosen by the caller (to wait on it before it exists). */
+  async enqueue(host: string, kind: TaskKind, payload: unknown, now = Date.now(), id: string = crypto.randomUUID()): Promise<string> {
     const row = { id, host, kind, payload: JSON.stringify(payload), state: 'queued', result: null, error_code: null, error_message: null, claimed_by: null, created_ms: now, updated_ms: now };
     if (this.#postgres) {
       // One statement: the row and the agent's wake-up, delivered together at commit.
@@ -96,7 +103,7 @@ export class TaskQueue {
       // The change and its notice to whoever waits on it, in one statement.
       await sql`WITH t AS (UPDATE compute_tasks SET state = ${set.state}, result = ${set.result}, error_code = ${set.error_code},
                   error_message = ${set.error_message}, updated_ms = ${now} WHERE id = ${id} RETURNING id, state)
-                SELECT pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state) FROM t`.execute(this.#db);
+                SELECT pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state || ' ' || ${inNotice(set.result)}::text) FROM t`.execute(this.#db);
       return;
     }
     await this.#db.updateTable('compute_tasks').set(set).where('id', '=', id).execute();
@@ -180,7 +187,7 @@ export class TaskQueue {
 }
 
 /** Rebuild the error an agent recorded, with its catalog status. */
-export function taskError(t: TaskRow): HitchError {
+export function taskError(t: Pick<TaskRow, 'error_code' | 'error_message'>): HitchError {
   const code = (t.error_code && t.error_code in ERROR_CATALOG ? t.error_code : 'HITCH_INTERNAL') as ErrorCode;
   return new HitchError(code, {}, { message: t.error_message ?? 'the compute host failed the request' });
 }
