@@ -204,4 +204,51 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     for (const v of vols) await until(`volume ${v} available`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'available' ? true : undefined));
     // A bound on a hang (every wait inside is bounded too), not a timing.
   }, 900_000);
+
+  it('a multiattach volume on three servers on two hosts: one connection per host, kept until the host\'s last detach (agents)', async () => {
+    const r = await fetch(`${config.publicUrl}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: ADMIN_PASSWORD } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
+    });
+    const admin = r.headers.get('x-subject-token') as string;
+    const mv = (v: string) => ({ 'x-auth-token': admin, 'content-type': 'application/json', 'openstack-api-version': `compute ${v}` });
+    const post = async (path: string, body: unknown, v = '2.74') => {
+      const res = await fetch(`${config.publicUrl}${path}`, { method: 'POST', headers: mv(v), body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { server?: { id: string } } };
+    };
+    const vol = (await call('POST', '/volume/v3/volumes', admin, { volume: { size: 1, name: 'shared-agents', volume_type: 'multiattach' } })).body.volume.id as string;
+    const place: Record<'a' | 'b' | 'c', string> = { a: 'compute-1', b: 'compute-1', c: 'compute-2' };
+    const ids: Record<string, string> = {};
+    for (const [name, host] of Object.entries(place)) ids[name] = (await post('/compute/v2.1/servers', { server: { name: `ma-${name}`, imageRef: TINY_IMAGE_ID, flavorRef: '1', networks: 'none', host } })).body.server?.id as string;
+    for (const id of Object.values(ids)) await until(`server ${id} ACTIVE`, async () => ((await call('GET', `/compute/v2.1/servers/${id}`, admin)).body.server.status === 'ACTIVE' ? true : undefined));
+    const attachments = async () => ((await call('GET', `/volume/v3/volumes/${vol}`, admin)).body.volume.attachments as Array<{ server_id: string }>).map((a) => a.server_id).sort();
+    for (const id of Object.values(ids)) {
+      expect((await post(`/compute/v2.1/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } }, '2.60')).status).toBe(200);
+      await until(`attached to ${id}`, async () => ((await attachments()).includes(id) ? true : undefined));
+    }
+    const footprint = (host: string) => {
+      const h = plane.sim!.inspectHost(host);
+      const disks = h.disks.filter((d) => d.target.endsWith(vol));
+      const wwns = new Set(disks.map((d) => d.wwn));
+      return { sessions: h.sessions.filter((x) => x.target.endsWith(vol)).length, disks: disks.length, maps: h.maps.filter((m) => wwns.has(m.wwn)).length };
+    };
+    const exported = () => plane.sim!.arrays().flatMap((a) => a.exports()).filter((e) => e.target.endsWith(vol)).flatMap((e) => e.acls.map((a) => a.initiator));
+    const initiator = (host: string) => plane.sim!.host(host).config.initiator;
+    expect(footprint('compute-1')).toEqual({ sessions: 2, disks: 2, maps: 1 });
+    expect(footprint('compute-2')).toEqual({ sessions: 2, disks: 2, maps: 1 });
+    const left = new Set(['a', 'b', 'c'] as const);
+    for (const name of ['a', 'c', 'b'] as const) {
+      expect((await call('DELETE', `/compute/v2.1/servers/${ids[name]}/os-volume_attachments/${vol}`, admin)).status).toBe(202);
+      await until(`detached from ${name}`, async () => ((await attachments()).includes(ids[name]!) ? undefined : true));
+      for (const a of agents.values()) await a.services.settle();
+      left.delete(name);
+      for (const host of ['compute-1', 'compute-2']) {
+        const inUse = [...left].some((x) => place[x] === host);
+        expect(footprint(host), `${host} after detaching ${name}`).toEqual(inUse ? { sessions: 2, disks: 2, maps: 1 } : { sessions: 0, disks: 0, maps: 0 });
+        expect(exported().includes(initiator(host)), `export to ${host} after detaching ${name}`).toBe(inUse);
+      }
+    }
+    // A bound on a hang (every wait inside is bounded too), not a timing.
+  }, 900_000);
 });
