@@ -424,7 +424,7 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
   try {
     const admin = new pg.Client({ connectionString: pgc.url });
     await admin.connect();
-    const version = (await admin.query<{ v: string }>('show server_version')).rows[0]!.v;
+    const version = (await admin.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v;
     await admin.end();
     const scenario = manyHostsScenario(dir, hosts);
     // All-in-one and one agent twice each, in turn with the others: a slow stretch of the machine moves one run, not a mode.
