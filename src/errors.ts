@@ -265,6 +265,12 @@ export const ERROR_CATALOG = {
     message: '{service} is unavailable: {detail}',
     hint: 'Check that it runs and answers ({next}).',
   },
+  HITCH_DATABASE_BUSY: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'The database is locked by another process; gave up after {waitedMs} ms',
+    hint: 'Retry in a moment; if it lasts, find what holds the SQLite database open in a write transaction (a backup, a sqlite3 shell) and end it.',
+  },
   HITCH_DATABASE_UNREACHABLE: {
     status: 503,
     fault: 'serviceUnavailable',

@@ -14,6 +14,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
+import { busyRetryDialect, SQLITE_BUSY_TIMEOUT_MS } from './busy.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
 import { postgresStartError } from './postgres-setup.ts';
@@ -35,6 +36,8 @@ export interface HitchDb {
 export interface OpenDatabaseOptions {
   /** PostgreSQL pool size; the default suits one API process. */
   readonly poolSize?: number;
+  /** SQLite: how long a statement waits for a lock another process holds before HITCH_DATABASE_BUSY (503); default 5 s. */
+  readonly busyWaitMs?: number;
   /** Skip migrations (a tool that only reads). Default false. */
   readonly skipMigrations?: boolean;
 }
@@ -59,9 +62,10 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     // stays consistent, the journal may be behind what happened just before the machine died
     // (which took the host's sessions and guests with it). FULL would fsync every statement.
     handle.pragma('synchronous = NORMAL');
-    handle.pragma('busy_timeout = 5000');
+    // Short: a lock held by another process is waited for asynchronously (busy.ts), not here.
+    handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     handle.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: countingDialect(new SqliteDialect({ database: statementCache(handle) }), stats) });
+    db = new Kysely<Database>({ dialect: countingDialect(busyRetryDialect(new SqliteDialect({ database: statementCache(handle) }), { maxWaitMs: opts.busyWaitMs ?? 5000 }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const max = opts.poolSize ?? 10;

@@ -1,0 +1,109 @@
+/**
+ * SQLite locked by another process — a backup, an operator's `sqlite3` with `BEGIN EXCLUSIVE`,
+ * a second Hitch on the same file. better-sqlite3 waits for the lock synchronously, inside
+ * SQLite's busy timeout, and the whole process waits with it: every request, `/healthz` too. So
+ * the busy timeout is short (`SQLITE_BUSY_TIMEOUT_MS`), and a statement that still finds the
+ * database locked is tried again asynchronously, with back-off, while the event loop serves
+ * everything else; after `maxWaitMs` it gives up with HITCH_DATABASE_BUSY: 503 with
+ * `Retry-After`, in the service's own error body — never a 500.
+ *
+ * Trying the one statement again is safe: SQLITE_BUSY means it did not run. A transaction whose
+ * statement gives up is rolled back by Kysely as for any other error.
+ */
+import type { DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely';
+import { HitchError } from '../errors.ts';
+
+/** How long one attempt may block the event loop inside SQLite. */
+export const SQLITE_BUSY_TIMEOUT_MS = 20;
+
+export interface BusyRetryOptions {
+  /** How long a statement may wait for the lock in all (default 5 s). */
+  readonly maxWaitMs: number;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+async function withRetry<T>(o: Required<BusyRetryOptions>, run: () => Promise<T>): Promise<T> {
+  const start = o.now();
+  for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      const left = o.maxWaitMs - (o.now() - start);
+      if (left <= 0) throw new HitchError('HITCH_DATABASE_BUSY', { waitedMs: o.now() - start, retryAfter: 1 }, { cause: e });
+      await o.sleep(Math.min(delay, left));
+    }
+  }
+}
+
+class BusyRetryConnection implements DatabaseConnection {
+  constructor(
+    readonly inner: DatabaseConnection,
+    readonly o: Required<BusyRetryOptions>,
+  ) {}
+  executeQuery<R>(q: Parameters<DatabaseConnection['executeQuery']>[0]): Promise<QueryResult<R>> {
+    return withRetry(this.o, () => this.inner.executeQuery<R>(q));
+  }
+  streamQuery: DatabaseConnection['streamQuery'] = (q, chunkSize) => this.inner.streamQuery(q, chunkSize);
+}
+
+class BusyRetryDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #o: Required<BusyRetryOptions>;
+  readonly #wrapped = new WeakMap<DatabaseConnection, BusyRetryConnection>();
+  constructor(inner: Driver, o: Required<BusyRetryOptions>) {
+    this.#inner = inner;
+    this.#o = o;
+  }
+  #unwrap(c: DatabaseConnection): DatabaseConnection {
+    return c instanceof BusyRetryConnection ? c.inner : c;
+  }
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const c = await this.#inner.acquireConnection();
+    let w = this.#wrapped.get(c);
+    if (!w) this.#wrapped.set(c, (w = new BusyRetryConnection(c, this.#o)));
+    return w;
+  }
+  // BEGIN (deferred) takes no lock; COMMIT can meet one (a checkpoint): it is tried again too.
+  beginTransaction: Driver['beginTransaction'] = (c, s) => this.#inner.beginTransaction(this.#unwrap(c), s);
+  commitTransaction: Driver['commitTransaction'] = (c) => withRetry(this.#o, () => this.#inner.commitTransaction(this.#unwrap(c)));
+  rollbackTransaction: Driver['rollbackTransaction'] = (c) => this.#inner.rollbackTransaction(this.#unwrap(c));
+  savepoint: NonNullable<Driver['savepoint']> = (c, n, q) => {
+    if (!this.#inner.savepoint) throw new Error('savepoints are not supported by this dialect');
+    return this.#inner.savepoint(this.#unwrap(c), n, q);
+  };
+  rollbackToSavepoint: NonNullable<Driver['rollbackToSavepoint']> = (c, n, q) => {
+    if (!this.#inner.rollbackToSavepoint) throw new Error('savepoints are not supported by this dialect');
+    return this.#inner.rollbackToSavepoint(this.#unwrap(c), n, q);
+  };
+  releaseSavepoint: NonNullable<Driver['releaseSavepoint']> = (c, n, q) => {
+    if (!this.#inner.releaseSavepoint) throw new Error('savepoints are not supported by this dialect');
+    return this.#inner.releaseSavepoint(this.#unwrap(c), n, q);
+  };
+  releaseConnection(c: DatabaseConnection): Promise<void> {
+    return this.#inner.releaseConnection(this.#unwrap(c));
+  }
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
+}
+
+/** `dialect` (SQLite's) with each statement tried again while the database is locked elsewhere. */
+export function busyRetryDialect(dialect: Dialect, opts: BusyRetryOptions): Dialect {
+  const o: Required<BusyRetryOptions> = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => new BusyRetryDriver(dialect.createDriver(), o),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+  };
+}
