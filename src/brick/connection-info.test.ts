@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Host } from '../host/host.ts';
+import type { Host } from '../ports/host.ts';
 import { isHitchError } from '../errors.ts';
 import { Trace } from '../trace/span.ts';
 import { parseIscsiConnectionInfo } from './connection-info.ts';

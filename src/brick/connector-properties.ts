@@ -4,7 +4,7 @@
  * `{"platform": "x86_64", "host": "newton", "do_local_attach": false, "ip": "172.16.1.11",
  *   "os_type": "linux", "multipath": true, "initiator": "iqn.1993-08.org.debian:01:7cc8838d1c0"}`.
  */
-import type { Host } from '../host/host.ts';
+import type { Host } from '../ports/host.ts';
 import { readFilesOf } from '../host/read-files.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';

@@ -10,7 +10,7 @@
  * ```
  * One `Brick` per host: it owns the per-target locks and the record of which LUNs are in use.
  */
-import type { Host } from '../host/host.ts';
+import type { Host } from '../ports/host.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
 import { getConnectorProperties, type ConnectorProperties } from './connector-properties.ts';

@@ -29,7 +29,7 @@
  * `attaching` and the disk in the guest — a state that needs an operator, named in the error.
  */
 import { HitchError, toHitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 import { buildDiskXml, type DiskSource } from '../virt/disk-xml.ts';
 import type { HypervisorDriver } from '../virt/driver.ts';

@@ -15,7 +15,7 @@
  * the background (`drain()` waits for it); a pass with nothing to do runs no command.
  */
 import { HitchError, ref, toHitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
 import { Trace, type Span } from '../trace/span.ts';
 import type { DomainSpec } from '../virt/domain-xml.ts';

@@ -20,7 +20,7 @@
  * attached, volume in-use) — the disk in the guest decides which way the operation ends.
  */
 import { toHitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import { Trace, type Span } from '../trace/span.ts';
 import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
 import type { ConnectionInfo } from './ports.ts';

@@ -8,7 +8,7 @@
  * host device disconnected, its export removed or its mapping dropped underneath it.
  */
 import { HitchError, toHitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 
 /** Attempts per undo, and the pause before each retry: a transient refusal should not strand a volume. */

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
-import type { Host } from './host.ts';
+import type { Host } from '../ports/host.ts';
 
 export interface HostConformanceContext {
   readonly host: Host;

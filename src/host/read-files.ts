@@ -3,7 +3,7 @@
  * round trip to a remote host), else one `readFile` per path with "no such file" as null.
  */
 import { isHitchError } from '../errors.ts';
-import type { Host } from './host.ts';
+import type { Host } from '../ports/host.ts';
 
 export async function readFilesOf(host: Host, paths: readonly string[]): Promise<Array<string | null>> {
   if (host.readFiles) return host.readFiles(paths);

@@ -3,7 +3,7 @@
  * test can pin the exact command sequence an initiator workflow issues, as os-brick's own
  * tests do, and compare it with `../shared/fixtures/host/os-brick-*-trace.jsonl`.
  */
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from './host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 import { readFilesOf } from './read-files.ts';
 import { maskArgs, maskText } from './mask.ts';
 

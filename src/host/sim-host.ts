@@ -25,7 +25,7 @@ import {
   type HostListener,
   type WaitForPathOptions,
   type WriteFileAtomicOptions,
-} from './host.ts';
+} from '../ports/host.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
 export interface SimHostOptions {

@@ -2,7 +2,7 @@ import { readFilesOf } from './read-files.ts';
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from './host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 
 /**
  * A Host adapter for tools that read their input from a file named `/dev/stdin`.

@@ -26,7 +26,7 @@ import { migrateCompute } from '../compute/schema.ts';
 import { inProcessAttachments, inProcessLegacy } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
 import { HitchError } from '../errors.ts';
-import type { Clock, Host } from '../host/host.ts';
+import type { Clock, Host } from '../ports/host.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
 import type { Simulation } from '../sim/simulation.ts';

@@ -12,7 +12,7 @@
  * query) takes a `hold()` token for the duration, so virtual time cannot jump while it waits.
  */
 import { HitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 
 interface Timer {
   readonly at: number;

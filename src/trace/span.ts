@@ -6,7 +6,7 @@
  * Times come from the Host's clock, so on the simulator they are virtual and the same scenario
  * and seed give the same trace, byte for byte.
  */
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 
 export type SpanOutcome = 'ok' | 'error' | 'cancelled' | 'running';
 export type SpanAttrValue = string | number | boolean | null;

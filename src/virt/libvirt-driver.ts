@@ -17,7 +17,7 @@
  * is removed only after the guest released the disk, so a timeout leaves it attached in both.
  */
 import { HitchError } from '../errors.ts';
-import type { Host } from '../host/host.ts';
+import type { Host } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 import { checkDiskForAttach, diskSourceLabel } from './disk-xml.ts';
 import { buildDomainXml, checkDomainSpec, parseDomblklist, type DomainSpec } from './domain-xml.ts';

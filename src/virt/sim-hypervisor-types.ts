@@ -2,7 +2,7 @@
  * The simulated hypervisor's knobs and views: per-call latency, guest behaviour, fault
  * injection, and the read-only views that invariant checks read.
  */
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import type { DiskInfo, DomainState } from './driver.ts';
 
 export type SimHypervisorOp =

@@ -12,7 +12,7 @@
  * acknowledged completes lazily the next time anything looks at the domain.
  */
 import { HitchError } from '../errors.ts';
-import type { Clock } from '../host/host.ts';
+import type { Clock } from '../ports/host.ts';
 import { checkDiskForAttach, diskSourceLabel, type ParsedDisk } from './disk-xml.ts';
 import { checkDomainSpec, type DomainSpec } from './domain-xml.ts';
 import type {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS, type ExecRecord } from '../../src/host/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS, type ExecRecord } from '../../src/ports/host.ts';
 import { LinuxHost } from '../../src/host/linux-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import type { BackendVolume } from '../../src/volume/backend.ts';

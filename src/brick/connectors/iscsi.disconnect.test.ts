@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExecOptions, ExecResult, Host } from '../../host/host.ts';
+import type { ExecOptions, ExecResult, Host } from '../../ports/host.ts';
 import { isHitchError } from '../../errors.ts';
 import { Trace } from '../../trace/span.ts';
 import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';

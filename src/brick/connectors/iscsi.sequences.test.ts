@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../../errors.ts';
-import type { Host } from '../../host/host.ts';
+import type { Host } from '../../ports/host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { Trace } from '../../trace/span.ts';
 import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';

@@ -7,7 +7,7 @@
  * path's disk — while slower portals go on in the background: they join the map when they log
  * in, or clean up their node record when they fail. Locks are per target.
  */
-import type { Host } from '../../host/host.ts';
+import type { Host } from '../../ports/host.ts';
 import { HitchError, isHitchError, toHitchError } from '../../errors.ts';
 import type { Span } from '../../trace/span.ts';
 import { parseIscsiConnectionInfo, type IscsiConnectionInfo } from '../connection-info.ts';

@@ -12,7 +12,7 @@
  * The probe carries no CHAP secret (it would sit in argv); a discovery that fails on
  * authentication still proves the portal is reachable.
  */
-import type { Host } from '../../host/host.ts';
+import type { Host } from '../../ports/host.ts';
 import { HitchError } from '../../errors.ts';
 import type { Span } from '../../trace/span.ts';
 import { isValidated, parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';

@@ -11,7 +11,7 @@
  * simulator (`src/sim/`); the scenario tests use SimHost where it is available.
  */
 import { HitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../host/host.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../ports/host.ts';
 import { VirtualClock } from '../../sim/clock.ts';
 
 export interface FakeLun {

@@ -4,7 +4,7 @@
  * pins which calls were made. Scenario tests use the simulator's SimHost instead.
  */
 import { HitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../../host/host.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../../ports/host.ts';
 
 export type Script = (cmd: string, args: readonly string[], opts?: ExecOptions) => ExecResult | undefined;
 

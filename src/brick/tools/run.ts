@@ -2,7 +2,7 @@
  * The one way brick runs a command: through the Host port, inside a span, with a timeout, the
  * exit codes the tool's wrapper accepts, and secrets masked in the span, the log and the error.
  */
-import type { ExecResult, Host } from '../../host/host.ts';
+import type { ExecResult, Host } from '../../ports/host.ts';
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { Span } from '../../trace/span.ts';
 import { maskSecrets, type BrickLogger } from '../log.ts';

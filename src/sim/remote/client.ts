@@ -29,7 +29,7 @@ import {
   type HostListener,
   type WaitForPathOptions,
   type WriteFileAtomicOptions,
-} from '../../host/host.ts';
+} from '../../ports/host.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../virt/driver.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';

@@ -11,7 +11,7 @@
  * out of order (a `host.waitForPath` long-poll does not hold up an `host.exec`).
  */
 import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
-import type { ExecRecord } from '../../host/host.ts';
+import type { ExecRecord } from '../../ports/host.ts';
 import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../virt/driver.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
 import type { AllowOptions } from '../array.ts';

@@ -21,7 +21,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
-import type { ExecRecord } from '../../host/host.ts';
+import type { ExecRecord } from '../../ports/host.ts';
 import { SimHost } from '../../host/sim-host.ts';
 import { SimHypervisor } from '../../virt/sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';

@@ -4,7 +4,7 @@
  * `setImmediate` turn), time jumps to the earliest timer and fires it. No real waiting.
  */
 import { HitchError } from '../../errors.ts';
-import type { Clock } from '../../host/host.ts';
+import type { Clock } from '../../ports/host.ts';
 
 interface Timer {
   readonly at: number;

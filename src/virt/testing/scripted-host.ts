@@ -3,7 +3,7 @@
  * arguments and the answer (stdout, stderr, exit code, virtual duration); any other call fails
  * the test. Inputs and masked secrets are recorded for the assertions.
  */
-import type { Clock, ExecOptions, ExecResult, Host, HostListener } from '../../host/host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostListener } from '../../ports/host.ts';
 import { FakeClock } from './fake-clock.ts';
 
 export interface ScriptedCall {

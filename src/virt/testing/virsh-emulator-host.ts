@@ -6,7 +6,7 @@
  * waits 5 s and says "Disk detached successfully" anyway, as the real one does).
  */
 import { HitchError, isHitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecResult } from '../../host/host.ts';
+import type { Clock, ExecOptions, ExecResult } from '../../ports/host.ts';
 import { parseDomainXml, type DomainSpec } from '../domain-xml.ts';
 import type { SimHypervisor } from '../sim-hypervisor.ts';
 import { attr, child, parseXml, text } from '../xml-read.ts';

@@ -10,7 +10,7 @@
  * not connected`.
  */
 import { HitchError } from '../../errors.ts';
-import type { ExecResult, Host } from '../../host/host.ts';
+import type { ExecResult, Host } from '../../ports/host.ts';
 import { renderCommand } from '../../host/mask.ts';
 
 export interface TgtLun {
