@@ -15,18 +15,8 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, posix } from 'node:path';
 import { HitchError } from '../errors.ts';
 import { checkExec, checkGlob, checkPath, checkReplaceablePath, globComponentToRegExp } from './guard.ts';
-import {
-  DEFAULT_ALLOWED_BINARIES,
-  DEFAULT_ALLOWED_ROOTS,
-  type Clock,
-  type ExecOptions,
-  type ExecRecord,
-  type ExecResult,
-  type Host,
-  type HostListener,
-  type WaitForPathOptions,
-  type WriteFileAtomicOptions,
-} from '../ports/host.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
 export interface LinuxHostOptions {

@@ -15,17 +15,8 @@ import type { Scenario } from '../sim/scenario.ts';
 import { Simulation, type SimulationOptions } from '../sim/simulation.ts';
 import { VfsError } from '../sim/vfs.ts';
 import { checkExec, checkGlob, checkPath, checkReplaceablePath } from './guard.ts';
-import {
-  DEFAULT_ALLOWED_BINARIES,
-  DEFAULT_ALLOWED_ROOTS,
-  type ExecOptions,
-  type ExecRecord,
-  type ExecResult,
-  type Host,
-  type HostListener,
-  type WaitForPathOptions,
-  type WriteFileAtomicOptions,
-} from '../ports/host.ts';
+import type { ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
 export interface SimHostOptions {

@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ALLOWED_ROOTS, type ExecRecord } from '../ports/host.ts';
+import type { ExecRecord } from '../ports/host.ts';
+import { DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
 import { LinuxHost } from './linux-host.ts';
 import { StdinFileHost } from './stdin-file-host.ts';
 

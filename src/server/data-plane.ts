@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Brick } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
 import type { Clock, Host } from '../ports/host.ts';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../ports/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/allowlist.ts';
 import { LinuxHost, realClock } from '../host/linux-host.ts';
 import { StdinFileHost } from '../host/stdin-file-host.ts';
 import { SimHost } from '../host/sim-host.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { DEFAULT_ALLOWED_ROOTS } from '../../src/ports/host.ts';
+import { DEFAULT_ALLOWED_ROOTS } from '../../src/host/allowlist.ts';
 import { LinuxHost } from '../../src/host/linux-host.ts';
 import { StdinFileHost } from '../../src/host/stdin-file-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';

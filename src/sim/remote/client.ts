@@ -18,18 +18,8 @@
 import { connect, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
 import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../../host/guard.ts';
-import {
-  DEFAULT_ALLOWED_BINARIES,
-  DEFAULT_ALLOWED_ROOTS,
-  type Clock,
-  type ExecOptions,
-  type ExecRecord,
-  type ExecResult,
-  type Host,
-  type HostListener,
-  type WaitForPathOptions,
-  type WriteFileAtomicOptions,
-} from '../../ports/host.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../ports/host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../host/allowlist.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../virt/driver.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
