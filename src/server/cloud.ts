@@ -31,7 +31,7 @@ import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugi
 import { IdentityService } from '../identity/identity-service.ts';
 import type { Simulation } from '../sim/simulation.ts';
 import type { Trace } from '../trace/span.ts';
-import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
+import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import type { VolumeBackend } from '../volume/backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';

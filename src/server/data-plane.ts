@@ -17,7 +17,7 @@ import { StdinFileHost } from '../host/stdin-file-host.ts';
 import { SimHost } from '../host/sim-host.ts';
 import type { SimClient } from '../sim/remote/client.ts';
 import { Simulation } from '../sim/simulation.ts';
-import type { DomainSpec, HypervisorDriver } from '../virt/driver.ts';
+import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import { LibvirtDriver } from '../virt/libvirt-driver.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
 import type { VolumeBackend } from '../volume/backend.ts';

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
 import { buildDiskXml, type DiskSource, type IscsiNetworkDiskSource } from './disk-xml.ts';
 import type { DomainSpec } from './domain-xml.ts';
-import type { HypervisorDriver } from './driver.ts';
+import type { HypervisorDriver } from '../ports/hypervisor.ts';
 
 export interface ConformanceHarness {
   readonly driver: HypervisorDriver;

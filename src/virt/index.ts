@@ -11,7 +11,7 @@ export type {
   HypervisorDriver,
   OpOptions,
   SecretRef,
-} from './driver.ts';
+} from '../ports/hypervisor.ts';
 export {
   buildDiskXml,
   checkDiskForAttach,

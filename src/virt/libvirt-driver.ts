@@ -30,7 +30,7 @@ import type {
   HypervisorDriver,
   OpOptions,
   SecretRef,
-} from './driver.ts';
+} from '../ports/hypervisor.ts';
 import { inSpan } from './in-span.ts';
 import { buildSecretXml, secretUuidForUsage } from './secret-xml.ts';
 import { checkDomainName, checkSecretUsage, checkTargetDev, checkTimeout } from './xml-values.ts';

@@ -3,7 +3,7 @@
  * injection, and the read-only views that invariant checks read.
  */
 import type { Clock } from '../ports/host.ts';
-import type { DiskInfo, DomainState } from './driver.ts';
+import type { DiskInfo, DomainState } from '../ports/hypervisor.ts';
 
 export type SimHypervisorOp =
   | 'define'

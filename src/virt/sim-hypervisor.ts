@@ -24,7 +24,7 @@ import type {
   HypervisorDriver,
   OpOptions,
   SecretRef,
-} from './driver.ts';
+} from '../ports/hypervisor.ts';
 import { inSpan } from './in-span.ts';
 import {
   DEFAULT_FAULT_MESSAGE,

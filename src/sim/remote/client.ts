@@ -20,7 +20,7 @@ import { HitchError } from '../../errors.ts';
 import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../../host/guard.ts';
 import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../ports/host.ts';
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../host/allowlist.ts';
-import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../virt/driver.ts';
+import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
 import type { SimArrays } from '../array-port.ts';

@@ -12,7 +12,7 @@
  */
 import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
 import type { ExecRecord } from '../../ports/host.ts';
-import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../virt/driver.ts';
+import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../ports/hypervisor.ts';
 import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
 import type { AllowOptions } from '../array.ts';
 import type { SimTargetInfo } from '../array-port.ts';

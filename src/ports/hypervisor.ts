@@ -16,9 +16,9 @@
  * - secret values never appear in a command line, log, trace or error.
  */
 import type { Span } from '../trace/span.ts';
-import type { DomainSpec } from './domain-xml.ts';
+import type { DomainSpec } from '../virt/domain-xml.ts';
 
-export type { DomainSpec } from './domain-xml.ts';
+export type { DomainSpec } from '../virt/domain-xml.ts';
 
 export interface OpOptions {
   /** Parent span; each driver call records one child span (name `virt.<op>`). */
