@@ -35,5 +35,5 @@ export function emitLog(
 ): void {
   const masked = maskSecrets(message, secrets);
   span.event('log', { level, message: masked });
-  logger?.({ level, message: masked, timeMs: span.trace.clock.now() });
+  logger?.({ level, message: masked, timeMs: span.now() });
 }

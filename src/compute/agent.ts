@@ -19,7 +19,7 @@
  * order the ones that must not overlap.
  */
 import { toHitchError } from '../errors.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { RequestMeta } from './dispatch.ts';
 import type { ComputeManager } from './manager.ts';
 import { QueueListener } from './queue-listener.ts';

@@ -31,7 +31,8 @@
 import { HitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
-import { buildDiskXml, type DiskSource } from '../virt/disk-xml.ts';
+import { buildDiskXml } from '../virt/disk-xml.ts';
+import type { DiskSource } from '../ports/hypervisor.ts';
 import type { HypervisorDriver } from '../ports/hypervisor.ts';
 import { pickDeviceName } from './device-name.ts';
 import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from './ports.ts';

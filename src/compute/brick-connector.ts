@@ -10,7 +10,7 @@ import type { Brick } from '../brick/index.ts';
 import { parseIscsiConnectionInfo, byPathLink } from '../brick/connection-info.ts';
 import type { Host } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
-import type { DiskSource } from '../virt/disk-xml.ts';
+import type { DiskSource } from '../ports/hypervisor.ts';
 import type { AttachedDevice, ConnectionInfo, ConnectorProperties, HostVolumeConnector, ReapOutcome } from './ports.ts';
 
 export class BrickVolumeConnector implements HostVolumeConnector {

@@ -8,7 +8,7 @@ import { HitchError, ref } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
 import { realClock } from '../host/linux-host.ts';
 import { noopSpan, type SpanRecord } from '../trace/span.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { ComputeDispatch } from './dispatch.ts';
 import { findImage } from './images.ts';
 import { flavorNotFound, serverFlavorOf, type FlavorStore, type ServerFlavor } from './flavor-store.ts';

@@ -5,7 +5,7 @@
  */
 import { HitchError } from '../errors.ts';
 import type { Trace } from '../trace/span.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { ComputeManager, OperationHandle } from './manager.ts';
 import type { ServerRow } from './repository.ts';
 

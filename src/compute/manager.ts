@@ -18,7 +18,7 @@ import { HitchError, ref, toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { KeyedLocks } from '../brick/locks.ts';
 import { Trace, type Span } from '../trace/span.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';

@@ -12,7 +12,7 @@
  */
 import { HitchError } from '../errors.ts';
 import type { Trace } from '../trace/span.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import { FALLBACK_POLL_MS, STALE_MS } from './agent.ts';
 import type { ComputeDispatch, RequestMeta } from './dispatch.ts';
 import type { OperationHandle } from './manager.ts';

@@ -15,10 +15,7 @@
  *   `HITCH_HYPERVISOR_DETACH_TIMEOUT` when the guest does not release it within the bound;
  * - secret values never appear in a command line, log, trace or error.
  */
-import type { Span } from '../trace/span.ts';
-import type { DomainSpec } from '../virt/domain-xml.ts';
-
-export type { DomainSpec } from '../virt/domain-xml.ts';
+import type { Span } from './span.ts';
 
 export interface OpOptions {
   /** Parent span; each driver call records one child span (name `virt.<op>`). */
@@ -92,3 +89,49 @@ export interface HypervisorDriver {
   /** Remove the secret with this usage id. No error when it does not exist. */
   undefineSecret(usage: string, opts?: OpOptions): Promise<void>;
 }
+
+export interface DomainSpec {
+  /** libvirt domain name (Nova: `instance-0000002a`); also what every `virsh` call names. */
+  readonly name: string;
+  readonly uuid: string;
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  /** `kvm` where the host can, `qemu` (TCG) where it cannot. */
+  readonly virtType: 'qemu' | 'kvm';
+  /** Direct kernel boot (the tiny test guest: Debian cloud kernel + busybox initramfs). */
+  readonly boot?: { readonly kernel: string; readonly initrd?: string; readonly cmdline?: string };
+  /** Serial console: to a file (tests read it for `GUEST-BLOCK:` lines) or a pty. Default pty. */
+  readonly console?: { readonly kind: 'pty' } | { readonly kind: 'file'; readonly path: string };
+  /** QEMU binary; libvirt picks the default for the arch when absent. */
+  readonly emulator?: string;
+}
+
+/** A host block device (kernel iSCSI single path, or a multipath map). */
+export interface BlockDiskSource {
+  readonly kind: 'block';
+  /** Under `/dev/`, e.g. `/dev/disk/by-path/ip-…-lun-192` or `/dev/disk/by-id/dm-uuid-mpath-<wwn>`. */
+  readonly path: string;
+}
+
+/** CHAP for QEMU-native iSCSI: the password lives in a libvirt secret, referenced by usage. */
+export interface IscsiAuth {
+  readonly username: string;
+  /** The usage id of a libvirt secret of type `iscsi` (see `HypervisorDriver.defineSecret`). */
+  readonly secretUsage: string;
+}
+
+/** A LUN reached by QEMU's own iSCSI initiator. */
+export interface IscsiNetworkDiskSource {
+  readonly kind: 'iscsi';
+  readonly iqn: string;
+  readonly lun: number;
+  readonly host: { readonly name: string; readonly port: number };
+  readonly auth?: IscsiAuth;
+  /**
+   * The initiator name QEMU logs in with. Without it QEMU uses `iqn.2008-11.org.linux-kvm:<domain
+   * uuid>`, which the target's ACL would have to know in advance.
+   */
+  readonly initiatorIqn?: string;
+}
+
+export type DiskSource = BlockDiskSource | IscsiNetworkDiskSource;

@@ -7,22 +7,9 @@
  * and seed give the same trace, byte for byte.
  */
 import type { Clock } from '../ports/host.ts';
+import type { OpenSpan, Span, SpanAttrs, SpanOutcome, SpanRecord } from '../ports/span.ts';
 
-export type SpanOutcome = 'ok' | 'error' | 'cancelled' | 'running';
-export type SpanAttrValue = string | number | boolean | null;
-export type SpanAttrs = Record<string, SpanAttrValue>;
-
-export interface SpanRecord {
-  readonly id: number;
-  readonly parentId: number | null;
-  readonly name: string;
-  readonly startMs: number;
-  endMs: number | null;
-  outcome: SpanOutcome;
-  readonly attrs: SpanAttrs;
-  /** Error code (from the catalog) and message when the outcome is `error`. */
-  error?: { code: string; message: string };
-}
+export type { OpenSpan, Span, SpanAttrs, SpanAttrValue, SpanOutcome, SpanRecord } from '../ports/span.ts';
 
 export interface SpanEvent {
   readonly kind: 'start' | 'end';
@@ -56,7 +43,7 @@ export class Trace {
 
   /** The root handle: spans started on it have no parent. */
   root(): Span {
-    return new Span(this, null);
+    return new SpanHandle(this, null);
   }
 
   /** @internal */
@@ -103,21 +90,14 @@ export class Trace {
   }
 }
 
-/**
- * A handle to start child spans under a parent. Code that does work takes a `Span` and calls
- * `span.run('name', attrs, async (child) => …)`; the child's outcome follows the promise.
- */
-export class Span {
+/** The `Span` port's implementation: a handle on one record of a trace (or on its root). */
+class SpanHandle implements Span {
   readonly #trace: Trace;
   readonly #rec: SpanRecord | null;
 
   constructor(trace: Trace, rec: SpanRecord | null) {
     this.#trace = trace;
     this.#rec = rec;
-  }
-
-  get trace(): Trace {
-    return this.#trace;
   }
 
   get record(): Readonly<SpanRecord> | null {
@@ -132,7 +112,7 @@ export class Span {
   /** Start a child span; the caller must `end()` it. Prefer `run`. */
   start(name: string, attrs: SpanAttrs = {}): OpenSpan {
     const rec = this.#trace._start(this.#rec?.id ?? null, name, attrs);
-    return new OpenSpan(this.#trace, rec);
+    return new OpenSpanHandle(this.#trace, rec);
   }
 
   /** Run `fn` inside a child span that ends `ok` or `error` with the promise. */
@@ -152,9 +132,13 @@ export class Span {
   event(name: string, attrs: SpanAttrs = {}): void {
     this.start(name, attrs).end('ok');
   }
+
+  now(): number {
+    return this.#trace.clock.now();
+  }
 }
 
-export class OpenSpan extends Span {
+class OpenSpanHandle extends SpanHandle implements OpenSpan {
   readonly #trace: Trace;
   readonly #rec: SpanRecord;
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
-import { buildDiskXml, checkDiskForAttach, diskSourceFromDevice, parseDiskXml } from './disk-xml.ts';
+import { buildDiskXml, checkDiskForAttach, parseDiskXml } from './disk-xml.ts';
 
 // Seed step 7.1, both cases, exactly as Nova logged them (`attach device xml: …`).
 const SEED_MULTIPATH = `<disk type="block" device="disk">
@@ -176,36 +176,6 @@ describe('parseDiskXml / checkDiskForAttach', () => {
     expect(invalid(() => checkDiskForAttach(twoHosts))).toMatch(/exactly one <host>/);
     const rbd = twoHosts.replace('protocol="iscsi"', 'protocol="rbd"');
     expect(invalid(() => checkDiskForAttach(rbd))).toMatch(/protocol "rbd"/);
-  });
-});
-
-describe('diskSourceFromDevice: what the initiator library returns', () => {
-  it('takes a block device and a QEMU-native network source with CHAP', () => {
-    expect(diskSourceFromDevice({ type: 'block', path: '/dev/dm-3' })).toEqual({ kind: 'block', path: '/dev/dm-3' });
-    const src = diskSourceFromDevice({
-      type: 'network',
-      protocol: 'iscsi',
-      name: 'iqn.2024-01.org.peers:vol2-chap/1',
-      hosts: [{ name: '127.0.0.1', port: 3260 }],
-      auth: { username: 'chapuser', secret: { type: 'iscsi', usage: 'hitch-iscsi-iqn.2024-01.org.peers:vol2-chap' } },
-    });
-    expect(src).toEqual({
-      kind: 'iscsi',
-      iqn: 'iqn.2024-01.org.peers:vol2-chap',
-      lun: 1,
-      host: { name: '127.0.0.1', port: 3260 },
-      auth: { username: 'chapuser', secretUsage: 'hitch-iscsi-iqn.2024-01.org.peers:vol2-chap' },
-    });
-    const xml = buildDiskXml({ source: src, targetDev: 'vde', serial: 'vol2', shareable: true });
-    expect(checkDiskForAttach(xml)).toMatchObject({ shareable: true, auth: { secretUsage: 'hitch-iscsi-iqn.2024-01.org.peers:vol2-chap' } });
-  });
-
-  it('refuses several hosts (libvirt takes one), a name without LUN, or another protocol', () => {
-    const net = { type: 'network' as const, protocol: 'iscsi', name: 'iqn.2024-01.org.peers:vol1/1', hosts: [{ name: '127.0.0.1', port: 3260 }] };
-    expect(invalid(() => diskSourceFromDevice({ ...net, hosts: [...net.hosts, { name: '127.0.0.2', port: 3260 }] }))).toMatch(/exactly one host/);
-    expect(invalid(() => diskSourceFromDevice({ ...net, name: 'iqn.2024-01.org.peers:vol1' }))).toMatch(/IQN\/LUN/);
-    expect(invalid(() => diskSourceFromDevice({ ...net, protocol: 'rbd' }))).toMatch(/protocol "rbd"/);
-    expect(invalid(() => diskSourceFromDevice({ type: 'block', path: 'sdb' }))).toMatch(/not under \/dev\//);
   });
 });
 

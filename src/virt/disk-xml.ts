@@ -29,75 +29,8 @@ import {
   checkTargetDev,
   xmlEscape,
 } from './xml-values.ts';
+import type { DiskSource } from '../ports/hypervisor.ts';
 import { attr, child, children, has, parseXml, text, type XmlNode } from './xml-read.ts';
-
-/** A host block device (kernel iSCSI single path, or a multipath map). */
-export interface BlockDiskSource {
-  readonly kind: 'block';
-  /** Under `/dev/`, e.g. `/dev/disk/by-path/ip-…-lun-192` or `/dev/disk/by-id/dm-uuid-mpath-<wwn>`. */
-  readonly path: string;
-}
-
-/** CHAP for QEMU-native iSCSI: the password lives in a libvirt secret, referenced by usage. */
-export interface IscsiAuth {
-  readonly username: string;
-  /** The usage id of a libvirt secret of type `iscsi` (see `HypervisorDriver.defineSecret`). */
-  readonly secretUsage: string;
-}
-
-/** A LUN reached by QEMU's own iSCSI initiator. */
-export interface IscsiNetworkDiskSource {
-  readonly kind: 'iscsi';
-  readonly iqn: string;
-  readonly lun: number;
-  readonly host: { readonly name: string; readonly port: number };
-  readonly auth?: IscsiAuth;
-  /**
-   * The initiator name QEMU logs in with. Without it QEMU uses `iqn.2008-11.org.linux-kvm:<domain
-   * uuid>`, which the target's ACL would have to know in advance.
-   */
-  readonly initiatorIqn?: string;
-}
-
-export type DiskSource = BlockDiskSource | IscsiNetworkDiskSource;
-
-/**
- * What the initiator library hands over after connecting (brick's `DeviceInfo` or
- * `NetworkDiskSource`), described structurally so `virt/` need not import `brick/`.
- */
-export type AttachedDeviceLike =
-  | { readonly type: 'block'; readonly path: string }
-  | {
-      readonly type: 'network';
-      readonly protocol: string;
-      /** `IQN/LUN` */
-      readonly name: string;
-      readonly hosts: readonly { readonly name: string; readonly port: number }[];
-      readonly auth?: { readonly username: string; readonly secret: { readonly type: string; readonly usage: string } };
-      readonly initiator?: string;
-    };
-
-/** Turn a connected device into a disk source; validates like `buildDiskXml` does. */
-export function diskSourceFromDevice(dev: AttachedDeviceLike): DiskSource {
-  if (dev.type === 'block') return { kind: 'block', path: checkDevPath(dev.path) };
-  const bad = (reason: string): HitchError => new HitchError('HITCH_INVALID_ARGUMENT', { reason: `network disk source: ${reason}` });
-  if (dev.type !== 'network') throw bad(`device type ${JSON.stringify((dev as { type?: unknown }).type)} is not block or network`);
-  if (dev.protocol !== 'iscsi') throw bad(`protocol ${JSON.stringify(dev.protocol)} is not iscsi`);
-  const m = /^(.+)\/(\d+)$/.exec(dev.name);
-  if (!m || m[1] === undefined || m[2] === undefined) throw bad(`name ${JSON.stringify(dev.name)} is not IQN/LUN`);
-  const [host, ...more] = dev.hosts;
-  // libvirt takes exactly one <host> for an iSCSI source; portal failover is the connector's job.
-  if (!host || more.length > 0) throw bad(`needs exactly one host, got ${dev.hosts.length}`);
-  if (dev.auth && dev.auth.secret.type !== 'iscsi') throw bad(`secret type ${JSON.stringify(dev.auth.secret.type)} is not iscsi`);
-  return {
-    kind: 'iscsi',
-    iqn: checkIscsiName(m[1]),
-    lun: checkLun(Number(m[2])),
-    host: { name: checkPortalHost(host.name), port: checkPort(host.port) },
-    ...(dev.auth ? { auth: { username: dev.auth.username, secretUsage: dev.auth.secret.usage } } : {}),
-    ...(dev.initiator !== undefined ? { initiatorIqn: dev.initiator } : {}),
-  };
-}
 
 export interface DiskXmlSpec {
   readonly source: DiskSource;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
-import { buildDomainXml, parseDomainXml, parseDomblklist, type DomainSpec } from './domain-xml.ts';
+import { buildDomainXml, parseDomainXml, parseDomblklist } from './domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 
 const TINY: DomainSpec = {
   name: 'instance-0000002a',

@@ -7,25 +7,10 @@
  * not support hotplugging` (fixtures/host/libvirt-hotplug-virtio-kvm.txt).
  */
 import { HitchError } from '../errors.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import { diskFromNode, type ParsedDisk } from './disk-xml.ts';
 import { attr, child, children, parseXml, text } from './xml-read.ts';
 import { checkDomainName, checkFilePath, checkUuid, xmlEscape } from './xml-values.ts';
-
-export interface DomainSpec {
-  /** libvirt domain name (Nova: `instance-0000002a`); also what every `virsh` call names. */
-  readonly name: string;
-  readonly uuid: string;
-  readonly memoryMiB: number;
-  readonly vcpus: number;
-  /** `kvm` where the host can, `qemu` (TCG) where it cannot. */
-  readonly virtType: 'qemu' | 'kvm';
-  /** Direct kernel boot (the tiny test guest: Debian cloud kernel + busybox initramfs). */
-  readonly boot?: { readonly kernel: string; readonly initrd?: string; readonly cmdline?: string };
-  /** Serial console: to a file (tests read it for `GUEST-BLOCK:` lines) or a pty. Default pty. */
-  readonly console?: { readonly kind: 'pty' } | { readonly kind: 'file'; readonly path: string };
-  /** QEMU binary; libvirt picks the default for the arch when absent. */
-  readonly emulator?: string;
-}
 
 function invalid(reason: string): HitchError {
   return new HitchError('HITCH_INVALID_ARGUMENT', { reason });

@@ -7,8 +7,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
-import { buildDiskXml, type DiskSource, type IscsiNetworkDiskSource } from './disk-xml.ts';
-import type { DomainSpec } from './domain-xml.ts';
+import { buildDiskXml } from './disk-xml.ts';
+import type { DiskSource, IscsiNetworkDiskSource } from '../ports/hypervisor.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { HypervisorDriver } from '../ports/hypervisor.ts';
 
 export interface ConformanceHarness {

@@ -20,7 +20,8 @@ import { HitchError } from '../errors.ts';
 import type { Host } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 import { checkDiskForAttach, diskSourceLabel } from './disk-xml.ts';
-import { buildDomainXml, checkDomainSpec, parseDomblklist, type DomainSpec } from './domain-xml.ts';
+import { buildDomainXml, checkDomainSpec, parseDomblklist } from './domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type {
   AttachOptions,
   DetachOptions,

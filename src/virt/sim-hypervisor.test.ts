@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
 import { Trace } from '../trace/span.ts';
 import { buildDiskXml } from './disk-xml.ts';
-import type { DomainSpec } from './domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import { hypervisorDriverConformance } from './driver.conformance.ts';
 import { SimHypervisor, type SimHypervisorOptions } from './sim-hypervisor.ts';
 import { FakeClock } from './testing/fake-clock.ts';

@@ -14,7 +14,8 @@
 import { HitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { checkDiskForAttach, diskSourceLabel, type ParsedDisk } from './disk-xml.ts';
-import { checkDomainSpec, type DomainSpec } from './domain-xml.ts';
+import { checkDomainSpec } from './domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
 import type {
   AttachOptions,
   DetachOptions,

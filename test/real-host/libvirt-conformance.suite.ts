@@ -13,7 +13,7 @@ import { LinuxHost } from '../../src/host/linux-host.ts';
 import { StdinFileHost } from '../../src/host/stdin-file-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import { hypervisorDriverConformance } from '../../src/virt/driver.conformance.ts';
-import type { IscsiNetworkDiskSource } from '../../src/virt/disk-xml.ts';
+import type { IscsiNetworkDiskSource } from '../../src/ports/hypervisor.ts';
 import { LibvirtDriver } from '../../src/virt/libvirt-driver.ts';
 import { Tgtadm } from '../../src/volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../../src/volume/backends/tgtd.ts';

@@ -7,7 +7,8 @@
  */
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { Clock, ExecOptions, ExecResult } from '../../ports/host.ts';
-import { parseDomainXml, type DomainSpec } from '../domain-xml.ts';
+import { parseDomainXml } from '../domain-xml.ts';
+import type { DomainSpec } from '../../ports/hypervisor.ts';
 import type { SimHypervisor } from '../sim-hypervisor.ts';
 import { attr, child, parseXml, text } from '../xml-read.ts';
 import { ScriptedHost } from './scripted-host.ts';
