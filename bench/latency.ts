@@ -6,7 +6,7 @@
 import { Brick } from '../src/brick/index.ts';
 import { createSimHost } from '../src/host/sim-host.ts';
 import { Trace } from '../src/trace/span.ts';
-import { volumeIqn } from '../src/volume/backend.ts';
+import { volumeIqn } from '../src/ports/volume-backend.ts';
 import { attach, createServer, createVolume, startBenchCloud, volumeStatus } from './lib/cloud.ts';
 import { connectionFor } from './lib/scenario-volumes.ts';
 import { runOsBrick } from './peers/os-brick-peer.ts';

@@ -35,7 +35,7 @@ import { buildDiskXml } from '../virt/disk-xml.ts';
 import type { DiskSource } from '../ports/hypervisor.ts';
 import type { HypervisorDriver } from '../ports/hypervisor.ts';
 import { pickDeviceName } from './device-name.ts';
-import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from './ports.ts';
+import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from '../ports/block-storage.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import { UndoStack, cleanupError, withRetries } from './undo.ts';
 

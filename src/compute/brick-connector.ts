@@ -11,7 +11,7 @@ import { parseIscsiConnectionInfo, byPathLink } from '../brick/connection-info.t
 import type { Host } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 import type { DiskSource } from '../ports/hypervisor.ts';
-import type { AttachedDevice, ConnectionInfo, ConnectorProperties, HostVolumeConnector, ReapOutcome } from './ports.ts';
+import type { AttachedDevice, ConnectionInfo, ConnectorProperties, HostVolumeConnector, ReapOutcome } from '../ports/block-storage.ts';
 
 export class BrickVolumeConnector implements HostVolumeConnector {
   readonly #brick: Brick;

@@ -13,7 +13,7 @@ import type { ComputeDispatch } from './dispatch.ts';
 import { findImage } from './images.ts';
 import { flavorNotFound, serverFlavorOf, type FlavorStore, type ServerFlavor } from './flavor-store.ts';
 import type { HostCatalog } from './host-catalog.ts';
-import type { VolumeAttachProtocol } from './ports.ts';
+import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
 import type { QuotaStore } from './quota-store.ts';
 import type { BdmRow, ComputeRepository, OperationQuery, OperationRow, ServerFilter, ServerRow, ServerSort } from './repository.ts';
 import { bootDevices, invalidBdm, type BootDevice, type CreateServerInput } from './server-request.ts';

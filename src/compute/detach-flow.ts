@@ -16,7 +16,7 @@
 import { toHitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
 import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
-import type { ConnectionInfo } from './ports.ts';
+import type { ConnectionInfo } from '../ports/block-storage.ts';
 import type { BdmRow, ServerRow } from './repository.ts';
 
 async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {

@@ -11,7 +11,7 @@ import { Trace, type Span } from '../trace/span.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
-import type { AttachmentRef, ConnectionInfo, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol, VolumeSummary } from './ports.ts';
+import type { AttachmentRef, ConnectionInfo, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
 import { ComputeRepository, type ServerRow } from './repository.ts';
 import { migrateCompute } from './schema.ts';
 

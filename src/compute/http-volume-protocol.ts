@@ -6,9 +6,9 @@
  * later, the legacy actions otherwise (or when configured so).
  */
 import { HitchError } from '../errors.ts';
-import type { ConnectorProperties as BackendConnector } from '../volume/backend.ts';
+import type { ConnectorProperties as BackendConnector } from '../ports/volume-backend.ts';
 import type { BlockStorageClient } from '../volume/client.ts';
-import type { ConnectionInfo, VolumeAttachProtocol } from './ports.ts';
+import type { ConnectionInfo, VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { AttachmentsFlow, LegacyFlow, type StorageCalls } from './storage-protocols.ts';
 
 export function httpCalls(client: BlockStorageClient): StorageCalls {

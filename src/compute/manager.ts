@@ -23,7 +23,7 @@ import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';
 import type { RequestMeta } from './dispatch.ts';
-import type { ConnectionInfo } from './ports.ts';
+import type { ConnectionInfo } from '../ports/block-storage.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import type { BootDevice } from './server-request.ts';
 

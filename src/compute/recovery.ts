@@ -23,7 +23,7 @@ import { toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { Trace, type Span } from '../trace/span.ts';
 import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
-import type { ConnectionInfo } from './ports.ts';
+import type { ConnectionInfo } from '../ports/block-storage.ts';
 import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
 import { ROLL_FORWARD_RETRY_MS } from './attach-flow.ts';
 import { withRetries } from './undo.ts';

@@ -12,7 +12,7 @@
  * traces read the same whatever the transport.
  */
 import type { Span } from '../trace/span.ts';
-import type { AttachmentRef, ConnectionInfo, ConnectorProperties, VolumeAttachProtocol, VolumeSummary } from './ports.ts';
+import type { AttachmentRef, ConnectionInfo, ConnectorProperties, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
 
 export interface StorageCalls {
   getVolume(volumeId: string): Promise<VolumeSummary>;

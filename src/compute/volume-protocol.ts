@@ -10,9 +10,9 @@
  * The compute service acts with its own admin identity, not the caller's token: the API has
  * already checked that the volume belongs to the server's project.
  */
-import type { ConnectorProperties as BackendConnector } from '../volume/backend.ts';
+import type { ConnectorProperties as BackendConnector } from '../ports/volume-backend.ts';
 import type { Caller, VolumeService } from '../volume/volume-service.ts';
-import type { ConnectionInfo, VolumeAttachProtocol } from './ports.ts';
+import type { ConnectionInfo, VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { AttachmentsFlow, LegacyFlow, type StorageCalls } from './storage-protocols.ts';
 
 export const COMPUTE_CALLER: Caller = Object.freeze({ userId: 'hitch-compute', projectId: 'service', isAdmin: true });

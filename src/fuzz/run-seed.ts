@@ -8,7 +8,7 @@
  */
 import { HitchError } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
-import type { VolumeAttachProtocol } from '../compute/ports.ts';
+import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { createServices, type Services } from '../server/cloud.ts';
 import { resolveConfig } from '../server/config.ts';

@@ -20,7 +20,7 @@ import { Simulation } from '../sim/simulation.ts';
 import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import { LibvirtDriver } from '../virt/libvirt-driver.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
-import type { VolumeBackend } from '../volume/backend.ts';
+import type { VolumeBackend } from '../ports/volume-backend.ts';
 import { SimBackend } from '../volume/backends/sim-backend.ts';
 import { TgtBackend } from '../volume/backends/tgt-backend.ts';
 import { Tgtadm } from '../volume/backends/tgtadm.ts';

@@ -4,7 +4,7 @@
 import { HitchError } from '../errors.ts';
 import { isUuid, validate } from '../http/validate.ts';
 import { requireVersion } from './api-context.ts';
-import type { ConnectorProperties } from './backend.ts';
+import type { ConnectorProperties } from '../ports/volume-backend.ts';
 import { createAttachmentSchema, updateAttachmentSchema } from './request-schemas.ts';
 import type { AttachmentRow } from './volume-repo.ts';
 import type { VolumeService } from './volume-service.ts';

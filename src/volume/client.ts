@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { HitchError } from '../errors.ts';
 import { ApiVersion } from '../http/microversion.ts';
 import { maskToken } from '../http/mask.ts';
-import type { ConnectionInfo, ConnectorProperties } from './backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/volume-backend.ts';
 
 export interface BlockStorageClientOptions {
   /** The volume endpoint from the catalog: `http://host/volume/v3/{project_id}` (or Cinder's `:8776/v3/{project}`). */

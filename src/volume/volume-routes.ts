@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
 import { isUuid, validate } from '../http/validate.ts';
 import { requireAdmin, type RequestState } from './api-context.ts';
-import type { ConnectorProperties } from './backend.ts';
+import type { ConnectorProperties } from '../ports/volume-backend.ts';
 import { actionSchemas, createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
 import { RESETTABLE_STATUSES, type VolumeService } from './volume-service.ts';
 import { SORT_KEYS, cinderTime, type SortKey, type SortSpec, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { HitchError, ref } from '../errors.ts';
-import type { BackendVolume, ConnectionInfo, ConnectorProperties, VolumeBackend } from './backend.ts';
+import type { BackendVolume, ConnectionInfo, ConnectorProperties, VolumeBackend } from '../ports/volume-backend.ts';
 import { cinderTime, VolumeRepo, type AttachmentRow, type SortSpec, type StatusGuard, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';

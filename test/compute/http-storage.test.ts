@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpVolumeProtocol } from '../../src/compute/http-volume-protocol.ts';
-import type { VolumeAttachProtocol } from '../../src/compute/ports.ts';
+import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
 import { leftovers } from '../../src/sim/inspect.ts';
 import { BlockStorageClient } from '../../src/volume/client.ts';
 import { startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';

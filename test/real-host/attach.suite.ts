@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectionInfo, VolumeAttachProtocol } from '../../src/compute/ports.ts';
+import type { ConnectionInfo, VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
 import { consoleLogPath } from '../../src/server/data-plane.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import type { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';

@@ -11,7 +11,7 @@ import type { ExecRecord } from '../../src/ports/host.ts';
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../src/host/allowlist.ts';
 import { LinuxHost } from '../../src/host/linux-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
-import type { BackendVolume } from '../../src/volume/backend.ts';
+import type { BackendVolume } from '../../src/ports/volume-backend.ts';
 import { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';
 import { Tgtadm } from '../../src/volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../../src/volume/backends/tgtd.ts';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Simulation } from '../../sim/simulation.ts';
-import type { BackendVolume, VolumeBackend } from '../backend.ts';
+import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
 import { FakeBackend } from './fake-backend.ts';
 import { SimBackend } from './sim-backend.ts';
 

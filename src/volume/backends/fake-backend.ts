@@ -13,7 +13,7 @@ import {
   type ConnectionInfo,
   type ConnectorProperties,
   type VolumeBackend,
-} from '../backend.ts';
+} from '../../ports/volume-backend.ts';
 
 export interface FakeBackendOptions {
   /** Portals (`ip:port`); the first is the primary, all are listed for multipath. */

@@ -15,7 +15,7 @@ import {
   type ConnectionInfo,
   type ConnectorProperties,
   type VolumeBackend,
-} from '../backend.ts';
+} from '../../ports/volume-backend.ts';
 
 export type SimBackendOptions = SimBackendWhere & {
   /** Array to provision on; default the scenario's first array. */

@@ -24,7 +24,7 @@ import {
   type ConnectionInfo,
   type ConnectorProperties,
   type VolumeBackend,
-} from '../backend.ts';
+} from '../../ports/volume-backend.ts';
 import { ALREADY_EXISTS, NOT_FOUND, tgtError, type Tgtadm, type TgtTarget } from './tgtadm.ts';
 
 export interface TgtBackendOptions {

@@ -5,7 +5,7 @@
  * simulated hypervisor.
  */
 import type { Span } from '../trace/span.ts';
-import type { DiskSource } from '../ports/hypervisor.ts';
+import type { DiskSource } from './hypervisor.ts';
 
 /** `initialize_connection`'s answer: `{"driver_volume_type": "iscsi", "data": {…}}`. Holds secrets. */
 export interface ConnectionInfo {
