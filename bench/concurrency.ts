@@ -3,7 +3,7 @@
  * target behind its own portal, one of those portals dead. Virtual time per connect (p50/p99
  * of the healthy ones), the whole batch, and the dead one; Hitch and os-brick 6.1.
  */
-import { Brick } from '../src/brick/index.ts';
+import { Brick, parseConnectionInfo } from '../src/brick/index.ts';
 import { createSimHost } from '../src/host/sim-host.ts';
 import type { Scenario } from '../src/sim/scenario.ts';
 import { Trace } from '../src/trace/span.ts';
@@ -107,7 +107,7 @@ export async function hitchConcurrency(n: number): Promise<ConcurrencyResult> {
   const t0 = host.clock.now();
   const outcomes = await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      brick.connectVolume(trace.root(), { driver_volume_type: 'iscsi', data: connectionData(i) }).then(
+      brick.connect(parseConnectionInfo({ driver_volume_type: 'iscsi', data: connectionData(i) }), trace.root(), { instance: `bench-${i}` }).then(
         () => ({ ok: true, ms: host.clock.now() - t0, end: host.clock.now() - t0 }),
         () => ({ ok: false, ms: host.clock.now() - t0, end: host.clock.now() - t0 }),
       ),

@@ -3,10 +3,10 @@
  * Hitch's connect (brick over a SimHost), os-brick 6.1's connect (same scenario, fresh
  * simulation, through the harness), Hitch's whole attach through the cloud's HTTP APIs.
  */
-import { Brick } from '../src/brick/index.ts';
+import { Brick, parseConnectionInfo } from '../src/brick/index.ts';
 import { createSimHost } from '../src/host/sim-host.ts';
 import { Trace } from '../src/trace/span.ts';
-import { volumeIqn } from '../src/ports/volume-backend.ts';
+import { volumeIqn } from '../src/volume/backends/iscsi-export.ts';
 import { attach, createServer, createVolume, startBenchCloud, volumeStatus } from './lib/cloud.ts';
 import { connectionFor } from './lib/scenario-volumes.ts';
 import { runOsBrick } from './peers/os-brick-peer.ts';
@@ -75,7 +75,7 @@ export async function hitchConnect(spec: ScenarioSpec): Promise<HitchConnectResu
   const ip = sim.host(host.name).config.ip ?? '127.0.0.1';
   const brick = new Brick({ host, ip, multipath: spec.multipath });
   const trace = new Trace(host.clock);
-  const ci = { driver_volume_type: 'iscsi', data: connectionFor(sim, host.name, { multipath: spec.multipath }) };
+  const ci = parseConnectionInfo({ driver_volume_type: 'iscsi', data: connectionFor(sim, host.name, { multipath: spec.multipath }) });
   await brick.connectorProperties(trace.root());
   const t0 = host.clock.now();
   const commands: Array<{ line: string; startMs: number; endMs: number }> = [];
@@ -84,9 +84,9 @@ export async function hitchConnect(spec: ScenarioSpec): Promise<HitchConnectResu
   let error: string | null = null;
   let ms: number | null = null;
   try {
-    const d = await brick.connectVolume(trace.root(), ci);
+    const { deviceInfo: d } = await brick.connect(ci, trace.root(), { instance: 'bench' });
     ms = host.clock.now() - t0;
-    device = 'path' in d ? d.path : d.name;
+    device = d.type === 'block' ? d.path : d.name;
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
   }

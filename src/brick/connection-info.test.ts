@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Host } from '../ports/host.ts';
 import { isHitchError } from '../errors.ts';
 import { Trace } from '../trace/span.ts';
-import { parseIscsiConnectionInfo } from './connection-info.ts';
+import { parseIscsiVolume } from './connection-info.ts';
+import { parseConnectionInfo } from './protocols.ts';
 import { Brick } from './index.ts';
 
 const GOOD = {
@@ -41,9 +42,9 @@ function untouchableHost(calls: string[]): Host {
   };
 }
 
-describe('parseIscsiConnectionInfo', () => {
+describe('parseIscsiVolume', () => {
   it('types the seed connection_info; multipath keys win, order kept', () => {
-    const ci = parseIscsiConnectionInfo(GOOD);
+    const ci = parseIscsiVolume(GOOD);
     expect(ci.targets).toEqual([
       { portal: '192.168.1.59:3260', iqn: 'iqn.1992-04.com.emc:cx.apm00150602415.a0', lun: 192 },
       { portal: '192.168.1.60:3260', iqn: 'iqn.1992-04.com.emc:cx.apm00150602415.b0', lun: 192 },
@@ -52,15 +53,15 @@ describe('parseIscsiConnectionInfo', () => {
   });
 
   it('single keys only; missing port defaults to 3260; IPv6 and hostnames', () => {
-    const ci = parseIscsiConnectionInfo({ target_portal: '[fd00::1]', target_iqn: 'iqn.2010-10.org.openstack:volume-1', target_lun: 0 });
+    const ci = parseIscsiVolume({ target_portal: '[fd00::1]', target_iqn: 'iqn.2010-10.org.openstack:volume-1', target_lun: 0 });
     expect(ci.targets).toEqual([{ portal: '[fd00::1]:3260', iqn: 'iqn.2010-10.org.openstack:volume-1', lun: 0 }]);
-    expect(parseIscsiConnectionInfo({ target_portal: 'array-a.example.com:3261', target_iqn: 'eui.0123456789ABCDEF', target_lun: 5 }).targets[0]?.portal).toBe(
+    expect(parseIscsiVolume({ target_portal: 'array-a.example.com:3261', target_iqn: 'eui.0123456789ABCDEF', target_lun: 5 }).targets[0]?.portal).toBe(
       'array-a.example.com:3261',
     );
   });
 
   it('CHAP credentials', () => {
-    const ci = parseIscsiConnectionInfo({ ...GOOD, auth_method: 'CHAP', auth_username: 'u-1', auth_password: 'p4ss+word/=' });
+    const ci = parseIscsiVolume({ ...GOOD, auth_method: 'CHAP', auth_username: 'u-1', auth_password: 'p4ss+word/=' });
     expect(ci.auth).toEqual({ method: 'CHAP', username: 'u-1', password: 'p4ss+word/=' });
   });
 
@@ -123,42 +124,45 @@ describe('parseIscsiConnectionInfo', () => {
   it.each(cases)('%s → HITCH_INVALID_CONNECTION_INFO naming the field, no command run', async (_name, data, field) => {
     let err: unknown;
     try {
-      parseIscsiConnectionInfo(data);
+      parseIscsiVolume(data);
     } catch (e) {
       err = e;
     }
     expect(isHitchError(err, 'HITCH_INVALID_CONNECTION_INFO')).toBe(true);
     if (isHitchError(err)) expect(err.details['field']).toBe(field);
 
-    // Through the public entry point: rejected before the host is touched at all.
-    const calls: string[] = [];
-    const host = untouchableHost(calls);
-    const brick = new Brick({ host, ip: '172.16.1.11', multipath: true });
-    const span = new Trace(host.clock).root();
-    await expect(brick.connectVolume(span, { driver_volume_type: 'iscsi', data })).rejects.toMatchObject({
-      code: 'HITCH_INVALID_CONNECTION_INFO',
-    });
-    await expect(brick.disconnectVolume(span, { driver_volume_type: 'iscsi', data })).rejects.toMatchObject({
-      code: 'HITCH_INVALID_CONNECTION_INFO',
-    });
-    expect(calls).toEqual([]);
+    // Where JSON enters (block storage's answer, a stored mapping): the same rejection.
+    expect(() => parseConnectionInfo({ driver_volume_type: 'iscsi', data })).toThrow(expect.objectContaining({ code: 'HITCH_INVALID_CONNECTION_INFO', details: expect.objectContaining({ field }) }));
   });
 
   it('never echoes the CHAP secret in the error', () => {
     try {
-      parseIscsiConnectionInfo({ ...single, auth_method: 'CHAP', auth_username: 'u', auth_password: 'sekrit$' });
+      parseIscsiVolume({ ...single, auth_method: 'CHAP', auth_username: 'u', auth_password: 'sekrit$' });
     } catch (e) {
       expect(String(e)).not.toContain('sekrit');
     }
   });
 
-  it('rejects other protocols with HITCH_UNSUPPORTED_PROTOCOL', async () => {
+  it('rejects other protocols with HITCH_UNSUPPORTED_PROTOCOL, and a connection that is not an object', () => {
+    expect(() => parseConnectionInfo({ driver_volume_type: 'rbd', data: {} })).toThrow(expect.objectContaining({ code: 'HITCH_UNSUPPORTED_PROTOCOL' }));
+    expect(() => parseConnectionInfo('iscsi')).toThrow(expect.objectContaining({ code: 'HITCH_INVALID_CONNECTION_INFO' }));
+  });
+
+  it('typed data built in code is checked by the connector before the host is touched', async () => {
     const calls: string[] = [];
     const host = untouchableHost(calls);
-    const brick = new Brick({ host, ip: '172.16.1.11', multipath: false });
-    await expect(brick.connectVolume(new Trace(host.clock).root(), { driver_volume_type: 'rbd', data: {} })).rejects.toMatchObject({
-      code: 'HITCH_UNSUPPORTED_PROTOCOL',
-    });
+    const brick = new Brick({ host, ip: '172.16.1.11', multipath: true });
+    const span = new Trace(host.clock).root();
+    const info = { driver_volume_type: 'iscsi' as const, data: { ...single, target_iqn: 'iqn.2010-10.org.openstack;rm -rf' } };
+    await expect(brick.connect(info, span, { instance: 'i-1' })).rejects.toMatchObject({ code: 'HITCH_INVALID_CONNECTION_INFO' });
+    await expect(brick.disconnect(info, null, span, { force: false })).rejects.toMatchObject({ code: 'HITCH_INVALID_CONNECTION_INFO' });
     expect(calls).toEqual([]);
+  });
+
+  it('keeps the sender\'s keys in order (the mapping stores them as they came), without keys it does not read', () => {
+    const raw = { volume_id: '5ed0cc5c-158c-4857-9bd5-3556884a23f0', target_lun: 1, target_iqn: 'iqn.2010-10.org.openstack:volume-1', target_portal: '10.0.0.1', qos_specs: null, vendor_extra: { x: 1 } };
+    expect(JSON.stringify(parseConnectionInfo({ driver_volume_type: 'iscsi', data: raw }).data)).toBe(
+      JSON.stringify({ volume_id: raw.volume_id, target_lun: 1, target_iqn: raw.target_iqn, target_portal: '10.0.0.1', qos_specs: null }),
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Typed, validated iSCSI `connection_info` (the `data` dict that Cinder's
- * `os-initialize_connection` returns, with os-brick's keys).
+ * The iSCSI `connection_info` (the `data` dict that Cinder's `os-initialize_connection`
+ * returns, with os-brick's keys), validated where JSON enters (`parseIscsiData`), and read into
+ * the paths brick logs in to (`IscsiVolume`).
  *
  * Everything in here ends up as an argument of `iscsiadm` or in a sysfs/udev path, so every
  * value is checked against a strict grammar before any command runs: a value that fails is
@@ -9,6 +10,7 @@
  * same strings are written into node records, log lines and `/dev/disk/by-path` names.
  */
 import { HitchError } from '../errors.ts';
+import type { IscsiConnectionData } from '../ports/attach.ts';
 
 export type AccessMode = 'rw' | 'ro';
 
@@ -26,7 +28,8 @@ export interface ChapCredentials {
   readonly password: string;
 }
 
-export interface IscsiConnectionInfo {
+/** An iSCSI connection read for the initiator: its paths, CHAP and access mode. */
+export interface IscsiVolume {
   /** Every path, in the driver's order; index 0 is the primary (`target_portal`). */
   readonly targets: readonly IscsiTarget[];
   readonly targetDiscovered: boolean;
@@ -147,7 +150,7 @@ function parseAuth(data: Record<string, unknown>): ChapCredentials | null {
   return { method: 'CHAP', username, password };
 }
 
-function parseQos(data: Record<string, unknown>): IscsiConnectionInfo['qosSpecs'] {
+function parseQos(data: Record<string, unknown>): IscsiVolume['qosSpecs'] {
   if (!has(data, 'qos_specs')) return null;
   const q = data['qos_specs'];
   if (!isRecord(q)) bad('qos_specs', 'must be an object or null');
@@ -162,11 +165,11 @@ function parseQos(data: Record<string, unknown>): IscsiConnectionInfo['qosSpecs'
 }
 
 /**
- * Validate the `data` dict of an iSCSI `connection_info`. Multipath keys (`target_portals`,
- * `target_iqns`, `target_luns`) win over the single ones, as in os-brick; a missing `target_iqns`
- * or `target_luns` repeats the single value for every portal.
+ * Validate the `data` dict of an iSCSI `connection_info` and read its paths. Multipath keys
+ * (`target_portals`, `target_iqns`, `target_luns`) win over the single ones, as in os-brick; a
+ * missing `target_iqns` or `target_luns` repeats the single value for every portal.
  */
-export function parseIscsiConnectionInfo(raw: unknown): IscsiConnectionInfo {
+export function parseIscsiVolume(raw: unknown): IscsiVolume {
   if (!isRecord(raw)) bad('data', 'must be an object');
   const data = raw;
 
@@ -204,7 +207,7 @@ export function parseIscsiConnectionInfo(raw: unknown): IscsiConnectionInfo {
     if (!UUID_RE.test(volumeId)) bad('volume_id', `"${volumeId}" is not a UUID`);
   }
 
-  const out: IscsiConnectionInfo = Object.freeze({
+  return Object.freeze({
     targets: Object.freeze(targets.map((t) => Object.freeze(t))),
     targetDiscovered: optBool(data, 'target_discovered'),
     auth: parseAuth(data),
@@ -214,15 +217,74 @@ export function parseIscsiConnectionInfo(raw: unknown): IscsiConnectionInfo {
     volumeId,
     qosSpecs: parseQos(data),
   });
-  VALIDATED.add(out);
+}
+
+type MutableData = { -readonly [K in keyof IscsiConnectionData]: IscsiConnectionData[K] };
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+
+/** Read already-validated data once per object (the edge hands brick what it checked). */
+const VOLUMES = new WeakMap<IscsiConnectionData, IscsiVolume>();
+
+/**
+ * The JSON edge for iSCSI: check `raw` as `parseIscsiVolume` does (throwing
+ * `HITCH_INVALID_CONNECTION_INFO` naming the field), then return its data typed — the same keys
+ * and values in the sender's order (it is stored and shown as it came), without keys Hitch does
+ * not read.
+ */
+export function parseIscsiData(raw: unknown): IscsiConnectionData {
+  const volume = parseIscsiVolume(raw);
+  if (!isRecord(raw)) bad('data', 'must be an object');
+  const out: MutableData = {};
+  for (const [k, v] of Object.entries(raw)) {
+    switch (k) {
+      case 'target_portal':
+      case 'target_iqn':
+      case 'volume_id':
+      case 'auth_method':
+      case 'auth_username':
+      case 'auth_password':
+        if (typeof v === 'string') out[k] = v;
+        break;
+      case 'target_lun':
+        if (typeof v === 'number') out[k] = v;
+        break;
+      case 'target_portals':
+      case 'target_iqns':
+        if (isStrings(v)) out[k] = Object.freeze([...v]);
+        break;
+      case 'target_luns':
+        if (isNumbers(v)) out[k] = Object.freeze([...v]);
+        break;
+      case 'target_discovered':
+      case 'encrypted':
+      case 'cacheable':
+      case 'discard':
+        if (typeof v === 'boolean') out[k] = v;
+        break;
+      case 'access_mode':
+        if (v === 'rw' || v === 'ro') out[k] = v;
+        break;
+      case 'qos_specs':
+        if (v === null) out[k] = null;
+        else if (volume.qosSpecs) out[k] = volume.qosSpecs;
+        break;
+    }
+  }
+  Object.freeze(out);
+  VOLUMES.set(out, volume);
   return out;
 }
 
-const VALIDATED = new WeakSet<object>();
-
-/** Was `v` produced by `parseIscsiConnectionInfo` (so it need not be validated again)? */
-export function isValidated(v: unknown): v is IscsiConnectionInfo {
-  return typeof v === 'object' && v !== null && VALIDATED.has(v);
+/** The paths, CHAP and access mode of typed data (validated here when it did not come through `parseIscsiData`). */
+export function iscsiVolume(data: IscsiConnectionData): IscsiVolume {
+  let v = VOLUMES.get(data);
+  if (!v) {
+    v = parseIscsiVolume(data);
+    VOLUMES.set(data, v);
+  }
+  return v;
 }
 
 /** Key of the lock and session a target path uses: one per portal and IQN. */

@@ -118,7 +118,8 @@ describe('Brick.connectorProperties: reused for a minute on the host clock', () 
     const r = rig();
     await r.brick.connectorProperties(r.span());
     await rename(r, 'iqn.2026-11.test:renamed');
-    const err = await r.brick.connectVolume(r.span(), { driver_volume_type: 'iscsi', data: { target_portal: '192.0.2.99:3260', target_iqn: 'iqn.2010-10.org.openstack:nowhere', target_lun: 1 } }).catch((e: unknown) => e);
+    const info = { driver_volume_type: 'iscsi' as const, data: { target_portal: '192.0.2.99:3260', target_iqn: 'iqn.2010-10.org.openstack:nowhere', target_lun: 1 } };
+    const err = await r.brick.connect(info, r.span(), { instance: 'i-1' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect((await r.brick.connectorProperties(r.span())).initiator).toBe('iqn.2026-11.test:renamed');
   });

@@ -1,32 +1,28 @@
 /**
  * Brick: Hitch's host-side storage initiator library (os-brick's job), on the Host port only.
- *
- * What the compute service uses, once per compute host:
+ * It implements the host connector port the compute service calls, once per compute host:
  * ```ts
  * const brick = new Brick({ host, ip: '172.16.1.11', multipath: true });
- * const connector = await brick.connectorProperties(span);       // seed step 4
- * const device = await brick.connectVolume(span, connectionInfo);  // step 6: { driver_volume_type, data }
- * await brick.disconnectVolume(span, connectionInfo, { force: false, ignoreErrors: false });
+ * const connector = await brick.connectorProperties(span);                  // seed step 4
+ * const attached = await brick.connect(info, span, { instance: serverId });  // step 6
+ * // attached.source: the disk for the hypervisor; attached.deviceInfo: keep it for the disconnect
+ * await brick.disconnect(info, attached.deviceInfo, span, { force: false });
  * ```
- * One `Brick` per host: it owns the per-target locks and the record of which LUNs are in use.
+ * `info` is a `ConnectionInfo` (`parseConnectionInfo` reads one from JSON). One `Brick` per host:
+ * its connectors own the per-target locks and the record of which LUNs are in use.
  */
-import type { Host } from '../ports/host.ts';
 import { HitchError } from '../errors.ts';
-import type { Span } from '../trace/span.ts';
-import { getConnectorProperties, type ConnectorProperties } from './connector-properties.ts';
-import { IscsiConnector, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts, type ReapReport, type TargetRef } from './connectors/iscsi.ts';
-import { connectQemuNative, type NetworkDiskSource } from './connectors/qemu-native.ts';
+import type { ConnectionInfo, ConnectionInfos, ConnectorProperties, DeviceInfo, Protocol } from '../ports/attach.ts';
+import type { Host } from '../ports/host.ts';
+import type { AttachedVolume, ConnectOptions, DisconnectOptions, HostVolumeConnector, ReapOptions, ReapOutcome } from '../ports/host-connector.ts';
+import type { Span } from '../ports/span.ts';
+import { getConnectorProperties } from './connector-properties.ts';
+import type { AttachMode, ConnectorDeps, ProtocolConnector } from './connector.ts';
+import type { IscsiTimeouts } from './connectors/iscsi.ts';
 import type { BrickLogger } from './log.ts';
-import { parseIscsiConnectionInfo } from './connection-info.ts';
+import { PROTOCOLS, secretUsageOf } from './protocols.ts';
 
-export { parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from './connection-info.ts';
-export { getConnectorProperties, type ConnectorProperties, type ConnectorPropertiesOptions } from './connector-properties.ts';
-export { IscsiConnector, DEFAULT_ISCSI_TIMEOUTS, type DeviceInfo, type DisconnectOptions, type IscsiTimeouts, type ReapReport, type TargetRef } from './connectors/iscsi.ts';
-export { connectQemuNative, chapSecretUsage, type NetworkDiskSource, type QemuNativeOptions } from './connectors/qemu-native.ts';
-export { KeyedLocks } from './locks.ts';
-export type { BrickLogger, LogLine } from './log.ts';
-
-export type AttachMode = 'kernel' | 'qemu-native';
+export type { AttachMode } from './connector.ts';
 
 export interface BrickOptions {
   readonly host: Host;
@@ -35,7 +31,7 @@ export interface BrickOptions {
   /** Nova's `volume_use_multipath`. */
   readonly multipath: boolean;
   readonly enforceMultipath?: boolean;
-  /** `kernel` (open-iscsi, host block device) or `qemu-native` (libvirt network disk). */
+  /** `kernel` (the host's initiator, a host block device) or `qemu-native` (QEMU opens the LUN). */
   readonly mode?: AttachMode;
   readonly logger?: BrickLogger;
   readonly timeouts?: Partial<IscsiTimeouts>;
@@ -66,39 +62,23 @@ export interface BrickOptions {
  */
 export const CONNECTOR_PROPERTIES_TTL_MS = 60_000;
 
-/** The `connection_info` envelope Cinder returns. */
-export interface ConnectionInfoEnvelope {
-  readonly driver_volume_type: string;
-  readonly data: unknown;
-}
-
-export type AttachedDevice = DeviceInfo | NetworkDiskSource;
-
-function iscsiData(connectionInfo: unknown): unknown {
-  if (typeof connectionInfo !== 'object' || connectionInfo === null) {
-    throw new HitchError('HITCH_INVALID_CONNECTION_INFO', { field: 'connection_info', reason: 'must be an object' });
-  }
-  const ci = connectionInfo as Partial<ConnectionInfoEnvelope>;
-  if (ci.driver_volume_type !== 'iscsi') {
-    throw new HitchError('HITCH_UNSUPPORTED_PROTOCOL', { protocol: String(ci.driver_volume_type).slice(0, 40) });
-  }
-  return ci.data;
-}
-
-export class Brick {
+export class Brick implements HostVolumeConnector {
   readonly #opts: BrickOptions;
+  readonly #mode: AttachMode;
   #props: ConnectorProperties | null = null;
   /** Host-clock time `#props` were read; null: read them again on the next call. */
   #propsAt: number | null = null;
-  #iscsi: IscsiConnector | null = null;
+  /** One connector per protocol, made on first use (with the properties then known). */
+  readonly #connectors: { [P in Protocol]?: ProtocolConnector<ConnectionInfos[P]> } = {};
 
   constructor(opts: BrickOptions) {
     this.#opts = opts;
+    this.#mode = opts.mode ?? 'kernel';
   }
 
   /**
    * Seed step 4. Reused for `connectorPropertiesTtlMs` (see `CONNECTOR_PROPERTIES_TTL_MS`);
-   * the first call also decides, for the connector's life, whether multipath is usable.
+   * the first connect also decides, for its connector's life, whether multipath is usable.
    *
    * In QEMU-native mode "multipath" means "QEMU may use any portal", not a device-mapper map:
    * the storage must list every portal whether or not multipathd runs (it cannot, on a host
@@ -118,40 +98,36 @@ export class Brick {
       ...(enforceMultipath !== undefined ? { enforceMultipath } : {}),
       ...(logger ? { logger } : {}),
     });
-    this.#props = this.#opts.mode === 'qemu-native' ? { ...props, multipath: true } : props;
+    this.#props = this.#mode === 'qemu-native' ? { ...props, multipath: true } : props;
     this.#propsAt = now;
     return this.#props;
   }
 
-  async #connector(span: Span): Promise<IscsiConnector> {
-    if (this.#iscsi) return this.#iscsi;
-    const props = this.#props ?? (await this.connectorProperties(span));
-    this.#iscsi ??= new IscsiConnector({
-      host: this.#opts.host,
-      multipath: props.multipath,
+  /** The connector for `protocol` in this host's mode (`HITCH_UNSUPPORTED_PROTOCOL` when there is none). */
+  #connector<P extends Protocol>(protocol: P): ProtocolConnector<ConnectionInfos[P]> {
+    const made = this.#connectors[protocol];
+    if (made) return made;
+    const make = PROTOCOLS[protocol].connectors[this.#mode];
+    if (!make) throw new HitchError('HITCH_UNSUPPORTED_PROTOCOL', { protocol: `${protocol} (attach mode ${this.#mode})` });
+    const { host, logger, timeouts, iscsiNodesDir } = this.#opts;
+    const deps: ConnectorDeps = {
+      host,
+      props: async (s) => this.#props ?? (await this.connectorProperties(s)),
       enforceMultipath: this.#opts.enforceMultipath ?? false,
-      ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
-      ...(this.#opts.timeouts ? { timeouts: this.#opts.timeouts } : {}),
-      ...(this.#opts.iscsiNodesDir ? { iscsiNodesDir: this.#opts.iscsiNodesDir } : {}),
       nodeRecordFiles: this.#opts.nodeRecordFiles ?? false,
-    });
-    return this.#iscsi;
+      ...(logger ? { logger } : {}),
+      ...(timeouts ? { timeouts } : {}),
+      ...(iscsiNodesDir ? { iscsiNodesDir } : {}),
+    };
+    const connector = make(deps);
+    this.#connectors[protocol] = connector;
+    return connector;
   }
 
-  /** Seed step 6: connect `{ driver_volume_type: 'iscsi', data }`. */
-  async connectVolume(span: Span, connectionInfo: unknown): Promise<AttachedDevice> {
-    // Validate before anything touches the host (even the connector-properties probe).
-    const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
+  /** Seed step 6: connect the volume; the disk source is what the hypervisor plugs. */
+  async connect(info: ConnectionInfo, span: Span, opts: ConnectOptions): Promise<AttachedVolume> {
     try {
-      if (this.#opts.mode === 'qemu-native') {
-        const props = this.#props ?? (await this.connectorProperties(span));
-        return await connectQemuNative(span, data, {
-          host: this.#opts.host,
-          initiator: props.initiator ?? '',
-          ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
-        });
-      }
-      return await (await this.#connector(span)).connectValidated(span, data);
+      return await this.#connector(info.driver_volume_type).connect(info, span, { instance: opts.instance });
     } catch (e) {
       // The host may not be what the cached properties say: read it again next time.
       this.#propsAt = null;
@@ -159,39 +135,49 @@ export class Brick {
     }
   }
 
-  /** The reverse of `connectVolume`. QEMU-native attachments hold nothing on the host. */
-  async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
-    const data = parseIscsiConnectionInfo(iscsiData(connectionInfo));
-    if (this.#opts.mode === 'qemu-native') return;
-    await (await this.#connector(span)).disconnectValidated(span, data, opts);
+  /** The reverse of `connect`. `deviceInfo` is not needed: brick looks at what the host has. */
+  async disconnect(info: ConnectionInfo, _deviceInfo: DeviceInfo | null, span: Span, opts: DisconnectOptions): Promise<void> {
+    await this.#connector(info.driver_volume_type).disconnect(info, span, { force: opts.force });
+  }
+
+  secretUsage(info: ConnectionInfo, instance: string): string | null {
+    return secretUsageOf(info.driver_volume_type, info, instance);
   }
 
   /**
    * The safety net under every cleanup: remove node records, sessions, disks and maps that this
-   * Brick left on the host for targets no attachment needs. `keep` gives the `connection_info`
-   * of every mapping on this host (attached or in flight) and is asked for only when there is
-   * something to reap; `adopt` names `connection_info`s to take ownership of first (what crash
-   * recovery found in the journal: a new process knows nothing of what the last one left).
-   * Entries that do not parse are skipped — nothing was ever connected from them.
+   * Brick left on the host for connections no attachment needs. `keep` gives the connection of
+   * every mapping on this host (attached or in flight) and is asked for only when there is
+   * something to reap; `adopt` names connections to take ownership of first (what crash recovery
+   * found in the journal: a new process knows nothing of what the last one left).
    */
-  async reap(span: Span, opts: { keep: () => Promise<readonly unknown[]>; adopt?: readonly unknown[] }): Promise<ReapReport> {
-    if (this.#opts.mode === 'qemu-native') return { reaped: [], failures: [], kept: [] };
-    const targets = (cis: readonly unknown[]): TargetRef[] =>
-      cis.flatMap((ci) => {
-        try {
-          return parseIscsiConnectionInfo(iscsiData(ci)).targets;
-        } catch {
-          return [];
-        }
-      });
-    const adopt = targets(opts.adopt ?? []);
-    // Nothing to adopt and no connector yet: this Brick never touched the host.
-    if (!this.#iscsi && adopt.length === 0) return { reaped: [], failures: [], kept: [] };
-    return (await this.#connector(span)).reap(span, { keep: async () => targets(await opts.keep()), adopt });
+  async reap(span: Span, opts: ReapOptions): Promise<ReapOutcome> {
+    const reaped: string[] = [];
+    const failures: string[] = [];
+    const pending: string[] = [];
+    // Every protocol with a connector, or connections to adopt; a protocol never used here has nothing to reap.
+    const adopting = new Set((opts.adopt ?? []).map((ci) => ci.driver_volume_type));
+    for (const protocol of Object.keys(PROTOCOLS) as Protocol[]) {
+      if (!this.#connectors[protocol] && !adopting.has(protocol)) continue;
+      const r = await this.#reapProtocol(protocol, span, opts);
+      reaped.push(...r.reaped);
+      failures.push(...r.failures);
+      pending.push(...r.pending);
+    }
+    return { reaped, failures, pending };
+  }
+
+  async #reapProtocol<P extends Protocol>(protocol: P, span: Span, opts: ReapOptions): Promise<ReapOutcome> {
+    const mine = (cis: readonly ConnectionInfo[]): Array<ConnectionInfos[P]> => cis.filter((ci): ci is ConnectionInfos[P] => ci.driver_volume_type === protocol);
+    const connector = this.#connector(protocol);
+    return connector.reap(span, { keep: async () => mine(await opts.keep()), adopt: mine(opts.adopt ?? []) });
   }
 
   /** Resolves when background portal work (late logins joining maps, failed portals' cleanup) is done. */
   async settled(): Promise<void> {
-    await this.#iscsi?.settled();
+    await Promise.all(Object.values(this.#connectors).map((c) => c.settled()));
   }
 }
+
+export { parseConnectionInfo, readConnectionInfo, PROTOCOLS } from './protocols.ts';
+export { parseDeviceInfo } from './device-info.ts';

@@ -28,14 +28,16 @@
  * `complete` still fails after every retry does the attach fail with the mapping left
  * `attaching` and the disk in the guest — a state that needs an operator, named in the error.
  */
-import { HitchError, toHitchError } from '../errors.ts';
+import { HitchError, isHitchError, toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import type { Span } from '../trace/span.ts';
 import { buildDiskXml } from '../virt/disk-xml.ts';
 import type { DiskSource } from '../ports/hypervisor.ts';
 import type { HypervisorDriver } from '../ports/hypervisor.ts';
 import { pickDeviceName } from './device-name.ts';
-import type { AttachmentRef, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol } from '../ports/block-storage.ts';
+import type { AttachmentRef, VolumeAttachProtocol } from '../ports/block-storage.ts';
+import type { HostVolumeConnector } from '../ports/host-connector.ts';
+import type { ConnectorProperties } from '../ports/attach.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import { UndoStack, cleanupError, withRetries } from './undo.ts';
 
@@ -64,11 +66,6 @@ export function refOf(server: ServerRow, bdm: BdmRow): AttachmentRef {
 
 export function targetDevOf(bdm: BdmRow): string {
   return bdm.device_name.replace(/^\/dev\//, '');
-}
-
-/** The usage id of the hypervisor secret that holds a volume's CHAP password on a server. */
-export function secretUsageFor(serverId: string, volumeId: string): string {
-  return `hitch-${serverId}-${volumeId}`;
 }
 
 async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
@@ -147,7 +144,11 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     const volume = await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
     const connector = await step(ctx, root, 'connector-properties', 4, (s) => ctx.connector.connectorProperties(s));
     const info = await step(ctx, root, 'initialize-connection', 5, async (s) => {
-      const ci = await ctx.storage.initialize(ref, connector, s);
+      const ci = await ctx.storage.initialize(ref, connector, s).catch((e: unknown) => {
+        // Exported, but answered with a connection this host cannot use: the export is there to undo.
+        if (isHitchError(e, 'HITCH_INVALID_CONNECTION_INFO') || isHitchError(e, 'HITCH_UNSUPPORTED_PROTOCOL')) exportedTo = connector;
+        throw e;
+      });
       exportedTo = connector;
       s.set({ driver_volume_type: ci.driver_volume_type });
       return ci;
@@ -155,7 +156,7 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     await ctx.repo.updateBdm(bdm.id, { status: 'attaching', connection_info: JSON.stringify(info) });
 
     const device = await step(ctx, root, 'connect-volume', 6, async (s) => {
-      const d = await ctx.connector.connect(info, s);
+      const d = await ctx.connector.connect(info, s, { instance: server.id });
       s.set({ path: describeSource(d.source) });
       return d;
     });
@@ -164,14 +165,12 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
 
     await step(ctx, root, 'hotplug', 7, async (s) => {
       await ctx.repo.updateBdm(bdm.id, { device_info: JSON.stringify(device.deviceInfo) });
-      let source: DiskSource = device.source;
-      if (source.kind === 'iscsi' && source.auth && device.secretValue !== undefined) {
-        const usage = secretUsageFor(server.id, bdm.volume_id);
-        await ctx.hypervisor.defineSecret(usage, device.secretValue, { span: s });
-        undo.push('undefine-secret', (u) => ctx.hypervisor.undefineSecret(usage, { span: u }), { requires: ['unplug'] });
-        source = { ...source, auth: { username: source.auth.username, secretUsage: usage } };
+      const { source, secret } = device;
+      if (secret) {
+        await ctx.hypervisor.defineSecret(secret.usage, secret.value, { span: s });
+        undo.push('undefine-secret', (u) => ctx.hypervisor.undefineSecret(secret.usage, { span: u }), { requires: ['unplug'] });
       }
-      const accessMode = info.data['access_mode'] === 'ro' ? 'ro' : 'rw';
+      const accessMode = info.data.access_mode === 'ro' ? 'ro' : 'rw';
       // A multiattach volume is opened by several guests: QEMU's image lock refuses the second
       // writer unless the disk is shareable.
       const xml = buildDiskXml({ source, targetDev: targetDevOf(bdm), serial: bdm.volume_id, accessMode, ...(volume.multiattach ? { shareable: true } : {}) });

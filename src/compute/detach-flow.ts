@@ -15,8 +15,8 @@
  */
 import { toHitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
-import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
-import type { ConnectionInfo } from '../ports/block-storage.ts';
+import { refOf, targetDevOf, type FlowContext } from './attach-flow.ts';
+import { connectionOf, deviceOf } from './mapping-data.ts';
 import type { BdmRow, ServerRow } from './repository.ts';
 
 async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
@@ -45,8 +45,8 @@ export async function runDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     throw err;
   }
 
-  const info = bdm.connection_info ? (JSON.parse(bdm.connection_info) as ConnectionInfo) : null;
-  const deviceInfo = bdm.device_info ? (JSON.parse(bdm.device_info) as Record<string, unknown>) : null;
+  const info = connectionOf(bdm);
+  const deviceInfo = deviceOf(bdm);
   const connector = await step(ctx, root, 'connector-properties', 3, (s) => ctx.connector.connectorProperties(s));
   if (info) {
     await step(ctx, root, 'disconnect-volume', 4, async (s) => {
@@ -59,8 +59,7 @@ export async function runDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     });
   }
   await step(ctx, root, 'detach-volume', 5, (s) => ctx.storage.finishDetach(ref, connector, s));
-  if (info?.data['auth_method'] === 'CHAP') {
-    await root.run('undefine-secret', {}, (s) => ctx.hypervisor.undefineSecret(secretUsageFor(server.id, bdm.volume_id), { span: s }));
-  }
+  const secret = info ? ctx.connector.secretUsage(info, server.id) : null;
+  if (secret !== null) await root.run('undefine-secret', {}, (s) => ctx.hypervisor.undefineSecret(secret, { span: s }));
   await step(ctx, root, 'bdm.destroy', 6, () => ctx.repo.deleteBdm(bdm.id));
 }

@@ -11,7 +11,9 @@ import { Trace, type Span } from '../trace/span.ts';
 import { SimHypervisor } from '../virt/sim-hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
-import type { AttachmentRef, ConnectionInfo, ConnectorProperties, HostVolumeConnector, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
+import type { AttachmentRef, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
+import type { AttachedVolume, HostVolumeConnector, ReapOutcome } from '../ports/host-connector.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
 import { ComputeRepository, type ServerRow } from './repository.ts';
 import { migrateCompute } from './schema.ts';
 
@@ -42,7 +44,7 @@ class FakeStorage implements VolumeAttachProtocol {
   async initialize(_ref: AttachmentRef, c: ConnectorProperties): Promise<ConnectionInfo> {
     this.#maybe('initialize');
     this.status = 'attaching';
-    this.exported = c.host;
+    this.exported = c.host ?? null;
     return { driver_volume_type: 'iscsi', data: { target_iqn: 'iqn.2010-10.org.openstack:volume-1', target_portal: '127.0.0.1:3260', target_lun: 1, access_mode: 'rw' } };
   }
   async attachmentsOf(): Promise<Array<string | null>> {
@@ -79,16 +81,22 @@ class FakeHost implements HostVolumeConnector {
   async connectorProperties(): Promise<ConnectorProperties> {
     return { host: 'compute1', initiator: 'iqn.1993-08.org.debian:01:abc', multipath: false };
   }
-  async connect(_i: ConnectionInfo, span: Span) {
+  async connect(_i: ConnectionInfo, span: Span): Promise<AttachedVolume> {
     this.calls.push('connect');
     if (this.fault.has('connect')) throw new HitchError('HITCH_ISCSI_LOGIN_FAILED', { target: 't', detail: 'injected' });
     span.event('device appeared');
     this.connected++;
-    return { source: { kind: 'block' as const, path: '/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2010-10.org.openstack:volume-1-lun-1' }, deviceInfo: { type: 'block', path: '/dev/sdb' } };
+    return { source: { kind: 'block' as const, path: '/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2010-10.org.openstack:volume-1-lun-1' }, deviceInfo: { type: 'block', path: '/dev/sdb', scsi_wwn: '36001405deadbeef' } };
   }
   async disconnect(): Promise<void> {
     this.calls.push('disconnect');
     this.connected = Math.max(0, this.connected - 1);
+  }
+  secretUsage(): string | null {
+    return null;
+  }
+  async reap(): Promise<ReapOutcome> {
+    return { reaped: [], failures: [], pending: [] };
   }
 }
 

@@ -5,14 +5,13 @@
  * The flow is chosen as Nova chooses it: the attachments API when the endpoint speaks 3.44 or
  * later, the legacy actions otherwise (or when configured so).
  */
+import { parseConnectionInfo } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
-import type { ConnectorProperties as BackendConnector } from '../ports/volume-backend.ts';
+import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
 import type { BlockStorageClient } from '../volume/client.ts';
-import type { ConnectionInfo, VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { AttachmentsFlow, LegacyFlow, type StorageCalls } from './storage-protocols.ts';
 
 export function httpCalls(client: BlockStorageClient): StorageCalls {
-  const as = (c: unknown): BackendConnector => c as BackendConnector;
   return {
     getVolume: async (id) => {
       const v = await client.getVolume(id);
@@ -21,19 +20,20 @@ export function httpCalls(client: BlockStorageClient): StorageCalls {
     },
     createAttachment: async (volumeId, instanceUuid) => (await client.createAttachment({ volumeId, instanceUuid })).id,
     listAttachments: async (volumeId, instanceId) => (await client.listAttachments({ volumeId, instanceId })).map((a) => a.id),
+    // The endpoint's answer is where connection_info enters compute: checked here, typed after.
     updateAttachment: async (id, connector) => {
-      const ci = (await client.updateAttachment(id, as(connector))).connection_info as ConnectionInfo | undefined;
-      if (!ci || typeof ci.driver_volume_type !== 'string') {
+      const ci = (await client.updateAttachment(id, connector)).connection_info;
+      if (typeof ci !== 'object' || ci === null || !('driver_volume_type' in ci) || typeof ci.driver_volume_type !== 'string') {
         throw new HitchError('HITCH_UPSTREAM_ERROR', { service: 'block-storage', status: 200, method: 'PUT', path: `/attachments/${id}`, detail: 'no connection_info in the answer' });
       }
-      return ci;
+      return parseConnectionInfo(ci);
     },
     completeAttachment: (id) => client.completeAttachment(id),
     deleteAttachment: (id) => client.deleteAttachment(id),
     reserve: (id) => client.reserve(id),
     unreserve: (id) => client.unreserve(id),
-    initializeConnection: (id, connector) => client.initializeConnection(id, as(connector)),
-    terminateConnection: (id, connector) => client.terminateConnection(id, as(connector)),
+    initializeConnection: async (id, connector) => parseConnectionInfo(await client.initializeConnection(id, connector)),
+    terminateConnection: (id, connector) => client.terminateConnection(id, connector),
     attach: (id, a) => client.attach(id, { instanceUuid: a.instanceUuid, mountpoint: a.mountpoint, mode: 'rw', hostName: a.hostName }),
     detach: (id) => client.detach(id),
     beginDetaching: (id) => client.beginDetaching(id),

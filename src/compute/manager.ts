@@ -23,7 +23,8 @@ import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';
 import type { RequestMeta } from './dispatch.ts';
-import type { ConnectionInfo } from '../ports/block-storage.ts';
+import type { ConnectionInfo } from '../ports/attach.ts';
+import { connectionsOf } from './mapping-data.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import type { BootDevice } from './server-request.ts';
 
@@ -163,11 +164,12 @@ export class ComputeManager {
     return this.#locks.with([`recover-${this.hostName}`], async () => {
       // What the interrupted operations may have connected: this process's initiator knows
       // nothing of it, so the reaper adopts it once recovery has decided what stays.
-      const adopt: ConnectionInfo[] = [];
+      const bdms: BdmRow[] = [];
       for (const op of await this.repo.listUnfinished(this.hostName)) {
         const bdm = op.bdm_id ? await this.repo.getBdmById(op.bdm_id) : await this.repo.getBdm(op.server_id, op.volume_id);
-        if (bdm?.connection_info) adopt.push(JSON.parse(bdm.connection_info) as ConnectionInfo);
+        if (bdm) bdms.push(bdm);
       }
+      const adopt = connectionsOf(bdms);
       const out = await recoverHost(ctx, this.hostName, this.#opts.clock);
       this.#adopt.push(...adopt);
       this.requestReap();
@@ -180,7 +182,7 @@ export class ComputeManager {
    * runs makes another run after it, with a fresh view of the mappings.
    */
   requestReap(): void {
-    if (!this.#opts.flow.connector.reap || this.#reapStop.signal.aborted) return;
+    if (this.#reapStop.signal.aborted) return;
     this.#reapWanted = true;
     if (this.#reaping) return;
     this.#reaping = true;
@@ -199,17 +201,16 @@ export class ComputeManager {
   }
 
   async #reapUntilClean(): Promise<void> {
-    const reap = this.#opts.flow.connector.reap?.bind(this.#opts.flow.connector);
-    if (!reap) return;
+    const connector = this.#opts.flow.connector;
     for (let attempt = 0; ; attempt++) {
       const trace = new Trace(this.#opts.clock);
       const adopt = this.#adopt.splice(0);
       let failures: readonly string[];
       let pending: readonly string[] = [];
       try {
-        const r = await reap(trace.root(), { keep: () => this.#neededConnections(), adopt });
+        const r = await connector.reap(trace.root(), { keep: () => this.#neededConnections(), adopt });
         failures = r.failures;
-        pending = r.pending ?? [];
+        pending = r.pending;
         if (r.reaped.length > 0 || r.failures.length > 0) this.lastReap = { atMs: this.#opts.clock.now(), reaped: r.reaped, failures: r.failures, trace };
       } catch (e) {
         // Adopted targets are owned by the initiator now; only the pass itself failed.
@@ -239,11 +240,7 @@ export class ComputeManager {
   /** The connection_info of every mapping of this host's servers, attached or in flight. */
   async #neededConnections(): Promise<ConnectionInfo[]> {
     const out: ConnectionInfo[] = [];
-    for (const server of await this.repo.listServers(undefined, this.hostName)) {
-      for (const b of await this.repo.listBdms(server.id)) {
-        if (b.connection_info) out.push(JSON.parse(b.connection_info) as ConnectionInfo);
-      }
-    }
+    for (const server of await this.repo.listServers(undefined, this.hostName)) out.push(...connectionsOf(await this.repo.listBdms(server.id)));
     return out;
   }
 

@@ -22,8 +22,8 @@
 import { toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { Trace, type Span } from '../trace/span.ts';
-import { refOf, secretUsageFor, targetDevOf, type FlowContext } from './attach-flow.ts';
-import type { ConnectionInfo } from '../ports/block-storage.ts';
+import { refOf, targetDevOf, type FlowContext } from './attach-flow.ts';
+import { connectionOf, deviceOf } from './mapping-data.ts';
 import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
 import { ROLL_FORWARD_RETRY_MS } from './attach-flow.ts';
 import { withRetries } from './undo.ts';
@@ -76,17 +76,14 @@ async function completeAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, 
 
 /** Undo an attach (or finish a detach) once the disk is out of the guest. */
 async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
-  const info = bdm.connection_info ? (JSON.parse(bdm.connection_info) as ConnectionInfo) : null;
+  const info = connectionOf(bdm);
   if (info) {
-    await tolerant(ctx, span, 'recover.disconnect-volume', (s) =>
-      ctx.connector.disconnect(info, bdm.device_info ? (JSON.parse(bdm.device_info) as Record<string, unknown>) : null, s, { force: true }),
-    );
+    await tolerant(ctx, span, 'recover.disconnect-volume', (s) => ctx.connector.disconnect(info, deviceOf(bdm), s, { force: true }));
   }
   const connector = await ctx.connector.connectorProperties(span);
   await tolerant(ctx, span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
-  if (info?.data['auth_method'] === 'CHAP') {
-    await tolerant(ctx, span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secretUsageFor(server.id, bdm.volume_id), { span: s }));
-  }
+  const secret = info ? ctx.connector.secretUsage(info, server.id) : null;
+  if (secret !== null) await tolerant(ctx, span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secret, { span: s }));
   await ctx.repo.deleteBdm(bdm.id);
 }
 

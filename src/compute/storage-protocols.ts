@@ -12,7 +12,8 @@
  * traces read the same whatever the transport.
  */
 import type { Span } from '../trace/span.ts';
-import type { AttachmentRef, ConnectionInfo, ConnectorProperties, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
+import type { AttachmentRef, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
 
 export interface StorageCalls {
   getVolume(volumeId: string): Promise<VolumeSummary>;

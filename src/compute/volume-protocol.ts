@@ -10,15 +10,14 @@
  * The compute service acts with its own admin identity, not the caller's token: the API has
  * already checked that the volume belongs to the server's project.
  */
-import type { ConnectorProperties as BackendConnector } from '../ports/volume-backend.ts';
+import { parseConnectionInfo } from '../brick/index.ts';
+import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
 import type { Caller, VolumeService } from '../volume/volume-service.ts';
-import type { ConnectionInfo, VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { AttachmentsFlow, LegacyFlow, type StorageCalls } from './storage-protocols.ts';
 
 export const COMPUTE_CALLER: Caller = Object.freeze({ userId: 'hitch-compute', projectId: 'service', isAdmin: true });
 
 export function inProcessCalls(svc: VolumeService, caller: Caller = COMPUTE_CALLER): StorageCalls {
-  const as = (c: unknown): BackendConnector => c as BackendConnector;
   return {
     getVolume: async (id) => {
       const v = await svc.get(caller, id);
@@ -26,13 +25,14 @@ export function inProcessCalls(svc: VolumeService, caller: Caller = COMPUTE_CALL
     },
     createAttachment: async (volumeId, instanceUuid) => (await svc.createAttachment(caller, { volumeId, instanceUuid, connector: null, mode: null })).id,
     listAttachments: async (volumeId, instanceId) => (await svc.listAttachments(caller, { allTenants: true, volumeId, instanceId })).map((a) => a.id),
-    updateAttachment: async (id, connector) => JSON.parse((await svc.updateAttachment(caller, id, as(connector))).connection_info ?? 'null') as ConnectionInfo,
+    // The service answers with the attachment row: its connection_info is JSON, read here.
+    updateAttachment: async (id, connector) => parseConnectionInfo(JSON.parse((await svc.updateAttachment(caller, id, connector)).connection_info ?? 'null')),
     completeAttachment: (id) => svc.completeAttachment(caller, id),
     deleteAttachment: async (id) => void (await svc.deleteAttachment(caller, id, { remaining: false })),
     reserve: (id) => svc.reserve(caller, id),
     unreserve: (id) => svc.unreserve(caller, id),
-    initializeConnection: (id, connector) => svc.initializeConnection(caller, id, as(connector)),
-    terminateConnection: (id, connector) => svc.terminateConnection(caller, id, as(connector)),
+    initializeConnection: (id, connector) => svc.initializeConnection(caller, id, connector),
+    terminateConnection: (id, connector) => svc.terminateConnection(caller, id, connector),
     attach: (id, a) => svc.attach(caller, id, { instanceUuid: a.instanceUuid, hostName: a.hostName, mountpoint: a.mountpoint, mode: 'rw' }),
     detach: (id) => svc.detach(caller, id, null),
     beginDetaching: (id) => svc.beginDetaching(caller, id),

@@ -8,6 +8,7 @@
  * in-process cloud (`checkInvariants`, the fuzz harness) and on what a test gathers from outside
  * running processes (the SIGKILL test: the APIs, the database, the simulator daemon).
  */
+import { readConnectionInfo } from '../brick/index.ts';
 import type { Services } from '../server/cloud.ts';
 import type { HostSnapshot } from '../sim/inspect.ts';
 import type { SimHypervisor } from '../virt/sim-hypervisor.ts';
@@ -38,10 +39,9 @@ export interface InvariantView {
 
 /** Target IQNs a mapping's connection_info names. */
 function targetsOf(connectionInfo: string | null): string[] {
-  if (!connectionInfo) return [];
-  const data = (JSON.parse(connectionInfo) as { data?: Record<string, unknown> }).data ?? {};
-  const many = Array.isArray(data['target_iqns']) ? (data['target_iqns'] as unknown[]) : [];
-  return [...new Set([...many, data['target_iqn']].filter((x): x is string => typeof x === 'string'))];
+  const ci = connectionInfo ? readConnectionInfo(JSON.parse(connectionInfo)) : null;
+  if (!ci) return [];
+  return [...new Set([...(ci.data.target_iqns ?? []), ...(ci.data.target_iqn !== undefined ? [ci.data.target_iqn] : [])])];
 }
 
 export async function checkWorld(w: InvariantView): Promise<string[]> {

@@ -1,55 +1,11 @@
 /**
- * What the compute service needs from the layers below it, as small interfaces: the flows in
- * `attach-flow.ts` and `detach-flow.ts` see only these, so they run the same over Hitch's own
- * block storage service or a real Cinder, a kernel or QEMU-native initiator, libvirt or the
- * simulated hypervisor.
+ * The block storage side of an attach as the compute service sees it: one implementation per
+ * Cinder flow (`compute/storage-protocols.ts`), over Hitch's own block storage service in
+ * process or any Cinder-compatible endpoint over REST. The attach and detach flows see only
+ * this, `HostVolumeConnector` and `HypervisorDriver`.
  */
-import type { Span } from '../trace/span.ts';
-import type { DiskSource } from './hypervisor.ts';
-
-/** `initialize_connection`'s answer: `{"driver_volume_type": "iscsi", "data": {…}}`. Holds secrets. */
-export interface ConnectionInfo {
-  readonly driver_volume_type: string;
-  readonly data: Readonly<Record<string, unknown>>;
-}
-
-/** The host's connector properties (os-brick's `get_connector_properties`). */
-export type ConnectorProperties = Readonly<Record<string, unknown>> & { readonly host: string; readonly initiator?: string };
-
-/** What connecting the volume on the host produced, enough to plug it and later to undo it. */
-export interface AttachedDevice {
-  /** The disk source for the hypervisor: a host block device, or QEMU's own iSCSI session. */
-  readonly source: DiskSource;
-  /** os-brick's `device_info` (`{type, path, scsi_wwn, multipath_id}`), kept for disconnect. */
-  readonly deviceInfo: Readonly<Record<string, unknown>>;
-  /** CHAP password to store as a hypervisor secret (QEMU-native mode); never logged. */
-  readonly secretValue?: string;
-}
-
-/** The host side (seed steps 4 and 6): the initiator library behind the compute host. */
-export interface HostVolumeConnector {
-  connectorProperties(span: Span): Promise<ConnectorProperties>;
-  connect(info: ConnectionInfo, span: Span): Promise<AttachedDevice>;
-  /** Undo `connect`. `deviceInfo` may be null when the connect never returned (recovery). */
-  disconnect(info: ConnectionInfo, deviceInfo: Readonly<Record<string, unknown>> | null, span: Span, opts: { force: boolean }): Promise<void>;
-  /**
-   * Remove what earlier connects and disconnects left on the host (node records, sessions,
-   * disks, maps) for targets that no mapping in `keep` needs; take ownership of `adopt`'s
-   * targets first. Optional: initiators that leave nothing on the host need not have it.
-   */
-  reap?(span: Span, opts: { keep: () => Promise<readonly ConnectionInfo[]>; adopt?: readonly ConnectionInfo[] }): Promise<ReapOutcome>;
-}
-
-/**
- * What a reap pass did; `failures` non-empty means leftovers remain and another pass is due, and
- * so does `pending`: logins iscsid may still complete (the caller gave up on them), watched
- * until their window has passed.
- */
-export interface ReapOutcome {
-  readonly reaped: readonly string[];
-  readonly failures: readonly string[];
-  readonly pending?: readonly string[];
-}
+import type { ConnectionInfo, ConnectorProperties } from './attach.ts';
+import type { Span } from './span.ts';
 
 export interface VolumeSummary {
   readonly id: string;

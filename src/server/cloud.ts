@@ -9,7 +9,6 @@ import { existsSync, statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Brick } from '../brick/index.ts';
-import { BrickVolumeConnector } from '../compute/brick-connector.ts';
 import { computePlugin } from '../compute/api/compute-plugin.ts';
 import type { BlockStorageRest } from '../compute/api/volume-proxy-routes.ts';
 import { ComputeService } from '../compute/compute-service.ts';
@@ -194,7 +193,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         hostName: name,
         clock,
         repo,
-        flow: { storage, connector: new BrickVolumeConnector(brick, host), hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
+        flow: { storage, connector: brick, hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
         ...(onStep ? { onStep } : {}),
         ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
       });

@@ -4,7 +4,7 @@
 import { HitchError } from '../errors.ts';
 import { isUuid, validate } from '../http/validate.ts';
 import { requireVersion } from './api-context.ts';
-import type { ConnectorProperties } from '../ports/volume-backend.ts';
+import { connectorOrNull, parseConnector } from './connector.ts';
 import { createAttachmentSchema, updateAttachmentSchema } from './request-schemas.ts';
 import type { AttachmentRow } from './volume-repo.ts';
 import type { VolumeService } from './volume-service.ts';
@@ -54,8 +54,8 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
   route('POST', '/attachments', async (req, _reply, state) => {
     requireVersion(state, '3.27');
     validate(createAttachmentSchema(state.version.atLeast('3.54')), req.body);
-    const a = (req.body as { attachment: { volume_uuid: string; instance_uuid?: string | null; connector?: ConnectorProperties | null; mode?: 'rw' | 'ro' } }).attachment;
-    const connector = a.connector && Object.keys(a.connector).length > 0 ? a.connector : null;
+    const a = (req.body as { attachment: { volume_uuid: string; instance_uuid?: string | null; connector?: unknown; mode?: 'rw' | 'ro' } }).attachment;
+    const connector = connectorOrNull(a.connector);
     const row = await svc.createAttachment(state.caller, { volumeId: a.volume_uuid, instanceUuid: a.instance_uuid ?? null, connector, mode: a.mode ?? null });
     return { attachment: attachmentDetailView(row) };
   });
@@ -65,7 +65,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     const { id } = req.params as { id: string };
     checkId(id);
     validate(updateAttachmentSchema, req.body);
-    const connector = (req.body as { attachment: { connector: ConnectorProperties } }).attachment.connector;
+    const connector = parseConnector((req.body as { attachment: { connector: unknown } }).attachment.connector);
     return { attachment: attachmentDetailView(await svc.updateAttachment(state.caller, id, connector)) };
   });
 

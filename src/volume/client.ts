@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { HitchError } from '../errors.ts';
 import { ApiVersion } from '../http/microversion.ts';
 import { maskToken } from '../http/mask.ts';
-import type { ConnectionInfo, ConnectorProperties } from '../ports/volume-backend.ts';
+import type { ConnectorProperties } from '../ports/attach.ts';
 
 export interface BlockStorageClientOptions {
   /** The volume endpoint from the catalog: `http://host/volume/v3/{project_id}` (or Cinder's `:8776/v3/{project}`). */
@@ -51,7 +51,8 @@ export interface AttachmentInfo {
   readonly attach_mode?: string;
   readonly attached_at?: string | null;
   readonly detached_at?: string | null;
-  readonly connection_info?: ConnectionInfo | Record<string, never>;
+  /** As the endpoint sent it; the caller checks it (`parseConnectionInfo`) before use. */
+  readonly connection_info?: unknown;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -137,8 +138,9 @@ export class BlockStorageClient {
   async unreserve(id: string): Promise<void> {
     await this.#action(id, { 'os-unreserve': null });
   }
-  async initializeConnection(id: string, connector: ConnectorProperties): Promise<ConnectionInfo> {
-    return ((await this.#action(id, { 'os-initialize_connection': { connector } })) as { connection_info: ConnectionInfo }).connection_info;
+  /** The `connection_info` as the endpoint sent it; the caller checks it (`parseConnectionInfo`) before use. */
+  async initializeConnection(id: string, connector: ConnectorProperties): Promise<unknown> {
+    return ((await this.#action(id, { 'os-initialize_connection': { connector } })) as { connection_info?: unknown }).connection_info;
   }
   async terminateConnection(id: string, connector: ConnectorProperties): Promise<void> {
     await this.#action(id, { 'os-terminate_connection': { connector } });

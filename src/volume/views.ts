@@ -89,8 +89,9 @@ export function volumeSummaryView(v: VolumeRow, ctx: ViewContext): Record<string
   return { id: v.id, name: v.name, links: links(ctx, 'volumes', v.id) };
 }
 
-export function parseJson<T>(s: string | null): T | null {
-  return s === null ? null : (JSON.parse(s) as T);
+/** A stored JSON column, as it goes into a response body (not read here, so not typed). */
+function storedJson(s: string | null): unknown {
+  return s === null ? null : JSON.parse(s);
 }
 
 /** Cinder's attachments view builder: `summary` and `detail`. */
@@ -104,7 +105,7 @@ export function attachmentDetailView(a: AttachmentRow): Record<string, unknown> 
     attached_at: a.attach_time,
     detached_at: a.detach_time,
     attach_mode: a.attach_mode,
-    connection_info: parseJson<Record<string, unknown>>(a.connection_info) ?? {},
+    connection_info: storedJson(a.connection_info) ?? {},
   };
 }
 

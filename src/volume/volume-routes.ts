@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
 import { isUuid, validate } from '../http/validate.ts';
 import { requireAdmin, type RequestState } from './api-context.ts';
-import type { ConnectorProperties } from '../ports/volume-backend.ts';
+import { connectorOrNull, parseConnector } from './connector.ts';
 import { actionSchemas, createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
 import { RESETTABLE_STATUSES, type VolumeService } from './volume-service.ts';
 import { SORT_KEYS, cinderTime, type SortKey, type SortSpec, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
@@ -300,11 +300,11 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
         await svc.rollDetaching(c, id);
         break;
       case 'os-initialize_connection': {
-        const info = await svc.initializeConnection(c, id, a.connector as ConnectorProperties);
+        const info = await svc.initializeConnection(c, id, parseConnector(a.connector));
         return reply.code(200).send({ connection_info: info });
       }
       case 'os-terminate_connection':
-        await svc.terminateConnection(c, id, (a.connector ?? null) as ConnectorProperties | null);
+        await svc.terminateConnection(c, id, connectorOrNull(a.connector));
         break;
       case 'os-attach': {
         const instanceUuid = typeof a.instance_uuid === 'string' ? a.instance_uuid : null;
@@ -318,7 +318,7 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
         break;
       case 'os-force_detach':
         requireAdmin(state, 'volume_extension:volume_admin_actions:force_detach');
-        await svc.forceDetach(c, id, typeof a.attachment_id === 'string' ? a.attachment_id : null, (a.connector ?? null) as ConnectorProperties | null);
+        await svc.forceDetach(c, id, typeof a.attachment_id === 'string' ? a.attachment_id : null, connectorOrNull(a.connector));
         break;
       case 'os-reset_status': {
         requireAdmin(state, 'volume_extension:volume_admin_actions:reset_status');

@@ -10,7 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { HitchError, ref } from '../errors.ts';
-import type { BackendVolume, ConnectionInfo, ConnectorProperties, VolumeBackend } from '../ports/volume-backend.ts';
+import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import { parseConnector } from './connector.ts';
 import { cinderTime, VolumeRepo, type AttachmentRow, type SortSpec, type StatusGuard, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
@@ -230,7 +232,7 @@ export class VolumeService {
     let same = 0;
     for (const a of await this.repo.attachmentsOfVolume(v.id)) {
       if (a.connector === null) continue;
-      const c = JSON.parse(a.connector) as ConnectorProperties;
+      const c = parseConnector(JSON.parse(a.connector));
       if (c.initiator === initiator) same++;
     }
     return same > 1;
@@ -413,7 +415,7 @@ export class VolumeService {
     const a = await this.getAttachment(caller, id);
     const v = await this.get(caller, a.volume_id);
     if (a.connector !== null) {
-      const connector = JSON.parse(a.connector) as ConnectorProperties;
+      const connector = parseConnector(JSON.parse(a.connector));
       if (!(await this.#exportShared(v, connector))) await this.backend.terminateConnection(backendView(v), connector);
     }
     await this.repo.tx(async (trx) => {

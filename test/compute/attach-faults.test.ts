@@ -5,7 +5,8 @@
  * simulator's own state, not from what Hitch believes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorProperties, VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
+import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
+import type { ConnectorProperties } from '../../src/ports/attach.ts';
 import { HitchError } from '../../src/errors.ts';
 import { leftovers } from '../../src/sim/inspect.ts';
 import type { SimHypervisor } from '../../src/virt/sim-hypervisor.ts';

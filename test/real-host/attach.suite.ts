@@ -12,7 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectionInfo, VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
+import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
+import type { ConnectionInfo, IscsiConnectionData } from '../../src/ports/attach.ts';
 import { consoleLogPath } from '../../src/server/data-plane.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import type { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';
@@ -32,7 +33,7 @@ const INITIATOR_FILE = '/etc/iscsi/initiatorname.iscsi';
 const INITIATOR = existsSync(INITIATOR_FILE) ? (/^InitiatorName=(\S+)/m.exec(readFileSync(INITIATOR_FILE, 'utf8'))?.[1] ?? '') : '';
 
 /** Per volume id: how to spoil the connection info Cinder returns (the failing-attach case). */
-const sabotage = new Map<string, (data: Readonly<Record<string, unknown>>) => Record<string, unknown>>();
+const sabotage = new Map<string, (data: IscsiConnectionData) => IscsiConnectionData>();
 
 function spoiling(p: VolumeAttachProtocol): VolumeAttachProtocol {
   const initialize: VolumeAttachProtocol['initialize'] = async (ref, connector, span): Promise<ConnectionInfo> => {
@@ -294,11 +295,11 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
   it('a failing attach (bad target, bad LUN) leaves nothing behind in libvirt or tgt', async () => {
     const disksBefore = await domainDisks();
     for (const [what, spoil] of [
-      ['a target tgt does not have', (d: Readonly<Record<string, unknown>>) => ({ ...d, target_iqn: 'iqn.2010-10.org.openstack:volume-nosuch', target_iqns: undefined })],
-      ['a LUN the target does not have', (d: Readonly<Record<string, unknown>>) => ({ ...d, target_lun: 7, target_luns: undefined })],
+      ['a target tgt does not have', ({ target_iqns: _, ...d }: IscsiConnectionData): IscsiConnectionData => ({ ...d, target_iqn: 'iqn.2010-10.org.openstack:volume-nosuch' })],
+      ['a LUN the target does not have', ({ target_luns: _, ...d }: IscsiConnectionData): IscsiConnectionData => ({ ...d, target_lun: 7 })],
     ] as const) {
       const vol = await createVolume(`real-bad-${what.length}`);
-      sabotage.set(vol, (d) => Object.fromEntries(Object.entries(spoil(d)).filter(([, v]) => v !== undefined)));
+      sabotage.set(vol, spoil);
       const from = guest.lines().length;
       const t0 = Date.now();
       const post = await t.api('POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { token, body: { volumeAttachment: { volumeId: vol } }, headers: MICRO });

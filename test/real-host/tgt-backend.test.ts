@@ -13,6 +13,7 @@ import { LinuxHost } from '../../src/host/linux-host.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import type { BackendVolume } from '../../src/ports/volume-backend.ts';
 import { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';
+import { parseConnector } from '../../src/volume/connector.ts';
 import { Tgtadm } from '../../src/volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../../src/volume/backends/tgtd.ts';
 import { freePort, freeTgtControlPort, run } from './peers.ts';
@@ -83,7 +84,7 @@ suite('tgt backend on a real tgtd', () => {
     const single = await backend.initializeConnection(vol, { initiator: INI, multipath: false });
     expect(single.data).toMatchObject({ target_portal: portals[0], target_iqn: `iqn.2010-10.org.openstack:volume-${id}`, target_lun: 1, auth_method: 'CHAP' });
     expect(single.data.target_portals).toBeUndefined();
-    const multi = await backend.initializeConnection(vol, { initiator: INI, multipath: 'True' });
+    const multi = await backend.initializeConnection(vol, parseConnector({ initiator: INI, multipath: 'True' }));
     expect(multi.data.target_portals).toEqual(portals);
     expect((await backend.target(id))!.acls).toEqual([INI]);
     expect(await listed(INI)).toContain(id);
@@ -92,13 +93,13 @@ suite('tgt backend on a real tgtd', () => {
     // CHAP: listing LUNs needs a login, which fails without the secret and works with it.
     const noChap = await run('iscsi-ls', ['-s', '-i', INI, `iscsi://${portals[0]}`]);
     expect(noChap.stdout + noChap.stderr).toMatch(/Authentication failure/);
-    const { auth_username: user, auth_password: pass } = single.data as { auth_username: string; auth_password: string };
+    const { auth_username: user, auth_password: pass } = single.data;
     const withChap = await run('iscsi-ls', ['-s', '-i', INI, `iscsi://${user}%${pass}@${portals[0]}`]);
     expect(withChap.stdout).toMatch(/Lun:1\s+Type:DIRECT_ACCESS/);
 
-    await backend.initializeConnection(vol, { initiator: OTHER });
-    await backend.terminateConnection(vol, { initiator: INI });
-    await backend.terminateConnection(vol, { initiator: INI });
+    await backend.initializeConnection(vol, { initiator: OTHER, multipath: false });
+    await backend.terminateConnection(vol, { initiator: INI, multipath: false });
+    await backend.terminateConnection(vol, { initiator: INI, multipath: false });
     expect((await backend.target(id))!.acls).toEqual([OTHER]);
     await backend.terminateConnection(vol, null);
     expect((await backend.target(id))!.acls).toEqual([]);
@@ -123,7 +124,7 @@ suite('tgt backend on a real tgtd', () => {
     await tgtadm.must(['--op', 'unbind', '--mode', 'account', '--tid', tid, '--user', loc.chapUser]);
     await tgtadm.must(['--op', 'delete', '--mode', 'account', '--user', loc.chapUser]);
     await tgtadm.must(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', '1']);
-    await backend.initializeConnection(vol, { initiator: INI });
+    await backend.initializeConnection(vol, { initiator: INI, multipath: false });
     let t = (await backend.target(id))!;
     expect([t.luns.map((l) => l.lun), t.accounts, t.acls]).toEqual([[0, 1], [loc.chapUser], [INI]]);
 
@@ -131,7 +132,7 @@ suite('tgt backend on a real tgtd', () => {
     await tgtd.stop();
     await tgtd.ensure({ start: true });
     expect(await backend.target(id)).toBeNull();
-    await backend.initializeConnection(vol, { initiator: INI });
+    await backend.initializeConnection(vol, { initiator: INI, multipath: false });
     t = (await backend.target(id))!;
     expect([t.luns.map((l) => l.lun), t.accounts, t.acls]).toEqual([[0, 1], [loc.chapUser], [INI]]);
     expect(await listed(INI)).toContain(id);
@@ -141,7 +142,7 @@ suite('tgt backend on a real tgtd', () => {
   it('refuses a connector without an initiator (400) and a LUN path outside its directory', async () => {
     const id = '62b302e5-6d95-4e61-8dd4-6aa8b1049545';
     const { providerLocation } = await backend.createVolume({ id, size: 1 });
-    await expect(backend.initializeConnection({ id, size: 1, providerLocation }, { host: 'compute1' })).rejects.toMatchObject({ status: 400 });
+    await expect(backend.initializeConnection({ id, size: 1, providerLocation }, { host: 'compute1', multipath: false })).rejects.toMatchObject({ status: 400 });
     const evil = JSON.stringify({ ...JSON.parse(providerLocation!), path: '/etc/passwd' });
     await expect(backend.deleteVolume({ id, size: 1, providerLocation: evil })).rejects.toThrow(/refusing LUN file outside/);
     await backend.deleteVolume({ id, size: 1, providerLocation });

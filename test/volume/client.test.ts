@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConnectionInfo } from '../../src/brick/index.ts';
 import { isHitchError } from '../../src/errors.ts';
 import { buildApp, type HitchTestApp } from '../../src/test-support/build-app.ts';
 import { BlockStorageClient } from '../../src/volume/client.ts';
@@ -56,7 +57,7 @@ describe('BlockStorageClient against Hitch', () => {
     const c = client('3.0');
     const v = await c.createVolume({ size: 1 });
     await c.reserve(v.id);
-    const info = await c.initializeConnection(v.id, CONNECTOR);
+    const info = parseConnectionInfo(await c.initializeConnection(v.id, CONNECTOR));
     expect(info.data.target_portals).toHaveLength(2);
     await c.attach(v.id, { instanceUuid: INSTANCE, mountpoint: '/dev/vdb' });
     expect((await c.getVolume(v.id)).status).toBe('in-use');

@@ -4,7 +4,8 @@
  * read-only check against `access_mode`.
  */
 import { HitchError } from '../../errors.ts';
-import type { IscsiConnectionInfo } from '../connection-info.ts';
+import type { BlockDeviceInfo } from '../../ports/attach.ts';
+import type { IscsiVolume } from '../connection-info.ts';
 import { emitLog } from '../log.ts';
 import * as mp from '../tools/multipath.ts';
 import { dmName, holders, isReadOnly, readWwn, slaves } from '../tools/scsi.ts';
@@ -12,15 +13,6 @@ import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
 import { readIfPresent, realpathIfPresent } from '../tools/files.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathDevice } from './iscsi-path.ts';
-
-/** What `connect_volume` returns, with os-brick's keys. */
-export interface DeviceInfo {
-  readonly type: 'block';
-  /** `/dev/dm-N` for multipath, `/dev/sdX` for a single path. */
-  readonly path: string;
-  readonly scsi_wwn: string;
-  readonly multipath_id?: string;
-}
 
 export interface FinishOptions {
   readonly multipath: boolean;
@@ -107,7 +99,7 @@ async function waitForMap(ctx: BrickContext, wwn: string, dev: string, timeoutMs
   });
 }
 
-export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p: PathDevice, opts: FinishOptions): Promise<DeviceInfo> {
+export async function finishAttach(ctx: BrickContext, ci: IscsiVolume, p: PathDevice, opts: FinishOptions): Promise<BlockDeviceInfo> {
   return ctx.span.run('find_device', { dev: p.dev }, async (span) => {
     const c: BrickContext = { ...ctx, span };
     // The WWID was recorded when the first disk appeared; that has finished by now as a rule
@@ -153,7 +145,7 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiConnectionInfo, p
  * by itself from udev's event; only when it has not within the grace is it asked (`add path`,
  * now that udev is done with the disk), and then the join is awaited. Returns whether it joined.
  */
-export async function joinMap(ctx: BrickContext, p: PathDevice, device: DeviceInfo, timeouts: { readonly multipathMs: number; readonly mapGraceMs: number }): Promise<boolean> {
+export async function joinMap(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo, timeouts: { readonly multipathMs: number; readonly mapGraceMs: number }): Promise<boolean> {
   return ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
     const dm = device.path.split('/').pop() ?? '';
     const c: BrickContext = { ...ctx, span };

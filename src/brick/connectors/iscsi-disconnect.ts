@@ -4,7 +4,7 @@
  * other volume uses. Every failure is collected and reported together.
  */
 import { HitchError } from '../../errors.ts';
-import { targetKey, type IscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';
+import { targetKey, type IscsiVolume, type IscsiTarget } from '../connection-info.ts';
 import { emitLog } from '../log.ts';
 import * as iscsiadm from '../tools/iscsiadm.ts';
 import * as mp from '../tools/multipath.ts';
@@ -63,7 +63,7 @@ async function namesOf(ctx: BrickContext, maps: readonly string[], paths: readon
 export async function disconnectIscsiVolume(
   ctx: BrickContext,
   state: IscsiHostState,
-  ci: IscsiConnectionInfo,
+  ci: IscsiVolume,
   timeouts: PathTimeouts,
   opts: DisconnectOptions,
 ): Promise<void> {

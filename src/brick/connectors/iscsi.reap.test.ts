@@ -10,7 +10,7 @@ import { createSimHost } from '../../host/sim-host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
 import { Trace } from '../../trace/span.ts';
-import { parseIscsiConnectionInfo } from '../connection-info.ts';
+import { parseIscsiVolume } from '../connection-info.ts';
 import { IscsiConnector } from './iscsi.ts';
 import { SEED } from './iscsi.test-helpers.ts';
 
@@ -106,7 +106,7 @@ describe('the reaper', () => {
     // A new process (after a crash) adopting the volume's targets from the journal: the mapping
     // still needs them, so they stay.
     const restarted = new IscsiConnector({ host: r.host, multipath: true });
-    const targets = parseIscsiConnectionInfo(SEED).targets;
+    const targets = parseIscsiVolume(SEED).targets;
     r.host.clear();
     const kept = await restarted.reap(r.trace.root(), { keep: async () => targets, adopt: targets });
     expect(kept.reaped).toEqual([]);

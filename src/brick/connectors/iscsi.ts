@@ -7,20 +7,20 @@
  * path's disk — while slower portals go on in the background: they join the map when they log
  * in, or clean up their node record when they fail. Locks are per target.
  */
+import type { BlockDeviceInfo } from '../../ports/attach.ts';
 import type { Host } from '../../ports/host.ts';
 import { HitchError, isHitchError, toHitchError } from '../../errors.ts';
 import type { Span } from '../../trace/span.ts';
-import { parseIscsiConnectionInfo, type IscsiConnectionInfo } from '../connection-info.ts';
+import { parseIscsiVolume, type IscsiVolume } from '../connection-info.ts';
 import { emitLog, type BrickLogger } from '../log.ts';
 import type { BrickContext } from '../tools/run.ts';
 import { DEBIAN_NODES_DIR } from '../tools/node-record.ts';
 import { cleanupPath, connectPath, type PathDevice, type PathTimeouts } from './iscsi-path.ts';
 import { IscsiHostState, volumeKey } from './iscsi-state.ts';
-import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, prepareMap, type DeviceInfo, type PreparedMap } from './iscsi-device.ts';
+import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, prepareMap, type PreparedMap } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
 import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
 
-export type { DeviceInfo } from './iscsi-device.ts';
 export type { DisconnectOptions } from './iscsi-disconnect.ts';
 export type { ReapOptions, ReapReport, TargetRef } from './iscsi-reap.ts';
 
@@ -110,18 +110,18 @@ export class IscsiConnector {
    * Connect the volume described by `connectionInfo` (the `data` dict, validated here before any
    * command runs) and return the block device to hand to the hypervisor.
    */
-  async connectVolume(span: Span, connectionInfo: unknown): Promise<DeviceInfo> {
-    return this.connectValidated(span, parseIscsiConnectionInfo(connectionInfo));
+  async connectVolume(span: Span, connectionInfo: unknown): Promise<BlockDeviceInfo> {
+    return this.connectValidated(span, parseIscsiVolume(connectionInfo));
   }
 
-  /** `connectVolume` for a `connection_info` already validated by `parseIscsiConnectionInfo`. */
-  async connectValidated(span: Span, ci: IscsiConnectionInfo): Promise<DeviceInfo> {
+  /** `connectVolume` for a `connection_info` already validated by `parseIscsiVolume`. */
+  async connectValidated(span: Span, ci: IscsiVolume): Promise<BlockDeviceInfo> {
     const multipath = this.#opts.multipath;
     const attrs = { volume_id: ci.volumeId, multipath, portals: ci.targets.map((t) => t.portal).join(',') };
     return span.run('connect_volume', attrs, (s) => this.#connect(s, ci, multipath));
   }
 
-  async #connect(span: Span, ci: IscsiConnectionInfo, multipath: boolean): Promise<DeviceInfo> {
+  async #connect(span: Span, ci: IscsiVolume, multipath: boolean): Promise<BlockDeviceInfo> {
     const { host, logger } = this.#opts;
     const ctx: BrickContext = { host, span, ...(logger ? { logger } : {}) };
     const t0 = host.clock.now();
@@ -139,7 +139,7 @@ export class IscsiConnector {
     let phase: Phase = 'connecting';
     const early: PathDevice[] = [];
     let winner: PathDevice | null = null;
-    let result: DeviceInfo | null = null;
+    let result: BlockDeviceInfo | null = null;
 
     /** What a path that connects after the attach has settled must do. */
     const adopt = async (p: PathDevice): Promise<void> => {
@@ -245,7 +245,7 @@ export class IscsiConnector {
    * connected path is never torn down as surplus — even when the attach fell back to one path
    * (the volume's disconnect removes every path); only a single-path connector drops the rest.
    */
-  async #settlePath(ctx: BrickContext, p: PathDevice, device: DeviceInfo | null, winner: PathDevice | null): Promise<void> {
+  async #settlePath(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo | null, winner: PathDevice | null): Promise<void> {
     if (device?.multipath_id) {
       await joinMap(ctx, p, device, this.#timeouts).catch(() => false);
       return;
@@ -275,7 +275,7 @@ export class IscsiConnector {
    * trace only; otherwise they are collected and thrown together (`HITCH_DISCONNECT_FAILED`).
    */
   async disconnectVolume(span: Span, connectionInfo: unknown, opts: DisconnectOptions = {}): Promise<void> {
-    return this.disconnectValidated(span, parseIscsiConnectionInfo(connectionInfo), opts);
+    return this.disconnectValidated(span, parseIscsiVolume(connectionInfo), opts);
   }
 
   /**
@@ -287,7 +287,7 @@ export class IscsiConnector {
     return reapIscsiTargets({ host, span, ...(logger ? { logger } : {}) }, this.#state, this.#timeouts, opts);
   }
 
-  async disconnectValidated(span: Span, ci: IscsiConnectionInfo, opts: DisconnectOptions = {}): Promise<void> {
+  async disconnectValidated(span: Span, ci: IscsiVolume, opts: DisconnectOptions = {}): Promise<void> {
     await span.run('disconnect_volume', { volume_id: ci.volumeId, force: opts.force ?? false }, async (s) => {
       const { host, logger } = this.#opts;
       const ctx: BrickContext = { host, span: s, ...(logger ? { logger } : {}) };

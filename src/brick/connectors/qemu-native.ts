@@ -10,31 +10,27 @@
  * which such hosts lack, fixture `iscsiadm-discovery-no-iscsid.txt`), each under a short timeout;
  * the first portal that answers and lists the target wins and the other probes are aborted.
  * The probe carries no CHAP secret (it would sit in argv); a discovery that fails on
- * authentication still proves the portal is reachable.
+ * authentication still proves the portal is reachable. The CHAP password goes to the hypervisor
+ * as a secret named per instance and volume (`chapSecretUsage`), which the disk refers to.
  */
-import type { Host } from '../../ports/host.ts';
 import { HitchError } from '../../errors.ts';
-import type { Span } from '../../trace/span.ts';
-import { isValidated, parseIscsiConnectionInfo, type IscsiConnectionInfo, type IscsiTarget } from '../connection-info.ts';
+import type { IscsiConnectionData, IscsiConnectionInfo, NetworkDeviceInfo } from '../../ports/attach.ts';
+import type { Host } from '../../ports/host.ts';
+import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { IscsiNetworkDiskSource } from '../../ports/hypervisor.ts';
+import type { Span } from '../../ports/span.ts';
+import { iscsiVolume, type IscsiTarget, type IscsiVolume } from '../connection-info.ts';
+import type { ConnectContext, ConnectorDeps, ProtocolConnector } from '../connector.ts';
 import { emitLog, type BrickLogger } from '../log.ts';
 import { parseIscsiLs } from '../parsers/iscsi-ls.ts';
 import { run, type BrickContext } from '../tools/run.ts';
-
-export interface NetworkDiskSource {
-  readonly type: 'network';
-  readonly protocol: 'iscsi';
-  /** `IQN/LUN`, libvirt's iSCSI source name. */
-  readonly name: string;
-  readonly hosts: readonly { readonly name: string; readonly port: number }[];
-  /** CHAP: the virt layer defines a libvirt secret of this usage holding `auth_password`. */
-  readonly auth?: { readonly username: string; readonly secret: { readonly type: 'iscsi'; readonly usage: string } };
-  readonly readonly: boolean;
-}
 
 export interface QemuNativeOptions {
   readonly host: Host;
   /** This host's initiator IQN (what the array's ACL expects). */
   readonly initiator: string;
+  /** The instance the disk is for: the CHAP secret is named after it and the volume. */
+  readonly instance: string;
   readonly probeTimeoutMs?: number;
   readonly logger?: BrickLogger;
 }
@@ -58,14 +54,19 @@ async function probe(ctx: BrickContext, initiator: string, t: IscsiTarget, timeo
   });
 }
 
-/** A stable libvirt secret usage name for the volume's CHAP secret. */
-export function chapSecretUsage(volumeId: string | null, iqn: string): string {
-  return `hitch-iscsi-${volumeId ?? iqn}`;
+/**
+ * The usage of the hypervisor secret that holds a volume's CHAP password on one instance:
+ * per instance, so detaching a multiattach volume from one server leaves the other's secret.
+ * Whatever the attach mode: an attachment made in QEMU-native mode is detached after a restart
+ * in kernel mode too.
+ */
+export function chapSecretUsage(data: IscsiConnectionData, instance: string): string | null {
+  const ci = iscsiVolume(data);
+  return ci.auth ? `hitch-${instance}-${ci.volumeId ?? ci.targets[0]?.iqn ?? ''}` : null;
 }
 
-/** Resolve the libvirt network-disk source for `connectionInfo` (validated here). */
-export async function connectQemuNative(span: Span, connectionInfo: unknown | IscsiConnectionInfo, opts: QemuNativeOptions): Promise<NetworkDiskSource> {
-  const ci = isValidated(connectionInfo) ? connectionInfo : parseIscsiConnectionInfo(connectionInfo);
+/** The network disk for `ci` through the first portal that answers (see the note at the top). */
+export async function connectQemuNative(span: Span, ci: IscsiVolume, opts: QemuNativeOptions): Promise<{ source: IscsiNetworkDiskSource; deviceInfo: NetworkDeviceInfo }> {
   const timeoutMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   return span.run('connect_volume qemu-native', { volume_id: ci.volumeId, portals: ci.targets.map((t) => t.portal).join(',') }, async (s) => {
     const ctx: BrickContext = { host: opts.host, span: s, ...(opts.logger ? { logger: opts.logger } : {}) };
@@ -87,16 +88,52 @@ export async function connectQemuNative(span: Span, connectionInfo: unknown | Is
       abort.abort(new Error('a portal answered'));
       await Promise.allSettled(probes);
     }
-    const src: NetworkDiskSource = {
-      type: 'network',
-      protocol: 'iscsi',
-      name: `${chosen.iqn}/${chosen.lun}`,
-      hosts: [splitPortal(chosen.portal)],
-      ...(ci.auth ? { auth: { username: ci.auth.username, secret: { type: 'iscsi', usage: chapSecretUsage(ci.volumeId, chosen.iqn) } } } : {}),
-      readonly: ci.accessMode === 'ro',
+    const portal = splitPortal(chosen.portal);
+    const source: IscsiNetworkDiskSource = {
+      kind: 'iscsi',
+      iqn: chosen.iqn,
+      lun: chosen.lun,
+      host: portal,
+      ...(ci.auth ? { auth: { username: ci.auth.username, secretUsage: `hitch-${opts.instance}-${ci.volumeId ?? chosen.iqn}` } } : {}),
+      ...(opts.initiator ? { initiatorIqn: opts.initiator } : {}),
     };
-    emitLog(s, opts.logger, 'info', `connect_volume: return (${opts.host.clock.now() - t0}ms) ${JSON.stringify(src)}`);
+    const deviceInfo: NetworkDeviceInfo = { type: 'network', name: `${chosen.iqn}/${chosen.lun}`, hosts: `${portal.name}:${portal.port}` };
+    emitLog(s, opts.logger, 'info', `connect_volume: return (${opts.host.clock.now() - t0}ms) ${JSON.stringify(deviceInfo)}`);
     s.set({ portal: chosen.portal });
-    return src;
+    return { source, deviceInfo };
   });
+}
+
+/** QEMU-native iSCSI as a protocol connector: nothing on the host to disconnect or reap. */
+export class QemuNativeIscsiConnector implements ProtocolConnector<IscsiConnectionInfo> {
+  readonly #deps: ConnectorDeps;
+
+  constructor(deps: ConnectorDeps) {
+    this.#deps = deps;
+  }
+
+  async connect(info: IscsiConnectionInfo, span: Span, ctx: ConnectContext): Promise<AttachedVolume> {
+    const ci = iscsiVolume(info.data);
+    const { logger } = this.#deps;
+    const props = await this.#deps.props(span);
+    const { source, deviceInfo } = await connectQemuNative(span, ci, {
+      host: this.#deps.host,
+      initiator: props.initiator ?? '',
+      instance: ctx.instance,
+      ...(logger ? { logger } : {}),
+    });
+    const usage = source.auth?.secretUsage;
+    return { source, deviceInfo, ...(ci.auth && usage ? { secret: { usage, value: ci.auth.password } } : {}) };
+  }
+
+  /** The disk was QEMU's; the hypervisor's unplug ended its session. */
+  async disconnect(info: IscsiConnectionInfo): Promise<void> {
+    iscsiVolume(info.data);
+  }
+
+  async reap(): Promise<ReapOutcome> {
+    return { reaped: [], failures: [], pending: [] };
+  }
+
+  async settled(): Promise<void> {}
 }

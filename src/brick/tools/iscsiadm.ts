@@ -8,7 +8,7 @@ import { HitchError, isHitchError } from '../../errors.ts';
 import type { IscsiTarget } from '../connection-info.ts';
 import { parseNodeList, type NodeEntry } from '../parsers/iscsiadm-node.ts';
 import { commandLine, run, type BrickContext, type RunOptions } from './run.ts';
-import type { ExecResult } from '../../host/host.ts';
+import type { ExecResult } from '../../ports/host.ts';
 import { emitLog, maskSecrets } from '../log.ts';
 
 export const ISCSIADM_TIMEOUT_MS = 30_000;

@@ -8,6 +8,7 @@ import { Simulation } from '../../sim/simulation.ts';
 import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
 import { FakeBackend } from './fake-backend.ts';
 import { SimBackend } from './sim-backend.ts';
+import { parseConnector } from '../connector.ts';
 
 interface Subject {
   readonly backend: VolumeBackend;
@@ -59,8 +60,8 @@ for (const [name, make] of Object.entries(cases)) {
 
     it('lists every portal for a multipath connector ("True" as cinderclient sends it)', async () => {
       const { s, vol } = await setup();
-      const info = await s.backend.initializeConnection(vol, { initiator: INI, multipath: 'True' });
-      const portals = info.data.target_portals as string[];
+      const info = await s.backend.initializeConnection(vol, parseConnector({ initiator: INI, multipath: 'True' }));
+      const portals = info.data.target_portals ?? [];
       expect(portals.length).toBeGreaterThanOrEqual(1);
       expect(portals[0]).toBe(info.data.target_portal);
       expect(info.data.target_iqns).toHaveLength(portals.length);
@@ -69,17 +70,17 @@ for (const [name, make] of Object.entries(cases)) {
 
     it('keeps CHAP credentials stable per volume', async () => {
       const { s, vol } = await setup();
-      const a = await s.backend.initializeConnection(vol, { initiator: INI });
-      const b = await s.backend.initializeConnection(vol, { initiator: OTHER });
+      const a = await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
+      const b = await s.backend.initializeConnection(vol, { initiator: OTHER, multipath: false });
       expect([a.data.auth_username, a.data.auth_password]).toEqual([b.data.auth_username, b.data.auth_password]);
     });
 
     it('terminate revokes that initiator only; null revokes everyone; both idempotent', async () => {
       const { s, vol } = await setup();
-      await s.backend.initializeConnection(vol, { initiator: INI });
-      await s.backend.initializeConnection(vol, { initiator: OTHER });
-      await s.backend.terminateConnection(vol, { initiator: INI });
-      await s.backend.terminateConnection(vol, { initiator: INI });
+      await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
+      await s.backend.initializeConnection(vol, { initiator: OTHER, multipath: false });
+      await s.backend.terminateConnection(vol, { initiator: INI, multipath: false });
+      await s.backend.terminateConnection(vol, { initiator: INI, multipath: false });
       expect(s.visible(ID, vol.providerLocation, INI)).toBe(false);
       expect(s.visible(ID, vol.providerLocation, OTHER)).toBe(true);
       await s.backend.terminateConnection(vol, null);
@@ -88,12 +89,12 @@ for (const [name, make] of Object.entries(cases)) {
 
     it('rejects a connector without an initiator with a 400', async () => {
       const { s, vol } = await setup();
-      await expect(s.backend.initializeConnection(vol, { host: 'compute1' })).rejects.toMatchObject({ status: 400 });
+      await expect(s.backend.initializeConnection(vol, { host: 'compute1', multipath: false })).rejects.toMatchObject({ status: 400 });
     });
 
     it('delete removes the export and is idempotent', async () => {
       const { s, vol } = await setup();
-      await s.backend.initializeConnection(vol, { initiator: INI });
+      await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
       await s.backend.deleteVolume(vol);
       await s.backend.deleteVolume(vol);
       expect(s.visible(ID, vol.providerLocation, INI)).toBe(false);

@@ -6,14 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
-import {
-  iscsiConnectionInfo,
-  volumeIqn,
-  type BackendVolume,
-  type ConnectionInfo,
-  type ConnectorProperties,
-  type VolumeBackend,
-} from '../../ports/volume-backend.ts';
+import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
+import { iscsiConnectionInfo, volumeIqn } from './iscsi-export.ts';
 
 export interface FakeBackendOptions {
   /** Portals (`ip:port`); the first is the primary, all are listed for multipath. */

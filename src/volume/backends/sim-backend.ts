@@ -8,14 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
 import { localArrays, type SimArrays } from '../../sim/array-port.ts';
 import type { Simulation } from '../../sim/simulation.ts';
-import {
-  iscsiConnectionInfo,
-  volumeIqn,
-  type BackendVolume,
-  type ConnectionInfo,
-  type ConnectorProperties,
-  type VolumeBackend,
-} from '../../ports/volume-backend.ts';
+import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
+import { iscsiConnectionInfo, providerFields, volumeIqn } from './iscsi-export.ts';
 
 export type SimBackendOptions = SimBackendWhere & {
   /** Array to provision on; default the scenario's first array. */
@@ -39,8 +34,12 @@ interface SimLocation {
 }
 
 function parseLocation(v: BackendVolume): SimLocation {
-  if (!v.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backend volume', id: v.id });
-  return JSON.parse(v.providerLocation) as SimLocation;
+  const f = providerFields(v);
+  const { array, iqn, lun, wwn, chapUser, chapPassword } = f;
+  if (typeof array !== 'string' || typeof iqn !== 'string' || typeof lun !== 'number' || typeof wwn !== 'string' || typeof chapUser !== 'string' || typeof chapPassword !== 'string') {
+    throw new HitchError('HITCH_INTERNAL', { detail: `volume ${v.id} has no sim provider_location` });
+  }
+  return { array, iqn, lun, wwn, chapUser, chapPassword };
 }
 
 export class SimBackend implements VolumeBackend {

@@ -17,14 +17,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
-import {
-  iscsiConnectionInfo,
-  volumeIqn,
-  type BackendVolume,
-  type ConnectionInfo,
-  type ConnectorProperties,
-  type VolumeBackend,
-} from '../../ports/volume-backend.ts';
+import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
+import { iscsiConnectionInfo, providerFields, volumeIqn } from './iscsi-export.ts';
 import { ALREADY_EXISTS, NOT_FOUND, tgtError, type Tgtadm, type TgtTarget } from './tgtadm.ts';
 
 export interface TgtBackendOptions {
@@ -51,8 +46,7 @@ const LUN = 1;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function parseLocation(v: BackendVolume): TgtLocation {
-  if (!v.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backend volume', id: v.id });
-  const loc = JSON.parse(v.providerLocation) as Partial<TgtLocation>;
+  const loc = providerFields(v);
   if (typeof loc.iqn !== 'string' || typeof loc.path !== 'string' || typeof loc.chapUser !== 'string' || typeof loc.chapPassword !== 'string') {
     throw new HitchError('HITCH_INTERNAL', { detail: `volume ${v.id} has no tgt provider_location` });
   }

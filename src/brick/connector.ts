@@ -1,0 +1,51 @@
+/**
+ * The contract each protocol's connector fulfils for `Brick` (os-brick's `InitiatorConnector`):
+ * connect a volume and hand back a disk the hypervisor can plug, undo that, and clean up what
+ * earlier attempts left on the host. `protocols.ts` says which connector serves which protocol
+ * in which attach mode; `Brick` picks one per `connection_info` and holds it for the host.
+ */
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import type { Host } from '../ports/host.ts';
+import type { AttachedVolume, ReapOutcome } from '../ports/host-connector.ts';
+import type { Span } from '../ports/span.ts';
+import type { BrickLogger } from './log.ts';
+import type { IscsiTimeouts } from './connectors/iscsi.ts';
+
+/** `kernel`: the host's own initiator makes a block device. `qemu-native`: QEMU opens the LUN itself. */
+export type AttachMode = 'kernel' | 'qemu-native';
+
+/** What a connector is built with: the host, what the host said about itself, brick's options. */
+export interface ConnectorDeps {
+  readonly host: Host;
+  /** This host's connector properties (brick's cached copy; read on first need). */
+  readonly props: (span: Span) => Promise<ConnectorProperties>;
+  readonly enforceMultipath: boolean;
+  readonly logger?: BrickLogger;
+  readonly timeouts?: Partial<IscsiTimeouts>;
+  /** open-iscsi's node record directory (see `IscsiConnectorOptions`). */
+  readonly iscsiNodesDir?: string;
+  /** Write node records as files instead of with iscsiadm (see `BrickOptions.nodeRecordFiles`). */
+  readonly nodeRecordFiles: boolean;
+}
+
+export interface ConnectContext {
+  /** The instance the volume is for (a hypervisor secret is named per instance). */
+  readonly instance: string;
+}
+
+export interface ProtocolConnector<I extends ConnectionInfo = ConnectionInfo> {
+  /**
+   * Make the volume usable and describe the disk: a stable block device, or QEMU's own session.
+   * `info` is checked before anything touches the host.
+   */
+  connect(info: I, span: Span, ctx: ConnectContext): Promise<AttachedVolume>;
+  /** Undo `connect`; `force` keeps going past failures and reports them in the trace. */
+  disconnect(info: I, span: Span, opts: { readonly force: boolean }): Promise<void>;
+  /**
+   * Remove what this connector left on the host for connections no mapping needs (`keep`),
+   * taking over `adopt` first. A connector that leaves nothing on the host reaps nothing.
+   */
+  reap(span: Span, opts: { readonly keep: () => Promise<readonly I[]>; readonly adopt: readonly I[] }): Promise<ReapOutcome>;
+  /** Resolves when background work (portals still logging in or cleaning up) is done. */
+  settled(): Promise<void>;
+}

@@ -1,0 +1,84 @@
+/**
+ * iSCSI through the host's kernel initiator, as a protocol connector: `IscsiConnector`
+ * (`iscsi.ts`) logs in and finds the device; this picks the stable name the hypervisor gets —
+ * `/dev/disk/by-id/dm-uuid-mpath-<WWID>` for a multipath map, the `by-path` link of the live path
+ * otherwise, as the seed's XML shows it (a `/dev/sdX` name can change across rescans, the links
+ * cannot) — and turns connection infos into the targets the reaper works on.
+ */
+import type { BlockDeviceInfo, IscsiConnectionInfo } from '../../ports/attach.ts';
+import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { Span } from '../../ports/span.ts';
+import { byPathLink, iscsiVolume, type IscsiVolume } from '../connection-info.ts';
+import type { ConnectorDeps, ProtocolConnector } from '../connector.ts';
+import { devicePath } from '../device-info.ts';
+import { IscsiConnector, type TargetRef } from './iscsi.ts';
+
+export class KernelIscsiConnector implements ProtocolConnector<IscsiConnectionInfo> {
+  readonly #deps: ConnectorDeps;
+  #iscsi: IscsiConnector | null = null;
+
+  constructor(deps: ConnectorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Made on first use: whether it uses multipath is what the host's properties said then. */
+  async #engine(span: Span): Promise<IscsiConnector> {
+    if (this.#iscsi) return this.#iscsi;
+    const { host, enforceMultipath, logger, timeouts, iscsiNodesDir, nodeRecordFiles } = this.#deps;
+    const { multipath } = await this.#deps.props(span);
+    this.#iscsi ??= new IscsiConnector({
+      host,
+      multipath,
+      enforceMultipath,
+      ...(logger ? { logger } : {}),
+      ...(timeouts ? { timeouts } : {}),
+      ...(iscsiNodesDir ? { iscsiNodesDir } : {}),
+      nodeRecordFiles,
+    });
+    return this.#iscsi;
+  }
+
+  async connect(info: IscsiConnectionInfo, span: Span): Promise<AttachedVolume> {
+    const volume = iscsiVolume(info.data);
+    const device = await (await this.#engine(span)).connectValidated(span, volume);
+    return { source: { kind: 'block', path: devicePath(await this.#stablePath(device, volume)) }, deviceInfo: device };
+  }
+
+  async #stablePath(d: BlockDeviceInfo, volume: IscsiVolume): Promise<string> {
+    if (d.multipath_id) return `/dev/disk/by-id/dm-uuid-mpath-${d.multipath_id}`;
+    const { host } = this.#deps;
+    for (const t of volume.targets) {
+      const link = byPathLink(t);
+      if ((await host.exists(link)) && (await host.realpath(link)) === d.path) return link;
+    }
+    return d.path;
+  }
+
+  async disconnect(info: IscsiConnectionInfo, span: Span, opts: { readonly force: boolean }): Promise<void> {
+    const volume = iscsiVolume(info.data);
+    await (await this.#engine(span)).disconnectValidated(span, volume, { force: opts.force, ignoreErrors: opts.force });
+  }
+
+  /** Mappings whose connection does not read are skipped: nothing was ever connected from them. */
+  async reap(span: Span, opts: { readonly keep: () => Promise<readonly IscsiConnectionInfo[]>; readonly adopt: readonly IscsiConnectionInfo[] }): Promise<ReapOutcome> {
+    const adopt = targetsOf(opts.adopt);
+    // Nothing to adopt and never used: this connector has left nothing on the host.
+    if (!this.#iscsi && adopt.length === 0) return { reaped: [], failures: [], pending: [] };
+    const r = await (await this.#engine(span)).reap(span, { keep: async () => targetsOf(await opts.keep()), adopt });
+    return { reaped: r.reaped, failures: r.failures, pending: r.pending ?? [] };
+  }
+
+  async settled(): Promise<void> {
+    await this.#iscsi?.settled();
+  }
+}
+
+function targetsOf(infos: readonly IscsiConnectionInfo[]): TargetRef[] {
+  return infos.flatMap((ci) => {
+    try {
+      return iscsiVolume(ci.data).targets;
+    } catch {
+      return [];
+    }
+  });
+}
