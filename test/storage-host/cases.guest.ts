@@ -23,7 +23,7 @@ import {
   type Leftovers,
   type LoginTimeouts,
 } from '../../src/test-support/storage-host/guest/storage.ts';
-import { connectionInfo, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from './hitch-guest.ts';
+import { connectDevice, connectionInfo, disconnectDevice, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from './hitch-guest.ts';
 
 const IQN = iqnFor('storage-host-1');
 /** The detach-during-a-pending-login case's login timeouts (see there). */
@@ -51,7 +51,7 @@ function dmOf(path: string): string | null {
 async function observeConnect(h: HitchOnGuest, ci: ReturnType<typeof connectionInfo>): Promise<ConnectObservation & { device: string }> {
   const before = h.commands.length;
   const t0 = Date.now();
-  const d = await h.brick.connectVolume(h.trace.root(), ci);
+  const d = await connectDevice(h, ci);
   const ms = Date.now() - t0;
   if (!isBlock(d)) throw new Error(`not a block device: ${JSON.stringify(d)}`);
   const dm = dmOf(d.path);
@@ -76,7 +76,7 @@ async function observeConnect(h: HitchOnGuest, ci: ReturnType<typeof connectionI
 
 async function disconnect(h: HitchOnGuest, ci: ReturnType<typeof connectionInfo>): Promise<number> {
   const t0 = Date.now();
-  await h.brick.disconnectVolume(h.trace.root(), ci);
+  await disconnectDevice(h, ci);
   return Date.now() - t0;
 }
 
@@ -190,7 +190,7 @@ export const cases: GuestCases = {
       await ctx.storage.dropPortal('127.0.0.2');
       const ci = connectionInfo({ iqn: IQN });
       const t0 = Date.now();
-      const d = await h.brick.connectVolume(h.trace.root(), ci);
+      const d = await connectDevice(h, ci);
       const usableMs = Date.now() - t0;
       if (!isBlock(d)) throw new Error('not a block device');
       const dm = dmOf(d.path);
@@ -291,7 +291,7 @@ export const cases: GuestCases = {
       const wrong = connectionInfo({ iqn: IQN, chap: { username: 'hitchuser', password: 'Wrong-999999' } });
       let wrongError = '';
       try {
-        await h.brick.connectVolume(h.trace.root(), wrong);
+        await connectDevice(h, wrong);
       } catch (e) {
         wrongError = isHitchError(e) ? `${e.code}: ${e.message}` : String(e);
       }
@@ -322,7 +322,7 @@ export const cases: GuestCases = {
       const devices = await Promise.all(
         cis.map(async (ci) => {
           const s = Date.now();
-          const d = await h.brick.connectVolume(h.trace.root(), ci);
+          const d = await connectDevice(h, ci);
           return { path: isBlock(d) ? d.path : '', ms: Date.now() - s };
         }),
       );
@@ -354,7 +354,7 @@ export const cases: GuestCases = {
       await ctx.storage.dropPortal('127.0.0.2');
       const ci = connectionInfo({ iqn: IQN });
       const t0 = Date.now();
-      const c = await h.brick.connectVolume(h.trace.root(), ci);
+      const c = await connectDevice(h, ci);
       const usableMs = Date.now() - t0;
       await verifyIo(isBlock(c) ? c.path : '');
       const disconnectMs = await disconnect(h, ci);
@@ -379,7 +379,7 @@ export const cases: GuestCases = {
         const before = h.commands.length;
         let error = 'no error';
         try {
-          await h.brick.connectVolume(h.trace.root(), ci);
+          await connectDevice(h, ci);
         } catch (e) {
           error = isHitchError(e) ? `${e.code}: ${e.message}` : `NOT A HITCH ERROR: ${String(e)}`;
         }

@@ -5,7 +5,8 @@
  * state after each step.
  */
 import { randomUUID } from 'node:crypto';
-import { Brick, type AttachedDevice, type DeviceInfo } from '../../src/brick/index.ts';
+import { Brick, parseConnectionInfo } from '../../src/brick/index.ts';
+import type { BlockDeviceInfo, DeviceInfo } from '../../src/ports/attach.ts';
 import { LinuxHost } from '../../src/host/linux-host.ts';
 import { Trace } from '../../src/trace/span.ts';
 import { PORTALS, type LoginTimeouts } from '../../src/test-support/storage-host/guest/storage.ts';
@@ -81,8 +82,21 @@ export function iqnFor(name: string): string {
   return `iqn.2010-10.org.openstack:volume-${name}`;
 }
 
-export function isBlock(d: AttachedDevice): d is DeviceInfo {
-  return (d as DeviceInfo).type === 'block';
+export function isBlock(d: DeviceInfo): d is BlockDeviceInfo {
+  return d.type === 'block';
+}
+
+/**
+ * Connect through brick's port, as the compute service does (the connection_info checked where
+ * it enters); the device the kernel made (`/dev/dm-N` or `/dev/sdX`), not the udev link the
+ * hypervisor would get.
+ */
+export async function connectDevice(h: HitchOnGuest, ci: unknown): Promise<DeviceInfo> {
+  return (await h.brick.connect(parseConnectionInfo(ci), h.trace.root(), { instance: 'storage-host-guest' })).deviceInfo;
+}
+
+export async function disconnectDevice(h: HitchOnGuest, ci: unknown): Promise<void> {
+  await h.brick.disconnect(parseConnectionInfo(ci), null, h.trace.root(), { force: false });
 }
 
 /** The iscsid window in which a login the caller gave up on may still produce a session, in ms. */
