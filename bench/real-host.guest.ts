@@ -25,7 +25,7 @@ import {
   type LoginTimeouts,
   type StorageSetup,
 } from '../src/test-support/storage-host/guest/storage.ts';
-import { connectionInfo, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from '../test/storage-host/hitch-guest.ts';
+import { connectDevice, connectionInfo, disconnectDevice, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from '../test/storage-host/hitch-guest.ts';
 import { OsBrickOnGuest } from '../test/storage-host/os-brick-guest.ts';
 
 export interface SideResult {
@@ -68,7 +68,7 @@ async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { aft
   let connectMs: number | null = null;
   let error: string | undefined;
   try {
-    const d = await h.brick.connectVolume(h.trace.root(), ci);
+    const d = await connectDevice(h, ci);
     connectMs = Date.now() - t0;
     device = isBlock(d) ? d.path : null;
   } catch (e) {
@@ -80,7 +80,7 @@ async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { aft
   if (device) io = (await verifyIo(device).then(() => true, () => false));
   await opts.afterConnect?.();
   const c1 = h.commands.length;
-  if (device) await h.brick.disconnectVolume(h.trace.root(), ci).catch((e: unknown) => (error = String(e)));
+  if (device) await disconnectDevice(h, ci).catch((e: unknown) => (error = String(e)));
   await h.brick.settled();
   await opts.beforeLeft?.();
   ctx.log(`Hitch: ${device ?? error} in ${connectMs} ms, ${connectCommands} commands`);
@@ -306,12 +306,12 @@ export const cases: GuestCases = {
       await ctx.storage.dropPortal('127.0.0.3');
       const h = hitchOnGuest({ multipath: true });
       const t0 = Date.now();
-      const hd = await Promise.all(cis.map((ci) => h.brick.connectVolume(h.trace.root(), ci).then((d) => (isBlock(d) ? d.path : ''), (e: unknown) => `error ${String(e)}`)));
+      const hd = await Promise.all(cis.map((ci) => connectDevice(h, ci).then((d) => (isBlock(d) ? d.path : ''), (e: unknown) => `error ${String(e)}`)));
       const hitchMs = Date.now() - t0;
       const hCmds = h.commands.length;
       for (const [i, d] of hd.entries()) if (d.startsWith('/dev/')) await verifyIo(d, 1, i % 4);
       await h.brick.settled();
-      await Promise.all(cis.map((ci) => h.brick.disconnectVolume(h.trace.root(), ci).catch(() => undefined)));
+      await Promise.all(cis.map((ci) => disconnectDevice(h, ci).catch(() => undefined)));
       await afterGiveUp(SHORT_LOGIN, t0);
       const hLeft = leftovers();
       await reset(ctx, { findMultipaths: 'no', targets: Array.from({ length: 10 }, (_, i) => ({ iqn: iqnFor(`bench-c${i}`), sizeMb: 16 })) });
