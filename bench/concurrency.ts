@@ -4,7 +4,7 @@
  * of the healthy ones), the whole batch, and the dead one; Hitch and os-brick 6.1.
  */
 import { Brick, parseConnectionInfo } from '../src/brick/index.ts';
-import { createSimHost } from '../src/host/sim-host.ts';
+import { createSimHost } from '../src/sim/sim-host.ts';
 import type { Scenario } from '../src/sim/scenario.ts';
 import { Trace } from '../src/trace/span.ts';
 import { percentile } from './lib/stats.ts';

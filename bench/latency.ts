@@ -4,7 +4,7 @@
  * simulation, through the harness), Hitch's whole attach through the cloud's HTTP APIs.
  */
 import { Brick, parseConnectionInfo } from '../src/brick/index.ts';
-import { createSimHost } from '../src/host/sim-host.ts';
+import { createSimHost } from '../src/sim/sim-host.ts';
 import { Trace } from '../src/trace/span.ts';
 import { volumeIqn } from '../src/volume/backends/iscsi-export.ts';
 import { attach, createServer, createVolume, startBenchCloud, volumeStatus } from './lib/cloud.ts';

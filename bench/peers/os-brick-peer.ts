@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isHitchError } from '../../src/errors.ts';
-import type { SimHost } from '../../src/host/sim-host.ts';
+import type { SimHost } from '../../src/sim/sim-host.ts';
 import type { ClockHold } from '../../src/sim/clock.ts';
 import type { Node } from '../../src/sim/vfs.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Trace } from '../trace/span.ts';
 import { getConnectorProperties } from './connector-properties.ts';
-import { fail, ok, ScriptedHost } from './testing/scripted-host.ts';
-import { createSimHost } from '../host/sim-host.ts';
+import { fail, ok, ScriptedHost } from '../test-support/scripted-host.ts';
+import { createSimHost } from '../sim/sim-host.ts';
 import { RecordingHost } from '../host/recording-host.ts';
 import { Brick, CONNECTOR_PROPERTIES_TTL_MS } from './index.ts';
 

@@ -8,7 +8,7 @@ import { openDatabase } from '../db/open-database.ts';
 import { HitchError } from '../errors.ts';
 import { VirtualClock } from '../sim/clock.ts';
 import { Trace, type Span } from '../trace/span.ts';
-import { SimHypervisor } from '../virt/sim-hypervisor.ts';
+import { SimHypervisor } from '../sim/sim-hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import type { AttachmentRef, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';

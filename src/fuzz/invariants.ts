@@ -11,7 +11,7 @@
 import { readConnectionInfo } from '../brick/index.ts';
 import type { Services } from '../server/cloud.ts';
 import type { HostSnapshot } from '../sim/inspect.ts';
-import type { SimHypervisor } from '../virt/sim-hypervisor.ts';
+import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
 
 const STABLE = new Set(['available', 'in-use', 'error', 'creating', 'deleting']);
 const ADMIN = { userId: 'fuzz', projectId: 'fuzz', isAdmin: true } as const;

@@ -14,7 +14,7 @@ import { createServices, type Services } from '../server/cloud.ts';
 import { resolveConfig } from '../server/config.ts';
 import type { FaultSpec } from '../sim/faults.ts';
 import { SeededRandom } from '../sim/random.ts';
-import type { SimHypervisor } from '../virt/sim-hypervisor.ts';
+import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
 import { checkInvariants } from './invariants.ts';
 
 export interface SeedResult {

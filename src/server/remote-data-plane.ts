@@ -7,7 +7,7 @@
 import { Brick } from '../brick/index.ts';
 import { HitchError } from '../errors.ts';
 import { SimClient } from '../sim/remote/client.ts';
-import { SimBackend } from '../volume/backends/sim-backend.ts';
+import { SimBackend } from '../sim/sim-backend.ts';
 import type { HitchConfig } from './config.ts';
 import type { DataPlane, DataPlaneHost } from './data-plane.ts';
 

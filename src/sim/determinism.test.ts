@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimHost } from '../host/sim-host.ts';
+import { SimHost } from './sim-host.ts';
 import { Simulation } from './simulation.ts';
 
 const TARGET = 'iqn.2010-10.org.openstack:volume-0042';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSimHost, type SimHost } from '../host/sim-host.ts';
+import { createSimHost, type SimHost } from './sim-host.ts';
 import type { FaultSpec } from './faults.ts';
 
 const T = 'iqn.2010-10.org.openstack:volume-0001';

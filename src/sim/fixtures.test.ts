@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SimHost } from '../host/sim-host.ts';
+import { SimHost } from './sim-host.ts';
 import type { Scenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 

@@ -3,7 +3,7 @@
  * `iscsiadm` and one an initiator writes straight into `/etc/iscsi/nodes` are the same thing.
  */
 import { describe, expect, it } from 'vitest';
-import { createSimHost } from '../host/sim-host.ts';
+import { createSimHost } from './sim-host.ts';
 import { loadScenario } from './scenario.ts';
 
 const T = 'iqn.2010-10.org.openstack:volume-0001';

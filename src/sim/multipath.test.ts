@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSimHost, SimHost } from '../host/sim-host.ts';
+import { createSimHost, SimHost } from './sim-host.ts';
 import { scenarioFloor } from './floor.ts';
 import { dataPlaneFloor, DEFAULT_LATENCY } from './latency.ts';
 import { loadScenario } from './scenario.ts';

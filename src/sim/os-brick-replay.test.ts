@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SimHost } from '../host/sim-host.ts';
+import { SimHost } from './sim-host.ts';
 import type { FaultSpec } from './faults.ts';
 import type { Scenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
-import { createSimHost } from '../host/sim-host.ts';
+import { createSimHost } from './sim-host.ts';
 import { builtinScenarioNames, loadScenario, parseScenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 

@@ -8,7 +8,7 @@ import { openDatabase, type HitchDb } from '../db/open-database.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
 import type { VolumeBackend } from '../ports/volume-backend.ts';
-import { FakeBackend } from '../volume/backends/fake-backend.ts';
+import { FakeBackend } from './fake-backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { VolumeService } from '../volume/volume-service.ts';
 

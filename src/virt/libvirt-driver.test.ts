@@ -9,8 +9,8 @@ import { buildSecretXml, secretUuidForUsage } from './secret-xml.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { ScriptedHost, type ScriptedCall } from './testing/scripted-host.ts';
 import { hypervisorDriverConformance } from './driver.conformance.ts';
-import { SimHypervisor } from './sim-hypervisor.ts';
-import { VirshEmulatorHost } from './testing/virsh-emulator-host.ts';
+import { SimHypervisor } from '../sim/sim-hypervisor.ts';
+import { VirshEmulatorHost } from '../test-support/virsh-emulator-host.ts';
 
 const C = ['-c', 'qemu:///system'];
 const v = (args: string[], answer: Omit<ScriptedCall, 'args'> = {}): ScriptedCall => ({ args: [...C, ...args], ...answer });

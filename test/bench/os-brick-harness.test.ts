@@ -5,7 +5,7 @@
  * message when it is missing, except under CI=true where a missing peer is a failure.
  */
 import { describe, expect, it } from 'vitest';
-import { createSimHost } from '../../src/host/sim-host.ts';
+import { createSimHost } from '../../src/sim/sim-host.ts';
 import { FIXTURE_RUNS, fixtureExecutes, harnessExecutes, normalizeCommands, type FixtureName } from '../../bench/fixture-traces.ts';
 import { osBrickAvailable, runOsBrick, type OsBrickResult } from '../../bench/peers/os-brick-peer.ts';
 

@@ -9,7 +9,7 @@ import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
 import type { ConnectorProperties } from '../../src/ports/attach.ts';
 import { HitchError } from '../../src/errors.ts';
 import { leftovers } from '../../src/sim/inspect.ts';
-import type { SimHypervisor } from '../../src/virt/sim-hypervisor.ts';
+import type { SimHypervisor } from '../../src/sim/sim-hypervisor.ts';
 import { startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';
 
 type StorageCall = 'getVolume' | 'initialize' | 'complete';

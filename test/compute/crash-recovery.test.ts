@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { HitchError } from '../../src/errors.ts';
 import { createCloud, type Cloud, type CloudOptions } from '../../src/server/cloud.ts';
 import { leftovers } from '../../src/sim/inspect.ts';
-import type { SimHypervisor } from '../../src/virt/sim-hypervisor.ts';
+import type { SimHypervisor } from '../../src/sim/sim-hypervisor.ts';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, startTestCloud, volumeAndServer, type TestCloud } from '../support/cloud.ts';
 
 const ATTACH_STEPS = ['reserve', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete'];

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, buildApp, type HitchTestApp } from '../../src/test-support/build-app.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import { missingClients, PythonClients } from '../../src/test-support/python-clients.ts';
-import type { FakeBackend } from '../../src/volume/backends/fake-backend.ts';
+import type { FakeBackend } from '../../src/test-support/fake-backend.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulation } from '../../src/sim/simulation.ts';
 import { buildApp, type HitchTestApp } from '../../src/test-support/build-app.ts';
-import { SimBackend } from '../../src/volume/backends/sim-backend.ts';
+import { SimBackend } from '../../src/sim/sim-backend.ts';
 import { headers, token } from './test-helpers.ts';
 
 const INSTANCE = '11111111-2222-3333-4444-555555555555';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type HitchTestApp } from '../../src/test-support/build-app.ts';
 import { describeEachDialect } from '../../src/test-support/dialects.ts';
-import type { FakeBackend } from '../../src/volume/backends/fake-backend.ts';
+import type { FakeBackend } from '../../src/test-support/fake-backend.ts';
 import { headers, token } from './test-helpers.ts';
 
 const INSTANCE = '11111111-2222-3333-4444-555555555555';

@@ -6,7 +6,7 @@
  * one multipath connect made 97 calls on an empty host and 903 with 50 other volumes.
  */
 import { describe, expect, it } from 'vitest';
-import { createSimHost } from '../../host/sim-host.ts';
+import { createSimHost } from '../../sim/sim-host.ts';
 import { RecordingHost, type RecordedCall } from '../../host/recording-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
 import { validateScenario } from '../../sim/scenario.ts';

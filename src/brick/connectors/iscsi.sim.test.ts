@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../../errors.ts';
-import { createSimHost, type SimHost } from '../../host/sim-host.ts';
+import { createSimHost, type SimHost } from '../../sim/sim-host.ts';
 import { RecordingHost } from '../../host/recording-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
 import { loadScenario, validateScenario, type Scenario } from '../../sim/scenario.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RecordingHost } from '../../host/recording-host.ts';
-import { createSimHost } from '../../host/sim-host.ts';
+import { createSimHost } from '../../sim/sim-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
 import { Trace } from '../../trace/span.ts';
 import { Brick } from '../index.ts';

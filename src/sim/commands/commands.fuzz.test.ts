@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createSimHost } from '../../host/sim-host.ts';
+import { createSimHost } from '../sim-host.ts';
 
 const BINARIES = ['iscsiadm', 'multipath', 'multipathd', '/lib/udev/scsi_id', 'lsblk', 'blockdev', 'systool', 'findmnt', 'cat', 'tee', 'ls', 'iscsi-ls', 'iscsi-inq', 'iscsi-readcapacity16'];
 

@@ -22,7 +22,7 @@ import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, Wa
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../host/allowlist.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
 import { inSpan } from '../../virt/in-span.ts';
-import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
+import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
 import type { SimArrays } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';
 import type { HostSnapshot } from '../inspect.ts';

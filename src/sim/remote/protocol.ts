@@ -13,7 +13,7 @@
 import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
 import type { ExecRecord } from '../../ports/host.ts';
 import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../ports/hypervisor.ts';
-import type { SimDomainView, SimFault } from '../../virt/sim-hypervisor-types.ts';
+import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
 import type { AllowOptions } from '../array.ts';
 import type { SimTargetInfo } from '../array-port.ts';
 import type { FaultSpec } from '../faults.ts';

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { Simulation } from '../../sim/simulation.ts';
 import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
-import { FakeBackend } from './fake-backend.ts';
-import { SimBackend } from './sim-backend.ts';
+import { FakeBackend } from '../../test-support/fake-backend.ts';
+import { SimBackend } from '../../sim/sim-backend.ts';
 import { parseConnector } from '../connector.ts';
 
 interface Subject {

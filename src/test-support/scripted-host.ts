@@ -3,8 +3,8 @@
  * and a clock that only moves when told. Anything not scripted fails loudly, so a test also
  * pins which calls were made. Scenario tests use the simulator's SimHost instead.
  */
-import { HitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../../ports/host.ts';
+import { HitchError } from '../errors.ts';
+import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../ports/host.ts';
 
 export type Script = (cmd: string, args: readonly string[], opts?: ExecOptions) => ExecResult | undefined;
 

@@ -9,15 +9,15 @@
  */
 import { posix } from 'node:path';
 import { HitchError } from '../errors.ts';
-import type { VirtualClock } from '../sim/clock.ts';
-import type { SimComputeHost } from '../sim/compute-host.ts';
-import type { Scenario } from '../sim/scenario.ts';
-import { Simulation, type SimulationOptions } from '../sim/simulation.ts';
-import { VfsError } from '../sim/vfs.ts';
-import { checkExec, checkGlob, checkPath, checkReplaceablePath } from './guard.ts';
+import type { VirtualClock } from './clock.ts';
+import type { SimComputeHost } from './compute-host.ts';
+import type { Scenario } from './scenario.ts';
+import { Simulation, type SimulationOptions } from './simulation.ts';
+import { VfsError } from './vfs.ts';
+import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../host/guard.ts';
 import type { ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
-import { maskArgs, maskText, renderCommand } from './mask.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/allowlist.ts';
+import { maskArgs, maskText, renderCommand } from '../host/mask.ts';
 
 export interface SimHostOptions {
   readonly allowedBinaries?: readonly string[];

@@ -5,13 +5,13 @@
  * detach loop meet a hypervisor that behaves, including a guest that never lets go (virsh then
  * waits 5 s and says "Disk detached successfully" anyway, as the real one does).
  */
-import { HitchError, isHitchError } from '../../errors.ts';
-import type { Clock, ExecOptions, ExecResult } from '../../ports/host.ts';
-import { parseDomainXml } from '../domain-xml.ts';
-import type { DomainSpec } from '../../ports/hypervisor.ts';
-import type { SimHypervisor } from '../sim-hypervisor.ts';
-import { attr, child, parseXml, text } from '../xml-read.ts';
-import { ScriptedHost } from './scripted-host.ts';
+import { HitchError, isHitchError } from '../errors.ts';
+import type { Clock, ExecOptions, ExecResult } from '../ports/host.ts';
+import { parseDomainXml } from '../virt/domain-xml.ts';
+import type { DomainSpec } from '../ports/hypervisor.ts';
+import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
+import { attr, child, parseXml, text } from '../virt/xml-read.ts';
+import { ScriptedHost } from '../virt/testing/scripted-host.ts';
 
 /** How long virsh waits for the guest's DEVICE_DELETED event before returning. */
 const VIRSH_UNPLUG_WAIT_MS = 5000;

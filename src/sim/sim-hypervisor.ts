@@ -13,8 +13,8 @@
  */
 import { HitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
-import { checkDiskForAttach, diskSourceLabel, type ParsedDisk } from './disk-xml.ts';
-import { checkDomainSpec } from './domain-xml.ts';
+import { checkDiskForAttach, diskSourceLabel, type ParsedDisk } from '../virt/disk-xml.ts';
+import { checkDomainSpec } from '../virt/domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type {
   AttachOptions,
@@ -26,7 +26,7 @@ import type {
   OpOptions,
   SecretRef,
 } from '../ports/hypervisor.ts';
-import { inSpan } from './in-span.ts';
+import { inSpan } from '../virt/in-span.ts';
 import {
   DEFAULT_FAULT_MESSAGE,
   DEFAULT_SIM_HYPERVISOR_LATENCY,
@@ -37,8 +37,8 @@ import {
   type SimHypervisorOp,
   type SimHypervisorOptions,
 } from './sim-hypervisor-types.ts';
-import { secretUuidForUsage } from './secret-xml.ts';
-import { checkDomainName, checkSecretUsage, checkTargetDev, checkTimeout } from './xml-values.ts';
+import { secretUuidForUsage } from '../virt/secret-xml.ts';
+import { checkDomainName, checkSecretUsage, checkTargetDev, checkTimeout } from '../virt/xml-values.ts';
 
 export * from './sim-hypervisor-types.ts';
 

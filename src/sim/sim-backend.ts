@@ -5,12 +5,12 @@
  * connectors get every portal (`target_portals/iqns/luns`), as Cinder's iSCSI targets return.
  */
 import { randomBytes } from 'node:crypto';
-import { HitchError } from '../../errors.ts';
-import { localArrays, type SimArrays } from '../../sim/array-port.ts';
-import type { Simulation } from '../../sim/simulation.ts';
-import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
-import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
-import { iscsiConnectionInfo, providerFields, volumeIqn } from './iscsi-export.ts';
+import { HitchError } from '../errors.ts';
+import { localArrays, type SimArrays } from './array-port.ts';
+import type { Simulation } from './simulation.ts';
+import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import { iscsiConnectionInfo, providerFields, volumeIqn } from '../volume/backends/iscsi-export.ts';
 
 export type SimBackendOptions = SimBackendWhere & {
   /** Array to provision on; default the scenario's first array. */

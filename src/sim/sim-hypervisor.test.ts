@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
 import { Trace } from '../trace/span.ts';
-import { buildDiskXml } from './disk-xml.ts';
+import { buildDiskXml } from '../virt/disk-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
-import { hypervisorDriverConformance } from './driver.conformance.ts';
+import { hypervisorDriverConformance } from '../virt/driver.conformance.ts';
 import { SimHypervisor, type SimHypervisorOptions } from './sim-hypervisor.ts';
-import { FakeClock } from './testing/fake-clock.ts';
+import { FakeClock } from '../virt/testing/fake-clock.ts';
 
 let serial = 0;
 function spec(tag: string): DomainSpec {

@@ -5,10 +5,10 @@
  * terminate really revokes access.
  */
 import { randomBytes } from 'node:crypto';
-import { HitchError } from '../../errors.ts';
-import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
-import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
-import { iscsiConnectionInfo, volumeIqn } from './iscsi-export.ts';
+import { HitchError } from '../errors.ts';
+import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
+import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import { iscsiConnectionInfo, volumeIqn } from '../volume/backends/iscsi-export.ts';
 
 export interface FakeBackendOptions {
   /** Portals (`ip:port`); the first is the primary, all are listed for multipath. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError, type ErrorCode } from '../errors.ts';
-import { hostConformance } from './conformance.ts';
+import { hostConformance } from '../host/conformance.ts';
 import { createSimHost, createSimHostForConformance, SimHost } from './sim-host.ts';
 
 const A0 = 'iqn.1992-04.com.emc:cx.apm00150602415.a0';
