@@ -17,14 +17,13 @@ const STATUS = 'path checker states:\nup                  3\n\npaths: 2\nbusy: F
 
 function seedHost(opts: { multipathd: boolean; fc?: string }): ScriptedHost {
   return new ScriptedHost(
-    'newton',
     (cmd, args) => {
       const line = [cmd, ...args].join(' ');
       if (line === 'multipathd show status') return opts.multipathd ? ok(STATUS) : fail(1);
       if (line === 'systool -c fc_host -v') return opts.fc ? ok(opts.fc) : fail(1, '', 'Error opening class fc_host\n');
       return undefined;
     },
-    { '/etc/iscsi/initiatorname.iscsi': INITIATOR_FILE },
+    { name: 'newton', files: { '/etc/iscsi/initiatorname.iscsi': INITIATOR_FILE } },
   );
 }
 

@@ -5,7 +5,7 @@ import { buildDiskXml } from '../virt/disk-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import { hypervisorDriverConformance } from '../virt/driver.conformance.ts';
 import { SimHypervisor, type SimHypervisorOptions } from './sim-hypervisor.ts';
-import { FakeClock } from '../virt/testing/fake-clock.ts';
+import { VirtualClock } from './clock.ts';
 
 let serial = 0;
 function spec(tag: string): DomainSpec {
@@ -23,7 +23,7 @@ const PATHS = [
 function harness(opts: Partial<SimHypervisorOptions>, guestReleasesDisks: boolean) {
   return async () => {
     const sim = new SimHypervisor({
-      clock: new FakeClock(),
+      clock: new VirtualClock(),
       probeNetworkSource: (p) => (p.chapPassword === 'open-sesame' ? null : 'iSCSI: Failed to connect to LUN : Failed to log in to target. Status: Authentication failure(513)'),
       ...opts,
     });
@@ -63,7 +63,7 @@ async function failure(p: Promise<unknown>): Promise<{ code: ErrorCode; message:
 const BOTH = { live: true, persistent: true };
 
 async function setup(opts: Partial<SimHypervisorOptions> = {}) {
-  const clock = new FakeClock();
+  const clock = new VirtualClock();
   const sim = new SimHypervisor({ clock, ...opts });
   const s = spec('sim');
   await sim.defineAndStart(s);
@@ -201,7 +201,7 @@ describe('SimHypervisor', () => {
   });
 
   it('records a span per call when given one', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const sim = new SimHypervisor({ clock });
     const trace = new Trace(clock);
     const s = spec('traced');

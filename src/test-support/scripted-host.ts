@@ -1,42 +1,102 @@
 /**
- * A tiny scripted Host for brick's unit tests: canned command results, an in-memory file map,
- * and a clock that only moves when told. Anything not scripted fails loudly, so a test also
- * pins which calls were made. Scenario tests use the simulator's SimHost instead.
+ * The scripted Host for unit tests: commands answer from a script, files from a map, time from
+ * a virtual clock, and anything not scripted fails loudly, so a test also pins which calls were
+ * made. The script is either an ordered list of the calls expected (a driver's exact `virsh`
+ * sequence, each with its answer and its virtual duration) or a function of the command (a
+ * tool's canned output, whatever the order). Scenario tests use the simulator's SimHost instead.
  */
 import { HitchError } from '../errors.ts';
 import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../ports/host.ts';
+import { VirtualClock } from '../sim/clock.ts';
 
+/** A command's answer, or undefined for "not scripted". */
 export type Script = (cmd: string, args: readonly string[], opts?: ExecOptions) => ExecResult | undefined;
+
+/** One expected call of an ordered script. */
+export interface ScriptedCall {
+  /** Default `virsh`. */
+  readonly cmd?: string;
+  readonly args: readonly string[];
+  readonly stdout?: string;
+  readonly stderr?: string;
+  readonly code?: number;
+  /** Virtual time the command takes (virsh's 5 s wait for an unplug). */
+  readonly durationMs?: number;
+}
+
+/** A call as made, with what the assertions look at. */
+export interface RecordedCall {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly input?: string;
+  readonly secrets?: readonly string[];
+  readonly timeoutMs?: number;
+  readonly atMs: number;
+}
+
+export interface ScriptedHostOptions {
+  readonly name?: string;
+  /** The files the host has, by absolute path (a directory exists when a file is under it). */
+  readonly files?: Readonly<Record<string, string>>;
+  /** Default: a VirtualClock of its own. */
+  readonly clock?: Clock;
+}
 
 export class ScriptedHost implements Host {
   readonly name: string;
+  readonly clock: Clock;
   readonly files = new Map<string, string>();
-  readonly commands: string[] = [];
-  readonly #script: Script;
+  /** Every call with its input, secrets and time. */
+  readonly calls: RecordedCall[] = [];
+  readonly #script: Script | ScriptedCall[];
   readonly #listeners = new Set<HostListener>();
-  #now = 0;
-  readonly clock: Clock = {
-    now: () => this.#now,
-    sleep: (ms: number) => {
-      this.#now += ms;
-      return Promise.resolve();
-    },
-  };
 
-  constructor(name: string, script: Script, files: Record<string, string> = {}) {
-    this.name = name;
-    this.#script = script;
-    for (const [k, v] of Object.entries(files)) this.files.set(k, v);
+  constructor(script: Script | readonly ScriptedCall[], opts: ScriptedHostOptions = {}) {
+    this.name = opts.name ?? 'scripted';
+    this.clock = opts.clock ?? new VirtualClock();
+    this.#script = typeof script === 'function' ? script : [...script];
+    for (const [k, v] of Object.entries(opts.files ?? {})) this.files.set(k, v);
   }
 
-  async exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    const line = [cmd, ...args].join(' ');
-    this.commands.push(line);
-    const r = this.#script(cmd, args, opts);
-    if (!r) throw new Error(`unscripted command: ${line}`);
-    const rec: ExecRecord = { cmd, args, ...r, startMs: this.#now, endMs: this.#now };
+  /** Every command line run, in order. */
+  get commands(): string[] {
+    return this.calls.map((c) => [c.cmd, ...c.args].join(' '));
+  }
+
+  /** Calls of an ordered script still expected; a test ends with none. */
+  get remaining(): readonly ScriptedCall[] {
+    return typeof this.#script === 'function' ? [] : this.#script;
+  }
+
+  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const startMs = this.clock.now();
+    this.calls.push({
+      cmd,
+      args: [...args],
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      ...(opts.secrets ? { secrets: [...opts.secrets] } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      atMs: startMs,
+    });
+    const r = await this.#answer(cmd, args, opts);
+    const rec: ExecRecord = { cmd, args, ...r, startMs, endMs: this.clock.now() };
     for (const l of this.#listeners) l(rec);
     return r;
+  }
+
+  async #answer(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+    const shown = [cmd, ...args].join(' ');
+    if (typeof this.#script === 'function') {
+      const r = this.#script(cmd, args, opts);
+      if (!r) throw new Error(`unscripted command: ${shown}`);
+      return r;
+    }
+    const next = this.#script.shift();
+    if (!next) throw new Error(`unexpected command: ${shown}`);
+    const want = [next.cmd ?? 'virsh', ...next.args].join(' ');
+    if (want !== shown) throw new Error(`expected command: ${want}\n     got command: ${shown}`);
+    if (next.durationMs) await this.clock.sleep(next.durationMs);
+    return { code: next.code ?? 0, stdout: next.stdout ?? '', stderr: next.stderr ?? '' };
   }
 
   async readFile(path: string): Promise<string> {

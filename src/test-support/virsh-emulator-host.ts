@@ -11,7 +11,7 @@ import { parseDomainXml } from '../virt/domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
 import { attr, child, parseXml, text } from '../virt/xml-read.ts';
-import { ScriptedHost } from '../virt/testing/scripted-host.ts';
+import { ScriptedHost } from './scripted-host.ts';
 
 /** How long virsh waits for the guest's DEVICE_DELETED event before returning. */
 const VIRSH_UNPLUG_WAIT_MS = 5000;
@@ -22,7 +22,7 @@ export class VirshEmulatorHost extends ScriptedHost {
   readonly #secretUsage = new Map<string, string>();
 
   constructor(sim: SimHypervisor, clock: Clock) {
-    super([], clock);
+    super([], { clock });
     this.#sim = sim;
   }
 

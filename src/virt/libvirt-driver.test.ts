@@ -6,8 +6,8 @@ import { buildDomainXml } from './domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import { LibvirtDriver } from './libvirt-driver.ts';
 import { buildSecretXml, secretUuidForUsage } from './secret-xml.ts';
-import { FakeClock } from './testing/fake-clock.ts';
-import { ScriptedHost, type ScriptedCall } from './testing/scripted-host.ts';
+import { VirtualClock } from '../sim/clock.ts';
+import { ScriptedHost, type ScriptedCall } from '../test-support/scripted-host.ts';
 import { hypervisorDriverConformance } from './driver.conformance.ts';
 import { SimHypervisor } from '../sim/sim-hypervisor.ts';
 import { VirshEmulatorHost } from '../test-support/virsh-emulator-host.ts';
@@ -28,7 +28,7 @@ const LIST_VDB = `${LIST_HEADER} block   disk     vdb      /dev/disk/by-id/dm-uu
 const LIST_EMPTY = ' Type   Device   Target   Source\n----------------------------------\n\n';
 
 function driverOver(script: ScriptedCall[]) {
-  const host = new ScriptedHost(script, new FakeClock());
+  const host = new ScriptedHost(script);
   return { host, driver: new LibvirtDriver({ host }) };
 }
 
@@ -226,8 +226,8 @@ describe('LibvirtDriver: the exact virsh commands', () => {
   });
 
   it('traces each driver call with one virsh child span per command and its exit code', async () => {
-    const clock = new FakeClock();
-    const host = new ScriptedHost([v(['attach-device', DOM, '/dev/stdin', '--live', '--config'], { durationMs: 35 })], clock);
+    const clock = new VirtualClock();
+    const host = new ScriptedHost([v(['attach-device', DOM, '/dev/stdin', '--live', '--config'], { durationMs: 35 })], { clock });
     const trace = new Trace(clock);
     await new LibvirtDriver({ host }).attachDisk(DOM, SEED_XML, { live: true, persistent: true, span: trace.root() });
     expect(trace.toText()).toBe(
@@ -244,7 +244,7 @@ describe('LibvirtDriver: the exact virsh commands', () => {
 let seq = 0;
 function emulated(unplugAckMs: number | 'never') {
   return async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const sim = new SimHypervisor({
       clock,
       unplugAckMs,
