@@ -29,8 +29,11 @@ function untouchableHost(calls: string[]): Host {
   return {
     name: 'newton',
     clock: { now: () => 0, sleep: () => Promise.resolve() },
+    capabilities: { atomicWrite: true },
     exec: no('exec'),
     readFile: no('readFile'),
+    readFiles: no('readFiles'),
+    writeFileAtomic: no('writeFileAtomic'),
     writeFile: no('writeFile'),
     exists: no('exists'),
     readlink: no('readlink'),

@@ -5,7 +5,6 @@
  *   "os_type": "linux", "multipath": true, "initiator": "iqn.1993-08.org.debian:01:7cc8838d1c0"}`.
  */
 import type { Host } from '../ports/host.ts';
-import { readFilesOf } from '../host/read-files.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
 import { emitLog, type BrickLogger } from './log.ts';
@@ -68,7 +67,7 @@ export async function getConnectorProperties(host: Host, span: Span, opts: Conne
     }
     // Both identity files in one Host call; either may be missing.
     const [initiatorText = null, nqnText = null] = await s.run('read initiator name and host nqn', { paths: `${INITIATOR_FILE},${NQN_FILE}` }, () =>
-      readFilesOf(host, [INITIATOR_FILE, NQN_FILE]),
+      host.readFiles([INITIATOR_FILE, NQN_FILE]),
     );
     const initiator = initiatorText === null ? null : parseInitiatorName(initiatorText);
     const fc = await fcPorts(ctx);

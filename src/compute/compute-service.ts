@@ -6,7 +6,7 @@
  */
 import { HitchError, ref } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
-import { realClock } from '../host/linux-host.ts';
+import { realClock } from '../host/real-clock.ts';
 import { noopSpan, type SpanRecord } from '../trace/span.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { ComputeDispatch } from './dispatch.ts';

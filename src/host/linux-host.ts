@@ -1,11 +1,11 @@
 /**
- * `LinuxHost`: the Host port on a real Linux machine.
+ * `LinuxHost`: the Host port on a real Linux machine — the exec policy (`policy-host.ts`) over
+ * `LinuxTransport`.
  *
- * Commands run through `child_process.spawn` with an argument array (never a shell), only from
- * an allowlist, each with a timeout (SIGKILL when it passes). Files are read and written with
- * real `fs`, only under the allowed roots. Waits for a path use `fs.watch` on the nearest
- * existing ancestor directory, re-checking on every event — udev creating
- * `/dev/disk/by-path/…` is an event, not something to poll for.
+ * The transport runs commands through `child_process.spawn` with an argument array (never a
+ * shell), killing one with SIGKILL when its timeout passes, and reads and writes files with real
+ * `fs`. Waits for a path use `fs.watch` on the nearest existing ancestor directory, re-checking
+ * on every event — udev creating `/dev/disk/by-path/…` is an event, not something to poll for.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,89 +14,33 @@ import * as fsp from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, posix } from 'node:path';
 import { HitchError } from '../errors.ts';
-import { checkExec, checkGlob, checkPath, checkReplaceablePath, globComponentToRegExp } from './guard.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
-import { maskArgs, maskText, renderCommand } from './mask.ts';
+import type { Clock, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
+import { globComponentToRegExp } from './guard.ts';
+import { PolicyHost, type HostPolicyOptions } from './policy-host.ts';
+import { realClock } from './real-clock.ts';
 
-export interface LinuxHostOptions {
+export interface LinuxHostOptions extends HostPolicyOptions {
   readonly name?: string;
-  readonly allowedBinaries?: readonly string[];
-  /** Roots file operations may touch; add the data directory here. */
-  readonly allowedRoots?: readonly string[];
-  /** Timeout for calls that do not give one. */
-  readonly defaultTimeoutMs?: number;
   /** Cap on captured stdout/stderr, so a runaway tool cannot exhaust memory. */
   readonly maxOutputBytes?: number;
 }
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(new HitchError('HITCH_ABORTED', { reason: 'sleep aborted' }));
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
-      const onAbort = (): void => {
-        clearTimeout(t);
-        reject(new HitchError('HITCH_ABORTED', { reason: 'sleep aborted' }));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-
-export class LinuxHost implements Host {
+/** This machine, with no policy: `LinuxHost` is the Host to use. */
+export class LinuxTransport implements HostTransport {
   readonly name: string;
   readonly clock: Clock = realClock;
-  readonly #binaries: readonly string[];
-  readonly #roots: readonly string[];
-  readonly #defaultTimeoutMs: number;
+  readonly capabilities: HostCapabilities = { atomicWrite: true };
   readonly #maxOutput: number;
-  readonly #listeners = new Set<HostListener>();
 
-  constructor(opts: LinuxHostOptions = {}) {
+  constructor(opts: { readonly name?: string; readonly maxOutputBytes?: number } = {}) {
     this.name = opts.name ?? osHostname();
-    this.#binaries = Object.freeze([...(opts.allowedBinaries ?? DEFAULT_ALLOWED_BINARIES)]);
-    this.#roots = Object.freeze([...(opts.allowedRoots ?? DEFAULT_ALLOWED_ROOTS)]);
-    this.#defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.#maxOutput = opts.maxOutputBytes ?? 8 * 1024 * 1024;
   }
 
-  onExec(listener: HostListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    checkExec(cmd, args, this.#binaries);
-    const secrets = opts.secrets ?? [];
-    const timeoutMs = opts.timeoutMs ?? this.#defaultTimeoutMs;
-    const started = this.clock.now();
-    const { code, stdout, stderr, timedOut } = await this.#spawn(cmd, args, opts.input, timeoutMs, opts.signal);
-    const record: ExecRecord = {
-      cmd,
-      args: maskArgs(args, secrets),
-      code,
-      stdout: maskText(stdout, secrets),
-      stderr: maskText(stderr, secrets),
-      startMs: started,
-      endMs: this.clock.now(),
-    };
-    for (const l of this.#listeners) l(record);
-    const command = renderCommand(cmd, args, secrets);
-    if (timedOut) throw new HitchError('HITCH_EXEC_TIMEOUT', { timeoutMs, command });
-    const ok = opts.okCodes ?? [0];
-    if (ok !== 'any' && !ok.includes(code)) {
-      throw new HitchError('HITCH_EXEC_FAILED', {
-        command,
-        exitCode: code,
-        stdout: record.stdout.trim(),
-        stderr: record.stderr.trim(),
-      });
-    }
-    return { code, stdout, stderr };
+  async run(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<TransportExecResult> {
+    const startMs = this.clock.now();
+    const r = await this.#spawn(cmd, args, opts.input, opts.timeoutMs, opts.signal);
+    return { ...r, startMs, endMs: this.clock.now() };
   }
 
   #spawn(
@@ -153,16 +97,14 @@ export class LinuxHost implements Host {
     });
   }
 
-  async readFile(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async readFile(p: string): Promise<string> {
     return this.#fs(p, () => fsp.readFile(p, 'utf8'));
   }
 
-  /** Every path checked first (one outside the roots reads nothing), then read in parallel. */
+  /** In parallel. */
   async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
-    const ps = paths.map((path) => checkPath(path, this.#roots));
     return Promise.all(
-      ps.map(async (p) => {
+      paths.map(async (p) => {
         try {
           return await fsp.readFile(p, 'utf8');
         } catch (e) {
@@ -173,17 +115,14 @@ export class LinuxHost implements Host {
     );
   }
 
-  async writeFile(path: string, data: string): Promise<void> {
-    const p = checkPath(path, this.#roots);
+  async writeFile(p: string, data: string): Promise<void> {
     // sysfs attributes must be written in one write() without truncation games: 'w' does that.
     return this.#fs(p, () => fsp.writeFile(p, data, { flag: 'w' }));
   }
 
-  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
-    const p = checkReplaceablePath(path, this.#roots);
+  async writeFileAtomic(p: string, data: string, mode: number): Promise<void> {
     const dir = posix.dirname(p);
     const tmp = posix.join(dir, `.${posix.basename(p)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const mode = opts.mode ?? 0o600;
     return this.#fs(p, async () => {
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       // 'wx': never follow or reuse something already at the temporary name.
@@ -204,8 +143,7 @@ export class LinuxHost implements Host {
     });
   }
 
-  async exists(path: string): Promise<boolean> {
-    const p = checkPath(path, this.#roots);
+  async exists(p: string): Promise<boolean> {
     try {
       await fsp.stat(p);
       return true;
@@ -214,23 +152,19 @@ export class LinuxHost implements Host {
     }
   }
 
-  async readlink(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async readlink(p: string): Promise<string> {
     return this.#fs(p, () => fsp.readlink(p));
   }
 
-  async realpath(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async realpath(p: string): Promise<string> {
     return this.#fs(p, () => fsp.realpath(p));
   }
 
-  async readdir(path: string): Promise<string[]> {
-    const p = checkPath(path, this.#roots);
+  async readdir(p: string): Promise<string[]> {
     return this.#fs(p, async () => (await fsp.readdir(p)).sort());
   }
 
   async glob(pattern: string): Promise<string[]> {
-    checkGlob(pattern, this.#roots);
     const parts = pattern.split('/').filter((s) => s.length > 0);
     let current = ['/'];
     for (const part of parts) {
@@ -256,8 +190,7 @@ export class LinuxHost implements Host {
     return current.sort();
   }
 
-  async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
-    const p = checkPath(path, this.#roots);
+  async waitForPath(p: string, opts: WaitForPathOptions): Promise<boolean> {
     const want = !opts.gone;
     if ((await existsRaw(p)) === want) return true;
     return new Promise<boolean>((resolve, reject) => {
@@ -307,7 +240,7 @@ export class LinuxHost implements Host {
         backoffMs = Math.min(backoffMs * 2, 1000);
       };
       const timer = setTimeout(() => finish(false), opts.timeoutMs);
-      const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` }));
+      const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `wait for ${p}` }));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       void check().then(backstop);
@@ -322,6 +255,13 @@ export class LinuxHost implements Host {
       if (code === 'ENOENT') throw new HitchError('HITCH_PATH_NOT_FOUND', { path });
       throw new HitchError('HITCH_INTERNAL', { detail: `${path}: ${(e as Error).message}` }, { cause: e });
     }
+  }
+}
+
+/** A Host on this Linux machine: the exec policy over `LinuxTransport`. */
+export class LinuxHost extends PolicyHost {
+  constructor(opts: LinuxHostOptions = {}) {
+    super(new LinuxTransport(opts), opts);
   }
 }
 

@@ -3,8 +3,7 @@
  * test can pin the exact command sequence an initiator workflow issues, as os-brick's own
  * tests do, and compare it with `../shared/fixtures/host/os-brick-*-trace.jsonl`.
  */
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
-import { readFilesOf } from './read-files.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 import { maskArgs, maskText } from './mask.ts';
 
 export type RecordedCall =
@@ -19,22 +18,21 @@ export class RecordingHost implements Host {
   readonly #inner: Host;
   readonly #calls: RecordedCall[] = [];
 
-  /** Present when the wrapped Host has it (callers test for it to choose a tool instead). */
-  readonly writeFileAtomic?: (path: string, data: string, opts?: WriteFileAtomicOptions) => Promise<void>;
-
   constructor(inner: Host) {
     this.#inner = inner;
-    const atomic = inner.writeFileAtomic?.bind(inner);
-    if (atomic) {
-      this.writeFileAtomic = (path, data, opts) => {
-        this.#calls.push({ op: 'writeFileAtomic', path, data: maskText(data, opts?.secrets ?? []), mode: opts?.mode ?? 0o600, atMs: this.clock.now() });
-        return atomic(path, data, opts);
-      };
-    }
   }
 
   get name(): string {
     return this.#inner.name;
+  }
+
+  get capabilities(): HostCapabilities {
+    return this.#inner.capabilities;
+  }
+
+  writeFileAtomic(path: string, data: string, opts?: WriteFileAtomicOptions): Promise<void> {
+    this.#calls.push({ op: 'writeFileAtomic', path, data: maskText(data, opts?.secrets ?? []), mode: opts?.mode ?? 0o600, atMs: this.clock.now() });
+    return this.#inner.writeFileAtomic(path, data, opts);
   }
 
   get clock(): Clock {
@@ -89,10 +87,10 @@ export class RecordingHost implements Host {
     return this.#inner.readFile(path);
   }
 
-  /** Recorded as one call, as it is one call on the wrapped Host (read file by file if it has no `readFiles`). */
+  /** Recorded as one call, as it is one call on the wrapped Host. */
   readFiles(paths: readonly string[]): Promise<Array<string | null>> {
     this.#calls.push({ op: 'readFiles', paths: [...paths], atMs: this.clock.now() });
-    return readFilesOf(this.#inner, paths);
+    return this.#inner.readFiles(paths);
   }
 
   writeFile(path: string, data: string): Promise<void> {

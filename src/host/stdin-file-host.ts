@@ -1,8 +1,7 @@
-import { readFilesOf } from './read-files.ts';
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, ExecOptions, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 
 /**
  * A Host adapter for tools that read their input from a file named `/dev/stdin`.
@@ -17,13 +16,13 @@ export class StdinFileHost implements Host {
   readonly #h: Host;
   readonly #dir: string;
 
-  readonly writeFileAtomic?: (path: string, data: string, opts?: WriteFileAtomicOptions) => Promise<void>;
-
   constructor(inner: Host, dir: string) {
     this.#h = inner;
     this.#dir = dir;
-    const atomic = inner.writeFileAtomic?.bind(inner);
-    if (atomic) this.writeFileAtomic = atomic;
+  }
+
+  get capabilities(): HostCapabilities {
+    return this.#h.capabilities;
   }
 
   get name(): string {
@@ -49,7 +48,8 @@ export class StdinFileHost implements Host {
   }
 
   readFile = (path: string): Promise<string> => this.#h.readFile(path);
-  readFiles = (paths: readonly string[]): Promise<Array<string | null>> => readFilesOf(this.#h, paths);
+  readFiles = (paths: readonly string[]): Promise<Array<string | null>> => this.#h.readFiles(paths);
+  writeFileAtomic = (path: string, data: string, opts?: WriteFileAtomicOptions): Promise<void> => this.#h.writeFileAtomic(path, data, opts);
   writeFile = (path: string, data: string): Promise<void> => this.#h.writeFile(path, data);
   exists = (path: string): Promise<boolean> => this.#h.exists(path);
   readlink = (path: string): Promise<string> => this.#h.readlink(path);

@@ -1,10 +1,14 @@
 /**
  * The Host port: the one seam between Hitch and the machine it runs on.
  *
- * Everything above `host/` reaches commands, `/sys`, `/dev`, `/etc` and time only through this
- * interface, so the same initiator code runs on a real Linux host (`LinuxHost`), on the
- * simulator (`SimHost`), and under a recorder (`RecordingHost`) that lets tests pin the exact
- * command sequence.
+ * Everything above `host/` reaches commands, `/sys`, `/dev`, `/etc` and time only through
+ * `Host`, so the same initiator code runs on a real Linux host (`LinuxHost`), on the simulator
+ * (`SimHost`), on a simulator daemon's host (`RemoteHost`), and under a recorder
+ * (`RecordingHost`) that lets tests pin the exact command sequence.
+ *
+ * A `Host` is one exec policy (`host/policy-host.ts`: allowlist, path roots, timeouts, accepted
+ * exit codes, masking, the exec record) around a `HostTransport`, which only carries calls to a
+ * machine — real, simulated or remote — and reports what happened.
  */
 
 export interface ExecOptions {
@@ -62,10 +66,20 @@ export interface ExecRecord {
 
 export type HostListener = (event: ExecRecord) => void;
 
+/** What a host can do beyond the common calls; callers read the flag instead of probing for a method. */
+export interface HostCapabilities {
+  /**
+   * `writeFileAtomic` replaces a regular file by rename. Without it (a scripted test host) the
+   * call fails, and brick makes node records with `iscsiadm` instead of writing them.
+   */
+  readonly atomicWrite: boolean;
+}
+
 export interface Host {
   /** The host's name (the compute host it is, e.g. `newton`). */
   readonly name: string;
   readonly clock: Clock;
+  readonly capabilities: HostCapabilities;
 
   /** Run an allowlisted binary with an argument array (never a shell). */
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
@@ -76,20 +90,17 @@ export interface Host {
    * not exist (what `readFile` reports as `HITCH_PATH_NOT_FOUND`); any other failure (a path
    * outside the roots, a sysfs attribute answering EIO) rejects the whole call. One call, so
    * one round trip to a remote host: a session's `targetname` + portal, a disk's `wwid` + `ro`.
-   * Optional: a Host without it (a scripted test host) is read file by file
-   * (`brick/tools/files.ts` `readFilesIfPresent`).
    */
-  readFiles?(paths: readonly string[]): Promise<Array<string | null>>;
+  readFiles(paths: readonly string[]): Promise<Array<string | null>>;
   /** Write (truncate) a file; for sysfs this is the `echo X > file` of shell scripts. */
   writeFile(path: string, data: string): Promise<void>;
   /**
    * Replace a regular file atomically: write a temporary file in the same directory, flush it,
    * then rename it over `path`, so a reader (iscsid reading a node record) sees the old
    * content or the new one, never part of it. Missing parent directories are created (0o700).
-   * Not for sysfs. Optional: a Host that cannot do it (a scripted test host) leaves it out,
-   * and callers use the tool that writes the file instead.
+   * Not for sysfs. Only where `capabilities.atomicWrite`.
    */
-  writeFileAtomic?(path: string, data: string, opts?: WriteFileAtomicOptions): Promise<void>;
+  writeFileAtomic(path: string, data: string, opts?: WriteFileAtomicOptions): Promise<void>;
   exists(path: string): Promise<boolean>;
   /** The target of a symlink, as stored (may be relative, e.g. `../../sdb`). */
   readlink(path: string): Promise<string>;
@@ -108,4 +119,43 @@ export interface Host {
 
   /** Observe every exec as it completes (for traces and logs). Returns an unsubscribe. */
   onExec(listener: HostListener): () => void;
+}
+
+/** A command as a transport runs it: already checked, with its timeout decided. */
+export interface TransportExecOptions {
+  readonly timeoutMs: number;
+  readonly input?: string;
+  /** The call's secrets, for a transport that keeps a log of its own (the simulator's trace). */
+  readonly secrets: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+/** How a command ended, as the transport saw it: an exit code or a timeout is an answer here, not an error. */
+export interface TransportExecResult extends ExecResult {
+  readonly timedOut: boolean;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * A machine's calls with no policy: no allowlist, no root check, no masking, no exit-code rule —
+ * `host/policy-host.ts` wraps a transport into a `Host` once, for every kind of machine. A
+ * transport rejects only when a call could not be carried out (a missing file is
+ * `HITCH_PATH_NOT_FOUND`, an aborted call `HITCH_ABORTED`).
+ */
+export interface HostTransport {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly capabilities: HostCapabilities;
+  run(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<TransportExecResult>;
+  readFile(path: string): Promise<string>;
+  readFiles(paths: readonly string[]): Promise<Array<string | null>>;
+  writeFile(path: string, data: string): Promise<void>;
+  writeFileAtomic(path: string, data: string, mode: number): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  readlink(path: string): Promise<string>;
+  realpath(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  glob(pattern: string): Promise<string[]>;
+  waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean>;
 }

@@ -1,8 +1,8 @@
 /**
- * `SimHost`: the Host port answered by one compute host of a simulation (`src/sim/`).
+ * `SimHost`: the Host port answered by one compute host of a simulation — the exec policy
+ * (`host/policy-host.ts`, the same one `LinuxHost` has) over `SimTransport`.
  *
- * It refuses exactly what `LinuxHost` refuses (the shared checks of `guard.ts`), masks secrets
- * the same way, applies the same `okCodes` and timeout rules, and its clock is the
+ * The transport answers from the simulated host's kernel, tools and file tree, on the
  * simulation's virtual clock — so initiator code runs against it unchanged, and a 120 s login
  * timeout costs microseconds. `waitForPath` listens to the simulated udev and sysfs; it never
  * polls.
@@ -14,37 +14,26 @@ import type { SimComputeHost } from './compute-host.ts';
 import type { Scenario } from './scenario.ts';
 import { Simulation, type SimulationOptions } from './simulation.ts';
 import { VfsError } from './vfs.ts';
-import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../host/guard.ts';
-import type { ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../host/allowlist.ts';
-import { maskArgs, maskText, renderCommand } from '../host/mask.ts';
+import { PolicyHost, type HostPolicyOptions } from '../host/policy-host.ts';
+import type { HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
 
-export interface SimHostOptions {
-  readonly allowedBinaries?: readonly string[];
-  readonly allowedRoots?: readonly string[];
-  /** Timeout for calls that do not give one (virtual ms; LinuxHost's default too). */
-  readonly defaultTimeoutMs?: number;
-}
+/** Allowlist, roots and default timeout (virtual ms; LinuxHost's default too). */
+export type SimHostOptions = HostPolicyOptions;
 
-export class SimHost implements Host {
+/** One simulated compute host's calls, with no policy: `SimHost` is the Host to use (the simulator daemon serves this). */
+export class SimTransport implements HostTransport {
   readonly name: string;
   readonly sim: Simulation;
   readonly clock: VirtualClock;
-  readonly #binaries: readonly string[];
-  readonly #roots: readonly string[];
-  readonly #defaultTimeoutMs: number;
-  readonly #listeners = new Set<HostListener>();
+  readonly capabilities: HostCapabilities = { atomicWrite: true };
   #tmpSeq = 0;
 
-  /** A Host for compute host `hostName` of `sim` (default: the scenario's first host). */
-  constructor(sim: Simulation, hostName?: string, opts: SimHostOptions = {}) {
+  /** Compute host `hostName` of `sim` (default: the scenario's first host). */
+  constructor(sim: Simulation, hostName?: string) {
     this.sim = sim;
     this.name = hostName ?? sim.hostNames()[0] ?? '';
     sim.host(this.name); // fail early on an unknown host
     this.clock = sim.clock;
-    this.#binaries = Object.freeze([...(opts.allowedBinaries ?? DEFAULT_ALLOWED_BINARIES)]);
-    this.#roots = Object.freeze([...(opts.allowedRoots ?? DEFAULT_ALLOWED_ROOTS)]);
-    this.#defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
   }
 
   /** The simulated machine behind this Host (state, sysfs, multipath), for tests. */
@@ -52,49 +41,17 @@ export class SimHost implements Host {
     return this.sim.host(this.name);
   }
 
-  onExec(listener: HostListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  run(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<TransportExecResult> {
+    return this.sim.exec(this.name, cmd, args, opts);
   }
 
-  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    checkExec(cmd, args, this.#binaries);
-    const secrets = opts.secrets ?? [];
-    const timeoutMs = opts.timeoutMs ?? this.#defaultTimeoutMs;
-    const r = await this.sim.exec(this.name, cmd, args, {
-      timeoutMs,
-      secrets,
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
-    });
-    const record: ExecRecord = {
-      cmd,
-      args: maskArgs(args, secrets),
-      code: r.code,
-      stdout: maskText(r.stdout, secrets),
-      stderr: maskText(r.stderr, secrets),
-      startMs: r.startMs,
-      endMs: r.endMs,
-    };
-    for (const l of this.#listeners) l(record);
-    const command = renderCommand(cmd, args, secrets);
-    if (r.timedOut) throw new HitchError('HITCH_EXEC_TIMEOUT', { timeoutMs, command });
-    const ok = opts.okCodes ?? [0];
-    if (ok !== 'any' && !ok.includes(r.code)) {
-      throw new HitchError('HITCH_EXEC_FAILED', { command, exitCode: r.code, stdout: record.stdout.trim(), stderr: record.stderr.trim() });
-    }
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
-  }
-
-  async readFile(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async readFile(p: string): Promise<string> {
     return this.#fs(p, () => this.model.vfs.read(p));
   }
 
   async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
-    const ps = paths.map((path) => checkPath(path, this.#roots));
     const vfs = this.model.vfs;
-    return ps.map((p) => {
+    return paths.map((p) => {
       try {
         return vfs.read(p);
       } catch (e) {
@@ -105,8 +62,7 @@ export class SimHost implements Host {
     });
   }
 
-  async writeFile(path: string, data: string): Promise<void> {
-    const p = checkPath(path, this.#roots);
+  async writeFile(p: string, data: string): Promise<void> {
     try {
       await this.model.writeSysfs(p, data);
     } catch (e) {
@@ -114,49 +70,42 @@ export class SimHost implements Host {
     }
   }
 
-  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
-    const p = checkReplaceablePath(path, this.#roots);
+  async writeFileAtomic(p: string, data: string, mode: number): Promise<void> {
     const vfs = this.model.vfs;
     const dir = posix.dirname(p);
     this.#fs(p, () => {
       vfs.mkdirp(dir);
       // Temporary file, then rename: the tree never holds a partial record.
       const tmp = `${dir}/.${posix.basename(p)}.${++this.#tmpSeq}.tmp`;
-      vfs.writeText(tmp, data, opts.mode ?? 0o600);
+      vfs.writeText(tmp, data, mode);
       vfs.rename(tmp, p);
     });
   }
 
-  async exists(path: string): Promise<boolean> {
-    const p = checkPath(path, this.#roots);
+  async exists(p: string): Promise<boolean> {
     return this.model.vfs.exists(p);
   }
 
-  async readlink(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async readlink(p: string): Promise<string> {
     return this.#fs(p, () => this.model.vfs.readlink(p));
   }
 
-  async realpath(path: string): Promise<string> {
-    const p = checkPath(path, this.#roots);
+  async realpath(p: string): Promise<string> {
     return this.#fs(p, () => this.model.vfs.realpath(p));
   }
 
-  async readdir(path: string): Promise<string[]> {
-    const p = checkPath(path, this.#roots);
+  async readdir(p: string): Promise<string[]> {
     return this.#fs(p, () => this.model.vfs.readdir(p));
   }
 
   async glob(pattern: string): Promise<string[]> {
-    checkGlob(pattern, this.#roots);
     return this.model.vfs.glob(pattern);
   }
 
-  async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
-    const p = checkPath(path, this.#roots);
+  async waitForPath(p: string, opts: WaitForPathOptions): Promise<boolean> {
     const vfs = this.model.vfs;
     const want = !opts.gone;
-    if (opts.signal?.aborted) throw new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` });
+    if (opts.signal?.aborted) throw new HitchError('HITCH_ABORTED', { reason: `wait for ${p}` });
     if (vfs.exists(p) === want) return true;
     return new Promise<boolean>((resolve, reject) => {
       const finish = (v: boolean | Error): void => {
@@ -171,7 +120,7 @@ export class SimHost implements Host {
         if (vfs.exists(p) === want) finish(true);
       });
       const cancelTimer = this.clock.setTimer(opts.timeoutMs, () => finish(vfs.exists(p) === want));
-      const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` }));
+      const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `wait for ${p}` }));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -189,6 +138,29 @@ export class SimHost implements Host {
     if (e instanceof VfsError && e.errno === 'ENOENT') return new HitchError('HITCH_PATH_NOT_FOUND', { path });
     const detail = e instanceof VfsError ? `${path}: ${e.errno}` : `${path}: ${(e as Error).message}`;
     return new HitchError('HITCH_INTERNAL', { detail }, { cause: e });
+  }
+}
+
+/** A Host for compute host `hostName` of `sim`: the exec policy over `SimTransport`. */
+export class SimHost extends PolicyHost {
+  readonly #t: SimTransport;
+
+  /** A Host for compute host `hostName` of `sim` (default: the scenario's first host). */
+  constructor(sim: Simulation, hostName?: string, opts: SimHostOptions = {}) {
+    const t = new SimTransport(sim, hostName);
+    super(t, opts);
+    this.#t = t;
+  }
+
+  get sim(): Simulation {
+    return this.#t.sim;
+  }
+
+  declare readonly clock: VirtualClock;
+
+  /** The simulated machine behind this Host (state, sysfs, multipath), for tests. */
+  get model(): SimComputeHost {
+    return this.#t.model;
   }
 }
 

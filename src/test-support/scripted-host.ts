@@ -1,16 +1,19 @@
 /**
- * The scripted Host for unit tests: commands answer from a script, files from a map, time from
- * a virtual clock, and anything not scripted fails loudly, so a test also pins which calls were
- * made. The script is either an ordered list of the calls expected (a driver's exact `virsh`
+ * The scripted Host for unit tests: the exec policy every Host has (`host/policy-host.ts`) over
+ * a transport whose commands answer from a script, whose files are a map and whose time is a
+ * virtual clock. Anything not scripted fails loudly, so a test also pins which calls were made.
+ * The script is either an ordered list of the calls expected (a driver's exact `virsh`
  * sequence, each with its answer and its virtual duration) or a function of the command (a
- * tool's canned output, whatever the order). Scenario tests use the simulator's SimHost instead.
+ * tool's canned output, whatever the order; it may answer later, as an emulator does).
+ * Scenario tests use the simulator's SimHost instead.
  */
 import { HitchError } from '../errors.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions } from '../ports/host.ts';
+import { PolicyHost, type HostPolicyOptions } from '../host/policy-host.ts';
+import type { Clock, ExecResult, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
 import { VirtualClock } from '../sim/clock.ts';
 
 /** A command's answer, or undefined for "not scripted". */
-export type Script = (cmd: string, args: readonly string[], opts?: ExecOptions) => ExecResult | undefined;
+export type Script = (cmd: string, args: readonly string[], opts: TransportExecOptions) => ExecResult | undefined | Promise<ExecResult | undefined>;
 
 /** One expected call of an ordered script. */
 export interface ScriptedCall {
@@ -34,60 +37,58 @@ export interface RecordedCall {
   readonly atMs: number;
 }
 
-export interface ScriptedHostOptions {
+export interface ScriptedHostOptions extends HostPolicyOptions {
   readonly name?: string;
   /** The files the host has, by absolute path (a directory exists when a file is under it). */
   readonly files?: Readonly<Record<string, string>>;
   /** Default: a VirtualClock of its own. */
   readonly clock?: Clock;
+  /** Whether `writeFileAtomic` works (default false: brick then uses iscsiadm for node records). */
+  readonly atomicWrite?: boolean;
 }
 
-export class ScriptedHost implements Host {
+class ScriptedTransport implements HostTransport {
   readonly name: string;
   readonly clock: Clock;
+  readonly capabilities: HostCapabilities;
   readonly files = new Map<string, string>();
-  /** Every call with its input, secrets and time. */
   readonly calls: RecordedCall[] = [];
   readonly #script: Script | ScriptedCall[];
-  readonly #listeners = new Set<HostListener>();
 
-  constructor(script: Script | readonly ScriptedCall[], opts: ScriptedHostOptions = {}) {
+  constructor(script: Script | readonly ScriptedCall[], opts: ScriptedHostOptions) {
     this.name = opts.name ?? 'scripted';
     this.clock = opts.clock ?? new VirtualClock();
+    this.capabilities = { atomicWrite: opts.atomicWrite ?? false };
     this.#script = typeof script === 'function' ? script : [...script];
     for (const [k, v] of Object.entries(opts.files ?? {})) this.files.set(k, v);
   }
 
-  /** Every command line run, in order. */
   get commands(): string[] {
     return this.calls.map((c) => [c.cmd, ...c.args].join(' '));
   }
 
-  /** Calls of an ordered script still expected; a test ends with none. */
   get remaining(): readonly ScriptedCall[] {
     return typeof this.#script === 'function' ? [] : this.#script;
   }
 
-  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  async run(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<TransportExecResult> {
     const startMs = this.clock.now();
     this.calls.push({
       cmd,
       args: [...args],
       ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.secrets ? { secrets: [...opts.secrets] } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.secrets.length > 0 ? { secrets: [...opts.secrets] } : {}),
+      timeoutMs: opts.timeoutMs,
       atMs: startMs,
     });
     const r = await this.#answer(cmd, args, opts);
-    const rec: ExecRecord = { cmd, args, ...r, startMs, endMs: this.clock.now() };
-    for (const l of this.#listeners) l(rec);
-    return r;
+    return { ...r, timedOut: false, startMs, endMs: this.clock.now() };
   }
 
-  async #answer(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  async #answer(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<ExecResult> {
     const shown = [cmd, ...args].join(' ');
     if (typeof this.#script === 'function') {
-      const r = this.#script(cmd, args, opts);
+      const r = await this.#script(cmd, args, opts);
       if (!r) throw new Error(`unscripted command: ${shown}`);
       return r;
     }
@@ -128,6 +129,14 @@ export class ScriptedHost implements Host {
     return [...names].sort();
   }
 
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    return paths.map((p) => this.files.get(p) ?? null);
+  }
+
+  async writeFileAtomic(path: string, data: string): Promise<void> {
+    this.files.set(path, data);
+  }
+
   async glob(): Promise<string[]> {
     return [];
   }
@@ -135,10 +144,35 @@ export class ScriptedHost implements Host {
   async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
     return (await this.exists(path)) !== (opts.gone ?? false);
   }
+}
 
-  onExec(listener: HostListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+export class ScriptedHost extends PolicyHost {
+  readonly #t: ScriptedTransport;
+
+  constructor(script: Script | readonly ScriptedCall[], opts: ScriptedHostOptions = {}) {
+    const t = new ScriptedTransport(script, opts);
+    super(t, opts);
+    this.#t = t;
+  }
+
+  /** The host's files (a test may change them between calls). */
+  get files(): Map<string, string> {
+    return this.#t.files;
+  }
+
+  /** Every command that reached the host, with its input, secrets, timeout and time. */
+  get calls(): RecordedCall[] {
+    return this.#t.calls;
+  }
+
+  /** Every command line run, in order. */
+  get commands(): string[] {
+    return this.#t.commands;
+  }
+
+  /** Calls of an ordered script still expected; a test ends with none. */
+  get remaining(): readonly ScriptedCall[] {
+    return this.#t.remaining;
   }
 }
 

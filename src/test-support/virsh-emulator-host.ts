@@ -6,7 +6,7 @@
  * waits 5 s and says "Disk detached successfully" anyway, as the real one does).
  */
 import { HitchError, isHitchError } from '../errors.ts';
-import type { Clock, ExecOptions, ExecResult } from '../ports/host.ts';
+import type { Clock, ExecResult } from '../ports/host.ts';
 import { parseDomainXml } from '../virt/domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
@@ -16,22 +16,26 @@ import { ScriptedHost } from './scripted-host.ts';
 /** How long virsh waits for the guest's DEVICE_DELETED event before returning. */
 const VIRSH_UNPLUG_WAIT_MS = 5000;
 
-export class VirshEmulatorHost extends ScriptedHost {
+/** A ScriptedHost whose script is virsh, played by `sim`. */
+export function virshEmulatorHost(sim: SimHypervisor, clock: Clock): ScriptedHost {
+  const virsh = new VirshEmulator(sim);
+  return new ScriptedHost((cmd, args, opts) => virsh.answer(cmd, args, opts.input ?? ''), { clock });
+}
+
+class VirshEmulator {
   readonly #sim: SimHypervisor;
   readonly #defined = new Map<string, DomainSpec>();
   readonly #secretUsage = new Map<string, string>();
 
-  constructor(sim: SimHypervisor, clock: Clock) {
-    super([], { clock });
+  constructor(sim: SimHypervisor) {
     this.#sim = sim;
   }
 
-  override async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    this.calls.push({ cmd, args: [...args], ...(opts.input !== undefined ? { input: opts.input } : {}), atMs: this.clock.now() });
+  async answer(cmd: string, args: readonly string[], input: string): Promise<ExecResult> {
     if (cmd !== 'virsh' || args[0] !== '-c') throw new Error(`emulator only runs virsh -c URI …, got ${cmd} ${args.join(' ')}`);
     const [sub, ...rest] = args.slice(2);
     try {
-      return ok(await this.#run(sub ?? '', rest, opts.input ?? ''));
+      return ok(await this.#run(sub ?? '', rest, input));
     } catch (e) {
       if (e instanceof VirshFailure) return { code: 1, stdout: '', stderr: e.lines.map((l) => `error: ${l}\n`).join('') };
       throw e;

@@ -10,7 +10,7 @@ import { VirtualClock } from '../sim/clock.ts';
 import { ScriptedHost, type ScriptedCall } from '../test-support/scripted-host.ts';
 import { hypervisorDriverConformance } from './driver.conformance.ts';
 import { SimHypervisor } from '../sim/sim-hypervisor.ts';
-import { VirshEmulatorHost } from '../test-support/virsh-emulator-host.ts';
+import { virshEmulatorHost } from '../test-support/virsh-emulator-host.ts';
 
 const C = ['-c', 'qemu:///system'];
 const v = (args: string[], answer: Omit<ScriptedCall, 'args'> = {}): ScriptedCall => ({ args: [...C, ...args], ...answer });
@@ -250,7 +250,7 @@ function emulated(unplugAckMs: number | 'never') {
       unplugAckMs,
       probeNetworkSource: (p) => (p.chapPassword === 'open-sesame' ? null : 'iSCSI: Failed to connect to LUN : Failed to log in to target. Status: Authentication failure(513)'),
     });
-    const host = new VirshEmulatorHost(sim, clock);
+    const host = virshEmulatorHost(sim, clock);
     return {
       driver: new LibvirtDriver({ host }),
       domainSpec: (tag: string): DomainSpec => {

@@ -37,7 +37,7 @@ describe('20 concurrent attaches on one host, 20 targets, one dead', () => {
     const deadOne = done.find((d) => d.i === 7);
     expect(deadOne).toMatchObject({ ok: false, code: 'HITCH_ISCSI_LOGIN_FAILED' });
     expect(deadOne?.at).toBeGreaterThanOrEqual(120_000);
-    const snap = r.fake.snapshot();
+    const snap = r.state();
     expect(snap.sessions).toHaveLength(19);
     expect(snap.nodes.some((n) => n.startsWith(dead))).toBe(false);
   });

@@ -39,7 +39,7 @@ describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
     expect(dead?.outcome).toBe('error');
     expect(dead?.error?.code).toBe('HITCH_ISCSI_LOGIN_TIMEOUT');
     expect(r.logs).toContain(`warning Failed to connect to iSCSI portal ${P59}: HITCH_ISCSI_LOGIN_TIMEOUT; cleaning up`);
-    expect(r.fake.snapshot()).toEqual({
+    expect(r.state()).toEqual({
       nodes: [`${P60},${B0}`],
       sessions: [`${P60},${B0}`],
       disks: [`sdb ${P60} lun 192`],
@@ -71,7 +71,7 @@ describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
       node(B0, P60, '--op delete'),
     ]);
     expect(r.host.writes()).toEqual(['/sys/block/sdb/device/delete <- 1']);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 
   it('a disconnect while the dead portal is still logging in stops it and leaves nothing', async () => {
@@ -79,9 +79,9 @@ describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
     await r.conn.connectVolume(r.trace.root(), SEED);
     await r.conn.disconnectVolume(r.trace.root(), SEED);
     expect(r.now()).toBeLessThan(5_000);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
     await r.conn.settled();
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 
   it('a login given up on is watched by the reaper until iscsid\'s window is over (retry_max × login_timeout)', async () => {
@@ -98,6 +98,6 @@ describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
     expect(later.pending).toBeUndefined();
     expect(later.reaped).toEqual([`${P59},${A0}`]);
     expect(await r.conn.reap(r.trace.root(), nothing)).toEqual({ reaped: [], failures: [], kept: [] });
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 });

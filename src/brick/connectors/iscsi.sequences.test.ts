@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../../errors.ts';
-import type { Host } from '../../ports/host.ts';
-import { RecordingHost } from '../../host/recording-host.ts';
-import { Trace } from '../../trace/span.ts';
-import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
-import { DEFAULT_ISCSI_TIMEOUTS, IscsiConnector } from './iscsi.ts';
+import { DEFAULT_ISCSI_TIMEOUTS } from './iscsi.ts';
 import { EMPTY, node, rig } from './iscsi.test-helpers.ts';
 
 /**
@@ -39,7 +35,7 @@ describe('single path (os-brick-iscsi-singlepath-trace.jsonl, minus its sleeps a
       node(IQN, P1, '--op delete'),
     ]);
     expect(r.host.writes()).toEqual(['/sys/block/sdb/device/delete <- 1']);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 });
 
@@ -49,9 +45,9 @@ describe('single path with two portals (multipath off)', () => {
     const dev = await r.conn.connectVolume(r.trace.root(), two);
     expect(dev).toEqual({ type: 'block', path: '/dev/sdb', scsi_wwn: W1 });
     await r.conn.settled();
-    expect(r.fake.snapshot()).toEqual({ nodes: [`${P1},${IQN}`], sessions: [`${P1},${IQN}`], disks: [`sdb ${P1} lun 1`], maps: [] });
+    expect(r.state()).toEqual({ nodes: [`${P1},${IQN}`], sessions: [`${P1},${IQN}`], disks: [`sdb ${P1} lun 1`], maps: [] });
     await r.conn.disconnectVolume(r.trace.root(), two);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 });
 
@@ -61,7 +57,7 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     const dev = await r.conn.connectVolume(r.trace.root(), two);
     expect(dev).toEqual({ type: 'block', path: '/dev/dm-0', scsi_wwn: W1, multipath_id: W1 });
     await r.conn.settled();
-    expect(r.fake.snapshot().maps).toEqual([`${W1} dm-0 [sdb,sdc]`]);
+    expect(r.state().maps).toEqual([`${W1} dm-0 [sdb,sdc]`]);
     expect(r.host.commands()).toEqual([
       node(IQN, P1, '--login'),
       node(IQN, P2, '--login'),
@@ -88,7 +84,7 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
       node(IQN, P2, '--op delete'),
     ]);
     expect(r.host.writes()).toEqual(['/sys/block/sdb/device/delete <- 1', '/sys/block/sdc/device/delete <- 1']);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 
   it('multipathd does not map a lone path by itself: multipath -a makes it, from udev\'s own event (no add path)', async () => {
@@ -118,7 +114,7 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
 
     const e = rig({ targets, noMaps: true }, { enforceMultipath: true });
     await expect(e.conn.connectVolume(e.trace.root(), one)).rejects.toMatchObject({ code: 'HITCH_MULTIPATH_NOT_FOUND' });
-    expect(e.fake.snapshot()).toEqual(EMPTY);
+    expect(e.state()).toEqual(EMPTY);
   });
 });
 
@@ -134,7 +130,7 @@ describe('device never appears (os-brick-iscsi-nodevice-trace.jsonl)', () => {
       '/sys/class/scsi_host/host2/scan <- 0 0 1',
       '/sys/class/scsi_host/host2/scan <- 0 0 1',
     ]);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
     expect(r.trace.spans.find((s) => s.name === 'connect_volume')?.error?.code).toBe('HITCH_DEVICE_NOT_FOUND');
   });
 });
@@ -147,7 +143,7 @@ describe('CHAP', () => {
     const r = rig({ targets }, { multipath: false });
     await r.conn.connectVolume(r.trace.root(), chap);
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
-    const file = r.fake.nodeFile(IQN, P1);
+    const file = r.nodeFile(IQN, P1);
     expect(file?.mode).toBe(0o600);
     expect(file?.text).toBe(
       [
@@ -169,8 +165,8 @@ describe('CHAP', () => {
         '',
       ].join('\n'),
     );
-    // The login used it (the fake target checks the CHAP pair).
-    expect(r.fake.snapshot().sessions).toEqual([`${P1},${IQN}`]);
+    // The login used it (the simulated target checks the CHAP pair).
+    expect(r.state().sessions).toEqual([`${P1},${IQN}`]);
     const recorded = r.host.calls.find((c) => c.op === 'writeFileAtomic');
     expect(recorded?.op === 'writeFileAtomic' && recorded.data).toContain('node.session.auth.password = ***');
     expect(JSON.stringify(r.host.calls)).not.toContain('s3cr3t-pw');
@@ -181,11 +177,11 @@ describe('CHAP', () => {
   it('an existing record keeps its own settings and gets ours over them', async () => {
     const r = rig({ targets }, { multipath: false });
     // Made earlier with iscsiadm (or by an admin): a tuned timeout, an old secret, automatic scan.
-    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--interface', 'default', '--op', 'new']);
-    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.timeo.replacement_timeout', '-v', '5']);
-    await r.fake.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.auth.password', '-v', 'old']);
+    await r.setup('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--interface', 'default', '--op', 'new']);
+    await r.setup('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.timeo.replacement_timeout', '-v', '5']);
+    await r.setup('iscsiadm', ['-m', 'node', '-T', IQN, '-p', P1, '--op', 'update', '-n', 'node.session.auth.password', '-v', 'old']);
     await r.conn.connectVolume(r.trace.root(), chap);
-    const text = r.fake.nodeFile(IQN, P1)?.text ?? '';
+    const text = r.nodeFile(IQN, P1)?.text ?? '';
     expect(text).toContain('\nnode.session.timeo.replacement_timeout = 5\n');
     expect(text).toContain('\nnode.session.auth.password = s3cr3t-pw\n');
     expect(text).toContain('\nnode.session.scan = manual\n');
@@ -197,7 +193,7 @@ describe('CHAP', () => {
     const err = await r.conn.connectVolume(r.trace.root(), { ...chap, auth_password: 'wrong' }).catch((e: unknown) => e);
     expect(isHitchError(err, 'HITCH_ISCSI_LOGIN_FAILED')).toBe(true);
     expect(String(err)).toContain('authentication failed');
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 });
 
@@ -217,7 +213,7 @@ describe('a session shared by two volumes', () => {
     expect(r.host.commands()).toEqual([`blockdev --flushbufs ${a.path}`]);
     expect(r.host.writes()).toEqual([`/sys/block/${a.path.slice(5)}/device/delete <- 1`]);
     expect(r.logs).toContain(`info Not logging out of ${P1} ${IQN}: the session carries other volumes`);
-    expect(r.fake.snapshot()).toMatchObject({ sessions: [`${P1},${IQN}`], disks: [`${b.path.slice(5)} ${P1} lun 2`] });
+    expect(r.state()).toMatchObject({ sessions: [`${P1},${IQN}`], disks: [`${b.path.slice(5)} ${P1} lun 2`] });
 
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), volB);
@@ -226,7 +222,7 @@ describe('a session shared by two volumes', () => {
       node(IQN, P1, '--logout'),
       node(IQN, P1, '--op delete'),
     ]);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 
   it('also keeps the session when the other LUN was attached by someone else (seen only in sysfs)', async () => {
@@ -246,7 +242,7 @@ describe('read-only device', () => {
   it('rw access on a read-only LUN: HITCH_DEVICE_READ_ONLY and everything undone', async () => {
     const r = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1, ro: true } } }] }, { multipath: false });
     await expect(r.conn.connectVolume(r.trace.root(), one)).rejects.toMatchObject({ code: 'HITCH_DEVICE_READ_ONLY' });
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
     const ro = rig({ targets: [{ iqn: IQN, portals: [P1], luns: { 1: { wwn: W1, ro: true } } }] }, { multipath: false });
     await expect(ro.conn.connectVolume(ro.trace.root(), { ...one, access_mode: 'ro' })).resolves.toMatchObject({ path: '/dev/sdb' });
   });
@@ -271,10 +267,10 @@ describe('where brick cannot write the record itself', () => {
     await r.conn.connectVolume(r.trace.root(), chap);
     expect(r.host.replaced()).toEqual([]);
     expect(r.host.commands()).toEqual(iscsiadmWay);
-    expect(r.fake.nodes.get(`${P1},${IQN}`)?.get('node.startup')).toBe('automatic');
+    expect(r.nodeSetting(IQN, P1, 'node.startup')).toBe('automatic');
     expect(r.trace.toText()).not.toContain('s3cr3t-pw');
     await r.conn.disconnectVolume(r.trace.root(), chap);
-    expect(r.fake.snapshot()).toEqual(EMPTY);
+    expect(r.state()).toEqual(EMPTY);
   });
 
   it('told where this host keeps them (RHEL), it writes the record there', async () => {
@@ -285,25 +281,9 @@ describe('where brick cannot write the record itself', () => {
   });
 
   it('a Host without atomic writes: iscsiadm makes the record', async () => {
-    const fake = new FakeIscsiHost({ targets });
-    const bare: Host = {
-      name: fake.name,
-      clock: fake.clock,
-      exec: (c, a, o) => fake.exec(c, a, o),
-      readFile: (p) => fake.readFile(p),
-      writeFile: (p, d) => fake.writeFile(p, d),
-      exists: (p) => fake.exists(p),
-      readlink: (p) => fake.readlink(p),
-      realpath: (p) => fake.realpath(p),
-      readdir: (p) => fake.readdir(p),
-      glob: () => fake.glob(),
-      waitForPath: (p, o) => fake.waitForPath(p, o),
-      onExec: (l) => fake.onExec(l),
-    };
-    const host = new RecordingHost(bare);
-    const conn = new IscsiConnector({ host, multipath: false });
-    await conn.connectVolume(new Trace(host.clock).root(), chap);
-    expect(host.commands()).toEqual(iscsiadmWay);
+    const r = rig({ targets, atomicWrite: false }, { multipath: false });
+    await r.conn.connectVolume(r.trace.root(), chap);
+    expect(r.host.commands()).toEqual(iscsiadmWay);
   });
 
   it('a failed login removes the record brick wrote', async () => {
@@ -312,7 +292,7 @@ describe('where brick cannot write the record itself', () => {
     expect(isHitchError(err, 'HITCH_ISCSI_LOGIN_FAILED')).toBe(true);
     expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`]);
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), node(IQN, P1, '--op delete')]);
-    expect(r.fake.nodeFile(IQN, P1)).toBeUndefined();
-    expect(await r.fake.exists(`/etc/iscsi/nodes/${IQN}`)).toBe(false);
+    expect(r.nodeFile(IQN, P1)).toBeUndefined();
+    expect(r.exists(`/etc/iscsi/nodes/${IQN}`)).toBe(false);
   });
 });

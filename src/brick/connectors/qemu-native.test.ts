@@ -4,26 +4,17 @@ import { createSimHost } from '../../sim/sim-host.ts';
 import { leftovers } from '../../sim/inspect.ts';
 import { Trace } from '../../trace/span.ts';
 import { Brick } from '../index.ts';
-import { FakeIscsiHost } from '../testing/fake-iscsi-host.ts';
 import { parseIscsiVolume } from '../connection-info.ts';
 import { parseConnectionInfo } from '../protocols.ts';
 import { connectQemuNative } from './qemu-native.ts';
-import { A0, B0, P59, P60, SEED, WWN } from './iscsi.test-helpers.ts';
+import { B0, INITIATOR, P59, P60, seedRig, SEED, WWN } from './iscsi.test-helpers.ts';
 
-const INITIATOR = 'iqn.1993-08.org.debian:01:7cc8838d1c0';
 const INSTANCE = '11111111-2222-3333-4444-555555555555';
 const OPTS = { initiator: INITIATOR, instance: INSTANCE };
 
+/** The seed's two targets on a simulated host, portal .59 dead (or every portal listed). */
 function seedHost(dead: string[] = [P59]): RecordingHost {
-  return new RecordingHost(
-    new FakeIscsiHost({
-      targets: [
-        { iqn: A0, portals: [P59], luns: { 192: { wwn: WWN } } },
-        { iqn: B0, portals: [P60], luns: { 192: { wwn: WWN } } },
-      ],
-      deadPortals: dead,
-    }),
-  );
+  return seedRig({ deadPortals: dead }).host;
 }
 
 describe('QEMU-native iSCSI', () => {

@@ -5,12 +5,11 @@
  * its tree's) means absent; any other failure still throws.
  */
 import { isHitchError } from '../../errors.ts';
-import { readFilesOf } from '../../host/read-files.ts';
 import type { BrickContext } from './run.ts';
 
 /** Several files in one Host call (`Host.readFiles`): each content, or null where missing. */
 export function readFilesIfPresent(ctx: BrickContext, paths: readonly string[]): Promise<Array<string | null>> {
-  return readFilesOf(ctx.host, paths);
+  return ctx.host.readFiles(paths);
 }
 
 export function isMissing(e: unknown): boolean {

@@ -184,8 +184,7 @@ export async function writeNodeRecord(
   auth: ChapCredentials | null,
   cache: NodeRecordCache = new NodeRecordCache(),
 ): Promise<boolean> {
-  const write = ctx.host.writeFileAtomic?.bind(ctx.host);
-  if (!write || !(await cache.nodesDirExists(ctx, nodesDir))) return false;
+  if (!ctx.host.capabilities.atomicWrite || !(await cache.nodesDirExists(ctx, nodesDir))) return false;
   return ctx.span.run('write node record', { portal: t.portal, iqn: t.iqn }, async (span) => {
     const at = await locate(ctx, nodesDir, t, cache);
     const base = at.existing ?? (await cache.defaults(ctx).catch(() => new Map<string, string>()));
@@ -213,7 +212,7 @@ export async function writeNodeRecord(
     s.set('node.conn[0].address', address);
     s.set('node.conn[0].port', port);
     span.set({ path: at.path, existing: at.existing !== null, chap: auth !== null });
-    await write(at.path, renderRecord(s), { mode: 0o600, ...(auth ? { secrets: [auth.password] } : {}) });
+    await ctx.host.writeFileAtomic(at.path, renderRecord(s), { mode: 0o600, ...(auth ? { secrets: [auth.password] } : {}) });
     return true;
   });
 }

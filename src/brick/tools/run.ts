@@ -29,9 +29,10 @@ export function commandLine(cmd: string, args: readonly string[], secrets?: read
 }
 
 /**
- * Run `cmd args` as a child span named `exec <cmd>`. Throws `HITCH_EXEC_FAILED` (masked command,
- * exit code, stderr) for a code outside `okCodes`; timeouts and aborts pass through as the
- * Host raised them.
+ * Run `cmd args` as a child span named `exec <cmd>`, with the exit codes the tool's wrapper
+ * accepts: the Host's exec policy throws `HITCH_EXEC_FAILED` (masked command, exit code, what
+ * the tool said) for any other, and timeouts and aborts pass through as the Host raised them.
+ * The span keeps the exit code, and on a refused code what the tool said.
  */
 export async function run(ctx: BrickContext, cmd: string, args: readonly string[], opts: RunOptions): Promise<ExecResult> {
   const command = commandLine(cmd, args, opts.secrets);
@@ -40,26 +41,21 @@ export async function run(ctx: BrickContext, cmd: string, args: readonly string[
     let res: ExecResult;
     try {
       res = await ctx.host.exec(cmd, args, {
-        okCodes: 'any',
+        okCodes: opts.okCodes ?? [0],
         timeoutMs: opts.timeoutMs,
         ...(opts.secrets ? { secrets: opts.secrets } : {}),
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
+      if (isHitchError(e, 'HITCH_EXEC_FAILED')) {
+        const { exitCode, stderr } = e.details;
+        span.set({ exitCode: typeof exitCode === 'number' ? exitCode : null, stderr: typeof stderr === 'string' ? stderr : null });
+      }
       if (isHitchError(e)) throw e;
       throw new HitchError('HITCH_EXEC_FAILED', { command, exitCode: -1, stderr: maskSecrets(String(e), opts.secrets) }, { cause: e });
     }
     span.set({ exitCode: res.code });
-    const ok = opts.okCodes ?? [0];
-    if (ok !== 'any' && !ok.includes(res.code)) {
-      // Both streams: a daemon's answer (multipathd's `fail`) is on stdout, warnings on stderr.
-      const err = res.stderr.trim();
-      const out = res.stdout.trim();
-      const stderr = maskSecrets(err && out ? `${err} (stdout: ${out})` : err || out, opts.secrets);
-      span.set({ stderr });
-      throw new HitchError('HITCH_EXEC_FAILED', { command, exitCode: res.code, stderr });
-    }
     return res;
   });
 }

@@ -8,18 +8,17 @@
  *   seen in any answer from the daemon (every answer carries it). It is therefore exact right
  *   after a call and may lag while the client computes between calls (time may pass meanwhile:
  *   see the daemon's quiet rule). `sleep` is a call to the daemon.
- * - `RemoteHost` applies the same input checks as `SimHost` and `LinuxHost` here, before
- *   anything is sent (allowlist, NUL bytes, allowed roots); the daemon applies them again.
- *   `onExec` listeners hear every command this Host ran, with secrets masked by the daemon.
+ * - `RemoteHost` is the exec policy every Host has (`host/policy-host.ts`: allowlist, roots,
+ *   timeouts, exit codes, masking) over `RemoteTransport`, which carries each call to the
+ *   daemon's raw transport for that host: the policy applies here, before anything is sent.
  * - An `AbortSignal` cancels the call in the daemon (a wait or sleep ends with `HITCH_ABORTED`,
  *   a command is aborted as SimHost aborts it).
  * - A lost connection fails every pending and later call with `HITCH_UPSTREAM_UNAVAILABLE`.
  */
 import { connect, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
-import { checkExec, checkGlob, checkPath, checkReplaceablePath } from '../../host/guard.ts';
-import type { Clock, ExecOptions, ExecRecord, ExecResult, Host, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../../ports/host.ts';
-import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../host/allowlist.ts';
+import { PolicyHost, type HostPolicyOptions } from '../../host/policy-host.ts';
+import type { Clock, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../../ports/host.ts';
 import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
@@ -122,7 +121,7 @@ export class SimClient {
     return a.ok as Methods[M]['r'];
   }
 
-  host(name: string, opts: { allowedBinaries?: readonly string[]; allowedRoots?: readonly string[] } = {}): RemoteHost {
+  host(name: string, opts: HostPolicyOptions = {}): RemoteHost {
     this.#knownHost(name);
     return new RemoteHost(this, name, opts);
   }
@@ -215,86 +214,81 @@ export class RemoteClock implements Clock {
   }
 }
 
-export class RemoteHost implements Host {
+/** One compute host of the daemon's world, with no policy: `RemoteHost` is the Host to use. */
+export class RemoteTransport implements HostTransport {
   readonly name: string;
+  readonly capabilities: HostCapabilities = { atomicWrite: true };
   readonly #client: SimClient;
-  readonly #binaries: readonly string[];
-  readonly #roots: readonly string[];
-  readonly #listeners = new Set<HostListener>();
 
-  constructor(client: SimClient, name: string, opts: { allowedBinaries?: readonly string[]; allowedRoots?: readonly string[] } = {}) {
+  constructor(client: SimClient, name: string) {
     this.#client = client;
     this.name = name;
-    this.#binaries = Object.freeze([...(opts.allowedBinaries ?? DEFAULT_ALLOWED_BINARIES)]);
-    this.#roots = Object.freeze([...(opts.allowedRoots ?? DEFAULT_ALLOWED_ROOTS)]);
   }
 
   get clock(): RemoteClock {
     return this.#client.clock;
   }
 
-  onExec(listener: HostListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  async exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    checkExec(cmd, args, this.#binaries);
+  run(cmd: string, args: readonly string[], opts: TransportExecOptions): Promise<TransportExecResult> {
     const { signal, ...wire } = opts;
-    const a = await this.#client.request('host.exec', { host: this.name, cmd, args: [...args], opts: wire }, signal);
-    if (a.record) {
-      const record: ExecRecord = a.record;
-      for (const l of this.#listeners) l(record);
-    }
-    if (a.err) throw errorFromWire(a.err);
-    return a.ok as ExecResult;
+    return this.#client.call('host.exec', { host: this.name, cmd, args: [...args], opts: wire }, signal);
   }
 
-  async readFile(path: string): Promise<string> {
-    return this.#client.call('host.readFile', { host: this.name, path: checkPath(path, this.#roots) });
+  readFile(path: string): Promise<string> {
+    return this.#client.call('host.readFile', { host: this.name, path });
   }
 
   /** One round trip for all of them. */
-  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
-    return this.#client.call('host.readFiles', { host: this.name, paths: paths.map((p) => checkPath(p, this.#roots)) });
+  readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    return this.#client.call('host.readFiles', { host: this.name, paths });
   }
 
   async writeFile(path: string, data: string): Promise<void> {
-    await this.#client.call('host.writeFile', { host: this.name, path: checkPath(path, this.#roots), data });
+    await this.#client.call('host.writeFile', { host: this.name, path, data });
   }
 
-  async writeFileAtomic(path: string, data: string, opts: WriteFileAtomicOptions = {}): Promise<void> {
-    const p = checkReplaceablePath(path, this.#roots);
-    await this.#client.call('host.writeFileAtomic', { host: this.name, path: p, data, ...(opts.mode !== undefined ? { mode: opts.mode } : {}) });
+  async writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+    await this.#client.call('host.writeFileAtomic', { host: this.name, path, data, mode });
   }
 
-  async exists(path: string): Promise<boolean> {
-    return this.#client.call('host.exists', { host: this.name, path: checkPath(path, this.#roots) });
+  exists(path: string): Promise<boolean> {
+    return this.#client.call('host.exists', { host: this.name, path });
   }
 
-  async readlink(path: string): Promise<string> {
-    return this.#client.call('host.readlink', { host: this.name, path: checkPath(path, this.#roots) });
+  readlink(path: string): Promise<string> {
+    return this.#client.call('host.readlink', { host: this.name, path });
   }
 
-  async realpath(path: string): Promise<string> {
-    return this.#client.call('host.realpath', { host: this.name, path: checkPath(path, this.#roots) });
+  realpath(path: string): Promise<string> {
+    return this.#client.call('host.realpath', { host: this.name, path });
   }
 
-  async readdir(path: string): Promise<string[]> {
-    return this.#client.call('host.readdir', { host: this.name, path: checkPath(path, this.#roots) });
+  readdir(path: string): Promise<string[]> {
+    return this.#client.call('host.readdir', { host: this.name, path });
   }
 
-  async glob(pattern: string): Promise<string[]> {
-    checkGlob(pattern, this.#roots);
+  glob(pattern: string): Promise<string[]> {
     return this.#client.call('host.glob', { host: this.name, pattern });
   }
 
   /** A long-poll: the daemon answers when the path appears (or goes), or at the virtual timeout. */
   async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
-    const p = checkPath(path, this.#roots);
     if (opts.signal?.aborted) throw new HitchError('HITCH_ABORTED', { reason: `wait for ${path}` });
-    return this.#client.call('host.waitForPath', { host: this.name, path: p, timeoutMs: opts.timeoutMs, ...(opts.gone ? { gone: true } : {}) }, opts.signal);
+    return this.#client.call('host.waitForPath', { host: this.name, path, timeoutMs: opts.timeoutMs, ...(opts.gone ? { gone: true } : {}) }, opts.signal);
   }
+}
+
+/** A compute host of the daemon's world as a Host: the exec policy over `RemoteTransport`. */
+export class RemoteHost extends PolicyHost {
+  readonly #t: RemoteTransport;
+
+  constructor(client: SimClient, name: string, opts: HostPolicyOptions = {}) {
+    const t = new RemoteTransport(client, name);
+    super(t, opts);
+    this.#t = t;
+  }
+
+  declare readonly clock: RemoteClock;
 }
 
 /**

@@ -2,16 +2,19 @@
  * The wire protocol between the simulator daemon (`hitch sim serve`, `server.ts`) and the
  * processes that use its world (`client.ts`): JSON lines over a unix socket.
  *
- *   client → daemon   {"id":7,"m":"host.exec","p":{"host":"compute1","cmd":"iscsiadm","args":["-m","session"],"opts":{"okCodes":[0,21]}}}
+ *   client → daemon   {"id":7,"m":"host.exec","p":{"host":"compute1","cmd":"iscsiadm","args":["-m","session"],"opts":{"timeoutMs":30000,"secrets":[]}}}
  *   client → daemon   {"cancel":7}                        (the caller's AbortSignal fired)
- *   daemon → client   {"id":7,"now":1235,"ok":{...}}       or   {"id":7,"now":1235,"err":{"code":"HITCH_EXEC_FAILED","details":{…},"message":"…"}}
+ *   daemon → client   {"id":7,"now":1235,"ok":{"code":21,…}}   or   {"id":7,"now":1235,"err":{"code":"HITCH_PATH_NOT_FOUND","details":{…},"message":"…"}}
+ *
+ * Host calls are a transport's (`HostTransport`): the daemon runs them as asked, and the
+ * client's exec policy has already checked them; an exit code or a timeout is an answer.
  *
  * Every answer carries the daemon's virtual time (`now`), which is how a client's synchronous
  * `Clock.now()` stays current. Requests on one connection are independent and may be answered
  * out of order (a `host.waitForPath` long-poll does not hold up an `host.exec`).
  */
 import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
-import type { ExecRecord } from '../../ports/host.ts';
+import type { TransportExecResult } from '../../ports/host.ts';
 import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../ports/hypervisor.ts';
 import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
 import type { AllowOptions } from '../array.ts';
@@ -38,11 +41,11 @@ export interface TargetView {
   readonly initiators: readonly string[];
 }
 
+/** A command as the client's exec policy passes it on (`TransportExecOptions` without the signal). */
 export interface WireExecOptions {
-  readonly timeoutMs?: number;
+  readonly timeoutMs: number;
   readonly input?: string;
-  readonly okCodes?: readonly number[] | 'any';
-  readonly secrets?: readonly string[];
+  readonly secrets: readonly string[];
 }
 
 /** Everything a checker needs to see of the world at once (one consistent instant). */
@@ -60,11 +63,11 @@ export interface Methods {
   hello: { p: Record<string, never>; r: HelloAnswer };
   'clock.now': { p: Record<string, never>; r: number };
   'clock.sleep': { p: { ms: number }; r: null };
-  'host.exec': { p: { host: string; cmd: string; args: readonly string[]; opts: WireExecOptions }; r: { code: number; stdout: string; stderr: string } };
+  'host.exec': { p: { host: string; cmd: string; args: readonly string[]; opts: WireExecOptions }; r: TransportExecResult };
   'host.readFile': { p: { host: string; path: string }; r: string };
   'host.readFiles': { p: { host: string; paths: readonly string[] }; r: Array<string | null> };
   'host.writeFile': { p: { host: string; path: string; data: string }; r: null };
-  'host.writeFileAtomic': { p: { host: string; path: string; data: string; mode?: number }; r: null };
+  'host.writeFileAtomic': { p: { host: string; path: string; data: string; mode: number }; r: null };
   'host.exists': { p: { host: string; path: string }; r: boolean };
   'host.readlink': { p: { host: string; path: string }; r: string };
   'host.realpath': { p: { host: string; path: string }; r: string };
@@ -124,8 +127,6 @@ export interface Answer {
   readonly now: number;
   readonly ok?: unknown;
   readonly err?: WireError;
-  /** `host.exec`: the command as run, secrets masked, for the client's onExec listeners. */
-  readonly record?: ExecRecord;
 }
 
 export function errorToWire(e: unknown): WireError {

@@ -21,8 +21,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
-import type { ExecRecord } from '../../ports/host.ts';
-import { SimHost } from '../sim-host.ts';
+import { SimTransport } from '../sim-host.ts';
 import { SimHypervisor } from '../sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { exportAndDescribe } from '../array-port.ts';
@@ -81,6 +80,7 @@ export class SimDaemon {
   readonly #scenario: string;
   readonly #seed: number;
   readonly #hypervisors = new Map<string, SimHypervisor>();
+  readonly #transports = new Map<string, SimTransport>();
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #quietMs: number;
@@ -186,11 +186,10 @@ export class SimDaemon {
         const req = msg;
         const ac = new AbortController();
         inflight.set(req.id, { ac, abandonOnClose: req.m !== 'host.exec' });
-        const recorded: { record?: ExecRecord } = {};
         const plain = isPlain(req.m, req.p);
-        void this.#handle(req, ac.signal, recorded).then(
-          (ok) => send({ id: req.id, now: this.sim.clock.now(), ok: ok ?? null, ...(recorded.record ? { record: recorded.record } : {}) }, plain),
-          (e: unknown) => send({ id: req.id, now: this.sim.clock.now(), err: errorToWire(e), ...(recorded.record ? { record: recorded.record } : {}) }, plain),
+        void this.#handle(req, ac.signal).then(
+          (ok) => send({ id: req.id, now: this.sim.clock.now(), ok: ok ?? null }, plain),
+          (e: unknown) => send({ id: req.id, now: this.sim.clock.now(), err: errorToWire(e) }, plain),
         ).finally(() => inflight.delete(req.id));
       }),
     );
@@ -204,9 +203,14 @@ export class SimDaemon {
     socket.on('error', gone);
   }
 
-  #hostOf(name: string): SimHost {
-    // A Host per request: its onExec listeners then hear exactly this request's command.
-    return new SimHost(this.sim, name);
+  /** The raw calls of one host: the exec policy is the client's (`RemoteHost`), applied before a call is sent. */
+  #hostOf(name: string): SimTransport {
+    let t = this.#transports.get(name);
+    if (!t) {
+      t = new SimTransport(this.sim, name);
+      this.#transports.set(name, t);
+    }
+    return t;
   }
 
   hello(): HelloAnswer {
@@ -235,7 +239,7 @@ export class SimDaemon {
     };
   }
 
-  async #handle(req: AnyRequest, signal: AbortSignal, recorded: { record?: ExecRecord }): Promise<Methods[Method]['r']> {
+  async #handle(req: AnyRequest, signal: AbortSignal): Promise<Methods[Method]['r']> {
     const sim = this.sim;
     switch (req.m) {
       case 'hello':
@@ -247,9 +251,7 @@ export class SimDaemon {
         return null;
       case 'host.exec': {
         const { host, cmd, args, opts } = req.p;
-        const h = this.#hostOf(host);
-        h.onExec((r) => (recorded.record = r));
-        return h.exec(cmd, args, { ...opts, signal });
+        return this.#hostOf(host).run(cmd, args, { ...opts, signal });
       }
       case 'host.readFile':
         return this.#hostOf(req.p.host).readFile(req.p.path);
@@ -259,7 +261,7 @@ export class SimDaemon {
         await this.#hostOf(req.p.host).writeFile(req.p.path, req.p.data);
         return null;
       case 'host.writeFileAtomic':
-        await this.#hostOf(req.p.host).writeFileAtomic(req.p.path, req.p.data, req.p.mode === undefined ? {} : { mode: req.p.mode });
+        await this.#hostOf(req.p.host).writeFileAtomic(req.p.path, req.p.data, req.p.mode);
         return null;
       case 'host.exists':
         return this.#hostOf(req.p.host).exists(req.p.path);
