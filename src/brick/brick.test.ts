@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSimHost } from '../host/sim-host.ts';
+import { createSimHost } from '../sim/sim-host.ts';
 import { RecordingHost } from '../host/recording-host.ts';
 import { leftovers } from '../sim/inspect.ts';
 import { Trace } from '../trace/span.ts';
