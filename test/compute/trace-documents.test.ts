@@ -33,7 +33,9 @@ describeEachDialect('trace documents', (ctx) => {
     const repo = new ComputeRepository(db);
     // More operations than one batch of the migration (500), and one with no spans.
     const ids = Array.from({ length: 620 }, (_, i) => `op-${String(i).padStart(4, '0')}`);
-    for (const id of ids) await repo.insertOperation(op(id));
+    // Rows as the 0002 schema has them (written here, not by the repository, which writes the latest schema).
+    const oldDb = db as unknown as import('kysely').Kysely<Record<string, Record<string, unknown>>>;
+    for (const id of ids) await oldDb.insertInto('operations').values({ ...op(id), created_at: '2026-01-01T00:00:00.000Z' }).execute();
     const rows = ids.slice(0, 600).flatMap((id, i) => [
       { operation_id: id, span_id: 1, parent_id: null, name: 'attach', start_ms: 1_000, end_ms: 2_000 + i, outcome: 'error', attrs: JSON.stringify({ server: 'srv-1', step: 0 }), error_code: 'HITCH_LOGIN_FAILED', error_message: 'login failed' },
       { operation_id: id, span_id: 2, parent_id: 1, name: 'connect-volume', start_ms: 1_100, end_ms: null, outcome: 'running', attrs: JSON.stringify({ path: `/dev/sd${i}`, ok: true }), error_code: null, error_message: null },
