@@ -29,7 +29,7 @@ describe('hitch serve shutdown', () => {
         const port = new URL(again.url).port;
         const clash = await hitchBin(['serve', '--port', port, '--data-dir', srv.dataDir, '--sim-speed', '0']);
         expect(clash.code).toBe(1);
-        expect(clash.err.split('\n').filter((l) => l.startsWith('hitch:'))).toEqual([`hitch: HITCH_CONFLICT: cannot listen on 127.0.0.1:${port} (EADDRINUSE); choose another with --port or --bind`]);
+        expect(clash.err.split('\n').filter((l) => l.startsWith('hitch:'))).toEqual([`hitch: HITCH_CONFLICT: cannot listen on 127.0.0.1:${port}: another process holds that port (EADDRINUSE). Stop it, or choose another port with --port.`]);
       } finally {
         expect(await again.stop()).toBe(0);
       }
