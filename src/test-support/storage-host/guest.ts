@@ -104,8 +104,12 @@ export interface GuestCaseResult {
 
 export interface RunGuestOptions {
   readonly image: StorageHostImage;
-  /** Repository-relative path of the module exporting `cases` (see `guest/runner.ts`). */
-  readonly entry: string;
+  /**
+   * Repository-relative path of the module exporting `cases` (see `guest/runner.ts`), or several
+   * such modules: their cases are merged (one boot runs the storage-host suite's cases and the
+   * fidelity suite's).
+   */
+  readonly entry: string | readonly string[];
   readonly cases: readonly GuestCaseSpec[];
   /** Bound on the whole boot, from QEMU's start to its exit (default 30 min). */
   readonly timeoutMs?: number;
@@ -132,14 +136,15 @@ export interface GuestRun {
 
 const RUNNER = join(REPO, 'src', 'test-support', 'storage-host', 'guest', 'runner.ts');
 
-/** Bundle `entry` with the runner into one ES module the guest's node loads in one read. */
-async function bundle(entry: string, outFile: string): Promise<void> {
+/** Bundle `entry` (one module or several) with the runner into one ES module the guest's node loads in one read. */
+async function bundle(entry: string | readonly string[], outFile: string): Promise<void> {
   const main = join(dirname(outFile), 'main.ts');
+  const entries = typeof entry === 'string' ? [entry] : entry;
   writeFileSync(
     main,
-    `import { cases } from ${JSON.stringify(join(REPO, entry))};\n` +
+    entries.map((e, i) => `import { cases as cases${i} } from ${JSON.stringify(join(REPO, e))};\n`).join('') +
       `import { runGuestJob } from ${JSON.stringify(RUNNER)};\n` +
-      `await runGuestJob(cases, process.argv[2] ?? '');\n`,
+      `await runGuestJob({ ${entries.map((_, i) => `...cases${i}`).join(', ')} }, process.argv[2] ?? '');\n`,
   );
   await build({
     entryPoints: [main],

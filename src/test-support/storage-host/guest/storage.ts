@@ -308,8 +308,10 @@ export class GuestStorage {
       return r.code === 0 || r.code === 21 ? true : undefined;
     }, 30_000);
     const find = setup.findMultipaths === undefined ? 'no' : setup.findMultipaths;
+    // multipath.conf is the case's even with multipathd stopped: `multipath` itself reads it
+    // (a blacklist left by the case before would refuse `multipath -a`).
+    writeMultipathConf(find ?? 'no', setup.blacklistWwids ?? []);
     if (find !== null) {
-      writeMultipathConf(find, setup.blacklistWwids ?? []);
       await must('multipathd', []);
       await until('multipathd to answer', async () => ((await sh('multipathd', ['show', 'status'])).code === 0 ? true : undefined), 30_000);
     }
