@@ -18,6 +18,8 @@ export interface SimLun {
   /** Vendor and model as `multipath -ll` and `lsblk` show them. */
   readonly vendor: string;
   readonly model: string;
+  /** The unit serial (VPD page 0x80) where the array gives one: LIO's, of which it makes the WWN. */
+  readonly serial?: string;
 }
 
 export interface SimAcl {
@@ -28,8 +30,22 @@ export interface SimAcl {
   luns?: Set<number>;
 }
 
+/**
+ * Which target software the array behaves like, where they differ in what an initiator sees:
+ * - `tgt` (the Linux SCSI target framework, what Hitch's real backend drives): SendTargets
+ *   answers with the portal it was asked on only; LUN 0 of every target is a controller (a SCSI
+ *   device without a disk) that a full scan finds; disks carry tgt's identifiers (`IET` T10 id,
+ *   a locally assigned NAA, serial `beaf<tid><lun>`) and WWNs made of the target id and LUN;
+ * - `lio` (LinuxIO, the kernel target): SendTargets answers every portal of the target; each
+ *   LUN has a unit serial (a UUID) its WWN is made of;
+ * - `generic` (the default, any other array): every portal, no controller LUN.
+ */
+export type ArrayKind = 'tgt' | 'lio' | 'generic';
+
 export interface SimTarget {
   readonly iqn: string;
+  /** The target's number on the array, from 1 in creation order (tgt's `--tid`). */
+  readonly tid: number;
   readonly tpgt: number;
   readonly portals: readonly string[];
   readonly luns: Map<number, SimLun>;
@@ -41,6 +57,8 @@ export interface AddLunOptions {
   readonly sizeBytes?: number;
   readonly wwn?: string;
   readonly readOnly?: boolean;
+  /** LIO: the unit serial (a UUID); default one from the seeded RNG. */
+  readonly serial?: string;
 }
 
 export interface AllowOptions {
@@ -48,6 +66,17 @@ export interface AllowOptions {
   readonly chapPassword?: string;
   /** Restrict to these LUNs (default: all LUNs of the target). */
   readonly luns?: readonly number[];
+}
+
+/** tgt's WWN of LUN `lun` of target `tid`: `360000000000000000e00000000010001` for 1, 1. */
+export function tgtWwn(tid: number, lun: number): string {
+  const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+  return `36${'0'.repeat(16)}e${'0'.repeat(6)}${hex4(tid)}${hex4(lun)}`;
+}
+
+/** LIO's WWN: NAA 6, company 001405, then the unit serial's first 25 hex digits (`36001405` + `4e1d3c2b5…`). */
+export function lioWwn(serial: string): string {
+  return `36001405${serial.replace(/[^0-9a-f]/gi, '').toLowerCase().slice(0, 25).padEnd(25, '0')}`;
 }
 
 export class StorageArray {
@@ -61,13 +90,16 @@ export class StorageArray {
   readonly #onChange: (what: string) => void;
   /** Portals new targets get unless told otherwise. */
   readonly portals: readonly string[];
+  readonly kind: ArrayKind;
+  #nextTid = 1;
 
   constructor(
     name: string,
     rng: SeededRandom,
-    opts: { portals?: readonly string[]; companyId?: string; vendor?: string; model?: string; onChange?: (what: string) => void } = {},
+    opts: { portals?: readonly string[]; companyId?: string; vendor?: string; model?: string; kind?: ArrayKind; onChange?: (what: string) => void } = {},
   ) {
     this.name = name;
+    this.kind = opts.kind ?? 'generic';
     this.portals = (opts.portals ?? []).map(portalKey);
     this.#rng = rng;
     this.#companyId = opts.companyId ?? '001405';
@@ -80,7 +112,7 @@ export class StorageArray {
   createTarget(iqn: string, portals: readonly string[] = this.portals, tpgt = 1): SimTarget {
     if (this.#targets.has(iqn)) throw new HitchError('HITCH_CONFLICT', { reason: `target ${iqn} already exists on ${this.name}` });
     if (portals.length === 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `target ${iqn} needs at least one portal` });
-    const t: SimTarget = { iqn, tpgt, portals: portals.map(portalKey), luns: new Map(), acls: new Map() };
+    const t: SimTarget = { iqn, tid: this.#nextTid++, tpgt, portals: portals.map(portalKey), luns: new Map(), acls: new Map() };
     this.#targets.set(iqn, t);
     this.#onChange(`target add ${iqn} tpgt=${tpgt} portals=${t.portals.join(',')}`);
     return t;
@@ -114,13 +146,15 @@ export class StorageArray {
       while (t.luns.has(lun)) lun++;
     }
     if (t.luns.has(lun)) throw new HitchError('HITCH_CONFLICT', { reason: `LUN ${lun} already exists on ${iqn}` });
+    const serial = this.kind === 'lio' ? (opts.serial ?? this.#rng.uuid()) : undefined;
     const l: SimLun = {
       lun,
-      wwn: opts.wwn ?? this.#rng.naaWwn(this.#companyId),
+      wwn: opts.wwn ?? (this.kind === 'tgt' ? tgtWwn(t.tid, lun) : serial !== undefined ? lioWwn(serial) : this.#rng.naaWwn(this.#companyId)),
       sizeBytes: opts.sizeBytes ?? 1024 ** 3,
       readOnly: opts.readOnly ?? false,
       vendor: this.vendor,
       model: this.model,
+      ...(serial !== undefined ? { serial } : {}),
     };
     t.luns.set(lun, l);
     this.#onChange(`lun add ${iqn} lun=${lun} wwn=${l.wwn} size=${l.sizeBytes}`);

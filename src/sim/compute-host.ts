@@ -11,12 +11,14 @@
 import type { SimLun } from './array.ts';
 import { inspectHost, leftovers, stateLines, type HostSnapshot } from './inspect.ts';
 import { NodeDb } from './iscsi-node-db.ts';
+import { IscsidModel } from './iscsid-model.ts';
 
 /** Where Debian's open-iscsi keeps node records. */
 export const DEBIAN_ISCSI_NODES_DIR = '/etc/iscsi/nodes';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
-import { addDiskNodes, addSessionNodes, bootstrapHostFs, diskDeviceDir, parseScan, removeDiskNodes, removeSessionNodes, sdName } from './sysfs-layout.ts';
-import { rel, Vfs } from './vfs.ts';
+import { addControllerNode, addDiskNodes, addSessionNodes, bootstrapHostFs, diskDeviceDir, diskLinks, parseScan, removeDiskNodes, removeSessionNodes, sdName } from './sysfs-layout.ts';
+import { LINK_PRIORITY, UdevModel } from './udev-model.ts';
+import { Vfs } from './vfs.ts';
 
 export { parseScan, sdName } from './sysfs-layout.ts';
 import type { SimWorld, TargetAtPortal } from './world.ts';
@@ -62,6 +64,12 @@ export interface SimSession {
   readonly iface: string;
   readonly found: TargetAtPortal;
   readonly chapUser?: string;
+  /**
+   * The kernel's session recovery timeout (`recovery_tmo` in sysfs), in seconds: the record's
+   * `node.session.timeo.replacement_timeout` at login; multipathd lowers it once the session's
+   * disk is a path of a map.
+   */
+  recoveryTmo: number;
 }
 
 export interface ScsiDisk {
@@ -69,10 +77,9 @@ export interface ScsiDisk {
   readonly index: number;
   readonly session: SimSession;
   readonly lun: SimLun;
-  /** True once udev has created the /dev/disk links. */
+  /** True once udev has handled the disk: its /dev/disk links exist, its database entry too. */
   linked: boolean;
   state: 'running' | 'offline';
-  cancelUdev?: () => void;
 }
 
 export class SimComputeHost {
@@ -82,6 +89,10 @@ export class SimComputeHost {
   readonly sessions = new Map<number, SimSession>();
   readonly disks = new Map<string, ScsiDisk>();
   readonly multipath: MultipathModel;
+  readonly iscsid: IscsidModel;
+  readonly udev: UdevModel;
+  /** Opens of each block device (`sdb`, `dm-0`): a map held open cannot be flushed. */
+  readonly #opens = new Map<string, number>();
   /** SendTargets discovery addresses (`-m discoverydb`). */
   readonly discoveryDb = new Set<string>();
   readonly world: SimWorld;
@@ -94,6 +105,8 @@ export class SimComputeHost {
     this.config = config;
     this.#nextHost = config.firstScsiHost;
     this.multipath = new MultipathModel(this);
+    this.iscsid = new IscsidModel(this, world);
+    this.udev = new UdevModel(world, this.vfs);
     this.nodes = new NodeDb(this.vfs, config.iscsiNodesDir);
     this.#bootstrap();
   }
@@ -129,16 +142,17 @@ export class SimComputeHost {
   }
 
   #bootstrap(): void {
-    bootstrapHostFs(this.vfs, this.config);
+    bootstrapHostFs(this.vfs, this.config, this.world.latency);
   }
 
   // --- sessions ---------------------------------------------------------------------------
 
   /** Create a logged-in session and its SCSI host (after the login succeeded). */
-  addSession(target: string, portal: string, found: TargetAtPortal, iface: string, chapUser?: string): SimSession {
-    const s: SimSession = { sid: this.#nextSid++, target, portal, tpgt: found.target.tpgt, hostNo: this.#nextHost++, iface, found, ...(chapUser !== undefined ? { chapUser } : {}) };
+  addSession(target: string, portal: string, found: TargetAtPortal, iface: string, chapUser?: string, replacementTimeoutS = 120): SimSession {
+    const recoveryTmo = Number.isFinite(replacementTimeoutS) ? replacementTimeoutS : 120;
+    const s: SimSession = { sid: this.#nextSid++, target, portal, tpgt: found.target.tpgt, hostNo: this.#nextHost++, iface, found, recoveryTmo, ...(chapUser !== undefined ? { chapUser } : {}) };
     this.sessions.set(s.sid, s);
-    addSessionNodes(this.vfs, s, this.config);
+    addSessionNodes(this.vfs, s, this.config, () => this.sessionUp(s));
     this.event(`session add sid=${s.sid} host${s.hostNo} ${portal},${s.tpgt} ${target}`);
     return s;
   }
@@ -171,6 +185,25 @@ export class SimComputeHost {
     return [...this.disks.values()].sort((a, b) => a.index - b.index);
   }
 
+  // --- opens ----------------------------------------------------------------------------------
+
+  /** Open block device `dev` (`dm-0`, `sdb`), as QEMU holds a guest's disk; returns the close. */
+  open(dev: string): () => void {
+    this.#opens.set(dev, (this.#opens.get(dev) ?? 0) + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const n = (this.#opens.get(dev) ?? 1) - 1;
+      if (n > 0) this.#opens.set(dev, n);
+      else this.#opens.delete(dev);
+    };
+  }
+
+  openCount(dev: string): number {
+    return this.#opens.get(dev) ?? 0;
+  }
+
   // --- SCSI scan and disks -------------------------------------------------------------------
 
   /**
@@ -180,6 +213,8 @@ export class SimComputeHost {
    */
   scan(s: SimSession, lun?: number): void {
     if (!this.sessions.has(s.sid)) return;
+    // tgt's LUN 0 is a controller: a SCSI device (no disk) that a full scan finds.
+    if (lun === undefined && s.found.array.kind === 'tgt') addControllerNode(this.vfs, s);
     for (const l of this.world.visibleLuns(s.found, this.initiator)) {
       if (lun !== undefined && l.lun !== lun) continue;
       if (this.diskList().some((d) => d.session.sid === s.sid && d.lun.lun === l.lun)) continue;
@@ -207,9 +242,9 @@ export class SimComputeHost {
     const d: ScsiDisk = { name: sdName(index), index, session: s, lun, linked: false, state: 'running' };
     this.disks.set(d.name, d);
     const hctl = `${s.hostNo}:0:0:${lun.lun}`;
-    addDiskNodes(this.vfs, d, { readOnly: () => this.isReadOnly(d), remove: () => this.deleteDisk(d) });
+    addDiskNodes(this.vfs, d, { readOnly: () => this.isReadOnly(d), remove: () => this.deleteDisk(d), transportUp: () => this.sessionUp(s) });
     this.event(`scsi add ${hctl} ${d.name} wwn=${lun.wwn}`);
-    d.cancelUdev = this.world.clock.setTimer(this.world.latency.udevDelayMs, () => this.#udevAdd(d));
+    this.udev.event(() => this.#udevAdd(d));
     return d;
   }
 
@@ -242,42 +277,25 @@ export class SimComputeHost {
     if (this.nodes.get(target, portal) === undefined) this.nodes.add(target, portal, -1);
     const s = this.addSession(target, portal, found, 'default');
     this.scan(s);
-    for (const d of this.disksOf(s)) {
-      d.cancelUdev?.();
-      this.#udevAdd(d, true);
-    }
+    for (const d of this.disksOf(s)) this.#udevAdd(d, true);
     return s;
   }
 
   #udevAdd(d: ScsiDisk, mapNow = false): void {
-    if (!this.disks.has(d.name)) return;
+    if (this.disks.get(d.name) !== d || d.linked) return;
     d.linked = true;
-    d.cancelUdev = undefined;
-    const byPath = this.byPathLink(d);
-    this.vfs.symlink(byPath, rel(byPath, `/dev/${d.name}`));
-    const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
-    if (!this.vfs.exists(byId)) this.vfs.symlink(byId, rel(byId, `/dev/${d.name}`));
-    this.event(`udev add ${byPath}`);
+    for (const link of diskLinks(d, this.byPathLink(d))) this.udev.claim(link, d.name, LINK_PRIORITY.disk);
+    this.event(`udev add ${this.byPathLink(d)}`);
     this.multipath.pathAdded(d, mapNow);
   }
 
   /** `echo 1 > /sys/block/sdX/device/delete`, or a logout: the disk and its links go. */
   deleteDisk(d: ScsiDisk): void {
     if (!this.disks.has(d.name)) return;
-    d.cancelUdev?.();
     this.multipath.pathRemoved(d);
     this.disks.delete(d.name);
     removeDiskNodes(this.vfs, d);
-    const v = this.vfs;
-    if (d.linked) {
-      v.remove(this.byPathLink(d));
-      const byId = `/dev/disk/by-id/scsi-${d.lun.wwn}`;
-      if (v.lstat(byId)?.kind === 'link' && v.readlink(byId) === rel(byId, `/dev/${d.name}`)) {
-        v.remove(byId);
-        const other = this.diskList().find((o) => o.linked && o.lun.wwn === d.lun.wwn);
-        if (other) v.symlink(byId, rel(byId, `/dev/${other.name}`));
-      }
-    }
+    this.udev.releaseAll(d.name);
     this.event(`scsi remove ${d.session.hostNo}:0:0:${d.lun.lun} ${d.name}`);
   }
 
@@ -287,6 +305,10 @@ export class SimComputeHost {
    */
   async writeSysfs(path: string, data: string, signal?: AbortSignal): Promise<void> {
     const real = this.vfs.exists(path) ? this.vfs.realpath(path) : path;
+    if (/^\/sys\/devices\/platform\/host\d+\/session\d+\/target[\d:]+\/[\d:]+\/delete$/.test(real) && data.trim() === '1') {
+      // The kernel stops the disk (flushes its cache, tears its queue down) before the write returns.
+      await this.world.clock.sleep(this.world.latency.deviceDeleteMs, signal);
+    }
     const m = /^\/sys\/devices\/platform\/host(\d+)\/scsi_host\/host\d+\/scan$/.exec(real);
     if (m) {
       const scan = parseScan(data);

@@ -25,10 +25,9 @@ async function attachAndDetach(seed: number): Promise<string> {
       await host.exec('iscsiadm', ['-m', 'node', '-T', TARGET, '-p', p, '--op', 'update', '-n', 'node.session.scan', '-v', 'manual'], any);
       const r = await host.exec('iscsiadm', ['-m', 'node', '-T', TARGET, '-p', p, '--login'], any);
       if (r.code !== 0) return;
-      const [targetDir] = await host.glob(`/sys/class/iscsi_host/host*/device/session*/target*`).then((all) =>
-        all.filter((d) => sim.host(host.name).sessionList().some((s) => s.portal === p && d.includes(`/session${s.sid}/`))),
-      );
-      const hostNo = /host(\d+)/.exec(targetDir ?? '')?.[1];
+      // The session's SCSI host, from where sysfs puts the session (it has no SCSI target before a scan).
+      const sid = sim.host(host.name).sessionList().find((s) => s.portal === p)?.sid;
+      const hostNo = /\/host(\d+)\/session/.exec(await host.realpath(`/sys/class/iscsi_session/session${sid}`))?.[1];
       await host.exec('tee', ['-a', `/sys/class/scsi_host/host${hostNo}/scan`], { input: '0 0 7' });
       await host.waitForPath(`/dev/disk/by-path/ip-${p}-iscsi-${TARGET}-lun-7`, { timeoutMs: 10_000 });
     }),

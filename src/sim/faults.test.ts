@@ -27,10 +27,21 @@ describe('faults', () => {
     expect(r.ms).toBe(5 + 120_000);
   });
 
-  it('portal-dead with a configured timeout, and portal-refusing fails faster', async () => {
+  it('portal-dead with a configured timeout; portal-refusing costs what a dead one does (iscsid reconnects until each attempt is over)', async () => {
     expect((await login(single([{ fault: 'portal-dead', portal: P, loginTimeoutMs: 30_000 }]))).ms).toBe(5 + 30_000);
+    // Measured on the storage host guest (fidelity scene dead-login): a closed port fails the
+    // login with exit 8 "connection timed out" after the record's attempts × login_timeout,
+    // as a dropped one does — iscsid.conf's 8 × 15 s here.
     const refused = await login(single([{ fault: 'portal-refusing', portal: P }]));
-    expect([refused.code, refused.ms]).toEqual([8, 5 + 8 * 1_000]);
+    expect([refused.code, refused.ms]).toEqual([8, 5 + 8 * 15_000]);
+  });
+
+  it('a dead portal that comes back during a login: iscsid connects at the next SYN of the attempt in progress', async () => {
+    // Dead from 0 to 20 s; the login (8 attempts × 15 s) started at 0: attempt 2 (15–30 s) sends
+    // its SYNs at 15, 16, 18, 22 s (after the command's 5 ms) — the one at 22 s gets through.
+    const host = single([{ fault: 'portal-dead', portal: P, until: 20_000 }]);
+    const r = await login(host);
+    expect([r.code, r.ms]).toEqual([0, 5 + 22_000 + 40 + 15]);
   });
 
   it('portal-slow adds two one-way latencies to the login round trip', async () => {

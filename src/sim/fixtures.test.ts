@@ -79,7 +79,12 @@ const CAPTURE_HOST: Scenario = {
 
 function newHost(over: Partial<Scenario['hosts'][number]> = {}): SimHost {
   const base = CAPTURE_HOST.hosts[0] as Scenario['hosts'][number];
-  return new SimHost(Simulation.create({ ...CAPTURE_HOST, hosts: [{ ...base, ...over }] }), 'capture');
+  const host = new SimHost(Simulation.create({ ...CAPTURE_HOST, hosts: [{ ...base, ...over }] }), 'capture');
+  // The capture machine's iscsiadm read no node settings from an iscsid.conf: its new records
+  // carry open-iscsi's built-in defaults (login_timeout 30, initial_login_retry_max 4), where a
+  // Debian host's carry its iscsid.conf's (15, 8: the fidelity suite's node-records scene).
+  host.model.vfs.writeText('/etc/iscsi/iscsid.conf', '');
+  return host;
 }
 
 async function check(host: SimHost, name: string): Promise<void> {

@@ -281,11 +281,13 @@ export class NodeDb {
 
   /**
    * Create a record (iscsiadm's `--op new`, discovery, or a session the scenario starts with),
-   * replacing any record of the same target, portal and iface. It starts from iscsid.conf's
-   * `node.*` settings, as iscsiadm's do, then takes `settings`.
+   * replacing the record of the same target, portal, TPGT and iface (its file); a record of the
+   * same portal with another TPGT stays beside it (`-o new` after a discovery: two records,
+   * `ip,port` and `ip,port,tpgt/default`, as open-iscsi 2.1.8 keeps them). It starts from
+   * iscsid.conf's `node.*` settings, as iscsiadm's do, then takes `settings`.
    */
   add(target: string, portal: string, tpgt = -1, iface = 'default', settings: Iterable<readonly [string, string]> = []): NodeRecord {
-    for (const r of this.find(target, portal)) if (r.iface === iface) this.delete(r);
+    for (const r of this.find(target, portal)) if (r.iface === iface && r.tpgt === tpgt) this.delete(r);
     const values = new Map<string, string>();
     for (const [k, v] of this.#iscsidConf()) values.set(k, v);
     for (const [k, v] of settings) if (isValidSetting(k, v)) values.set(k, v);
@@ -322,6 +324,28 @@ export class NodeDb {
     return this.list().filter((r) => (target === undefined || r.target === target) && (p === undefined || r.portal === p));
   }
 
+  /**
+   * Entries of a target's directory that are no record (a temporary file an atomic write left
+   * there for a moment): `{ path, address, port }` with the name read as open-iscsi reads it —
+   * up to the first comma the address, then the port's digits. iscsiadm lists such an entry as
+   * `[]:3260,4294967295 ` and every operation that walks the records fails on it (exit 6).
+   */
+  strays(): Array<{ readonly path: string; readonly address: string; readonly port: string }> {
+    const v = this.#vfs;
+    const out: Array<{ path: string; address: string; port: string }> = [];
+    if (v.lookup(this.#dir)?.kind !== 'dir') return out;
+    for (const t of v.readdir(this.#dir)) {
+      const tdir = `${this.#dir}/${t}`;
+      if (v.lookup(tdir)?.kind !== 'dir') continue;
+      for (const entry of v.readdir(tdir)) {
+        if (/^[^,]+,\d+(?:,-?\d+)?$/.test(entry)) continue;
+        const [address = '', rest = ''] = entry.split(/,(.*)/s);
+        out.push({ path: `${tdir}/${entry}`, address, port: /^\d*/.exec(rest)?.[0] ?? '' });
+      }
+    }
+    return out;
+  }
+
   /** Every record the nodes directory holds (files that are not records are skipped). */
   list(): NodeRecord[] {
     const v = this.#vfs;
@@ -346,7 +370,7 @@ export class NodeDb {
         }
       }
     }
-    return out.sort((a, b) => a.portal.localeCompare(b.portal) || a.target.localeCompare(b.target) || a.iface.localeCompare(b.iface));
+    return out.sort((a, b) => a.portal.localeCompare(b.portal) || a.target.localeCompare(b.target) || a.tpgt - b.tpgt || a.iface.localeCompare(b.iface));
   }
 
   #push(out: NodeRecord[], path: string, from: { target: string; ip: string; port: string; tpgt: number; iface: string | undefined }): void {

@@ -29,6 +29,21 @@ export interface LatencyModel {
   readonly arrayExportMs: number;
   /** SendTargets discovery round trip. */
   readonly discoveryRttMs: number;
+  /** iscsid's pause between two attempts of one login (the attempts themselves take the record's login_timeout). */
+  readonly loginRetryGapMs: number;
+  /** iscsid's own time per login: one daemon, so logins asked for at once wait for it in turn. */
+  readonly iscsidServiceMs: number;
+  /** udev events handled at once (its workers); 0 = any number. Each takes `udevDelayMs`. */
+  readonly udevWorkers: number;
+  /**
+   * multipathd's own time to build or extend a map, inside `multipathDelayMs` or a `multipathd
+   * add path` (whose answer comes once the map exists); builds wait for multipathd in turn.
+   */
+  readonly multipathMapBuildMs: number;
+  /** `multipath -f`: device-mapper removing the map. */
+  readonly mapFlushMs: number;
+  /** The kernel removing a SCSI disk after `echo 1 > …/device/delete` (the write returns then). */
+  readonly deviceDeleteMs: number;
 }
 
 export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
@@ -44,6 +59,12 @@ export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
   multipathMapDelayMs: 1_000,
   arrayExportMs: 500,
   discoveryRttMs: 30,
+  loginRetryGapMs: 0,
+  iscsidServiceMs: 0,
+  udevWorkers: 0,
+  multipathMapBuildMs: 0,
+  mapFlushMs: 0,
+  deviceDeleteMs: 0,
 });
 
 /** Merge a scenario's partial model over the defaults. */

@@ -1,11 +1,26 @@
 /**
  * Device-mapper multipath on one simulated host: multipathd (running or not), its
- * `find_multipaths` policy, maps (`dm-N`, named by WWN as with `user_friendly_names no`) that
- * appear a modelled delay after a path's udev event, and their sysfs and /dev links:
- * `/sys/block/dm-N/dm/{name,uuid}`, `/sys/block/sdX/holders/dm-N`, `/dev/mapper/<wwn>`,
- * `/dev/disk/by-id/dm-uuid-mpath-<wwn>`.
+ * `find_multipaths` policy, the paths it knows (`pathvec`: in a map, or orphans), and maps
+ * (`dm-N`, named by WWN as with `user_friendly_names no`) with their sysfs and, once udev has
+ * handled the map, their /dev links (`/dev/mapper/<wwn>`, `/dev/disk/by-id/dm-uuid-mpath-<wwn>`,
+ * `dm-name-<wwn>`, and the LUN's `scsi-<wwn>`/`wwn-0x…`, which then lead to the map).
+ *
+ * As multipath-tools 0.9.4 behaves on Debian 12 (the fidelity suite, src/sim/fidelity/):
+ * - multipathd builds a map from udev's event for a path its policy allows, `multipathMapDelayMs`
+ *   after the event; it records the WWID in /etc/multipath/wwids when it makes a map;
+ * - `multipathd add path` answers `ok` whether or not a map comes of it (find_multipaths `yes`
+ *   with one path, `strict` with the WWID unknown: `ok` and an orphan path), `fail` for a disk
+ *   udev has not handled yet (no ID_SERIAL: the path stays an orphan until udev's event), and
+ *   `blacklisted` for a blacklisted WWID; its answer comes once the map exists;
+ * - builds take multipathd's own time, one at a time (`multipathMapBuildMs`);
+ * - once a session's disk is a path of a map, the session's recovery timeout is 5 s
+ *   (fast_io_fail_tmo), not iscsid.conf's 120;
+ * - a map whose last path goes is removed by multipathd (unless something holds it open);
+ * - `multipath -f` refuses a map that is open ("map in use").
  */
 import type { ScsiDisk, SimComputeHost } from './compute-host.ts';
+import { DaemonQueue } from './daemon-queue.ts';
+import { LINK_PRIORITY } from './udev-model.ts';
 import { rel } from './vfs.ts';
 
 /**
@@ -15,6 +30,9 @@ import { rel } from './vfs.ts';
  */
 export type FindMultipaths = 'no' | 'yes' | 'greedy' | 'smart' | 'strict';
 
+/** What multipath-tools sets a session's recovery timeout to once its disk is a map's path (fast_io_fail_tmo). */
+export const MULTIPATH_RECOVERY_TMO_S = 5;
+
 export interface DmMap {
   readonly index: number;
   readonly wwn: string;
@@ -22,12 +40,24 @@ export interface DmMap {
   readonly paths: ScsiDisk[];
 }
 
+/** A path multipathd knows, with its priority (-1 until udev has told it about the disk). */
+export interface KnownPath {
+  readonly disk: ScsiDisk;
+  prio: number;
+}
+
+export type AddPathAnswer = 'ok' | 'fail' | 'blacklisted';
+
 export class MultipathModel {
   readonly #host: SimComputeHost;
   readonly maps = new Map<string, DmMap>();
+  /** multipathd's pathvec: every path it knows, in the order it learnt of them. */
+  readonly #pathvec = new Map<string, KnownPath>();
+  readonly #daemon: DaemonQueue;
 
   constructor(host: SimComputeHost) {
     this.#host = host;
+    this.#daemon = new DaemonQueue(host.world.clock, 1);
   }
 
   /** multipathd is configured to run and no `multipathd-down` fault holds now. */
@@ -45,12 +75,22 @@ export class MultipathModel {
     return this.mapList().find((m) => `dm-${m.index}` === dm);
   }
 
+  /** Paths multipathd knows that are in no map. */
+  orphans(): KnownPath[] {
+    return [...this.#pathvec.values()].filter((p) => !this.maps.get(p.disk.lun.wwn)?.paths.includes(p.disk));
+  }
+
+  /** Every path multipathd knows, in its order. */
+  pathvec(): KnownPath[] {
+    return [...this.#pathvec.values()];
+  }
+
   knownWwids(): Set<string> {
     const text = this.#host.vfs.exists('/etc/multipath/wwids') ? this.#host.vfs.read('/etc/multipath/wwids') : '';
     return new Set([...text.matchAll(/^\/([^/]+)\/$/gm)].map((m) => m[1] ?? ''));
   }
 
-  /** `multipath -a WWID` */
+  /** `multipath -a WWID` (and multipathd, when it makes a map): false when the WWID was there already. */
   addWwid(wwn: string): boolean {
     if (this.knownWwids().has(wwn)) return false;
     const v = this.#host.vfs;
@@ -64,42 +104,65 @@ export class MultipathModel {
    * `blacklisted` (multipath-tools 0.9.4, Debian 12 guest).
    */
   refuses(wwn: string): boolean {
-    return this.#mapNever(wwn);
-  }
-
-  #mapNever(wwn: string): boolean {
     const h = this.#host;
     return h.world.faults.peek('map-never', { now: h.world.clock.now(), host: h.name, wwn }) !== undefined;
   }
 
-  /** udev announced a path: multipathd (if running) builds or extends the map later. */
+  /** Whether the policy lets `d` be a path of a map now (a map of its WWID, the policy, the wwids file, a sibling path). */
+  #allowed(d: ScsiDisk): boolean {
+    const h = this.#host;
+    const wwn = d.lun.wwn;
+    if (this.maps.has(wwn)) return true;
+    const policy = h.config.findMultipaths;
+    if (policy === 'no' || policy === 'greedy') return true;
+    if (this.knownWwids().has(wwn)) return true;
+    if (policy === 'strict') return false;
+    return h.diskList().filter((o) => o.lun.wwn === wwn && o.linked).length >= 2;
+  }
+
+  /** udev handled a new disk: multipathd (if running) learns of it and builds or extends its map later. */
   pathAdded(d: ScsiDisk, now = false): void {
     const h = this.#host;
     if (!this.running()) return;
     const wwn = d.lun.wwn;
-    if (this.#mapNever(wwn)) {
-      h.event(`multipathd ${d.name}: no map for ${wwn} (fault map-never)`);
+    if (this.refuses(wwn)) {
+      h.event(`multipathd ${d.name}: ${wwn} blacklisted, no map`);
       return;
     }
-    const policy = h.config.findMultipaths;
-    const siblings = h.diskList().filter((o) => o.lun.wwn === wwn);
-    const known = this.knownWwids().has(wwn);
-    const allowed =
-      this.maps.has(wwn) ||
-      policy === 'no' ||
-      policy === 'greedy' ||
-      (policy === 'strict' && known) ||
-      ((policy === 'yes' || policy === 'smart') && (known || siblings.length >= 2));
-    if (!allowed) return;
+    const known = this.#pathvec.get(d.name);
+    if (known && known.disk === d) known.prio = 1;
+    if (!this.#allowed(d)) return;
     if (now) {
       this.addPath(d);
       return;
     }
-    h.world.clock.setTimer(h.world.latency.multipathMapDelayMs, () => {
-      if (!this.running() || this.#mapNever(wwn)) return;
-      // With yes/smart the first path joins when the second one tips the balance.
-      for (const s of h.diskList().filter((o) => o.lun.wwn === wwn && o.linked)) this.addPath(s);
+    const { multipathMapDelayMs, multipathMapBuildMs } = h.world.latency;
+    h.world.clock.setTimer(Math.max(0, multipathMapDelayMs - multipathMapBuildMs), () => {
+      void this.#daemon.serve(multipathMapBuildMs).then(() => {
+        if (!this.running() || this.refuses(wwn) || h.disks.get(d.name) !== d) return;
+        // With yes/smart the first path joins when the second one tips the balance.
+        for (const s of h.diskList().filter((o) => o.lun.wwn === wwn && o.linked)) this.addPath(s);
+      });
     });
+  }
+
+  /** `multipathd add path /dev/sdX`: multipathd's answer once it is done (see the module comment). */
+  async cliAddPath(d: ScsiDisk): Promise<AddPathAnswer> {
+    const h = this.#host;
+    if (this.refuses(d.lun.wwn)) return 'blacklisted';
+    if (!d.linked) {
+      // No udev database entry (ID_SERIAL) yet: refused, and kept as an orphan.
+      if (!this.#pathvec.has(d.name)) this.#pathvec.set(d.name, { disk: d, prio: -1 });
+      h.event(`multipathd ${d.name}: no ID_SERIAL yet, orphan path`);
+      return 'fail';
+    }
+    if (!this.#allowed(d)) {
+      if (!this.#pathvec.has(d.name)) this.#pathvec.set(d.name, { disk: d, prio: 1 });
+      return 'ok';
+    }
+    await this.#daemon.serve(h.world.latency.multipathMapBuildMs);
+    if (h.disks.get(d.name) === d) this.addPath(d);
+    return 'ok';
   }
 
   /**
@@ -111,7 +174,7 @@ export class MultipathModel {
     const h = this.#host;
     const v = h.vfs;
     let map = this.maps.get(d.lun.wwn);
-    if (map === undefined && this.#mapNever(d.lun.wwn)) {
+    if (map === undefined && this.refuses(d.lun.wwn)) {
       h.event(`multipath ${d.name}: map for ${d.lun.wwn} not created (fault map-never)`);
       return undefined;
     }
@@ -128,19 +191,26 @@ export class MultipathModel {
       v.attr(`${dir}/dm/suspended`, () => '0\n');
       v.attr(`${dir}/ro`, () => (m.paths.length > 0 && m.paths.every((p) => h.isReadOnly(p)) ? '1\n' : '0\n'));
       v.attr(`${dir}/size`, () => `${Math.floor(d.lun.sizeBytes / 512)}\n`);
-      v.attr(`${dir}/dev`, () => `253:${index}\n`);
+      v.attr(`${dir}/dev`, () => `254:${index}\n`);
       v.mkdirp(`${dir}/slaves`);
       v.mkdirp(`${dir}/holders`);
       v.symlink(`/sys/block/dm-${index}`, rel(`/sys/block/dm-${index}`, dir));
       v.symlink(`/sys/class/block/dm-${index}`, rel(`/sys/class/block/dm-${index}`, dir));
       v.writeText(`/dev/dm-${index}`, '');
-      for (const link of [`/dev/mapper/${m.name}`, `/dev/disk/by-id/dm-uuid-mpath-${m.wwn}`, `/dev/disk/by-id/dm-name-${m.name}`]) {
-        v.symlink(link, rel(link, `/dev/dm-${index}`));
-      }
+      this.addWwid(m.wwn);
       h.event(`multipathd map add dm-${index} ${m.wwn}`);
+      // udev's rules for the new dm device: its links (and the LUN's by-id names) lead to the map.
+      h.udev.event(() => {
+        if (this.maps.get(m.wwn) !== m) return;
+        for (const link of [`/dev/mapper/${m.name}`, `/dev/disk/by-id/dm-uuid-mpath-${m.wwn}`, `/dev/disk/by-id/dm-name-${m.name}`, `/dev/disk/by-id/scsi-${m.wwn}`, `/dev/disk/by-id/wwn-0x${m.wwn.slice(1)}`]) {
+          h.udev.claim(link, `dm-${m.index}`, LINK_PRIORITY.map);
+        }
+      });
     }
     if (!map.paths.includes(d)) {
       map.paths.push(d);
+      this.#pathvec.set(d.name, { disk: d, prio: 1 });
+      d.session.recoveryTmo = MULTIPATH_RECOVERY_TMO_S;
       const dir = `/sys/devices/virtual/block/dm-${map.index}`;
       const blk = `${h.diskDeviceDir(d)}/block/${d.name}`;
       v.symlink(`${dir}/slaves/${d.name}`, rel(`${dir}/slaves/${d.name}`, blk));
@@ -150,29 +220,36 @@ export class MultipathModel {
     return map;
   }
 
-  /** A path went away (deleted, logged out) or `multipathd del path`. The map stays. */
+  /** A path went away (deleted, logged out) or `multipathd del path`; multipathd removes a map left without paths. */
   pathRemoved(d: ScsiDisk): void {
+    if (this.#pathvec.get(d.name)?.disk === d) this.#pathvec.delete(d.name);
     const map = this.maps.get(d.lun.wwn);
-    if (!map) return;
+    if (!map || !this.#detach(map, d)) return;
+    if (map.paths.length === 0 && this.running() && this.#host.openCount(`dm-${map.index}`) === 0) this.flush(map);
+  }
+
+  #detach(map: DmMap, d: ScsiDisk): boolean {
     const i = map.paths.indexOf(d);
-    if (i < 0) return;
+    if (i < 0) return false;
     map.paths.splice(i, 1);
     const h = this.#host;
     h.vfs.remove(`/sys/devices/virtual/block/dm-${map.index}/slaves/${d.name}`);
     h.vfs.remove(`${h.diskDeviceDir(d)}/block/${d.name}/holders/dm-${map.index}`);
     h.event(`multipathd path remove ${d.name} from dm-${map.index}`);
+    return true;
   }
 
-  /** `multipath -f`: remove a map and its links. */
+  /** `multipath -f`: remove a map and its links; multipathd keeps its paths, as orphans. */
   flush(map: DmMap): void {
-    for (const p of [...map.paths]) this.pathRemoved(p);
+    for (const p of [...map.paths]) this.#detach(map, p);
+    if (this.maps.get(map.wwn) !== map) return;
     const v = this.#host.vfs;
     v.remove(`/sys/devices/virtual/block/dm-${map.index}`);
     v.remove(`/sys/block/dm-${map.index}`);
     v.remove(`/sys/class/block/dm-${map.index}`);
     v.remove(`/dev/dm-${map.index}`);
-    for (const link of [`/dev/mapper/${map.name}`, `/dev/disk/by-id/dm-uuid-mpath-${map.wwn}`, `/dev/disk/by-id/dm-name-${map.name}`]) v.remove(link);
     this.maps.delete(map.wwn);
+    this.#host.udev.releaseAll(`dm-${map.index}`);
     this.#host.event(`multipath map remove dm-${map.index} ${map.wwn}`);
   }
 

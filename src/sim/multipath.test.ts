@@ -35,7 +35,8 @@ describe('device-mapper multipath', () => {
       `${wwn} dm-0 HITCH,SIMARRAY\n` +
         "size=1.0G features='0' hwhandler='1 alua' wp=rw\n" +
         "`-+- policy='service-time 0' prio=50 status=active\n" +
-        '  |- 2:0:0:1 sda 8:0 active ready running\n' +
+        // dev_t padded to the map's widest (multipath-tools 0.9.4, fidelity scene attach-detach)
+        '  |- 2:0:0:1 sda 8:0  active ready running\n' +
         '  `- 3:0:0:1 sdb 8:16 active ready running\n',
     );
     expect((await host.exec('multipathd', ['show', 'status'])).stdout).toBe('path checker states:\nup                  2\n\npaths: 2\nbusy: False\n');
@@ -64,8 +65,9 @@ describe('device-mapper multipath', () => {
     await host.clock.sleep(5_000);
     host.sim.injectFault({ fault: 'portal-dead', portal: PORTALS[1] as string });
     expect((await host.exec('multipath', ['-ll'])).stdout).toContain('  `- 3:0:0:1 sdb 8:16 failed faulty running\n');
-    expect((await host.exec('multipathd', ['show', 'status'])).stdout).toBe('path checker states:\nup                  1\nfaulty              1\n\npaths: 2\nbusy: False\n');
-    expect((await host.exec('iscsiadm', ['-m', 'session', '-P', '1'])).stdout).toContain('iSCSI Session State: FAILED');
+    // The checker's word for it is `down` (multipath-tools 0.9.4, fidelity scene path-lost).
+    expect((await host.exec('multipathd', ['show', 'status'])).stdout).toBe('path checker states:\ndown                1\nup                  1\n\npaths: 2\nbusy: False\n');
+    expect((await host.exec('iscsiadm', ['-m', 'session', '-P', '1'])).stdout).toContain('\t\tiSCSI Connection State: TRANSPORT WAIT\n\t\tiSCSI Session State: FREE\n');
   });
 
   it('find_multipaths yes: no map for a lone path until the WWID is known or a second path appears', async () => {
@@ -83,16 +85,45 @@ describe('device-mapper multipath', () => {
     expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sda', 'sdb'] }]);
   });
 
-  it('multipathd add path builds a map at once; multipath -a records the WWID', async () => {
+  it('multipathd add path: `fail` before udev has handled the disk (an orphan, mapped from udev\'s event later); `ok` after, the map there by the answer', async () => {
     const host = createSimHost('healthy-single');
     await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
     await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
     const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
-    expect((await host.exec('multipath', ['-a', wwn])).stdout).toBe(`wwid '${wwn}' added\n`);
+    // The disk is there (the scan added it), udev has not handled it yet: no ID_SERIAL for multipathd.
+    expect(await host.exists('/sys/block/sda')).toBe(true);
+    expect(await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).toEqual({ code: 1, stdout: 'fail\n', stderr: '' });
+    expect((await host.exec('multipathd', ['show', 'paths'])).stdout).toBe('hcil    dev dev_t pri dm_st chk_st dev_st  next_check\n2:0:0:1 sda 8:0   -1  undef undef  unknown orphan    \n');
+    expect(host.model.multipath.mapList()).toEqual([]);
+    // udev's event: multipathd (find_multipaths no) maps the orphan by itself.
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`, { timeoutMs: 10_000 })).toBe(true);
+    expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sda'] }]);
     expect(await host.readFile('/etc/multipath/wwids')).toContain(`/${wwn}/\n`);
+    await host.exec('multipath', ['-f', wwn]);
+    expect(host.model.multipath.mapList()).toEqual([]);
+    // After udev: `ok`, and the map exists when the answer comes (its udev links a little later).
     expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'])).stdout).toBe('ok\n');
-    expect(await host.exists(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`)).toBe(true);
+    expect(await host.readdir('/sys/block/sda/holders')).toEqual(['dm-0']);
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`, { timeoutMs: 1_000 })).toBe(true);
     expect((await host.exec('multipath', ['-C', `/dev/mapper/${wwn}`], { okCodes: 'any' })).code).toBe(0);
+  });
+
+  it('find_multipaths strict: `add path` answers ok and builds nothing until multipath -a records the WWID', async () => {
+    const sim = Simulation.create('healthy-single');
+    const h0 = sim.scenario.hosts[0] as NonNullable<(typeof sim.scenario.hosts)[0]>;
+    const host = new SimHost(Simulation.create({ ...sim.scenario, hosts: [{ ...h0, findMultipaths: 'strict' }] }));
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
+    await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--login']);
+    await host.clock.sleep(5_000);
+    const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
+    expect(await host.exec('multipathd', ['add', 'path', '/dev/sda'])).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+    expect(host.model.multipath.mapList()).toEqual([]);
+    expect((await host.exec('multipathd', ['show', 'maps'])).stdout).toBe('ok\n');
+    expect((await host.exec('multipath', ['-a', wwn])).stdout).toBe(`wwid '${wwn}' added\n`);
+    expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'])).stdout).toBe('ok\n');
+    expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sda'] }]);
+    // Its session's recovery timeout is multipath-tools', not iscsid.conf's 120 s.
+    expect(await host.readFile('/sys/class/iscsi_session/session1/recovery_tmo')).toBe('5\n');
   });
 });
 

@@ -82,9 +82,16 @@ async function replay(host: SimHost, entries: Entry[]): Promise<number> {
         if (ok !== 'any') expect(ok, `${where} → ${r.code} ${r.stderr}`).toContain(r.code);
         break;
       }
-      case 'glob':
-        expect(await eventually(host, () => host.glob(String(a)), b), where).toEqual(b);
+      case 'glob': {
+        // The captures' answers came from a sysfs os-brick ran against, not a kernel; where the
+        // kernel answers otherwise the simulator follows the kernel. A session's SCSI target
+        // appears with the first device a scan finds (fidelity scene attach-detach,
+        // p1/logged-in): each trace looks for it right after the login, before any scan, so the
+        // kernel has none yet (os-brick then scans `- - L`; the trace's `0 0 L` finds the LUN too).
+        const want = /\/device\/session\d+\/target\*$/.test(String(a)) ? [] : b;
+        expect(await eventually(host, () => host.glob(String(a)), want), where).toEqual(want);
         break;
+      }
       case 'os.path.exists':
         expect(await eventually(host, () => host.exists(String(a)), b), where).toBe(b);
         break;

@@ -37,6 +37,12 @@ export class SeededRandom {
    * type) then `6` then the IEEE company id and a vendor-specific id, 33 characters in all,
    * e.g. `36006016074e03a008d3cf25b04e2daae` (the seed's, company 006016 = DGC/EMC).
    */
+  /** A UUID (`8-4-4-4-12` hex digits), as LIO gives a backstore's unit serial. */
+  uuid(): string {
+    const h = this.hex(32);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
   naaWwn(companyId = '001405'): string {
     return `36${companyId}${this.hex(32 - 1 - companyId.length)}`;
   }

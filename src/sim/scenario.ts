@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { HitchError } from '../errors.ts';
+import type { ArrayKind } from './array.ts';
 import { validateFault, type FaultSpec } from './faults.ts';
 import { DEFAULT_LATENCY, type LatencyModel, type PortalKind } from './latency.ts';
 import type { FindMultipaths } from './multipath-model.ts';
@@ -19,6 +20,8 @@ import { portalKey } from './network.ts';
 export interface ScenarioLun {
   readonly lun: number;
   readonly wwn?: string;
+  /** An `lio` array's unit serial for it (the WWN is made of it). */
+  readonly serial?: string;
   readonly sizeBytes?: number;
   readonly readOnly?: boolean;
 }
@@ -46,6 +49,8 @@ export interface ScenarioArray {
   readonly companyId?: string;
   readonly vendor?: string;
   readonly model?: string;
+  /** The target software it behaves like (`array.ts` `ArrayKind`); default `generic`. */
+  readonly kind?: ArrayKind;
   readonly targets?: readonly ScenarioTarget[];
 }
 
@@ -165,7 +170,8 @@ export function validateScenario(raw: unknown): Scenario {
   }
   arr(s, 'arrays', 'scenario', true).forEach((a, i) => {
     const where = `arrays[${i}]`;
-    const ao = obj(a, where, ['name', 'portals', 'companyId', 'vendor', 'model', 'targets']);
+    const ao = obj(a, where, ['name', 'portals', 'companyId', 'vendor', 'model', 'kind', 'targets']);
+    if (ao.kind !== undefined && !['tgt', 'lio', 'generic'].includes(ao.kind as string)) throw invalid(`${where}.kind must be tgt, lio or generic`);
     str(ao, 'name', where, true);
     portalList(ao, 'portals', where);
     if (ao.companyId !== undefined && !/^[0-9a-f]{6}$/.test(String(ao.companyId))) throw invalid(`${where}.companyId must be 6 hex digits`);
@@ -179,7 +185,8 @@ export function validateScenario(raw: unknown): Scenario {
       portalList(to, 'portals', tw);
       arr(to, 'luns', tw).forEach((l, k) => {
         const lw = `${tw}.luns[${k}]`;
-        const lo = obj(l, lw, ['lun', 'wwn', 'sizeBytes', 'readOnly']);
+        const lo = obj(l, lw, ['lun', 'wwn', 'serial', 'sizeBytes', 'readOnly']);
+        str(lo, 'serial', lw);
         num(lo, 'lun', lw, true);
         if (lo.wwn !== undefined && !WWN.test(String(lo.wwn))) throw invalid(`${lw}.wwn must look like 36006016074e03a008d3cf25b04e2daae`);
         num(lo, 'sizeBytes', lw);

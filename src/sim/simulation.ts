@@ -73,11 +73,11 @@ export class Simulation implements SimWorld {
     this.latency = latencyModel({ ...scenario.latency, ...opts.latency });
     for (const [p, st] of Object.entries(scenario.portals ?? {})) this.network.set(p, { kind: st.state, latencyMs: st.latencyMs ?? 0, ...(st.loginTimeoutMs !== undefined ? { loginTimeoutMs: st.loginTimeoutMs } : {}) });
     for (const a of scenario.arrays) {
-      const arr = new StorageArray(a.name, this.rng, { onChange: (what) => this.event(a.name, what), portals: a.portals, ...(a.companyId ? { companyId: a.companyId } : {}), ...(a.vendor ? { vendor: a.vendor } : {}), ...(a.model ? { model: a.model } : {}) });
+      const arr = new StorageArray(a.name, this.rng, { onChange: (what) => this.event(a.name, what), portals: a.portals, ...(a.companyId ? { companyId: a.companyId } : {}), ...(a.vendor ? { vendor: a.vendor } : {}), ...(a.model ? { model: a.model } : {}), ...(a.kind ? { kind: a.kind } : {}) });
       this.#arrays.set(a.name, arr);
       for (const t of a.targets ?? []) {
         arr.createTarget(t.iqn, t.portals, t.tpgt ?? 1);
-        for (const l of t.luns ?? []) arr.addLun(t.iqn, { lun: l.lun, ...(l.wwn ? { wwn: l.wwn } : {}), ...(l.sizeBytes !== undefined ? { sizeBytes: l.sizeBytes } : {}), readOnly: l.readOnly ?? false });
+        for (const l of t.luns ?? []) arr.addLun(t.iqn, { lun: l.lun, ...(l.wwn ? { wwn: l.wwn } : {}), ...(l.serial ? { serial: l.serial } : {}), ...(l.sizeBytes !== undefined ? { sizeBytes: l.sizeBytes } : {}), readOnly: l.readOnly ?? false });
         for (const acl of t.acl ?? []) arr.allowInitiator(t.iqn, acl.initiator, { ...acl });
       }
     }

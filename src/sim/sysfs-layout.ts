@@ -9,8 +9,9 @@
  * `session1/target*` under `/sys/class/iscsi_host/hostN/device`) resolve as on a real host.
  */
 import type { ComputeHostConfig, ScsiDisk, SimSession } from './compute-host.ts';
+import type { LatencyModel } from './latency.ts';
 import { parsePortal } from './network.ts';
-import { rel, type Vfs } from './vfs.ts';
+import { rel, VfsError, type Vfs } from './vfs.ts';
 
 const INITIATOR_FILE_HEADER = `## DO NOT EDIT OR REMOVE THIS FILE!
 ## If you remove this file, the iSCSI daemon will not start.
@@ -30,10 +31,49 @@ export function sdName(index: number): string {
   return `sd${s}`;
 }
 
+/**
+ * The settings of Debian 12's /etc/iscsi/iscsid.conf (open-iscsi 2.1.8, comments left out), in
+ * its order; the login timeout and attempts are the latency model's (Debian's: 15 s × 8). New
+ * node records start from its `node.*` settings (`iscsiadm -o new`, discovery, and brick's own
+ * record files), so a login's retries follow it.
+ */
+export function iscsidConf(latency: Pick<LatencyModel, 'loginRetryTimeoutMs' | 'loginRetries'>): string {
+  return [
+    'iscsid.startup = /bin/systemctl start iscsid.socket',
+    'node.startup = manual',
+    'node.leading_login = No',
+    'node.session.timeo.replacement_timeout = 120',
+    `node.conn[0].timeo.login_timeout = ${Math.round(latency.loginRetryTimeoutMs / 1000)}`,
+    'node.conn[0].timeo.logout_timeout = 15',
+    'node.conn[0].timeo.noop_out_interval = 5',
+    'node.conn[0].timeo.noop_out_timeout = 5',
+    'node.session.err_timeo.abort_timeout = 15',
+    'node.session.err_timeo.lu_reset_timeout = 30',
+    'node.session.err_timeo.tgt_reset_timeout = 30',
+    'node.session.err_timeo.host_reset_timeout = 60',
+    `node.session.initial_login_retry_max = ${latency.loginRetries}`,
+    'node.session.cmds_max = 128',
+    'node.session.queue_depth = 32',
+    'node.session.xmit_thread_priority = -20',
+    'node.session.iscsi.InitialR2T = No',
+    'node.session.iscsi.ImmediateData = Yes',
+    'node.session.iscsi.FirstBurstLength = 262144',
+    'node.session.iscsi.MaxBurstLength = 16776192',
+    'node.conn[0].iscsi.MaxRecvDataSegmentLength = 262144',
+    'node.conn[0].iscsi.MaxXmitDataSegmentLength = 0',
+    'discovery.sendtargets.iscsi.MaxRecvDataSegmentLength = 32768',
+    'node.session.nr_sessions = 1',
+    'node.session.reopen_max = 0',
+    'node.session.iscsi.FastAbort = Yes',
+    'node.session.scan = auto',
+    '',
+  ].join('\n');
+}
+
 /** /etc, the class directories, local disks and FC HBAs of a freshly booted host. */
-export function bootstrapHostFs(v: Vfs, config: ComputeHostConfig): void {
+export function bootstrapHostFs(v: Vfs, config: ComputeHostConfig, latency: LatencyModel): void {
   v.writeText('/etc/iscsi/initiatorname.iscsi', `${INITIATOR_FILE_HEADER}InitiatorName=${config.initiator}\n`);
-  v.writeText('/etc/iscsi/iscsid.conf', 'node.startup = manual\nnode.session.timeo.replacement_timeout = 120\n');
+  v.writeText('/etc/iscsi/iscsid.conf', iscsidConf(latency));
   v.mkdirp(config.iscsiNodesDir);
   v.mkdirp('/etc/multipath');
   v.writeText('/etc/multipath/wwids', '# Multipath wwids, Version : 1.0\n');
@@ -58,14 +98,26 @@ export function bootstrapHostFs(v: Vfs, config: ComputeHostConfig): void {
 }
 
 /** The SCSI host, iSCSI session and connection objects of a logged-in session. */
-export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiator: string; readonly ip: string }): void {
+/**
+ * `up()`: whether the session's connection is up. While it is down (its portal unreachable) the
+ * kernel shows what Debian 12's does (fidelity scene path-lost): session `state` FREE, and the
+ * connection's `address`/`port` and the host's `ipaddress` unreadable (EIO); the persistent
+ * address still reads.
+ */
+export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiator: string; readonly ip: string }, up: () => boolean = () => true): void {
+  const whileUp = (value: () => string) => (): string => {
+    if (!up()) throw new VfsError('EIO', 'connection down');
+    return value();
+  };
   const H = s.hostNo;
   const hostDir = `/sys/devices/platform/host${H}`;
-  v.mkdirp(`${hostDir}/session${s.sid}/target${H}:0:0`);
+  // The SCSI target (`targetH:0:0`) appears with the first device a scan finds, not at login.
+  v.mkdirp(`${hostDir}/session${s.sid}`);
   const ih = `${hostDir}/iscsi_host/host${H}`;
   v.symlink(`${ih}/device`, rel(`${ih}/device`, hostDir));
-  v.attr(`${ih}/initiatorname`, () => `${host.initiator}\n`);
-  v.attr(`${ih}/ipaddress`, () => `${host.ip}\n`);
+  // iscsi_tcp leaves the host's initiator name unset (iscsid keeps it): `(null)` on Debian 12's kernel.
+  v.attr(`${ih}/initiatorname`, () => '(null)\n');
+  v.attr(`${ih}/ipaddress`, whileUp(() => `${host.ip}\n`));
   v.symlink(`/sys/class/iscsi_host/host${H}`, rel(`/sys/class/iscsi_host/host${H}`, ih));
   const sh = `${hostDir}/scsi_host/host${H}`;
   v.symlink(`${sh}/device`, rel(`${sh}/device`, hostDir));
@@ -77,8 +129,9 @@ export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiato
   const is = `${hostDir}/session${s.sid}/iscsi_session/session${s.sid}`;
   v.attr(`${is}/targetname`, () => `${s.target}\n`);
   v.attr(`${is}/tpgt`, () => `${s.tpgt}\n`);
-  v.attr(`${is}/state`, () => 'LOGGED_IN\n');
+  v.attr(`${is}/state`, () => (up() ? 'LOGGED_IN\n' : 'FREE\n'));
   v.attr(`${is}/username`, () => `${s.chapUser ?? '(null)'}\n`);
+  v.attr(`${is}/recovery_tmo`, () => `${s.recoveryTmo}\n`);
   // As for every class device with a parent: `device` leads to the session's own directory.
   v.symlink(`${is}/device`, rel(`${is}/device`, `${hostDir}/session${s.sid}`));
   v.symlink(`/sys/class/iscsi_session/session${s.sid}`, rel(`/sys/class/iscsi_session/session${s.sid}`, is));
@@ -86,8 +139,8 @@ export function addSessionNodes(v: Vfs, s: SimSession, host: { readonly initiato
   const ic = `${hostDir}/session${s.sid}/connection${s.sid}:0/iscsi_connection/connection${s.sid}:0`;
   v.attr(`${ic}/persistent_address`, () => `${ip}\n`);
   v.attr(`${ic}/persistent_port`, () => `${port}\n`);
-  v.attr(`${ic}/address`, () => `${ip}\n`);
-  v.attr(`${ic}/port`, () => `${port}\n`);
+  v.attr(`${ic}/address`, whileUp(() => `${ip}\n`));
+  v.attr(`${ic}/port`, whileUp(() => `${port}\n`));
   v.symlink(`/sys/class/iscsi_connection/connection${s.sid}:0`, rel(`/sys/class/iscsi_connection/connection${s.sid}:0`, ic));
 }
 
@@ -106,12 +159,13 @@ export function diskDeviceDir(d: ScsiDisk): string {
 }
 
 /** A disk's SCSI device and block device attributes, its /sys/block link and /dev node. */
-export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; remove(): void }): void {
+export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; remove(): void; transportUp?(): boolean }): void {
   const devDir = diskDeviceDir(d);
   v.attr(`${devDir}/wwid`, () => `naa.${d.lun.wwn.slice(1)}\n`);
   v.attr(`${devDir}/vendor`, () => `${d.lun.vendor.padEnd(8)}\n`);
   v.attr(`${devDir}/model`, () => `${d.lun.model.padEnd(16)}\n`);
-  v.attr(`${devDir}/state`, () => `${d.state}\n`, (data) => {
+  // A running disk whose session's connection is down reads `transport-offline` (the kernel's).
+  v.attr(`${devDir}/state`, () => `${d.state === 'running' && hooks.transportUp?.() === false ? 'transport-offline' : d.state}\n`, (data) => {
     const want = data.trim();
     if (want !== 'running' && want !== 'offline') return 'EINVAL';
     d.state = want;
@@ -136,8 +190,46 @@ export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; 
   v.writeText(`/dev/${d.name}`, '');
 }
 
+/** tgt's LUN 0, a controller: a SCSI device with no disk (`H:0:0:0` under the target). */
+export function addControllerNode(v: Vfs, s: SimSession): void {
+  const dir = `/sys/devices/platform/host${s.hostNo}/session${s.sid}/target${s.hostNo}:0:0/${s.hostNo}:0:0:0`;
+  if (v.lookup(dir) !== undefined) return;
+  v.attr(`${dir}/type`, () => '12\n');
+  v.attr(`${dir}/vendor`, () => 'IET     \n');
+  v.attr(`${dir}/model`, () => 'Controller      \n');
+}
+
+/**
+ * udev's /dev links for a disk (Debian 12's rules): by-path, and by-id from its VPD pages —
+ * `scsi-<WWN>` and `wwn-0x<NAA>` for every array; tgt adds its T10 vendor id, a locally assigned
+ * NAA and vendor/model/serial names (`scsi-1IET_00010001`, `scsi-33000000100000001`,
+ * `scsi-SIET_VIRTUAL-DISK_beaf11`), LIO its T10 id and serial name (`scsi-1LIO-ORG_FILEIO:<uuid>`,
+ * `scsi-SLIO-ORG_FILEIO_<uuid>`).
+ */
+export function diskLinks(d: ScsiDisk, byPath: string): string[] {
+  const links = [byPath, `/dev/disk/by-id/scsi-${d.lun.wwn}`, `/dev/disk/by-id/wwn-0x${d.lun.wwn.slice(1)}`];
+  const t = d.session.found;
+  if (t.array.kind === 'tgt') {
+    const tid = t.target.tid;
+    const lun = d.lun.lun;
+    const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
+    links.push(
+      `/dev/disk/by-id/scsi-1IET_${hex(tid, 4)}${hex(lun, 4)}`,
+      `/dev/disk/by-id/scsi-33${hex(tid, 7)}${hex(lun, 8)}`,
+      `/dev/disk/by-id/scsi-S${d.lun.vendor}_${d.lun.model}_beaf${tid}${lun}`,
+    );
+  }
+  if (t.array.kind === 'lio' && d.lun.serial !== undefined) {
+    links.push(`/dev/disk/by-id/scsi-1${d.lun.vendor}_${d.lun.model}:${d.lun.serial}`, `/dev/disk/by-id/scsi-S${d.lun.vendor}_${d.lun.model}_${d.lun.serial}`);
+  }
+  return links;
+}
+
 export function removeDiskNodes(v: Vfs, d: ScsiDisk): void {
   v.remove(diskDeviceDir(d));
+  // The kernel reaps a SCSI target with no device left.
+  const target = diskDeviceDir(d).replace(/\/[^/]+$/, '');
+  if (v.lookup(target)?.kind === 'dir' && !v.readdir(target).some((e) => /^\d+:\d+:\d+:\d+$/.test(e))) v.remove(target);
   v.remove(`/sys/block/${d.name}`);
   v.remove(`/sys/class/block/${d.name}`);
   v.remove(`/dev/${d.name}`);

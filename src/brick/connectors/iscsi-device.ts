@@ -10,7 +10,7 @@ import { emitLog } from '../log.ts';
 import * as mp from '../tools/multipath.ts';
 import { dmName, holders, isReadOnly, readWwn, slaves } from '../tools/scsi.ts';
 import { wwnFromSysfsWwid } from '../parsers/wwid.ts';
-import { readIfPresent, realpathIfPresent } from '../tools/files.ts';
+import { readFilesIfPresent, readIfPresent, realpathIfPresent } from '../tools/files.ts';
 import type { BrickContext } from '../tools/run.ts';
 import type { PathDevice } from './iscsi-path.ts';
 
@@ -208,16 +208,31 @@ async function readWwnQuietly(ctx: BrickContext, dev: string): Promise<string | 
 }
 
 /**
+ * The names of the dm maps the kernel has now, from sysfs (`/sys/block/dm-N/dm/name`): a map
+ * multipathd has just made is there at once, its `/dev/mapper/<name>` link only once udev has
+ * handled it (0.4–0.9 s later on a real host). One glob, and one batched read when there is a map.
+ */
+async function mapsInSysfs(ctx: BrickContext): Promise<Set<string>> {
+  const files = await ctx.host.glob('/sys/block/dm-*/dm/name').catch(() => [] as string[]);
+  if (files.length === 0) return new Set();
+  const texts = await readFilesIfPresent(ctx, files).catch(() => [] as Array<string | null>);
+  return new Set(texts.flatMap((t) => (t === null ? [] : [t.trim()])));
+}
+
+/**
  * Once the paths are gone: flush any map of these names that is still there. multipathd may
- * re-create a map after our `multipath -f` from a path's uevent it had not handled yet; with no
- * path left nothing can re-create it again, so this is the last word. Failures returned.
+ * re-create a map after our `multipath -f` from a path's uevent it had not handled yet (and a
+ * multipathd that is not running then does not remove it when its last path goes); with no
+ * path left nothing can re-create it again, so this is the last word. The map is looked for in
+ * sysfs, not by its udev link, which may not be there yet. Failures returned.
  */
 export async function flushLeftoverMaps(ctx: BrickContext, names: readonly string[], earlier: readonly string[] = []): Promise<string[]> {
   const failures: string[] = [];
-  for (const name of names) {
-    // A map whose first flush failed never went: that failure is reported already.
-    if (earlier.some((f) => f.startsWith(`multipath -f ${name}:`))) continue;
-    if (!(await ctx.host.exists(`/dev/mapper/${name}`).catch(() => false))) continue;
+  const todo = names.filter((name) => !earlier.some((f) => f.startsWith(`multipath -f ${name}:`)));
+  // A map whose first flush failed never went: that failure is reported already.
+  const present = todo.length > 0 ? await mapsInSysfs(ctx) : new Set<string>();
+  for (const name of todo) {
+    if (!present.has(name)) continue;
     emitLog(ctx.span, ctx.logger, 'info', `Multipath map ${name} is still there after its paths were removed; flushing it`);
     try {
       await mp.multipathFlush(ctx, name);

@@ -63,6 +63,8 @@ async function measure(others: number, multipath: boolean, restart = false): Pro
   await conn.disconnectVolume(trace.root(), ci(others + 1, multipath));
   for (let i = 1; i <= others; i++) await conn.connectVolume(trace.root(), ci(i, multipath));
   await conn.settled();
+  // The others' maps made too (multipathd maps single paths as well with find_multipaths no).
+  await host.clock.sleep(5_000);
   expect(sim.sim.inspectHost('compute-1').sessions).toHaveLength(others * (multipath ? 2 : 1));
   host.clear();
   const dev = await conn.connectVolume(trace.root(), ci(0, multipath));
@@ -81,20 +83,26 @@ async function measure(others: number, multipath: boolean, restart = false): Pro
 }
 
 describe('host calls per attach do not grow with the volumes already on the host', () => {
-  it('single path: the same calls with 50 other volumes as with none, and few', async () => {
+  it('single path: the same calls with 50 other volumes as with one, and few', async () => {
+    // With one other volume, not none: the disconnect's last look for a map multipathd may have
+    // re-created reads the maps' names in sysfs — one read more when there is any map at all.
     const alone = await measure(0, false);
-    expect(await measure(50, false)).toEqual(alone);
-    // Node record 2, login 1, session 2, scan 1, the disk 4 (wait, link, WWN, ro).
-    expect(alone.connect['total']).toBeLessThanOrEqual(10);
+    expect(await measure(50, false)).toEqual(await measure(1, false));
+    // Node record 2, login 1, session 2, scan 1, the disk 4 (wait, link, WWN, ro) — and 2 more
+    // since the simulator's sysfs is the kernel's: a session has no SCSI target before its first
+    // scan (fidelity scene attach-detach), so the scan's host comes from where the session sits
+    // (1 realpath) and the disk from a second look at the session's targets.
+    expect(alone.connect['total']).toBeLessThanOrEqual(12);
     expect(alone.disconnect['total']).toBeLessThanOrEqual(10);
   });
 
-  it('multipath (two portals): the same calls with 50 other volumes (100 sessions) as with none', async () => {
+  it('multipath (two portals): the same calls with 50 other volumes (100 sessions) as with one', async () => {
     const alone = await measure(0, true);
-    expect(await measure(50, true)).toEqual(alone);
+    expect(await measure(50, true)).toEqual(await measure(1, true));
     // 23 before brick waited for multipathd to build the map from udev's event: the disk's
     // holders are looked at (one readdir, with backoff) while udev's map link is awaited.
-    expect(alone.connect['total']).toBeLessThanOrEqual(31);
+    // And 2 × 2 for the sessions' targets made at the first scan (above).
+    expect(alone.connect['total']).toBeLessThanOrEqual(35);
     // 20, and one `multipath -f` more since the later path scans after the first's WWID is
     // recorded: multipathd re-creates the map from that path's event after the first flush, and
     // the leftover flush removes it (flushLeftoverMaps).
@@ -102,8 +110,7 @@ describe('host calls per attach do not grow with the volumes already on the host
   });
 
   it('a disconnect after a restart finds the session from its disk, not by looking at every session', async () => {
-    const alone = await measure(0, true, true);
-    expect(await measure(50, true, true)).toEqual(alone);
+    expect(await measure(50, true, true)).toEqual(await measure(1, true, true));
   });
 });
 

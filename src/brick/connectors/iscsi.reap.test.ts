@@ -32,10 +32,14 @@ describe('a map multipathd re-creates behind our back', () => {
     const r = simRig('healthy-single');
     const dev = await r.conn.connectVolume(r.trace.root(), CI);
     expect(dev.multipath_id).toBeDefined();
-    // multipathd handling a path's uevent it had queued before our `multipath -f`: the map comes back.
+    // multipathd handling a path's uevent it had queued before our `multipath -f`: the map comes
+    // back — and multipathd then goes (restarted), so it does not remove the map itself when the
+    // paths go, as a running one does (fidelity: node-records end/state): the disconnect must.
     const model = r.sim.model;
     const off = r.host.onExec((e) => {
-      if (e.cmd === 'multipath' && e.args[0] === '-f') for (const d of model.diskList()) model.multipath.addPath(d);
+      if (e.cmd !== 'multipath' || e.args[0] !== '-f') return;
+      for (const d of model.diskList()) model.multipath.addPath(d);
+      r.sim.sim.injectFault({ fault: 'multipathd-down', at: r.host.clock.now(), until: r.host.clock.now() + 60_000 });
     });
     await r.conn.disconnectVolume(r.trace.root(), CI);
     off();
@@ -76,8 +80,10 @@ describe('the reaper', () => {
   it('flushes by name a map whose flush hung during the disconnect, though its paths and session are gone', async () => {
     const r = simRig('healthy-single');
     await r.conn.connectVolume(r.trace.root(), CI);
-    // The disconnect's `multipath -f` and the first pass's both hang until their 30 s timeout.
+    // The disconnect's `multipath -f` and the first pass's both hang until their 30 s timeout;
+    // multipathd is down meanwhile (a running one removes a map when its last path goes).
     r.sim.sim.injectFault({ fault: 'command-hangs', host: 'compute-1', command: 'multipath', match: '-f', nth: 1, times: 2, hangMs: 100_000 });
+    r.sim.sim.injectFault({ fault: 'multipathd-down', host: 'compute-1', at: r.host.clock.now() });
     const err = await r.conn.disconnectVolume(r.trace.root(), CI).catch((e: unknown) => e);
     expect(isHitchError(err, 'HITCH_DISCONNECT_FAILED')).toBe(true);
     const left = r.sim.sim.inspectHost('compute-1');

@@ -2,13 +2,22 @@
  * SendTargets discovery (`iscsiadm -m discovery -t sendtargets -p IP:PORT`, and
  * `-m discoverydb … --discover`) and the discovery database (`-m discoverydb -o new|show|delete`).
  * Discovery answers `192.168.1.60:3260,5 iqn…` per portal of each target this initiator may
- * see, and records them as nodes, as iscsiadm does.
+ * see (tgt: only the portal asked), and records them as nodes, as iscsiadm does.
  */
 import { setting } from '../iscsi-node-db.ts';
 import { deadPortalLoginMs } from '../latency.ts';
-import { parsePortal } from '../network.ts';
+import { parsePortal, portalKey } from '../network.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out } from './command.ts';
+
+/**
+ * Connection refused: iscsiadm connects once and reopens 5 times (`discovery.sendtargets.reopen_max`),
+ * then gives up with "iSCSI PDU timed out" (exit 11) — open-iscsi 2.1.8 on a port nobody listens on.
+ */
+function refused(ip: string): CommandOutput {
+  const line = `iscsiadm: cannot make connection to ${ip}: Connection refused\n`;
+  return out(11, '', `${line.repeat(6)}iscsiadm: connection login retries (reopen_max) 5 exceeded\niscsiadm: Could not perform SendTargets discovery: iSCSI PDU timed out\n`);
+}
 
 export async function discover(ctx: CommandContext, portal: string): Promise<CommandOutput> {
   const { world, host } = ctx;
@@ -16,8 +25,8 @@ export async function discover(ctx: CommandContext, portal: string): Promise<Com
   const { ip } = parsePortal(portal);
   host.discoveryDb.add(portal);
   if (state.kind === 'refusing') {
-    await ctx.sleep(world.latency.refusedRetryMs);
-    return out(4, '', `iscsiadm: cannot make connection to ${ip}: Connection refused\niscsiadm: connection login retries (reopen_max) 5 exceeded\niscsiadm: Could not perform SendTargets discovery: encountered connection failure\n`);
+    await ctx.sleep(6 * world.latency.refusedRetryMs);
+    return refused(ip);
   }
   if (state.kind === 'dead' || !world.portalServed(portal)) {
     await ctx.sleep(state.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
@@ -27,14 +36,16 @@ export async function discover(ctx: CommandContext, portal: string): Promise<Com
   const found = world.targetsAt(portal).filter((t) => t.target.acls.has(host.initiator));
   const o: string[] = [];
   const { port } = parsePortal(portal);
-  for (const { target } of found) {
-    for (const tp of target.portals) {
+  for (const { array, target } of found) {
+    // tgt answers with the portal it was asked on; LIO and other arrays with every portal of the target.
+    const portals = array.kind === 'tgt' ? [portalKey(portal)] : target.portals;
+    for (const tp of portals) {
       o.push(`${tp},${target.tpgt} ${target.iqn}`);
-      // Discovery rewrites a record with what the target reported (its TPGT), keeping the
-      // settings an initiator already made (CHAP, scan mode).
-      const prev = host.nodes.get(target.iqn, tp);
+      // Discovery writes the record afresh from iscsid.conf (startup, scan: what it says), over
+      // whatever record of that portal was there — a TPGT-less one included (measured: a record
+      // file brick wrote is replaced by `<ip>,<port>,<tpgt>/default`).
+      for (const prev of host.nodes.find(target.iqn, tp)) if (prev.iface === 'default') host.nodes.delete(prev);
       host.nodes.add(target.iqn, tp, target.tpgt, 'default', [
-        ...(prev?.settings ?? []),
         ['node.discovery_address', ip],
         ['node.discovery_port', String(port)],
         ['node.discovery_type', 'send_targets'],

@@ -2,13 +2,16 @@
  * `iscsiadm -m node … --login` and `--logout` against the simulated network and arrays, with
  * open-iscsi's messages and exit codes:
  *
- *   Logging in to [iface: default, target: iqn…a0, portal: 192.168.1.59,3260] (multiple)
+ *   Logging in to [iface: default, target: iqn…a0, portal: 192.168.1.59,3260]
  *   iscsiadm: Could not login to [iface: default, target: iqn…a0, portal: 192.168.1.59,3260].
  *   iscsiadm: initiator reported error (8 - connection timed out)
  *   iscsiadm: Could not log into all portals
  *
- * (the seed's dead portal: exit 8 after iscsid's 8 × 15 s of retries). Logins to several
- * records run in parallel, as iscsiadm does. A record whose session exists already is not
+ * (the seed's dead portal: exit 8 after iscsid's 8 × 15 s of retries; the seed's older
+ * open-iscsi printed ` (multiple)` after `Logging in to […]`, 2.1.8 does not). iscsid does the
+ * logging in (`iscsid-model.ts`); logins to several records run in parallel, as iscsiadm asks
+ * iscsid for all of them at once — two records of one portal (a discovered one beside one made
+ * with `-o new`): the second is refused, exit 15 after the first's success. A record whose session exists already is not
  * logged in again (`node.session.nr_sessions` = 1): exit 15, ISCSI_ERR_SESS_EXISTS —
  *
  *   iscsiadm: default: 1 session requested, but 1 already present.
@@ -17,8 +20,8 @@
  * and when another login of the same record wins while this one is in flight, iscsid refuses
  * the second ("initiator reported error (15 - session exists)").
  */
-import { setting, type NodeRecord } from '../iscsi-node-db.ts';
-import { deadPortalLoginMs } from '../latency.ts';
+import { HitchError } from '../../errors.ts';
+import type { NodeRecord } from '../iscsi-node-db.ts';
 import { parsePortal } from '../network.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out } from './command.ts';
@@ -42,46 +45,23 @@ export const LOGIN_ERRORS: Readonly<Record<number, string>> = {
   24: 'iSCSI login failed due to authorization failure',
 };
 
-interface LoginOutcome {
-  readonly code: number;
-  readonly ok: boolean;
-}
-
-async function loginOne(ctx: CommandContext, rec: NodeRecord): Promise<LoginOutcome> {
-  const { world, host } = ctx;
-  const portal = world.network.get(rec.portal);
-  const fctx = { now: world.clock.now(), host: host.name, portal: rec.portal, target: rec.target };
-  const served = world.portalServed(rec.portal);
-  // An explicit state wins; a portal no array serves and nobody declared is a black hole.
-  if (portal.kind === 'refusing') {
-    await ctx.sleep(world.latency.loginRetries * world.latency.refusedRetryMs);
-    return { code: 8, ok: false };
-  }
-  if (portal.kind === 'dead' || !served) {
-    await ctx.sleep(portal.loginTimeoutMs ?? deadPortalLoginMs(world.latency));
-    return { code: 8, ok: false };
-  }
-  await ctx.sleep(world.latency.loginRttMs + 2 * portal.latencyMs);
-  const found = world.findTarget(rec.target, rec.portal);
-  if (found === undefined || world.faults.hit('target-not-found', fctx)) return { code: 19, ok: false };
-  const acl = found.target.acls.get(host.initiator);
-  if (acl === undefined || world.faults.hit('login-auth-failure', fctx)) return { code: 24, ok: false };
-  if (acl.chapUser !== undefined) {
-    const chap =
-      setting(rec, 'node.session.auth.authmethod') === 'CHAP' &&
-      setting(rec, 'node.session.auth.username') === acl.chapUser &&
-      setting(rec, 'node.session.auth.password') === acl.chapPassword;
-    if (!chap) return { code: 24, ok: false };
-  }
-  // Another login for the same record may have won while this one was in flight.
-  if (host.findSession(rec.target, rec.portal)) return { code: 15, ok: false };
-  const user = setting(rec, 'node.session.auth.username');
-  const s = host.addSession(rec.target, rec.portal, found, rec.iface, user === '<empty>' ? undefined : user);
-  if (setting(rec, 'node.session.scan') !== 'manual') {
-    await ctx.sleep(world.latency.lunScanMs);
-    host.scan(s);
-  }
-  return { code: 0, ok: true };
+/** `answer`, or HITCH_ABORTED as soon as the command is killed (the work behind `answer` goes on). */
+function untilAborted<T>(ctx: CommandContext, answer: Promise<T>): Promise<T> {
+  if (ctx.signal.aborted) return Promise.reject(new HitchError('HITCH_ABORTED', { reason: 'iscsiadm killed' }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new HitchError('HITCH_ABORTED', { reason: 'iscsiadm killed' }));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    answer.then(
+      (v) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 /** `--login` for the matched records. */
@@ -98,11 +78,13 @@ export async function login(ctx: CommandContext, records: readonly NodeRecord[])
       toLogIn.push(r);
     }
   }
-  const stdout = toLogIn.map((r) => `Logging in to ${loginLabel(r)} (multiple)`);
-  const results = await Promise.all(toLogIn.map((r) => loginOne(ctx, r)));
+  const stdout = toLogIn.map((r) => `Logging in to ${loginLabel(r)}`);
+  // iscsid logs in; iscsiadm waits for its answers. Killed meanwhile, iscsiadm stops waiting —
+  // the logins go on in iscsid.
+  const results = await Promise.all(toLogIn.map((r) => untilAborted(ctx, ctx.host.iscsid.login(r))));
   results.forEach((res, i) => {
     const r = toLogIn[i] as NodeRecord;
-    if (res.ok) {
+    if (res.code === 0) {
       stdout.push(`Login to ${loginLabel(r)} successful.`);
     } else {
       stderr.push(`iscsiadm: Could not login to ${loginLabel(r)}.`);

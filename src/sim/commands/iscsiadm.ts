@@ -79,15 +79,15 @@ async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target
   const records = host.nodes.find(target, portal);
   if (has(opts, '-u', '--logout', '-U', '--logoutall')) return logout(ctx, target, portal);
   if (records.length === 0) return out(21, '', NO_RECORDS);
-  if (has(opts, '-l', '--login', '-L', '--loginall')) return login(ctx, records);
+  if (has(opts, '-l', '--login', '-L', '--loginall')) return walked(ctx, await login(ctx, records));
   switch (op) {
     case 'update':
-      return updateRecords(host.nodes, opts, records);
+      return walked(ctx, updateRecords(host.nodes, opts, records));
     case 'delete': {
       // open-iscsi refuses to delete a record a session still uses (a logout must come first).
       const busy = records.filter((r) => host.findSession(r.target, r.portal) !== undefined);
       for (const r of records) if (!busy.includes(r)) host.nodes.delete(r);
-      if (busy.length === 0) return out(0);
+      if (busy.length === 0) return walked(ctx, out(0));
       const msgs = busy.map(
         (r) => `iscsiadm: This command will remove the record ${loginLabel(r)}, but a session is using it. Logout session then rerun command to remove record.`,
       );
@@ -95,11 +95,27 @@ async function nodeMode(ctx: CommandContext, opts: Map<string, string[]>, target
     }
     case undefined:
     case 'show':
-      if (target === undefined && portal === undefined && op === undefined) return out(0, lines(records.map(renderNodeListLine)));
+      if (target === undefined && portal === undefined && op === undefined) {
+        const strays = host.nodes.strays().map((x) => `[]:${x.port || '3260'},4294967295 `);
+        return out(0, lines([...strays, ...records.map(renderNodeListLine)]));
+      }
       return out(0, records.map((r) => renderNodeRecord(r, has(opts, '-S', '--show'))).join(''));
     default:
       return out(7, '', `iscsiadm: Invalid operation '${op}'\n`);
   }
+}
+
+/**
+ * An operation that walks every node record (login, update, delete) and met an entry that is no
+ * record: it did its work, then fails — exit 6, "iSCSI database failure" (open-iscsi 2.1.8,
+ * fidelity scene node-records: the login's session is there all the same).
+ */
+function walked(ctx: CommandContext, result: CommandOutput): CommandOutput {
+  const strays = ctx.host.nodes.strays();
+  if (strays.length === 0 || result.code !== 0) return result;
+  const dir = (p: string): string => p.slice(0, p.lastIndexOf('/'));
+  const lines_ = strays.map((x) => `iscsiadm: iface iter could not stat ${dir(x.path)}/${x.address},${x.port}.`);
+  return out(6, result.stdout, lines([...lines_, 'iscsiadm: Could not execute operation on all records: encountered iSCSI database failure']));
 }
 
 /** Settings that name the record: iscsiadm looks records up by them and will not change them. */
@@ -109,9 +125,10 @@ function updateRecords(nodes: NodeDb, opts: Map<string, string[]>, records: read
   const name = opt(opts, '-n', '--name');
   const value = opt(opts, '-v', '--value');
   if (name === undefined || value === undefined) return usage('--op update requires --name and --value');
-  if (!isKnownSetting(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. Invalid param name.\n`);
-  if (LOOKUP_KEYS.has(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. It is used to look up the record and cannot be changed.\n`);
-  if (!isValidSetting(name, value)) return out(1, '', `iscsiadm: unknown value format '${value}' for parameter name '${name}'\n`);
+  const failed = 'iscsiadm: Could not execute operation on all records: invalid parameter\n';
+  if (!isKnownSetting(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. Invalid param name.\n${failed}`);
+  if (LOOKUP_KEYS.has(name)) return out(7, '', `iscsiadm: Cannot modify ${name}. It is used to look up the record and cannot be changed.\n${failed}`);
+  if (!isValidSetting(name, value)) return out(7, '', `iscsiadm: unknown value format '${value}' for parameter name '${name}'\niscsiadm: Unknown parameter ${name}.\n${failed}`);
   for (const r of records) nodes.update(r, name, value);
   return out(0);
 }
@@ -123,6 +140,8 @@ async function sessionMode(ctx: CommandContext, opts: Map<string, string[]>): Pr
   if (sidText !== undefined) {
     if (!/^\d+$/.test(sidText)) return out(7, '', `iscsiadm: invalid sid '${sidText}'\n`);
     sid = Number(sidText);
+    // Session numbers start at 1 (open-iscsi 2.1.8; fidelity scene dead-login).
+    if (sid === 0) return out(1, '', 'iscsiadm: 0 is an invalid session ID or path\n');
   }
   const printText = opt(opts, '-P', '--print');
   const level = printText === undefined ? undefined : Number(printText);

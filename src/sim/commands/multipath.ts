@@ -1,15 +1,19 @@
 /**
- * The simulated `multipath` and `multipathd` (multipath-tools 0.9.4). `multipath -ll`:
+ * The simulated `multipath` and `multipathd` (multipath-tools 0.9.4, as the storage host guest
+ * answers: src/sim/fidelity/). `multipath -ll` of tgt's LUN on two paths:
  *
- *   36006016074e03a008d3cf25b04e2daae dm-0 DGC,VRAID
- *   size=1.0G features='0' hwhandler='1 alua' wp=rw
- *   `-+- policy='service-time 0' prio=50 status=active
- *     |- 3:0:0:192 sdb 8:16 active ready running
- *     `- 4:0:0:192 sdc 8:32 active ready running
+ *   360000000000000000e00000000020001 dm-0 IET,VIRTUAL-DISK
+ *   size=32M features='0' hwhandler='0' wp=rw
+ *   |-+- policy='service-time 0' prio=1 status=active
+ *   | `- 2:0:0:1 sda 8:0  active ready running
+ *   `-+- policy='service-time 0' prio=1 status=enabled
+ *     `- 3:0:0:1 sdb 8:16 active ready running
  *
- * With multipathd down, its client exits 1 with no output (fixture
+ * (an array multipath-tools has no entry for: one path group per path, no hardware handler, a
+ * constant priority). With multipathd down, its client exits 1 with no output (fixture
  * `multipathd-show-status-nodaemon.txt`); `multipath` itself still works on device-mapper.
  */
+import type { ScsiDisk } from '../compute-host.ts';
 import type { DmMap } from '../multipath-model.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
 import { lines, out } from './command.ts';
@@ -26,21 +30,58 @@ export function humanSize(bytes: number): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v).toString()}${units[u]}`;
 }
 
+/**
+ * What multipath-tools' built-in hardware table gives a device: how paths are grouped, the
+ * hardware handler and the priority of a healthy path. tgt's `IET VIRTUAL-DISK` has no entry, so
+ * the defaults (measured: `failover`, `'0'`, prio 1); LIO's has ALUA and queue_if_no_path
+ * (measured); other arrays keep the simulator's earlier single ALUA group (no real capture of
+ * them yet).
+ */
+function hardware(vendor: string): { readonly grouping: 'failover' | 'multibus'; readonly hwhandler: string; readonly prio: number; readonly features: string } {
+  if (vendor === 'IET') return { grouping: 'failover', hwhandler: '0', prio: 1, features: '0' };
+  // LIO-ORG: ALUA, grouped by priority (its paths are all active/optimized: one group), queueing.
+  if (vendor === 'LIO-ORG') return { grouping: 'multibus', hwhandler: '1 alua', prio: 50, features: '1 queue_if_no_path' };
+  return { grouping: 'multibus', hwhandler: '1 alua', prio: 50, features: '0' };
+}
+
+export function devT(d: ScsiDisk): string {
+  return `8:${d.index * 16}`;
+}
+
 function renderMap(ctx: CommandContext, m: DmMap, checked: boolean): string[] {
   const first = m.paths[0];
   const vendor = first ? `${first.lun.vendor},${first.lun.model}` : '##,##';
   const ro = m.paths.length > 0 && m.paths.every((p) => ctx.host.isReadOnly(p));
   const size = first ? humanSize(first.lun.sizeBytes) : '0';
-  const o = [`${m.name} dm-${m.index} ${vendor}`, `size=${size} features='0' hwhandler='1 alua' wp=${ro ? 'ro' : 'rw'}`];
+  const hw = hardware(first?.lun.vendor ?? '');
+  const o = [`${m.name} dm-${m.index} ${vendor}`, `size=${size} features='${hw.features}' hwhandler='${hw.hwhandler}' wp=${ro ? 'ro' : 'rw'}`];
   if (m.paths.length === 0) return o;
-  o.push(`\`-+- policy='service-time 0' prio=${checked ? 50 : 0} status=active`);
-  m.paths.forEach((p, i) => {
-    const branch = i === m.paths.length - 1 ? '`-' : '|-';
-    const up = p.state === 'running' && ctx.host.sessionUp(p.session);
-    const state = checked ? (up ? 'active ready running' : `failed faulty ${p.state}`) : `active undef ${p.state}`;
-    o.push(`  ${branch} ${p.session.hostNo}:0:0:${p.lun.lun} ${p.name} 8:${p.index * 16} ${state}`);
+  const up = (p: ScsiDisk): boolean => p.state === 'running' && ctx.host.sessionUp(p.session);
+  // Each column as wide as the map's widest (`ready ` beside `faulty`: fidelity scene path-lost).
+  const cells = m.paths.map((p) => {
+    const state = checked ? (up(p) ? ['active', 'ready', 'running'] : ['failed', 'faulty', p.state]) : ['active', 'undef', p.state];
+    return [`${p.session.hostNo}:0:0:${p.lun.lun}`, p.name, devT(p), ...state];
+  });
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
+  const line = (p: ScsiDisk): string => {
+    const c = cells[m.paths.indexOf(p)] ?? [];
+    return c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i] ?? 0))).join(' ');
+  };
+  const groups = hw.grouping === 'failover' ? m.paths.map((p) => [p]) : [m.paths];
+  groups.forEach((g, gi) => {
+    const lastGroup = gi === groups.length - 1;
+    // A group's priority is its usable paths' (a group whose paths all failed: 0).
+    const prio = checked && g.some(up) ? hw.prio : 0;
+    o.push(`${lastGroup ? '`' : '|'}-+- policy='service-time 0' prio=${prio} status=${gi === 0 ? 'active' : 'enabled'}`);
+    g.forEach((p, i) => o.push(`${lastGroup ? ' ' : '|'} ${i === g.length - 1 ? '`-' : '|-'} ${line(p)}`));
   });
   return o;
+}
+
+/** multipathd's tables: each column as wide as its widest cell, cells left-aligned, one space between. */
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return lines([header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ')));
 }
 
 const MULTIPATH_USAGE = `multipath-tools v0.9.4 (12/19, 2022)
@@ -66,8 +107,13 @@ export async function multipath(ctx: CommandContext): Promise<CommandOutput> {
       return out(0, lines(maps.flatMap((m) => renderMap(ctx, m, flag === '-ll'))));
     }
     case '-f': {
-      const m = ref === undefined ? undefined : mp.resolve(ref);
-      if (m === undefined) return out(1, '', '');
+      if (ref === undefined) return out(1, '', MULTIPATH_USAGE);
+      const m = mp.resolve(ref);
+      if (m === undefined) {
+        return out(1, '', `${uptime(ctx)} | libdevmapper: ioctl/libdm-iface.c(1980): device-mapper: table ioctl on ${ref}  failed: No such device or address\n${uptime(ctx)} | ${ref} is not a multipath device\n`);
+      }
+      if (ctx.host.openCount(`dm-${m.index}`) > 0) return out(1, '', `${uptime(ctx)} | ${m.name}: map in use\n`);
+      await ctx.sleep(ctx.world.latency.mapFlushMs);
       mp.flush(m);
       return out(0);
     }
@@ -125,25 +171,34 @@ export async function multipathd(ctx: CommandContext): Promise<CommandOutput> {
     case 'show status': {
       const all = mp.mapList().flatMap((m) => m.paths);
       const up = all.filter((p) => p.state === 'running' && ctx.host.sessionUp(p.session)).length;
-      const paths = all.length;
-      const states = (up > 0 ? `${'up'.padEnd(20)}${up}\n` : '') + (paths - up > 0 ? `${'faulty'.padEnd(20)}${paths - up}\n` : '');
+      const paths = all.length + mp.orphans().length;
+      // The path checker's states, in its order (tur: a failed path is `down`).
+      const states = (all.length - up > 0 ? `${'down'.padEnd(20)}${all.length - up}\n` : '') + (up > 0 ? `${'up'.padEnd(20)}${up}\n` : '');
       return out(0, `path checker states:\n${states}\npaths: ${paths}\nbusy: False\n`);
     }
-    case 'show maps':
-      return out(0, lines(['name sysfs uuid', ...mp.mapList().map((m) => `${m.name} dm-${m.index} ${m.wwn}`)]));
-    case 'show paths':
-      return out(
-        0,
-        lines(['hcil     dev dev_t pri dm_st  chk_st dev_st  next_check', ...mp.mapList().flatMap((m) => m.paths.map((p) => `${p.session.hostNo}:0:0:${p.lun.lun} ${p.name} 8:${p.index * 16} 50 active ready running XX........ 1/20`))]),
-      );
+    case 'show maps': {
+      // An empty table is no table: the client prints multipathd's bare `ok`.
+      const maps = mp.mapList();
+      if (maps.length === 0) return out(0, 'ok\n');
+      return out(0, table(['name', 'sysfs', 'uuid'], maps.map((m) => [m.name, `dm-${m.index}`, m.wwn])));
+    }
+    case 'show paths': {
+      const known = mp.pathvec();
+      if (known.length === 0) return out(0, 'ok\n');
+      const rows = known.map(({ disk: p, prio }) => {
+        const hctl = `${p.session.hostNo}:0:0:${p.lun.lun}`;
+        const inMap = mp.maps.get(p.lun.wwn)?.paths.includes(p) ?? false;
+        if (!inMap) return [hctl, p.name, devT(p), String(prio), 'undef', 'undef', 'unknown', 'orphan'];
+        const up = p.state === 'running' && ctx.host.sessionUp(p.session);
+        return [hctl, p.name, devT(p), String(hardware(p.lun.vendor).prio), up ? 'active' : 'failed', up ? 'ready' : 'faulty', p.state, 'X......... 1/20'];
+      });
+      return out(0, table(['hcil', 'dev', 'dev_t', 'pri', 'dm_st', 'chk_st', 'dev_st', 'next_check'], rows));
+    }
     case 'add path': {
       const d = arg === undefined ? undefined : ctx.host.disks.get(arg.split('/').pop() ?? arg);
       if (d === undefined) return out(1, 'fail\n');
-      // A blacklisted WWID (map-never): multipathd answers `blacklisted`, exit 0 (0.9.4).
-      if (mp.refuses(d.lun.wwn)) return out(0, 'blacklisted\n');
-      // multipathd's client prints "fail" when the daemon could not add the path to a map.
-      if (mp.addPath(d) === undefined) return out(1, 'fail\n');
-      return out(0, 'ok\n');
+      const answer = await mp.cliAddPath(d);
+      return out(answer === 'fail' ? 1 : 0, `${answer}\n`);
     }
     case 'del path':
     case 'remove path': {
