@@ -187,8 +187,12 @@ export class SimComputeHost {
 
   // --- opens ----------------------------------------------------------------------------------
 
-  /** Open block device `dev` (`dm-0`, `sdb`), as QEMU holds a guest's disk; returns the close. */
-  open(dev: string): () => void {
+  /**
+   * Open block device `dev` (`dm-0`, `sdb`), as QEMU holds a guest's disk; returns the close.
+   * Closing a device opened for `write` raises udev's change event, whose probe holds the
+   * device open a moment longer (`UdevModel.change`).
+   */
+  open(dev: string, opts: { readonly write?: boolean } = {}): () => void {
     this.#opens.set(dev, (this.#opens.get(dev) ?? 0) + 1);
     let closed = false;
     return () => {
@@ -197,6 +201,7 @@ export class SimComputeHost {
       const n = (this.#opens.get(dev) ?? 1) - 1;
       if (n > 0) this.#opens.set(dev, n);
       else this.#opens.delete(dev);
+      if (opts.write && this.vfs.exists(`/dev/${dev}`)) this.udev.change(() => (this.vfs.exists(`/dev/${dev}`) ? this.open(dev) : () => undefined));
     };
   }
 

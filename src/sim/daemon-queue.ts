@@ -20,12 +20,13 @@ export class DaemonQueue {
     this.#slots = slots;
   }
 
-  /** Work that needs `ms` of the daemon: waits for a free slot, then takes `ms`. */
-  async serve(ms: number): Promise<void> {
+  /** Work that needs `ms` of the daemon: waits for a free slot (then `onStart`), then takes `ms`. */
+  async serve(ms: number, onStart?: () => void): Promise<void> {
     if (ms <= 0) return;
     if (this.#slots > 0 && this.#busy >= this.#slots) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#busy++;
     try {
+      onStart?.();
       await this.#clock.sleep(ms);
     } finally {
       const next = this.#waiting.shift();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSimHost, SimHost } from './sim-host.ts';
 import { scenarioFloor } from './floor.ts';
-import { dataPlaneFloor, DEFAULT_LATENCY } from './latency.ts';
+import { dataPlaneFloor, DEFAULT_LATENCY, type LatencyModel } from './latency.ts';
 import { loadScenario } from './scenario.ts';
 import { Simulation } from './simulation.ts';
 
@@ -173,5 +173,45 @@ describe('map-never holds on every route', () => {
     await host.exec('iscsiadm', ['-m', 'node', '-T', 'iqn.t:new', '-p', '192.168.1.60:3260', '--login']);
     expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${lun.wwn}`, { timeoutMs: 30_000 })).toBe(false);
     expect((await host.exec('multipathd', ['add', 'path', '/dev/sda'], { okCodes: 'any' })).stdout).toBe('blacklisted\n');
+  });
+});
+
+describe('multipath -f while udev probes the map (closed after a write)', () => {
+  async function mapped(latency: Partial<LatencyModel> = {}): Promise<{ host: SimHost; wwn: string }> {
+    const host = createSimHost('healthy-multipath', { latency });
+    await loginAll(host);
+    const wwn = host.model.diskList()[0]?.lun.wwn ?? '';
+    expect(await host.waitForPath(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`, { timeoutMs: 10_000 })).toBe(true);
+    return { host, wwn };
+  }
+
+  it('probe open at the open-count check: "map in use", exit 1; once udev is done the flush works', async () => {
+    const { host, wwn } = await mapped();
+    host.model.open('dm-0', { write: true })();
+    const busy = await host.exec('multipath', ['-f', wwn], { okCodes: 'any' });
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(new RegExp(`\\| ${wwn}: map in use\\n$`));
+    await host.clock.sleep(DEFAULT_LATENCY.udevDelayMs);
+    expect((await host.exec('multipath', ['-f', wwn])).code).toBe(0);
+    expect(await host.exists('/dev/dm-0')).toBe(false);
+  });
+
+  it('probe opens it between the check and the remove ioctl: EBUSY in libdevmapper\'s words; a read-only close raises no probe', async () => {
+    const { host, wwn } = await mapped({ mapFlushMs: 200 });
+    // A close after reading only: no change event, nothing holds the map.
+    host.model.open('dm-0')();
+    host.model.udev.hold();
+    host.model.open('dm-0', { write: true })();
+    const flushing = host.exec('multipath', ['-f', wwn], { okCodes: 'any' });
+    // udev gets to the event once the flush has passed its check (after the command's start),
+    // and its probe (udevDelayMs) is still on when the remove comes, 200 ms after the check.
+    await host.clock.sleep(DEFAULT_LATENCY.commandMs + 150);
+    host.model.udev.release();
+    const r = await flushing;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`libdevmapper: ioctl/libdm-iface.c\\(1980\\): device-mapper: remove ioctl on ${wwn}  failed: Device or resource busy\\n.*\\| failed to remove multipath map ${wwn}\\n$`));
+    expect(await host.exists('/dev/dm-0')).toBe(true);
+    await host.clock.sleep(DEFAULT_LATENCY.udevDelayMs);
+    expect((await host.exec('multipath', ['-f', wwn])).code).toBe(0);
   });
 });

@@ -84,6 +84,25 @@ export class UdevModel {
     else start();
   }
 
+  /**
+   * A change event for a block device closed after a write (the `watch` option Debian 12's
+   * rules set on disks and dm maps: inotify's close-after-write). Its rules probe the device
+   * (blkid): `open()` is called when a worker takes the event and its close once the worker is
+   * done, so for `udevDelayMs` the device is open — a `multipath -f` then finds the map busy.
+   */
+  change(open: () => () => void): void {
+    const start = (): void => {
+      let close: (() => void) | undefined;
+      void this.#workers
+        .serve(this.#world.latency.udevDelayMs, () => {
+          close = open();
+        })
+        .then(() => close?.());
+    };
+    if (this.#held) this.#waiting.push(start);
+    else start();
+  }
+
   /** `udevadm control --stop-exec-queue` */
   hold(): void {
     this.#held = true;

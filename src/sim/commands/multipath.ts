@@ -112,8 +112,15 @@ export async function multipath(ctx: CommandContext): Promise<CommandOutput> {
       if (m === undefined) {
         return out(1, '', `${uptime(ctx)} | libdevmapper: ioctl/libdm-iface.c(1980): device-mapper: table ioctl on ${ref}  failed: No such device or address\n${uptime(ctx)} | ${ref} is not a multipath device\n`);
       }
+      // multipath's open-count check, then the remove ioctl: a map opened in between (udev's
+      // probe on a change event) fails the ioctl with EBUSY (main's CI on the storage host guest).
       if (ctx.host.openCount(`dm-${m.index}`) > 0) return out(1, '', `${uptime(ctx)} | ${m.name}: map in use\n`);
       await ctx.sleep(ctx.world.latency.mapFlushMs);
+      if (mp.maps.get(m.wwn) !== m) return out(0);
+      if (ctx.host.openCount(`dm-${m.index}`) > 0) {
+        const u = uptime(ctx);
+        return out(1, '', `${u} | libdevmapper: ioctl/libdm-iface.c(1980): device-mapper: remove ioctl on ${m.name}  failed: Device or resource busy\n${u} | failed to remove multipath map ${m.name}\n`);
+      }
       mp.flush(m);
       return out(0);
     }
