@@ -12,6 +12,7 @@ import { Trace } from '../../trace/span.ts';
 import { getConnectorProperties } from '../connector-properties.ts';
 import { DEFAULT_ISCSI_TIMEOUTS, IscsiConnector } from './iscsi.ts';
 import { A0, B0, node, P59, P60, SEED, WWN } from './iscsi.test-helpers.ts';
+import { TGT_IQN as FIDELITY_IQN } from '../../sim/fidelity/scenes.ts';
 
 interface SimRig {
   readonly sim: SimHost;
@@ -201,6 +202,29 @@ describe('other built-in scenarios', () => {
     expect(await r.sim.readFile(record)).toContain('\nnode.session.auth.password = right-secret\n');
     const show = await r.sim.exec('iscsiadm', ['-m', 'node', '-T', IQN, '-p', '192.0.2.10:3260']);
     expect(show.stdout).toContain('\nnode.session.auth.authmethod = CHAP\nnode.session.auth.username = u\nnode.session.auth.password = ********\n');
+  });
+});
+
+describe('a disconnect right after I/O through the map (the calibrated scenario: the guest\'s udev)', () => {
+  it('udev\'s probe of the map closed after a write makes multipath -f busy; brick flushes again and leaves nothing', async () => {
+    const r = simRig('calibrated');
+    const ci = { target_portals: ['127.0.0.1:3260', '127.0.0.2:3260'], target_iqns: [FIDELITY_IQN, FIDELITY_IQN], target_luns: [1, 1] };
+    const dev = await r.conn.connectVolume(r.trace.root(), ci);
+    await r.conn.settled();
+    const dm = dev.path.split('/').pop() ?? '';
+    expect(dm).toMatch(/^dm-\d+$/);
+    // udev done with the attach's own events; then what the storage-host suite's cases do
+    // before each disconnect: an O_DIRECT write through the map, and close.
+    await r.host.clock.sleep(5_000);
+    r.sim.model.open(dm, { write: true })();
+    expect(r.sim.model.openCount(dm)).toBe(1);
+    await r.conn.disconnectVolume(r.trace.root(), ci);
+    const flushes = r.host.calls.filter((c) => c.op === 'exec' && c.cmd === 'multipath' && c.args[0] === '-f');
+    expect(flushes.length).toBeGreaterThanOrEqual(2);
+    const last = flushes.at(-1);
+    expect(last?.op === 'exec' ? last.code : null).toBe(0);
+    expect(r.logs.filter((l) => l.includes('the map is busy (map in use)')).length).toBe(flushes.length - 1);
+    expect(leftovers(r.sim.model)).toEqual([]);
   });
 });
 
