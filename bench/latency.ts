@@ -25,6 +25,8 @@ export const LATENCY_SCENARIOS: readonly ScenarioSpec[] = [
   { name: 'map-never', label: 'multipath map never created', multipath: true },
   { name: 'slow-udev', label: 'slow udev (5 s)', multipath: false },
   { name: 'eight-portals-three-dead', label: '8 portals, 3 dead', multipath: true },
+  // The storage host guest's primitives, scaled to this machine (src/sim/fidelity/calibrated.ts).
+  { name: 'calibrated', label: 'healthy multipath, calibrated on the guest', multipath: true },
 ];
 
 export interface LatencyRow {

@@ -68,7 +68,7 @@ if (sections.has('latency')) {
         [
           r.boundedWait,
           r.hitchRatio !== null && r.hitchRatio > 1.05
-            ? `${ms((r.hitchConnectMs ?? 0) - r.connectFloorMs)} over the floor = ${((r.hitchConnectMs ?? 0) - r.connectFloorMs) / r.commandMs} × ${r.commandMs} ms commands on the path (${r.hitchCommands.length} run)`
+            ? `${ms((r.hitchConnectMs ?? 0) - r.connectFloorMs)} over the floor = ${(((r.hitchConnectMs ?? 0) - r.connectFloorMs) / r.commandMs).toFixed(1)} × ${r.commandMs} ms commands on the path (${r.hitchCommands.length} run)`
             : null,
         ]
           .filter(Boolean)

@@ -112,11 +112,17 @@ export interface DataPlaneFloor {
 }
 
 /**
- * The fastest a perfect initiator could attach: the array exports the LUN, the initiator logs
- * in to the quickest reachable portal, scans the LUN, udev creates the link, and (multipath)
- * multipathd builds the map on that first path. Dead and refusing portals cost nothing here —
- * a perfect initiator would not wait for them — which is exactly why the seed's 254 s attach
- * is so far from its floor.
+ * The fastest a correct initiator could attach: the array exports the LUN; the initiator logs in
+ * to the quickest reachable portal — a process (`iscsiadm --login`: its start, iscsid's own time
+ * and the round trip; no initiator on open-iscsi logs in without one) —, scans the LUN, udev
+ * creates the link, and (multipath) the map exists over that first path: multipathd builds it
+ * from udev's event after `multipathMapDelayMs`. Asking for it (`multipathd add path`) costs the
+ * command's start and multipathd's build, which on the storage host guest came to more than
+ * that (the `calibrated` scenario: 181 + 201 ms against 201 ms, scaled), and `add path` before
+ * udev has handled the disk answers `fail`: the event's time is the floor.
+ * Dead and refusing portals cost nothing here — a perfect initiator would not wait for them —
+ * which is exactly why the seed's 254 s attach is so far from its floor. Everything else a
+ * connector runs (node records, lookups, `multipath -a`) is its own cost, outside the floor.
  */
 export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
   const m = input.latency;
@@ -125,8 +131,9 @@ export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
   if (reachable.length === 0) {
     return { totalMs: Number.POSITIVE_INFINITY, exportMs, pathMs: Number.POSITIVE_INFINITY, mapMs: 0, reachable: false };
   }
+  const login = commandCostMs(m, 'iscsiadm') + m.iscsidServiceMs;
   const pathMs = Math.min(
-    ...reachable.map((p) => m.loginRttMs + 2 * (p.latencyMs ?? 0) + m.lunScanMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs),
+    ...reachable.map((p) => login + m.loginRttMs + 2 * (p.latencyMs ?? 0) + m.lunScanMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs),
   );
   const mapMs = input.multipathMap ? m.multipathMapDelayMs : 0;
   return { totalMs: exportMs + pathMs + mapMs, exportMs, pathMs, mapMs, reachable: true };

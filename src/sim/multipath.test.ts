@@ -128,16 +128,25 @@ describe('device-mapper multipath', () => {
 });
 
 describe('data-plane floor', () => {
-  it('is export + the fastest reachable path (+ map delay when a map can appear)', () => {
+  it('is export + the fastest reachable path with its login process (+ multipathd\'s map when a map can appear)', () => {
     const m = DEFAULT_LATENCY;
-    const path = m.loginRttMs + m.lunScanMs + m.udevDelayMs;
+    const path = m.commandMs + m.loginRttMs + m.lunScanMs + m.udevDelayMs;
     expect(Simulation.create('healthy-multipath').floor({ multipath: true }).totalMs).toBe(m.arrayExportMs + path + m.multipathMapDelayMs);
+    // The guest's world: the login is iscsiadm's start and iscsid's time; asking multipathd for
+    // the map would cost more than its building it from udev's event.
+    const c = Simulation.create('calibrated');
+    const l = c.latency;
+    expect(c.floor({ multipath: true })).toMatchObject({
+      pathMs: (l.perCommandMs['iscsiadm'] ?? 0) + l.iscsidServiceMs + l.loginRttMs + l.lunScanMs + l.udevDelayMs,
+      mapMs: l.multipathMapDelayMs,
+    });
+    expect((l.perCommandMs['multipathd'] ?? 0) + l.multipathMapBuildMs).toBeGreaterThan(l.multipathMapDelayMs);
     expect(Simulation.create('healthy-single').floor({ multipath: false }).totalMs).toBe(m.arrayExportMs + path);
     // The seed: the dead portal costs a perfect initiator nothing, and no map ever appears.
     const seedTargets = ['iqn.1992-04.com.emc:cx.apm00150602415.a0', 'iqn.1992-04.com.emc:cx.apm00150602415.b0'];
     expect(Simulation.create('seed').floor({ multipath: true, targets: seedTargets })).toMatchObject({ totalMs: 7_000 + path, mapMs: 0, reachable: true });
     // The pure form, from scenario data alone, agrees with the simulation's.
-    for (const name of ['healthy-multipath', 'healthy-single', 'seed', 'map-never', 'slow-udev', 'eight-portals-three-dead']) {
+    for (const name of ['healthy-multipath', 'healthy-single', 'seed', 'map-never', 'slow-udev', 'eight-portals-three-dead', 'calibrated']) {
       const sim = Simulation.create(name);
       const targets = name === 'seed' ? seedTargets : undefined;
       expect(scenarioFloor(loadScenario(name), { multipath: true, ...(targets ? { targets } : {}) }), name).toEqual(sim.floor({ multipath: true, ...(targets ? { targets } : {}) }));
