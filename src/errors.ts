@@ -247,12 +247,6 @@ export const ERROR_CATALOG = {
     message: 'Too many requests; retry after {retryAfter} s',
     hint: 'Wait that long, then retry.',
   },
-  HITCH_BAD_MICROVERSION: {
-    status: 406,
-    fault: 'badRequest',
-    message: 'Version {version} is not supported by the API. Minimum is {min} and maximum is {max}.',
-    hint: 'Ask for a version in that range (OpenStack-API-Version, --os-compute-api-version).',
-  },
   HITCH_UPSTREAM_ERROR: {
     status: 502,
     fault: 'computeFault',

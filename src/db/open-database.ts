@@ -119,8 +119,3 @@ export async function migrate(db: Kysely<Database>): Promise<string[]> {
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
-
-/** The embedded default: one SQLite file under the data directory. */
-export function defaultDatabaseUrl(dataDir: string): string {
-  return `sqlite:${dataDir.replace(/\/+$/, '')}/hitch.sqlite`;
-}

@@ -6,7 +6,6 @@
  * `-n node.session.auth.password -v SECRET` or `X-Auth-Token: …`), so a caller that forgets
  * to declare one still does not leak it.
  */
-import { createHash } from 'node:crypto';
 
 export const MASK = '***';
 
@@ -54,11 +53,6 @@ export function maskObject<T>(value: T, secrets: readonly string[] = []): T {
     return out as T;
   }
   return value;
-}
-
-/** The seed's way to show a token in a log line: `{SHA1}<hex>`, never the token itself. */
-export function tokenFingerprint(token: string): string {
-  return `{SHA1}${createHash('sha1').update(token).digest('hex')}`;
 }
 
 /** Render a command line for logs: `iscsiadm -m node -T iqn… --login`, secrets masked. */

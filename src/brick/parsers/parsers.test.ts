@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseIscsiSessions } from './iscsiadm-session.ts';
-import { parseNodeList, parseNodeRecord } from './iscsiadm-node.ts';
 import { parseMultipathdStatus } from './multipathd-status.ts';
 import { parseHostNqn, parseInitiatorName } from './initiator-name.ts';
-import { parseBlockdevGetro, parseLsblkRo } from './lsblk.ts';
+import { parseBlockdevGetro } from './blockdev.ts';
 import { parseSystoolFcHosts, systoolSaysNoFc } from './systool-fc.ts';
 import { parseScsiId, wwnFromSysfsWwid } from './wwid.ts';
 import { parseIscsiLs } from './iscsi-ls.ts';
@@ -20,43 +18,6 @@ function fixture(name: string): { out: string; rc: number } {
   const rc = Number(/rc=(\d+)/.exec(lines[rcLine] ?? '')?.[1] ?? 0);
   return { out: lines.slice(1, rcLine < 0 ? undefined : rcLine).join('\n'), rc };
 }
-
-describe('iscsiadm -m session', () => {
-  it('parses the seed lines, IPv4 and bracketed IPv6', () => {
-    const out = [
-      'tcp: [1] 10.245.47.95:3260,2 iqn.1992-04.com.emc:cx.fnm00150600267.a0 (non-flash)',
-      'tcp: [3] 192.168.1.60:3260,5 iqn.1992-04.com.emc:cx.apm00150602415.b0 (non-flash)',
-      'tcp: [4] [fd00::1]:3260,1 iqn.2010-10.org.openstack:volume-1 (non-flash)',
-    ].join('\n');
-    expect(parseIscsiSessions(out)).toEqual([
-      { transport: 'tcp', sid: 1, portal: '10.245.47.95:3260', tpgt: 2, iqn: 'iqn.1992-04.com.emc:cx.fnm00150600267.a0', kind: 'non-flash' },
-      { transport: 'tcp', sid: 3, portal: '192.168.1.60:3260', tpgt: 5, iqn: 'iqn.1992-04.com.emc:cx.apm00150602415.b0', kind: 'non-flash' },
-      { transport: 'tcp', sid: 4, portal: '[fd00::1]:3260', tpgt: 1, iqn: 'iqn.2010-10.org.openstack:volume-1', kind: 'non-flash' },
-    ]);
-  });
-  it('reads "No active sessions" (exit 21) as none', () => {
-    const f = fixture('iscsiadm-session-no-iscsid.txt');
-    expect(f.rc).toBe(21);
-    expect(parseIscsiSessions(f.out)).toEqual([]);
-  });
-});
-
-describe('iscsiadm -m node', () => {
-  it('parses the record list fixture', () => {
-    expect(parseNodeList(fixture('iscsiadm-node-list.txt').out)).toEqual([
-      { portal: '127.0.0.1:3260', tpgt: 4294967295, iqn: 'iqn.2024-01.org.peers:vol1' },
-      { portal: '127.0.0.2:3261', tpgt: 4294967295, iqn: 'iqn.2024-01.org.peers:vol1' },
-    ]);
-    expect(parseNodeList(fixture('iscsiadm-node-list-empty.txt').out)).toEqual([]);
-  });
-  it('parses a full node record', () => {
-    const rec = parseNodeRecord(fixture('iscsiadm-node-show.txt').out);
-    expect(rec['node.name']).toBe('iqn.2024-01.org.peers:vol1');
-    expect(rec['node.session.scan']).toBe('auto');
-    expect(rec['node.session.auth.username']).toBe('');
-    expect(rec['node.conn[0].timeo.login_timeout']).toBe('30');
-  });
-});
 
 describe('multipathd show status', () => {
   it('parses the seed output', () => {
@@ -88,18 +49,7 @@ describe('initiator name and host NQN', () => {
   });
 });
 
-describe('lsblk / blockdev', () => {
-  it('parses lsblk -o NAME,RO -l -n (fixture and seed)', () => {
-    expect(parseLsblkRo(fixture('lsblk-name-ro.txt').out)).toEqual([
-      { name: 'loop0', ro: false },
-      { name: 'zram0', ro: false },
-      { name: 'vda', ro: false },
-    ]);
-    expect(parseLsblkRo('36006016015e03a00ab2df25bb82d0ea9  0\nsdf 1')).toEqual([
-      { name: '36006016015e03a00ab2df25bb82d0ea9', ro: false },
-      { name: 'sdf', ro: true },
-    ]);
-  });
+describe('blockdev', () => {
   it('blockdev --getro', () => {
     expect(parseBlockdevGetro('1\n')).toBe(true);
     expect(parseBlockdevGetro('0\n')).toBe(false);

@@ -6,7 +6,6 @@
  */
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { IscsiTarget } from '../connection-info.ts';
-import { parseNodeList, type NodeEntry } from '../parsers/iscsiadm-node.ts';
 import { commandLine, run, type BrickContext, type RunOptions } from './run.ts';
 import type { ExecResult } from '../../ports/host.ts';
 import { emitLog, maskSecrets } from '../log.ts';
@@ -120,16 +119,3 @@ export async function logout(ctx: BrickContext, t: Pick<IscsiTarget, 'portal' | 
   await nodeOp(ctx, [...nodeArgs(t), '--logout'], { okCodes: [0, 21], timeoutMs: ISCSIADM_TIMEOUT_MS });
 }
 
-/** `iscsiadm -m discovery -t sendtargets -p <portal>`: the targets a portal offers. */
-export async function discoverSendTargets(
-  ctx: BrickContext,
-  portal: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<NodeEntry[]> {
-  const r = await run(ctx, 'iscsiadm', ['-m', 'discovery', '-t', 'sendtargets', '-p', portal], {
-    timeoutMs,
-    ...(signal ? { signal } : {}),
-  });
-  return parseNodeList(r.stdout);
-}

@@ -3,7 +3,7 @@
  * the `scsi_id` / `blockdev` tools.
  */
 import { HitchError } from '../../errors.ts';
-import { parseBlockdevGetro } from '../parsers/lsblk.ts';
+import { parseBlockdevGetro } from '../parsers/blockdev.ts';
 import { parseScsiId, wwnFromSysfsWwid } from '../parsers/wwid.ts';
 import { listIfPresent, readIfPresent } from './files.ts';
 import { run, type BrickContext } from './run.ts';

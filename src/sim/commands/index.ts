@@ -33,9 +33,6 @@ const TABLE: Readonly<Record<string, CommandHandler>> = {
   hostname: async (ctx) => out(0, `${ctx.host.name}\n`),
 };
 
-/** Binaries the simulator answers for (others exit 127). */
-export const SIMULATED_COMMANDS: readonly string[] = Object.keys(TABLE).sort();
-
 export async function runCommand(ctx: CommandContext): Promise<CommandOutput> {
   const base = ctx.cmd.split('/').pop() ?? ctx.cmd;
   const handler = TABLE[base];
