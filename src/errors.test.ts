@@ -10,6 +10,8 @@
  * are raw UUIDs, `{volume}`/`{server}` are `ref()`s). A new entry needs nothing here unless it
  * needs an exemption below, which says why.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOG, HitchError, ref, renderCatalog, type ErrorCode } from './errors.ts';
 
@@ -112,5 +114,46 @@ describe('the error catalog', () => {
   it('keeps a text passed on from another process as it is', () => {
     const e = new HitchError('HITCH_ISCSI_LOGIN_TIMEOUT', {}, { message: 'iSCSI login to 10.0.0.1:3260 timed out after 30 s (iscsiadm exit 8). Check …' });
     expect(e.message).toBe('iSCSI login to 10.0.0.1:3260 timed out after 30 s (iscsiadm exit 8). Check …');
+  });
+});
+
+const ROOT = join(import.meta.dirname, '..');
+
+/** The codes of README.md's "Error codes" table, with the status each row gives. */
+function documented(): Map<string, number> {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = /^## Error codes\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? '';
+  return new Map([...section.matchAll(/^\| `(HITCH_\w+)` \| (\d{3}) \|/gm)].map((m) => [m[1] as string, Number(m[2])]));
+}
+
+/** Production sources under src/ (tests and the catalog itself left out). */
+function productionSources(dir = join(ROOT, 'src')): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return productionSources(p);
+    return p.endsWith('.ts') && !/\.(test|suite|conformance|test-helpers)\.ts$/.test(p) && p !== join(ROOT, 'src', 'errors.ts') ? [p] : [];
+  });
+}
+
+describe('the catalog, the README and the code agree', () => {
+  const readme = documented();
+
+  it('every code in the catalog is in the README with its status, and every code there is in the catalog', () => {
+    expect(readme.size).toBeGreaterThan(20);
+    expect([...readme.keys()].filter((c) => !(c in ERROR_CATALOG)), 'documented, not in the catalog').toEqual([]);
+    expect(codes.filter((c) => !readme.has(c)), 'in the catalog, not documented').toEqual([]);
+    expect(codes.filter((c) => readme.get(c) !== ERROR_CATALOG[c].status), 'documented with another status').toEqual([]);
+  });
+
+  it('every code in the catalog is raised somewhere in src/ (a code nothing raises is a promise the code does not keep)', () => {
+    const text = productionSources().map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(codes.filter((c) => !text.includes(`'${c}'`) && !text.includes(`"${c}"`))).toEqual([]);
+  });
+
+  it('the check sees a code missing on either side (it is not vacuous)', () => {
+    const fewer = new Map(readme);
+    fewer.delete('HITCH_CONFLICT');
+    expect(codes.filter((c) => !fewer.has(c))).toEqual(['HITCH_CONFLICT']);
+    expect(documented().has('HITCH_NOT_A_CODE')).toBe(false);
   });
 });

@@ -327,12 +327,6 @@ export const ERROR_CATALOG = {
     message: 'Requested volume size {size}G is larger than maximum allowed limit {max}G.',
     hint: "Ask for {max} GiB or less (the server's maxVolumeSizeGiB setting).",
   },
-  HITCH_VOLUME_ATTACHED: {
-    status: 400,
-    fault: 'badRequest',
-    message: 'Volume {volume} is {status}: attached to {attachedTo}.',
-    hint: 'Detach it first: hitch detach {serverArg} {volumeArg}',
-  },
   // --- compute -----------------------------------------------------------------------------
   HITCH_DEVICE_IN_USE: {
     status: 400,
