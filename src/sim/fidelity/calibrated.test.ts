@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IscsiConnector } from '../../brick/connectors/iscsi.ts';
-import { createSimHost } from '../../host/sim-host.ts';
+import { createSimHost } from '../sim-host.ts';
 import { Trace } from '../../trace/span.ts';
 import { leftovers } from '../inspect.ts';
 import { latencyModel } from '../latency.ts';

@@ -9,7 +9,7 @@
  * on the simulator): kept for calibration, never compared.
  */
 import { isHitchError } from '../../errors.ts';
-import type { ExecOptions, Host } from '../../host/host.ts';
+import type { ExecOptions, Host } from '../../ports/host.ts';
 
 export interface Observation {
   /** Unique in its scene, stable across runs: `login/p1`, `map/after-add-path`. */

@@ -14,7 +14,7 @@
  * 127.0.0.1 and 127.0.0.2 at port 3262, nothing listening at 127.0.0.1:3261. The simulator's
  * scene world (`sim-world.ts`) builds the same topology.
  */
-import type { Host } from '../../host/host.ts';
+import type { Host } from '../../ports/host.ts';
 import { writeNodeRecord } from '../../brick/tools/node-record.ts';
 import { Trace } from '../../trace/span.ts';
 import type { Observation } from './observe.ts';

@@ -6,7 +6,7 @@
  * pulls them (a dropped portal is `portal-dead`, udev's held queue and an open device are the
  * model's own).
  */
-import { createSimHost, type SimHost } from '../../host/sim-host.ts';
+import { createSimHost, type SimHost } from '../sim-host.ts';
 import type { Scenario } from '../scenario.ts';
 import { LIO_IQN, LIO_P1, LIO_P2, LIO_SERIAL, LUN_BYTES, P1, P2, REFUSED, TGT_IQN, type FidelityWorld, type SceneSetup } from './scenes.ts';
 
