@@ -4,14 +4,15 @@ import { A0, B0, EMPTY, node, P59, P60, SEED, seedRig, WWN } from './iscsi.test-
 /**
  * The seed (Newton) took 254.5 s for this attach: two 120 s login timeouts on the dead portal
  * plus rescans and fixed sleeps. The data-plane floor of the healthy path is login RTT (40 ms)
- * + LUN scan (15 ms) + udev (100 ms) + multipathd building the map by itself (1000 ms) = 1155 ms.
+ * + LUN scan (15 ms) + udev (100 ms) + multipathd building the map by itself (1000 ms) + udev's
+ * event for the map, which makes its by-id link (100 ms) = 1255 ms.
  * Hitch records the WWID while udev works and lets multipathd build the map from udev's event:
  * a real multipathd refuses a forced `add path` before udev has stored the disk's ID_SERIAL and
  * then never maps that path (Debian 12, multipath-tools 0.9.4). So it comes in at that floor
  * plus its one command (`multipath -a`, 5 ms).
  */
 const PATH_MS = 40 + 15 + 100;
-const FLOOR_MS = PATH_MS + 1000;
+const FLOOR_MS = PATH_MS + 1000 + 100;
 
 describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
   it('returns the multipath device at the healthy-path floor + ε, not 120 s', async () => {
@@ -58,7 +59,7 @@ describe('seed scenario: multipath, portal 192.168.1.59 dead', () => {
       node(A0, P59, '--op delete'), // at 120 s, after the dead login timed out
     ]);
     expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${A0}/192.168.1.59,3260 (0600)`, `/etc/iscsi/nodes/${B0}/192.168.1.60,3260 (0600)`]);
-    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 192']);
+    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- - - 192']);
 
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), SEED);

@@ -26,7 +26,7 @@ describe('single path (os-brick-iscsi-singlepath-trace.jsonl, minus its sleeps a
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
     expect(r.host.commands().some((c) => c.includes('--op new') || c.includes('--op update') || c.includes('-m session') || c.startsWith('blockdev'))).toBe(false);
     expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`]);
-    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1']);
+    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- - - 1']);
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), one);
     expect(r.host.commands()).toEqual([
@@ -70,7 +70,7 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     const at = (line: string): number => r.host.calls.find((c) => c.op === 'exec' && [c.cmd, ...c.args].join(' ') === line)?.atMs ?? -1;
     expect(at(`multipath -a ${W1}`)).toBeLessThan(45 + 15 + 100); // before the by-path link
     expect(r.host.replaced()).toEqual([`/etc/iscsi/nodes/${IQN}/127.0.0.1,3260 (0600)`, `/etc/iscsi/nodes/${IQN}/127.0.0.2,3261 (0600)`]);
-    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- 0 0 1', '/sys/class/scsi_host/host3/scan <- 0 0 1']);
+    expect(r.host.writes()).toEqual(['/sys/class/scsi_host/host2/scan <- - - 1', '/sys/class/scsi_host/host3/scan <- - - 1']);
     r.host.clear();
     await r.conn.disconnectVolume(r.trace.root(), two);
     expect(r.host.commands()).toEqual([
@@ -78,9 +78,8 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
       `multipath -f ${W1}`,
       'multipathd del path /dev/sdb',
       'multipathd del path /dev/sdc',
-      // multipathd built the map again on the path still there when the first one went (its WWID
-      // is in the wwids file): the map left after the paths is flushed by name.
-      `multipath -f ${W1}`,
+      // The map was flushed first: multipathd builds no map again on the path still there (only a
+      // udev event would), so there is no map left to flush by name.
       node(IQN, P1, '--logout'),
       node(IQN, P1, '--op delete'),
       node(IQN, P2, '--logout'),
@@ -95,8 +94,9 @@ describe('multipath, both portals healthy (os-brick-iscsi-multipath-trace.jsonl)
     const dev = await r.conn.connectVolume(r.trace.root(), one);
     expect(dev.path).toBe('/dev/dm-0');
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), `multipath -a ${W1}`]);
-    // the login (5 + 40), the scan (15), udev (100), multipathd's map delay (1000)
-    expect(r.now()).toBeLessThanOrEqual(5 + 40 + 15 + 100 + 1000 + 10);
+    // the login (5 + 40), the scan (15), udev (100), multipathd's map delay (1000), udev's event
+    // for the map (100: its by-id link)
+    expect(r.now()).toBeLessThanOrEqual(5 + 40 + 15 + 100 + 1000 + 100 + 10);
   });
 
   it('multipathd never maps it by itself: after the grace, add path, then the map', async () => {
@@ -129,9 +129,9 @@ describe('device never appears (os-brick-iscsi-nodevice-trace.jsonl)', () => {
     expect(r.now()).toBeLessThan(16_000); // os-brick: three full connect attempts and ~90 s of sleeps
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login'), node(IQN, P1, '--logout'), node(IQN, P1, '--op delete')]);
     expect(r.host.writes()).toEqual([
-      '/sys/class/scsi_host/host2/scan <- 0 0 1',
-      '/sys/class/scsi_host/host2/scan <- 0 0 1',
-      '/sys/class/scsi_host/host2/scan <- 0 0 1',
+      '/sys/class/scsi_host/host2/scan <- - - 1',
+      '/sys/class/scsi_host/host2/scan <- - - 1',
+      '/sys/class/scsi_host/host2/scan <- - - 1',
     ]);
     expect(r.state()).toEqual(EMPTY);
     expect(r.trace.spans.find((s) => s.name === 'connect_volume')?.error?.code).toBe('HITCH_DEVICE_NOT_FOUND');
@@ -148,26 +148,26 @@ describe('CHAP', () => {
     expect(r.host.commands()).toEqual([node(IQN, P1, '--login')]);
     const file = r.nodeFile(IQN, P1);
     expect(file?.mode).toBe(0o600);
-    expect(file?.text).toBe(
-      [
-        '# BEGIN RECORD',
-        `node.name = ${IQN}`,
-        'node.tpgt = -1',
-        'node.startup = automatic',
-        'iface.iscsi_ifacename = default',
-        'iface.transport_name = tcp',
-        'node.discovery_type = static',
-        'node.session.timeo.replacement_timeout = 120', // iscsid.conf's node.* settings, as iscsiadm -o new takes them
-        'node.session.auth.authmethod = CHAP',
-        'node.session.auth.username = u',
-        'node.session.auth.password = s3cr3t-pw',
-        'node.session.scan = manual',
-        'node.conn[0].address = 127.0.0.1',
-        'node.conn[0].port = 3260',
-        '# END RECORD',
-        '',
-      ].join('\n'),
-    );
+    // The record as iscsiadm -o new makes it: the node's own lines, then every node.* setting of
+    // the host's iscsid.conf (Debian's), ours over them, then the connection's address.
+    const lines = (file?.text ?? '').split('\n');
+    expect(lines.slice(0, 7)).toEqual([
+      '# BEGIN RECORD',
+      `node.name = ${IQN}`,
+      'node.tpgt = -1',
+      'node.startup = automatic',
+      'iface.iscsi_ifacename = default',
+      'iface.transport_name = tcp',
+      'node.discovery_type = static',
+    ]);
+    expect(lines).toContain('node.session.timeo.replacement_timeout = 120');
+    expect(lines.filter((l) => l.startsWith('node.session.auth.'))).toEqual([
+      'node.session.auth.authmethod = CHAP',
+      'node.session.auth.username = u',
+      'node.session.auth.password = s3cr3t-pw',
+    ]);
+    expect(lines.slice(-5)).toEqual(['node.session.scan = manual', 'node.conn[0].address = 127.0.0.1', 'node.conn[0].port = 3260', '# END RECORD', '']);
+    for (const l of lines.slice(1, -2)) expect(l).toMatch(/^[a-z][\w.[\]]* = \S/);
     // The login used it (the simulated target checks the CHAP pair).
     expect(r.state().sessions).toEqual([`${P1},${IQN}`]);
     const recorded = r.host.calls.find((c) => c.op === 'writeFileAtomic');
