@@ -44,11 +44,16 @@ export class KernelIscsiConnector implements ProtocolConnector<IscsiConnectionIn
     return { source: { kind: 'block', path: devicePath(await this.#stablePath(device, volume)) }, deviceInfo: device };
   }
 
+  /**
+   * A link only where it exists now and names the device brick found: brick takes a map as soon
+   * as sysfs shows it over the disk, and udev makes the map's `dm-uuid-mpath-` link a moment later
+   * (0.4–0.9 s on the storage host guest). Until then the kernel's own name (`/dev/dm-N`, what
+   * os-brick hands Nova) is the one that opens; waiting for the link would put udev on the path.
+   */
   async #stablePath(d: BlockDeviceInfo, volume: IscsiVolume): Promise<string> {
-    if (d.multipath_id) return `/dev/disk/by-id/dm-uuid-mpath-${d.multipath_id}`;
     const { host } = this.#deps;
-    for (const t of volume.targets) {
-      const link = byPathLink(t);
+    const links = d.multipath_id ? [`/dev/disk/by-id/dm-uuid-mpath-${d.multipath_id}`] : volume.targets.map((t) => byPathLink(t));
+    for (const link of links) {
       if ((await host.exists(link)) && (await host.realpath(link)) === d.path) return link;
     }
     return d.path;
