@@ -197,6 +197,30 @@ export const ERROR_CATALOG = {
     message: '{count} cleanup step(s) failed: {detail}',
     hint: 'Wait for the cleanup Hitch retries in the background; if it stays, remove what is listed by hand.',
   },
+  HITCH_NVME_CONNECT_FAILED: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'No NVMe/TCP controller to subsystem {nqn} came up on any portal: {detail}',
+    hint: 'Check each portal from the compute host (nvme discover -t tcp -a ADDRESS -s PORT) and that the subsystem allows host NQN {hostNqn}, then retry the attach.',
+  },
+  HITCH_NVME_NAMESPACE_NOT_FOUND: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'Subsystem {nqn} is connected but namespace {namespace} did not appear within {timeoutMs} ms',
+    hint: 'Check that the array exports that namespace in {nqn} (nvme list-subsys -o json; journalctl -k); the attach was rolled back.',
+  },
+  HITCH_NVME_NO_HOST_NQN: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'This compute host has no NVMe host NQN (/etc/nvme/hostnqn), and the connection for subsystem {nqn} names none',
+    hint: 'Create one on the compute host (nvme gen-hostnqn > /etc/nvme/hostnqn), have the array allow it, then retry the attach.',
+  },
+  HITCH_NVME_QEMU_NATIVE: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'NVMe/TCP volume (subsystem {nqn}) cannot be attached in QEMU-native mode: QEMU has no NVMe/TCP initiator',
+    hint: "Attach NVMe/TCP volumes from a compute host in kernel mode (attachMode 'kernel'), or use an iSCSI volume type here.",
+  },
   HITCH_UNSUPPORTED_PROTOCOL: {
     status: 400,
     fault: 'badRequest',

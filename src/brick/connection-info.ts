@@ -41,7 +41,7 @@ export interface IscsiVolume {
   readonly qosSpecs: Readonly<Record<string, string | number | boolean | null>> | null;
 }
 
-const MAX_PATHS = 64;
+export const MAX_PATHS = 64;
 const MAX_LUN = 16_383; // SAM flat-space addressing; arrays in the field stay far below it
 const MAX_NAME = 223; // RFC 3720 limit for iSCSI names
 
@@ -49,28 +49,28 @@ const MAX_NAME = 223; // RFC 3720 limit for iSCSI names
 const IQN_RE = /^iqn\.\d{4}-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[A-Za-z0-9.:_-]+)?$/i;
 const EUI_RE = /^eui\.[0-9A-F]{16}$/i;
 const NAA_RE = /^naa\.([0-9A-F]{16}|[0-9A-F]{32})$/i;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}$/;
+export const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}$/;
 /** CHAP names and secrets: printable, no whitespace, quotes, `$`, backquote, `;|&<>\`, etc. */
 const CHAP_RE = /^[A-Za-z0-9._~@#%+=:,/^!-]{1,255}$/;
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-function bad(field: string, reason: string): never {
+export function bad(field: string, reason: string): never {
   throw new HitchError('HITCH_INVALID_CONNECTION_INFO', { field, reason });
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A key the driver set (own property, not `null`/`undefined`). */
-function has(data: Record<string, unknown>, key: string): boolean {
+export function has(data: Record<string, unknown>, key: string): boolean {
   return Object.hasOwn(data, key) && data[key] !== null && data[key] !== undefined;
 }
 
 /** Reasons common to every string field, checked before the field's own grammar. */
-function checkString(field: string, v: unknown, max: number): string {
+export function checkString(field: string, v: unknown, max: number): string {
   if (typeof v !== 'string') bad(field, `must be a string, got ${v === null ? 'null' : typeof v}`);
   if (v.length === 0) bad(field, 'must not be empty');
   if (v.length > max) bad(field, `is ${v.length} characters long; the limit is ${max}`);
@@ -120,7 +120,7 @@ export function validateLun(field: string, v: unknown): number {
   return v;
 }
 
-function optBool(data: Record<string, unknown>, key: string): boolean {
+export function optBool(data: Record<string, unknown>, key: string): boolean {
   if (!has(data, key)) return false;
   const v = data[key];
   if (typeof v !== 'boolean') bad(key, `must be a boolean, got ${typeof v}`);
@@ -150,7 +150,7 @@ function parseAuth(data: Record<string, unknown>): ChapCredentials | null {
   return { method: 'CHAP', username, password };
 }
 
-function parseQos(data: Record<string, unknown>): IscsiVolume['qosSpecs'] {
+export function parseQos(data: Record<string, unknown>): IscsiVolume['qosSpecs'] {
   if (!has(data, 'qos_specs')) return null;
   const q = data['qos_specs'];
   if (!isRecord(q)) bad('qos_specs', 'must be an object or null');

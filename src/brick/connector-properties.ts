@@ -24,6 +24,10 @@ export interface ConnectorProperties {
   readonly wwpns?: readonly string[];
   readonly wwnns?: readonly string[];
   readonly nqn?: string;
+  /** The NVMe host id (`/etc/nvme/hostid`), under os-brick's key. */
+  readonly uuid?: string;
+  /** Reported whenever the kernel has NVMe (`nvme_core` loaded), as os-brick does. */
+  readonly nvme_native_multipath?: boolean;
   readonly do_local_attach: false;
 }
 
@@ -41,6 +45,10 @@ export interface ConnectorPropertiesOptions {
 
 const INITIATOR_FILE = '/etc/iscsi/initiatorname.iscsi';
 const NQN_FILE = '/etc/nvme/hostnqn';
+const HOSTID_FILE = '/etc/nvme/hostid';
+/** `Y`/`N` when nvme_core is loaded; absent on a host without NVMe. */
+const NATIVE_MULTIPATH_PARAM = '/sys/module/nvme_core/parameters/multipath';
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function fcPorts(ctx: BrickContext): Promise<{ wwpns: string[]; wwnns: string[] }> {
   const r = await run(ctx, 'systool', ['-c', 'fc_host', '-v'], { okCodes: 'any', timeoutMs: 30_000 });
@@ -65,13 +73,16 @@ export async function getConnectorProperties(host: Host, span: Span, opts: Conne
       if (status === null) emitLog(s, opts.logger, 'warning', 'multipathd is not running; connecting volumes without multipath');
       multipath = status !== null;
     }
-    // Both identity files in one Host call; either may be missing.
-    const [initiatorText = null, nqnText = null] = await s.run('read initiator name and host nqn', { paths: `${INITIATOR_FILE},${NQN_FILE}` }, () =>
-      host.readFiles([INITIATOR_FILE, NQN_FILE]),
+    // Every identity file in one Host call; any may be missing.
+    const files = [INITIATOR_FILE, NQN_FILE, HOSTID_FILE, NATIVE_MULTIPATH_PARAM];
+    const [initiatorText = null, nqnText = null, hostidText = null, nativeText = null] = await s.run('read initiator name and host nqn', { paths: files.join(',') }, () =>
+      host.readFiles(files),
     );
     const initiator = initiatorText === null ? null : parseInitiatorName(initiatorText);
     const fc = await fcPorts(ctx);
     const nqn = nqnText === null ? null : parseHostNqn(nqnText);
+    const hostid = hostidText?.trim() ?? '';
+    const native = nativeText === null ? null : nativeText.trim() === 'Y';
 
     const props: ConnectorProperties = {
       platform: opts.platform ?? 'x86_64',
@@ -83,6 +94,8 @@ export async function getConnectorProperties(host: Host, span: Span, opts: Conne
       ...(initiator ? { initiator } : {}),
       ...(fc.wwpns.length ? { wwpns: fc.wwpns, wwnns: fc.wwnns } : {}),
       ...(nqn ? { nqn } : {}),
+      ...(UUID_TEXT.test(hostid) ? { uuid: hostid.toLowerCase() } : {}),
+      ...(native !== null ? { nvme_native_multipath: native } : {}),
       do_local_attach: false,
     };
     s.set({ multipath, initiator: initiator ?? null });

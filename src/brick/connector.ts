@@ -10,6 +10,7 @@ import type { AttachedVolume, ReapOutcome } from '../ports/host-connector.ts';
 import type { Span } from '../ports/span.ts';
 import type { BrickLogger } from './log.ts';
 import type { IscsiTimeouts } from './connectors/iscsi.ts';
+import type { NvmeTimeouts } from './connectors/nvme-tcp.ts';
 
 /** `kernel`: the host's own initiator makes a block device. `qemu-native`: QEMU opens the LUN itself. */
 export type AttachMode = 'kernel' | 'qemu-native';
@@ -22,6 +23,7 @@ export interface ConnectorDeps {
   readonly enforceMultipath: boolean;
   readonly logger?: BrickLogger;
   readonly timeouts?: Partial<IscsiTimeouts>;
+  readonly nvmeTimeouts?: Partial<NvmeTimeouts>;
   /** open-iscsi's node record directory (see `IscsiConnectorOptions`). */
   readonly iscsiNodesDir?: string;
   /** Write node records as files instead of with iscsiadm (see `BrickOptions.nodeRecordFiles`). */

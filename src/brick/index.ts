@@ -19,6 +19,7 @@ import type { Span } from '../ports/span.ts';
 import { getConnectorProperties } from './connector-properties.ts';
 import type { AttachMode, ConnectorDeps, ProtocolConnector } from './connector.ts';
 import type { IscsiTimeouts } from './connectors/iscsi.ts';
+import type { NvmeTimeouts } from './connectors/nvme-tcp.ts';
 import type { BrickLogger } from './log.ts';
 import { PROTOCOLS, secretUsageOf } from './protocols.ts';
 
@@ -35,6 +36,8 @@ export interface BrickOptions {
   readonly mode?: AttachMode;
   readonly logger?: BrickLogger;
   readonly timeouts?: Partial<IscsiTimeouts>;
+  /** NVMe/TCP's bounds (`nvme connect` per portal, the namespace's device, the subsystem gone). */
+  readonly nvmeTimeouts?: Partial<NvmeTimeouts>;
   /** open-iscsi's node record directory (default `/etc/iscsi/nodes`; see `IscsiConnectorOptions`). */
   readonly iscsiNodesDir?: string;
   /**
@@ -69,7 +72,7 @@ export class Brick implements HostVolumeConnector {
   /** Host-clock time `#props` were read; null: read them again on the next call. */
   #propsAt: number | null = null;
   /** One connector per protocol, made on first use (with the properties then known). */
-  readonly #connectors: { [P in Protocol]?: ProtocolConnector<ConnectionInfos[P]> } = {};
+  readonly #connectors = new Map<Protocol, ProtocolConnector>();
 
   constructor(opts: BrickOptions) {
     this.#opts = opts;
@@ -105,11 +108,11 @@ export class Brick implements HostVolumeConnector {
 
   /** The connector for `protocol` in this host's mode (`HITCH_UNSUPPORTED_PROTOCOL` when there is none). */
   #connector<P extends Protocol>(protocol: P): ProtocolConnector<ConnectionInfos[P]> {
-    const made = this.#connectors[protocol];
+    const made: ProtocolConnector<ConnectionInfos[P]> | undefined = this.#connectors.get(protocol);
     if (made) return made;
     const make = PROTOCOLS[protocol].connectors[this.#mode];
     if (!make) throw new HitchError('HITCH_UNSUPPORTED_PROTOCOL', { protocol: `${protocol} (attach mode ${this.#mode})` });
-    const { host, logger, timeouts, iscsiNodesDir } = this.#opts;
+    const { host, logger, timeouts, nvmeTimeouts, iscsiNodesDir } = this.#opts;
     const deps: ConnectorDeps = {
       host,
       props: async (s) => this.#props ?? (await this.connectorProperties(s)),
@@ -117,10 +120,11 @@ export class Brick implements HostVolumeConnector {
       nodeRecordFiles: this.#opts.nodeRecordFiles ?? false,
       ...(logger ? { logger } : {}),
       ...(timeouts ? { timeouts } : {}),
+      ...(nvmeTimeouts ? { nvmeTimeouts } : {}),
       ...(iscsiNodesDir ? { iscsiNodesDir } : {}),
     };
     const connector = make(deps);
-    this.#connectors[protocol] = connector;
+    this.#connectors.set(protocol, connector);
     return connector;
   }
 
@@ -158,7 +162,7 @@ export class Brick implements HostVolumeConnector {
     // Every protocol with a connector, or connections to adopt; a protocol never used here has nothing to reap.
     const adopting = new Set((opts.adopt ?? []).map((ci) => ci.driver_volume_type));
     for (const protocol of Object.keys(PROTOCOLS) as Protocol[]) {
-      if (!this.#connectors[protocol] && !adopting.has(protocol)) continue;
+      if (!this.#connectors.has(protocol) && !adopting.has(protocol)) continue;
       const r = await this.#reapProtocol(protocol, span, opts);
       reaped.push(...r.reaped);
       failures.push(...r.failures);
@@ -175,7 +179,7 @@ export class Brick implements HostVolumeConnector {
 
   /** Resolves when background portal work (late logins joining maps, failed portals' cleanup) is done. */
   async settled(): Promise<void> {
-    await Promise.all(Object.values(this.#connectors).map((c) => c.settled()));
+    await Promise.all([...this.#connectors.values()].map((c) => c.settled()));
   }
 }
 

@@ -13,6 +13,9 @@ import { parseIscsiData } from './connection-info.ts';
 import type { AttachMode, ConnectorDeps, ProtocolConnector } from './connector.ts';
 import { KernelIscsiConnector } from './connectors/iscsi-kernel.ts';
 import { QemuNativeIscsiConnector, chapSecretUsage } from './connectors/qemu-native.ts';
+import { NvmeTcpConnector } from './connectors/nvme-tcp.ts';
+import { NvmeQemuNativeRefusal } from './connectors/nvme-qemu-native.ts';
+import { parseNvmeofData } from './nvmeof-connection-info.ts';
 
 export interface ProtocolEntry<P extends Protocol> {
   /** Check the `data` of a `connection_info` of this protocol (`HITCH_INVALID_CONNECTION_INFO` naming the field). */
@@ -30,6 +33,16 @@ export const PROTOCOLS: { readonly [P in Protocol]: ProtocolEntry<P> } = {
     connectors: {
       kernel: (deps) => new KernelIscsiConnector(deps),
       'qemu-native': (deps) => new QemuNativeIscsiConnector(deps),
+    },
+  },
+  nvmeof: {
+    parseData: parseNvmeofData,
+    // No CHAP: NVMe in-band authentication is not spoken, so no hypervisor secret.
+    secretUsage: () => null,
+    connectors: {
+      kernel: (deps) => new NvmeTcpConnector(deps, deps.nvmeTimeouts),
+      // QEMU has no NVMe/TCP initiator: refused with HITCH_NVME_QEMU_NATIVE before the host is touched.
+      'qemu-native': () => new NvmeQemuNativeRefusal(),
     },
   },
 };
@@ -55,7 +68,13 @@ export function parseConnectionInfo(raw: unknown): ConnectionInfo {
   const protocol = 'driver_volume_type' in raw ? raw.driver_volume_type : undefined;
   const data = 'data' in raw ? raw.data : undefined;
   if (!isProtocol(protocol)) throw new HitchError('HITCH_UNSUPPORTED_PROTOCOL', { protocol: String(protocol).slice(0, 40) });
-  return { driver_volume_type: protocol, data: PROTOCOLS[protocol].parseData(data) };
+  // One branch per protocol: TypeScript pairs a tag with its data only when the tag is a literal.
+  switch (protocol) {
+    case 'iscsi':
+      return { driver_volume_type: protocol, data: PROTOCOLS.iscsi.parseData(data) };
+    case 'nvmeof':
+      return { driver_volume_type: protocol, data: PROTOCOLS.nvmeof.parseData(data) };
+  }
 }
 
 /** `parseConnectionInfo`, or null for a connection brick cannot read (nothing was ever connected from it). */

@@ -41,6 +41,7 @@ export interface InvariantView {
 function targetsOf(connectionInfo: string | null): string[] {
   const ci = connectionInfo ? readConnectionInfo(JSON.parse(connectionInfo)) : null;
   if (!ci) return [];
+  if (ci.driver_volume_type !== 'iscsi') return [ci.data.target_nqn];
   return [...new Set([...(ci.data.target_iqns ?? []), ...(ci.data.target_iqn !== undefined ? [ci.data.target_iqn] : [])])];
 }
 

@@ -38,6 +38,10 @@ export interface ConnectorProperties {
   readonly wwnns?: readonly string[];
   /** The NVMe host NQN (`/etc/nvme/hostnqn`). */
   readonly nqn?: string;
+  /** The NVMe host identifier (`/etc/nvme/hostid`), os-brick's `uuid` key. */
+  readonly uuid?: string;
+  /** The kernel's native NVMe multipath is on (`/sys/module/nvme_core/parameters/multipath` is `Y`). */
+  readonly nvme_native_multipath?: boolean;
   readonly do_local_attach?: boolean;
   /** The guest device, which Nova adds to an attachment update's connector. */
   readonly mountpoint?: string;
@@ -75,9 +79,43 @@ export interface IscsiConnectionInfo {
   readonly data: IscsiConnectionData;
 }
 
+/**
+ * One way to an NVMe-oF subsystem, os-brick's `[address, port, transport]`: port as Cinder's
+ * drivers send it (a string, or a number), transport `tcp` (`rdma`/`RoCEv2` are os-brick's, not
+ * Hitch's).
+ */
+export type NvmeofPortal = readonly [address: string, port: string | number, transport: string];
+
+/**
+ * The `data` of an NVMe-oF connection, in os-brick's (new) shape: the subsystem's NQN, every
+ * portal, and the namespace by its UUID (`vol_uuid`), NGUID (`volume_nguid`) or id (`ns_id`).
+ */
+export interface NvmeofConnectionData {
+  readonly target_nqn: string;
+  readonly portals: readonly NvmeofPortal[];
+  readonly vol_uuid?: string;
+  readonly volume_nguid?: string;
+  readonly ns_id?: string | number;
+  /** The host NQN the storage exported to (default: this host's `/etc/nvme/hostnqn`). */
+  readonly host_nqn?: string;
+  readonly volume_id?: string;
+  readonly access_mode?: 'rw' | 'ro';
+  readonly discard?: boolean;
+  readonly encrypted?: boolean;
+  readonly cacheable?: boolean;
+  readonly qos_specs?: Readonly<Record<string, string | number | boolean | null>> | null;
+}
+
+/** `initialize_connection`'s answer for an NVMe-oF volume: `{"driver_volume_type": "nvmeof", "data": {…}}`. */
+export interface NvmeofConnectionInfo {
+  readonly driver_volume_type: 'nvmeof';
+  readonly data: NvmeofConnectionData;
+}
+
 /** Each protocol's connection, by its `driver_volume_type`. */
 export interface ConnectionInfos {
   readonly iscsi: IscsiConnectionInfo;
+  readonly nvmeof: NvmeofConnectionInfo;
 }
 
 /** The protocols Hitch speaks (`driver_volume_type`). */
@@ -97,6 +135,17 @@ export interface BlockDeviceInfo {
   readonly multipath_id?: string;
 }
 
+/**
+ * An NVMe namespace's block device: the native multipath head (`/dev/nvmeXnY`, one over every
+ * controller) or, without native multipath, the first live path's namespace device.
+ */
+export interface NvmeDeviceInfo {
+  readonly type: 'block';
+  readonly path: string;
+  /** The namespace's UUID (or `nguid:…` / `nsid:…` when the volume was named that way). */
+  readonly nvme_ns: string;
+}
+
 /** A LUN that QEMU opens itself (QEMU-native iSCSI): nothing on the host. */
 export interface NetworkDeviceInfo {
   readonly type: 'network';
@@ -107,4 +156,4 @@ export interface NetworkDeviceInfo {
 }
 
 /** What connecting a volume left, kept with the mapping until the disconnect. */
-export type DeviceInfo = BlockDeviceInfo | NetworkDeviceInfo;
+export type DeviceInfo = BlockDeviceInfo | NvmeDeviceInfo | NetworkDeviceInfo;

@@ -21,6 +21,7 @@ import { startTestCloud, type TestCloud } from '../support/cloud.ts';
 import { Console, ensureLibvirt, freePort, freeTgtControlPort, missingPeers, run, testGuest, until, virsh, type Libvirt } from './peers.ts';
 import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 
+
 const missing = missingPeers();
 if (missing.length > 0 && !peerRequired()) {
   console.warn(`real-host suite skipped: missing ${missing.join(', ')} (bash scripts/install-test-peers.sh installs them)`);
@@ -39,7 +40,7 @@ function spoiling(p: VolumeAttachProtocol): VolumeAttachProtocol {
   const initialize: VolumeAttachProtocol['initialize'] = async (ref, connector, span): Promise<ConnectionInfo> => {
     const ci = await p.initialize(ref, connector, span);
     const spoil = sabotage.get(ref.volumeId);
-    return spoil ? { ...ci, data: spoil(ci.data) } : ci;
+    return spoil && ci.driver_volume_type === 'iscsi' ? { ...ci, data: spoil(ci.data) } : ci;
   };
   // Every other member is the real protocol's, bound to it (its private fields stay reachable).
   return new Proxy(p, {

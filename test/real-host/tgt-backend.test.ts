@@ -17,6 +17,7 @@ import { parseConnector } from '../../src/volume/connector.ts';
 import { Tgtadm } from '../../src/volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../../src/volume/backends/tgtd.ts';
 import { freePort, freeTgtControlPort, run } from './peers.ts';
+import { iscsiData } from '../../src/test-support/iscsi-info.ts';
 
 const missing = ['/usr/sbin/tgtd', '/usr/sbin/tgtadm', '/usr/bin/iscsi-ls'].filter((p) => !existsSync(p));
 if (typeof process.getuid === 'function' && process.getuid() !== 0) missing.push('root');
@@ -82,10 +83,10 @@ suite('tgt backend on a real tgtd', () => {
     const { providerLocation } = await backend.createVolume({ id, size: 1 });
     const vol: BackendVolume = { id, size: 1, providerLocation };
     const single = await backend.initializeConnection(vol, { initiator: INI, multipath: false });
-    expect(single.data).toMatchObject({ target_portal: portals[0], target_iqn: `iqn.2010-10.org.openstack:volume-${id}`, target_lun: 1, auth_method: 'CHAP' });
-    expect(single.data.target_portals).toBeUndefined();
+    expect(iscsiData(single)).toMatchObject({ target_portal: portals[0], target_iqn: `iqn.2010-10.org.openstack:volume-${id}`, target_lun: 1, auth_method: 'CHAP' });
+    expect(iscsiData(single).target_portals).toBeUndefined();
     const multi = await backend.initializeConnection(vol, parseConnector({ initiator: INI, multipath: 'True' }));
-    expect(multi.data.target_portals).toEqual(portals);
+    expect(iscsiData(multi).target_portals).toEqual(portals);
     expect((await backend.target(id))!.acls).toEqual([INI]);
     expect(await listed(INI)).toContain(id);
     expect(await listed(INI, portals[1])).toContain(id);
@@ -93,7 +94,7 @@ suite('tgt backend on a real tgtd', () => {
     // CHAP: listing LUNs needs a login, which fails without the secret and works with it.
     const noChap = await run('iscsi-ls', ['-s', '-i', INI, `iscsi://${portals[0]}`]);
     expect(noChap.stdout + noChap.stderr).toMatch(/Authentication failure/);
-    const { auth_username: user, auth_password: pass } = single.data;
+    const { auth_username: user, auth_password: pass } = iscsiData(single);
     const withChap = await run('iscsi-ls', ['-s', '-i', INI, `iscsi://${user}%${pass}@${portals[0]}`]);
     expect(withChap.stdout).toMatch(/Lun:1\s+Type:DIRECT_ACCESS/);
 

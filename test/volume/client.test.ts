@@ -9,6 +9,7 @@ import { isHitchError } from '../../src/errors.ts';
 import { buildApp, type HitchTestApp } from '../../src/test-support/build-app.ts';
 import { BlockStorageClient } from '../../src/volume/client.ts';
 import { token } from './test-helpers.ts';
+import { iscsiData } from '../../src/test-support/iscsi-info.ts';
 
 const INSTANCE = '11111111-2222-3333-4444-555555555555';
 const CONNECTOR = { initiator: 'iqn.1993-08.org.debian:01:abcdef', ip: '127.0.0.1', host: 'compute1', multipath: true, platform: 'x86_64', os_type: 'linux' };
@@ -58,7 +59,7 @@ describe('BlockStorageClient against Hitch', () => {
     const v = await c.createVolume({ size: 1 });
     await c.reserve(v.id);
     const info = parseConnectionInfo(await c.initializeConnection(v.id, CONNECTOR));
-    expect(info.data.target_portals).toHaveLength(2);
+    expect(iscsiData(info).target_portals).toHaveLength(2);
     await c.attach(v.id, { instanceUuid: INSTANCE, mountpoint: '/dev/vdb' });
     expect((await c.getVolume(v.id)).status).toBe('in-use');
     await c.beginDetaching(v.id);

@@ -9,6 +9,7 @@ import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts
 import { FakeBackend } from '../../test-support/fake-backend.ts';
 import { SimBackend } from '../../sim/sim-backend.ts';
 import { parseConnector } from '../connector.ts';
+import { iscsiData } from '../../test-support/iscsi-info.ts';
 
 interface Subject {
   readonly backend: VolumeBackend;
@@ -49,7 +50,7 @@ for (const [name, make] of Object.entries(cases)) {
     it('exports only to the connector that asked, with CHAP, single path', async () => {
       const { s, vol } = await setup();
       const info = await s.backend.initializeConnection(vol, { initiator: INI, host: 'compute1', multipath: false });
-      expect(info.driver_volume_type).toBe('iscsi');
+      if (info.driver_volume_type !== 'iscsi') throw new Error(`expected iscsi, got ${info.driver_volume_type}`);
       expect(info.data).toMatchObject({ target_iqn: `iqn.2010-10.org.openstack:volume-${ID}`, target_discovered: false, auth_method: 'CHAP', volume_id: ID });
       expect(typeof info.data.target_portal).toBe('string');
       expect(typeof info.data.target_lun).toBe('number');
@@ -61,6 +62,7 @@ for (const [name, make] of Object.entries(cases)) {
     it('lists every portal for a multipath connector ("True" as cinderclient sends it)', async () => {
       const { s, vol } = await setup();
       const info = await s.backend.initializeConnection(vol, parseConnector({ initiator: INI, multipath: 'True' }));
+      if (info.driver_volume_type !== 'iscsi') throw new Error(`expected iscsi, got ${info.driver_volume_type}`);
       const portals = info.data.target_portals ?? [];
       expect(portals.length).toBeGreaterThanOrEqual(1);
       expect(portals[0]).toBe(info.data.target_portal);
@@ -72,7 +74,7 @@ for (const [name, make] of Object.entries(cases)) {
       const { s, vol } = await setup();
       const a = await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
       const b = await s.backend.initializeConnection(vol, { initiator: OTHER, multipath: false });
-      expect([a.data.auth_username, a.data.auth_password]).toEqual([b.data.auth_username, b.data.auth_password]);
+      expect([iscsiData(a).auth_username, iscsiData(a).auth_password]).toEqual([iscsiData(b).auth_username, iscsiData(b).auth_password]);
     });
 
     it('terminate revokes that initiator only; null revokes everyone; both idempotent', async () => {

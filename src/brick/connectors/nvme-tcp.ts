@@ -1,0 +1,323 @@
+/**
+ * NVMe over TCP through the host's kernel initiator (`nvme-tcp`, nvme-cli), as a protocol
+ * connector. What it does differently from os-brick's `NVMeOFConnector`:
+ *
+ * - **All portals at once.** One `nvme connect` per portal, in parallel, each bounded by its own
+ *   timeout; the connect returns as soon as one controller is live and the namespace's device
+ *   exists. Slower portals finish in the background: a late controller joins the kernel's native
+ *   multipath head by itself; a failed one leaves nothing (the kernel removes a controller whose
+ *   first connect fails) and is logged.
+ * - **Events, not polls.** The namespace's device is waited for on udev's link
+ *   (`/dev/disk/by-id/nvme-uuid.<uuid>`, `nvme-eui.<nguid>`, `nvme-<model>_<serial>_<nsid>`),
+ *   not looked for in a loop.
+ * - **A lock per subsystem** (its NQN), not per host. Two volumes on one subsystem share its
+ *   controllers: a connect of the second finds them live and runs no command; `nvme connect`s
+ *   still in flight for a portal are joined, never doubled.
+ * - **Disconnect keeps what others use.** The namespace's buffers are flushed; the controllers go
+ *   (`nvme disconnect -d nvmeX`, each controller on the volume's portals, live or reconnecting)
+ *   only when no other volume of the subsystem is attached through this Brick, and the
+ *   subsystem's sysfs directory is waited gone. A failed connect runs the same cleanup.
+ *
+ * With native multipath (`nvme_core.multipath=Y`, Debian's default) the device is the head
+ * (`/dev/nvmeNnM`) over every controller; without it, each controller has its own namespace
+ * device, and brick returns the first live one — or the dm-multipath map multipathd built over
+ * them (seen on the real kernel: `dm-uuid-mpath-uuid.<uuid>`).
+ *
+ * The host NQN is the connection's `host_nqn`, else the host's `/etc/nvme/hostnqn`. No secret
+ * goes on any command line (NVMe in-band authentication is not supported here).
+ */
+import { HitchError, isHitchError } from '../../errors.ts';
+import type { NvmeDeviceInfo, NvmeofConnectionInfo } from '../../ports/attach.ts';
+import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { Span } from '../../ports/span.ts';
+import type { ConnectorDeps, ProtocolConnector } from '../connector.ts';
+import { devicePath } from '../device-info.ts';
+import { KeyedLocks } from '../locks.ts';
+import { emitLog } from '../log.ts';
+import { namespaceLabel, nvmeVolume, type NvmePortal, type NvmeVolume } from '../nvmeof-connection-info.ts';
+import { realpathIfPresent } from '../tools/files.ts';
+import { failureCollector, run, type BrickContext } from '../tools/run.ts';
+import { controllerNamespaces, controllerServes, findSubsystem, holders, isReadOnly, namespaceAttrs, namespaceMatches, SUBSYSTEM_CLASS, type NvmeSubsystem } from './nvme-sysfs.ts';
+
+export interface NvmeTimeouts {
+  /** One `nvme connect` (the kernel's own TCP connect gives up on a black hole after ≈ 7.5 s on 6.1). */
+  readonly nvmeConnectMs: number;
+  /** The namespace's device (udev's link) after the first controller is live. */
+  readonly nvmeDeviceMs: number;
+  /** The subsystem's sysfs directory to go after the last controller's disconnect. */
+  readonly nvmeGoneMs: number;
+}
+
+export const DEFAULT_NVME_TIMEOUTS: NvmeTimeouts = { nvmeConnectMs: 30_000, nvmeDeviceMs: 15_000, nvmeGoneMs: 10_000 };
+
+interface PortalResult {
+  readonly portal: NvmePortal;
+  readonly ok: boolean;
+  /** What the kernel said (nvme-cli's stderr), for the error and the log. */
+  readonly detail: string;
+}
+
+const portalName = (p: NvmePortal): string => `${p.address}:${p.port}`;
+
+export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo> {
+  readonly #deps: ConnectorDeps;
+  readonly #timeouts: NvmeTimeouts;
+  readonly #locks = new KeyedLocks();
+  /** `nqn portal` → the `nvme connect` in flight for it (joined, never started twice). */
+  readonly #inflight = new Map<string, Promise<PortalResult>>();
+  /** Per subsystem NQN: the namespaces attached (or attaching) through this connector. */
+  readonly #claims = new Map<string, Map<string, number>>();
+  /** Subsystems this connector made controllers for, with the portals: what `reap` may remove. */
+  readonly #own = new Map<string, NvmeVolume>();
+
+  constructor(deps: ConnectorDeps, timeouts: Partial<NvmeTimeouts> = {}) {
+    this.#deps = deps;
+    this.#timeouts = { ...DEFAULT_NVME_TIMEOUTS, ...timeouts };
+  }
+
+  #ctx(span: Span): BrickContext {
+    return { host: this.#deps.host, span, ...(this.#deps.logger ? { logger: this.#deps.logger } : {}) };
+  }
+
+  #claim(v: NvmeVolume, delta: 1 | -1): void {
+    const label = namespaceLabel(v.namespace);
+    const m = this.#claims.get(v.nqn) ?? new Map<string, number>();
+    const n = (m.get(label) ?? 0) + delta;
+    if (n > 0) m.set(label, n);
+    else m.delete(label);
+    if (m.size > 0) this.#claims.set(v.nqn, m);
+    else this.#claims.delete(v.nqn);
+  }
+
+  /** Other namespaces of the subsystem still attached (or attaching) here. */
+  #othersInUse(v: NvmeVolume): string[] {
+    const label = namespaceLabel(v.namespace);
+    return [...(this.#claims.get(v.nqn)?.keys() ?? [])].filter((l) => l !== label);
+  }
+
+  async connect(info: NvmeofConnectionInfo, span: Span): Promise<AttachedVolume> {
+    const v = nvmeVolume(info.data);
+    const attrs = { target_nqn: v.nqn, namespace: namespaceLabel(v.namespace), portals: v.portals.map(portalName).join(',') };
+    return span.run('connect_volume', attrs, async (s) => {
+      const ctx = this.#ctx(s);
+      const { host, logger } = this.#deps;
+      const t0 = host.clock.now();
+      const props = await this.#deps.props(s);
+      const hostNqn = v.hostNqn ?? props.nqn;
+      if (!hostNqn) throw new HitchError('HITCH_NVME_NO_HOST_NQN', { nqn: v.nqn });
+      const native = props.nvme_native_multipath ?? false;
+      emitLog(s, logger, 'info', `connect_volume: subsystem ${v.nqn} namespace ${namespaceLabel(v.namespace)} over ${v.portals.length} portal(s), native multipath ${native ? 'on' : 'off'}`);
+      return this.#locks.with([v.nqn], async () => {
+        this.#claim(v, 1);
+        this.#own.set(v.nqn, v);
+        try {
+          const first = await this.#firstLive(ctx, v, hostNqn);
+          if (!first.ok) {
+            throw new HitchError('HITCH_NVME_CONNECT_FAILED', { nqn: v.nqn, hostNqn, detail: first.detail });
+          }
+          const device = await this.#findDevice(ctx, v, native);
+          if (v.accessMode === 'rw' && (await isReadOnly(ctx, device.dev))) throw new HitchError('HITCH_DEVICE_READ_ONLY', { path: `/dev/${device.dev}` });
+          const deviceInfo: NvmeDeviceInfo = { type: 'block', path: devicePath(`/dev/${device.dev}`), nvme_ns: namespaceLabel(v.namespace) };
+          emitLog(s, logger, 'info', `connect_volume: return (${host.clock.now() - t0}ms) ${JSON.stringify(deviceInfo)}`);
+          return { source: { kind: 'block', path: devicePath(device.link) }, deviceInfo };
+        } catch (e) {
+          emitLog(s, logger, 'error', `connect_volume failed: ${e instanceof Error ? e.message : String(e)}; cleaning up`);
+          this.#claim(v, -1);
+          const failures: string[] = [];
+          await this.#release(ctx, v, failures, { waitInflight: false });
+          if (failures.length) emitLog(s, logger, 'warning', `cleanup after the failed connect of ${v.nqn} left: ${failures.join('; ')}`);
+          throw e;
+        }
+      });
+    });
+  }
+
+  /**
+   * Connect every portal that has no controller yet, all at once; resolve when one controller
+   * of the subsystem is live (ok) or every portal failed (not ok, with what each said).
+   */
+  async #firstLive(ctx: BrickContext, v: NvmeVolume, hostNqn: string): Promise<{ ok: boolean; detail: string }> {
+    const subsys = await findSubsystem(ctx, v.nqn);
+    const attempts: Promise<PortalResult>[] = v.portals.map((p) => {
+      const existing = subsys?.controllers.find((c) => controllerServes(c, p));
+      if (existing) {
+        // live, or the kernel is already reconnecting it (ctrl_loss_tmo): never a second controller.
+        return Promise.resolve({ portal: p, ok: existing.state === 'live', detail: `controller ${existing.name} is ${existing.state}` });
+      }
+      return this.#connectPortal(ctx, v, p, hostNqn);
+    });
+    return new Promise((resolve) => {
+      let left = attempts.length;
+      const failed: string[] = [];
+      for (const a of attempts) {
+        void a.then((r) => {
+          left -= 1;
+          if (r.ok) resolve({ ok: true, detail: '' });
+          else failed.push(`${portalName(r.portal)}: ${r.detail}`);
+          if (left === 0) resolve({ ok: false, detail: failed.join('; ') });
+        });
+      }
+    });
+  }
+
+  /** One `nvme connect`, joined if one is in flight for the same portal; never rejects. */
+  #connectPortal(ctx: BrickContext, v: NvmeVolume, p: NvmePortal, hostNqn: string): Promise<PortalResult> {
+    const key = `${v.nqn} ${portalName(p)}`;
+    const running = this.#inflight.get(key);
+    if (running) return running;
+    const { logger } = this.#deps;
+    const attempt = (async (): Promise<PortalResult> => {
+      try {
+        const args = ['connect', '-t', p.transport, '-a', p.address, '-s', p.port, '-n', v.nqn, '-q', hostNqn];
+        const r = await run(ctx, 'nvme', args, { okCodes: 'any', timeoutMs: this.#timeouts.nvmeConnectMs });
+        // nvme-cli 2.3: exit 1 "already connected" when a live controller to this portal exists.
+        if (r.code === 0 || /already connected/.test(r.stderr)) return { portal: p, ok: true, detail: '' };
+        const detail = (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit ${r.code}`;
+        emitLog(ctx.span, logger, 'warning', `nvme connect to ${portalName(p)} for ${v.nqn} failed: ${detail}`);
+        return { portal: p, ok: false, detail };
+      } catch (e) {
+        const detail = isHitchError(e, 'HITCH_EXEC_TIMEOUT') ? `no answer within ${this.#timeouts.nvmeConnectMs} ms` : e instanceof Error ? e.message : String(e);
+        emitLog(ctx.span, logger, 'warning', `nvme connect to ${portalName(p)} for ${v.nqn} failed: ${detail}`);
+        return { portal: p, ok: false, detail };
+      }
+    })();
+    this.#inflight.set(key, attempt);
+    void attempt.then(() => this.#inflight.delete(key));
+    return attempt;
+  }
+
+  /** udev's link for the namespace, named as the connection names it. */
+  async #link(ctx: BrickContext, v: NvmeVolume, subsys: NvmeSubsystem | null): Promise<string> {
+    const ns = v.namespace;
+    if (ns.kind === 'uuid') return `/dev/disk/by-id/nvme-uuid.${ns.value}`;
+    if (ns.kind === 'nguid') return `/dev/disk/by-id/nvme-eui.${ns.value}`;
+    // udev: nvme-$attr{model}_$attr{serial}_<nsid>, whitespace replaced.
+    const [model, serial] = subsys ? await ctx.host.readFiles([`${SUBSYSTEM_CLASS}/${subsys.name}/model`, `${SUBSYSTEM_CLASS}/${subsys.name}/serial`]) : [null, null];
+    const clean = (s: string | null | undefined): string => (s ?? '').trim().replace(/\s/g, '_');
+    return `/dev/disk/by-id/nvme-${clean(model)}_${clean(serial)}_${ns.value}`;
+  }
+
+  /** The namespace's device and the stable link the hypervisor gets. */
+  async #findDevice(ctx: BrickContext, v: NvmeVolume, native: boolean): Promise<{ dev: string; link: string }> {
+    const { host } = this.#deps;
+    const timeoutMs = this.#timeouts.nvmeDeviceMs;
+    const link = await this.#link(ctx, v, await findSubsystem(ctx, v.nqn));
+    const appeared = await ctx.span.run('wait device', { path: link, timeoutMs }, () => host.waitForPath(link, { timeoutMs }));
+    const subsys = await findSubsystem(ctx, v.nqn);
+    if (!appeared || !subsys) throw new HitchError('HITCH_NVME_NAMESPACE_NOT_FOUND', { nqn: v.nqn, namespace: namespaceLabel(v.namespace), timeoutMs });
+    if (native && subsys.heads.length > 0) {
+      const attrs = await namespaceAttrs(ctx, subsys.heads);
+      const head = subsys.heads.find((_, i) => attrs[i] && namespaceMatches(attrs[i], v.namespace));
+      if (head) return { dev: head, link };
+    }
+    // One device per path: the first live controller's, or the map multipathd put over them.
+    for (const c of subsys.controllers.filter((x) => x.state === 'live')) {
+      const devs = await controllerNamespaces(ctx, c.name);
+      const attrs = await namespaceAttrs(ctx, devs);
+      const dev = devs.find((_, i) => attrs[i] && namespaceMatches(attrs[i], v.namespace));
+      if (!dev) continue;
+      const held = (await holders(ctx, dev)).find((h) => h.startsWith('dm-'));
+      if (held) {
+        const wwid = (await ctx.host.readFiles([`/sys/block/${dev}/wwid`]))[0]?.trim();
+        return { dev: held, link: wwid ? `/dev/disk/by-id/dm-uuid-mpath-${wwid}` : `/dev/${held}` };
+      }
+      const real = await realpathIfPresent(ctx, link);
+      return { dev, link: real === `/dev/${dev}` ? link : `/dev/${dev}` };
+    }
+    throw new HitchError('HITCH_NVME_NAMESPACE_NOT_FOUND', { nqn: v.nqn, namespace: namespaceLabel(v.namespace), timeoutMs });
+  }
+
+  async disconnect(info: NvmeofConnectionInfo, span: Span, opts: { readonly force: boolean }): Promise<void> {
+    const v = nvmeVolume(info.data);
+    await span.run('disconnect_volume', { target_nqn: v.nqn, namespace: namespaceLabel(v.namespace), force: opts.force }, async (s) => {
+      const ctx = this.#ctx(s);
+      const { host, logger } = this.#deps;
+      const t0 = host.clock.now();
+      await this.#locks.with([v.nqn], async () => {
+        const failures: string[] = [];
+        const attempt = failureCollector(failures);
+        // The namespace's buffers first: a failed flush without force removes nothing.
+        const dev = await realpathIfPresent(ctx, await this.#link(ctx, v, await findSubsystem(ctx, v.nqn)));
+        if (dev) {
+          const flushed = await attempt(`flush ${dev}`, () => run(ctx, 'blockdev', ['--flushbufs', dev], { timeoutMs: 60_000 }));
+          if (!flushed && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
+        }
+        this.#claim(v, -1);
+        await this.#release(ctx, v, failures, { waitInflight: true });
+        if (failures.length && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
+        if (failures.length) emitLog(s, logger, 'warning', `disconnect_volume (forced) left: ${failures.join('; ')}`);
+      });
+      emitLog(s, logger, 'info', `disconnect_volume: return (${host.clock.now() - t0}ms)`);
+    });
+  }
+
+  /**
+   * Remove the subsystem's controllers on the volume's portals unless another volume of it is
+   * attached here, then wait for the subsystem to leave sysfs. Under the subsystem's lock.
+   */
+  async #release(ctx: BrickContext, v: NvmeVolume, failures: string[], opts: { waitInflight: boolean }): Promise<void> {
+    const { host, logger } = this.#deps;
+    const others = this.#othersInUse(v);
+    if (others.length > 0) {
+      emitLog(ctx.span, logger, 'info', `Keeping the controllers of ${v.nqn}: namespace(s) ${others.join(', ')} still attached`);
+      return;
+    }
+    if (opts.waitInflight) {
+      // A connect still running for a portal may yet make a controller: let it finish first.
+      await Promise.all(v.portals.map((p) => this.#inflight.get(`${v.nqn} ${portalName(p)}`)));
+    }
+    const subsys = await findSubsystem(ctx, v.nqn);
+    if (!subsys) {
+      this.#own.delete(v.nqn);
+      return;
+    }
+    const attempt = failureCollector(failures);
+    const mine = subsys.controllers.filter((c) => v.portals.some((p) => controllerServes(c, p)));
+    await Promise.all(mine.map((c) => attempt(`nvme disconnect ${c.name}`, () => run(ctx, 'nvme', ['disconnect', '-d', c.name], { timeoutMs: 60_000 }))));
+    if (mine.length === subsys.controllers.length) {
+      const dir = `${SUBSYSTEM_CLASS}/${subsys.name}`;
+      const gone = await ctx.span.run('wait subsystem gone', { path: dir }, () => host.waitForPath(dir, { timeoutMs: this.#timeouts.nvmeGoneMs, gone: true }));
+      if (!gone) failures.push(`subsystem ${subsys.name} (${v.nqn}) still in sysfs after ${this.#timeouts.nvmeGoneMs} ms`);
+    }
+    if (failures.length === 0) this.#own.delete(v.nqn);
+  }
+
+  /** Subsystems this connector connected that no mapping needs and nothing here claims: their controllers go. */
+  async reap(span: Span, opts: { readonly keep: () => Promise<readonly NvmeofConnectionInfo[]>; readonly adopt: readonly NvmeofConnectionInfo[] }): Promise<ReapOutcome> {
+    for (const ci of opts.adopt) {
+      try {
+        const v = nvmeVolume(ci.data);
+        this.#own.set(v.nqn, v);
+      } catch {
+        // a connection that does not read was never connected
+      }
+    }
+    const candidates = [...this.#own.values()].filter((v) => !this.#claims.has(v.nqn));
+    if (candidates.length === 0) return { reaped: [], failures: [], pending: [] };
+    const keep = new Set<string>();
+    for (const ci of await opts.keep()) {
+      try {
+        keep.add(nvmeVolume(ci.data).nqn);
+      } catch {
+        // unreadable: nothing of it is on the host
+      }
+    }
+    const reaped: string[] = [];
+    const failures: string[] = [];
+    for (const v of candidates.filter((x) => !keep.has(x.nqn))) {
+      await this.#locks.with([v.nqn], () =>
+        span.run('reap nvme subsystem', { target_nqn: v.nqn }, async (s) => {
+          if (this.#claims.has(v.nqn)) return;
+          const before = failures.length;
+          await this.#release(this.#ctx(s), v, failures, { waitInflight: true });
+          if (failures.length === before) reaped.push(v.nqn);
+        }),
+      );
+    }
+    return { reaped, failures, pending: [] };
+  }
+
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight.values()]);
+  }
+}
