@@ -23,6 +23,7 @@ import {
   type Leftovers,
   type LoginTimeouts,
 } from '../../src/test-support/storage-host/guest/storage.ts';
+import { nvmeCases } from './nvme.guest.ts';
 import { connectDevice, connectionInfo, disconnectDevice, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from './hitch-guest.ts';
 
 const IQN = iqnFor('storage-host-1');
@@ -117,6 +118,7 @@ function withTrail<T extends object>(h: HitchOnGuest, data: T): T & { commandsRu
 const find = (p: unknown): FindMultipaths => ((p as { find?: FindMultipaths } | undefined)?.find ?? 'no');
 
 export const cases: GuestCases = {
+  ...nvmeCases,
   /** The guest itself: versions, daemons answering, an empty host. */
   smoke: {
     run: async () => {

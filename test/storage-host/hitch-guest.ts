@@ -21,7 +21,7 @@ export interface HitchOnGuest {
   readonly logs: string[];
 }
 
-export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: boolean; log?: (l: string) => void; multipathMs?: number }): HitchOnGuest {
+export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: boolean; log?: (l: string) => void; multipathMs?: number; nvmeDeviceMs?: number }): HitchOnGuest {
   const host = new LinuxHost({ name: 'hitch-storage-host' });
   const commands: string[] = [];
   const logs: string[] = [];
@@ -40,6 +40,7 @@ export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: bool
     // host: the disk's link gets 60 s rather than 15 (bounds only; nothing waits them out when
     // the host answers).
     timeouts: { deviceMs: 60_000, ...(opts.multipathMs !== undefined ? { multipathMs: opts.multipathMs } : {}) },
+    nvmeTimeouts: { nvmeConnectMs: 60_000, nvmeDeviceMs: opts.nvmeDeviceMs ?? 60_000 },
     logger: (l) => {
       const line = `${l.level} ${l.message}`;
       logs.push(line);

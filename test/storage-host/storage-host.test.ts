@@ -39,6 +39,10 @@ const CASES: GuestCaseSpec[] = [
   { name: 'path-lost' },
   { name: 'chap' },
   { name: 'concurrent-10' },
+  // NVMe/TCP against the kernel's nvmet (nvme.guest.ts): about 100 s of the boot under TCG.
+  { name: 'nvme-dead-portal' },
+  { name: 'nvme-shared-subsystem' },
+  { name: 'nvme-bad-input' },
 ];
 
 const log = (s: string): void => console.log(`[storage-host] ${s}`);
@@ -180,5 +184,54 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(data.mapsSettled.filter((n: number) => n === 2)).toHaveLength(9);
     expect(data.left).toEqual(clean);
     expect(data.afterGiveUpLeft).toEqual(clean);
+  }, CASE_MS);
+
+  const nvmeClean = { controllers: [], subsystems: [], devices: [] };
+
+  it('NVMe/TCP, two portals, one dropped by nftables: usable through the native multipath head on the live one; after detach no controller, subsystem or device', async () => {
+    const { data } = await result('nvme-dead-portal');
+    log(`nvme-dead-portal: healthy path (one portal) usable in ${data.healthy.ms} ms; two portals with one dropped in ${data.dead.ms} ms (${(data.dead.ms / data.healthy.ms).toFixed(2)}×); the dropped portal's nvme connect ${JSON.stringify(data.dead.commands[1] ?? '')}`);
+    expect(data.props.nqn).toMatch(/^nqn\.2014-08\.org\.nvmexpress:uuid:/);
+    expect(data.props.native).toBe(true);
+    expect(data.healthy.path).toMatch(/^\/dev\/nvme\d+n\d+$/);
+    expect(data.healthy.io.readMb).toBe(1);
+    expect(data.leftAfterHealthy).toEqual(nvmeClean);
+    // The head, not a per-controller path (nvmeXcYnZ), behind udev's stable link.
+    expect(data.dead.path).toMatch(/^\/dev\/nvme\d+n\d+$/);
+    expect(data.dead.source).toBe('/dev/disk/by-id/nvme-uuid.3d8f4c2a-5b6e-4f70-8a91-b2c3d4e5f601');
+    // Both portals were tried; the dropped one failed with the kernel's timeout and made nothing.
+    expect(data.dead.commands.filter((c: string) => c.startsWith('nvme connect'))).toHaveLength(2);
+    expect(data.dead.commands.find((c: string) => c.includes('-a 127.0.0.2'))).toMatch(/→ 1 .*timed out/);
+    expect(data.pathsAtReturn).toEqual(['127.0.0.1:live']);
+    expect(data.io.readMb).toBe(2);
+    expect(data.pathsSettled).toEqual(['127.0.0.1:live']);
+    expect(data.detachCommands.map((c: string) => c.replace(/ →.*/, ''))).toEqual(['blockdev --flushbufs /dev/nvme0n1', 'nvme disconnect -d nvme0']);
+    expect(data.left).toEqual(nvmeClean);
+  }, CASE_MS);
+
+  it('NVMe/TCP, two volumes on one subsystem: the second attach runs no command; detaching one keeps both controllers and the other volume works; then nothing left', async () => {
+    const { data } = await result('nvme-shared-subsystem');
+    expect(data.pathsA).toEqual(['127.0.0.1:live', '127.0.0.2:live']);
+    expect(data.a.path).not.toBe(data.b.path);
+    expect(data.b.commands).toEqual([]);
+    expect(data.ioA.readMb).toBe(1);
+    expect(data.ioB.readMb).toBe(1);
+    expect(data.detachA.map((c: string) => c.replace(/ →.*/, ''))).toEqual([`blockdev --flushbufs ${data.a.path}`]);
+    expect(data.afterDetachA.controllers).toHaveLength(2);
+    expect(data.pathsAfterDetachA).toEqual(['127.0.0.1:live', '127.0.0.2:live']);
+    expect(data.ioBAfter.readMb).toBe(1);
+    expect(data.detachB.filter((c: string) => c.startsWith('nvme disconnect'))).toHaveLength(2);
+    expect(data.left).toEqual(nvmeClean);
+  }, CASE_MS);
+
+  it('NVMe/TCP bad input: malformed fields refused by name before any command; an unknown namespace fails clearly and leaves nothing', async () => {
+    const { data } = await result('nvme-bad-input');
+    const [nqn, transport, unknown] = data.attempts;
+    expect(nqn.error).toMatch(/^HITCH_INVALID_CONNECTION_INFO: .*target_nqn/);
+    expect(nqn.commands).toBe(0);
+    expect(transport.error).toMatch(/^HITCH_INVALID_CONNECTION_INFO: .*portals\[0\]\[2\].*rdma/);
+    expect(transport.commands).toBe(0);
+    expect(unknown.error).toMatch(/^HITCH_NVME_NAMESPACE_NOT_FOUND: .*nqn\.2014-08\.org\.hitch:storage-host-nvme/);
+    expect(data.left).toEqual(nvmeClean);
   }, CASE_MS);
 });

@@ -124,7 +124,7 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
           emitLog(s, logger, 'error', `connect_volume failed: ${e instanceof Error ? e.message : String(e)}; cleaning up`);
           this.#claim(v, -1);
           const failures: string[] = [];
-          await this.#release(ctx, v, failures, { waitInflight: false });
+          await this.#release(ctx, v, failures);
           if (failures.length) emitLog(s, logger, 'warning', `cleanup after the failed connect of ${v.nqn} left: ${failures.join('; ')}`);
           throw e;
         }
@@ -243,7 +243,7 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
           if (!flushed && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
         }
         this.#claim(v, -1);
-        await this.#release(ctx, v, failures, { waitInflight: true });
+        await this.#release(ctx, v, failures);
         if (failures.length && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
         if (failures.length) emitLog(s, logger, 'warning', `disconnect_volume (forced) left: ${failures.join('; ')}`);
       });
@@ -255,17 +255,16 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
    * Remove the subsystem's controllers on the volume's portals unless another volume of it is
    * attached here, then wait for the subsystem to leave sysfs. Under the subsystem's lock.
    */
-  async #release(ctx: BrickContext, v: NvmeVolume, failures: string[], opts: { waitInflight: boolean }): Promise<void> {
+  async #release(ctx: BrickContext, v: NvmeVolume, failures: string[]): Promise<void> {
     const { host, logger } = this.#deps;
     const others = this.#othersInUse(v);
     if (others.length > 0) {
       emitLog(ctx.span, logger, 'info', `Keeping the controllers of ${v.nqn}: namespace(s) ${others.join(', ')} still attached`);
       return;
     }
-    if (opts.waitInflight) {
-      // A connect still running for a portal may yet make a controller: let it finish first.
-      await Promise.all(v.portals.map((p) => this.#inflight.get(`${v.nqn} ${portalName(p)}`)));
-    }
+    // A connect still running for a portal may yet make a controller: let it finish first
+    // (bounded by its timeout), so nothing it makes outlives the cleanup.
+    await Promise.all(v.portals.map((p) => this.#inflight.get(`${v.nqn} ${portalName(p)}`)));
     const subsys = await findSubsystem(ctx, v.nqn);
     if (!subsys) {
       this.#own.delete(v.nqn);
@@ -309,7 +308,7 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
         span.run('reap nvme subsystem', { target_nqn: v.nqn }, async (s) => {
           if (this.#claims.has(v.nqn)) return;
           const before = failures.length;
-          await this.#release(this.#ctx(s), v, failures, { waitInflight: true });
+          await this.#release(this.#ctx(s), v, failures);
           if (failures.length === before) reaped.push(v.nqn);
         }),
       );
