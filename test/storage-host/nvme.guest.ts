@@ -3,7 +3,8 @@
  * `LinuxHost`) against the kernel's own NVMe target (nvmet + nvmet-tcp, set up through
  * configfs by `nvmet-target.ts`) on the guest's loopback portals 127.0.0.1:4420 and
  * 127.0.0.2:4420, with Linux 6.1's nvme-tcp initiator and native NVMe multipath.
- * `storage-host.test.ts` judges what each case returns.
+ * `storage-host.test.ts` judges what each case returns. `nvme-dead-portal` exports its volume
+ * with Hitch's own nvmet backend (`src/volume/backends/nvmet-backend.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -14,6 +15,20 @@ import { hitchOnGuest, type HitchOnGuest } from './hitch-guest.ts';
 import { NvmetTarget, nvmeLeftovers, type NvmeLeftovers } from './nvmet-target.ts';
 import { parseConnectionInfo } from '../../src/brick/index.ts';
 import { parseNvmeListSubsys } from '../../src/brick/parsers/nvme.ts';
+import { LinuxHost } from '../../src/host/linux-host.ts';
+import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from '../../src/host/allowlist.ts';
+import { NvmetBackend } from '../../src/volume/backends/nvmet-backend.ts';
+
+const LUN_DIR = '/tmp/hitch-nvmet';
+
+/** The storage side's host: configfs is under /sys; the namespace files under LUN_DIR. */
+function storageHost(): LinuxHost {
+  return new LinuxHost({
+    name: 'hitch-storage-host',
+    allowedRoots: [...DEFAULT_ALLOWED_ROOTS, LUN_DIR],
+    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'mkdir', 'rmdir', 'ln', 'rm', 'truncate'],
+  });
+}
 
 const NQN = 'nqn.2014-08.org.hitch:storage-host-nvme';
 const UUID_A = '3d8f4c2a-5b6e-4f70-8a91-b2c3d4e5f601';
@@ -60,10 +75,10 @@ async function disconnect(h: HitchOnGuest, info: unknown): Promise<string[]> {
 }
 
 /** Controllers per state of the subsystem, from `nvme list-subsys -o json`. */
-async function paths(): Promise<string[]> {
+async function paths(nqn = NQN): Promise<string[]> {
   const r = await must('nvme', ['list-subsys', '-o', 'json']);
   return parseNvmeListSubsys(r.stdout)
-    .filter((s) => s.nqn === NQN)
+    .filter((s) => s.nqn === nqn)
     .flatMap((s) => s.paths.map((p) => `${p.address.traddr}:${p.state}`))
     .sort();
 }
@@ -99,29 +114,43 @@ export const nvmeCases: GuestCases = {
    */
   'nvme-dead-portal': {
     run: async (ctx) => {
-      const t = await target();
+      // The block storage side is Hitch's nvmet backend (configfs through the Host port).
+      await new NvmetTarget().reset();
+      const backend = new NvmetBackend({ host: storageHost(), portals: ['127.0.0.1:4420', '127.0.0.2:4420'], lunDir: LUN_DIR });
+      await must('mkdir', ['-p', LUN_DIR]);
       const h = hitch(ctx);
       const props = await h.brick.connectorProperties(h.trace.root());
-      const healthy = await connect(h, nvmeInfo(UUID_A, [PORTALS[0]]));
+      const id = randomUUID();
+      const { providerLocation } = await backend.createVolume({ id, size: 1 });
+      const vol = { id, size: 1, providerLocation };
+      // JSON in and out, as it crosses the block storage API.
+      const single = JSON.parse(JSON.stringify(await backend.initializeConnection(vol, { ...props, multipath: false }))) as unknown;
+      const healthy = await connect(h, single);
       const healthyIo = await verifyIo(healthy.path);
-      await disconnect(h, nvmeInfo(UUID_A, [PORTALS[0]]));
+      await disconnect(h, single);
       const leftAfterHealthy = await settledLeftovers();
 
       await dropPortal('127.0.0.2');
-      const info = nvmeInfo(UUID_A);
+      const info = JSON.parse(JSON.stringify(await backend.initializeConnection(vol, props))) as { data: { portals: unknown[]; vol_uuid: string } };
       const dead = await connect(h, info);
-      const pathsAtReturn = await paths();
+      const pathsAtReturn = await paths(backend.nqnOf(id));
       const io = await verifyIo(dead.path, 2);
       const tSettle = Date.now();
       await h.brick.settled();
       const settledAfterMs = Date.now() - tSettle;
-      const pathsSettled = await paths();
+      const pathsSettled = await paths(backend.nqnOf(id));
       const detachCommands = await disconnect(h, info);
       const left = await settledLeftovers();
       await liftDrop();
-      await t.reset();
+      await backend.terminateConnection(vol, props);
+      await backend.deleteVolume(vol);
+      const subsystemsLeft = (await sh('ls', ['/sys/kernel/config/nvmet/subsystems'])).stdout.trim();
+      await new NvmetTarget().reset();
       return {
         props: { nqn: props.nqn ?? null, uuid: props.uuid ?? null, native: props.nvme_native_multipath ?? null },
+        volumeId: id,
+        portals: info.data.portals,
+        singlePortals: (single as { data: { portals: unknown[] } }).data.portals,
         healthy: { path: healthy.path, source: healthy.source, ms: healthy.ms, io: healthyIo, commands: healthy.commands },
         leftAfterHealthy,
         dead: { path: dead.path, source: dead.source, ms: dead.ms, commands: dead.commands },
@@ -131,6 +160,7 @@ export const nvmeCases: GuestCases = {
         pathsSettled,
         detachCommands,
         left,
+        subsystemsLeft,
         logs: h.logs.filter((l) => /nvme|connect_volume|disconnect_volume/.test(l)).slice(-30),
       };
     },

@@ -188,7 +188,7 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
 
   const nvmeClean = { controllers: [], subsystems: [], devices: [] };
 
-  it('NVMe/TCP, two portals, one dropped by nftables: usable through the native multipath head on the live one; after detach no controller, subsystem or device', async () => {
+  it('NVMe/TCP through Hitch\'s nvmet backend and brick, two portals, one dropped by nftables: usable through the native multipath head on the live one; after detach no controller, subsystem or device', async () => {
     const { data } = await result('nvme-dead-portal');
     log(`nvme-dead-portal: healthy path (one portal) usable in ${data.healthy.ms} ms; two portals with one dropped in ${data.dead.ms} ms (${(data.dead.ms / data.healthy.ms).toFixed(2)}×); the dropped portal's nvme connect ${JSON.stringify(data.dead.commands[1] ?? '')}`);
     expect(data.props.nqn).toMatch(/^nqn\.2014-08\.org\.nvmexpress:uuid:/);
@@ -198,7 +198,10 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(data.leftAfterHealthy).toEqual(nvmeClean);
     // The head, not a per-controller path (nvmeXcYnZ), behind udev's stable link.
     expect(data.dead.path).toMatch(/^\/dev\/nvme\d+n\d+$/);
-    expect(data.dead.source).toBe('/dev/disk/by-id/nvme-uuid.3d8f4c2a-5b6e-4f70-8a91-b2c3d4e5f601');
+    expect(data.dead.source).toBe(`/dev/disk/by-id/nvme-uuid.${data.volumeId}`);
+    // Hitch's nvmet backend answered with both portals for a multipath connector, one otherwise.
+    expect(data.portals).toEqual([['127.0.0.1', '4420', 'tcp'], ['127.0.0.2', '4420', 'tcp']]);
+    expect(data.singlePortals).toEqual([['127.0.0.1', '4420', 'tcp']]);
     // Both portals were tried; the dropped one failed with the kernel's timeout and made nothing.
     expect(data.dead.commands.filter((c: string) => c.startsWith('nvme connect'))).toHaveLength(2);
     expect(data.dead.commands.find((c: string) => c.includes('-a 127.0.0.2'))).toMatch(/→ 1 .*timed out/);
@@ -207,6 +210,8 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(data.pathsSettled).toEqual(['127.0.0.1:live']);
     expect(data.detachCommands.map((c: string) => c.replace(/ →.*/, ''))).toEqual(['blockdev --flushbufs /dev/nvme0n1', 'nvme disconnect -d nvme0']);
     expect(data.left).toEqual(nvmeClean);
+    // The backend's delete removed the subsystem from configfs.
+    expect(data.subsystemsLeft).toBe('');
   }, CASE_MS);
 
   it('NVMe/TCP, two volumes on one subsystem: the second attach runs no command; detaching one keeps both controllers and the other volume works; then nothing left', async () => {
