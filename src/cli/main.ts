@@ -49,7 +49,9 @@ function serveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--attach-mode <mode>', 'kernel initiator or QEMU\'s own iSCSI').choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
     .addOption(new Option('--detach-timeout-ms <ms>', 'how long a guest may take to release a disk'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-level <level>', 'log level (HITCH_LOG_LEVEL, default info; debug adds every host command)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'JSON lines, or pretty lines for a person (HITCH_LOG_FORMAT; default: pretty on a terminal, else json)').choices(['json', 'pretty', 'auto']))
+    .addOption(new Option('--operation-retention-days <days>', 'how long finished attaches and detaches stay in the operation history (default 30)'))
     .addOption(new Option('--config <file>', 'YAML or JSON config file (HITCH_CONFIG); flags > HITCH_* env > file > defaults'))
     .option('--print-config', 'print the resolved configuration (secrets masked) and exit')
     .action(async (o: Record<string, unknown>) => {

@@ -58,15 +58,28 @@ export interface ComputeManagerOptions {
    * (not the caller's token), so background steps and crash recovery never hold an expired token.
    */
   readonly flow: Omit<FlowContext, 'repo' | 'onStep' | 'clock'>;
-  /** Observe step starts (crash-test hooks, metrics). */
-  readonly onStep?: (op: { id: string; kind: string }, step: string) => Promise<void> | void;
-  /** Observe finished operations (metrics). */
-  readonly onFinished?: (op: { id: string; kind: string; outcome: string; durationMs: number; trace: Trace }) => void;
+  /** Observe step starts (crash-test hooks, metrics, logs). */
+  readonly onStep?: (op: OperationInfo, step: string) => Promise<void> | void;
+  /** Observe finished operations (metrics, logs). */
+  readonly onFinished?: (op: OperationInfo & { outcome: string; durationMs: number; trace: Trace }) => void;
+}
+
+/** What observers (metrics, logs) learn of an operation: who asked, for what, on which host. */
+export interface OperationInfo {
+  readonly id: string;
+  readonly kind: string;
+  readonly serverId: string;
+  readonly serverName: string;
+  readonly volumeId: string;
+  /** The API request that asked for it (`req-…`): the id a grep follows end to end. */
+  readonly requestId: string;
+  readonly projectId: string;
+  readonly host: string;
 }
 
 interface Inflight {
   readonly trace: Trace;
-  readonly kind: string;
+  readonly info: OperationInfo;
 }
 
 /**
@@ -318,13 +331,13 @@ export class ComputeManager {
    * the background. `done` settles when the attach has completed or been rolled back.
    */
   async attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta, opts: { readonly bootDevice?: string } = {}): Promise<OperationHandle> {
-    const { opId, trace, ctx, journal } = await this.#begin('attach', server, volumeId, null, meta, 'reserve');
+    const { opId, trace, ctx, journal, info } = await this.#begin('attach', server, volumeId, null, meta, 'reserve');
     const root = trace.root();
     let bdm: BdmRow;
     try {
       bdm = await this.#locks.with([`nova-${server.id}`], () => reserveAttach(ctx, server, volumeId, device, root, opts));
     } catch (e) {
-      await this.#finish(opId, 'attach', trace, e);
+      await this.#finish(info, trace, e);
       throw e;
     }
     // The mapping's id reaches the journal with the next step's write (recovery finds the mapping
@@ -334,9 +347,9 @@ export class ComputeManager {
       (async () => {
         try {
           await this.#withInstanceLock(server, root, () => runAttach(ctx, server, bdm, root));
-          await this.#finish(opId, 'attach', trace);
+          await this.#finish(info, trace);
         } catch (e) {
-          await this.#finish(opId, 'attach', trace, e);
+          await this.#finish(info, trace, e);
         }
       })(),
     );
@@ -352,7 +365,7 @@ export class ComputeManager {
         message: `Volume ${volumeId} is ${bdm.status} on server ${server.id}; try again when it is attached.`,
       });
     }
-    const { opId, trace, ctx } = await this.#begin('detach', server, volumeId, bdm.id, meta);
+    const { opId, trace, ctx, info } = await this.#begin('detach', server, volumeId, bdm.id, meta);
     const root = trace.root();
     const done = this.#track(
       (async () => {
@@ -365,9 +378,9 @@ export class ComputeManager {
             }
             await runDetach(ctx, server, current, root);
           });
-          await this.#finish(opId, 'detach', trace);
+          await this.#finish(info, trace);
         } catch (e) {
-          await this.#finish(opId, 'detach', trace, e);
+          await this.#finish(info, trace, e);
         }
       })(),
     );
@@ -382,7 +395,8 @@ export class ComputeManager {
   async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: RequestMeta, firstStep: string | null = null) {
     const opId = crypto.randomUUID();
     const trace = new Trace(this.#opts.clock);
-    this.#inflight.set(opId, { trace, kind });
+    const info: OperationInfo = { id: opId, kind, serverId: server.id, serverName: server.name, volumeId, requestId: meta.requestId, projectId: meta.projectId, host: this.hostName };
+    this.#inflight.set(opId, { trace, info });
     await this.repo.insertOperation({
       id: opId,
       kind,
@@ -419,7 +433,7 @@ export class ComputeManager {
         if (!already) await this.repo.setOperationStep(opId, step, bdm);
         const p = saver.progress();
         if (p) this.#track(p);
-        await this.#opts.onStep?.({ id: opId, kind }, step);
+        await this.#opts.onStep?.(info, step);
       },
     };
     trace.subscribe((e) => {
@@ -431,7 +445,7 @@ export class ComputeManager {
       }
       this.#forgetIfQuiet(opId, trace);
     });
-    return { opId, trace, ctx, journal };
+    return { opId, trace, ctx, journal, info };
   }
 
   async #withInstanceLock(server: ServerRow, root: Span, fn: () => Promise<void>): Promise<void> {
@@ -446,7 +460,8 @@ export class ComputeManager {
     }
   }
 
-  async #finish(opId: string, kind: string, trace: Trace, e?: unknown): Promise<void> {
+  async #finish(info: OperationInfo, trace: Trace, e?: unknown): Promise<void> {
+    const opId = info.id;
     const now = this.#opts.clock.now();
     const err = e === undefined ? undefined : toHitchError(e);
     const state = err === undefined ? 'done' : 'rolled_back';
@@ -456,7 +471,7 @@ export class ComputeManager {
     this.#forgetIfQuiet(opId, trace);
     this.requestReap();
     const first = trace.spans[0];
-    this.#opts.onFinished?.({ id: opId, kind, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
+    this.#opts.onFinished?.({ ...info, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
   }
 
   /** Once an operation has finished and none of its spans still runs, nothing more will be saved. */

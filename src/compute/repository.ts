@@ -350,6 +350,15 @@ export class ComputeRepository {
     return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute()).map(toOp);
   }
 
+  /**
+   * Retention: remove the finished operations asked for before `beforeIso`, with their traces
+   * (the foreign key cascades). Running ones stay whatever their age: recovery needs them.
+   */
+  async pruneOperations(beforeIso: string): Promise<number> {
+    const r = await this.#db.deleteFrom('operations').where('created_at', '<', beforeIso).where('state', '!=', 'running').executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async listUnfinished(host?: string): Promise<OperationRow[]> {
     let q = this.#db.selectFrom('operations').selectAll('operations').where('operations.state', '=', 'running');
     if (host !== undefined) {

@@ -16,6 +16,7 @@ import { DirectDispatch, type ComputeDispatch } from '../compute/dispatch.ts';
 import { TaskQueue } from '../compute/queue.ts';
 import { QueueDispatch } from '../compute/queue-dispatch.ts';
 import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.ts';
+import type { RecoveryOutcome } from '../compute/recovery.ts';
 import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
 import { FlavorStore } from '../compute/flavor-store.ts';
 import { HostCatalog, type HostFacts } from '../compute/host-catalog.ts';
@@ -38,6 +39,9 @@ import type { HitchConfig } from './config.ts';
 import { createDataPlane, type DataPlane } from './data-plane.ts';
 import { metricsOf, registerFaces, type HitchMetrics } from './faces.ts';
 import { imagesPlugin } from './images-plugin.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { OperationLog } from './operation-log.ts';
+import { installRequestLog } from './request-log.ts';
 
 export interface CloudCredentials {
   readonly adminPassword: string;
@@ -62,6 +66,8 @@ export interface CloudOptions {
   readonly role?: ProcessRole;
   /** Wrap each host's storage protocol (fault injection in tests, metrics). */
   readonly wrapStorage?: (p: VolumeAttachProtocol, hostName: string) => VolumeAttachProtocol;
+  /** Where requests, operations and host commands are logged (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 export interface ComputeHostParts {
@@ -90,6 +96,7 @@ export interface Cloud {
   /** The simulated data plane (sim backend / sim hypervisor), if any. */
   readonly sim: Simulation | null;
   readonly dataPlane: DataPlane;
+  readonly logger: Logger;
   /** Wait for every operation in flight, and for background portal work on every host. */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -152,12 +159,40 @@ function hostFacts(hypervisor: HypervisorDriver, ip: string, dataDir: string): H
   };
 }
 
+/** What crash recovery did at start, one line per operation a previous run left unfinished. */
+export function logRecovery(log: Logger, host: string, outcomes: readonly RecoveryOutcome[]): void {
+  for (const r of outcomes) {
+    if (r.action === 'nothing') continue;
+    const fields = { op_id: r.operationId, kind: r.kind, host, action: r.action, ...(r.error ? { error: r.error } : {}) };
+    const text = `recovered ${r.kind} ${r.operationId} on host ${host}, left unfinished by the last run: ${r.action.replace(/_/g, ' ')}${r.error ? ` (${r.error})` : ''}`;
+    if (r.error) log.warn(fields, text);
+    else log.info(fields, text);
+  }
+}
+
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const cfg = opts.config;
+  const logger = opts.logger ?? silentLogger();
   const crash = crashHookFromEnv();
   const userStep = opts.onStep;
-  const onStep: ComputeManagerOptions['onStep'] | undefined =
-    crash && userStep ? async (op, s) => (crash(op, s), userStep(op, s)) : (crash ?? userStep);
+  // Every operation of this process's hosts is logged from its trace (see operation-log.ts).
+  let hosts: ComputeHostParts[] = [];
+  const opLog = new OperationLog(logger, (id) => {
+    for (const h of hosts) {
+      const t = h.manager.liveTrace(id);
+      if (t) return t;
+    }
+    return undefined;
+  });
+  const onStep: ComputeManagerOptions['onStep'] = async (op, s) => {
+    crash?.(op, s);
+    opLog.step(op);
+    await userStep?.(op, s);
+  };
+  const onFinished: ComputeManagerOptions['onFinished'] = (op) => {
+    opLog.finished(op);
+    opts.onFinished?.(op);
+  };
   const db = opts.database ?? (await openDatabase(cfg.databaseUrl));
   try {
     await migrateCompute(db.db);
@@ -184,7 +219,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${unknown.join(', ') || '(none given)'} in the data plane (${some}${plane.hosts.length > 10 ? `, … ${plane.hosts.length} in all` : ''})` });
       }
     }
-    const hosts: ComputeHostParts[] = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock, ip }) => {
+    hosts = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock, ip }) => {
       const brick = opts.dataPlane ? newBrick() : first;
       const base: VolumeAttachProtocol =
         cfg.cinderFlow === 'legacy' ? inProcessLegacy(volumes, name) : inProcessAttachments(volumes);
@@ -194,14 +229,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         clock,
         repo,
         flow: { storage, connector: brick, hypervisor, detachTimeoutMs: cfg.detachTimeoutMs },
-        ...(onStep ? { onStep } : {}),
-        ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
+        onStep,
+        onFinished,
       });
       return { name, host, clock, brick, hypervisor, manager, ip };
     });
     // Before serving: finish or roll back whatever a previous run left half done. (An agent
     // recovers in ComputeAgent.start, before it claims work.)
-    if (role.kind === 'all-in-one') for (const h of hosts) await h.manager.recover();
+    if (role.kind === 'all-in-one') for (const h of hosts) logRecovery(logger, h.name, await h.manager.recover());
     // A hypervisor that started afresh (the in-process simulator does on every start) has none of
     // the ACTIVE servers' domains: define and start them again, as nova-compute's start-up does.
     for (const h of hosts) {
@@ -230,6 +265,23 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       hosts: hostCatalog,
       quotas: new QuotaStore(db.db, (s) => compute.flavorOf(s)),
     });
+    // Retention of the operation history (config operationRetentionDays): at start, then hourly.
+    // Agents leave it to the API processes (one statement each; several at once are harmless).
+    const prune = async (): Promise<void> => {
+      const before = new Date(Date.now() - cfg.operationRetentionDays * 86_400_000).toISOString();
+      try {
+        const n = await repo.pruneOperations(before);
+        if (n > 0) logger.info({ removed: n, before, retention_days: cfg.operationRetentionDays }, `operation history: removed ${n} operations finished before ${before} (retention ${cfg.operationRetentionDays} days)`);
+      } catch (e) {
+        logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'operation history: retention pass failed; the next one (in an hour) tries again');
+      }
+    };
+    let pruneTimer: NodeJS.Timeout | null = null;
+    if (role.kind !== 'agent') {
+      await prune();
+      pruneTimer = setInterval(() => void prune(), 3_600_000);
+      pruneTimer.unref();
+    }
     // Operations first, then the background portal work they left, then the trace saves that work caused.
     const settle = async (): Promise<void> => {
       await compute.drain();
@@ -247,10 +299,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       hosts,
       sim,
       dataPlane: plane,
+      logger,
       settle,
       async close() {
         // Operations in flight finish; background reap retries (minutes on a real clock) stop.
         for (const h of hosts) h.manager.stopReaping();
+        if (pruneTimer) clearInterval(pruneTimer);
         await settle();
         await queued?.stop();
         await plane.close();
@@ -290,6 +344,8 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
     });
     const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    // Before the plugins: a hook reaches the routes of plugins registered after it.
+    installRequestLog(app, { log: services.logger, callerOf: (t) => identity.knownCaller(t) });
     const publicUrl = cfg.publicUrl;
     await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
     await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
@@ -315,7 +371,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     };
     const projectExists = async (id: string): Promise<boolean> => (await identity.store.findProject({ id })) !== undefined;
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
-    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue });
+    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue, logger: services.logger });
     sink.metrics = metricsOf(app);
     return {
       ...services,

@@ -47,6 +47,13 @@ export interface HitchConfig {
   /** The largest volume one may create, GiB: the API refuses more, the dashboard offers no more. */
   readonly maxVolumeSizeGiB: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** JSON lines (for a log shipper), pretty lines (for a person), or auto: pretty on a terminal. */
+  readonly logFormat: 'json' | 'pretty' | 'auto';
+  /**
+   * How long finished attaches and detaches stay in the operation history (with their traces),
+   * days: older ones are removed at start and then hourly. Running ones are never removed.
+   */
+  readonly operationRetentionDays: number;
 
   // --- the real data plane (backend tgt, virt libvirt) ---------------------------------------
   /** Portals (`ip:port`) tgtd serves volumes on; the first is `target_portal`. */
@@ -99,6 +106,8 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   hostDownAfterMs: STALE_MS,
   maxVolumeSizeGiB: MAX_VOLUME_SIZE_GIB,
   logLevel: 'info',
+  logFormat: 'auto',
+  operationRetentionDays: 30,
   tgtPortals: Object.freeze(['127.0.0.1:3260']),
   tgtControlPort: 0,
   tgtStart: true,
@@ -131,6 +140,8 @@ const ENV: Record<keyof HitchConfig, string> = {
   hostDownAfterMs: 'HITCH_HOST_DOWN_AFTER_MS',
   maxVolumeSizeGiB: 'HITCH_MAX_VOLUME_SIZE_GIB',
   logLevel: 'HITCH_LOG_LEVEL',
+  logFormat: 'HITCH_LOG_FORMAT',
+  operationRetentionDays: 'HITCH_OPERATION_RETENTION_DAYS',
   tgtPortals: 'HITCH_TGT_PORTALS',
   tgtControlPort: 'HITCH_TGT_CONTROL_PORT',
   tgtStart: 'HITCH_TGT_START',
@@ -230,6 +241,8 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     hostDownAfterMs: int('hostDownAfterMs', get('hostDownAfterMs'), 1_000, 3_600_000),
     maxVolumeSizeGiB: int('maxVolumeSizeGiB', get('maxVolumeSizeGiB'), 1, 2_147_483_647),
     logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    logFormat: oneOf('logFormat', get('logFormat'), ['json', 'pretty', 'auto'] as const),
+    operationRetentionDays: int('operationRetentionDays', get('operationRetentionDays'), 1, 36_500),
     tgtPortals: portals('tgtPortals', get('tgtPortals')),
     tgtControlPort: int('tgtControlPort', get('tgtControlPort'), 0, 32767),
     tgtStart: bool('tgtStart', get('tgtStart')),

@@ -12,6 +12,7 @@ import { HitchError } from '../errors.ts';
 import { createCloud, createServices, type Cloud, type CloudCredentials, type Services } from './cloud.ts';
 import type { HitchConfig } from './config.ts';
 import type { DataPlane } from './data-plane.ts';
+import type { Logger } from './log.ts';
 
 export interface RunningAgent {
   readonly agent: ComputeAgent;
@@ -35,10 +36,10 @@ export async function startApi(opts: { config: HitchConfig; credentials: CloudCr
  * An agent process of compute host `host` (or of every host in `hosts`): recovers each host's
  * unfinished operations, then takes their work, woken by its one LISTEN connection.
  */
-export async function startAgent(opts: { config: HitchConfig; host?: string; hosts?: readonly string[]; dataPlane?: DataPlane; agentId?: string }): Promise<RunningAgent> {
+export async function startAgent(opts: { config: HitchConfig; host?: string; hosts?: readonly string[]; dataPlane?: DataPlane; agentId?: string; logger?: Logger }): Promise<RunningAgent> {
   requirePostgres(opts.config, 'hitch agent');
   const hosts = [...(opts.hosts ?? []), ...(opts.host !== undefined ? [opts.host] : [])];
-  const services = await createServices({ config: opts.config, role: { kind: 'agent', hosts }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}) });
+  const services = await createServices({ config: opts.config, role: { kind: 'agent', hosts }, ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
   try {
     const agent = new ComputeAgent({
       queue: services.queue,

@@ -27,6 +27,7 @@ import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
 import { bannerLines } from './banner.ts';
 import { tightenDataDir } from './secrets-at-rest.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
+import { createLogger, defaultLogFormat, type Logger } from './log.ts';
 
 export interface Credentials {
   readonly url: string;
@@ -40,6 +41,8 @@ export interface ServeFlags extends Partial<Record<keyof HitchConfig, unknown>> 
   config?: unknown;
   simSpeed?: unknown;
   printConfig?: boolean;
+  /** Where log lines go (default: stdout, at the configured level and format). */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface RunningServer {
@@ -47,6 +50,7 @@ export interface RunningServer {
   readonly config: HitchConfig;
   readonly cloud: Cloud;
   readonly firstStart: boolean;
+  readonly logger: Logger;
   /** Graceful stop (what SIGINT/SIGTERM run). */
   stop(): Promise<void>;
 }
@@ -210,9 +214,15 @@ async function demoReady(cloud: Cloud, creds: Credentials): Promise<boolean> {
   return vols.some((x) => x.name === DEMO_VOLUME && x.status === 'available') && srvs.some((x) => x.name === DEMO_SERVER && x.status === 'ACTIVE');
 }
 
+/** The logger of a server process: the configured level, and format (auto: pretty on a terminal). */
+export function serverLogger(config: HitchConfig, stream: NodeJS.WritableStream & { isTTY?: boolean }, role: string): Logger {
+  const format = config.logFormat === 'auto' ? defaultLogFormat(stream) : config.logFormat;
+  return createLogger({ level: config.logLevel, format, stream, base: { role } });
+}
+
 /** Start the all-in-one server. `out` receives the lines a person should read. */
 export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<RunningServer> {
-  const { simSpeed: speedFlag, printConfig: _p, role, ...cfgFlags } = flags;
+  const { simSpeed: speedFlag, printConfig: _p, role, logStream, ...cfgFlags } = flags;
   let config = resolveConfig(cfgFlags, env);
   const speed = parseSpeed(speedFlag ?? env['HITCH_SIM_SPEED']);
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
@@ -228,8 +238,11 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     demo: { username: 'demo', password: existing?.demo.password ?? genPassword(), project: 'demo' },
   };
 
+  const stream = logStream ?? process.stdout;
+  const logger = serverLogger(config, stream, role?.kind === 'api' ? 'api' : 'all-in-one');
   const cloud = await createCloud({
     config,
+    logger,
     credentials: { adminPassword: creds.admin.password, demoPassword: creds.demo.password },
     ...(role ? { role } : {}),
   });
@@ -274,16 +287,18 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   })) {
     out(line);
   }
+  logger.info({ url: config.publicUrl, data_dir: config.dataDir, database: printableConfig(config).databaseUrl, scenario: cloud.sim ? config.scenario : null }, `listening on ${config.publicUrl}`);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       unpace();
       await cloud.close();
+      logger.info('stopped');
     })();
     return stopping;
   };
-  return { url: config.publicUrl, config, cloud, firstStart, stop };
+  return { url: config.publicUrl, config, cloud, firstStart, logger, stop };
 }
 
 /**

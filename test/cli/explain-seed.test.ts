@@ -34,7 +34,7 @@ describe('hitch explain on the seed scenario (a running server)', () => {
     const r = await cli(['explain', 'demo-server', 'demo-volume'], env);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.split('\n');
-    expect(lines[0]).toMatch(/^attach [0-9a-f-]{36}: done, volume [0-9a-f-]{36}, server [0-9a-f-]{36}$/);
+    expect(lines[0]).toMatch(/^attach [0-9a-f-]{36}: done, volume [0-9a-f-]{36}, server [0-9a-f-]{36}, request req-[0-9a-f-]{36}$/);
     expect(lines[1]).toMatch(/^total [\d.]+ s \(background work went on until 1\d\d s\)$/);
     for (const step of STEPS) expect(lines.some((l) => l.startsWith(`${step} `) || l.startsWith(`${step}  `)), step).toBe(true);
     expect(lines.find((l) => l.includes('connect_path 192.168.1.59:3260'))).toMatch(/FAILED {2}\(background\)$/);

@@ -152,7 +152,7 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
         return ctx.io.out(json({ operation: meta, report: rep }));
       }
       const depth = Number.isInteger(Number(o.depth)) ? Number(o.depth) : 2;
-      ctx.io.out(`${op.kind} ${op.id}: ${op.state}${op.error ? ` (${op.error.code})` : ''}, volume ${op.volume_id}, server ${op.server_id}`);
+      ctx.io.out(`${op.kind} ${op.id}: ${op.state}${op.error ? ` (${op.error.code})` : ''}, volume ${op.volume_id}, server ${op.server_id}, request ${op.request_id}`);
       ctx.io.out(renderExplain(rep, { ...layout(ctx), maxDepth: depth }));
     });
 }

@@ -26,7 +26,8 @@ function planeOptions(c: Command): Command {
     .addOption(new Option('--attach-mode <mode>', "kernel initiator or QEMU's own iSCSI").choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
     .addOption(new Option('--detach-timeout-ms <ms>', 'how long a guest may take to release a disk'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-level <level>', 'log level (HITCH_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(new Option('--log-format <format>', 'JSON lines, or pretty lines for a person (HITCH_LOG_FORMAT; default: pretty on a terminal, else json)').choices(['json', 'pretty', 'auto']))
     .addOption(new Option('--config <file>', 'YAML or JSON config file (HITCH_CONFIG)'));
 }
 
@@ -63,9 +64,11 @@ export function registerScaleOutCommands(program: Command, ctx: CliContext): voi
     requirePostgres(o['databaseUrl'], 'hitch agent', ctx.io.env);
     const { host: hosts, ...flags } = o;
     const dataDir = o['dataDir'] ?? program.opts<{ dataDir?: string }>().dataDir;
-    const [{ resolveConfig }, { startAgent }] = await Promise.all([import('../../server/config.ts'), import('../../server/scale-out.ts')]);
+    const [{ resolveConfig }, { startAgent }, { serverLogger }] = await Promise.all([import('../../server/config.ts'), import('../../server/scale-out.ts'), import('../../server/serve.ts')]);
     const config = resolveConfig({ ...flags, ...(dataDir !== undefined ? { dataDir } : {}), port: 0 });
-    const running = await startAgent({ config, hosts });
+    // Agents log as the server does: the same lines, the same request ids (from the API process).
+    const logger = serverLogger(config, process.stdout, 'agent');
+    const running = await startAgent({ config, hosts, logger });
     const named = hosts.length <= 3 ? `host ${hosts.join(', ')}` : `${hosts.length} hosts (${hosts[0]} … ${hosts[hosts.length - 1]})`;
     ctx.io.out(`hitch agent: ${named} (agent ${running.agent.id}) taking work from ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}`);
     const stop = (sig: NodeJS.Signals): void => {
