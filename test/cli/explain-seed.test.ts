@@ -36,6 +36,9 @@ describe('hitch explain on the seed scenario (a running server)', () => {
     const lines = r.out.split('\n');
     expect(lines[0]).toMatch(/^attach [0-9a-f-]{36}: done, volume [0-9a-f-]{36}, server [0-9a-f-]{36}, request req-[0-9a-f-]{36}$/);
     expect(lines[1]).toMatch(/^total [\d.]+ s \(background work went on until 1\d\d s\)$/);
+    // The lost redundancy and what to do about it.
+    expect(r.out).toContain('  - attached on 1 of 2 paths; 192.168.1.59:3260 unreachable\n');
+    expect(r.out).toContain('  - next step: check the network path or the target at 192.168.1.59:3260: every attach to this array will try it\n');
     for (const step of STEPS) expect(lines.some((l) => l.startsWith(`${step} `) || l.startsWith(`${step}  `)), step).toBe(true);
     expect(lines.find((l) => l.includes('connect_path 192.168.1.59:3260'))).toMatch(/FAILED {2}\(background\)$/);
     const usable = Number(DEAD_PORTAL.exec(r.out)?.[1]);
