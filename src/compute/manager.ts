@@ -74,6 +74,8 @@ export interface OperationInfo {
   /** The API request that asked for it (`req-…`): the id a grep follows end to end. */
   readonly requestId: string;
   readonly projectId: string;
+  /** Who asked, when the request carried it. */
+  readonly userId: string | null;
   readonly host: string;
 }
 
@@ -395,7 +397,7 @@ export class ComputeManager {
   async #begin(kind: string, server: ServerRow, volumeId: string, bdmId: string | null, meta: RequestMeta, firstStep: string | null = null) {
     const opId = crypto.randomUUID();
     const trace = new Trace(this.#opts.clock);
-    const info: OperationInfo = { id: opId, kind, serverId: server.id, serverName: server.name, volumeId, requestId: meta.requestId, projectId: meta.projectId, host: this.hostName };
+    const info: OperationInfo = { id: opId, kind, serverId: server.id, serverName: server.name, volumeId, requestId: meta.requestId, projectId: meta.projectId, userId: meta.userId ?? null, host: this.hostName };
     this.#inflight.set(opId, { trace, info });
     await this.repo.insertOperation({
       id: opId,

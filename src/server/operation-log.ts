@@ -28,6 +28,7 @@ export interface OperationFields {
   readonly server_name: string;
   readonly volume_id: string;
   readonly project_id: string;
+  readonly user_id: string | null;
   readonly host: string;
 }
 
@@ -40,6 +41,7 @@ export function operationFields(op: OperationInfo): OperationFields {
     server_name: op.serverName,
     volume_id: op.volumeId,
     project_id: op.projectId,
+    user_id: op.userId,
     host: op.host,
   };
 }

@@ -107,7 +107,7 @@ describe('hitch serve logs', () => {
       expect(op.state).toBe('done');
       expect(mine.filter((l) => l['route'] === '/compute/v2.1/servers/:id/os-volume_attachments')).toHaveLength(1);
       const opLines = mine.filter((l) => l['op_id'] === a.opId);
-      for (const l of opLines) expect(l).toMatchObject({ request_id: a.requestId, kind: 'attach', volume_id: a.volumeId, server_name: 'demo-server', project_id: demo.projectId, host: expect.any(String) });
+      for (const l of opLines) expect(l).toMatchObject({ request_id: a.requestId, kind: 'attach', volume_id: a.volumeId, server_name: 'demo-server', project_id: demo.projectId, user_id: expect.stringMatching(/^[0-9a-f]{32}$/), host: expect.any(String) });
       expect(opLines.some((l) => /^attach of volume .* started on host /.test(l.msg))).toBe(true);
       expect(opLines.filter((l) => l['outcome'] === 'done' && /done in /.test(l.msg))).toHaveLength(1);
       // Every step of the trace: a start and an end line, the end with the trace's duration.
