@@ -104,6 +104,17 @@ export async function getOperation(c: HitchClient, id: string): Promise<ApiOpera
   return (await c.call<{ operation: ApiOperation }>('compute', 'GET', `/os-hitch-operations/${encodeURIComponent(id)}`)).body.operation;
 }
 
+/** An operation in the history list (no spans). */
+export type ApiOperationSummary = Omit<ApiOperation, 'spans'> & { duration_ms: number | null };
+
+/** One page of the operation history, newest first; `next`: the marker of the page after, if any. */
+export async function operationHistory(c: HitchClient, query: Record<string, string>): Promise<{ operations: ApiOperationSummary[]; next: string | null }> {
+  const q = new URLSearchParams(query).toString();
+  const body = (await c.call<{ operations: ApiOperationSummary[]; operations_links?: { rel: string; href: string }[] }>('compute', 'GET', `/os-hitch-operations${q ? `?${q}` : ''}`)).body;
+  const link = body.operations_links?.find((l) => l.rel === 'next');
+  return { operations: body.operations, next: link ? new URL(link.href).searchParams.get('marker') : null };
+}
+
 export async function listOperations(c: HitchClient, serverId: string, volumeId: string): Promise<ApiOperation[]> {
   return (await c.call<{ operations: ApiOperation[] }>('compute', 'GET', `/servers/${serverId}/os-volume_attachments/${volumeId}/trace`)).body.operations;
 }

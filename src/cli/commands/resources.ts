@@ -1,9 +1,9 @@
 /** `hitch volume …` and `hitch server …`: create, list, show, delete over the OpenStack APIs. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { HitchError, ref } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
 import { fields, json, table } from '../format.ts';
-import { findServer, findVolume, flavorId, imageId, listServers, listVolumes, type Server, type Volume } from '../resources.ts';
+import { findServer, findVolume, flavorId, imageId, listServers, listVolumes, operationHistory, type Server, type Volume } from '../resources.ts';
 
 /** A whole number of GiB; the upper limit is the server's (its maxVolumeSizeGiB), which the API enforces. */
 const positiveInt = (v: string): number => {
@@ -110,6 +110,7 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
       const s = await findServer(ctx.client, ref);
       ctx.io.out(o.json ? json(s) : fields({ id: s.id, name: s.name, status: s.status, volumes: (s['os-extended-volumes:volumes_attached'] ?? []).map((v) => v.id).join(', ') }));
     });
+  registerOperationCommands(program, ctx);
   server
     .command('delete')
     .description('delete servers (their volumes are detached first)')
@@ -122,3 +123,52 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
       }
     });
 }
+
+/**
+ * `hitch operations list`: the operation history (every attach and detach, failed and rolled back
+ * ones too, kept for operationRetentionDays), newest first, filtered and paged by the server.
+ */
+function registerOperationCommands(program: Command, ctx: CliContext): void {
+  const ops = program.command('operations').description('the history of attaches and detaches, failed ones included (each with its trace: hitch explain ID)');
+  ops
+    .command('list')
+    .description('list operations, newest first')
+    .addOption(new Option('--status <status>', 'only these: running, done, or failed (rolled back or failed)').choices(['running', 'done', 'failed']))
+    .addOption(new Option('--kind <kind>', 'only attaches or detaches').choices(['attach', 'detach']))
+    .option('--server <server>', 'only this server (name or id)')
+    .option('--volume <volume>', 'only this volume (name or id)')
+    .option('--limit <n>', 'at most this many (1–1000)', '50')
+    .option('--marker <id>', 'the page after this operation (printed under a full page)')
+    .option('--all-projects', "every project's operations (admin)")
+    .option('--json', 'print JSON')
+    .action(async (o: { status?: string; kind?: string; server?: string; volume?: string; limit: string; marker?: string; allProjects?: boolean; json?: boolean }) => {
+      const q: Record<string, string> = { limit: o.limit };
+      if (o.status) q['status'] = o.status;
+      if (o.kind) q['kind'] = o.kind;
+      if (o.server) q['server_id'] = (await findServer(ctx.client, o.server)).id;
+      if (o.volume) q['volume_id'] = (await findVolume(ctx.client, o.volume)).id;
+      if (o.marker) q['marker'] = o.marker;
+      if (o.allProjects) q['all_projects'] = '1';
+      const page = await operationHistory(ctx.client, q);
+      if (o.json) return ctx.io.out(json(page));
+      const servers = new Map((await listServers(ctx.client)).map((s) => [s.id, s.name]));
+      const volumes = new Map((await listVolumes(ctx.client)).map((v) => [v.id, v.name ?? '']));
+      const name = (m: Map<string, string>, id: string): string => (m.get(id) ? `${m.get(id)} (${id.slice(0, 8)})` : id);
+      const rows = page.operations.map((x) => [
+        x.id,
+        x.kind,
+        x.state === 'rolled_back' ? 'rolled back' : x.state,
+        name(servers, x.server_id),
+        name(volumes, x.volume_id),
+        x.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+        x.duration_ms === null ? '' : formatDuration(x.duration_ms),
+        x.error ? `${x.error.code} at ${x.step ?? '?'}` : '',
+        x.request_id,
+      ]);
+      ctx.io.out(page.operations.length === 0 ? 'no operations' : table(['ID', 'Kind', 'State', 'Server', 'Volume', 'Asked at', 'Took', 'Error', 'Request'], rows));
+      if (page.next) ctx.io.out(`more: hitch operations list --marker ${page.next}${o.status ? ` --status ${o.status}` : ''}`);
+      if (page.operations.length > 0) ctx.io.out(`trace of one: hitch explain ${page.operations[0]?.id ?? 'ID'}`);
+    });
+}
+
+const formatDuration = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
