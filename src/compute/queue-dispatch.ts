@@ -11,6 +11,8 @@
  * PostgreSQL URL) waiters poll, 10 ms growing to 250 ms.
  */
 import { HitchError } from '../errors.ts';
+import { realClock } from '../host/real-clock.ts';
+import type { Clock } from '../ports/host.ts';
 import type { Trace } from '../trace/span.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import { FALLBACK_POLL_MS, STALE_MS } from './agent.ts';
@@ -31,6 +33,8 @@ export interface QueueDispatchOptions {
   /** PostgreSQL URL for this process's LISTEN connection; without it waiters poll. */
   readonly listenUrl?: string | null;
   readonly onError?: (e: unknown) => void;
+  /** What the deadlines and pauses are measured on (tests give a virtual clock). */
+  readonly clock?: Clock;
 }
 
 /** What a state notice said about a task: its state and result (null: not in the notice). */
@@ -48,6 +52,7 @@ export class QueueDispatch implements ComputeDispatch {
   readonly #acceptMs: number;
   readonly #doneMs: number;
   readonly #listener: QueueListener | null;
+  readonly #clock: Clock;
   /** Task id → wake-ups of the requests waiting on it (true: a notice about it; false: read it). */
   readonly #waiters = new Map<string, Set<(heard: boolean) => void>>();
   /**
@@ -62,6 +67,7 @@ export class QueueDispatch implements ComputeDispatch {
     this.#staleMs = opts.staleMs ?? STALE_MS;
     this.#acceptMs = opts.acceptDeadlineMs ?? 30_000;
     this.#doneMs = opts.doneDeadlineMs ?? 600_000;
+    this.#clock = opts.clock ?? realClock;
     this.#listener = opts.listenUrl
       ? new QueueListener({
           url: opts.listenUrl,
@@ -124,9 +130,13 @@ export class QueueDispatch implements ComputeDispatch {
   #changed(id: string, ms: number): { promise: Promise<boolean>; cancel(): void } {
     let done!: (heard: boolean) => void;
     const promise = new Promise<boolean>((r) => (done = r));
-    const timer = setTimeout(() => finish(false), ms);
+    const pause = new AbortController();
+    this.#clock.sleep(ms, pause.signal).then(
+      () => finish(false),
+      () => undefined,
+    );
     const finish = (heard: boolean): void => {
-      clearTimeout(timer);
+      pause.abort();
       this.#waiters.get(id)?.delete(finish);
       if (this.#waiters.get(id)?.size === 0) this.#waiters.delete(id);
       done(heard);
@@ -153,18 +163,19 @@ export class QueueDispatch implements ComputeDispatch {
   }
 
   /**
-   * Wait until the task reaches one of `states` (or fails), at most `deadlineMs`. A tracked task
-   * is read only when no notice told what is needed: after the slow fallback pause, after the
-   * listening connection came back, or when it failed (the error is in the row).
+   * Wait until the task reaches one of `states` (or fails), at most `deadlineMs`; undefined when
+   * the deadline passed first. A tracked task is read only when no notice told what is needed:
+   * after the slow fallback pause, after the listening connection came back, or when it failed
+   * (the error is in the row).
    */
-  async #await(id: string, host: string, states: readonly TaskState[], deadlineMs: number): Promise<Outcome> {
-    const until = Date.now() + deadlineMs;
+  async #await(id: string, states: readonly TaskState[], deadlineMs: number): Promise<Outcome | undefined> {
+    const until = this.#clock.now() + deadlineMs;
     let poll = 10;
     let read = !this.#listener || !this.#tracked.has(id);
     for (;;) {
       // Listen before reading: a change between the read and the wait still wakes us.
       const pause = this.#listener ? FALLBACK_POLL_MS : poll;
-      const next = this.#changed(id, Math.max(1, Math.min(pause, until - Date.now())));
+      const next = this.#changed(id, Math.max(1, Math.min(pause, until - this.#clock.now())));
       const h = this.#tracked.get(id);
       if (h && h.result !== null && states.includes(h.state as TaskState)) {
         next.cancel();
@@ -177,11 +188,9 @@ export class QueueDispatch implements ComputeDispatch {
           return t;
         }
       }
-      if (Date.now() > until) {
+      if (this.#clock.now() >= until) {
         next.cancel();
-        throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host }, {
-          message: `Compute host ${host} did not take the request within ${Math.round(deadlineMs / 1000)} s`,
-        });
+        return undefined;
       }
       read = !(await next.promise);
       poll = Math.min(poll * 2, 250);
@@ -193,10 +202,31 @@ export class QueueDispatch implements ComputeDispatch {
     await this.#q.enqueue(server.host, 'spawn', { serverId: server.id, spec, ...(meta ? { meta } : {}) });
   }
 
+  /**
+   * Wait for the agent's answer; past `deadlineMs` withdraw the task, and only once it is
+   * withdrawn (no agent can run it any more) answer that the host did not take it. A task the
+   * agent claimed as the deadline passed is the agent's: its outcome is awaited (up to the
+   * operation's deadline), never reported as a failure that then happens anyway.
+   */
+  async #answer(id: string, host: string, states: readonly TaskState[], deadlineMs: number): Promise<Outcome> {
+    const t = await this.#await(id, states, deadlineMs);
+    if (t) return t;
+    const s = Math.round(deadlineMs / 1000);
+    const refused = new HitchError('HITCH_COMPUTE_HOST_DOWN', { host }, {
+      message: `Compute host ${host} did not take the request within ${s} s; it was withdrawn and will not run. Start its agent (hitch agent --host ${host}) and retry.`,
+    });
+    if (await this.#q.withdraw(id, refused)) throw refused;
+    const late = await this.#await(id, states, this.#doneMs);
+    if (late) return late;
+    throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host }, {
+      message: `Compute host ${host} took the request but has not answered in ${Math.round(this.#doneMs / 1000)} s; it may still finish: look at the server's attachments before retrying.`,
+    });
+  }
+
   async destroy(server: ServerRow): Promise<void> {
     const id = await this.#enqueue(server.host, 'destroy', { serverId: server.id });
     try {
-      const t = await this.#await(id, server.host, ['done'], this.#doneMs);
+      const t = await this.#answer(id, server.host, ['done'], this.#doneMs);
       if (t.state === 'failed') throw taskError(t);
     } finally {
       this.#tracked.delete(id);
@@ -208,7 +238,7 @@ export class QueueDispatch implements ComputeDispatch {
     const id = await this.#enqueue(server.host, kind, payload);
     let t: Outcome;
     try {
-      t = await this.#await(id, server.host, ['reserved', 'done'], this.#acceptMs);
+      t = await this.#answer(id, server.host, ['reserved', 'done'], this.#acceptMs);
     } catch (e) {
       this.#tracked.delete(id);
       throw e;
@@ -221,7 +251,7 @@ export class QueueDispatch implements ComputeDispatch {
     const done =
       t.state === 'done'
         ? Promise.resolve()
-        : this.#await(id, server.host, ['done'], this.#doneMs).then(
+        : this.#await(id, ['done'], this.#doneMs).then(
             () => undefined,
             () => undefined,
           );

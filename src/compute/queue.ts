@@ -109,6 +109,29 @@ export class TaskQueue {
     await this.#db.updateTable('compute_tasks').set(set).where('id', '=', id).execute();
   }
 
+  /**
+   * Withdraw a task nobody has claimed: `failed` with `error`, in one conditional statement, so
+   * it and a claim exclude each other (PostgreSQL: the claim skips a row this statement holds,
+   * and this one, waiting on a claim's lock, finds the row no longer `queued`; SQLite: one
+   * writer). True when withdrawn: no agent will ever run it. False when an agent took it first:
+   * its outcome is the request's.
+   */
+  async withdraw(id: string, error: HitchError, now = Date.now()): Promise<boolean> {
+    if (this.#postgres) {
+      const r = await sql<{ id: string }>`WITH t AS (UPDATE compute_tasks SET state = 'failed', error_code = ${error.code}, error_message = ${error.message},
+                  updated_ms = ${now} WHERE id = ${id} AND state = 'queued' RETURNING id, state)
+                SELECT id, pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state || ' ') FROM t`.execute(this.#db);
+      return r.rows.length === 1;
+    }
+    const r = await this.#db
+      .updateTable('compute_tasks')
+      .set({ state: 'failed', error_code: error.code, error_message: error.message, updated_ms: now })
+      .where('id', '=', id)
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async get(id: string): Promise<TaskRow | undefined> {
     return this.#db.selectFrom('compute_tasks').selectAll().where('id', '=', id).executeTakeFirst();
   }
