@@ -12,7 +12,33 @@ export interface SimTargetInfo {
   readonly initiators: readonly string[];
 }
 
+/** An NVMe subsystem as the port describes it. */
+export interface SimSubsystemInfo {
+  readonly portals: readonly string[];
+  /** Host NQNs admitted. */
+  readonly hosts: readonly string[];
+}
+
+/** The NVMe/TCP side of the arrays (subsystems and admitted hosts), for the backend's `nvmeof` volumes. */
+export interface SimNvmeArrays {
+  createSubsystem(array: string, nqn: string): Promise<void>;
+  addNamespace(array: string, nqn: string, opts: { nsid: number; uuid: string; sizeBytes: number }): Promise<void>;
+  deleteSubsystem(array: string, nqn: string): Promise<void>;
+  /** `null` when the array has no such subsystem. */
+  subsystem(array: string, nqn: string): Promise<SimSubsystemInfo | null>;
+  /** Admit a host NQN, spending the array's export time; `null` (nothing done) when there is no such subsystem. */
+  allowHost(array: string, nqn: string, hostNqn: string): Promise<SimSubsystemInfo | null>;
+  denyHost(array: string, nqn: string, hostNqn: string): Promise<void>;
+}
+
 export interface SimArrays {
+  /**
+   * What the backend exports new volumes of `array` over (the scenario's `protocol`): `iscsi`
+   * by default.
+   */
+  protocolOf?(array: string): 'iscsi' | 'nvmeof';
+  /** The NVMe/TCP side; absent where the arrays are reached through the simulator daemon (it has no NVMe calls). */
+  readonly nvme?: SimNvmeArrays;
   /** The arrays' names, in scenario order (the first is the default). */
   arrayNames(): readonly string[];
   createTarget(array: string, iqn: string): Promise<void>;
@@ -43,7 +69,26 @@ export function localArrays(sim: Simulation): SimArrays {
     target: async (array, iqn) => targetInfo(sim, array, iqn),
     exportTo: (array, iqn, initiator, opts) => exportAndDescribe(sim, array, iqn, initiator, opts),
     denyInitiator: async (array, iqn, initiator) => sim.array(array).denyInitiator(iqn, initiator),
+    protocolOf: (array) => sim.scenario.arrays.find((a) => a.name === array)?.protocol ?? 'iscsi',
+    nvme: {
+      createSubsystem: async (array, nqn) => void sim.array(array).nvme.create(nqn),
+      addNamespace: async (array, nqn, opts) => void sim.array(array).nvme.addNamespace(nqn, opts),
+      deleteSubsystem: async (array, nqn) => sim.array(array).nvme.delete(nqn),
+      subsystem: async (array, nqn) => subsystemInfo(sim, array, nqn),
+      allowHost: async (array, nqn, hostNqn) => {
+        if (subsystemInfo(sim, array, nqn) === null) return null;
+        await sim.clock.sleep(sim.latency.arrayExportMs);
+        sim.array(array).nvme.allowHost(nqn, hostNqn);
+        return subsystemInfo(sim, array, nqn);
+      },
+      denyHost: async (array, nqn, hostNqn) => sim.array(array).nvme.denyHost(nqn, hostNqn),
+    },
   };
+}
+
+function subsystemInfo(sim: Simulation, array: string, nqn: string): SimSubsystemInfo | null {
+  const s = sim.array(array).nvme.get(nqn);
+  return s ? { portals: [...s.portals], hosts: [...s.hosts] } : null;
 }
 
 /** What the port says of a target; null when the array has no such target (throws for an unknown array). */

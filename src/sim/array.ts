@@ -9,6 +9,7 @@
 import { HitchError } from '../errors.ts';
 import { portalKey } from './network.ts';
 import type { SeededRandom } from './random.ts';
+import { NvmeSubsystems } from './nvme-subsystem.ts';
 
 export interface SimLun {
   readonly lun: number;
@@ -91,6 +92,8 @@ export class StorageArray {
   /** Portals new targets get unless told otherwise. */
   readonly portals: readonly string[];
   readonly kind: ArrayKind;
+  /** NVMe/TCP subsystems it serves (`nvme-subsystem.ts`), on its portals unless told otherwise. */
+  readonly nvme: NvmeSubsystems;
   #nextTid = 1;
 
   constructor(
@@ -106,6 +109,7 @@ export class StorageArray {
     this.vendor = opts.vendor ?? 'HITCH';
     this.model = opts.model ?? 'SIMARRAY';
     this.#onChange = opts.onChange ?? (() => undefined);
+    this.nvme = new NvmeSubsystems(rng, () => this.portals, (what) => this.#onChange(what));
   }
 
   /** Create a target on `portals` (default: the array's portals). */

@@ -18,6 +18,7 @@ export const DEBIAN_ISCSI_NODES_DIR = '/etc/iscsi/nodes';
 import { MultipathModel, type FindMultipaths } from './multipath-model.ts';
 import { addControllerNode, addDiskNodes, addSessionNodes, bootstrapHostFs, diskDeviceDir, diskLinks, parseScan, removeDiskNodes, removeSessionNodes, sdName } from './sysfs-layout.ts';
 import { LINK_PRIORITY, UdevModel } from './udev-model.ts';
+import { NvmeHostModel } from './nvme-model.ts';
 import { Vfs } from './vfs.ts';
 
 export { parseScan, sdName } from './sysfs-layout.ts';
@@ -48,7 +49,10 @@ export interface ComputeHostConfig {
   /** Mount table: mount point → source device. */
   readonly mounts: Readonly<Record<string, string>>;
   readonly fcHosts: readonly FcHostConfig[];
+  /** With a host NQN the host has the NVMe/TCP initiator (`nvme-model.ts`). */
   readonly nvmeHostNqn?: string;
+  readonly nvmeHostId?: string;
+  readonly nvmeNativeMultipath?: boolean;
   /** open-iscsi's node record directory (`/etc/iscsi/nodes` on Debian). */
   readonly iscsiNodesDir: string;
   /** Sessions already logged in when the simulation begins. */
@@ -91,6 +95,8 @@ export class SimComputeHost {
   readonly multipath: MultipathModel;
   readonly iscsid: IscsidModel;
   readonly udev: UdevModel;
+  /** NVMe/TCP, on a host with a host NQN; null otherwise. */
+  readonly nvme: NvmeHostModel | null;
   /** Opens of each block device (`sdb`, `dm-0`): a map held open cannot be flushed. */
   readonly #opens = new Map<string, number>();
   /** SendTargets discovery addresses (`-m discoverydb`). */
@@ -109,6 +115,16 @@ export class SimComputeHost {
     this.udev = new UdevModel(world, this.vfs);
     this.nodes = new NodeDb(this.vfs, config.iscsiNodesDir);
     this.#bootstrap();
+    const nqn = config.nvmeHostNqn;
+    this.nvme =
+      nqn === undefined
+        ? null
+        : new NvmeHostModel(world, this.vfs, this.udev, config.name, {
+            hostNqn: nqn,
+            hostId: config.nvmeHostId ?? /uuid:([0-9a-f-]{36})$/i.exec(nqn)?.[1]?.toLowerCase() ?? '00000000-0000-0000-0000-000000000000',
+            nativeMultipath: config.nvmeNativeMultipath ?? true,
+            ip: config.ip,
+          });
   }
 
   get name(): string {

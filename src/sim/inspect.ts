@@ -41,7 +41,7 @@ export function inspectHost(h: SimComputeHost): HostSnapshot {
   };
 }
 
-/** Every piece of iSCSI and multipath state on the host, one line each. */
+/** Every piece of iSCSI, multipath and NVMe state on the host, one line each. */
 export function stateLines(h: SimComputeHost): string[] {
   const s = inspectHost(h);
   return [
@@ -49,6 +49,7 @@ export function stateLines(h: SimComputeHost): string[] {
     ...s.sessions.map((x) => `session ${x.sid} ${x.portal} ${x.target}`),
     ...s.disks.map((d) => `disk ${d.name} ${d.hctl}`),
     ...s.maps.map((m) => `dm map ${m.dm} ${m.wwn}`),
+    ...(h.nvme?.stateLines() ?? []),
   ];
 }
 

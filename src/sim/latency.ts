@@ -44,6 +44,22 @@ export interface LatencyModel {
   readonly mapFlushMs: number;
   /** The kernel removing a SCSI disk after `echo 1 > …/device/delete` (the write returns then). */
   readonly deviceDeleteMs: number;
+  /** NVMe/TCP: a connect to a healthy portal (TCP, ICReq, the admin and I/O queues' Connect commands, Identify). */
+  readonly nvmeConnectRttMs: number;
+  /** NVMe/TCP: a connect to a portal that drops packets fails (ETIMEDOUT): nvme-tcp allows one SYN retry, 1 s + 2 s. */
+  readonly nvmeSynTimeoutMs: number;
+  /** NVMe/TCP: a connect to a portal that refuses (ECONNREFUSED). */
+  readonly nvmeRefusedMs: number;
+  /**
+   * NVMe/TCP: from a live controller's portal going silent to its error recovery (state
+   * `resetting`): the keep-alive (kato 5 s) and its command's timeout. Storage host guest: seen
+   * between 7.0 and 8.5 s after the nftables drop.
+   */
+  readonly nvmeKeepAliveLossMs: number;
+  /** NVMe/TCP: error recovery tearing the queues down before the first reconnect (state `connecting`); guest: 4–5 s. */
+  readonly nvmeTeardownMs: number;
+  /** `nvme disconnect`: the kernel deleting a controller. */
+  readonly nvmeDisconnectMs: number;
 }
 
 export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
@@ -65,6 +81,12 @@ export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
   multipathMapBuildMs: 0,
   mapFlushMs: 0,
   deviceDeleteMs: 0,
+  nvmeConnectRttMs: 40,
+  nvmeSynTimeoutMs: 3_000,
+  nvmeRefusedMs: 1,
+  nvmeKeepAliveLossMs: 7_500,
+  nvmeTeardownMs: 4_500,
+  nvmeDisconnectMs: 20,
 });
 
 /** Merge a scenario's partial model over the defaults. */
@@ -137,4 +159,20 @@ export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
   );
   const mapMs = input.multipathMap ? m.multipathMapDelayMs : 0;
   return { totalMs: exportMs + pathMs + mapMs, exportMs, pathMs, mapMs, reachable: true };
+}
+
+/**
+ * NVMe/TCP's floor: the array admits the host NQN; the initiator connects to the quickest
+ * reachable portal (an `nvme connect`: the process, the TCP and fabrics round trips, Identify),
+ * the kernel adds the namespace's device, and udev links it. Dead and refusing portals cost
+ * nothing: a perfect initiator does not wait for them. `pathMs` is the connect's own floor
+ * (the export belongs to `initialize_connection`).
+ */
+export function nvmeDataPlaneFloor(input: { readonly latency: LatencyModel; readonly portals: readonly FloorPortal[] }): DataPlaneFloor {
+  const m = input.latency;
+  const reachable = input.portals.filter((p) => p.kind === 'healthy' || p.kind === 'slow');
+  const exportMs = m.arrayExportMs;
+  if (reachable.length === 0) return { totalMs: Number.POSITIVE_INFINITY, exportMs, pathMs: Number.POSITIVE_INFINITY, mapMs: 0, reachable: false };
+  const pathMs = Math.min(...reachable.map((p) => commandCostMs(m, 'nvme') + m.nvmeConnectRttMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs));
+  return { totalMs: exportMs + pathMs, exportMs, pathMs, mapMs: 0, reachable: true };
 }

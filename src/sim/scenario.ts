@@ -41,6 +41,25 @@ export interface ScenarioTarget {
   readonly acl?: readonly ScenarioAcl[];
 }
 
+export interface ScenarioNamespace {
+  readonly nsid?: number;
+  readonly uuid?: string;
+  readonly sizeBytes?: number;
+  readonly readOnly?: boolean;
+}
+
+/** An NVMe/TCP subsystem the array serves (nvmet's configfs: `nvme-subsystem.ts`). */
+export interface ScenarioSubsystem {
+  readonly nqn: string;
+  /** Default: the array's portals. */
+  readonly portals?: readonly string[];
+  readonly serial?: string;
+  readonly allowAnyHost?: boolean;
+  /** Host NQNs admitted. */
+  readonly hosts?: readonly string[];
+  readonly namespaces?: readonly ScenarioNamespace[];
+}
+
 export interface ScenarioArray {
   readonly name: string;
   /** Portals new targets get by default (the backend's `target_portals`). */
@@ -52,6 +71,13 @@ export interface ScenarioArray {
   /** The target software it behaves like (`array.ts` `ArrayKind`); default `generic`. */
   readonly kind?: ArrayKind;
   readonly targets?: readonly ScenarioTarget[];
+  readonly subsystems?: readonly ScenarioSubsystem[];
+  /**
+   * What the `sim` volume backend exports new volumes over from this array: `iscsi` (a target
+   * per volume, the default) or `nvmeof` (an NVMe/TCP subsystem per volume, as Cinder's nvmet
+   * target does).
+   */
+  readonly protocol?: 'iscsi' | 'nvmeof';
 }
 
 export interface ScenarioHost {
@@ -64,7 +90,12 @@ export interface ScenarioHost {
   readonly localDisks?: ReadonlyArray<{ name: string; sizeBytes?: number; ro?: boolean }>;
   readonly mounts?: Readonly<Record<string, string>>;
   readonly fcHosts?: ReadonlyArray<{ host: number; portName: string; nodeName: string; portState?: string }>;
+  /** The host's NVMe host NQN (`/etc/nvme/hostnqn`); a host with one has the NVMe/TCP initiator loaded. */
   readonly nvmeHostNqn?: string;
+  /** `/etc/nvme/hostid`; default the UUID inside the host NQN. */
+  readonly nvmeHostId?: string;
+  /** `nvme_core.multipath` (default true, Debian's kernel). */
+  readonly nvmeNativeMultipath?: boolean;
   /**
    * Where open-iscsi keeps node records on this host: `/etc/iscsi/nodes` (Debian, the default),
    * `/var/lib/iscsi/nodes` (RHEL/Fedora). The directory exists from the start.
@@ -170,7 +201,27 @@ export function validateScenario(raw: unknown): Scenario {
   }
   arr(s, 'arrays', 'scenario', true).forEach((a, i) => {
     const where = `arrays[${i}]`;
-    const ao = obj(a, where, ['name', 'portals', 'companyId', 'vendor', 'model', 'kind', 'targets']);
+    const ao = obj(a, where, ['name', 'portals', 'companyId', 'vendor', 'model', 'kind', 'targets', 'subsystems', 'protocol']);
+    if (ao.protocol !== undefined && !['iscsi', 'nvmeof'].includes(ao.protocol as string)) throw invalid(`${where}.protocol must be iscsi or nvmeof`);
+    arr(ao, 'subsystems', where).forEach((n, j) => {
+      const nw = `${where}.subsystems[${j}]`;
+      const no = obj(n, nw, ['nqn', 'portals', 'serial', 'allowAnyHost', 'hosts', 'namespaces']);
+      str(no, 'nqn', nw, true);
+      if (no.portals !== undefined) portalList(no, 'portals', nw);
+      str(no, 'serial', nw);
+      bool(no, 'allowAnyHost', nw);
+      arr(no, 'hosts', nw).forEach((h, k) => {
+        if (typeof h !== 'string') throw invalid(`${nw}.hosts[${k}] must be a string`);
+      });
+      arr(no, 'namespaces', nw).forEach((x, k) => {
+        const xw = `${nw}.namespaces[${k}]`;
+        const xo = obj(x, xw, ['nsid', 'uuid', 'sizeBytes', 'readOnly']);
+        num(xo, 'nsid', xw);
+        str(xo, 'uuid', xw);
+        num(xo, 'sizeBytes', xw);
+        bool(xo, 'readOnly', xw);
+      });
+    });
     if (ao.kind !== undefined && !['tgt', 'lio', 'generic'].includes(ao.kind as string)) throw invalid(`${where}.kind must be tgt, lio or generic`);
     str(ao, 'name', where, true);
     portalList(ao, 'portals', where);
@@ -207,7 +258,7 @@ export function validateScenario(raw: unknown): Scenario {
   const names = new Set<string>();
   arr(s, 'hosts', 'scenario', true).forEach((h, i) => {
     const where = `hosts[${i}]`;
-    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn', 'iscsiNodesDir', 'sessions']);
+    const ho = obj(h, where, ['name', 'initiator', 'ip', 'multipathd', 'findMultipaths', 'firstScsiHost', 'localDisks', 'mounts', 'fcHosts', 'nvmeHostNqn', 'nvmeHostId', 'nvmeNativeMultipath', 'iscsiNodesDir', 'sessions']);
     str(ho, 'name', where, true);
     if (names.has(ho.name as string)) throw invalid(`${where}.name ${String(ho.name)} is used twice`);
     names.add(ho.name as string);
@@ -235,6 +286,8 @@ export function validateScenario(raw: unknown): Scenario {
       str(fo, 'portState', fw);
     });
     str(ho, 'nvmeHostNqn', where);
+    str(ho, 'nvmeHostId', where);
+    bool(ho, 'nvmeNativeMultipath', where);
     str(ho, 'iscsiNodesDir', where);
     if (ho.iscsiNodesDir !== undefined && !/^(\/[A-Za-z0-9._-]+)+$/.test(ho.iscsiNodesDir as string)) {
       throw invalid(`${where}.iscsiNodesDir must be an absolute path`);

@@ -3,13 +3,20 @@
  * LUN and per-volume CHAP credentials, exported only to the initiators that asked
  * (`initialize_connection`) — the way Cinder's LVM + tgt/LIO driver behaves. Multipath
  * connectors get every portal (`target_portals/iqns/luns`), as Cinder's iSCSI targets return.
+ *
+ * An array whose scenario says `"protocol": "nvmeof"` serves NVMe/TCP instead, the way Cinder's
+ * nvmet target (and Hitch's `nvmet` backend) does: a subsystem `<prefix>volume-<id>` per volume
+ * with the volume as namespace 1 (its UUID the volume's id), the connector's host NQN admitted
+ * at `initialize_connection`, and os-brick's `nvmeof` connection info (`target_nqn`,
+ * `vol_uuid`, `portals` as `[address, port, "tcp"]`: every portal for a multipath connector).
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../errors.ts';
 import { localArrays, type SimArrays } from './array-port.ts';
 import type { Simulation } from './simulation.ts';
 import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
-import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import type { ConnectionInfo, ConnectorProperties, NvmeofConnectionInfo, NvmeofPortal } from '../ports/attach.ts';
+import { parsePortal } from './network.ts';
 import { iscsiConnectionInfo, providerFields, volumeIqn } from '../volume/backends/iscsi-export.ts';
 
 export type SimBackendOptions = SimBackendWhere & {
@@ -18,7 +25,31 @@ export type SimBackendOptions = SimBackendWhere & {
   /** LUN number each volume gets on its target (tgt numbers LUNs from 1). */
   readonly lun?: number;
   readonly iqnPrefix?: string;
+  /** What new volumes are exported over; default the array's scenario `protocol` (iSCSI unless it says `nvmeof`). */
+  readonly protocol?: 'iscsi' | 'nvmeof';
+  readonly nqnPrefix?: string;
 };
+
+/** What `provider_location` holds for an NVMe/TCP sim volume. */
+interface SimNvmeLocation {
+  readonly protocol: 'nvmeof';
+  readonly array: string;
+  readonly nqn: string;
+  readonly nsid: number;
+  readonly uuid: string;
+}
+
+const NQN_RE = /^nqn\.\d{4}-(0[1-9]|1[0-2])\.[A-Za-z0-9.-]+(:[A-Za-z0-9._:@+=,-]+)?$/;
+
+function nvmeLocation(v: BackendVolume): SimNvmeLocation | null {
+  const f = providerFields(v);
+  if (f.protocol !== 'nvmeof') return null;
+  const { array, nqn, nsid, uuid } = f;
+  if (typeof array !== 'string' || typeof nqn !== 'string' || typeof nsid !== 'number' || typeof uuid !== 'string') {
+    throw new HitchError('HITCH_INTERNAL', { detail: `volume ${v.id} has no sim NVMe provider_location` });
+  }
+  return { protocol: 'nvmeof', array, nqn, nsid, uuid };
+}
 
 /** The arrays to provision on: a simulation in this process, or any `SimArrays` (the simulator daemon's). */
 type SimBackendWhere = { readonly sim: Simulation; readonly arrays?: never } | { readonly arrays: SimArrays; readonly sim?: never };
@@ -49,6 +80,8 @@ export class SimBackend implements VolumeBackend {
   readonly #array: string;
   readonly #lun: number;
   readonly #prefix: string;
+  readonly #protocol: 'iscsi' | 'nvmeof';
+  readonly #nqnPrefix: string;
 
   constructor(opts: SimBackendOptions) {
     this.#arrays = opts.sim ? localArrays(opts.sim) : opts.arrays;
@@ -58,9 +91,25 @@ export class SimBackend implements VolumeBackend {
     this.#lun = opts.lun ?? 1;
     this.#prefix = opts.iqnPrefix ?? 'iqn.2010-10.org.openstack:';
     this.host = `hitch@sim-${arrayName}#${arrayName}`;
+    this.#protocol = opts.protocol ?? this.#arrays.protocolOf?.(arrayName) ?? 'iscsi';
+    this.#nqnPrefix = opts.nqnPrefix ?? 'nqn.2014-08.org.openstack:';
+    if (this.#protocol === 'nvmeof' && !this.#arrays.nvme) {
+      throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `array ${arrayName} exports NVMe/TCP, which the simulator daemon's array calls do not serve; run the simulation in this process` });
+    }
+  }
+
+  #nvme() {
+    const n = this.#arrays.nvme;
+    if (!n) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'these simulated arrays serve no NVMe/TCP' });
+    return n;
   }
 
   async createVolume(volume: { id: string; size: number }): Promise<{ providerLocation: string | null }> {
+    if (this.#protocol === 'nvmeof') {
+      const loc: SimNvmeLocation = { protocol: 'nvmeof', array: this.#array, nqn: `${this.#nqnPrefix}volume-${volume.id}`, nsid: 1, uuid: volume.id.toLowerCase() };
+      await this.#ensureSubsystem(loc, volume.size);
+      return { providerLocation: JSON.stringify(loc) };
+    }
     const iqn = volumeIqn(volume.id, this.#prefix);
     await this.#arrays.createTarget(this.#array, iqn);
     const lun = await this.#arrays.addLun(this.#array, iqn, { lun: this.#lun, sizeBytes: volume.size * 1024 ** 3 });
@@ -76,13 +125,28 @@ export class SimBackend implements VolumeBackend {
     return { providerLocation: JSON.stringify(loc) };
   }
 
+  /** The volume's subsystem and namespace, made where missing (an in-process array starts empty with every start of Hitch). */
+  async #ensureSubsystem(loc: SimNvmeLocation, sizeGiB: number): Promise<void> {
+    const n = this.#nvme();
+    if ((await n.subsystem(loc.array, loc.nqn)) !== null) return;
+    await n.createSubsystem(loc.array, loc.nqn);
+    await n.addNamespace(loc.array, loc.nqn, { nsid: loc.nsid, uuid: loc.uuid, sizeBytes: sizeGiB * 1024 ** 3 });
+  }
+
   async deleteVolume(volume: BackendVolume): Promise<void> {
     if (!volume.providerLocation) return;
+    const nv = nvmeLocation(volume);
+    if (nv) {
+      if ((await this.#nvme().subsystem(nv.array, nv.nqn)) !== null) await this.#nvme().deleteSubsystem(nv.array, nv.nqn);
+      return;
+    }
     const loc = parseLocation(volume);
     if (await this.#arrays.target(loc.array, loc.iqn)) await this.#arrays.deleteTarget(loc.array, loc.iqn);
   }
 
   async initializeConnection(volume: BackendVolume, connector: ConnectorProperties): Promise<ConnectionInfo> {
+    const nv = nvmeLocation(volume);
+    if (nv) return this.#initializeNvme(volume, nv, connector);
     if (typeof connector.initiator !== 'string' || connector.initiator === '') {
       throw new HitchError('HITCH_INVALID_INPUT', { reason: 'Connector does not have an initiator (iSCSI needs one)' });
     }
@@ -108,8 +172,35 @@ export class SimBackend implements VolumeBackend {
     await this.#arrays.addLun(loc.array, loc.iqn, { lun: loc.lun, sizeBytes: sizeGiB * 1024 ** 3, wwn: loc.wwn });
   }
 
+  async #initializeNvme(volume: BackendVolume, loc: SimNvmeLocation, connector: ConnectorProperties): Promise<NvmeofConnectionInfo> {
+    const hostNqn = connector.nqn;
+    if (typeof hostNqn !== 'string' || !NQN_RE.test(hostNqn) || hostNqn.length > 223) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'Connector does not have an NVMe host NQN (nqn); NVMe/TCP needs one' });
+    }
+    await this.#ensureSubsystem(loc, volume.size);
+    const sub = await this.#nvme().allowHost(loc.array, loc.nqn, hostNqn);
+    if (sub === null) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Subsystem', id: loc.nqn });
+    const all = sub.portals.map((p): NvmeofPortal => {
+      const { ip, port } = parsePortal(p);
+      return [ip, String(port), 'tcp'];
+    });
+    const portals = connector.multipath ? all : all.slice(0, 1);
+    return {
+      driver_volume_type: 'nvmeof',
+      data: { target_nqn: loc.nqn, vol_uuid: loc.uuid, portals, host_nqn: hostNqn, volume_id: volume.id, access_mode: 'rw', discard: true, qos_specs: null },
+    };
+  }
+
   async terminateConnection(volume: BackendVolume, connector: ConnectorProperties | null): Promise<void> {
     if (!volume.providerLocation) return;
+    const nv = nvmeLocation(volume);
+    if (nv) {
+      const n = this.#nvme();
+      const sub = await n.subsystem(nv.array, nv.nqn);
+      if (!sub) return;
+      for (const h of sub.hosts) if (connector === null || h === connector.nqn) await n.denyHost(nv.array, nv.nqn, h);
+      return;
+    }
     const loc = parseLocation(volume);
     const target = await this.#arrays.target(loc.array, loc.iqn);
     if (!target) return;

@@ -18,7 +18,7 @@ import { Network, portalKey } from './network.ts';
 import { SeededRandom } from './random.ts';
 import { loadScenario, validateScenario, type Scenario } from './scenario.ts';
 import { inspectHost, type HostSnapshot } from './inspect.ts';
-import { simSleep, type SimWorld, type TargetAtPortal } from './world.ts';
+import { simSleep, type SimWorld, type SubsystemAtPortal, type TargetAtPortal } from './world.ts';
 
 export interface SimulationOptions {
   /** Overrides the scenario's seed. */
@@ -80,6 +80,11 @@ export class Simulation implements SimWorld {
         for (const l of t.luns ?? []) arr.addLun(t.iqn, { lun: l.lun, ...(l.wwn ? { wwn: l.wwn } : {}), ...(l.serial ? { serial: l.serial } : {}), ...(l.sizeBytes !== undefined ? { sizeBytes: l.sizeBytes } : {}), readOnly: l.readOnly ?? false });
         for (const acl of t.acl ?? []) arr.allowInitiator(t.iqn, acl.initiator, { ...acl });
       }
+      for (const n of a.subsystems ?? []) {
+        arr.nvme.create(n.nqn, { ...(n.portals ? { portals: n.portals } : {}), ...(n.serial ? { serial: n.serial } : {}), allowAnyHost: n.allowAnyHost ?? false });
+        for (const x of n.namespaces ?? []) arr.nvme.addNamespace(n.nqn, { ...x });
+        for (const h of n.hosts ?? []) arr.nvme.allowHost(n.nqn, h);
+      }
     }
     for (const h of scenario.hosts) {
       this.#hosts.set(
@@ -95,6 +100,8 @@ export class Simulation implements SimWorld {
           mounts: h.mounts ?? { '/': '/dev/vda' },
           fcHosts: h.fcHosts ?? [],
           ...(h.nvmeHostNqn !== undefined ? { nvmeHostNqn: h.nvmeHostNqn } : {}),
+          ...(h.nvmeHostId !== undefined ? { nvmeHostId: h.nvmeHostId } : {}),
+          ...(h.nvmeNativeMultipath !== undefined ? { nvmeNativeMultipath: h.nvmeNativeMultipath } : {}),
           iscsiNodesDir: h.iscsiNodesDir ?? DEBIAN_ISCSI_NODES_DIR,
         }),
       );
@@ -120,6 +127,15 @@ export class Simulation implements SimWorld {
     return undefined;
   }
 
+  findSubsystem(nqn: string, portal: string): SubsystemAtPortal | undefined {
+    const key = portalKey(portal);
+    for (const array of this.arrays()) {
+      const subsystem = array.nvme.get(nqn);
+      if (subsystem && subsystem.portals.includes(key)) return { array, subsystem };
+    }
+    return undefined;
+  }
+
   targetsAt(portal: string): TargetAtPortal[] {
     const key = portalKey(portal);
     return this.arrays().flatMap((array) => array.targets().filter((t) => t.portals.includes(key)).map((target) => ({ array, target })));
@@ -127,7 +143,7 @@ export class Simulation implements SimWorld {
 
   portalServed(portal: string): boolean {
     const key = portalKey(portal);
-    return this.arrays().some((a) => a.portals.includes(key) || a.targets().some((t) => t.portals.includes(key)));
+    return this.arrays().some((a) => a.portals.includes(key) || a.targets().some((t) => t.portals.includes(key)) || a.nvme.list().some((n) => n.portals.includes(key)));
   }
 
   visibleLuns(found: TargetAtPortal, initiator: string): SimLun[] {
@@ -184,16 +200,23 @@ export class Simulation implements SimWorld {
       const before = this.network.get(portal);
       this.network.set(portal, { kind, latencyMs: spec.latencyMs ?? 0, ...(spec.loginTimeoutMs !== undefined ? { loginTimeoutMs: spec.loginTimeoutMs } : {}) });
       this.event('network', `portal ${portalKey(portal)} ${kind}`);
+      this.#portalChanged(portal);
       if (spec.until !== undefined) {
         this.clock.setTimer(spec.until - this.clock.now(), () => {
           this.network.set(portal, before);
           this.event('network', `portal ${portalKey(portal)} ${before.kind}`);
+          this.#portalChanged(portal);
         });
       }
     };
     const at = spec.at ?? 0;
     if (at <= this.clock.now()) apply();
     else this.clock.setTimer(at - this.clock.now(), apply);
+  }
+
+  /** A portal's state changed: live NVMe controllers to it notice (their keep-alive). */
+  #portalChanged(portal: string): void {
+    for (const h of this.#hosts.values()) h.nvme?.portalChanged(portal);
   }
 
   // --- commands -----------------------------------------------------------------------------

@@ -8,10 +8,16 @@ import type { VirtualClock } from './clock.ts';
 import type { FaultSet } from './faults.ts';
 import type { LatencyModel } from './latency.ts';
 import type { Network } from './network.ts';
+import type { SimSubsystem } from './nvme-subsystem.ts';
 
 export interface TargetAtPortal {
   readonly array: StorageArray;
   readonly target: SimTarget;
+}
+
+export interface SubsystemAtPortal {
+  readonly array: StorageArray;
+  readonly subsystem: SimSubsystem;
 }
 
 export interface SimWorld {
@@ -21,6 +27,8 @@ export interface SimWorld {
   readonly faults: FaultSet;
   /** The target `iqn` as served on `portal`, if any array serves it there. */
   findTarget(iqn: string, portal: string): TargetAtPortal | undefined;
+  /** The NVMe subsystem `nqn` as served on `portal`, if any array serves it there. */
+  findSubsystem(nqn: string, portal: string): SubsystemAtPortal | undefined;
   /** Every target served on `portal` (SendTargets). */
   targetsAt(portal: string): TargetAtPortal[];
   /** Whether any array listens on `portal` at all (nobody listening = packets vanish). */

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { nvmeDataPlaneFloor } from '../../src/sim/latency.ts';
+import { Simulation } from '../../src/sim/simulation.ts';
 import { cli, ROOT } from './support.ts';
 
 const STEPS = ['reserve', 'lock-instance', 'get-volume', 'connector-properties', 'initialize-connection', 'connect-volume', 'hotplug', 'complete', 'unlock-instance'];
@@ -92,6 +94,22 @@ describe('hitch scenario run', () => {
     const noMap = await cli(['scenario', 'run', 'map-never', '--depth', '0']);
     expect(noMap.code, noMap.err).toBe(0);
     expect(noMap.out).toMatch(/^ {2}- multipathd did not create a map for WWN 3[0-9a-f]+.*; fell back to single path \/dev\/disk\/by-path\/ip-/m);
+  });
+
+  it('nvme-dead-portal: the NVMe/TCP attach returns at the healthy floor; the dead portal\'s connect runs on in the background', async () => {
+    const r = await cli(['scenario', 'run', 'nvme-dead-portal', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const { operation, report } = JSON.parse(r.out);
+    expect(operation.state).toBe('done');
+    const sim = Simulation.create('nvme-dead-portal');
+    const floor = nvmeDataPlaneFloor({ latency: sim.latency, portals: ['192.168.1.59:4420', '192.168.1.60:4420'].map((p) => ({ kind: sim.network.get(p).kind })) });
+    const rows = report.rows as Array<{ name: string; durationMs: number; background: boolean; label: string; outcome: string }>;
+    const connect = rows.find((x) => x.name === 'connect_volume');
+    expect(connect?.durationMs).toBeGreaterThanOrEqual(floor.pathMs);
+    expect(connect?.durationMs).toBeLessThanOrEqual(floor.pathMs + 10);
+    const dead = rows.find((x) => x.label.includes('nvme connect') && x.label.includes('192.168.1.59'));
+    expect(dead).toMatchObject({ background: true });
+    expect(dead?.durationMs).toBeGreaterThanOrEqual(sim.latency.nvmeSynTimeoutMs);
   });
 
   it('a failed attach prints its waterfall and diagnosis, then one coded error line', async () => {

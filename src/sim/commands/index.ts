@@ -9,12 +9,14 @@ import { out } from './command.ts';
 import { iscsiadm } from './iscsiadm.ts';
 import { iscsiInq, iscsiLs, iscsiReadcapacity16 } from './libiscsi.ts';
 import { multipath, multipathd } from './multipath.ts';
+import { nvme } from './nvme.ts';
 import { cat, ls, sleepCmd, tee } from './shell-tools.ts';
 
 const TABLE: Readonly<Record<string, CommandHandler>> = {
   iscsiadm,
   multipath,
   multipathd,
+  nvme,
   scsi_id: scsiId,
   lsblk,
   blockdev,
