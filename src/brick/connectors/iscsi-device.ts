@@ -143,23 +143,34 @@ export async function finishAttach(ctx: BrickContext, ci: IscsiVolume, p: PathDe
 /**
  * A path that logged in after the attach returned: see that it joins the map. multipathd adds it
  * by itself from udev's event; only when it has not within the grace is it asked (`add path`,
- * now that udev is done with the disk), and then the join is awaited. Returns whether it joined.
+ * now that udev is done with the disk), and then the join is awaited for `joinMs` — this runs in
+ * the background, so a slow multipathd costs the caller nothing, and `signal` (the volume's
+ * disconnect) ends the wait. Returns whether it joined.
  */
-export async function joinMap(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo, timeouts: { readonly multipathMs: number; readonly mapGraceMs: number }): Promise<boolean> {
+export async function joinMap(
+  ctx: BrickContext,
+  p: PathDevice,
+  device: BlockDeviceInfo,
+  timeouts: { readonly mapGraceMs: number; readonly joinMs: number },
+  signal?: AbortSignal,
+): Promise<boolean> {
   return ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
     const dm = device.path.split('/').pop() ?? '';
     const c: BrickContext = { ...ctx, span };
     const holderLink = `/sys/block/${p.dev}/holders/${dm}`;
-    let joined = await ctx.host.waitForPath(holderLink, { timeoutMs: timeouts.mapGraceMs }).catch(() => false);
-    if (!joined) {
+    const wait = (timeoutMs: number): Promise<boolean> => ctx.host.waitForPath(holderLink, { timeoutMs, ...(signal ? { signal } : {}) }).catch(() => false);
+    let joined = await wait(timeouts.mapGraceMs);
+    if (!joined && !signal?.aborted) {
       const a = await mp.multipathdAddPath(c, `/dev/${p.dev}`);
       span.set({ addPathAnswer: a.answer || `exit ${a.code}` });
-      if (!a.noMap) joined = await ctx.host.waitForPath(holderLink, { timeoutMs: timeouts.multipathMs }).catch(() => false);
+      if (!a.noMap) joined = await wait(timeouts.joinMs);
       if (!joined) {
-        emitLog(span, ctx.logger, 'warning', `Path /dev/${p.dev} (${p.target.portal}) did not join ${device.path}: multipathd add path answered '${a.answer}' (exit ${a.code})`);
+        const why = signal?.aborted ? 'the volume is being disconnected' : `multipathd add path answered '${a.answer}' (exit ${a.code})`;
+        emitLog(span, ctx.logger, 'warning', `Path /dev/${p.dev} (${p.target.portal}) did not join ${device.path}: ${why}`);
         return false;
       }
     }
+    if (!joined) return false;
     emitLog(span, ctx.logger, 'info', `Path /dev/${p.dev} (${p.target.portal}) joined multipath device ${device.path}`);
     return true;
   });

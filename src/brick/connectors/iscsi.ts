@@ -33,6 +33,14 @@ export interface IscsiTimeouts extends PathTimeouts {
    * host (Debian 12 under TCG) the map existed 0.25–0.9 s after udev's event.
    */
   readonly mapGraceMs: number;
+  /**
+   * How long a path that logged in after the attach returned may take to join the map once
+   * multipathd was asked (`add path` answered `ok`). Background work: nobody waits for it but
+   * `settled()`, and a disconnect aborts it. On a real host under load (Debian 12 under TCG on a
+   * shared 2-core machine) multipathd added such a path 5–20 s after answering `ok`; a join given
+   * up on after `multipathMs` (5 s) left the map on one path until multipathd caught up.
+   */
+  readonly joinMs: number;
 }
 
 export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
@@ -41,6 +49,7 @@ export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
   deleteMs: 10_000,
   multipathMs: 5_000,
   mapGraceMs: 3_000,
+  joinMs: 60_000,
 };
 
 export interface IscsiConnectorOptions {
@@ -147,7 +156,7 @@ export class IscsiConnector {
         early.push(p);
         return;
       }
-      await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner);
+      await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner, abort.signal);
     };
 
     // Multipath: record the WWID as soon as the first disk appears, while udev works on it.
@@ -219,7 +228,7 @@ export class IscsiConnector {
       span.set({ path: device.path, scsi_wwn: device.scsi_wwn, elapsedMs: ms });
       // Paths that came up while we were finishing: join them to the map (or drop them, single path).
       const pending = early.splice(0);
-      const joins = pending.filter((p) => p !== winner).map((p) => this.#settlePath(ctx, p, device, winner));
+      const joins = pending.filter((p) => p !== winner).map((p) => this.#settlePath(ctx, p, device, winner, abort.signal));
       this.#state.setBackground(key, abort, Promise.allSettled([background, ...joins]).then(() => undefined));
       return device;
     } catch (e) {
@@ -245,9 +254,9 @@ export class IscsiConnector {
    * connected path is never torn down as surplus — even when the attach fell back to one path
    * (the volume's disconnect removes every path); only a single-path connector drops the rest.
    */
-  async #settlePath(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo | null, winner: PathDevice | null): Promise<void> {
+  async #settlePath(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo | null, winner: PathDevice | null, signal: AbortSignal): Promise<void> {
     if (device?.multipath_id) {
-      await joinMap(ctx, p, device, this.#timeouts).catch(() => false);
+      await joinMap(ctx, p, device, this.#timeouts, signal).catch(() => false);
       return;
     }
     if (p === winner) return;
