@@ -57,6 +57,24 @@ describe('hitch explain on the seed scenario (a running server)', () => {
     expect(byId.out).not.toContain('connect_path');
     expect(byId.out).toMatch(DEAD_PORTAL);
   });
+
+  it('explains the detach that follows with no background line, however long after it is asked', async () => {
+    const env = { HITCH_DATA_DIR: dir };
+    const d = await cli(['detach', 'demo-server', 'demo-volume'], env);
+    expect(d.code, d.err).toBe(0);
+    await srv.cloud.settle();
+    // Virtual time runs on (a reap pass, the next request…): asked later, the total stays the detach's.
+    await srv.cloud.sim?.clock.advance(300_000);
+    const r = await cli(['explain', 'demo-server', 'demo-volume'], env);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.split('\n');
+    expect(lines[0]).toMatch(/^detach [0-9a-f-]{36}: done, /);
+    expect(lines[1]).toMatch(/^total [\d.]+ m?s$/);
+    expect(r.out).not.toContain('background');
+    const j = JSON.parse((await cli(['explain', 'demo-server', 'demo-volume', '--json'], env)).out);
+    expect(j.report.background).toEqual({ state: 'none' });
+    expect(j.report.totalMs).toBeLessThan(60_000);
+  });
 });
 
 describe('hitch scenario run', () => {
