@@ -11,6 +11,7 @@
  * Each call is a span named after its REST call (`block-storage PUT /v3/attachments/{id}`), so
  * traces read the same whatever the transport.
  */
+import { withSpanScope } from '../trace/scope.ts';
 import type { Span } from '../trace/span.ts';
 import type { AttachmentRef, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
 import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
@@ -35,8 +36,9 @@ export interface StorageCalls {
   rollDetaching(volumeId: string): Promise<void>;
 }
 
+/** One REST call of block storage as a span; an in-process service records its backend's work under it (trace/scope.ts). */
 function rest<T>(span: Span, method: string, path: string, fn: () => Promise<T>): Promise<T> {
-  return span.run(`block-storage ${method} ${path.replace(/[0-9a-f-]{36}/g, '{id}')}`, { method, url: path }, () => fn());
+  return span.run(`block-storage ${method} ${path.replace(/[0-9a-f-]{36}/g, '{id}')}`, { method, url: path }, (s) => withSpanScope(s, fn));
 }
 
 abstract class FlowBase {

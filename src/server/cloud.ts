@@ -34,6 +34,7 @@ import type { Trace } from '../trace/span.ts';
 import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import type { VolumeBackend } from '../ports/volume-backend.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
+import { tracedBackend } from '../volume/traced-backend.ts';
 import { VolumeService } from '../volume/volume-service.ts';
 import type { HitchConfig } from './config.ts';
 import { createDataPlane, type DataPlane } from './data-plane.ts';
@@ -198,7 +199,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     await migrateCompute(db.db);
     const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
-    const volumes = new VolumeService(db.db, backend, { maxSizeGiB: cfg.maxVolumeSizeGiB });
+    // The backend's export is a span inside the compute service's in-process call (issue 18).
+    const volumes = new VolumeService(db.db, tracedBackend(backend), { maxSizeGiB: cfg.maxVolumeSizeGiB });
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 

@@ -71,6 +71,15 @@ describe('explain', () => {
     expect(r.diagnosis).toContain('the storage API call PUT /v3/attachments/{id} took 7.0 s of 7.3 s (96%)');
   });
 
+  it('breaks the storage call down into the backend’s export when it ran in process', () => {
+    const spans = seedTrace();
+    const call = spans.find((s) => s.name.startsWith('block-storage PUT'));
+    spans.push(span('backend sim export', 1010, 7990, call?.id ?? null, { backend: 'sim', backend_host: 'hitch@sim#pool' }));
+    const r = explain(spans);
+    expect(r.diagnosis).toContain("the storage API call PUT /v3/attachments/{id} took 7.0 s of 7.3 s (96%), of which the sim backend's export 7.0 s");
+    expect(r.rows.find((x) => x.name === 'backend sim export')).toMatchObject({ depth: 2, durationMs: 6980 });
+  });
+
   it('says the redundancy the dead portal cost, and what to check', () => {
     const r = explain(seedTrace());
     expect(r.diagnosis).toContain('attached on 1 of 2 paths; 192.168.1.59:3260 unreachable');

@@ -48,6 +48,9 @@ describe('hitch explain on the seed scenario (a running server)', () => {
     expect(usable).toBeGreaterThan(0);
     expect(usable).toBeLessThan(120);
     expect(r.out).toContain('critical path:\n');
+    // The block storage call broken down: its 7 s are the array's export (run in process).
+    expect(lines.find((l) => l.startsWith('    backend sim export '))).toMatch(/ 7\.0 s$/);
+    expect(r.out).toMatch(/^ {2}- the storage API call PUT \/v3\/attachments\/\{id\} took 7\.0 s of [\d.]+ s \(\d+%\), of which the sim backend's export 7\.0 s$/m);
 
     // The same report as JSON, and by operation id.
     const j = JSON.parse((await cli(['explain', 'demo-server', 'demo-volume', '--json'], env)).out);

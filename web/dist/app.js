@@ -266,7 +266,9 @@ function diagnose(spans, t0, opEnd, running, now, crit) {
       if (typeof s.attrs["method"] !== "string" || s.endMs === null) continue;
       const d = s.endMs - s.startMs;
       if (d >= 1e3 && d > 0.3 * totalMs) {
-        out.push(`the storage API call ${s.name.replace(/^block-storage /, "")} took ${formatMs(d)} of ${formatMs(totalMs)} (${Math.round(100 * d / totalMs)}%)`);
+        const inner = spans.filter((c) => c.parentId === s.id && typeof c.attrs["backend"] === "string" && c.endMs !== null);
+        const of = inner.map((c) => `the ${String(c.attrs["backend"])} backend's ${c.name.split(" ").slice(2).join(" ")} ${formatMs(c.endMs - c.startMs)}`).join(", ");
+        out.push(`the storage API call ${s.name.replace(/^block-storage /, "")} took ${formatMs(d)} of ${formatMs(totalMs)} (${Math.round(100 * d / totalMs)}%)${of ? `, of which ${of}` : ""}`);
       }
     }
   }
