@@ -47,6 +47,11 @@ export function doing(s: ApiSpan, spans: readonly ApiSpan[]): string {
   }
   if (s.name === 'wait multipath') return 'waiting for the multipath map';
   if (s.name.startsWith('block-storage ')) return `block storage: ${s.name.slice('block-storage '.length)}`;
+  // The backend's work inside an in-process block storage call (volume/traced-backend.ts).
+  if (typeof a['backend'] === 'string') {
+    const call = spans.find((p) => p.id === s.parent_id);
+    return `${call ? `${doing(call, spans)}: ` : ''}the ${a['backend']} backend's ${s.name.split(' ').slice(2).join(' ')}`;
+  }
   if (s.name === 'virt.attach_disk') return `hot-plugging ${String(a['target'] ?? 'the disk')}`;
   return s.name;
 }

@@ -37,6 +37,17 @@ describe('attach progress', () => {
     expect(f.find((l) => l.includes('hotplug'))).toMatch(/^ {2}· hotplug/);
   });
 
+  it('names the backend at work inside an in-process block storage call', () => {
+    const exporting: ApiOperation = {
+      ...midSeed, step: 'initialize-connection',
+      spans: [
+        ...midSeed.spans.slice(0, 4), s(5, null, 'initialize-connection', 10, null),
+        s(6, 5, 'block-storage PUT /v3/attachments/{id}', 10, null, { method: 'PUT' }), s(7, 6, 'backend sim export', 10, null, { backend: 'sim' }),
+      ],
+    };
+    expect(stepLines(exporting, 3010)[4]?.detail).toBe("block storage: PUT /v3/attachments/{id}: the sim backend's export (3.0 s)");
+  });
+
   it('prints plain lines once each, as steps end', () => {
     const out: string[] = [];
     const p = new PlainProgress((l) => out.push(l));

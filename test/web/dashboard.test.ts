@@ -253,7 +253,7 @@ d('the dashboard', () => {
       await page.waitForSelector('#attach select[name=volume] option[value]', { state: 'attached' });
       await page.waitForSelector('#attach select[name=server] option[value]', { state: 'attached' });
       await page.click('#attach button[type=submit]');
-      await expect.poll(() => page.locator('#progress').textContent(), { timeout: 30_000 }).toMatch(/› initialize-connection .*\n +block storage: PUT \/v3\/attachments\/\{id\} \(/);
+      await expect.poll(() => page.locator('#progress').textContent(), { timeout: 30_000 }).toMatch(/› initialize-connection .*\n +block storage: PUT \/v3\/attachments\/\{id\}: the sim backend's export \(/);
       const progress = (await page.locator('#progress').textContent()) ?? '';
       expect(progress).toMatch(/^ {2}✓ connector-properties/m);
       expect(progress).toMatch(/^ {2}· hotplug/m);

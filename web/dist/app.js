@@ -2064,6 +2064,10 @@ function doing(s, spans) {
   }
   if (s.name === "wait multipath") return "waiting for the multipath map";
   if (s.name.startsWith("block-storage ")) return `block storage: ${s.name.slice("block-storage ".length)}`;
+  if (typeof a["backend"] === "string") {
+    const call = spans.find((p) => p.id === s.parent_id);
+    return `${call ? `${doing(call, spans)}: ` : ""}the ${a["backend"]} backend's ${s.name.split(" ").slice(2).join(" ")}`;
+  }
   if (s.name === "virt.attach_disk") return `hot-plugging ${String(a["target"] ?? "the disk")}`;
   return s.name;
 }
