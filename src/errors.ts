@@ -301,6 +301,12 @@ export const ERROR_CATALOG = {
     message: 'PostgreSQL at {where} refused role {role} on database {database}: {detail}',
     hint: 'Create them once, as a PostgreSQL superuser: hitch db init --database-url {url} (--admin-url for the superuser; --print-sql for the SQL to run yourself).',
   },
+  HITCH_VOLUME_EXTEND_FAILED: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'Extending volume {volume} on this host failed at {step}: {detail}',
+    hint: "See the server's events (openstack server event list SERVER) for the trace; fix what it names, then reset the volume (openstack volume set --state in-use VOLUME) and extend it again.",
+  },
   HITCH_HYPERVISOR_ERROR: {
     status: 500,
     fault: 'computeFault',

@@ -6,7 +6,7 @@
  */
 import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
 import type { Host } from '../ports/host.ts';
-import type { AttachedVolume, ReapOutcome } from '../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../ports/host-connector.ts';
 import type { Span } from '../ports/span.ts';
 import type { BrickLogger } from './log.ts';
 import type { IscsiTimeouts } from './connectors/iscsi.ts';
@@ -47,6 +47,8 @@ export interface ProtocolConnector<I extends ConnectionInfo = ConnectionInfo> {
    * Remove what this connector left on the host for connections no mapping needs (`keep`),
    * taking over `adopt` first. A connector that leaves nothing on the host reaps nothing.
    */
+  /** The storage grew the attached volume: make the host see its new size (`HostVolumeConnector.extend`). */
+  extend(info: I, span: Span): Promise<HostExtendOutcome>;
   reap(span: Span, opts: { readonly keep: () => Promise<readonly I[]>; readonly adopt: readonly I[] }): Promise<ReapOutcome>;
   /** Resolves when background work (portals still logging in or cleaning up) is done. */
   settled(): Promise<void>;

@@ -14,7 +14,7 @@
 import { HitchError } from '../errors.ts';
 import type { ConnectionInfo, ConnectionInfos, ConnectorProperties, DeviceInfo, Protocol } from '../ports/attach.ts';
 import type { Host } from '../ports/host.ts';
-import type { AttachedVolume, ConnectOptions, DisconnectOptions, HostVolumeConnector, ReapOptions, ReapOutcome } from '../ports/host-connector.ts';
+import type { AttachedVolume, ConnectOptions, DisconnectOptions, HostExtendOutcome, HostVolumeConnector, ReapOptions, ReapOutcome } from '../ports/host-connector.ts';
 import type { Span } from '../ports/span.ts';
 import { getConnectorProperties } from './connector-properties.ts';
 import type { AttachMode, ConnectorDeps, ProtocolConnector } from './connector.ts';
@@ -142,6 +142,11 @@ export class Brick implements HostVolumeConnector {
   /** The reverse of `connect`. `deviceInfo` is not needed: brick looks at what the host has. */
   async disconnect(info: ConnectionInfo, _deviceInfo: DeviceInfo | null, span: Span, opts: DisconnectOptions): Promise<void> {
     await this.#connector(info.driver_volume_type).disconnect(info, span, { force: opts.force });
+  }
+
+  /** os-brick's `extend_volume`: the host re-reads the grown volume's size (see the connector's). */
+  async extend(info: ConnectionInfo, span: Span): Promise<HostExtendOutcome> {
+    return this.#connector(info.driver_volume_type).extend(info, span);
   }
 
   secretUsage(info: ConnectionInfo, instance: string): string | null {

@@ -216,7 +216,9 @@ export class ComputeAgent {
         const h =
           t.kind === 'attach'
             ? await manager.attach(server, p.volumeId as string, p.device ?? null, meta)
-            : await manager.detach(server, p.volumeId as string, meta);
+            : t.kind === 'detach'
+              ? await manager.detach(server, p.volumeId as string, meta)
+              : await manager.extend(server, p.volumeId as string, meta);
         await queue.update(t.id, 'reserved', { operationId: h.operationId, bdm: h.bdm });
         await h.done;
         await queue.update(t.id, 'done', { operationId: h.operationId, bdm: h.bdm });

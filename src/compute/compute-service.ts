@@ -53,6 +53,23 @@ function bad(message: string): HitchError {
   return new HitchError('HITCH_INVALID_ARGUMENT', { reason: message }, { message });
 }
 
+/** One event of `POST /os-server-external-events`, as Nova's API takes it. */
+export interface ExternalEvent {
+  readonly name: string;
+  readonly server_uuid: string;
+  readonly status?: string;
+  readonly tag?: string;
+}
+
+/** Nova's answer for one event: `completed`/200 when accepted, `failed` with 404 or 422 when not. */
+export interface ExternalEventResult {
+  readonly name: string;
+  readonly server_uuid: string;
+  readonly status: 'completed' | 'failed';
+  readonly code: number;
+  readonly tag?: string;
+}
+
 export interface OperationView {
   readonly operation: OperationRow;
   readonly spans: readonly SpanRecord[];
@@ -390,6 +407,48 @@ export class ComputeService {
       return { bdm: { ...h.bdm, delete_on_termination: 1 }, operationId: h.operationId, done: h.done };
     }
     return { bdm: h.bdm, operationId: h.operationId, done: h.done };
+  }
+
+  /**
+   * Nova's `os-server-external-events` (admins: the block storage and network services). Each
+   * event is answered on its own: 404 for a server that does not exist, 422 for one on no host
+   * (or, for `volume-extended`, with no mapping of the volume in `tag`), 200 when accepted. An
+   * accepted `volume-extended` starts an extend operation on the server's host (journalled with
+   * this request's id); network events are accepted and change nothing (Hitch plugs no networks).
+   */
+  async externalEvents(ctx: AuthContext, events: readonly ExternalEvent[], requestId: string): Promise<ExternalEventResult[]> {
+    const out: ExternalEventResult[] = [];
+    for (const e of events) {
+      const base = { name: e.name, server_uuid: e.server_uuid, ...(e.tag !== undefined ? { tag: e.tag } : {}) };
+      const server = await this.#o.repo.getServer(e.server_uuid.toLowerCase());
+      if (!server) {
+        out.push({ ...base, status: 'failed', code: 404 });
+        continue;
+      }
+      if (!server.host) {
+        out.push({ ...base, status: 'failed', code: 422 });
+        continue;
+      }
+      if (e.name !== 'volume-extended') {
+        out.push({ ...base, status: 'completed', code: 200 });
+        continue;
+      }
+      const volumeId = (e.tag ?? '').toLowerCase();
+      const bdm = volumeId ? await this.#o.repo.getBdm(server.id, volumeId) : undefined;
+      if (!bdm) {
+        out.push({ ...base, status: 'failed', code: 422 });
+        continue;
+      }
+      try {
+        const h = await this.#o.dispatch.extend(server, volumeId, { requestId, projectId: server.project_id, userId: ctx.userId });
+        this.#inBackground(() => h.done);
+        out.push({ ...base, status: 'completed', code: 200 });
+      } catch {
+        // The host is down or the mapping went meanwhile: not accepted.
+        out.push({ ...base, status: 'failed', code: 422 });
+      }
+    }
+    return out;
   }
 
   async detachVolume(ctx: AuthContext, serverId: string, volumeId: string, requestId: string): Promise<{ operationId: string; done: Promise<void> }> {

@@ -24,6 +24,8 @@ export interface ComputeDispatch {
   destroy(server: ServerRow): Promise<void>;
   attach(server: ServerRow, volumeId: string, device: string | null, meta: RequestMeta): Promise<OperationHandle>;
   detach(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle>;
+  /** Online extend of an attached volume (a `volume-extended` event). */
+  extend(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle>;
   /** The in-memory trace of an operation still running, when this process runs it. */
   liveTrace(operationId: string): Trace | undefined;
 }
@@ -64,6 +66,10 @@ export class DirectDispatch implements ComputeDispatch {
 
   detach(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
     return this.#manager(server.host).detach(server, volumeId, meta);
+  }
+
+  extend(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
+    return this.#manager(server.host).extend(server, volumeId, meta);
   }
 
   liveTrace(operationId: string): Trace | undefined {

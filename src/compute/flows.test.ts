@@ -12,7 +12,7 @@ import { SimHypervisor } from '../sim/sim-hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
 import type { AttachmentRef, VolumeAttachProtocol, VolumeSummary } from '../ports/block-storage.ts';
-import type { AttachedVolume, HostVolumeConnector, ReapOutcome } from '../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, HostVolumeConnector, ReapOutcome } from '../ports/host-connector.ts';
 import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
 import { ComputeRepository, type ServerRow } from './repository.ts';
 import { migrateCompute } from './schema.ts';
@@ -67,6 +67,10 @@ class FakeStorage implements VolumeAttachProtocol {
     this.calls.push('rollDetaching');
     this.status = 'in-use';
   }
+  async extendFailed(): Promise<void> {
+    this.calls.push('extendFailed');
+    this.status = 'error_extending';
+  }
   async finishDetach(): Promise<void> {
     this.calls.push('finishDetach');
     this.exported = null;
@@ -94,6 +98,10 @@ class FakeHost implements HostVolumeConnector {
   }
   secretUsage(): string | null {
     return null;
+  }
+  async extend(): Promise<HostExtendOutcome> {
+    this.calls.push('extend');
+    return { sizeBytes: null };
   }
   async reap(): Promise<ReapOutcome> {
     return { reaped: [], failures: [], pending: [] };

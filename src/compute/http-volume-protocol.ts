@@ -38,6 +38,7 @@ export function httpCalls(client: BlockStorageClient): StorageCalls {
     detach: (id) => client.detach(id),
     beginDetaching: (id) => client.beginDetaching(id),
     rollDetaching: (id) => client.rollDetaching(id),
+    resetStatus: (id, status) => client.resetStatus(id, status),
   };
 }
 

@@ -21,6 +21,7 @@ import { Trace, type Span } from '../trace/span.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import { reserveAttach, runAttach, type FlowContext } from './attach-flow.ts';
 import { runDetach } from './detach-flow.ts';
+import { runExtend } from './extend-flow.ts';
 import { recoverHost, type RecoveryOutcome } from './recovery.ts';
 import type { RequestMeta } from './dispatch.ts';
 import type { ConnectionInfo } from '../ports/attach.ts';
@@ -382,6 +383,35 @@ export class ComputeManager {
           });
           await this.#finish(info, trace);
         } catch (e) {
+          await this.#finish(info, trace, e);
+        }
+      })(),
+    );
+    return { operationId: opId, bdm, done };
+  }
+
+  /**
+   * Online extend (a `volume-extended` event): the host and the guest see the volume's new size.
+   * The mapping must be attached; the flow runs in the background under the instance lock. A
+   * failure puts the volume in `error_extending` (extend-flow.ts).
+   */
+  async extend(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
+    const bdm = await this.repo.getBdm(server.id, volumeId);
+    if (!bdm) throw new HitchError('HITCH_VOLUME_NOT_ATTACHED', { volume: volumeId, server: server.id });
+    const { opId, trace, ctx, info } = await this.#begin('extend', server, volumeId, bdm.id, meta);
+    const root = trace.root();
+    const done = this.#track(
+      (async () => {
+        try {
+          await this.#withInstanceLock(server, root, async () => {
+            const current = await this.repo.getBdm(server.id, volumeId);
+            if (!current || current.status !== 'attached') throw new HitchError('HITCH_VOLUME_NOT_ATTACHED', { volume: volumeId, server: server.id });
+            const r = await runExtend(ctx, server, current, root);
+            root.set({ size_bytes: r.sizeBytes });
+          });
+          await this.#finish(info, trace);
+        } catch (e) {
+          await root.run('extend-failed', {}, (s) => ctx.storage.extendFailed(volumeId, s)).catch(() => undefined);
           await this.#finish(info, trace, e);
         }
       })(),

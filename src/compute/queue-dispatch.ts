@@ -233,7 +233,7 @@ export class QueueDispatch implements ComputeDispatch {
     }
   }
 
-  async #operation(server: ServerRow, kind: 'attach' | 'detach', payload: unknown): Promise<OperationHandle> {
+  async #operation(server: ServerRow, kind: 'attach' | 'detach' | 'extend', payload: unknown): Promise<OperationHandle> {
     await this.#requireLive(server.host);
     const id = await this.#enqueue(server.host, kind, payload);
     let t: Outcome;
@@ -266,6 +266,10 @@ export class QueueDispatch implements ComputeDispatch {
 
   detach(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
     return this.#operation(server, 'detach', { serverId: server.id, volumeId, meta });
+  }
+
+  extend(server: ServerRow, volumeId: string, meta: RequestMeta): Promise<OperationHandle> {
+    return this.#operation(server, 'extend', { serverId: server.id, volumeId, meta });
   }
 
   /** Traces of operations on other processes are read from the database. */

@@ -21,7 +21,7 @@ import { sql } from 'kysely';
 import { ERROR_CATALOG, HitchError, type ErrorCode } from '../errors.ts';
 import type { ComputeTables, ComputeTaskTable } from './schema.ts';
 
-export type TaskKind = 'spawn' | 'destroy' | 'attach' | 'detach';
+export type TaskKind = 'spawn' | 'destroy' | 'attach' | 'detach' | 'extend';
 export type TaskState = 'queued' | 'running' | 'reserved' | 'done' | 'failed';
 export type TaskRow = ComputeTaskTable;
 

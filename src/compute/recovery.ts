@@ -149,7 +149,8 @@ export async function recoverHost(ctx: FlowContext, hostName: string, clock: Clo
       const bdm = op.bdm_id ? await ctx.repo.getBdmById(op.bdm_id) : await ctx.repo.getBdm(op.server_id, op.volume_id);
       if (server) {
         action = await root.run(`recover.${op.kind}`, { operation: op.id, step: op.step ?? '' }, (s) =>
-          op.kind === 'attach' ? recoverAttach(ctx, op, server, bdm, s) : recoverDetach(ctx, server, bdm, s),
+          // An extend changes no mapping: nothing to undo (the next extend rescans again).
+          op.kind === 'attach' ? recoverAttach(ctx, op, server, bdm, s) : op.kind === 'detach' ? recoverDetach(ctx, server, bdm, s) : Promise.resolve<RecoveryOutcome['action']>('nothing'),
         );
       }
     } catch (e) {

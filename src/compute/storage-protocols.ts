@@ -34,6 +34,8 @@ export interface StorageCalls {
   detach(volumeId: string): Promise<void>;
   beginDetaching(volumeId: string): Promise<void>;
   rollDetaching(volumeId: string): Promise<void>;
+  /** os-reset_status to `error_extending` (compute's service user is an admin). */
+  resetStatus(volumeId: string, status: string): Promise<void>;
 }
 
 /** One REST call of block storage as a span; an in-process service records its backend's work under it (trace/scope.ts). */
@@ -58,6 +60,10 @@ abstract class FlowBase {
 
   rollDetaching(volumeId: string, span: Span): Promise<void> {
     return rest(span, 'POST', `/v3/volumes/${volumeId}/action os-roll_detaching`, () => this.calls.rollDetaching(volumeId));
+  }
+
+  extendFailed(volumeId: string, span: Span): Promise<void> {
+    return rest(span, 'POST', `/v3/volumes/${volumeId}/action os-reset_status`, () => this.calls.resetStatus(volumeId, 'error_extending'));
   }
 }
 

@@ -37,6 +37,7 @@ export function inProcessCalls(svc: VolumeService, caller: Caller = COMPUTE_CALL
     detach: (id) => svc.detach(caller, id, null),
     beginDetaching: (id) => svc.beginDetaching(caller, id),
     rollDetaching: (id) => svc.rollDetaching(caller, id),
+    resetStatus: (id, status) => svc.resetStatus(caller, id, { status }),
   };
 }
 

@@ -72,6 +72,7 @@ function flakyStorage(inner: VolumeAttachProtocol, rng: Rng, rate: number, count
     beginDetaching: async (id, s) => (maybe('beginDetaching'), inner.beginDetaching(id, s)),
     rollDetaching: (id, s) => inner.rollDetaching(id, s),
     finishDetach: (r, c, s) => inner.finishDetach(r, c, s),
+    extendFailed: (id, s) => inner.extendFailed(id, s),
   };
 }
 

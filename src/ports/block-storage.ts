@@ -52,6 +52,8 @@ export interface VolumeAttachProtocol {
   /** Detach: volume → `detaching`; `rollDetaching` puts it back to `in-use`. */
   beginDetaching(volumeId: string, span: Span): Promise<void>;
   rollDetaching(volumeId: string, span: Span): Promise<void>;
+  /** Compute could not make the host and guest see an extend: volume → `error_extending`. */
+  extendFailed(volumeId: string, span: Span): Promise<void>;
   /** The end of a detach: export removed, attachment gone, volume `available` (or still in-use by others). */
   finishDetach(ref: AttachmentRef, connector: ConnectorProperties, span: Span): Promise<void>;
 }

@@ -51,6 +51,16 @@ export interface ReapOptions {
   readonly adopt?: readonly ConnectionInfo[];
 }
 
+/** What the host saw after the storage grew an attached volume. */
+export interface HostExtendOutcome {
+  /**
+   * The size, in bytes, of the disk the hypervisor plugged (the multipath map's, else the
+   * path's), read from the kernel after the rescan; null when the host holds no device of its
+   * own for the volume (QEMU-native: QEMU reads the LUN's new size when it is told to grow).
+   */
+  readonly sizeBytes: number | null;
+}
+
 export interface HostVolumeConnector {
   /** Seed step 4: what this host tells the storage about itself. */
   connectorProperties(span: Span): Promise<ConnectorProperties>;
@@ -63,6 +73,12 @@ export interface HostVolumeConnector {
    * `instance` (what `connect` returns in `secret`), or null when the connection has no CHAP.
    */
   secretUsage(info: ConnectionInfo, instance: string): string | null;
+  /**
+   * The storage grew the attached volume: make this host see the new size (os-brick's
+   * `extend_volume`: each path rescanned, the multipath map resized). Throws
+   * `HITCH_VOLUME_EXTEND_FAILED` naming the step that failed.
+   */
+  extend(info: ConnectionInfo, span: Span): Promise<HostExtendOutcome>;
   /**
    * Remove what earlier connects and disconnects left on the host (node records, sessions,
    * disks, maps) for targets no mapping in `keep` needs. An initiator that leaves nothing on

@@ -81,6 +81,13 @@ export interface HypervisorDriver {
   attachDisk(domain: string, diskXml: string, opts: AttachOptions): Promise<void>;
   /** Unplug the disk at `targetDev` (`vdb`) and wait, bounded, until the guest has released it. */
   detachDisk(domain: string, targetDev: string, opts: DetachOptions): Promise<DetachResult>;
+  /**
+   * Grow the running guest's disk at `targetDev` to `sizeBytes` (libvirt's `blockresize`, in
+   * bytes), after the host sees the volume's new size: QEMU refuses to grow a host block
+   * device past what the kernel reports ("Cannot grow device files"). The guest's kernel learns
+   * the new capacity from virtio's config-change interrupt.
+   */
+  resizeDisk(domain: string, targetDev: string, sizeBytes: number, opts?: OpOptions): Promise<void>;
   /** The disks of the running guest (or of the definition, when the domain is off). */
   listDisks(domain: string, opts?: OpOptions): Promise<DiskInfo[]>;
 

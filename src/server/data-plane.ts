@@ -20,7 +20,7 @@ import type { SimClient } from '../sim/remote/client.ts';
 import { Simulation } from '../sim/simulation.ts';
 import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import { LibvirtDriver } from '../virt/libvirt-driver.ts';
-import { SimHypervisor } from '../sim/sim-hypervisor.ts';
+import { blockDeviceBytes, SimHypervisor, vfsReader } from '../sim/sim-hypervisor.ts';
 import type { VolumeBackend } from '../ports/volume-backend.ts';
 import { SimBackend } from '../sim/sim-backend.ts';
 import { TgtBackend } from '../volume/backends/tgt-backend.ts';
@@ -75,7 +75,7 @@ function simDataPlane(cfg: HitchConfig): DataPlane {
     const iscsiNodesDir = cfg.iscsiNodesDir ?? hostConfig.iscsiNodesDir;
     const ip = hostConfig.ip ?? '127.0.0.1';
     const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, iscsiNodesDir, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs });
-    const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p) });
+    const hypervisor = new SimHypervisor({ clock: sim.clock, blockSourceExists: (p) => host.exists(p), blockSourceBytes: (p) => blockDeviceBytes(vfsReader(sim.host(name).vfs), p) });
     return { name, host, clock: sim.clock, brick: newBrick(), newBrick, hypervisor, ip };
   });
   return { backend, hosts, sim, close: async () => undefined };
@@ -119,7 +119,7 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
     const hypervisor: HypervisorDriver =
       cfg.virt === 'libvirt'
         ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
-        : new SimHypervisor({ clock: realClock, blockSourceExists: (p) => host.exists(p) });
+        : new SimHypervisor({ clock: realClock, blockSourceExists: (p) => host.exists(p), blockSourceBytes: (p) => blockDeviceBytes(host, p) });
     const hosts: DataPlaneHost[] = [{ name: host.name, host, clock: realClock, brick: newBrick(), newBrick, hypervisor, ip }];
     return { backend, hosts, sim: null, tgtd, close: () => tgtd.stop() };
   } catch (e) {
@@ -163,6 +163,7 @@ export class GuestBootDriver implements HypervisorDriver {
   domainState: HypervisorDriver['domainState'] = (...a) => this.#d.domainState(...a);
   attachDisk: HypervisorDriver['attachDisk'] = (...a) => this.#d.attachDisk(...a);
   detachDisk: HypervisorDriver['detachDisk'] = (...a) => this.#d.detachDisk(...a);
+  resizeDisk: HypervisorDriver['resizeDisk'] = (...a) => this.#d.resizeDisk(...a);
   listDisks: HypervisorDriver['listDisks'] = (...a) => this.#d.listDisks(...a);
   defineSecret: HypervisorDriver['defineSecret'] = (...a) => this.#d.defineSecret(...a);
   undefineSecret: HypervisorDriver['undefineSecret'] = (...a) => this.#d.undefineSecret(...a);

@@ -81,6 +81,12 @@ export interface ScsiDisk {
   readonly index: number;
   readonly session: SimSession;
   readonly lun: SimLun;
+  /**
+   * The size the kernel read when it added the disk (READ CAPACITY): a LUN that grows later
+   * shows its new size only after a rescan of the device (`echo 1 > …/device/rescan`, or
+   * `iscsiadm -m session --rescan`), as on a real host.
+   */
+  capacityBytes: number;
   /** True once udev has handled the disk: its /dev/disk links exist, its database entry too. */
   linked: boolean;
   state: 'running' | 'offline';
@@ -260,13 +266,26 @@ export class SimComputeHost {
     const local = new Set(this.config.localDisks.map((d) => d.name));
     let index = 0;
     while (used.has(index) || local.has(sdName(index))) index++;
-    const d: ScsiDisk = { name: sdName(index), index, session: s, lun, linked: false, state: 'running' };
+    const d: ScsiDisk = { name: sdName(index), index, session: s, lun, capacityBytes: lun.sizeBytes, linked: false, state: 'running' };
     this.disks.set(d.name, d);
     const hctl = `${s.hostNo}:0:0:${lun.lun}`;
-    addDiskNodes(this.vfs, d, { readOnly: () => this.isReadOnly(d), remove: () => this.deleteDisk(d), transportUp: () => this.sessionUp(s) });
+    addDiskNodes(this.vfs, d, { readOnly: () => this.isReadOnly(d), remove: () => this.deleteDisk(d), transportUp: () => this.sessionUp(s), rescan: () => this.rescanDisk(d) });
     this.event(`scsi add ${hctl} ${d.name} wwn=${lun.wwn}`);
     this.udev.event(() => this.#udevAdd(d));
     return d;
+  }
+
+  /**
+   * The kernel re-reads a disk's capacity (`sd_revalidate_disk`): the LUN's size now, if its
+   * portal answers; the write fails with EIO otherwise, as a rescan of an unreachable disk does.
+   */
+  rescanDisk(d: ScsiDisk): 'EIO' | undefined {
+    if (!this.sessionUp(d.session) || d.state !== 'running') return 'EIO';
+    if (d.capacityBytes !== d.lun.sizeBytes) {
+      this.event(`scsi capacity ${d.name} ${d.capacityBytes} -> ${d.lun.sizeBytes}`);
+      d.capacityBytes = d.lun.sizeBytes;
+    }
+    return undefined;
   }
 
   /** Whether the session's portal still answers (a portal that died after login fails its paths). */

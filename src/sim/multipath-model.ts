@@ -38,6 +38,8 @@ export interface DmMap {
   readonly wwn: string;
   readonly name: string;
   readonly paths: ScsiDisk[];
+  /** The map's table size: its first path's capacity, until `multipathd resize map` reloads it. */
+  capacityBytes: number;
 }
 
 /** A path multipathd knows, with its priority (-1 until udev has told it about the disk). */
@@ -182,7 +184,7 @@ export class MultipathModel {
       const used = new Set(this.mapList().map((m) => m.index));
       let index = 0;
       while (used.has(index)) index++;
-      map = { index, wwn: d.lun.wwn, name: d.lun.wwn, paths: [] };
+      map = { index, wwn: d.lun.wwn, name: d.lun.wwn, paths: [], capacityBytes: d.capacityBytes };
       this.maps.set(map.wwn, map);
       const m = map;
       const dir = `/sys/devices/virtual/block/dm-${index}`;
@@ -190,7 +192,7 @@ export class MultipathModel {
       v.attr(`${dir}/dm/uuid`, () => `mpath-${m.wwn}\n`);
       v.attr(`${dir}/dm/suspended`, () => '0\n');
       v.attr(`${dir}/ro`, () => (m.paths.length > 0 && m.paths.every((p) => h.isReadOnly(p)) ? '1\n' : '0\n'));
-      v.attr(`${dir}/size`, () => `${Math.floor(d.lun.sizeBytes / 512)}\n`);
+      v.attr(`${dir}/size`, () => `${Math.floor(m.capacityBytes / 512)}\n`);
       v.attr(`${dir}/dev`, () => `254:${index}\n`);
       v.mkdirp(`${dir}/slaves`);
       v.mkdirp(`${dir}/holders`);
@@ -251,6 +253,24 @@ export class MultipathModel {
     this.maps.delete(map.wwn);
     this.#host.udev.releaseAll(`dm-${map.index}`);
     this.#host.event(`multipath map remove dm-${map.index} ${map.wwn}`);
+  }
+
+  /**
+   * `multipathd resize map NAME`: reload the map at its paths' capacity. multipath-tools 0.9.4
+   * answers `fail` for a map it does not know or whose paths disagree on the size (one not yet
+   * rescanned), and `ok` otherwise — also when the size did not change.
+   */
+  resize(ref: string): 'ok' | 'fail' {
+    const map = this.resolve(ref);
+    if (!map || map.paths.length === 0) return 'fail';
+    const sizes = new Set(map.paths.map((p) => p.capacityBytes));
+    if (sizes.size !== 1) return 'fail';
+    const size = map.paths[0]?.capacityBytes ?? map.capacityBytes;
+    if (size !== map.capacityBytes) {
+      this.#host.event(`multipathd resize dm-${map.index} ${map.capacityBytes} -> ${size}`);
+      map.capacityBytes = size;
+    }
+    return 'ok';
   }
 
   /** Find a map by `dm-N`, `/dev/dm-N`, its name/WWN, `/dev/mapper/<name>`, or a path `sdX`. */

@@ -13,6 +13,7 @@ export type SimHypervisorOp =
   | 'attach'
   | 'detach'
   | 'list'
+  | 'resize'
   | 'defineSecret'
   | 'undefineSecret';
 
@@ -27,6 +28,7 @@ export const DEFAULT_SIM_HYPERVISOR_LATENCY: SimHypervisorLatency = {
   attach: 35,
   detach: 20,
   list: 20,
+  resize: 20,
   defineSecret: 20,
   undefineSecret: 20,
 };
@@ -49,6 +51,12 @@ export interface SimHypervisorOptions {
   readonly unplugAckMs?: number | 'never';
   /** Whether a block source exists on the host (the simulator's `/dev`). Default: always. */
   readonly blockSourceExists?: (path: string) => boolean | Promise<boolean>;
+  /**
+   * The size in bytes the host's kernel reports for a block source (`/sys/block/X/size` of the
+   * device the path resolves to), null when it cannot say. QEMU opens a block device at that
+   * size and refuses `block_resize` past it. Without it every size is taken as given.
+   */
+  readonly blockSourceBytes?: (path: string) => number | null | Promise<number | null>;
   /** QEMU's iSCSI login for a network disk: `null` when it works, else QEMU's error text. */
   readonly probeNetworkSource?: (probe: NetworkSourceProbe) => string | null | Promise<string | null>;
 }
@@ -77,6 +85,8 @@ export interface SimDomainView {
 
 export interface SimDiskView extends DiskInfo {
   readonly serial?: string;
+  /** The size the guest sees (virtio's capacity): the source's when plugged, then each resize; null when unknown. */
+  readonly guestBytes: number | null;
   readonly readOnly: boolean;
   readonly xml: string;
 }
@@ -89,6 +99,7 @@ export const DEFAULT_FAULT_MESSAGE: Readonly<Record<SimHypervisorOp, string>> = 
   attach: "internal error: unable to execute QEMU command 'device_add': injected fault",
   detach: "internal error: unable to execute QEMU command 'device_del': injected fault",
   list: 'operation failed: injected fault: cannot list disks',
+  resize: "internal error: unable to execute QEMU command 'block_resize': injected fault",
   defineSecret: 'operation failed: injected fault: cannot define secret',
   undefineSecret: 'operation failed: injected fault: cannot undefine secret',
 };

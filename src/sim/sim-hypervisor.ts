@@ -12,7 +12,7 @@
  * acknowledged completes lazily the next time anything looks at the domain.
  */
 import { HitchError } from '../errors.ts';
-import type { Clock } from '../ports/host.ts';
+import type { Clock, Host } from '../ports/host.ts';
 import { checkDiskForAttach, diskSourceLabel, type ParsedDisk } from '../virt/disk-xml.ts';
 import { checkDomainSpec } from '../virt/domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
@@ -27,6 +27,7 @@ import type {
   SecretRef,
 } from '../ports/hypervisor.ts';
 import { inSpan } from '../virt/in-span.ts';
+import type { Vfs } from './vfs.ts';
 import {
   DEFAULT_FAULT_MESSAGE,
   DEFAULT_SIM_HYPERVISOR_LATENCY,
@@ -45,6 +46,29 @@ export * from './sim-hypervisor-types.ts';
 interface SimDisk {
   readonly xml: string;
   readonly parsed: ParsedDisk;
+  /** What the guest sees (virtio capacity); null when the source's size is unknown. */
+  guestBytes: number | null;
+}
+
+/**
+ * The size the host's kernel gives the block device at `path` (a `/dev` node or a udev link):
+ * `/sys/block/NAME/size`, in 512-byte sectors, of what the path resolves to. Null when the path
+ * or the attribute is not there.
+ */
+export type BlockSizeReader = Pick<Host, 'exists' | 'realpath' | 'readFile'>;
+
+/** A simulated host's files read directly (no command latency): what QEMU's own open sees. */
+export function vfsReader(vfs: Vfs): BlockSizeReader {
+  return { exists: async (p) => vfs.exists(p), realpath: async (p) => vfs.realpath(p), readFile: async (p) => vfs.read(p) };
+}
+
+export async function blockDeviceBytes(host: BlockSizeReader, path: string): Promise<number | null> {
+  if (!(await host.exists(path))) return null;
+  const name = (await host.realpath(path)).split('/').pop() ?? '';
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) return null;
+  const text = await host.readFile(`/sys/block/${name}/size`).catch(() => null);
+  const n = text === null ? NaN : Number(text.trim());
+  return Number.isFinite(n) ? n * 512 : null;
 }
 
 interface SimDomain {
@@ -204,7 +228,7 @@ export class SimHypervisor implements HypervisorDriver {
       const d = this.#mustGet(domain);
       if (opts.live && !d.running) this.#refuse('Requested operation is not valid: domain is not running');
       if (opts.persistent && !d.persistent) this.#refuse('Requested operation is not valid: cannot modify device on transient domain');
-      const disk: SimDisk = { xml: diskXml, parsed };
+      const disk: SimDisk = { xml: diskXml, parsed, guestBytes: opts.live ? await this.#sourceBytes(parsed) : null };
       for (const copy of [opts.live ? d.live : undefined, opts.persistent ? d.config : undefined]) {
         const other = copy?.get(parsed.target.dev);
         if (other) {
@@ -287,7 +311,35 @@ export class SimHypervisor implements HypervisorDriver {
     });
   }
 
+  resizeDisk(domain: string, targetDev: string, sizeBytes: number, opts: OpOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.resize_disk', { domain, target: targetDev, size_bytes: sizeBytes, hypervisor: 'sim' }, async () => {
+      checkDomainName(domain);
+      checkTargetDev(targetDev);
+      if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `size must be a positive whole number of bytes, got ${sizeBytes}` });
+      await this.#cost('resize', domain);
+      const d = this.#mustGet(domain);
+      if (!d.running) this.#refuse('Requested operation is not valid: domain is not running');
+      const disk = d.live.get(targetDev);
+      if (!disk || d.pendingUnplug.has(targetDev)) this.#refuse(`invalid argument: disk '${targetDev}' was not found in domain ${domain}`);
+      // QEMU's block_resize: a host block device cannot grow past what the kernel reports for it
+      // (the host must have rescanned first); shrinking below what the guest has is refused too.
+      const host = await this.#sourceBytes(disk.parsed);
+      if (disk.parsed.type === 'block' && host !== null && sizeBytes > host) {
+        this.#refuse(`internal error: unable to execute QEMU command 'block_resize': Cannot grow device files`);
+      }
+      if (disk.guestBytes !== null && sizeBytes < disk.guestBytes) {
+        this.#refuse(`internal error: unable to execute QEMU command 'block_resize': Shrinking is not supported for this disk (${disk.guestBytes} bytes)`);
+      }
+      disk.guestBytes = sizeBytes;
+    });
+  }
+
   // --- internals --------------------------------------------------------------------------
+
+  async #sourceBytes(p: ParsedDisk): Promise<number | null> {
+    if (p.type !== 'block' || p.source.dev === undefined || !this.#opts.blockSourceBytes) return null;
+    return this.#opts.blockSourceBytes(p.source.dev);
+  }
 
   /** Spend the call's latency, then trip an injected fault if one matches. */
   async #cost(op: SimHypervisorOp, subject: string): Promise<void> {
@@ -376,6 +428,7 @@ export class SimHypervisor implements HypervisorDriver {
         ...diskInfo(x.parsed),
         ...(x.parsed.serial !== undefined ? { serial: x.parsed.serial } : {}),
         readOnly: x.parsed.readOnly,
+        guestBytes: x.guestBytes,
         xml: x.xml,
       }));
     return {

@@ -159,7 +159,7 @@ export function diskDeviceDir(d: ScsiDisk): string {
 }
 
 /** A disk's SCSI device and block device attributes, its /sys/block link and /dev node. */
-export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; remove(): void; transportUp?(): boolean }): void {
+export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; remove(): void; transportUp?(): boolean; rescan(): 'EIO' | undefined }): void {
   const devDir = diskDeviceDir(d);
   v.attr(`${devDir}/wwid`, () => `naa.${d.lun.wwn.slice(1)}\n`);
   v.attr(`${devDir}/vendor`, () => `${d.lun.vendor.padEnd(8)}\n`);
@@ -171,7 +171,7 @@ export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; 
     d.state = want;
     return undefined;
   });
-  v.attr(`${devDir}/rescan`, () => '', () => undefined);
+  v.attr(`${devDir}/rescan`, () => '', () => hooks.rescan());
   v.attr(`${devDir}/delete`, () => '', (data) => {
     if (data.trim() !== '1') return 'EINVAL';
     hooks.remove();
@@ -179,7 +179,7 @@ export function addDiskNodes(v: Vfs, d: ScsiDisk, hooks: { readOnly(): boolean; 
   });
   const blk = `${devDir}/block/${d.name}`;
   v.attr(`${blk}/ro`, () => (hooks.readOnly() ? '1\n' : '0\n'));
-  v.attr(`${blk}/size`, () => `${Math.floor(d.lun.sizeBytes / 512)}\n`);
+  v.attr(`${blk}/size`, () => `${Math.floor(d.capacityBytes / 512)}\n`);
   v.attr(`${blk}/dev`, () => `8:${d.index * 16}\n`);
   v.attr(`${blk}/removable`, () => '0\n');
   v.mkdirp(`${blk}/holders`);

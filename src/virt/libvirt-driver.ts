@@ -186,6 +186,16 @@ export class LibvirtDriver implements HypervisorDriver {
     });
   }
 
+  /** `virsh blockresize DOMAIN TARGET --size NB`: the size in bytes, as Nova's `dev.resize(bytes)`. */
+  resizeDisk(domain: string, targetDev: string, sizeBytes: number, opts: OpOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.resize_disk', { domain, target: targetDev, size_bytes: sizeBytes, hypervisor: 'libvirt' }, async (span) => {
+      checkDomainName(domain);
+      checkTargetDev(targetDev);
+      if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `size must be a positive whole number of bytes, got ${sizeBytes}` });
+      this.#ok(await this.#virsh(span, ['blockresize', domain, targetDev, '--size', `${sizeBytes}B`]), domain);
+    });
+  }
+
   listDisks(domain: string, opts: OpOptions = {}): Promise<DiskInfo[]> {
     return inSpan(opts.span, 'virt.list_disks', { domain, hypervisor: 'libvirt' }, (span) => this.#list(span, domain));
   }

@@ -154,6 +154,10 @@ export class BlockStorageClient {
   async rollDetaching(id: string): Promise<void> {
     await this.#action(id, { 'os-roll_detaching': null });
   }
+  /** Admin `os-reset_status`. */
+  async resetStatus(id: string, status: string): Promise<void> {
+    await this.#action(id, { 'os-reset_status': { status } });
+  }
   async detach(id: string, attachmentId?: string): Promise<void> {
     await this.#action(id, { 'os-detach': { attachment_id: attachmentId ?? null } });
   }

@@ -30,6 +30,7 @@ function failing(inner: VolumeAttachProtocol, call: StorageCall | null): VolumeA
     beginDetaching: (id, s) => inner.beginDetaching(id, s),
     rollDetaching: (id, s) => inner.rollDetaching(id, s),
     finishDetach: (r, c, s) => inner.finishDetach(r, c, s),
+    extendFailed: (id, s) => inner.extendFailed(id, s),
   };
 }
 

@@ -151,6 +151,7 @@ describe('recovery never undoes what a guest still holds', () => {
         beginDetaching: (id, s) => p.beginDetaching(id, s),
         rollDetaching: (id, s) => p.rollDetaching(id, s),
         finishDetach: (r, c, s) => p.finishDetach(r, c, s),
+        extendFailed: (id, s) => p.extendFailed(id, s),
       }),
     });
     try {

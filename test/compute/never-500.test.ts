@@ -88,6 +88,17 @@ const serviceBody = fc.oneof(
 );
 const volumeBody = fc.record({ volume: partial({ size: num, display_name: text, display_description: text, volume_type: text, metadata, availability_zone: text, snapshot_id: uuidish }) });
 const snapshotBody = fc.record({ snapshot: partial({ volume_id: uuidish, force: bool, display_name: text, display_description: text }) });
+const eventsBody = fc.record({
+  events: fc.array(
+    partial({
+      name: fc.oneof(fc.constantFrom('volume-extended', 'network-changed', 'network-vif-plugged', 'power-update'), text),
+      server_uuid: uuidish,
+      status: fc.oneof(fc.constantFrom('completed', 'failed', 'in-progress'), text),
+      tag: fc.oneof(uuidish, text),
+    }),
+    { maxLength: 3 },
+  ),
+});
 
 interface Route {
   readonly method: Method;
@@ -142,6 +153,7 @@ const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/os-snapshots', body: snapshotBody },
   { method: 'GET', path: '/os-snapshots/{snapshot}' },
   { method: 'DELETE', path: '/os-snapshots/{snapshot}' },
+  { method: 'POST', path: '/os-server-external-events', body: eventsBody },
 ];
 
 const VERSIONS = ['2.1', '2.3', '2.11', '2.19', '2.21', '2.51', '2.58', '2.62', '2.66', '2.84', '2.28', '2.33', '2.35', '2.36', '2.37', '2.47', '2.52', '2.53', '2.55', '2.57', '2.61', '2.67', '2.74', '2.75', '2.79', '2.86', '2.88', '2.90', 'latest', '', '9.9', 'x'];

@@ -6,11 +6,12 @@
  * cannot) — and turns connection infos into the targets the reaper works on.
  */
 import type { BlockDeviceInfo, IscsiConnectionInfo } from '../../ports/attach.ts';
-import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
 import type { Span } from '../../ports/span.ts';
 import { byPathLink, iscsiVolume, type IscsiVolume } from '../connection-info.ts';
 import type { ConnectorDeps, ProtocolConnector } from '../connector.ts';
 import { devicePath } from '../device-info.ts';
+import { extendIscsiVolume } from './iscsi-extend.ts';
 import { IscsiConnector, type TargetRef } from './iscsi.ts';
 
 export class KernelIscsiConnector implements ProtocolConnector<IscsiConnectionInfo> {
@@ -62,6 +63,18 @@ export class KernelIscsiConnector implements ProtocolConnector<IscsiConnectionIn
   async disconnect(info: IscsiConnectionInfo, span: Span, opts: { readonly force: boolean }): Promise<void> {
     const volume = iscsiVolume(info.data);
     await (await this.#engine(span)).disconnectValidated(span, volume, { force: opts.force, ignoreErrors: opts.force });
+  }
+
+  /** Each path rescanned, then the map resized (`iscsi-extend.ts`). */
+  async extend(info: IscsiConnectionInfo, span: Span): Promise<HostExtendOutcome> {
+    const volume = iscsiVolume(info.data);
+    const { multipath } = await this.#deps.props(span);
+    const { host, logger } = this.#deps;
+    return span.run('extend_volume', { volume_id: volume.volumeId ?? '', paths: volume.targets.length }, async (s) => {
+      const r = await extendIscsiVolume({ host, span: s, ...(logger ? { logger } : {}) }, volume, { multipath });
+      s.set({ size_bytes: r.sizeBytes });
+      return { sizeBytes: r.sizeBytes };
+    });
   }
 
   /** Mappings whose connection does not read are skipped: nothing was ever connected from them. */

@@ -5,7 +5,7 @@
  */
 import { HitchError } from '../../errors.ts';
 import type { NvmeofConnectionInfo } from '../../ports/attach.ts';
-import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
 import type { ProtocolConnector } from '../connector.ts';
 import { nvmeVolume } from '../nvmeof-connection-info.ts';
 
@@ -17,6 +17,11 @@ export class NvmeQemuNativeRefusal implements ProtocolConnector<NvmeofConnection
   /** Nothing was connected. */
   disconnect(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Nothing was connected, so nothing is extended. */
+  extend(info: NvmeofConnectionInfo): Promise<HostExtendOutcome> {
+    return Promise.reject(new HitchError('HITCH_NVME_QEMU_NATIVE', { nqn: nvmeVolume(info.data).nqn }));
   }
 
   reap(): Promise<ReapOutcome> {

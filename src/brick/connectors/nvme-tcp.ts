@@ -28,7 +28,7 @@
  */
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { NvmeDeviceInfo, NvmeofConnectionInfo } from '../../ports/attach.ts';
-import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
 import type { Span } from '../../ports/span.ts';
 import type { ConnectorDeps, ProtocolConnector } from '../connector.ts';
 import { devicePath } from '../device-info.ts';
@@ -225,6 +225,20 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
       return { dev, link: real === `/dev/${dev}` ? link : `/dev/${dev}` };
     }
     throw new HitchError('HITCH_NVME_NAMESPACE_NOT_FOUND', { nqn: v.nqn, namespace: namespaceLabel(v.namespace), timeoutMs });
+  }
+
+  /**
+   * Refused: the new size of a namespace reaches the host through a subsystem rescan whose end
+   * sysfs does not signal (os-brick waits blindly for it), and Hitch does not guess with sleeps.
+   */
+  async extend(info: NvmeofConnectionInfo, span: Span): Promise<HostExtendOutcome> {
+    const v = nvmeVolume(info.data);
+    span.event('extend_volume', { target_nqn: v.nqn, refused: 'nvmeof' });
+    throw new HitchError('HITCH_VOLUME_EXTEND_FAILED', {
+      volume: v.nqn,
+      step: 'rescan',
+      detail: 'this host does not grow NVMe/TCP namespaces while attached; detach the volume, extend it, and attach it again',
+    });
   }
 
   async disconnect(info: NvmeofConnectionInfo, span: Span, opts: { readonly force: boolean }): Promise<void> {

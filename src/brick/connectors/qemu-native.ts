@@ -16,7 +16,7 @@
 import { HitchError } from '../../errors.ts';
 import type { IscsiConnectionData, IscsiConnectionInfo, NetworkDeviceInfo } from '../../ports/attach.ts';
 import type { Host } from '../../ports/host.ts';
-import type { AttachedVolume, ReapOutcome } from '../../ports/host-connector.ts';
+import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
 import type { IscsiNetworkDiskSource } from '../../ports/hypervisor.ts';
 import type { Span } from '../../ports/span.ts';
 import { iscsiVolume, type IscsiTarget, type IscsiVolume } from '../connection-info.ts';
@@ -129,6 +129,13 @@ export class QemuNativeIscsiConnector implements ProtocolConnector<IscsiConnecti
   /** The disk was QEMU's; the hypervisor's unplug ended its session. */
   async disconnect(info: IscsiConnectionInfo): Promise<void> {
     iscsiVolume(info.data);
+  }
+
+  /** Nothing on the host to rescan: QEMU's own session reads the new size when libvirt grows the disk. */
+  async extend(info: IscsiConnectionInfo, span: Span): Promise<HostExtendOutcome> {
+    iscsiVolume(info.data);
+    span.event('extend_volume', { mode: 'qemu-native', host_side: 'nothing to rescan' });
+    return { sizeBytes: null };
   }
 
   async reap(): Promise<ReapOutcome> {

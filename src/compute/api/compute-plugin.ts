@@ -15,6 +15,7 @@ import type { OperationRow, ServerFilter, ServerRow, ServerSort, ServerSortKey }
 import { COMPUTE_VERSIONS, computeApi } from './context.ts';
 import { createInput, type CreateBody } from './server-create-input.ts';
 import { serverCreateSchema } from './server-create-schema.ts';
+import { registerExternalEventRoutes } from './external-events-routes.ts';
 import { registerFlavorRoutes } from './flavor-routes.ts';
 import { registerHostRoutes } from './host-routes.ts';
 import { registerInstanceActionRoutes } from './instance-action-routes.ts';
@@ -150,6 +151,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
   registerQuotaRoutes(app, api, compute.quotas);
   registerVolumeProxyRoutes(app, api, opts.blockStorage);
   registerInstanceActionRoutes(app, api, compute);
+  registerExternalEventRoutes(app, api, compute);
 
   const serverView = async (s: ServerRow, v: ApiVersion, isAdmin: boolean, req: FastifyRequest, kind: 'show' | 'list' = 'show') =>
     serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, isAdmin, await compute.viewContext(s), kind);

@@ -49,9 +49,9 @@ function blockRows(ctx: CommandContext): BlockRow[] {
   const h = ctx.host;
   const rows: BlockRow[] = h.config.localDisks.map((d) => ({ name: d.name, ro: d.ro ?? false, sizeBytes: d.sizeBytes ?? 0, type: d.name.startsWith('loop') ? 'loop' : 'disk' }));
   for (const d of h.diskList()) {
-    rows.push({ name: d.name, ro: h.isReadOnly(d), sizeBytes: d.lun.sizeBytes, type: 'disk' });
+    rows.push({ name: d.name, ro: h.isReadOnly(d), sizeBytes: d.capacityBytes, type: 'disk' });
     const m = h.multipath.mapList().find((x) => x.paths.includes(d));
-    if (m) rows.push({ name: m.name, ro: m.paths.every((p) => h.isReadOnly(p)), sizeBytes: d.lun.sizeBytes, type: 'mpath' });
+    if (m) rows.push({ name: m.name, ro: m.paths.every((p) => h.isReadOnly(p)), sizeBytes: m.capacityBytes, type: 'mpath' });
   }
   return rows;
 }
@@ -124,7 +124,7 @@ export async function blockdev(ctx: CommandContext): Promise<CommandOutput> {
   const disk = ctx.host.disks.get(name);
   const map = ctx.host.multipath.mapByDm(name);
   const local = ctx.host.config.localDisks.find((d) => d.name === name);
-  const size = disk?.lun.sizeBytes ?? map?.paths[0]?.lun.sizeBytes ?? local?.sizeBytes ?? 0;
+  const size = disk?.capacityBytes ?? map?.capacityBytes ?? local?.sizeBytes ?? 0;
   const ro = disk ? ctx.host.isReadOnly(disk) : map ? map.paths.length > 0 && map.paths.every((p) => ctx.host.isReadOnly(p)) : (local?.ro ?? false);
   switch (op) {
     case '--getro':

@@ -93,6 +93,8 @@ export async function rescanSessions(ctx: CommandContext, sessions: readonly Sim
   for (const s of sessions) {
     stdout.push(`Rescanning session ${sessionLabel(s)}`);
     await ctx.sleep(ctx.world.latency.lunScanMs);
+    // open-iscsi writes each of the session's devices' `rescan` (their capacity is re-read), then scans for new LUNs.
+    for (const d of ctx.host.disksOf(s)) ctx.host.rescanDisk(d);
     ctx.host.scan(s);
   }
   return out(0, lines(stdout));

@@ -52,7 +52,7 @@ function renderMap(ctx: CommandContext, m: DmMap, checked: boolean): string[] {
   const first = m.paths[0];
   const vendor = first ? `${first.lun.vendor},${first.lun.model}` : '##,##';
   const ro = m.paths.length > 0 && m.paths.every((p) => ctx.host.isReadOnly(p));
-  const size = first ? humanSize(first.lun.sizeBytes) : '0';
+  const size = first ? humanSize(m.capacityBytes) : '0';
   const hw = hardware(first?.lun.vendor ?? '');
   const o = [`${m.name} dm-${m.index} ${vendor}`, `size=${size} features='${hw.features}' hwhandler='${hw.hwhandler}' wp=${ro ? 'ro' : 'rw'}`];
   if (m.paths.length === 0) return o;
@@ -213,8 +213,9 @@ export async function multipathd(ctx: CommandContext): Promise<CommandOutput> {
       if (d !== undefined) mp.pathRemoved(d);
       return out(0, 'ok\n');
     }
-    case 'reconfigure':
     case 'resize map':
+      return out(0, `${arg === undefined ? 'fail' : mp.resize(arg)}\n`);
+    case 'reconfigure':
     case 'reload map':
       return out(0, 'ok\n');
     default:

@@ -358,6 +358,12 @@ export class RemoteHypervisor implements HypervisorDriver {
     });
   }
 
+  resizeDisk(domain: string, targetDev: string, sizeBytes: number, opts: OpOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.resize_disk', { domain, target: targetDev, size_bytes: sizeBytes, hypervisor: 'sim' }, async () => {
+      await this.#call({ host: this.host, method: 'resizeDisk', args: [domain, targetDev, sizeBytes] });
+    });
+  }
+
   listDisks(domain: string, opts: OpOptions = {}): Promise<DiskInfo[]> {
     return inSpan(opts.span, 'virt.list_disks', { domain, hypervisor: 'sim' }, async () => {
       return (await this.#call({ host: this.host, method: 'listDisks', args: [domain] })) as DiskInfo[];

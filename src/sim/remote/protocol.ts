@@ -80,7 +80,8 @@ export interface Methods {
       | HvArgs<'destroy' | 'undefine' | 'domainState' | 'listDisks' | 'undefineSecret', [string]>
       | HvArgs<'attachDisk', [string, string, { live: boolean; persistent: boolean }]>
       | HvArgs<'detachDisk', [string, string, { timeoutMs: number; persistent?: boolean }]>
-      | HvArgs<'defineSecret', [string, string]>;
+      | HvArgs<'defineSecret', [string, string]>
+      | HvArgs<'resizeDisk', [string, string, number]>;
     r: null | DomainState | DiskInfo[] | DetachResult | SecretRef | { target: string; source: string };
   };
   'hv.domains': { p: { host: string }; r: SimDomainView[] };

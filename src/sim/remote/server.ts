@@ -22,7 +22,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
 import { SimTransport } from '../sim-host.ts';
-import { SimHypervisor } from '../sim-hypervisor.ts';
+import { blockDeviceBytes, SimHypervisor, vfsReader } from '../sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { exportAndDescribe } from '../array-port.ts';
 import { Simulation } from '../simulation.ts';
@@ -100,7 +100,7 @@ export class SimDaemon {
     if (speed > 0) this.#unpace = pace(this.sim, speed);
     for (const name of this.sim.hostNames()) {
       const model = this.sim.host(name);
-      this.#hypervisors.set(name, new SimHypervisor({ clock: this.sim.clock, blockSourceExists: (p) => model.vfs.exists(p) }));
+      this.#hypervisors.set(name, new SimHypervisor({ clock: this.sim.clock, blockSourceExists: (p) => model.vfs.exists(p), blockSourceBytes: (p) => blockDeviceBytes(vfsReader(model.vfs), p) }));
     }
     this.#server = createServer((s) => this.#connection(s));
   }
@@ -366,6 +366,9 @@ export class SimDaemon {
         return hv.detachDisk(...p.args);
       case 'defineSecret':
         return hv.defineSecret(...p.args);
+      case 'resizeDisk':
+        await hv.resizeDisk(...p.args);
+        return null;
     }
   }
 }
