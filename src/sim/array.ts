@@ -14,7 +14,8 @@ import { NvmeSubsystems } from './nvme-subsystem.ts';
 export interface SimLun {
   readonly lun: number;
   readonly wwn: string;
-  readonly sizeBytes: number;
+  /** Grows when the array extends the LUN (`resizeLun`); a host sees it after a rescan. */
+  sizeBytes: number;
   readOnly: boolean;
   /** Vendor and model as `multipath -ll` and `lsblk` show them. */
   readonly vendor: string;
@@ -162,6 +163,16 @@ export class StorageArray {
     };
     t.luns.set(lun, l);
     this.#onChange(`lun add ${iqn} lun=${lun} wwn=${l.wwn} size=${l.sizeBytes}`);
+    return l;
+  }
+
+  /** Grow a LUN to `sizeBytes` (an array never shrinks one: smaller is refused). */
+  resizeLun(iqn: string, lun: number, sizeBytes: number): SimLun {
+    const l = this.#need(iqn).luns.get(lun);
+    if (!l) throw new HitchError('HITCH_NOT_FOUND', { kind: 'LUN', id: `${iqn}/${lun}` });
+    if (sizeBytes < l.sizeBytes) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `LUN ${lun} of ${iqn} is ${l.sizeBytes} bytes; an array does not shrink a LUN to ${sizeBytes}` });
+    l.sizeBytes = sizeBytes;
+    this.#onChange(`lun resize ${iqn} lun=${lun} size=${sizeBytes}`);
     return l;
   }
 
