@@ -101,6 +101,24 @@ describe('NVMe/TCP connector on the simulator', () => {
     expect(r.sim.model.leftovers()).toEqual([]);
   });
 
+  it('a restart of Hitch between attach and detach: detaching one namespace still keeps the controllers the other uses (the claims outlive the process)', async () => {
+    const r = rig(scenario());
+    const a = await r.brick.connect(info(UA), r.span, { instance: 'i-1' });
+    await r.brick.connect(info(UB), r.span, { instance: 'i-2' });
+    await r.brick.settled();
+    expect(JSON.parse(r.sim.model.vfs.read('/etc/nvme/hitch-claims.json'))).toEqual({ [NQN]: [UA, UB] });
+    // A new process: a Brick with nothing in memory, on the same host.
+    const logs: string[] = [];
+    const after = new Brick({ host: r.sim, ip: '192.168.1.100', multipath: true, logger: (l) => logs.push(`${l.level} ${l.message}`) });
+    await after.disconnect(info(UA), a.deviceInfo, r.span, { force: false });
+    expect(logs).toContain(`info Keeping the controllers of ${NQN}: namespace(s) ${UB} still attached`);
+    expect(r.sim.model.nvme?.ctrlList().map((c) => `${c.name} ${c.state}`)).toEqual(['nvme0 live', 'nvme1 live']);
+    expect(r.sim.model.vfs.exists(`/dev/disk/by-id/nvme-uuid.${UB}`)).toBe(true);
+    await after.disconnect(info(UB), null, r.span, { force: false });
+    expect(r.sim.model.leftovers()).toEqual([]);
+    expect(JSON.parse(r.sim.model.vfs.read('/etc/nvme/hitch-claims.json'))).toEqual({});
+  });
+
   it('without native multipath: a device per controller (nvme<ctrl>n<k>), no head; brick returns the first live one', async () => {
     const r = rig(scenario({ native: false }));
     const a = await r.brick.connect(info(UA), r.span, { instance: 'i-1' });

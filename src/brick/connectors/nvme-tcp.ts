@@ -17,6 +17,9 @@
  *   (`nvme disconnect -d nvmeX`, each controller on the volume's portals, live or reconnecting)
  *   only when no other volume of the subsystem is attached through this Brick, and the
  *   subsystem's sysfs directory is waited gone. A failed connect runs the same cleanup.
+ *   Which namespaces are attached is kept on the host too (`/etc/nvme/hitch-claims.json`,
+ *   rewritten atomically), so it outlives a restart of Hitch: a detach after a restart still
+ *   keeps the controllers another attached namespace of the subsystem uses.
  *
  * With native multipath (`nvme_core.multipath=Y`, Debian's default) the device is the head
  * (`/dev/nvmeNnM`) over every controller; without it, each controller has its own namespace
@@ -35,7 +38,7 @@ import { devicePath } from '../device-info.ts';
 import { KeyedLocks } from '../locks.ts';
 import { emitLog } from '../log.ts';
 import { namespaceLabel, nvmeVolume, type NvmePortal, type NvmeVolume } from '../nvmeof-connection-info.ts';
-import { realpathIfPresent } from '../tools/files.ts';
+import { readIfPresent, realpathIfPresent } from '../tools/files.ts';
 import { failureCollector, run, type BrickContext } from '../tools/run.ts';
 import { controllerNamespaces, controllerServes, findSubsystem, holders, isReadOnly, namespaceAttrs, namespaceMatches, SUBSYSTEM_CLASS, type NvmeSubsystem } from './nvme-sysfs.ts';
 
@@ -47,6 +50,9 @@ export interface NvmeTimeouts {
   /** The subsystem's sysfs directory to go after the last controller's disconnect. */
   readonly nvmeGoneMs: number;
 }
+
+/** The namespaces attached through brick, per subsystem NQN: `{ "<nqn>": ["<uuid>", …] }`. */
+export const NVME_CLAIMS_FILE = '/etc/nvme/hitch-claims.json';
 
 export const DEFAULT_NVME_TIMEOUTS: NvmeTimeouts = { nvmeConnectMs: 30_000, nvmeDeviceMs: 15_000, nvmeGoneMs: 10_000 };
 
@@ -69,6 +75,8 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
   readonly #claims = new Map<string, Map<string, number>>();
   /** Subsystems this connector made controllers for, with the portals: what `reap` may remove. */
   readonly #own = new Map<string, NvmeVolume>();
+  /** One writer of the claims file at a time (it holds every subsystem). */
+  readonly #fileLock = new KeyedLocks();
 
   constructor(deps: ConnectorDeps, timeouts: Partial<NvmeTimeouts> = {}) {
     this.#deps = deps;
@@ -89,10 +97,42 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
     else this.#claims.delete(v.nqn);
   }
 
-  /** Other namespaces of the subsystem still attached (or attaching) here. */
-  #othersInUse(v: NvmeVolume): string[] {
+  /** The claims file as it is (`{}` when missing or unreadable). */
+  async #readClaims(ctx: BrickContext): Promise<Record<string, string[]>> {
+    const text = await readIfPresent(ctx, NVME_CLAIMS_FILE);
+    if (text === null) return {};
+    try {
+      const o: unknown = JSON.parse(text);
+      if (o === null || typeof o !== 'object' || Array.isArray(o)) return {};
+      const out: Record<string, string[]> = {};
+      for (const [k, v] of Object.entries(o)) if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+      return out;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Add or remove a namespace's claim in the claims file (where the host writes files atomically). */
+  async #persistClaim(ctx: BrickContext, v: NvmeVolume, add: boolean): Promise<void> {
+    if (!this.#deps.host.capabilities.atomicWrite) return;
     const label = namespaceLabel(v.namespace);
-    return [...(this.#claims.get(v.nqn)?.keys() ?? [])].filter((l) => l !== label);
+    await this.#fileLock.with(['claims'], async () => {
+      const all = await this.#readClaims(ctx);
+      const mine = new Set(all[v.nqn] ?? []);
+      if (add === mine.has(label)) return;
+      if (add) mine.add(label);
+      else mine.delete(label);
+      if (mine.size > 0) all[v.nqn] = [...mine].sort();
+      else delete all[v.nqn];
+      await this.#deps.host.writeFileAtomic(NVME_CLAIMS_FILE, `${JSON.stringify(all, null, 1)}\n`, { mode: 0o600 });
+    });
+  }
+
+  /** Other namespaces of the subsystem still attached (or attaching): here, or before a restart (the claims file). */
+  async #othersInUse(ctx: BrickContext, v: NvmeVolume): Promise<string[]> {
+    const label = namespaceLabel(v.namespace);
+    const persisted = (await this.#readClaims(ctx))[v.nqn] ?? [];
+    return [...new Set([...(this.#claims.get(v.nqn)?.keys() ?? []), ...persisted])].filter((l) => l !== label).sort();
   }
 
   async connect(info: NvmeofConnectionInfo, span: Span): Promise<AttachedVolume> {
@@ -118,11 +158,13 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
           const device = await this.#findDevice(ctx, v, native);
           if (v.accessMode === 'rw' && (await isReadOnly(ctx, device.dev))) throw new HitchError('HITCH_DEVICE_READ_ONLY', { path: `/dev/${device.dev}` });
           const deviceInfo: NvmeDeviceInfo = { type: 'block', path: devicePath(`/dev/${device.dev}`), nvme_ns: namespaceLabel(v.namespace) };
+          await this.#persistClaim(ctx, v, true);
           emitLog(s, logger, 'info', `connect_volume: return (${host.clock.now() - t0}ms) ${JSON.stringify(deviceInfo)}`);
           return { source: { kind: 'block', path: devicePath(device.link) }, deviceInfo };
         } catch (e) {
           emitLog(s, logger, 'error', `connect_volume failed: ${e instanceof Error ? e.message : String(e)}; cleaning up`);
           this.#claim(v, -1);
+          await this.#persistClaim(ctx, v, false);
           const failures: string[] = [];
           await this.#release(ctx, v, failures);
           if (failures.length) emitLog(s, logger, 'warning', `cleanup after the failed connect of ${v.nqn} left: ${failures.join('; ')}`);
@@ -257,6 +299,7 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
           if (!flushed && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
         }
         this.#claim(v, -1);
+        await this.#persistClaim(ctx, v, false);
         await this.#release(ctx, v, failures);
         if (failures.length && !opts.force) throw new HitchError('HITCH_DISCONNECT_FAILED', { count: failures.length, detail: failures.join('; ') });
         if (failures.length) emitLog(s, logger, 'warning', `disconnect_volume (forced) left: ${failures.join('; ')}`);
@@ -271,7 +314,7 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
    */
   async #release(ctx: BrickContext, v: NvmeVolume, failures: string[]): Promise<void> {
     const { host, logger } = this.#deps;
-    const others = this.#othersInUse(v);
+    const others = await this.#othersInUse(ctx, v);
     if (others.length > 0) {
       emitLog(ctx.span, logger, 'info', `Keeping the controllers of ${v.nqn}: namespace(s) ${others.join(', ')} still attached`);
       return;
