@@ -83,6 +83,31 @@ describe('nvmet backend (configfs through the Host port)', () => {
     expect(isHitchError(err, 'HITCH_INVALID_INPUT')).toBe(true);
   });
 
+  it('survives a restart: a new backend over the same configfs makes nothing twice and answers the same; after the target lost configfs (a reboot) the next initialize rebuilds the in-use namespace from provider_location', async () => {
+    const { host, backend } = configfs();
+    const { providerLocation } = await backend.createVolume({ id: ID, size: 1 });
+    const vol = { id: ID, size: 1, providerLocation };
+    const before = await backend.initializeConnection(vol, { nqn: HOSTNQN, multipath: true });
+    // Hitch restarts: a new backend, nothing in memory; configfs (the kernel's) is as it was.
+    const again = new NvmetBackend({ host, portals: ['192.168.1.59:4420', '192.168.1.60:4420'], lunDir: '/var/lib/hitch/nvmet' });
+    const n = host.commands.length;
+    expect(await again.initializeConnection(vol, { nqn: HOSTNQN, multipath: true })).toEqual(before);
+    expect(host.commands.slice(n)).toEqual([]);
+    // The target host rebooted: configfs is empty, the namespace's file is still there.
+    for (const k of [...host.files.keys()]) if (k.startsWith(`${NVMET_ROOT}/subsystems/`) || k.startsWith(`${NVMET_ROOT}/ports/`) || k.startsWith(`${NVMET_ROOT}/hosts/`)) host.files.delete(k);
+    host.files.set(`${NVMET_ROOT}/ports/.dir`, '');
+    host.files.set(`${NVMET_ROOT}/hosts/.dir`, '');
+    const rebuilt = await again.initializeConnection(vol, { nqn: HOSTNQN, multipath: true });
+    expect(rebuilt).toEqual(before);
+    expect(host.files.get(`${SUB}/namespaces/1/device_uuid`)).toBe(ID);
+    expect(host.files.get(`${SUB}/namespaces/1/device_path`)).toBe(`/var/lib/hitch/nvmet/volume-${ID}.img`);
+    expect(host.files.get(`${SUB}/namespaces/1/enable`)).toBe('1');
+    expect(host.files.get(`${SUB}/allowed_hosts/${HOSTNQN}`)).toBe(`${NVMET_ROOT}/hosts/${HOSTNQN}`);
+    expect(host.files.get(`${NVMET_ROOT}/ports/1/subsystems/nqn.2014-08.org.openstack:volume-${ID}`)).toBe(SUB);
+    // The data file is never made again (that would empty the volume).
+    expect(host.commands.filter((c) => c.startsWith('truncate'))).toHaveLength(1);
+  });
+
   it('terminate revokes that host; delete removes the subsystem, its port links and its file', async () => {
     const { host, backend } = configfs();
     const { providerLocation } = await backend.createVolume({ id: ID, size: 1 });
