@@ -33,7 +33,7 @@ describe('sim backend, NVMe/TCP array', () => {
     expect(single.driver_volume_type === 'nvmeof' && single.data.portals).toEqual([['192.168.1.59', '4420', 'tcp']]);
     const err: unknown = await b.initializeConnection(vol, { initiator: 'iqn.1993-08.org.debian:01:compute1', multipath: true }).catch((e: unknown) => e);
     expect(isHitchError(err, 'HITCH_INVALID_INPUT')).toBe(true);
-    await b.terminateConnection(vol, { nqn: HOSTNQN });
+    await b.terminateConnection(vol, { nqn: HOSTNQN, multipath: true });
     expect([...(s?.hosts ?? [])]).toEqual([]);
     await b.deleteVolume(vol);
     expect(sim.array('nvmet1').nvme.get(NQN)).toBeUndefined();
