@@ -133,7 +133,7 @@ export async function reserveAttach(
  * undo stack runs; the error thrown is the step's own (cleanup failures are attached to it as
  * `cleanup`).
  */
-export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span): Promise<void> {
+export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span, opts: { readonly bootDevice?: string } = {}): Promise<void> {
   const ref = refOf(server, bdm);
   const undo = new UndoStack(ctx.clock);
   let exportedTo: ConnectorProperties | null = null;
@@ -180,7 +180,11 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
           ctx.hypervisor.detachDisk(server.domain_name, targetDevOf(bdm), { timeoutMs: ctx.detachTimeoutMs, span: u }).then(() => undefined),
         );
       try {
-        await ctx.hypervisor.attachDisk(server.domain_name, xml, { live: true, persistent: true, span: s });
+        // A volume the server boots with goes into the definition of a domain not yet started
+        // (its first start opens it); every other disk is plugged into the running guest too.
+        const live = opts.bootDevice === undefined || (await ctx.hypervisor.domainState(server.domain_name, { span: s })) === 'running';
+        s.set({ live });
+        await ctx.hypervisor.attachDisk(server.domain_name, xml, { live, persistent: true, span: s });
       } catch (e) {
         // A hypervisor call can fail after the device reached the guest (virsh timing out while
         // QEMU finished device_add). Ask the guest: if it has our disk on our target, unplug it

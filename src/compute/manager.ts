@@ -271,16 +271,20 @@ export class ComputeManager {
    * and mark it ACTIVE. A volume that does not attach puts the server in ERROR with Nova's fault;
    * the volumes attached before it stay mapped until the server is deleted.
    *
-   * The volumes are plugged into the started domain, in boot order, before the server is ACTIVE
-   * — not yet into its definition before the first start (that needs the hypervisor port's
-   * define and start apart; README, "Where Hitch differs from Nova on purpose").
+   * As Nova's spawn: with volumes to boot from, the domain is defined and left off, each volume
+   * is connected and put into the definition (the attach flow, its plug persistent only), and
+   * the domain's first start opens them — the guest boots from its volume. Without, the domain
+   * is defined and started at once.
    */
   spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void> {
     return this.#track(
       (async () => {
         try {
-          await this.#locks.with([`nova-${server.id}`], () => this.#opts.flow.hypervisor.defineAndStart(spec));
+          const boots = (server.block_devices ? (JSON.parse(server.block_devices) as BootDevice[]) : []).length > 0;
+          await this.#locks.with([`nova-${server.id}`], () => this.#opts.flow.hypervisor.defineAndStart(spec, { start: !boots }));
           await this.#attachBootVolumes(server, meta ?? { requestId: `req-${server.id}`, projectId: server.project_id, userId: server.user_id });
+          // The definition holds the volumes now: start it (an existing definition is kept).
+          if (boots) await this.#locks.with([`nova-${server.id}`], () => this.#opts.flow.hypervisor.defineAndStart(spec));
           await this.repo.setServerStatus(server.id, 'ACTIVE');
         } catch (e) {
           const err = toHitchError(e);
@@ -349,7 +353,7 @@ export class ComputeManager {
     const done = this.#track(
       (async () => {
         try {
-          await this.#withInstanceLock(server, root, () => runAttach(ctx, server, bdm, root));
+          await this.#withInstanceLock(server, root, () => runAttach(ctx, server, bdm, root, opts));
           await this.#finish(info, trace);
         } catch (e) {
           await this.#finish(info, trace, e);

@@ -22,6 +22,15 @@ export interface OpOptions {
   readonly span?: Span;
 }
 
+export interface DefineOptions extends OpOptions {
+  /**
+   * Start the domain (default true). False defines it and leaves it off, so the disks a server
+   * boots with go into its definition before the first start (as Nova's spawn puts them in the
+   * domain XML); a later `defineAndStart` keeps that definition and starts it.
+   */
+  readonly start?: boolean;
+}
+
 export interface AttachOptions extends OpOptions {
   /** Plug into the running guest (`--live`). */
   readonly live: boolean;
@@ -69,7 +78,7 @@ export interface HypervisorDriver {
    * (a re-run after a crash) the definition is kept as it is — with its attached disks — and
    * the domain is only started if it is off; another uuid under that name is refused.
    */
-  defineAndStart(spec: DomainSpec, opts?: OpOptions): Promise<void>;
+  defineAndStart(spec: DomainSpec, opts?: DefineOptions): Promise<void>;
   /** Power off (hard). No error when the domain is already off or does not exist. */
   destroy(name: string, opts?: OpOptions): Promise<void>;
   /** Remove the persistent definition. No error when it does not exist. */

@@ -18,6 +18,7 @@ import { checkDomainSpec } from '../virt/domain-xml.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type {
   AttachOptions,
+  DefineOptions,
   DetachOptions,
   DetachResult,
   DiskInfo,
@@ -139,8 +140,8 @@ export class SimHypervisor implements HypervisorDriver {
 
   // --- HypervisorDriver -------------------------------------------------------------------
 
-  defineAndStart(spec: DomainSpec, opts: OpOptions = {}): Promise<void> {
-    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'sim' }, async () => {
+  defineAndStart(spec: DomainSpec, opts: DefineOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'sim', ...(opts.start === false ? { start: false } : {}) }, async () => {
       checkDomainSpec(spec);
       await this.#cost('define', spec.name);
       const byUuid = [...this.#domains.values()].find((d) => d.uuid === spec.uuid && d.name !== spec.name);
@@ -162,11 +163,16 @@ export class SimHypervisor implements HypervisorDriver {
       };
       // As the libvirt driver: an existing domain keeps its definition (and its disks).
       this.#domains.set(spec.name, d);
-      if (d.running) return;
+      if (d.running || opts.start === false) return;
       await this.#cost('start', spec.name);
+      // QEMU opens every disk of the definition at start: one it cannot open fails the start.
+      for (const disk of d.config.values()) await this.#checkSourceUsable(disk.parsed);
       d.running = true;
       d.live.clear();
-      for (const [t, disk] of d.config) d.live.set(t, disk);
+      for (const [t, disk] of d.config) {
+        disk.guestBytes = await this.#sourceBytes(disk.parsed);
+        d.live.set(t, disk);
+      }
     });
   }
 

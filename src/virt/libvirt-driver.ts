@@ -24,6 +24,7 @@ import { buildDomainXml, checkDomainSpec, parseDomblklist } from './domain-xml.t
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type {
   AttachOptions,
+  DefineOptions,
   DetachOptions,
   DetachResult,
   DiskInfo,
@@ -79,8 +80,8 @@ export class LibvirtDriver implements HypervisorDriver {
     this.#retryMs = opts.detachRetryMs ?? 5_000;
   }
 
-  defineAndStart(spec: DomainSpec, opts: OpOptions = {}): Promise<void> {
-    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'libvirt' }, async (span) => {
+  defineAndStart(spec: DomainSpec, opts: DefineOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'libvirt', ...(opts.start === false ? { start: false } : {}) }, async (span) => {
       checkDomainSpec(spec);
       const xml = buildDomainXml(spec);
       // Re-running after a crash must not `define` over an existing domain: the new definition
@@ -98,6 +99,7 @@ export class LibvirtDriver implements HypervisorDriver {
         }
         if (state === 'running') return;
       }
+      if (opts.start === false) return;
       const r = await this.#virsh(span, ['start', spec.name]);
       // Started by someone else in between: already up is what was asked for.
       if (r.code !== 0 && !ALREADY_ACTIVE.test(r.message)) this.#ok(r, spec.name);

@@ -5,6 +5,7 @@
  * against tempest's strict response schema for its microversion, and each refusal against
  * Nova's status and message.
  */
+import type { SimHypervisor } from '../../src/sim/sim-hypervisor.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
@@ -397,6 +398,19 @@ describe('the compute API around an attach', () => {
     expect(actions.body.instanceAction.events.map((e: { event: string; result: string }) => [e.event, e.result])).toEqual([
       ['compute_attach_volume', 'Success'],
       ['compute_attach_volume', 'Success'],
+    ]);
+    // As Nova's spawn: each volume went into the domain's definition before its first start
+    // (plugged persistent only), and the started guest has both from the start.
+    for (const id of [root, data]) {
+      const op = (await t.cloud.compute.repo.listOperations(sid, id)).find((o) => o.kind === 'attach')!;
+      const plug = (await t.cloud.compute.repo.loadSpans(op.id)).find((x) => x.name === 'hotplug');
+      expect(plug?.attrs['live']).toBe(false);
+    }
+    const booted = t.cloud.hosts.flatMap((h) => (h.hypervisor as SimHypervisor).domains()).find((d) => d.uuid === sid)!;
+    expect(booted.state).toBe('running');
+    expect(booted.liveDisks.map((d) => [d.target, d.serial])).toEqual([
+      ['vda', root],
+      ['vdb', data],
     ]);
     // The domain has both disks.
     const host = (await call(null, 'GET', `/compute/v2.1/servers/${sid}`, { token: admin.token })).body.server['OS-EXT-SRV-ATTR:host'] as string;

@@ -19,7 +19,7 @@ import { connect, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
 import { PolicyHost, type HostPolicyOptions } from '../../host/policy-host.ts';
 import type { Clock, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../../ports/host.ts';
-import type { AttachOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
+import type { AttachOptions, DefineOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
 import type { SimArrays } from '../array-port.ts';
@@ -309,9 +309,9 @@ export class RemoteHypervisor implements HypervisorDriver {
     return this.#client.call('hv.call', p);
   }
 
-  defineAndStart(spec: DomainSpec, opts: OpOptions = {}): Promise<void> {
-    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'sim' }, async () => {
-      await this.#call({ host: this.host, method: 'defineAndStart', args: [spec] });
+  defineAndStart(spec: DomainSpec, opts: DefineOptions = {}): Promise<void> {
+    return inSpan(opts.span, 'virt.define_and_start', { domain: spec.name, hypervisor: 'sim', ...(opts.start === false ? { start: false } : {}) }, async () => {
+      await this.#call({ host: this.host, method: 'defineAndStart', args: opts.start === false ? [spec, { start: false }] : [spec] });
     });
   }
 

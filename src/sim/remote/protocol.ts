@@ -76,7 +76,7 @@ export interface Methods {
   'host.waitForPath': { p: { host: string; path: string; timeoutMs: number; gone?: boolean }; r: boolean };
   'hv.call': {
     p:
-      | HvArgs<'defineAndStart', [DomainSpec]>
+      | HvArgs<'defineAndStart', [DomainSpec] | [DomainSpec, { start: boolean }]>
       | HvArgs<'destroy' | 'undefine' | 'domainState' | 'listDisks' | 'undefineSecret', [string]>
       | HvArgs<'attachDisk', [string, string, { live: boolean; persistent: boolean }]>
       | HvArgs<'detachDisk', [string, string, { timeoutMs: number; persistent?: boolean }]>

@@ -345,7 +345,7 @@ export class SimDaemon {
     const hv = this.hypervisor(p.host);
     switch (p.method) {
       case 'defineAndStart':
-        await hv.defineAndStart(...p.args);
+        await hv.defineAndStart(p.args[0], p.args[1] ?? {});
         return null;
       case 'destroy':
         await hv.destroy(p.args[0]);
