@@ -169,10 +169,14 @@ export class NvmeHostModel {
     return [...this.subsystems.values()].sort((a, b) => a.instance - b.instance);
   }
 
-  /** `traddr=…,trsvcid=…[,src_addr=…]` as the controller's `address` reads now. */
+  /**
+   * `traddr=…,trsvcid=…[,src_addr=…]` as the controller's `address` reads now: `src_addr` while it
+   * has a socket (live, and resetting until the queues are torn down; recorded), not while it
+   * (re)connects.
+   */
   address(c: NvmeCtrl): string {
     const base = `traddr=${c.traddr},trsvcid=${c.trsvcid}`;
-    return c.state === 'live' ? `${base},src_addr=${this.config.ip}` : base;
+    return c.state === 'live' || c.state === 'resetting' ? `${base},src_addr=${this.config.ip}` : base;
   }
 
   // --- connect --------------------------------------------------------------------------------
