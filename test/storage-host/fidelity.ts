@@ -12,7 +12,7 @@
  * ```
  */
 import { expect, it } from 'vitest';
-import { compareScene, renderDifferences, summary, unusedExplanations, type SceneComparison } from '../../src/sim/fidelity/compare.ts';
+import { compareScene, renderDifferences, summary, type SceneComparison } from '../../src/sim/fidelity/compare.ts';
 import { EXPLAINED } from '../../src/sim/fidelity/explained.ts';
 import { fixtureExists, sceneFixture } from '../../src/sim/fidelity/fixtures.ts';
 import { runScene, SCENES, type SceneRecord } from '../../src/sim/fidelity/scenes.ts';
@@ -20,13 +20,24 @@ import { simWorld } from '../../src/sim/fidelity/sim-world.ts';
 import type { GuestCaseResult, GuestCaseSpec } from '../../src/test-support/storage-host/guest.ts';
 
 export const FIDELITY_ENTRY = 'test/storage-host/fidelity.guest.ts';
-export const FIDELITY_CASES: readonly GuestCaseSpec[] = Object.keys(SCENES).map((n) => ({ name: `fidelity:${n}` }));
+
+/**
+ * The scenes CI runs live, in the storage-host suite's boot: the node records (duplicates, exit
+ * 15, discovery replacing a record), an attach and detach (every command, sysfs file, link and
+ * map on the way), `add path` before udev (`fail`) and `find_multipaths strict` (`ok`, no map).
+ * ≈ 2.5 min of guest time on 2 cores; every scene (≈ 7 min) is held to its recording in the unit
+ * suite (`src/sim/fidelity/fidelity.test.ts`) and recorded again with scripts/record-fidelity.ts.
+ */
+export const LIVE_SCENES: readonly string[] = ['node-records', 'attach-detach', 'udev-race', 'map-strict'];
+export const FIDELITY_CASES: readonly GuestCaseSpec[] = LIVE_SCENES.map((n) => ({ name: `fidelity:${n}` }));
 
 const CASE_MS = 3_600_000;
 
 export function fidelitySuite(result: (name: string) => Promise<GuestCaseResult>, log: (s: string) => void = console.log): void {
   const comparisons: SceneComparison[] = [];
-  for (const [name, scene] of Object.entries(SCENES)) {
+  for (const name of LIVE_SCENES) {
+    const scene = SCENES[name];
+    if (!scene) throw new Error(`no fidelity scene ${name}`);
     it(`fidelity ${name}: the simulator answers every state as this real host did, and the fixture is current`, async () => {
       const r = await result(`fidelity:${name}`);
       if (!r.ok) throw new Error(`fidelity scene ${name} failed in the guest:\n${r.error ?? ''}`);
@@ -44,9 +55,8 @@ export function fidelitySuite(result: (name: string) => Promise<GuestCaseResult>
     }, CASE_MS);
   }
   it('fidelity: N states compared on the real host, 0 unexplained differences', () => {
-    expect(comparisons).toHaveLength(Object.keys(SCENES).length);
+    expect(comparisons).toHaveLength(LIVE_SCENES.length);
     log(summary(comparisons));
     expect(comparisons.flatMap((c) => c.differences).filter((d) => d.explained === undefined)).toEqual([]);
-    expect(unusedExplanations(comparisons, EXPLAINED)).toEqual([]);
   });
 }

@@ -15,6 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingGuestPeers, runGuest, storageHostImage, type GuestCaseResult, type GuestRun, type GuestCaseSpec } from '../../src/test-support/storage-host/guest.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
+import { FIDELITY_CASES, FIDELITY_ENTRY, fidelitySuite } from './fidelity.ts';
 
 const missing = missingGuestPeers();
 if (missing.length > 0 && !peerRequired()) {
@@ -57,8 +58,8 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     log(`image ${image.dir} ready in ${Date.now() - t0} ms: ${JSON.stringify(image.versions)}`);
     run = runGuest({
       image,
-      entry: 'test/storage-host/cases.guest.ts',
-      cases: CASES,
+      entry: ['test/storage-host/cases.guest.ts', FIDELITY_ENTRY],
+      cases: [...CASES, ...FIDELITY_CASES],
       timeoutMs: 50 * 60_000,
       onLine: (l) => {
         if (/HITCH-|FAILED|\] \d+\/\d+:|drop lifted|waiting/.test(l)) log(l.trim());
@@ -242,4 +243,12 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(unknown.error).toMatch(/^HITCH_NVME_NAMESPACE_NOT_FOUND: .*nqn\.2014-08\.org\.hitch:storage-host-nvme/);
     expect(data.left).toEqual(nvmeClean);
   }, CASE_MS);
+
+  // The fidelity suite's live half: the same states on this real host and on the simulator.
+  fidelitySuite(async (name) => {
+    if (!run) throw new Error('the guest did not start');
+    const r = await run.result(name);
+    log(`${name}: ${r.ok ? 'ok' : 'FAILED'} in ${r.ms} ms (clean start ${r.resetMs} ms)`);
+    return r;
+  }, log);
 });

@@ -3,6 +3,8 @@
  *
  *   npx tsx src/test-support/storage-host/cli.ts test/storage-host/cases.guest.ts smoke 'seed={"liftAfterMs":20000}'
  *
+ * The module may be several, comma-separated (`test/storage-host/cases.guest.ts,test/storage-host/fidelity.guest.ts`).
+ * HITCH_GUEST_TIMEOUT_MS bounds the whole boot, the wait for the guest lock included (default 30 min).
  * Each argument after the module is `NAME[:CASE][=JSON]`: a result name, the case to run (default NAME), its parameters. The console goes
  * to stderr as it comes; the results (JSON) to stdout. Takes the guest lock like every boot.
  */
@@ -21,7 +23,8 @@ const cases = specs.map((s) => {
   return { name, ...(c ? { case: c } : {}), ...(i < 0 ? {} : { params: JSON.parse(s.slice(i + 1)) as unknown }) };
 });
 const image = storageHostImage();
-const run = runGuest({ image, entry, cases, onLine: (l) => process.stderr.write(`${l}\n`) });
+const timeoutMs = Number(process.env['HITCH_GUEST_TIMEOUT_MS'] ?? 30 * 60_000);
+const run = runGuest({ image, entry: entry.includes(',') ? entry.split(',') : entry, cases, timeoutMs, onLine: (l) => process.stderr.write(`${l}\n`) });
 const { results, wallMs } = await run.done;
 console.log(JSON.stringify({ image: image.versions, marks: run.marks, wallMs, jobDir: run.jobDir, results }, null, 2));
 process.exit(results.length === cases.length && results.every((r) => r.ok) ? 0 : 1);
