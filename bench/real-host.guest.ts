@@ -49,9 +49,47 @@ export interface BenchRow {
   /** Hitch's whole attach through its HTTP APIs (request → volume in-use), where measured. */
   readonly attachMs?: number | null;
   readonly note?: string;
+  /** The seed: what each side held of the dead portal (127.0.0.2) once iscsid had given up, before its disconnect. */
+  readonly deadPortalAfterGiveUp?: { readonly hitch: Leftovers; readonly osBrick: Leftovers };
 }
 
 const IQN = iqnFor('bench-1');
+
+/** What the host holds of `iqn` through portal `ip` (port 3260): its sessions, node records, and their disks and maps. */
+function ofPortal(iqn: string, ip: string): Leftovers {
+  const l = leftoversOf([iqn]);
+  const sessions = l.sessions.filter((s) => s.split(' ')[1] === `${ip}:3260`);
+  const sids = new Set(sessions.map((s) => s.split(' ')[0]));
+  const disks = l.disks.filter((d) => {
+    try {
+      return sids.has(/\/session(\d+)\//.exec(realpathSync(`/sys/block/${d}/device`))?.[1] ?? '');
+    } catch {
+      return false;
+    }
+  });
+  return { sessions, nodes: l.nodes.filter((n) => n.includes(`/${ip},3260`)), disks, maps: [] };
+}
+
+/**
+ * A path lost under a live map: portal .2 dropped once connected, multipathd marks the path
+ * failed, I/O through the map goes on, the drop lifts, both paths come back. Returns what it saw.
+ */
+async function losePath(ctx: GuestContext, device: string | null): Promise<{ failedMs: number | null; io: boolean; backMs: number | null }> {
+  if (!device?.startsWith('/dev/dm-')) return { failedMs: null, io: false, backMs: null };
+  const pathStates = async (): Promise<string[]> => (await must('multipathd', ['show', 'paths', 'format', '%d %t %T'])).stdout.split('\n').filter((l) => /^sd/.test(l.trim()));
+  await ctx.storage.dropPortal('127.0.0.2');
+  const dropped = Date.now();
+  const failed = await until('the dropped path to fail', async () => ((await pathStates()).some((l) => /failed|faulty/.test(l)) ? true : undefined), 90_000).catch(() => false);
+  const failedMs = failed ? Date.now() - dropped : null;
+  const io = await verifyIo(device, 2, 8).then(() => true, () => false);
+  await ctx.storage.liftDrop();
+  const lifted = Date.now();
+  const back = await until('both paths active again', async () => {
+    const l = await pathStates();
+    return l.length >= 2 && l.every((x) => /active/.test(x) && /ready/.test(x)) ? true : undefined;
+  }, 90_000).catch(() => false);
+  return { failedMs, io, backMs: back ? Date.now() - lifted : null };
+}
 const countOf = (l: Leftovers): number => l.sessions.length + l.nodes.length + l.disks.length + l.maps.length;
 
 function dmPaths(path: string): number {
@@ -61,7 +99,7 @@ function dmPaths(path: string): number {
 
 type Ci = ReturnType<typeof connectionInfo>;
 
-async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { afterConnect?: () => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
+async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { afterConnect?: (device: string | null) => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
   const c0 = h.commands.length;
   const t0 = Date.now();
   let device: string | null = null;
@@ -78,7 +116,7 @@ async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { aft
   const connectCommands = h.commands.length - c0;
   let io = false;
   if (device) io = (await verifyIo(device).then(() => true, () => false));
-  await opts.afterConnect?.();
+  await opts.afterConnect?.(device);
   const c1 = h.commands.length;
   if (device) await disconnectDevice(h, ci).catch((e: unknown) => (error = String(e)));
   await h.brick.settled();
@@ -87,14 +125,14 @@ async function hitchSide(ctx: GuestContext, h: HitchOnGuest, ci: Ci, opts: { aft
   return { connectMs, device, paths, ...(error ? { error } : {}), connectCommands, disconnectCommands: h.commands.length - c1, left: leftoversOf([ci.data['target_iqn'] as string]), io };
 }
 
-async function osBrickSide(ctx: GuestContext, ci: Ci, multipath: boolean, opts: { afterConnect?: () => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
+async function osBrickSide(ctx: GuestContext, ci: Ci, multipath: boolean, opts: { afterConnect?: (device: string | null) => Promise<void>; beforeLeft?: () => Promise<void> } = {}): Promise<SideResult> {
   const ob = await OsBrickOnGuest.get();
   const r = await ob.connect(ci.data, multipath);
   const device = r.ok ? (r.device?.['path'] ?? null) : null;
   const paths = device ? dmPaths(device) : 0;
   let io = false;
   if (device) io = await verifyIo(device).then(() => true, () => false);
-  await opts.afterConnect?.();
+  await opts.afterConnect?.(device);
   let disconnectCommands = 0;
   if (r.ok) disconnectCommands = (await ob.disconnect(ci.data, r.device, multipath)).commands;
   await opts.beforeLeft?.();
@@ -232,14 +270,54 @@ export const cases: GuestCases = {
       const ciB = connectionInfo({ iqn: iqnFor('bench-2') });
       const giveUp = (): Promise<void> => afterGiveUp(DEFAULT_LOGIN, t0);
       const ob = OsBrickOnGuest.get();
+      const dead: { hitch?: Leftovers; osBrick?: Leftovers } = {};
       const [hitch, osBrick] = await Promise.all([
-        // Hitch disconnects only after iscsid gave up: what is left of .2 then is what counts.
-        hitchSide(ctx, h, ciH, { afterConnect: giveUp }),
-        ob.then(() => osBrickSide(ctx, ciB, true, { afterConnect: giveUp })),
+        // Each side disconnects only after iscsid gave up: what it holds of .2 then is what counts.
+        hitchSide(ctx, h, ciH, {
+          afterConnect: async () => {
+            await giveUp();
+            await h.brick.settled();
+            dead.hitch = ofPortal(IQN, '127.0.0.2');
+          },
+        }),
+        ob.then(() =>
+          osBrickSide(ctx, ciB, true, {
+            afterConnect: async () => {
+              await giveUp();
+              dead.osBrick = ofPortal(iqnFor('bench-2'), '127.0.0.2');
+            },
+          }),
+        ),
       ]);
-      const leftOf2 = leftovers();
+      const leftAll = leftovers();
       await ctx.storage.liftDrop();
-      return { case: 'seed (portal .2 dropped, default timeouts)', floorMs: null, hitch, osBrick, note: `after iscsid gave up and both disconnected: ${JSON.stringify(leftOf2)}` };
+      const none: Leftovers = { sessions: [], nodes: [], disks: [], maps: [] };
+      return {
+        case: 'seed (portal .2 dropped, default timeouts)',
+        floorMs: null,
+        hitch,
+        osBrick,
+        deadPortalAfterGiveUp: { hitch: dead.hitch ?? none, osBrick: dead.osBrick ?? none },
+        note: `Hitch usable in ${hitch.connectMs} ms on ${hitch.device} (${hitch.paths} path), os-brick in ${osBrick.connectMs} ms on ${osBrick.device} (${osBrick.paths} path); of 127.0.0.2 once iscsid gave up (before each disconnect): Hitch ${countOf(dead.hitch ?? none)}, os-brick ${countOf(dead.osBrick ?? none)} (sessions, node records, disks); after both disconnected the host held ${countOf(leftAll)}`,
+      };
+    },
+  },
+
+  'path lost after the attach (I/O goes on)': {
+    setup: () => setupFor('no'),
+    run: async (ctx): Promise<BenchRow> => {
+      const seen: Array<Awaited<ReturnType<typeof losePath>>> = [];
+      const h = hitchOnGuest({ multipath: true });
+      const hitch = await hitchSide(ctx, h, connectionInfo({ iqn: IQN }), {
+        afterConnect: async (device) => {
+          await h.brick.settled();
+          seen.push(await losePath(ctx, device));
+        },
+      });
+      await reset(ctx, setupFor('no'));
+      const osBrick = await osBrickSide(ctx, connectionInfo({ iqn: IQN }), true, { afterConnect: async (device) => void seen.push(await losePath(ctx, device)) });
+      const say = (x: (typeof seen)[number] | undefined): string => (x ? `path failed after ${x.failedMs} ms, I/O through the map ${x.io ? 'went on' : 'FAILED'}, back ${x.backMs} ms after the drop lifted` : '—');
+      return { case: 'path lost after the attach (I/O goes on)', floorMs: null, hitch, osBrick, note: `Hitch: ${say(seen[0])}; os-brick: ${say(seen[1])}` };
     },
   },
 

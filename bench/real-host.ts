@@ -12,6 +12,7 @@ export const REAL_HOST_CASES = [
   'single path',
   'two portals, multipath',
   'seed (portal .2 dropped, default timeouts)',
+  'path lost after the attach (I/O goes on)',
   'map never built (WWIDs blacklisted)',
   'CHAP',
   'detach during a pending login (short timeouts)',
@@ -87,6 +88,7 @@ export function renderRealHost(f: RealHostFigure): string {
       rows,
     ),
     ...f.rows.filter((r) => r.note).map((r) => `  ${r.case}: ${r.note}`),
+    ...f.rows.filter((r) => r.deadPortalAfterGiveUp).map((r) => `  ${r.case}: of the dead portal after iscsid gave up — Hitch ${JSON.stringify(r.deadPortalAfterGiveUp?.hitch)}, os-brick ${JSON.stringify(r.deadPortalAfterGiveUp?.osBrick)}`),
     ...(f.osBrick ? [`  os-brick imported once per boot in ${ms(f.osBrick.importMs)} (not in any row)`] : []),
     ...f.failures.map((x) => `  FAILED ${x}`),
   ].join('\n');

@@ -115,6 +115,22 @@ function withTrail<T extends object>(h: HitchOnGuest, data: T): T & { commandsRu
   return { ...data, commandsRun: h.commands.length, log: h.logs.slice(-80), commandTrail: h.commands.slice(-80) };
 }
 
+/**
+ * The seed's parameters: `defaults` for open-iscsi's own login timeouts (15 s × 8), `pending` for
+ * the detach case's 10 s × 3 (a drop lifted a few seconds after the connect then meets a login
+ * iscsid is still retrying: the late path), else the short 3 s × 2; `liftAfterMs` lifts the drop
+ * that long after the connect began.
+ */
+interface SeedParams {
+  readonly defaults?: boolean;
+  readonly pending?: boolean;
+  readonly liftAfterMs?: number;
+}
+const seedLogin = (p: unknown): LoginTimeouts => {
+  const q = (p ?? {}) as SeedParams;
+  return q.defaults ? DEFAULT_LOGIN : q.pending ? PENDING_LOGIN : SHORT_LOGIN;
+};
+
 const find = (p: unknown): FindMultipaths => ((p as { find?: FindMultipaths } | undefined)?.find ?? 'no');
 
 export const cases: GuestCases = {
@@ -180,14 +196,10 @@ export const cases: GuestCases = {
    * nothing of .2 may remain).
    */
   seed: {
-    setup: (p) => ({
-      findMultipaths: find(p),
-      login: (p as { defaults?: boolean } | undefined)?.defaults ? DEFAULT_LOGIN : SHORT_LOGIN,
-      targets: [{ iqn: IQN }],
-    }),
+    setup: (p) => ({ findMultipaths: find(p), login: seedLogin(p), targets: [{ iqn: IQN }] }),
     run: async (ctx) => {
-      const p = (ctx.params ?? {}) as { defaults?: boolean; liftAfterMs?: number };
-      const login = p.defaults ? DEFAULT_LOGIN : SHORT_LOGIN;
+      const p = (ctx.params ?? {}) as SeedParams;
+      const login = seedLogin(p);
       const h = hitchOnGuest({ multipath: true, log: ctx.log });
       await ctx.storage.dropPortal('127.0.0.2');
       const ci = connectionInfo({ iqn: IQN });

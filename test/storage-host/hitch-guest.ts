@@ -37,9 +37,12 @@ export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: bool
     ...(opts.enforceMultipath !== undefined ? { enforceMultipath: opts.enforceMultipath } : {}),
     connectorPropertiesTtlMs: 0,
     // Software emulation on a shared 2-core machine runs udev's rules 20–50× slower than a real
-    // host: the disk's link gets 60 s rather than 15 (bounds only; nothing waits them out when
-    // the host answers).
-    timeouts: { deviceMs: 60_000, ...(opts.multipathMs !== undefined ? { multipathMs: opts.multipathMs } : {}) },
+    // host: the disk's link gets 60 s rather than 15, and multipathd's map 30 s rather than 5
+    // once asked (bounds only; nothing waits them out when the host answers, and an answer that
+    // rules a map out — daemon down, blacklisted — ends the wait at once). With 5 s, a loaded
+    // machine (connects of 20–60 s) once got the disk back while multipathd was still building
+    // the map over it.
+    timeouts: { deviceMs: 60_000, multipathMs: opts.multipathMs ?? 30_000 },
     nvmeTimeouts: { nvmeConnectMs: 60_000, nvmeDeviceMs: opts.nvmeDeviceMs ?? 60_000 },
     logger: (l) => {
       const line = `${l.level} ${l.message}`;
