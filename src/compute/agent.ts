@@ -26,7 +26,7 @@ import { QueueListener } from './queue-listener.ts';
 import { FALLBACK_POLL_MS, HEARTBEAT_MS } from './liveness.ts';
 import { TASKS_CHANNEL, type TaskQueue, type TaskRow } from './queue.ts';
 
-export { FALLBACK_POLL_MS, HEARTBEAT_MS, STALE_MS } from './liveness.ts';
+export { FALLBACK_POLL_MS, HEARTBEAT_MS, HOST_DOWN_AFTER_MS, STALE_MS } from './liveness.ts';
 
 export interface AgentOptions {
   readonly queue: TaskQueue;

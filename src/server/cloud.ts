@@ -15,6 +15,7 @@ import { ComputeService } from '../compute/compute-service.ts';
 import { DirectDispatch, type ComputeDispatch } from '../compute/dispatch.ts';
 import { TaskQueue } from '../compute/queue.ts';
 import { QueueDispatch } from '../compute/queue-dispatch.ts';
+import { staleAfterMs } from '../compute/liveness.ts';
 import { ComputeManager, type ComputeManagerOptions } from '../compute/manager.ts';
 import type { RecoveryOutcome } from '../compute/recovery.ts';
 import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
@@ -251,7 +252,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     // An API process waits on its tasks through one LISTEN connection (PostgreSQL).
     const queued =
       role.kind === 'api'
-        ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null, staleMs: cfg.hostDownAfterMs, acceptDeadlineMs: Math.max(30_000, cfg.hostDownAfterMs) })
+        ? new QueueDispatch({ queue, listenUrl: db.dialect === 'postgres' ? cfg.databaseUrl : null, staleMs: staleAfterMs(cfg.hostDownAfterMs), acceptDeadlineMs: Math.max(30_000, cfg.hostDownAfterMs) })
         : null;
     await queued?.start();
     const dispatch: ComputeDispatch = queued ?? direct;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { CONNECTOR_PROPERTIES_TTL_MS } from '../brick/index.ts';
-import { STALE_MS } from '../compute/liveness.ts';
+import { HOST_DOWN_AFTER_MS } from '../compute/liveness.ts';
 import { HitchError } from '../errors.ts';
 import { MASK } from '../host/mask.ts';
 import { MAX_VOLUME_SIZE_GIB } from '../volume/volume-service.ts';
@@ -38,10 +38,12 @@ export interface HitchConfig {
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
   /**
-   * Scale-out: a compute host whose agent has not heartbeated for this long is down (requests for
-   * it fail at once with HITCH_COMPUTE_HOST_DOWN, no new server goes there). Agents heartbeat
-   * every half of it, so a host is down after two missed heartbeats. Give every process the same
-   * value. An API process also waits this long (at least 30 s) for an agent to take a request.
+   * Scale-out: a compute host whose agent stopped heartbeating is down within this long of its
+   * last heartbeat (requests for it fail at once with HITCH_COMPUTE_HOST_DOWN, no new server goes
+   * there). Agents heartbeat every half of it; a check calls a host down once its heartbeat is
+   * older than eleven twelfths of it (`staleAfterMs`), so detection falls within the bound, not
+   * on its edge. Give every process the same value. An API process also waits this long (at
+   * least 30 s) for an agent to take a request.
    */
   readonly hostDownAfterMs: number;
   /** The largest volume one may create, GiB: the API refuses more, the dashboard offers no more. */
@@ -103,7 +105,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   cinderFlow: 'attachments',
   adminPassword: null,
   detachTimeoutMs: 30_000,
-  hostDownAfterMs: STALE_MS,
+  hostDownAfterMs: HOST_DOWN_AFTER_MS,
   maxVolumeSizeGiB: MAX_VOLUME_SIZE_GIB,
   logLevel: 'info',
   logFormat: 'auto',

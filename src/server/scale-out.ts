@@ -45,7 +45,7 @@ export async function startAgent(opts: { config: HitchConfig; host?: string; hos
       queue: services.queue,
       managers: services.hosts.map((h) => h.manager),
       listenUrl: opts.config.databaseUrl,
-      // Two heartbeats per hostDownAfterMs: a host is down after two missed ones.
+      // Two heartbeats per hostDownAfterMs (liveness.ts: down once a heartbeat is 11/12 of it old).
       heartbeatMs: Math.max(500, Math.floor(opts.config.hostDownAfterMs / 2)),
       ...(opts.agentId ? { agentId: opts.agentId } : {}),
     });

@@ -116,10 +116,15 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     const vol = (await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id;
     expect((await call('POST', `/compute/v2.1/servers/${s.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } })).status).toBe(200);
     await until('volume in-use', async () => ((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status === 'in-use' ? true : undefined));
-    // Ten minutes ago: down. (Its agent heartbeats every 60 s: one landing between the two
-    // statements makes it live again, so it is aged again each round.)
+    // 100 s ago: still up.
+    await age(100_000);
+    expect(await api.dispatch.liveHosts()).toContain('compute-3');
+    // 115 s ago: down already — a check calls a host down at eleven twelfths of the bound
+    // (110 s), so the host is known down within hostDownAfterMs of its last heartbeat, not just
+    // after it. (Its agent heartbeats every 60 s: one landing between the two statements makes
+    // it live again, so it is aged again each round.)
     await until('compute-3 down', async () => {
-      await age(600_000);
+      await age(115_000);
       return (await api.dispatch.liveHosts()).includes('compute-3') ? undefined : true;
     });
     // Its agent's heartbeat brings it back (written here as the agent writes it, not waited for).

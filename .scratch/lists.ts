@@ -1,0 +1,25 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../src/db/open-database.ts';
+import { freePort } from '../src/server/serve.ts';
+import { startPostgres } from '../src/test-support/postgres.ts';
+import { login, startHitch } from '../test/support/processes.ts';
+import { FLEET_1M, loadFleet } from '../bench/lib/fleet-data.ts';
+
+const pgc = await startPostgres();
+const dbUrl = await pgc.createDatabase();
+const dir = mkdtempSync(join(tmpdir(), 'hitch-scratch-lists-'));
+const port = await freePort('127.0.0.1');
+const server = startHitch(['serve', '--port', String(port), '--database-url', dbUrl, '--data-dir', dir, '--scenario', 'healthy-single', '--sim-speed', '0', '--log-level', 'silent']);
+await server.waitFor('Hitch is running');
+const demo = await login(`http://127.0.0.1:${port}`, dir, 'demo');
+const db = await openDatabase(dbUrl, { skipMigrations: true, poolSize: 2 });
+const t0 = performance.now();
+const r = await loadFleet(db, { ...FLEET_1M, project1Id: demo.projectId });
+console.log('loaded', (performance.now() - t0) / 1000, JSON.stringify(r.ms));
+await db.close();
+writeFileSync('/tmp/scale-s3-lists.json', JSON.stringify({ dbUrl, port, dir, projectId: demo.projectId, token: demo.token, pgUrl: pgc.url }));
+console.log('READY', dbUrl, port, dir);
+process.on('SIGTERM', async () => { await server.stop(); await pgc.stop(); process.exit(0); });
+setInterval(() => undefined, 1 << 30);
