@@ -184,7 +184,7 @@ try {
       log('\n5. Scale-out at fleet size (bench/scale-out.ts; several minutes: a million rows are loaded)');
       const f = await scaleOutFigure({
         log,
-        ...(quick ? { attaches: 60, idleSeconds: 10, listRequests: 50, fleet: { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 } } : {}),
+        ...(quick ? { attaches: 30, rounds: 2, warmup: 10, idleSeconds: 10, listRequests: 50, fleet: { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 } } : {}),
       });
       results['scaleOut'] = f;
       log(renderScaleOut(f));

@@ -24,7 +24,7 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { HEARTBEAT_MS, STALE_MS } from '../src/compute/agent.ts';
+import { HEARTBEAT_MS, HOST_DOWN_AFTER_MS, STALE_MS } from '../src/compute/agent.ts';
 import { TaskQueue } from '../src/compute/queue.ts';
 import { openDatabase } from '../src/db/open-database.ts';
 import { freePort } from '../src/server/serve.ts';
@@ -68,11 +68,15 @@ export interface ScaleOutFigure {
   readonly machine: { readonly cpus: number; readonly kernel: string; readonly loadavg: readonly number[]; readonly postgres: string };
   readonly hosts: number;
   readonly runs: readonly ThroughputRun[];
-  /** Mean attaches/s per mode (over its runs) (0 = all-in-one), and each against the all-in-one. */
+  /** Attaches per batch, rounds, and each mode's unmeasured warm-up attaches. */
+  readonly batch: { readonly attaches: number; readonly rounds: number; readonly warmup: number; readonly inflight: number };
+  /** Median attaches/s per mode over its batches (0 = all-in-one). */
   readonly means: Record<string, number>;
+  /** Each round's scale-out / all-in-one ratio per mode, and their median (the figure). */
+  readonly roundRatios: Record<string, number[]>;
   readonly ratios: Record<string, number>;
   readonly idle: { readonly seconds: number; readonly agentProcesses: number; readonly apiProcesses: number; readonly transactions: number; readonly queriesPerSecond: number };
-  readonly hostDown: { readonly heartbeatMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
+  readonly hostDown: { readonly heartbeatMs: number; readonly boundMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
   readonly lists: readonly ListRow[];
   readonly load: { readonly postgres: { readonly size: FleetSize; readonly ms: number; readonly byTable: Record<string, number> }; readonly sqlite: { readonly size: FleetSize; readonly ms: number } };
   /** On-disk size after the load, PostgreSQL, MB: each fleet table's rows (heap) and its indexes. */
@@ -212,7 +216,18 @@ async function prepare(api: Api, n: number): Promise<Array<[string, string]>> {
   return pairs;
 }
 
-export async function throughputRun(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number, inflight: number): Promise<ThroughputRun> {
+/** One mode's cloud, kept up for the whole figure: its servers and volumes prepared, its batches run in turn with the other modes'. */
+interface Testbed {
+  readonly agents: number;
+  readonly cloud: Cloud;
+  readonly api: Api;
+  readonly pairs: Array<[string, string]>;
+  readonly watcher: OperationWatcher;
+  readonly postmaster: number;
+  next: number;
+}
+
+async function openTestbed(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number): Promise<Testbed> {
   const cloud = await startCloud(pgc, scenario, agents, hosts);
   try {
     const api = await login(cloud.url, cloud.dir, 'demo');
@@ -220,44 +235,59 @@ export async function throughputRun(pgc: PgCluster, scenario: string, agents: nu
     const pairs = await prepare(api, n);
     const watcher = new OperationWatcher(cloud.dbUrl);
     await watcher.start();
-    const postmaster = await postmasterPid(cloud.dbUrl);
-    const cpu = (): number[] => [
-      procCpuMs(cloud.front.child.pid!) ?? 0,
-      cloud.agents.reduce((sum, a) => sum + (procCpuMs(a.child.pid!) ?? 0), 0),
-      procCpuMs(cloud.sim.child.pid!) ?? 0,
-      childrenCpuMs(postmaster),
-      (process.cpuUsage().user + process.cpuUsage().system) / 1000,
-    ];
-    const cpu0 = cpu();
-    const x0 = await dbXacts(cloud.dbUrl);
-    let next = 0;
-    let failures = 0;
-    const t0 = performance.now();
-    const worker = async (): Promise<void> => {
-      while (next < pairs.length) {
-        const [server, volume] = pairs[next++] as [string, string];
-        const r = await fetch(`${cloud.url}/compute/v2.1/servers/${server}/os-volume_attachments`, {
-          method: 'POST',
-          headers: { 'x-auth-token': api.token, 'content-type': 'application/json' },
-          body: JSON.stringify({ volumeAttachment: { volumeId: volume } }),
-        });
-        await r.text();
-        const op = r.headers.get('x-hitch-operation-id');
-        if (r.status !== 200 || !op || (await watcher.wait(op)) !== 'done') failures++;
-      }
-    };
-    await Promise.all(Array.from({ length: inflight }, worker));
-    const wallMs = performance.now() - t0;
-    const [front, agentsCpu, simulator, postgres, client] = cpu().map((x, i) => (x - (cpu0[i] as number)) / n) as [number, number, number, number, number];
-    await watcher.stop();
-    // Statistics reach pg_stat_database when a backend goes idle (within ~1 s).
-    await new Promise((r) => setTimeout(r, 1500));
-    const x1 = await dbXacts(cloud.dbUrl);
-    const transactionsPerAttach = (x1 - x0 - watcher.polls - 1) / n;
-    return { agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures, cpuPerAttachMs: { front, agents: agentsCpu, simulator, postgres, client }, transactionsPerAttach };
-  } finally {
+    return { agents, cloud, api, pairs, watcher, postmaster: await postmasterPid(cloud.dbUrl), next: 0 };
+  } catch (e) {
     await cloud.stop();
+    throw e;
   }
+}
+
+async function closeTestbed(tb: Testbed): Promise<void> {
+  await tb.watcher.stop();
+  await tb.cloud.stop();
+}
+
+/** The next `n` prepared attaches of a testbed, `inflight` at a time, measured. */
+export async function throughputBatch(tb: Testbed, n: number, inflight: number): Promise<ThroughputRun> {
+  const { cloud, api, watcher } = tb;
+  const pairs = tb.pairs.slice(tb.next, tb.next + n);
+  tb.next += n;
+  if (pairs.length < n) throw new Error(`testbed of ${tb.agents} agents: ${pairs.length} of ${n} prepared attaches left`);
+  const cpu = (): number[] => [
+    procCpuMs(cloud.front.child.pid!) ?? 0,
+    cloud.agents.reduce((sum, a) => sum + (procCpuMs(a.child.pid!) ?? 0), 0),
+    procCpuMs(cloud.sim.child.pid!) ?? 0,
+    childrenCpuMs(tb.postmaster),
+    (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+  ];
+  const cpu0 = cpu();
+  const x0 = await dbXacts(cloud.dbUrl);
+  const polls0 = watcher.polls;
+  let next = 0;
+  let failures = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < pairs.length) {
+      const [server, volume] = pairs[next++] as [string, string];
+      const r = await fetch(`${cloud.url}/compute/v2.1/servers/${server}/os-volume_attachments`, {
+        method: 'POST',
+        headers: { 'x-auth-token': api.token, 'content-type': 'application/json' },
+        body: JSON.stringify({ volumeAttachment: { volumeId: volume } }),
+      });
+      await r.text();
+      const op = r.headers.get('x-hitch-operation-id');
+      if (r.status !== 200 || !op || (await watcher.wait(op)) !== 'done') failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inflight, n) }, worker));
+  const wallMs = performance.now() - t0;
+  const [front, agentsCpu, simulator, postgres, client] = cpu().map((x, i) => (x - (cpu0[i] as number)) / n) as [number, number, number, number, number];
+  // Statistics reach pg_stat_database when a backend goes idle (within ~1 s).
+  await new Promise((r) => setTimeout(r, 1500));
+  const x1 = await dbXacts(cloud.dbUrl);
+  // Less the watcher's polls and the first dbXacts' own transaction.
+  const transactionsPerAttach = (x1 - x0 - (watcher.polls - polls0) - 1) / n;
+  return { agents: tb.agents, attaches: n, wallMs, attachesPerSecond: ((n - failures) * 1000) / wallMs, failures, cpuPerAttachMs: { front, agents: agentsCpu, simulator, postgres, client }, transactionsPerAttach };
 }
 
 /** The PostgreSQL server's main process (its backends are its children). */
@@ -336,11 +366,18 @@ async function idleAndHostDown(pgc: PgCluster, scenario: string, agents: number,
     const refused = await api.call('POST', `/compute/v2.1/servers/${server}/os-volume_attachments`, { volumeAttachment: { volumeId: volume } });
     await db.close();
     await c.end();
-    return { idle, hostDown: { heartbeatMs: HEARTBEAT_MS, staleMs: STALE_MS, detectedAfterKillMs: downAt - killedAt, sinceLastHeartbeatMs: downAt - last, refusedStatus: refused.status } };
+    return { idle, hostDown: { heartbeatMs: HEARTBEAT_MS, boundMs: HOST_DOWN_AFTER_MS, staleMs: STALE_MS, detectedAfterKillMs: downAt - killedAt, sinceLastHeartbeatMs: downAt - last, refusedStatus: refused.status } };
   } finally {
     await cloud.stop();
   }
 }
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -403,20 +440,27 @@ async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: Fle
 
 export interface ScaleOutOptions {
   readonly hosts?: number;
+  /** Attaches per measured batch. */
   readonly attaches?: number;
+  /** Rounds: each runs one batch of every mode, in an order rotated by one each round. */
+  readonly rounds?: number;
+  /** Attaches each mode runs unmeasured first (JIT, pools, caches warm). */
+  readonly warmup?: number;
   readonly inflight?: number;
   readonly idleSeconds?: number;
   readonly fleet?: FleetSize;
   readonly sqliteFleet?: FleetSize;
   readonly listRequests?: number;
-  /** The throughput runs, in turn: 0 the all-in-one, k that many agent processes. */
-  readonly order?: readonly number[];
+  /** The modes: 0 the all-in-one, k that many agent processes. */
+  readonly modes?: readonly number[];
   readonly log?: (s: string) => void;
 }
 
 export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutFigure> {
   const hosts = o.hosts ?? 1000;
-  const n = o.attaches ?? 150;
+  const n = o.attaches ?? 60;
+  const rounds = o.rounds ?? 3;
+  const warmup = o.warmup ?? 30;
   const inflight = o.inflight ?? 30;
   const log = o.log ?? (() => undefined);
   const pgc = await startPostgres();
@@ -427,20 +471,39 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
     const version = (await admin.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]!.v;
     await admin.end();
     const scenario = manyHostsScenario(dir, hosts);
-    // All-in-one and one agent twice each, in turn with the others: a slow stretch of the machine moves one run, not a mode.
-    const order = o.order ?? [0, 1, 2, 4, 0, 1];
+    // Every mode's cloud is up at once (the others idle meanwhile), and their batches alternate
+    // round by round: a slow stretch of a shared machine slows the modes of that round alike,
+    // and each round's ratio compares batches run minutes apart at most. Same work on each side:
+    // the same number of prepared servers and volumes, the same warm-up, the same batches.
+    const modes = o.modes ?? [0, 1, 2, 4];
+    const beds: Testbed[] = [];
     const runs: ThroughputRun[] = [];
-    for (const agents of order) {
-      log(`   scale-out: ${agents === 0 ? 'all-in-one' : `${agents} agent process(es)`}, ${n} attaches over ${hosts} hosts …`);
-      runs.push(await throughputRun(pgc, scenario, agents, hosts, n, inflight));
+    const roundRatios: Record<string, number[]> = {};
+    try {
+      for (const agents of modes) {
+        log(`   scale-out: ${agents === 0 ? 'all-in-one' : `hitch api + ${agents} agent process(es)`} over ${hosts} hosts, ${warmup + rounds * n} servers and volumes …`);
+        beds.push(await openTestbed(pgc, scenario, agents, hosts, warmup + rounds * n));
+      }
+      for (const tb of beds) if (warmup > 0) await throughputBatch(tb, warmup, inflight);
+      for (let r = 0; r < rounds; r++) {
+        const round = new Map<number, ThroughputRun>();
+        for (let k = 0; k < beds.length; k++) {
+          const tb = beds[(k + r) % beds.length] as Testbed;
+          const run = await throughputBatch(tb, n, inflight);
+          round.set(tb.agents, run);
+          runs.push(run);
+        }
+        log(`   scale-out: round ${r + 1} of ${rounds}: ${[...round.values()].map((x) => `${x.agents === 0 ? 'all-in-one' : `${x.agents} agents`} ${x.attachesPerSecond.toFixed(1)}/s`).join(', ')}`);
+        const base = round.get(0)?.attachesPerSecond;
+        for (const [a, x] of round) if (a !== 0 && base) (roundRatios[String(a)] ??= []).push(x.attachesPerSecond / base);
+      }
+    } finally {
+      for (const tb of beds) await closeTestbed(tb);
     }
     const means: Record<string, number> = {};
-    for (const a of [0, 1, 2, 4]) {
-      const xs = runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond);
-      means[String(a)] = xs.reduce((s, x) => s + x, 0) / xs.length;
-    }
+    for (const a of modes) means[String(a)] = median(runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond));
     const ratios: Record<string, number> = {};
-    for (const a of [1, 2, 4]) ratios[String(a)] = (means[String(a)] ?? 0) / (means['0'] ?? 1);
+    for (const a of modes) if (a !== 0) ratios[String(a)] = median(roundRatios[String(a)] ?? []);
     log('   scale-out: idle cost and host-down detection …');
     const { idle, hostDown } = await idleAndHostDown(pgc, scenario, 4, hosts, o.idleSeconds ?? 30);
     const fleet = o.fleet ?? FLEET_1M;
@@ -453,7 +516,9 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
       machine: { cpus: cpus().length, kernel: release(), loadavg: loadavg().map((x) => Math.round(x * 10) / 10), postgres: version },
       hosts,
       runs,
+      batch: { attaches: n, rounds, warmup, inflight },
       means,
+      roundRatios,
       ratios,
       idle,
       hostDown,
@@ -471,10 +536,14 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
 export function renderScaleOut(f: ScaleOutFigure): string {
   const l: string[] = [];
   const per = (a: number) => f.runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond.toFixed(1)).join(' · ');
+  const modes = Object.keys(f.means).map(Number);
   l.push(`Scale-out over ${f.hosts} simulated hosts (zero latency), PostgreSQL ${f.machine.postgres}, ${f.machine.cpus} CPUs, kernel ${f.machine.kernel}, load average at the end ${f.machine.loadavg.join(' ')}`);
-  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.means['0']!.toFixed(1)} (runs ${per(0)})`);
-  for (const a of [1, 2, 4]) l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.means[String(a)]!.toFixed(1)} (runs ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)}`);
-  for (const a of [0, 1, 2, 4]) {
+  l.push(`every mode's cloud up at once; ${f.batch.rounds} rounds, each a batch of ${f.batch.attaches} attaches (${f.batch.inflight} in flight) per mode in rotated order, after ${f.batch.warmup} unmeasured attaches per mode; medians`);
+  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.means['0']!.toFixed(1)} (batches ${per(0)})`);
+  for (const a of modes.filter((m) => m !== 0)) {
+    l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.means[String(a)]!.toFixed(1)} (batches ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)} (median of rounds ${(f.roundRatios[String(a)] ?? []).map((x) => x.toFixed(2)).join(' · ')})`);
+  }
+  for (const a of modes) {
     const rs = f.runs.filter((r) => r.agents === a);
     const mean = (k: keyof ThroughputRun['cpuPerAttachMs']) => (rs.reduce((s, r) => s + r.cpuPerAttachMs[k], 0) / rs.length).toFixed(1);
     const tx = (rs.reduce((s, r) => s + r.transactionsPerAttach, 0) / rs.length).toFixed(1);
@@ -484,7 +553,7 @@ export function renderScaleOut(f: ScaleOutFigure): string {
   l.push(`failed attaches in all runs: ${failures}`);
   l.push(`idle queries/s with ${f.hosts} hosts (${f.idle.agentProcesses} agent processes, ${f.idle.apiProcesses} API process, ${f.idle.seconds} s): ${f.idle.queriesPerSecond.toFixed(2)} (${f.idle.transactions} transactions)`);
   l.push(
-    `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s, down after ${f.hostDown.staleMs / 1000} s = ${(f.hostDown.staleMs / f.hostDown.heartbeatMs).toFixed(0)} intervals); the next request: HTTP ${f.hostDown.refusedStatus}`,
+    `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s; a check calls it down at ${f.hostDown.staleMs / 1000} s, within the bound of ${f.hostDown.boundMs / 1000} s = ${(f.hostDown.boundMs / f.hostDown.heartbeatMs).toFixed(0)} intervals: ${f.hostDown.sinceLastHeartbeatMs < f.hostDown.boundMs ? 'within' : 'NOT within'}); the next request: HTTP ${f.hostDown.refusedStatus}`,
   );
   l.push(`bulk load: ${f.load.postgres.size.volumes} volumes, ${f.load.postgres.size.servers} servers, ${f.load.postgres.size.attachments} attachments, ${f.load.postgres.size.projects} projects into PostgreSQL in ${(f.load.postgres.ms / 1000).toFixed(0)} s; ${f.load.sqlite.size.volumes} volumes into SQLite in ${(f.load.sqlite.ms / 1000).toFixed(1)} s`);
   l.push(`sizes after the load, MB (rows + indexes): ${Object.entries(f.tableSizesMb).map(([t, z]) => `${t} ${z.heap.toFixed(0)} + ${z.indexes.toFixed(0)}`).join(', ')}`);

@@ -147,10 +147,11 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
         throw new HitchError('HITCH_NOT_FOUND', { kind: 'Marker', id: markerId }, { message: `Marker ${markerId} could not be found.` });
       }
     }
-    const rows = await svc.list(filter, sort, limit, marker);
+    // The types do not depend on the page: read beside it, not after it (one wait fewer).
+    const [rows, typeRows] = await Promise.all([svc.list(filter, sort, limit, marker), detail ? svc.repo.listTypes() : undefined]);
     let volumes: Record<string, unknown>[];
     if (detail) {
-      const types = new Map((await svc.repo.listTypes()).map((t) => [t.id, t]));
+      const types = new Map((typeRows ?? []).map((t) => [t.id, t]));
       const atts = await svc.repo.attachmentsOfVolumes(rows.map((r) => r.id));
       volumes = rows.map((r) => volumeView(r, types.get(r.volume_type_id), atts.get(r.id) ?? [], state));
     } else {
