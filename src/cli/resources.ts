@@ -3,6 +3,7 @@
  * ids accepted wherever a volume or server is named (a name must be unique in the project).
  */
 import { HitchError } from '../errors.ts';
+import type { RecentNormal } from '../trace/normal.ts';
 import type { HitchClient } from './client.ts';
 
 export interface Volume {
@@ -102,6 +103,12 @@ export interface ApiOperation {
 
 export async function getOperation(c: HitchClient, id: string): Promise<ApiOperation> {
   return (await c.call<{ operation: ApiOperation }>('compute', 'GET', `/os-hitch-operations/${encodeURIComponent(id)}`)).body.operation;
+}
+
+/** The recent normal of an operation's steps, as the API answers it (trace/normal.ts). */
+export async function getRecentNormal(c: HitchClient, id: string): Promise<RecentNormal> {
+  const n = (await c.call<{ normal: { kind: string; backend: string | null; sample: number; steps: { step: string; n: number; p50_ms: number; p95_ms: number }[] } }>('compute', 'GET', `/os-hitch-operations/${encodeURIComponent(id)}/normal`)).body.normal;
+  return { kind: n.kind, backend: n.backend, sample: n.sample, steps: n.steps.map((x) => ({ step: x.step, n: x.n, p50Ms: x.p50_ms, p95Ms: x.p95_ms })) };
 }
 
 /** An operation in the history list (no spans). */

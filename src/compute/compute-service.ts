@@ -7,6 +7,7 @@
 import { HitchError, ref } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
 import { realClock } from '../host/real-clock.ts';
+import { backendOf, recentNormal, type RecentNormal } from '../trace/normal.ts';
 import { noopSpan, type SpanRecord } from '../trace/span.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { ComputeDispatch } from './dispatch.ts';
@@ -510,6 +511,25 @@ export class ComputeService {
     const op = await this.#o.repo.getOperation(operationId);
     if (!op || (!ctx.isAdmin && op.project_id !== ctx.projectId)) throw notFound('Operation', operationId);
     return this.#view(op);
+  }
+
+  /**
+   * The recent normal of an operation's steps: p50 and p95 over the last `sample` done
+   * operations of its kind on its backend (trace/normal.ts), every project's (a backend is
+   * shared; only durations leave). At most 4 × `sample` newer-to-older traces are read.
+   */
+  async recentNormal(ctx: AuthContext, operationId: string, sample = 50): Promise<RecentNormal> {
+    const { operation: op, spans } = await this.operation(ctx, operationId);
+    const backend = backendOf(spans);
+    const traces: SpanRecord[][] = [];
+    const rows = await this.#o.repo.listOperationsPage({ projectId: null, status: 'done', kind: op.kind, limit: 4 * sample });
+    for (const r of rows) {
+      if (traces.length >= sample) break;
+      if (r.id === op.id || r.created_at > op.created_at) continue;
+      const t = await this.#o.repo.loadSpans(r.id);
+      if (backendOf(t) === backend) traces.push(t);
+    }
+    return recentNormal(op.kind, backend, traces);
   }
 
   async #view(op: OperationRow): Promise<OperationView> {

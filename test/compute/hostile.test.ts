@@ -120,6 +120,7 @@ describe('the compute API under hostile input', () => {
       ['POST', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } }],
       ['GET', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${volumeId}/trace`],
       ['GET', `/compute/v2.1/os-hitch-operations/${opId}`],
+      ['GET', `/compute/v2.1/os-hitch-operations/${opId}/normal`],
       ['GET', `/volume/v3/volumes/${volumeId}`],
     ];
     for (const [m, url, body] of routes) {

@@ -4,8 +4,9 @@ import { ERROR_CATALOG, HitchError, type ErrorCode } from '../../errors.ts';
 import { explain, formatMs, renderExplain, type ExplainReport } from '../../trace/explain.ts';
 import type { CliContext } from '../context.ts';
 import { json, table } from '../format.ts';
+import { againstNormal, renderNormal } from '../../trace/normal.ts';
 import { PlainProgress, TtyProgress } from '../progress.ts';
-import { findServer, findVolume, getOperation, listAttachments, listOperations, listVolumes, toSpanRecords, type ApiOperation } from '../resources.ts';
+import { findServer, findVolume, getOperation, getRecentNormal, listAttachments, listOperations, listVolumes, toSpanRecords, type ApiOperation } from '../resources.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -147,12 +148,18 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
         if (!op) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Operation', id: `${o.kind ?? 'any'} of ${v.name ?? v.id} on ${s.name}` });
       }
       const rep = opReport(op, ctx.client.clockMs ?? undefined);
+      // Its steps beside their recent normal (p50, p95 of the last done ones on its backend).
+      const normal = await getRecentNormal(ctx.client, op.id);
+      const spans = toSpanRecords(op.spans);
       if (o.json) {
         const { spans: _spans, ...meta } = op;
-        return ctx.io.out(json({ operation: meta, report: rep }));
+        return ctx.io.out(json({ operation: meta, report: rep, normal, aboveNormal: againstNormal(spans, normal, formatMs) }));
       }
       const depth = Number.isInteger(Number(o.depth)) ? Number(o.depth) : 2;
       ctx.io.out(`${op.kind} ${op.id}: ${op.state}${op.error ? ` (${op.error.code})` : ''}, volume ${op.volume_id}, server ${op.server_id}, request ${op.request_id}`);
       ctx.io.out(renderExplain(rep, { ...layout(ctx), maxDepth: depth }));
+      for (const l of againstNormal(spans, normal, formatMs)) ctx.io.out(`  - ${l}`);
+      ctx.io.out('');
+      ctx.io.out(renderNormal(spans, normal, formatMs));
     });
 }

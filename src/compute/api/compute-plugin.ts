@@ -302,6 +302,13 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const ctx = await auth(req);
     return { operation: operationView(await compute.operation(ctx, uuidParam('Operation', req.params.opid))) };
   });
+
+  // Its steps' recent normal: p50 and p95 over the last done operations of its kind on its backend.
+  app.get<{ Params: { opid: string } }>('/v2.1/os-hitch-operations/:opid/normal', async (req) => {
+    const ctx = await auth(req);
+    const n = await compute.recentNormal(ctx, uuidParam('Operation', req.params.opid));
+    return { normal: { kind: n.kind, backend: n.backend, sample: n.sample, steps: n.steps.map((x) => ({ step: x.step, n: x.n, p50_ms: x.p50Ms, p95_ms: x.p95Ms })) } };
+  });
 }
 
 /** An operation in the history list: what happened, without its spans. */
