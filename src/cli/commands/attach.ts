@@ -4,7 +4,6 @@ import { ERROR_CATALOG, HitchError, type ErrorCode } from '../../errors.ts';
 import { explain, formatMs, renderExplain, type ExplainReport } from '../../trace/explain.ts';
 import type { CliContext } from '../context.ts';
 import { json, table } from '../format.ts';
-import { againstNormal, renderNormal } from '../../trace/normal.ts';
 import { PlainProgress, TtyProgress } from '../progress.ts';
 import { findServer, findVolume, getOperation, getRecentNormal, listAttachments, listOperations, listVolumes, toSpanRecords, type ApiOperation } from '../resources.ts';
 
@@ -149,7 +148,7 @@ export function registerAttachCommands(program: Command, ctx: CliContext): void 
       }
       const rep = opReport(op, ctx.client.clockMs ?? undefined);
       // Its steps beside their recent normal (p50, p95 of the last done ones on its backend).
-      const normal = await getRecentNormal(ctx.client, op.id);
+      const [normal, { againstNormal, renderNormal }] = await Promise.all([getRecentNormal(ctx.client, op.id), import('../../trace/normal.ts')]);
       const spans = toSpanRecords(op.spans);
       if (o.json) {
         const { spans: _spans, ...meta } = op;
