@@ -12,6 +12,9 @@ import type { SpanRecord } from './span.ts';
 
 type S = Readonly<SpanRecord>;
 
+/** `attaches`, `detaches`, `extends`. */
+const plural = (kind: string): string => (/(ch|sh|s|x)$/.test(kind) ? `${kind}es` : `${kind}s`);
+
 export interface StepNormal {
   readonly step: string;
   /** How many earlier operations had this step, ended ok. */
@@ -87,14 +90,14 @@ export function againstNormal(spans: readonly S[], normal: RecentNormal, fmt: (m
   for (const n of normal.steps) {
     const ms = mine.get(n.step);
     if (ms === undefined || n.n < MIN_SAMPLE || ms <= n.p95Ms || ms - n.p95Ms < 50) continue;
-    out.push(`${n.step} took ${fmt(ms)}, above its recent p95 of ${fmt(n.p95Ms)} (p50 ${fmt(n.p50Ms)}; the last ${n.n} ${normal.kind}es${normal.backend ? ` on ${normal.backend}` : ''})`);
+    out.push(`${n.step} took ${fmt(ms)}, above its recent p95 of ${fmt(n.p95Ms)} (p50 ${fmt(n.p50Ms)}; the last ${n.n} ${plural(normal.kind)}${normal.backend ? ` on ${normal.backend}` : ''})`);
   }
   return out;
 }
 
 /** The table `hitch explain` prints: each step of this operation beside its recent p50 and p95. */
 export function renderNormal(spans: readonly S[], normal: RecentNormal, fmt: (ms: number) => string): string {
-  const head = `recent normal: the last ${normal.sample} done ${normal.kind}es${normal.backend ? ` on ${normal.backend}` : ''} (p50, p95 from the operation history)`;
+  const head = `recent normal: the last ${normal.sample} done ${plural(normal.kind)}${normal.backend ? ` on ${normal.backend}` : ''} (p50, p95 from the operation history)`;
   if (normal.sample === 0) return `recent normal: no earlier done ${normal.kind} on ${normal.backend ?? 'this backend'} to compare with`;
   const mine = stepDurations(spans);
   const rows = normal.steps.map((n) => {
