@@ -20,7 +20,7 @@ export type OpenStackFault =
   | 'serviceUnavailable'
   | 'requestEntityTooLarge'
   | 'badMediaType'
-  | 'methodNotAllowed';
+  | 'badMethod';
 
 interface CatalogEntry {
   readonly status: number;
@@ -248,7 +248,7 @@ export const ERROR_CATALOG = {
   },
   HITCH_METHOD_NOT_ALLOWED: {
     status: 405,
-    fault: 'methodNotAllowed',
+    fault: 'badMethod',
     message: 'The method {method} is not allowed for this resource; allowed: {allowed}.',
     hint: 'Use one of those methods.',
   },
@@ -346,10 +346,17 @@ export const ERROR_CATALOG = {
     hint: 'Send JSON (Content-Type: application/json).',
   },
   HITCH_VOLUME_STATUS_CONFLICT: {
-    status: 409,
-    fault: 'conflictingRequest',
+    status: 400,
+    fault: 'badRequest',
     message: 'Invalid volume: Volume {volume} status must be {expected}, but the status is {current}.',
     hint: '{next}',
+  },
+  HITCH_INVALID_SNAPSHOT: { status: 400, fault: 'badRequest', message: 'Invalid snapshot: {reason}', hint: '{next}' },
+  HITCH_OVER_QUOTA: {
+    status: 413,
+    fault: 'overLimit',
+    message: '{reason}',
+    hint: 'Delete what the project no longer needs, or ask an admin to raise the limit: `openstack quota show --usage` shows the limits and what is used.',
   },
   HITCH_VOLUME_TOO_LARGE: {
     status: 413,
@@ -470,9 +477,13 @@ export class HitchError extends Error {
     this.fault = entry.fault;
   }
 
-  /** The OpenStack error body: `{"itemNotFound": {"message": "...", "code": 404}}`. */
-  toOpenStackBody(): Record<string, { message: string; code: number }> {
-    return { [this.fault]: { message: this.message, code: this.status } };
+  /**
+   * The OpenStack error body: `{"itemNotFound": {"message": "...", "code": 404}}`; a 413 says
+   * when to retry (`retryAfter`), as Cinder's and Nova's faults do.
+   */
+  toOpenStackBody(): Record<string, { message: string; code: number; retryAfter?: string }> {
+    const retry = this.status === 413 && this.details['retryAfter'] !== undefined ? { retryAfter: String(this.details['retryAfter']) } : {};
+    return { [this.fault]: { message: this.message, code: this.status, ...retry } };
   }
 }
 

@@ -199,12 +199,120 @@ const m0004_fleet_lists: Migration = {
   },
 };
 
+/**
+ * Block storage beyond attach: where a volume came from (snapshot, source volume), its admin
+ * metadata (`readonly`, `attached_mode`), snapshots, volume types' project access and QoS, the
+ * per-project default type, quotas (limits per project and class, usage with reservations),
+ * volume transfers, and the services' heartbeats.
+ */
+const m0005_block_storage_more: Migration = {
+  async up(db: Db) {
+    await db.schema.alterTable('volumes').addColumn('snapshot_id', 'varchar(64)').execute();
+    await db.schema.alterTable('volumes').addColumn('source_volid', 'varchar(64)').execute();
+    await db.schema.alterTable('volumes').addColumn('admin_metadata', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    await db.schema.alterTable('volumes').addColumn('previous_status', 'varchar(32)').execute();
+    await db.schema
+      .createTable('snapshots')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull().references('volumes.id'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)')
+      .addColumn('description', 'text')
+      .addColumn('size', 'integer', (c) => c.notNull())
+      .addColumn('status', 'varchar(32)', (c) => c.notNull())
+      .addColumn('progress', 'varchar(16)', (c) => c.notNull())
+      .addColumn('volume_type_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('provider_location', 'text')
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)')
+      .execute();
+    await db.schema.createIndex('snapshots_volume').on('snapshots').column('volume_id').execute();
+    await db.schema.createIndex('snapshots_project').on('snapshots').columns(['project_id', 'created_at', 'id']).execute();
+    await db.schema.alterTable('volume_types').addColumn('qos_specs_id', 'varchar(64)').execute();
+    await db.schema
+      .createTable('volume_type_projects')
+      .addColumn('volume_type_id', 'varchar(64)', (c) => c.notNull().references('volume_types.id').onDelete('cascade'))
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('volume_type_projects_pk', ['volume_type_id', 'project_id'])
+      .execute();
+    await db.schema
+      .createTable('default_volume_types')
+      .addColumn('project_id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('volume_type_id', 'varchar(64)', (c) => c.notNull().references('volume_types.id'))
+      .execute();
+    await db.schema
+      .createTable('qos_specs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+      .addColumn('consumer', 'varchar(32)', (c) => c.notNull())
+      .addColumn('specs', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('quotas')
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('resource', 'varchar(300)', (c) => c.notNull())
+      .addColumn('hard_limit', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
+      .execute();
+    await db.schema
+      .createTable('quota_classes')
+      .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('resource', 'varchar(300)', (c) => c.notNull())
+      .addColumn('hard_limit', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
+      .execute();
+    await db.schema
+      .createTable('quota_usages')
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('resource', 'varchar(300)', (c) => c.notNull())
+      .addColumn('in_use', 'integer', (c) => c.notNull())
+      .addColumn('reserved', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quota_usages_pk', ['project_id', 'resource'])
+      .execute();
+    await db.schema
+      .createTable('quota_reservations')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('resource', 'varchar(300)', (c) => c.notNull())
+      .addColumn('delta', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('quota_reservations_expires').on('quota_reservations').column('expires_at').execute();
+    await db.schema
+      .createTable('transfers')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('volume_id', 'varchar(64)', (c) => c.notNull().unique().references('volumes.id').onDelete('cascade'))
+      .addColumn('source_project_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)')
+      .addColumn('salt', 'varchar(64)', (c) => c.notNull())
+      .addColumn('crypt_hash', 'varchar(255)', (c) => c.notNull())
+      .addColumn('no_snapshots', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('services')
+      .addColumn('binary', 'varchar(64)', (c) => c.notNull())
+      .addColumn('host', 'varchar(255)', (c) => c.notNull())
+      .addColumn('zone', 'varchar(255)', (c) => c.notNull())
+      .addColumn('disabled', 'integer', (c) => c.notNull())
+      .addColumn('disabled_reason', 'varchar(255)')
+      .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+      .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('services_pk', ['binary', 'host'])
+      .execute();
+  },
+};
+
 /** All migrations, by name; names sort in application order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_identity': m0001_identity,
   '0002_volumes': m0002_volumes,
   '0003_identity_more': m0003_identity_more,
   '0004_fleet_lists': m0004_fleet_lists,
+  '0005_block_storage_more': m0005_block_storage_more,
 });
 
 export const migrationProvider: MigrationProvider = {

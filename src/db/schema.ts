@@ -71,6 +71,7 @@ export interface VolumeTypeTable {
   is_public: number;
   /** JSON object of string → string. */
   extra_specs: string;
+  qos_specs_id: string | null;
 }
 
 export interface VolumeTable {
@@ -95,6 +96,103 @@ export interface VolumeTable {
   metadata: string;
   created_at: string;
   updated_at: string | null;
+  /** The snapshot or volume the volume was made from, or null. */
+  snapshot_id: string | null;
+  source_volid: string | null;
+  /** JSON: Cinder's admin metadata (`readonly`, `attached_mode`), shown in `metadata` as Cinder does. */
+  admin_metadata: string;
+  /** What the status was before a transition that may roll back (extending). */
+  previous_status: string | null;
+}
+
+export interface SnapshotTable {
+  id: string;
+  volume_id: string;
+  project_id: string;
+  user_id: string;
+  name: string | null;
+  description: string | null;
+  size: number;
+  status: string;
+  /** Cinder's `os-extended-snapshot-attributes:progress`: `0%` … `100%`. */
+  progress: string;
+  volume_type_id: string;
+  /** JSON object of string → string. */
+  metadata: string;
+  /** Backend-private, never shown. */
+  provider_location: string | null;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface VolumeTypeProjectTable {
+  volume_type_id: string;
+  project_id: string;
+}
+
+export interface DefaultVolumeTypeTable {
+  project_id: string;
+  volume_type_id: string;
+}
+
+export interface QosSpecsTable {
+  id: string;
+  name: string;
+  /** `front-end`, `back-end` or `both`. */
+  consumer: string;
+  /** JSON object of string → string. */
+  specs: string;
+  created_at: string;
+}
+
+export interface QuotaTable {
+  project_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
+export interface QuotaClassTable {
+  class_name: string;
+  resource: string;
+  hard_limit: number;
+}
+
+export interface QuotaUsageTable {
+  project_id: string;
+  resource: string;
+  in_use: number;
+  reserved: number;
+}
+
+export interface QuotaReservationTable {
+  id: string;
+  project_id: string;
+  resource: string;
+  delta: number;
+  expires_at: string;
+}
+
+export interface TransferTable {
+  id: string;
+  volume_id: string;
+  source_project_id: string;
+  name: string | null;
+  salt: string;
+  /** scrypt of the auth key; the key itself is shown once, at create. */
+  crypt_hash: string;
+  no_snapshots: number;
+  created_at: string;
+}
+
+export interface ServiceTable {
+  binary: string;
+  host: string;
+  zone: string;
+  disabled: number;
+  disabled_reason: string | null;
+  created_at: string;
+  /** The last heartbeat. */
+  updated_at: string;
 }
 
 /** One metadata key of a volume (the list filter's index; the JSON column is what views read). */
@@ -141,6 +239,16 @@ export interface Database {
   volumes: VolumeTable;
   volume_metadata: VolumeMetadataTable;
   attachments: AttachmentTable;
+  snapshots: SnapshotTable;
+  volume_type_projects: VolumeTypeProjectTable;
+  default_volume_types: DefaultVolumeTypeTable;
+  qos_specs: QosSpecsTable;
+  quotas: QuotaTable;
+  quota_classes: QuotaClassTable;
+  quota_usages: QuotaUsageTable;
+  quota_reservations: QuotaReservationTable;
+  transfers: TransferTable;
+  services: ServiceTable;
   hitch_meta: MetaTable;
 }
 

@@ -88,7 +88,7 @@ export function sendError(reply: FastifyReply, err: HitchError, style: ErrorStyl
   }
   // The catalog code, for clients that want it exactly (the hitch CLI prints it).
   reply.header('x-hitch-error-code', err.code);
-  if ((err.status === 429 || err.status === 503) && err.details['retryAfter'] !== undefined) reply.header('retry-after', String(err.details['retryAfter']));
+  if ((err.status === 429 || err.status === 413 || err.status === 503) && err.details['retryAfter'] !== undefined) reply.header('retry-after', String(err.details['retryAfter']));
   return reply.code(err.status).type('application/json').send(errorBody(err, style));
 }
 

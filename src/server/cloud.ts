@@ -34,6 +34,7 @@ import type { Simulation } from '../sim/simulation.ts';
 import type { Trace } from '../trace/span.ts';
 import type { DomainSpec, HypervisorDriver } from '../ports/hypervisor.ts';
 import type { VolumeBackend } from '../ports/volume-backend.ts';
+import { novaEventsClient } from '../volume/compute-events.ts';
 import { volumePlugin } from '../volume/volume-plugin.ts';
 import { tracedBackend } from '../volume/traced-backend.ts';
 import { VolumeService } from '../volume/volume-service.ts';
@@ -310,6 +311,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         if (pruneTimer) clearInterval(pruneTimer);
         await settle();
         await queued?.stop();
+        await volumes.close();
         await plane.close();
         if (!opts.database) await db.close();
       },
@@ -318,6 +320,21 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     if (!opts.database) await db.close();
     throw e;
   }
+}
+
+/** A `fetch` that answers from `app` without a socket (a service calling another in the same process). */
+function injectFetch(app: FastifyInstance): typeof fetch {
+  return async (input, init) => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
+    const r = await app.inject({
+      method: (init?.method ?? 'GET') as 'POST',
+      url: String(input),
+      headers,
+      ...(typeof init?.body === 'string' ? { payload: init.body } : {}),
+    });
+    return new Response(r.body, { status: r.statusCode, headers: r.headers as Record<string, string> });
+  };
 }
 
 export async function createCloud(opts: CloudOptions): Promise<Cloud> {
@@ -376,6 +393,18 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
     await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue, logger: services.logger });
     sink.metrics = metricsOf(app);
+    // Block storage tells compute of a grown in-use volume the way Cinder tells Nova: an admin's
+    // POST /os-server-external-events — here to this process's own compute API, in process.
+    volumes.setComputeEvents(
+      novaEventsClient({
+        computeUrl: '/compute/v2.1',
+        token: async () => {
+          const issued = await identity.authenticatePassword({ user: { name: 'admin' }, password: opts.credentials.adminPassword }, { project: { name: 'admin' } }, publicUrl);
+          return issued.token;
+        },
+        fetch: injectFetch(app),
+      }),
+    );
     return {
       ...services,
       app,

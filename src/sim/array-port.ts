@@ -43,6 +43,8 @@ export interface SimArrays {
   arrayNames(): readonly string[];
   createTarget(array: string, iqn: string): Promise<void>;
   addLun(array: string, iqn: string, opts: { lun: number; sizeBytes: number; wwn?: string }): Promise<{ lun: number; wwn: string }>;
+  /** Grow a LUN (the `sim` backend's extend). */
+  resizeLun(array: string, iqn: string, lun: number, sizeBytes: number): Promise<void>;
   deleteTarget(array: string, iqn: string): Promise<void>;
   /** `null` when the array has no such target (throws for an unknown array). */
   target(array: string, iqn: string): Promise<SimTargetInfo | null>;
@@ -65,6 +67,7 @@ export function localArrays(sim: Simulation): SimArrays {
       const l = sim.array(array).addLun(iqn, opts);
       return { lun: l.lun, wwn: l.wwn };
     },
+    resizeLun: async (array, iqn, lun, sizeBytes) => void sim.array(array).resizeLun(iqn, lun, sizeBytes),
     deleteTarget: async (array, iqn) => sim.array(array).deleteTarget(iqn),
     target: async (array, iqn) => targetInfo(sim, array, iqn),
     exportTo: (array, iqn, initiator, opts) => exportAndDescribe(sim, array, iqn, initiator, opts),

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { HitchError } from '../errors.ts';
 import { localArrays, type SimArrays } from './array-port.ts';
 import type { Simulation } from './simulation.ts';
-import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
+import type { BackendCapacity, BackendSnapshot, BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
 import type { ConnectionInfo, ConnectorProperties, NvmeofConnectionInfo, NvmeofPortal } from '../ports/attach.ts';
 import { parsePortal } from './network.ts';
 import { iscsiConnectionInfo, providerFields, volumeIqn } from '../volume/backends/iscsi-export.ts';
@@ -28,6 +28,8 @@ export type SimBackendOptions = SimBackendWhere & {
   /** What new volumes are exported over; default the array's scenario `protocol` (iSCSI unless it says `nvmeof`). */
   readonly protocol?: 'iscsi' | 'nvmeof';
   readonly nqnPrefix?: string;
+  /** The pool's size in GiB, as scheduler-stats reports it (default 10240). */
+  readonly capacityGiB?: number;
 };
 
 /** What `provider_location` holds for an NVMe/TCP sim volume. */
@@ -64,18 +66,29 @@ interface SimLocation {
   readonly chapPassword: string;
 }
 
-function parseLocation(v: BackendVolume): SimLocation {
+function parseLocation(v: BackendVolume | BackendSnapshot, kind = 'Backend volume'): SimLocation {
+  if (!v.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind, id: v.id });
   const f = providerFields(v);
   const { array, iqn, lun, wwn, chapUser, chapPassword } = f;
   if (typeof array !== 'string' || typeof iqn !== 'string' || typeof lun !== 'number' || typeof wwn !== 'string' || typeof chapUser !== 'string' || typeof chapPassword !== 'string') {
-    throw new HitchError('HITCH_INTERNAL', { detail: `volume ${v.id} has no sim provider_location` });
+    throw new HitchError('HITCH_INTERNAL', { detail: `${kind === 'Backend volume' ? 'volume' : 'snapshot'} ${v.id} has no sim provider_location` });
   }
   return { array, iqn, lun, wwn, chapUser, chapPassword };
 }
 
+/** The target a snapshot's copy lives on: never exported (an array-side snapshot). */
+function snapshotIqn(snapshotId: string, prefix: string): string {
+  return `${prefix}snapshot-${snapshotId}`;
+}
+
+const GiB = 1024 ** 3;
+
 export class SimBackend implements VolumeBackend {
   readonly name = 'sim';
   readonly host: string;
+  readonly backendName: string;
+  readonly vendorName = 'Hitch';
+  readonly #capacityGiB: number;
   readonly #arrays: SimArrays;
   readonly #array: string;
   readonly #lun: number;
@@ -96,6 +109,8 @@ export class SimBackend implements VolumeBackend {
     if (this.#protocol === 'nvmeof' && !this.#arrays.nvme) {
       throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `array ${arrayName} exports NVMe/TCP, which the simulator daemon's array calls do not serve; run the simulation in this process` });
     }
+    this.backendName = `sim-${arrayName}`;
+    this.#capacityGiB = opts.capacityGiB ?? 10_240;
   }
 
   #nvme() {
@@ -110,9 +125,13 @@ export class SimBackend implements VolumeBackend {
       await this.#ensureSubsystem(loc, volume.size);
       return { providerLocation: JSON.stringify(loc) };
     }
-    const iqn = volumeIqn(volume.id, this.#prefix);
+    return this.#provision(volumeIqn(volume.id, this.#prefix), volume.size);
+  }
+
+  /** A target of its own with one LUN of `sizeGiB` and fresh CHAP credentials. */
+  async #provision(iqn: string, sizeGiB: number): Promise<{ providerLocation: string }> {
     await this.#arrays.createTarget(this.#array, iqn);
-    const lun = await this.#arrays.addLun(this.#array, iqn, { lun: this.#lun, sizeBytes: volume.size * 1024 ** 3 });
+    const lun = await this.#arrays.addLun(this.#array, iqn, { lun: this.#lun, sizeBytes: sizeGiB * GiB });
     const loc: SimLocation = {
       array: this.#array,
       iqn,
@@ -142,6 +161,52 @@ export class SimBackend implements VolumeBackend {
     }
     const loc = parseLocation(volume);
     if (await this.#arrays.target(loc.array, loc.iqn)) await this.#arrays.deleteTarget(loc.array, loc.iqn);
+  }
+
+  async extendVolume(volume: BackendVolume, newSizeGiB: number): Promise<void> {
+    if (nvmeLocation(volume)) {
+      throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${volume.id} is an NVMe/TCP volume of the simulator, whose namespaces do not grow yet; extend an iSCSI volume` });
+    }
+    const loc = parseLocation(volume);
+    // A target the in-process array forgot comes back at the new size.
+    if ((await this.#arrays.target(loc.array, loc.iqn)) === null) return this.#reprovision(loc, newSizeGiB);
+    await this.#arrays.resizeLun(loc.array, loc.iqn, loc.lun, newSizeGiB * GiB);
+  }
+
+  /**
+   * The simulated array holds no data, so a snapshot is what an array-side snapshot looks like
+   * from outside: a target with one LUN of the volume's size, exported to nobody.
+   */
+  async createSnapshot(snapshot: { id: string; size: number }, volume: BackendVolume): Promise<{ providerLocation: string | null }> {
+    if (!nvmeLocation(volume)) {
+      const loc = parseLocation(volume);
+      if ((await this.#arrays.target(loc.array, loc.iqn)) === null) await this.#reprovision(loc, volume.size);
+    }
+    return this.#provision(snapshotIqn(snapshot.id, this.#prefix), snapshot.size);
+  }
+
+  async deleteSnapshot(snapshot: BackendSnapshot): Promise<void> {
+    if (!snapshot.providerLocation) return;
+    const loc = parseLocation(snapshot, 'Backend snapshot');
+    if (await this.#arrays.target(loc.array, loc.iqn)) await this.#arrays.deleteTarget(loc.array, loc.iqn);
+  }
+
+  async createVolumeFromSnapshot(volume: { id: string; size: number }, snapshot: BackendSnapshot): Promise<{ providerLocation: string | null }> {
+    const loc = parseLocation(snapshot, 'Backend snapshot');
+    if ((await this.#arrays.target(loc.array, loc.iqn)) === null) await this.#reprovision(loc, snapshot.size);
+    return this.createVolume(volume);
+  }
+
+  async createClonedVolume(volume: { id: string; size: number }, source: BackendVolume): Promise<{ providerLocation: string | null }> {
+    if (!nvmeLocation(source)) {
+      const loc = parseLocation(source);
+      if ((await this.#arrays.target(loc.array, loc.iqn)) === null) await this.#reprovision(loc, source.size);
+    }
+    return this.createVolume(volume);
+  }
+
+  async capacity(allocatedGiB: number): Promise<BackendCapacity> {
+    return { totalGiB: this.#capacityGiB, freeGiB: Math.max(0, this.#capacityGiB - allocatedGiB) };
   }
 
   async initializeConnection(volume: BackendVolume, connector: ConnectorProperties): Promise<ConnectionInfo> {

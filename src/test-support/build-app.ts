@@ -77,6 +77,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<HitchTestApp> {
     },
     async close() {
       await app.close();
+      await volumes.close();
       await db.close();
     },
   };

@@ -64,6 +64,20 @@ export const metaItemBodySchema: Schema = { type: 'object', required: ['meta'], 
 
 const connectorSchema: Schema = { type: 'object', properties: {}, additionalProperties: true };
 
+/** Cinder's `volume_size`: an integer, or a string of digits, from 1. */
+const volumeSize: Schema = { type: 'integer', minimum: 1, maximum: 2147483647 };
+const booleanLike: Schema = { type: 'boolean-like' };
+const nameOrNull: Schema = { type: 'string', maxLength: 255, nullable: true };
+
+/** Cinder's `extra_specs`: keys of `[a-zA-Z0-9-_:. /]`, string values up to 255. */
+const extraSpecs = (nullable: boolean, spaces: boolean): Schema => ({
+  type: 'object',
+  properties: {},
+  patternProperties: [[spaces ? /^[a-zA-Z0-9\-_:. /]{1,255}$/ : /^[a-zA-Z0-9\-_:.]{1,255}$/, { type: 'string', maxLength: 255, nullable }]],
+  additionalProperties: false,
+  nullable,
+});
+
 export const actionSchemas: Readonly<Record<string, Schema>> = {
   'os-reserve': { type: 'any' },
   'os-unreserve': { type: 'any' },
@@ -93,6 +107,159 @@ export const actionSchemas: Readonly<Record<string, Schema>> = {
       migration_status: { type: 'string', enum: ['migrating', 'error', 'success', 'completing', 'none', 'starting'] },
     },
   },
+  'os-extend': { type: 'object', required: ['new_size'], additionalProperties: false, properties: { new_size: volumeSize } },
+  'os-force_delete': { type: 'any' },
+  'os-set_bootable': { type: 'object', required: ['bootable'], additionalProperties: false, properties: { bootable: booleanLike } },
+  'os-update_readonly_flag': { type: 'object', required: ['readonly'], additionalProperties: false, properties: { readonly: booleanLike } },
+  'os-retype': {
+    type: 'object',
+    required: ['new_type'],
+    additionalProperties: false,
+    properties: { new_type: { type: 'string', maxLength: 255 }, migration_policy: { type: 'string', enum: ['on-demand', 'never'], nullable: true } },
+  },
+};
+
+export const createSnapshotSchema: Schema = {
+  type: 'object',
+  required: ['snapshot'],
+  additionalProperties: false,
+  properties: {
+    snapshot: {
+      type: 'object',
+      required: ['volume_id'],
+      additionalProperties: false,
+      properties: {
+        name: nameOrNull,
+        display_name: nameOrNull,
+        description: descField,
+        volume_id: uuidOrNull,
+        force: booleanLike,
+        metadata: metadataOrNull,
+      },
+    },
+  },
+};
+
+export const updateSnapshotSchema: Schema = {
+  type: 'object',
+  required: ['snapshot'],
+  additionalProperties: false,
+  properties: {
+    snapshot: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: { name: nameOrNull, description: descField, display_name: nameOrNull, display_description: descField },
+    },
+  },
+};
+
+export const snapshotActionSchemas: Readonly<Record<string, Schema>> = {
+  'os-reset_status': { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', maxLength: 255 } } },
+  'os-force_delete': { type: 'any' },
+};
+
+export const createTypeSchema: Schema = {
+  type: 'object',
+  required: ['volume_type'],
+  additionalProperties: false,
+  properties: {
+    volume_type: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 255, pattern: /\S/ },
+        description: descField,
+        extra_specs: extraSpecs(true, true),
+        'os-volume-type-access:is_public': booleanLike,
+      },
+    },
+  },
+};
+
+export const updateTypeSchema: Schema = {
+  type: 'object',
+  required: ['volume_type'],
+  additionalProperties: false,
+  properties: {
+    volume_type: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1, maxLength: 255, nullable: true }, description: descField, is_public: booleanLike },
+    },
+  },
+};
+
+export const extraSpecsBodySchema: Schema = { type: 'object', required: ['extra_specs'], additionalProperties: false, properties: { extra_specs: extraSpecs(false, false) } };
+export const extraSpecItemSchema: Schema = { ...(extraSpecs(false, false) as Schema & { type: 'object' }), minProperties: 1, maxProperties: 1 };
+
+export const typeActionSchemas: Readonly<Record<string, Schema>> = {
+  addProjectAccess: { type: 'object', required: ['project'], additionalProperties: false, properties: { project: { type: 'string', minLength: 1, maxLength: 255 } } },
+  removeProjectAccess: { type: 'object', required: ['project'], additionalProperties: false, properties: { project: { type: 'string', minLength: 1, maxLength: 255 } } },
+};
+
+export const defaultTypeSchema: Schema = {
+  type: 'object',
+  required: ['default_type'],
+  properties: { default_type: { type: 'object', required: ['volume_type'], additionalProperties: false, properties: { volume_type: { type: 'string', minLength: 1, maxLength: 255 } } } },
+};
+
+export const createQosSchema: Schema = {
+  type: 'object',
+  required: ['qos_specs'],
+  additionalProperties: false,
+  properties: {
+    qos_specs: {
+      type: 'object',
+      required: ['name'],
+      properties: { name: { type: 'string', minLength: 1, maxLength: 255, pattern: /\S/ } },
+      additionalProperties: { type: 'string', maxLength: 255 },
+    },
+  },
+};
+
+export const setQosSchema: Schema = { type: 'object', required: ['qos_specs'], additionalProperties: false, properties: { qos_specs: extraSpecs(false, true) } };
+
+export const unsetQosSchema: Schema = {
+  type: 'object',
+  required: ['keys'],
+  additionalProperties: false,
+  properties: { keys: { type: 'string-list', maxLength: 255 } },
+};
+
+export function createTransferSchema(withNoSnapshots: boolean): Schema {
+  return {
+    type: 'object',
+    required: ['transfer'],
+    additionalProperties: false,
+    properties: {
+      transfer: {
+        type: 'object',
+        required: ['volume_id'],
+        additionalProperties: false,
+        properties: {
+          volume_id: { type: 'string', format: 'uuid' },
+          name: { type: 'string', maxLength: 255, nullable: true },
+          ...(withNoSnapshots ? { no_snapshots: booleanLike } : {}),
+        },
+      },
+    },
+  };
+}
+
+export const acceptTransferSchema: Schema = {
+  type: 'object',
+  required: ['accept'],
+  additionalProperties: false,
+  properties: { accept: { type: 'object', required: ['auth_key'], additionalProperties: false, properties: { auth_key: { type: 'string-or-integer', maxLength: 255 } } } },
+};
+
+export const updateServiceSchema: Schema = {
+  type: 'object',
+  properties: { binary: { type: 'string', minLength: 1, maxLength: 255 }, host: { type: 'string', minLength: 1, maxLength: 255 }, disabled_reason: { type: 'string', maxLength: 255, nullable: true } },
+  required: ['host'],
+  additionalProperties: true,
 };
 
 export function createAttachmentSchema(withMode: boolean): Schema {

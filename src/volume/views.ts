@@ -37,6 +37,19 @@ function attachmentsOfVolume(v: VolumeRow, atts: readonly AttachmentRow[], ctx: 
 
 export type VolumeViewKind = 'detail' | 'create';
 
+/**
+ * A volume's metadata as Cinder shows it: the user's, with the admin metadata users may see
+ * laid over it — `readonly`, and `attached_mode` while an attachment is attached.
+ */
+export function visibleMetadata(v: VolumeRow, atts: readonly AttachmentRow[]): Record<string, string> {
+  const out = JSON.parse(v.metadata) as Record<string, string>;
+  const admin = JSON.parse(v.admin_metadata) as Record<string, string>;
+  if (admin['readonly'] !== undefined) out['readonly'] = admin['readonly'];
+  const attached = atts.find((a) => a.attach_status === 'attached');
+  if (attached) out['attached_mode'] = attached.attach_mode;
+  return out;
+}
+
 /** One volume as Cinder shows it (`show`, `detail` list items, `create`, `update`). */
 export function volumeView(v: VolumeRow, type: VolumeTypeRow | undefined, atts: readonly AttachmentRow[], ctx: ViewContext, kind: VolumeViewKind = 'detail'): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -50,9 +63,9 @@ export function volumeView(v: VolumeRow, type: VolumeTypeRow | undefined, atts: 
     name: v.name,
     description: v.description,
     volume_type: type?.name ?? null,
-    snapshot_id: null,
-    source_volid: null,
-    metadata: JSON.parse(v.metadata) as Record<string, string>,
+    snapshot_id: v.snapshot_id,
+    source_volid: v.source_volid,
+    metadata: visibleMetadata(v, atts),
     links: links(ctx, 'volumes', v.id),
     user_id: v.user_id,
     bootable: v.bootable ? 'true' : 'false',
@@ -107,17 +120,4 @@ export function attachmentDetailView(a: AttachmentRow): Record<string, unknown> 
     attach_mode: a.attach_mode,
     connection_info: storedJson(a.connection_info) ?? {},
   };
-}
-
-export function volumeTypeView(t: VolumeTypeRow, isAdmin: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: t.id,
-    name: t.name,
-    description: t.description,
-    is_public: t.is_public === 1,
-    'os-volume-type-access:is_public': t.is_public === 1,
-    qos_specs_id: null,
-  };
-  if (isAdmin) out.extra_specs = JSON.parse(t.extra_specs) as Record<string, string>;
-  return out;
 }

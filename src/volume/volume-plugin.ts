@@ -11,8 +11,16 @@ import type { Authenticator } from '../identity/identity-service.ts';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
 import { resolveRequest, VOLUME_MAX_VERSION, VOLUME_MIN_VERSION } from './api-context.ts';
 import { registerAttachmentRoutes } from './attachment-routes.ts';
+import type { Handler, RouteFn } from './routes/common.ts';
+import { registerDiscoveryRoutes } from './routes/discovery.ts';
+import { registerQosRoutes } from './routes/qos-specs.ts';
+import { registerQuotaRoutes } from './routes/quotas.ts';
+import { registerSnapshotRoutes } from './routes/snapshots.ts';
+import { registerTransferRoutes } from './routes/transfers.ts';
+import { registerTypeRoutes } from './routes/types.ts';
+import { registerVolumeActionRoutes } from './routes/volume-actions.ts';
 import type { VolumeService } from './volume-service.ts';
-import { registerVolumeRoutes, type Handler, type RouteFn } from './volume-routes.ts';
+import { registerVolumeRoutes } from './volume-routes.ts';
 
 export interface VolumePluginOptions {
   readonly service: VolumeService;
@@ -58,6 +66,14 @@ export async function volumePlugin(app: FastifyInstance, opts: VolumePluginOptio
     app.route({ method, url: `/v3/:project_id${path}`, handler: h });
     app.route({ method, url: `/v3${path}`, handler: h });
   };
+  // One file per family of routes (a policy layer can wrap each registrar).
   registerVolumeRoutes(route, opts.service);
+  registerVolumeActionRoutes(route, opts.service);
   registerAttachmentRoutes(route, opts.service);
+  registerSnapshotRoutes(route, opts.service);
+  registerTypeRoutes(route, opts.service);
+  registerQosRoutes(route, opts.service);
+  registerQuotaRoutes(route, opts.service);
+  registerTransferRoutes(route, opts.service);
+  registerDiscoveryRoutes(route, opts.service);
 }

@@ -226,8 +226,8 @@ export class VolumeRepo {
 
   async ensureDefaultTypes(): Promise<void> {
     const defaults: VolumeTypeRow[] = [
-      { id: '5e4f1a2b-0000-4000-8000-000000000001', name: '__DEFAULT__', description: 'Default Volume Type', is_public: 1, extra_specs: '{}' },
-      { id: '5e4f1a2b-0000-4000-8000-000000000002', name: 'multiattach', description: 'Volumes that several servers may attach at once', is_public: 1, extra_specs: '{"multiattach":"<is> True"}' },
+      { id: '5e4f1a2b-0000-4000-8000-000000000001', name: '__DEFAULT__', description: 'Default Volume Type', is_public: 1, extra_specs: '{}', qos_specs_id: null },
+      { id: '5e4f1a2b-0000-4000-8000-000000000002', name: 'multiattach', description: 'Volumes that several servers may attach at once', is_public: 1, extra_specs: '{"multiattach":"<is> True"}', qos_specs_id: null },
     ];
     for (const t of defaults) {
       const exists = await this.db.selectFrom('volume_types').select('id').where('id', '=', t.id).executeTakeFirst();
@@ -250,17 +250,18 @@ export class VolumeRepo {
 
   // --- volumes --------------------------------------------------------------------------
 
-  /** Insert a volume and its metadata rows (the list filter's index) in one transaction. */
-  async insertVolume(row: VolumeRow): Promise<void> {
+  /**
+   * Insert a volume and its metadata rows (the list filter's index) in one transaction — the
+   * caller's, when it passes one (the quota taken with the row).
+   */
+  async insertVolume(row: VolumeRow, db: Db = this.db): Promise<void> {
     const md = metadataRows(row.id, row.project_id, row.metadata);
-    if (md.length === 0) {
-      await this.db.insertInto('volumes').values(row).execute();
-      return;
-    }
-    await this.tx(async (trx) => {
-      await trx.insertInto('volumes').values(row).execute();
-      await trx.insertInto('volume_metadata').values(md).execute();
-    });
+    const write = async (d: Db): Promise<void> => {
+      await d.insertInto('volumes').values(row).execute();
+      if (md.length > 0) await d.insertInto('volume_metadata').values(md).execute();
+    };
+    if (md.length === 0 || db !== this.db) await write(db);
+    else await this.tx(write);
   }
 
   async getVolume(id: string, db: Db = this.db): Promise<VolumeRow | undefined> {
@@ -317,20 +318,34 @@ export class VolumeRepo {
     return Number(res.numAffectedRows) > 0;
   }
 
-  /** Mark for deletion when the status allows and no attachment exists: one UPDATE. */
-  async beginDelete(id: string, statuses: readonly string[]): Promise<boolean> {
-    const res = await this.db
+  /**
+   * Mark for deletion in one UPDATE when the status allows (`null`: any, a forced delete), the
+   * volume is not attached, not migrating, not awaiting a transfer, and has no snapshots (unless
+   * `allowSnapshots`, a cascade). A forced delete may take a volume whose attachments never
+   * completed (stuck `attaching`); it goes with them.
+   */
+  async beginDelete(id: string, statuses: readonly string[] | null, opts: { allowSnapshots?: boolean } = {}): Promise<boolean> {
+    let q = this.db
       .updateTable('volumes')
       .set({ status: 'deleting', updated_at: cinderTime() })
       .where('id', '=', id)
-      .where('status', 'in', [...statuses])
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id))))
-      .executeTakeFirst();
+      .where('attach_status', '!=', 'attached')
+      .where((eb) => eb.or([eb('migration_status', 'is', null), eb('migration_status', 'in', ['success', 'error', 'none'])]))
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('transfers').select('id').where('transfers.volume_id', '=', id))));
+    if (statuses !== null) {
+      q = q.where('status', 'in', [...statuses]).where((eb) => eb.not(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id))));
+    } else {
+      q = q.where((eb) => eb.not(eb.exists(eb.selectFrom('attachments').select('id').where('attachments.volume_id', '=', id).where('attachments.attach_status', '=', 'attached'))));
+    }
+    if (!opts.allowSnapshots) q = q.where((eb) => eb.not(eb.exists(eb.selectFrom('snapshots').select('id').where('snapshots.volume_id', '=', id))));
+    const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
-  async deleteVolumeRow(id: string): Promise<void> {
-    await this.db.deleteFrom('volumes').where('id', '=', id).execute();
+  /** Delete the row (its attachments and metadata rows go with it); false when it was already gone. */
+  async deleteVolumeRow(id: string, db: Db = this.db): Promise<boolean> {
+    const res = await db.deleteFrom('volumes').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
   }
 
   // --- attachments ----------------------------------------------------------------------

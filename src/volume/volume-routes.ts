@@ -1,82 +1,24 @@
 /**
- * Volumes, metadata, types and the legacy volume actions of the Cinder v3 API.
+ * Volumes and their metadata in the Cinder v3 API: list (summary, detail, paging, filters,
+ * count), create (empty, from a snapshot, as a copy of a volume), show, update, delete (with
+ * `cascade` and, 3.23+, `force`), `volumes/summary` (3.12+). Volume actions are in
+ * `routes/volume-actions.ts`; types, snapshots and the rest each in their own file there.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
-import { isUuid, validate } from '../http/validate.ts';
-import { requireAdmin, type RequestState } from './api-context.ts';
-import { connectorOrNull, parseConnector } from './connector.ts';
-import { actionSchemas, createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
-import { RESETTABLE_STATUSES, type VolumeService } from './volume-service.ts';
-import { SORT_KEYS, cinderTime, type SortKey, type SortSpec, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
-import { volumeSummaryView, volumeTypeView, volumeView } from './views.ts';
+import { validate } from '../http/validate.ts';
+import { requireVersion, type RequestState } from './api-context.ts';
+import { createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
+import { allTenants, badRequest, checkUuid, invalidInput, parseBool, parseLimit, parseMetadataFilter, parseSort, q1, nextLink, type Handler, type Query, type RouteFn } from './routes/common.ts';
+import type { VolumeService } from './volume-service.ts';
+import { SORT_KEYS, cinderTime, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
+import { volumeSummaryView, volumeView } from './views.ts';
 
-export type Handler = (req: FastifyRequest, reply: FastifyReply, state: RequestState) => Promise<unknown>;
-export type RouteFn = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, handler: Handler) => void;
-
-type Query = Record<string, string | string[] | undefined>;
-
-function q1(q: Query, k: string): string | undefined {
-  const v = q[k];
-  return Array.isArray(v) ? v[v.length - 1] : v;
-}
-
-function invalidInput(reason: string): HitchError {
-  return new HitchError('HITCH_INVALID_INPUT', { reason });
-}
-
-/** `limit`: a non-negative integer, at most 1000 (Cinder's osapi_max_limit). */
-export function parseLimit(q: Query): number | undefined {
-  const s = q1(q, 'limit');
-  if (s === undefined) return undefined;
-  if (!/^-?\d+$/.test(s)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'limit' }, { message: 'limit param must be an integer' });
-  const n = Number(s);
-  if (n < 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'limit' }, { message: 'limit param must be positive' });
-  return Math.min(n, 1000);
-}
-
-/** `sort=name:asc,created_at` or `sort_key=…&sort_dir=…`; default created_at desc. */
-function parseSort(q: Query): SortSpec[] {
-  const sort = q1(q, 'sort');
-  const key = q1(q, 'sort_key');
-  const dir = q1(q, 'sort_dir');
-  if (sort !== undefined && (key !== undefined || dir !== undefined)) {
-    throw invalidInput("The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used with the 'sort' parameter.");
-  }
-  const parts: [string, string | undefined][] = sort !== undefined
-    ? sort.split(',').map((p) => { const [k, d] = p.split(':'); return [(k ?? '').trim(), d?.trim()]; })
-    : key !== undefined ? [[key, dir]] : [['created_at', dir ?? 'desc']];
-  return parts.map(([k, d]) => {
-    const keyName = k === 'display_name' ? 'name' : k;
-    if (!(SORT_KEYS as readonly string[]).includes(keyName)) throw invalidInput(`Invalid sort key ${k}`);
-    const dd = (d ?? 'desc').toLowerCase();
-    if (dd !== 'asc' && dd !== 'desc') throw invalidInput(`Unknown sort direction, must be 'desc' or 'asc'`);
-    return { key: keyName as SortKey, dir: dd };
-  });
-}
-
-function parseBool(s: string, field: string): boolean {
-  const v = s.toLowerCase();
-  if (['true', '1', 't', 'yes', 'y', 'on'].includes(v)) return true;
-  if (['false', '0', 'f', 'no', 'n', 'off'].includes(v)) return false;
-  throw invalidInput(`Invalid value '${s}' for ${field}`);
-}
+export type { Handler, RouteFn };
+export { parseLimit };
 
 function parseFilter(q: Query, state: RequestState): VolumeFilter {
-  const allTenants = q1(q, 'all_tenants');
-  const all = state.caller.isAdmin && allTenants !== undefined && parseBool(allTenants, 'all_tenants');
-  const projectQ = q1(q, 'project_id');
-  let metadata: Record<string, string> | undefined;
-  const md = q1(q, 'metadata');
-  if (md !== undefined) {
-    try {
-      const parsed: unknown = JSON.parse(md.replace(/'/g, '"'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      metadata = Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-    } catch {
-      throw invalidInput(`Invalid filter metadata=${md}`);
-    }
-  }
+  const all = allTenants(q, state);
   const bootable = q1(q, 'bootable');
   const times: NonNullable<VolumeFilter['times']>[number][] = [];
   if (state.version.atLeast('3.60')) {
@@ -87,14 +29,14 @@ function parseFilter(q: Query, state: RequestState): VolumeFilter {
   }
   return {
     ...(times.length > 0 ? { times } : {}),
-    projectId: all ? (projectQ ?? null) : state.caller.projectId,
+    projectId: all ? (q1(q, 'project_id') ?? null) : state.caller.projectId,
     name: q1(q, 'name') ?? q1(q, 'display_name'),
     // Cinder's inexact filters start at 3.34 ("resource filters"); before, the key is not a filter.
     ...(state.version.atLeast('3.34') && q1(q, 'name~') !== undefined ? { nameContains: q1(q, 'name~') } : {}),
     status: q1(q, 'status'),
     availabilityZone: q1(q, 'availability_zone'),
     bootable: bootable === undefined ? undefined : parseBool(bootable, 'bootable'),
-    metadata,
+    metadata: parseMetadataFilter(q),
   };
 }
 
@@ -114,8 +56,7 @@ function parseTimeFilter(column: 'created_at' | 'updated_at', s: string): { colu
 }
 
 function checkId(id: string): void {
-  // Cinder looks the id up and answers 404 whatever its shape; so do we, without a query.
-  if (!isUuid(id)) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Volume', id }, { message: `Volume ${id} could not be found.` });
+  checkUuid(id, 'Volume');
 }
 
 interface VolumeBody {
@@ -129,7 +70,7 @@ interface VolumeBody {
 
 export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
   const showBody = async (v: VolumeRow, state: RequestState, kind: 'detail' | 'create' = 'detail') => {
-    const type = await svc.repo.findType(v.volume_type_id);
+    const type = await svc.types.byId(v.volume_type_id);
     const atts = await svc.repo.attachmentsOfVolume(v.id);
     return { volume: volumeView(v, type, atts, state, kind) };
   };
@@ -137,7 +78,7 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
   const listVolumes = async (req: FastifyRequest, state: RequestState, detail: boolean) => {
     const q = req.query as Query;
     const limit = parseLimit(q);
-    const sort = parseSort(q);
+    const sort = parseSort(q, SORT_KEYS);
     const filter = parseFilter(q, state);
     let marker: VolumeRow | undefined;
     const markerId = q1(q, 'marker');
@@ -159,12 +100,7 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
     }
     const body: Record<string, unknown> = { volumes };
     const last = rows[rows.length - 1];
-    if (limit !== undefined && rows.length === limit && last) {
-      const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(q)) if (k !== 'marker' && typeof v === 'string') params.set(k, v);
-      params.set('marker', last.id);
-      body.volumes_links = [{ href: `${state.baseUrl}/volumes${detail ? '/detail' : ''}?${params.toString()}`, rel: 'next' }];
-    }
+    if (limit !== undefined && rows.length === limit && last) body.volumes_links = nextLink(state.baseUrl, detail ? 'volumes/detail' : 'volumes', q, last.id);
     const withCount = q1(q, 'with_count');
     if (state.version.atLeast('3.45') && withCount !== undefined && parseBool(withCount, 'with_count')) {
       body.count = await svc.repo.countVolumes(filter);
@@ -178,18 +114,26 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
   route('POST', '/volumes', async (req, reply, state) => {
     validate(createVolumeSchema, req.body);
     const v = (req.body as VolumeBody).volume;
-    if (v.snapshot_id || v.source_volid || v.backup_id || v.imageRef || v.group_id || v.consistencygroup_id) {
-      throw invalidInput('Creating a volume from a snapshot, volume, backup, image or group is not supported by Hitch.');
+    if (v.multiattach !== undefined && parseBool(String(v.multiattach), 'multiattach')) {
+      throw badRequest('multiattach parameter has been removed. The default behavior is to use multiattach enabled volume types. Contact your administrator to create a multiattach enabled volume type and use it to create multiattach volumes.');
     }
-    if (v.size === undefined || v.size === null) throw invalidInput(`Volume size '${String(v.size ?? 'None')}' must be an integer and greater than 0`);
+    // Hitch has no backups or groups, so any id of one is not found — Cinder's answer too.
+    if (v.backup_id) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backup', id: v.backup_id }, { message: `Backup ${v.backup_id} could not be found.` });
+    const group = v.group_id ?? v.consistencygroup_id;
+    if (group) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Group', id: group }, { message: `Group ${group} could not be found.` });
+    if (v.imageRef) throw invalidInput('Creating a volume from an image is not supported by Hitch (it has no image service with data).');
+    if ((v.size === undefined || v.size === null) && !v.snapshot_id && !v.source_volid) {
+      throw invalidInput(`Volume size '${String(v.size ?? 'None')}' must be an integer and greater than 0`);
+    }
     const row = await svc.create(state.caller, {
-      size: Number(v.size),
+      size: v.size === undefined || v.size === null ? undefined : Number(v.size),
       name: v.name ?? v.display_name,
       description: v.description ?? v.display_description,
       volumeType: v.volume_type,
       availabilityZone: v.availability_zone,
       metadata: v.metadata,
-      multiattach: v.multiattach === undefined ? undefined : parseBool(String(v.multiattach), 'multiattach'),
+      snapshotId: v.snapshot_id,
+      sourceVolid: v.source_volid,
     });
     return reply.code(202).send(await showBody(row, state, 'create'));
   });
@@ -217,8 +161,32 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
   route('DELETE', '/volumes/:id', async (req, reply, state) => {
     const { id } = req.params as { id: string };
     checkId(id);
-    await svc.delete(state.caller, id);
+    const q = req.query as Query;
+    const cascade = q1(q, 'cascade');
+    const forceQ = q1(q, 'force');
+    const force = forceQ !== undefined && state.version.atLeast('3.23') && parseBool(forceQ, 'force');
+    if (force && !state.caller.isAdmin) throw new HitchError('HITCH_FORBIDDEN', { action: 'volume:force_delete' }, { message: "Policy doesn't allow volume:force_delete to be performed." });
+    await svc.delete(state.caller, id, { cascade: cascade !== undefined && parseBool(cascade, 'cascade'), force });
     return reply.code(202).send();
+  });
+
+  // 3.12: the count and total size of the caller's volumes (3.36: their metadata keys and values).
+  route('GET', '/volumes/summary', async (req, _reply, state) => {
+    requireVersion(state, '3.12');
+    const q = req.query as Query;
+    const rows = await svc.list({ projectId: allTenants(q, state) ? null : state.caller.projectId }, [], undefined, undefined);
+    const summary: Record<string, unknown> = { total_size: rows.reduce((n, r) => n + r.size, 0), total_count: rows.length };
+    if (state.version.atLeast('3.36')) {
+      const md: Record<string, string[]> = {};
+      for (const r of rows) {
+        for (const [k, v] of Object.entries(JSON.parse(r.metadata) as Record<string, string>)) {
+          const list = (md[k] ??= []);
+          if (!list.includes(v)) list.push(v);
+        }
+      }
+      summary.metadata = md;
+    }
+    return { 'volume-summary': summary };
   });
 
   // --- metadata ---------------------------------------------------------------------------
@@ -257,81 +225,5 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
     checkId(id);
     await svc.deleteMetadataKey(state.caller, id, key);
     return reply.code(200).send();
-  });
-
-  // --- types ------------------------------------------------------------------------------
-  route('GET', '/types', async (_req, _reply, state) => ({ volume_types: (await svc.repo.listTypes()).map((t) => volumeTypeView(t, state.isAdmin)) }));
-  route('GET', '/types/default', async (_req, _reply, state) => {
-    const t = await svc.repo.findType('__DEFAULT__');
-    if (!t) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Volume type', id: 'default' });
-    return { volume_type: volumeTypeView(t, state.isAdmin) };
-  });
-  route('GET', '/types/:id', async (req, _reply, state) => {
-    const { id } = req.params as { id: string };
-    const t = await svc.repo.findType(id);
-    if (!t || t.id !== id) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Volume type', id }, { message: `Volume type ${id} could not be found.` });
-    return { volume_type: volumeTypeView(t, state.isAdmin) };
-  });
-
-  // --- legacy actions -----------------------------------------------------------------------
-  route('POST', '/volumes/:id/action', async (req, reply, state) => {
-    const { id } = req.params as { id: string };
-    checkId(id);
-    const body = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length !== 1) {
-      throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'body' }, { message: 'Malformed request body' });
-    }
-    const [action, arg] = Object.entries(body as Record<string, unknown>)[0] as [string, unknown];
-    const schema = actionSchemas[action];
-    if (!schema) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: action }, { message: `There is no such action: ${action}` });
-    validate(schema, arg, [action]);
-    const c = state.caller;
-    const a = (arg ?? {}) as Record<string, unknown>;
-    switch (action) {
-      case 'os-reserve':
-        await svc.reserve(c, id);
-        break;
-      case 'os-unreserve':
-        await svc.unreserve(c, id);
-        break;
-      case 'os-begin_detaching':
-        await svc.beginDetaching(c, id);
-        break;
-      case 'os-roll_detaching':
-        await svc.rollDetaching(c, id);
-        break;
-      case 'os-initialize_connection': {
-        const info = await svc.initializeConnection(c, id, parseConnector(a.connector));
-        return reply.code(200).send({ connection_info: info });
-      }
-      case 'os-terminate_connection':
-        await svc.terminateConnection(c, id, connectorOrNull(a.connector));
-        break;
-      case 'os-attach': {
-        const instanceUuid = typeof a.instance_uuid === 'string' ? a.instance_uuid : null;
-        const hostName = typeof a.host_name === 'string' ? a.host_name : null;
-        if (!instanceUuid && !hostName) throw invalidInput('Invalid request to attach volume to an invalid target');
-        await svc.attach(c, id, { instanceUuid, hostName, mountpoint: String(a.mountpoint), mode: typeof a.mode === 'string' ? a.mode : 'rw' });
-        break;
-      }
-      case 'os-detach':
-        await svc.detach(c, id, typeof a.attachment_id === 'string' ? a.attachment_id : null);
-        break;
-      case 'os-force_detach':
-        requireAdmin(state, 'volume_extension:volume_admin_actions:force_detach');
-        await svc.forceDetach(c, id, typeof a.attachment_id === 'string' ? a.attachment_id : null, connectorOrNull(a.connector));
-        break;
-      case 'os-reset_status': {
-        requireAdmin(state, 'volume_extension:volume_admin_actions:reset_status');
-        const status = typeof a.status === 'string' ? a.status.toLowerCase() : undefined;
-        if (status === undefined && a.attach_status === undefined && a.migration_status === undefined) {
-          throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'reset' }, { message: 'Must specify status, attach_status or migration_status for update.' });
-        }
-        if (status !== undefined && !RESETTABLE_STATUSES.includes(status)) throw invalidInput(`Must specify a valid status`);
-        await svc.resetStatus(c, id, { status, attachStatus: a.attach_status as string | undefined, migrationStatus: a.migration_status as string | undefined });
-        break;
-      }
-    }
-    return reply.code(202).send();
   });
 }

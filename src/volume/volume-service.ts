@@ -4,18 +4,30 @@
  *   available → reserved → attaching → in-use → detaching → available
  *                        (error_attaching when the backend fails to export)
  *
- * Every transition is one conditional UPDATE in VolumeRepo; a loser gets a 409 and nothing
- * changes. The backend is called outside database transactions and undone when the status
- * write that follows it loses.
+ * Every transition is one conditional UPDATE in VolumeRepo; a loser gets Cinder's 400
+ * (`Invalid volume: …`) and nothing changes. The backend is called outside database
+ * transactions and undone when the status write that follows it loses. Creating and deleting a
+ * volume takes and gives back its quota in the transaction that writes its row.
+ *
+ * The other families hang off this service: `types` (volume types, QoS), `quotas`,
+ * `snapshots`, `actions` (extend, bootable, read-only, retype, force delete) and `transfers`.
  */
 import { randomUUID } from 'node:crypto';
 import { HitchError, ref } from '../errors.ts';
 import type { BackendVolume, VolumeBackend } from '../ports/volume-backend.ts';
 import type { ConnectionInfo, ConnectorProperties } from '../ports/attach.ts';
+import { NO_COMPUTE_EVENTS, type ComputeEvents } from './compute-events.ts';
 import { parseConnector } from './connector.ts';
+import { QuotaService, volumeDeltas } from './quota-service.ts';
+import { ServiceRegistry } from './service-registry.ts';
+import { backendSnapshot, SnapshotService, type SnapshotRow } from './snapshot-service.ts';
+import { TransferService } from './transfer-service.ts';
+import { specIsTrue, specsOf, VolumeTypeService, type VolumeTypeRow } from './type-service.ts';
+import { VolumeActions } from './volume-actions.ts';
 import { cinderTime, VolumeRepo, type AttachmentRow, type SortSpec, type StatusGuard, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { AVAILABILITY_ZONE } from './zone.ts';
 
 /** The caller, as the API layer resolved it from the token. */
 export interface Caller {
@@ -25,19 +37,37 @@ export interface Caller {
 }
 
 export interface CreateVolumeInput {
-  readonly size: number;
+  /** GiB; default: the snapshot's or the source volume's size. */
+  readonly size?: number;
   readonly name?: string | null;
   readonly description?: string | null;
   readonly volumeType?: string | null;
   readonly availabilityZone?: string | null;
   readonly metadata?: Readonly<Record<string, string>> | null;
+  /** In-process callers only: the API refuses the flag, as Cinder does (types carry it). */
   readonly multiattach?: boolean;
+  /** Make it from this snapshot's data (size and type default to the snapshot's). */
+  readonly snapshotId?: string | null;
+  /** Make it as a copy of this volume (size and type default to the source's). */
+  readonly sourceVolid?: string | null;
 }
 
-export const AVAILABILITY_ZONE = 'nova';
+export interface VolumeServiceOptions {
+  /**
+   * The largest volume one may ask for, GiB (config `maxVolumeSizeGiB`): the one limit the API,
+   * the CLI (which leaves it to the API) and the dashboard (which reads it from the page) share.
+   */
+  readonly maxSizeGiB?: number;
+  /** Who to tell when an attached volume grew (Nova's `volume-extended` event). */
+  readonly computeEvents?: ComputeEvents;
+  /** This process's name among the `cinder-api` services (default: the backend's host). */
+  readonly apiHost?: string;
+}
+
+export { AVAILABILITY_ZONE };
 
 /** Statuses from which a volume may be deleted (Cinder's list). */
-const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
+export const DELETABLE = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
 /** Statuses `os-reset_status` accepts (Cinder's). */
 export const RESETTABLE_STATUSES = ['available', 'error', 'creating', 'deleting', 'in-use', 'attaching', 'detaching', 'error_deleting', 'maintenance', 'reserved', 'error_attaching', 'error_detaching', 'error_extending', 'downloading', 'uploading', 'retyping', 'extending', 'backing-up', 'restoring-backup', 'error_restoring', 'error_managing'];
 
@@ -49,21 +79,25 @@ function attachmentNotFound(id: string): HitchError {
   return new HitchError('HITCH_NOT_FOUND', { kind: 'VolumeAttachment', id }, { message: `VolumeAttachment ${id} could not be found.` });
 }
 
-function conflict(v: VolumeRow, expected: readonly string[]): HitchError {
-  return new HitchError('HITCH_VOLUME_STATUS_CONFLICT', { volume: ref(v), expected: expected.join(' or '), current: v.status });
+function conflict(v: VolumeRow, expected: readonly string[], message?: string): HitchError {
+  const details = { volume: ref(v), expected: expected.join(' or '), current: v.status };
+  return new HitchError('HITCH_VOLUME_STATUS_CONFLICT', details, message === undefined ? undefined : { message: `Invalid volume: ${message}` });
 }
 
-function backendView(v: VolumeRow): BackendVolume {
+export function backendView(v: VolumeRow): BackendVolume {
   return { id: v.id, size: v.size, providerLocation: v.provider_location };
 }
 
-export interface VolumeServiceOptions {
-  /**
-   * The largest volume one may ask for, GiB (config `maxVolumeSizeGiB`): the one limit the API,
-   * the CLI (which leaves it to the API) and the dashboard (which reads it from the page) share.
-   */
-  readonly maxSizeGiB?: number;
+/** Cinder's admin metadata of a volume (`readonly`, …). */
+export function adminMetadataOf(v: VolumeRow): Record<string, string> {
+  return JSON.parse(v.admin_metadata) as Record<string, string>;
 }
+
+export function isReadonly(v: VolumeRow): boolean {
+  return adminMetadataOf(v)['readonly'] === 'True';
+}
+
+const DELETE_REFUSED = 'must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';
 
 /** The default of `maxVolumeSizeGiB`: 16 TiB. */
 export const MAX_VOLUME_SIZE_GIB = 16_384;
@@ -72,11 +106,25 @@ export class VolumeService {
   readonly repo: VolumeRepo;
   readonly backend: VolumeBackend;
   readonly maxSizeGiB: number;
+  readonly types: VolumeTypeService;
+  readonly quotas: QuotaService;
+  readonly snapshots: SnapshotService;
+  readonly actions: VolumeActions;
+  readonly transfers: TransferService;
+  readonly services: ServiceRegistry;
+  #events: ComputeEvents;
 
   constructor(db: Kysely<Database>, backend: VolumeBackend, opts: VolumeServiceOptions = {}) {
     this.repo = new VolumeRepo(db);
     this.backend = backend;
     this.maxSizeGiB = opts.maxSizeGiB ?? MAX_VOLUME_SIZE_GIB;
+    this.types = new VolumeTypeService(db);
+    this.quotas = new QuotaService(db);
+    this.snapshots = new SnapshotService({ db, backend, quotas: this.quotas, types: this.types, volume: (c, id) => this.get(c, id) });
+    this.#events = opts.computeEvents ?? NO_COMPUTE_EVENTS;
+    this.actions = new VolumeActions({ repo: this.repo, backend, quotas: this.quotas, types: this.types, snapshots: this.snapshots, events: () => this.#events, volume: (c, id) => this.get(c, id) });
+    this.transfers = new TransferService({ db, quotas: this.quotas, volume: (c, id) => this.get(c, id) });
+    this.services = new ServiceRegistry(db, { backendHost: backend.host, apiHost: opts.apiHost ?? backend.host });
   }
 
   /** Refuse a size over the limit, as Cinder's VolumeSizeExceedsLimit does (413). */
@@ -84,8 +132,19 @@ export class VolumeService {
     if (size > this.maxSizeGiB) throw new HitchError('HITCH_VOLUME_TOO_LARGE', { size, max: this.maxSizeGiB });
   }
 
+  /** Where `volume-extended` events go (the composition sets it once compute exists). */
+  setComputeEvents(events: ComputeEvents): void {
+    this.#events = events;
+  }
+
   async init(): Promise<void> {
     await this.repo.ensureDefaultTypes();
+    await this.services.start();
+  }
+
+  /** Stop the services' heartbeat. */
+  async close(): Promise<void> {
+    await this.services.stop();
   }
 
   /** A volume the caller may see, or 404 (another project's volume is simply not there). */
@@ -96,16 +155,36 @@ export class VolumeService {
   }
 
   async create(caller: Caller, input: CreateVolumeInput): Promise<VolumeRow> {
-    this.checkSize(input.size);
-    const typeName = input.volumeType ?? '__DEFAULT__';
-    const type = await this.repo.findType(typeName);
-    if (!type) {
-      throw new HitchError('HITCH_NOT_FOUND', { kind: 'Volume type', id: typeName }, { message: `Volume type with name ${typeName} could not be found.` });
+    // Cinder's order: the type, then the snapshot, then the source volume (each 404 when missing).
+    const asked = input.volumeType ?? null;
+    const named = asked === null ? null : await this.types.forCreate(caller, asked);
+    const snapshot = input.snapshotId ? await this.snapshots.get(caller, input.snapshotId) : null;
+    const source = input.sourceVolid ? await this.get(caller, input.sourceVolid) : null;
+    if (snapshot && snapshot.status !== 'available') {
+      throw new HitchError('HITCH_INVALID_SNAPSHOT', { reason: "Originating snapshot status must be one of 'available' values" });
     }
-    const az = input.availabilityZone ?? AVAILABILITY_ZONE;
+    if (source && !['available', 'in-use'].includes(source.status)) {
+      throw new HitchError('HITCH_INVALID_VOLUME', { reason: "Originating source volume status must be one of 'available, in-use' values" });
+    }
+    const size = input.size ?? snapshot?.size ?? source?.size;
+    if (size === undefined || !Number.isInteger(size) || size <= 0) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: `Volume size '${String(size ?? 'None')}' must be an integer and greater than 0` });
+    }
+    if (snapshot && size < snapshot.size) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: `Volume size '${size}'GB cannot be smaller than the snapshot size ${snapshot.size}GB. They must be >= original snapshot size.` });
+    }
+    this.checkSize(size);
+    if (source && size < source.size) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: `Volume size '${size}'GB cannot be smaller than original volume size  ${source.size}GB. They must be >= original volume size.` });
+    }
+    // A copy keeps its origin's type unless another is asked for.
+    const originType = snapshot?.volume_type_id ?? source?.volume_type_id;
+    const type: VolumeTypeRow = named ?? (originType ? await this.types.byId(originType) : undefined) ?? (await this.types.forCreate(caller, null));
+    const az = input.availabilityZone ?? source?.availability_zone ?? AVAILABILITY_ZONE;
     if (az !== AVAILABILITY_ZONE) throw new HitchError('HITCH_INVALID_INPUT', { reason: `Availability zone '${az}' is invalid.` });
-    const specs = JSON.parse(type.extra_specs) as Record<string, string>;
-    const multiattach = input.multiattach === true || specs.multiattach === '<is> True';
+    await this.quotas.checkSize(caller.projectId, size);
+    const specs = specsOf(type);
+    const multiattach = input.multiattach === true || specIsTrue(specs['multiattach']);
     const now = cinderTime();
     const row: VolumeRow = {
       id: randomUUID(),
@@ -113,12 +192,13 @@ export class VolumeService {
       user_id: caller.userId,
       name: input.name ?? null,
       description: input.description ?? null,
-      size: input.size,
+      size,
       status: 'creating',
       attach_status: 'detached',
       migration_status: null,
       multiattach: multiattach ? 1 : 0,
-      bootable: 0,
+      // A copy of a bootable volume boots too (Cinder copies the flag).
+      bootable: source?.bootable ?? (snapshot ? ((await this.repo.getVolume(snapshot.volume_id))?.bootable ?? 0) : 0),
       volume_type_id: type.id,
       availability_zone: az,
       host: this.backend.host,
@@ -126,10 +206,28 @@ export class VolumeService {
       metadata: JSON.stringify(input.metadata ?? {}),
       created_at: now,
       updated_at: now,
+      snapshot_id: snapshot?.id ?? null,
+      source_volid: source?.id ?? null,
+      admin_metadata: '{}',
+      previous_status: null,
     };
-    await this.repo.insertVolume(row);
+    await this.repo.tx(async (trx) => {
+      await this.quotas.consume(trx, caller.projectId, volumeDeltas(size, type.name));
+      await this.repo.insertVolume(row, trx);
+    });
+    // The scheduler's capability filter: a type that names another backend fits nowhere here.
+    const wanted = specs['volume_backend_name'];
+    if (wanted !== undefined && wanted !== this.backend.backendName) {
+      await this.repo.transition(row.id, { statuses: ['creating'] }, { status: 'error' });
+      return (await this.repo.getVolume(row.id)) ?? row;
+    }
     try {
-      const { providerLocation } = await this.backend.createVolume({ id: row.id, size: row.size });
+      const target = { id: row.id, size: row.size };
+      const { providerLocation } = snapshot
+        ? await this.backend.createVolumeFromSnapshot(target, backendSnapshot(snapshot))
+        : source
+          ? await this.backend.createClonedVolume(target, backendView(source))
+          : await this.backend.createVolume(target);
       await this.repo.transition(row.id, { statuses: ['creating'] }, { status: 'available', provider_location: providerLocation });
     } catch {
       await this.repo.transition(row.id, { statuses: ['creating'] }, { status: 'error' });
@@ -147,19 +245,44 @@ export class VolumeService {
     return this.get(caller, id);
   }
 
-  async delete(caller: Caller, id: string): Promise<void> {
+  /**
+   * Delete: one conditional UPDATE to `deleting` (status deletable unless `force`, not attached,
+   * no snapshots unless `cascade`, which deletes them first), then the backend, then the row
+   * with its quota.
+   */
+  async delete(caller: Caller, id: string, opts: { cascade?: boolean; force?: boolean } = {}): Promise<void> {
     const v = await this.get(caller, id);
-    if (!(await this.repo.beginDelete(id, DELETABLE))) {
-      throw new HitchError('HITCH_INVALID_VOLUME', {
-        reason: `Volume status must be ${DELETABLE.join(' or ')} and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`,
-      });
+    const statuses = opts.force ? null : DELETABLE;
+    const snaps = await this.snapshots.ofVolume(id);
+    if (opts.cascade && !opts.force && snaps.some((x) => !['available', 'error', 'deleting'].includes(x.status))) {
+      throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${statuses ? `status must be ${statuses.join(' or ')} and ` : ''}${DELETE_REFUSED}` });
     }
+    if (!(await this.repo.beginDelete(id, statuses, { allowSnapshots: opts.cascade === true }))) {
+      throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${statuses ? `status must be ${statuses.join(' or ')} and ` : ''}${DELETE_REFUSED}` });
+    }
+    for (const snap of opts.cascade ? snaps : []) {
+      await this.snapshots.finishDelete({ ...snap, status: 'deleting' } satisfies SnapshotRow);
+    }
+    if ((await this.snapshots.ofVolume(id)).length > 0) {
+      // A snapshot the backend would not delete stays, and so does its volume.
+      await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+      return;
+    }
+    await this.finishDelete(v);
+  }
+
+  /** Backend, then the row and its quota (a volume already `deleting`). */
+  async finishDelete(v: VolumeRow): Promise<void> {
     try {
       await this.backend.deleteVolume(backendView(v));
-      await this.repo.deleteVolumeRow(id);
     } catch {
-      await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+      await this.repo.transition(v.id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+      return;
     }
+    const type = await this.types.byId(v.volume_type_id);
+    await this.repo.tx(async (trx) => {
+      if (await this.repo.deleteVolumeRow(v.id, trx)) await this.quotas.consume(trx, v.project_id, volumeDeltas(v.size, type?.name ?? v.volume_type_id, -1));
+    });
   }
 
   list(filter: VolumeFilter, sort: readonly SortSpec[], limit: number | undefined, marker: VolumeRow | undefined): Promise<VolumeRow[]> {
@@ -191,7 +314,8 @@ export class VolumeService {
     const guard: StatusGuard = { statuses: ['available'], multiattachStatuses: ['in-use'] };
     if (!(await this.repo.transition(id, guard, { status: 'attaching' }))) {
       const now = (await this.repo.getVolume(id)) ?? v;
-      throw conflict(now, v.multiattach ? ['available', 'in-use'] : ['available']);
+      const expected = v.multiattach ? ['available', 'in-use'] : ['available'];
+      throw conflict(now, expected, `Volume status must be ${expected.join(' or ')} to reserve, but the status is ${now.status}.`);
     }
   }
 
@@ -206,12 +330,18 @@ export class VolumeService {
     if (v.status === 'maintenance' || v.status === 'creating' || v.status === 'deleting' || v.status === 'error') {
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${id} status must not be ${v.status}` });
     }
+    let info: ConnectionInfo;
     try {
-      return await this.backend.initializeConnection(backendView(v), connector);
+      info = await this.backend.initializeConnection(backendView(v), connector);
     } catch (e) {
       if (e instanceof HitchError && e.status < 500) throw e;
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Unable to initialize the connection: ${(e as Error).message}` }, { cause: e });
     }
+    // Cinder's access mode: the mode the volume is attached in, else ro when it is read-only.
+    const attached = (await this.repo.attachmentsOfVolume(id)).find((x) => x.attach_status === 'attached');
+    const mode = attached?.attach_mode ?? (isReadonly(v) ? 'ro' : 'rw');
+    const accessMode = mode === 'ro' ? 'ro' : 'rw';
+    return { ...info, data: { ...info.data, access_mode: accessMode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } };
   }
 
   async terminateConnection(caller: Caller, id: string, connector: ConnectorProperties | null): Promise<void> {
@@ -238,13 +368,27 @@ export class VolumeService {
     return same > 1;
   }
 
-  /** os-attach: attaching (or in-use, multiattach) → in-use, with an attachment record. */
+  /**
+   * os-attach: available, reserved or attaching (or in-use, multiattach) → in-use, with an
+   * attachment record — the legacy flow with or without os-reserve first, as Cinder allows it.
+   * A read-only volume attaches only `ro`; the same instance attaching again changes nothing.
+   */
   async attach(caller: Caller, id: string, a: { instanceUuid: string | null; hostName: string | null; mountpoint: string; mode: string }): Promise<void> {
     const v = await this.get(caller, id);
+    if (v.status === 'maintenance') throw new HitchError('HITCH_INVALID_VOLUME', { reason: 'The volume cannot be attached in maintenance mode.' });
+    if (isReadonly(v) && a.mode !== 'ro') {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'mode' }, { message: `Invalid attaching mode '${a.mode}' for volume ${id}.` });
+    }
     const now = cinderTime();
     await this.repo.tx(async (trx) => {
-      const won = await this.repo.transition(id, { statuses: ['attaching', 'reserved'], multiattachStatuses: ['in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
-      if (!won) throw conflict((await this.repo.getVolume(id, trx)) ?? v, ['attaching']);
+      const mine = (await this.repo.attachmentsOfVolume(id, trx)).find((x) => x.attach_status === 'attached' && (a.instanceUuid !== null ? x.instance_uuid === a.instanceUuid : x.attached_host === a.hostName));
+      if (mine) return;
+      const won = await this.repo.transition(id, { statuses: ['available', 'attaching', 'reserved'], multiattachStatuses: ['in-use'] }, { status: 'in-use', attach_status: 'attached' }, trx);
+      if (!won) {
+        const cur = (await this.repo.getVolume(id, trx)) ?? v;
+        if (cur.status === 'in-use') throw conflict(cur, ['available'], 'volume is already attached and multiple attachments are not enabled');
+        throw conflict(cur, ['available', 'attaching', 'reserved']);
+      }
       await this.repo.insertAttachment(
         {
           id: randomUUID(), volume_id: id, project_id: v.project_id, instance_uuid: a.instanceUuid, attached_host: a.hostName,
@@ -263,7 +407,7 @@ export class VolumeService {
     if (!(await this.repo.transition(id, { statuses: ['in-use'] }, { status: 'detaching' }))) {
       const cur = await this.repo.getVolume(id);
       if (!cur) throw notFound(id);
-      throw conflict(cur, ['in-use']);
+      throw conflict(cur, ['in-use'], "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.");
     }
   }
 
@@ -323,11 +467,18 @@ export class VolumeService {
   /** Reserve the volume for an instance; with a connector, also export it (→ attaching). */
   async createAttachment(caller: Caller, input: { volumeId: string; instanceUuid: string | null; connector: ConnectorProperties | null; mode: 'rw' | 'ro' | null }): Promise<AttachmentRow> {
     const v = await this.get(caller, input.volumeId);
+    if (v.status.includes('error')) {
+      throw new HitchError('HITCH_INVALID_VOLUME', { reason: 'error' }, {
+        message: `Volume attachments can not be created if the volume is in an error state. The Volume ${v.id} currently has a status of: ${v.status} `,
+      });
+    }
     const now = cinderTime();
     const id = randomUUID();
+    // A read-only volume's attachments are read-only whatever was asked (Cinder's admin metadata wins).
+    const mode = isReadonly(v) ? 'ro' : (input.mode ?? 'rw');
     const row: AttachmentRow = {
       id, volume_id: v.id, project_id: v.project_id, instance_uuid: input.instanceUuid, attached_host: null, mountpoint: null,
-      attach_status: 'reserved', attach_mode: input.mode ?? 'rw', connector: null, connection_info: null,
+      attach_status: 'reserved', attach_mode: mode, connector: null, connection_info: null,
       attach_time: null, detach_time: null, created_at: now, updated_at: now,
     };
     await this.repo.tx(async (trx) => {
@@ -337,7 +488,8 @@ export class VolumeService {
         const atts = await this.repo.attachmentsOfVolume(v.id, trx);
         const cur = (await this.repo.getVolume(v.id, trx)) ?? v;
         const mine = input.instanceUuid !== null && ['in-use', 'reserved'].includes(cur.status) && atts.some((a) => a.instance_uuid === input.instanceUuid);
-        if (!mine) throw conflict(cur, v.multiattach ? ['available', 'in-use', 'downloading'] : ['available', 'downloading']);
+        const expected = v.multiattach ? ['available', 'in-use', 'downloading'] : ['available', 'downloading'];
+        if (!mine) throw conflict(cur, expected, `Volume ${v.id} status must be ${expected.join(' or ')} to reserve, but the current status is ${cur.status}.`);
       }
       await this.repo.insertAttachment(row, trx);
     });
@@ -359,7 +511,7 @@ export class VolumeService {
       if (e instanceof HitchError && e.status < 500) throw e;
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Unable to update the attachment: ${(e as Error).message}` }, { cause: e });
     }
-    const connectionInfo = { ...info, data: { ...info.data, access_mode: a.attach_mode } };
+    const connectionInfo = { ...info, data: { ...info.data, access_mode: a.attach_mode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } };
     const set = {
       connector: JSON.stringify(connector),
       connection_info: JSON.stringify(connectionInfo),

@@ -70,8 +70,8 @@ const CASES: readonly Case[] = [
   { name: 'two actions at once', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-reserve': null, 'os-unreserve': null }, status: 400, fault: 'badRequest' },
   { name: 'os-attach without mountpoint', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-attach': { instance_uuid: I } }, status: 400, fault: 'badRequest', message: /'mountpoint' is a required property/ },
   { name: 'os-attach with a bad instance uuid', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-attach': { instance_uuid: 'x', mountpoint: '/dev/vdb' } }, status: 400, fault: 'badRequest' },
-  { name: 'os-attach on an available volume', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-attach': { instance_uuid: I, mountpoint: '/dev/vdb' } }, status: 409, fault: 'conflictingRequest' },
-  { name: 'os-begin_detaching on an available volume', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-begin_detaching': null }, status: 409, fault: 'conflictingRequest' },
+  { name: 'os-attach with mode rw on a read-only volume', method: 'POST', url: '{P}/volumes/{RO}/action', body: { 'os-attach': { instance_uuid: I, mountpoint: '/dev/vdb' } }, status: 400, fault: 'badRequest', message: /^Invalid attaching mode 'rw' for volume [0-9a-f-]{36}\.$/ },
+  { name: 'os-begin_detaching on an available volume', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-begin_detaching': null }, status: 400, fault: 'badRequest', message: /^Invalid volume: Unable to detach volume\. Volume status must be 'in-use' and attach_status must be 'attached' to detach\.$/ },
   { name: 'os-initialize_connection without connector', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-initialize_connection': {} }, status: 400, fault: 'badRequest', message: /'connector' is a required property/ },
   { name: 'os-initialize_connection without initiator', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-initialize_connection': { connector: { host: 'c1' } } }, status: 400, fault: 'badRequest' },
   { name: 'os-reset_status to nonsense', method: 'POST', url: '{P}/volumes/{V}/action', body: { 'os-reset_status': { status: 'happy' } }, status: 400, fault: 'badRequest' },
@@ -100,6 +100,7 @@ describeEachDialect('bad requests', (ctx) => {
   let V = '';
   let DV = '';
   let A = '';
+  let RO = '';
 
   beforeAll(async () => {
     t = await buildApp({ dbUrl: await ctx.freshUrl() });
@@ -121,6 +122,9 @@ describeEachDialect('bad requests', (ctx) => {
     // A second admin volume with a reserved attachment, for the attachment cases.
     const v2 = await mk(tokens.admin);
     A = (await t.app.inject({ method: 'POST', url: `${P}/attachments`, headers: headers(tokens.admin, '3.44'), payload: { attachment: { volume_uuid: v2, instance_uuid: I } } })).json<{ attachment: { id: string } }>().attachment.id;
+    // A read-only volume, for the attach-mode case.
+    RO = await mk(tokens.admin);
+    await t.app.inject({ method: 'POST', url: `${P}/volumes/${RO}/action`, headers: headers(tokens.admin), payload: { 'os-update_readonly_flag': { readonly: true } } });
   });
   afterAll(async () => t?.close());
 
@@ -128,7 +132,7 @@ describeEachDialect('bad requests', (ctx) => {
     volumes: await t.db.db.selectFrom('volumes').selectAll().orderBy('id').execute(),
     attachments: await t.db.db.selectFrom('attachments').selectAll().orderBy('id').execute(),
   });
-  const fill = (s: string) => s.replaceAll('{P}', P).replaceAll('{V}', V).replaceAll('{DV}', DV).replaceAll('{A}', A);
+  const fill = (s: string) => s.replaceAll('{P}', P).replaceAll('{V}', V).replaceAll('{DV}', DV).replaceAll('{A}', A).replaceAll('{RO}', RO);
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const before = await snapshot();

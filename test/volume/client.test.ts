@@ -68,12 +68,12 @@ describe('BlockStorageClient against Hitch', () => {
     expect((await c.getVolume(v.id)).status).toBe('available');
   });
 
-  it('maps Cinder errors to the catalog: 404 and 409 keep the upstream message', async () => {
+  it('maps Cinder errors to the catalog: 404 and 400 keep the upstream message', async () => {
     const c = client();
     await expect(c.getVolume('00000000-0000-4000-8000-000000000000')).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_NOT_FOUND') && /could not be found/.test(e.message));
     const v = await c.createVolume({ size: 1 });
     await c.reserve(v.id);
-    await expect(c.reserve(v.id)).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_CONFLICT') && /status must be available/.test(e.message));
+    await expect(c.reserve(v.id)).rejects.toSatisfy((e: unknown) => isHitchError(e, 'HITCH_INVALID_ARGUMENT') && /status must be available to reserve/.test(e.message));
   });
 
   it('logs each request as a curl line with the token only as {SHA1}', () => {

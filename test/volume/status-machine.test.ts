@@ -98,8 +98,10 @@ describeEachDialect('volume status machine', (ctx) => {
     const attach = (vol: string, inst: string) => t.app.inject({ method: 'POST', url: `${P}/attachments`, headers: H44, payload: { attachment: { volume_uuid: vol, instance_uuid: inst, connector: CONNECTOR } } });
     expect((await attach(single, INSTANCE)).statusCode).toBe(200);
     const second = await attach(single, INSTANCE2);
-    expect(second.statusCode).toBe(409);
-    expect(second.json()).toHaveProperty('conflictingRequest.code', 409);
+    // Cinder's InvalidVolume: 400, with the statuses it wanted.
+    expect(second.statusCode).toBe(400);
+    expect(second.json()).toHaveProperty('badRequest.code', 400);
+    expect(second.json<{ badRequest: { message: string } }>().badRequest.message).toBe(`Invalid volume: Volume ${single} status must be available or downloading to reserve, but the current status is attaching.`);
     expect((await attach(multi, INSTANCE)).statusCode).toBe(200);
     expect((await attach(multi, INSTANCE2)).statusCode).toBe(200);
   });
@@ -114,20 +116,19 @@ describeEachDialect('volume status machine', (ctx) => {
     expect((await status(id)).status).toBe('in-use');
   });
 
-  it('50 concurrent reserves of one volume: exactly one winner and 49 clean 409s', async () => {
+  it("50 concurrent reserves of one volume: exactly one winner and 49 of Cinder's 400s", async () => {
     const id = await create();
     const results = await Promise.all(Array.from({ length: 50 }, () => action(id, { 'os-reserve': null })));
     const codes = results.map((r) => r.statusCode).sort();
     expect(codes.filter((c) => c === 202)).toHaveLength(1);
-    expect(codes.filter((c) => c === 409)).toHaveLength(49);
-    for (const r of results.filter((x) => x.statusCode === 409)) {
-      expect(Object.keys(r.json())).toEqual(['conflictingRequest']);
-      expect(r.json<{ conflictingRequest: { message: string } }>().conflictingRequest.message).toContain('status must be available');
+    expect(codes.filter((c) => c === 400)).toHaveLength(49);
+    for (const r of results.filter((x) => x.statusCode === 400)) {
+      expect(r.json()).toEqual({ badRequest: { code: 400, message: 'Invalid volume: Volume status must be available to reserve, but the status is attaching.' } });
     }
     expect((await status(id)).status).toBe('attaching');
   });
 
-  it('50 concurrent reserves over real HTTP on loopback: one 202, 49 409s', async () => {
+  it('50 concurrent reserves over real HTTP on loopback: one 202, 49 400s', async () => {
     const id = await create();
     const url = t.url || (await t.listen());
     const results = await Promise.all(
@@ -136,7 +137,7 @@ describeEachDialect('volume status machine', (ctx) => {
       ),
     );
     expect(results.filter((r) => r.status === 202)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 409)).toHaveLength(49);
+    expect(results.filter((r) => r.status === 400)).toHaveLength(49);
     expect((await status(id)).status).toBe('attaching');
   });
 
@@ -149,7 +150,7 @@ describeEachDialect('volume status machine', (ctx) => {
       ),
     );
     expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.statusCode === 409)).toHaveLength(49);
+    expect(results.filter((r) => r.statusCode === 400)).toHaveLength(49);
     const list = await t.app.inject({ method: 'GET', url: `${P}/attachments?volume_id=${id}`, headers: H44 });
     expect(list.json<{ attachments: unknown[] }>().attachments).toHaveLength(1);
   });

@@ -138,6 +138,7 @@ export class SimClient {
       arrayNames: () => names,
       createTarget: async (array, iqn) => void (await this.call('array.createTarget', { array, iqn })),
       addLun: async (array, iqn, opts) => this.call('array.addLun', { array, iqn, opts }),
+      resizeLun: async (array, iqn, lun, sizeBytes) => void (await this.call('array.resizeLun', { array, iqn, lun, sizeBytes })),
       deleteTarget: async (array, iqn) => void (await this.call('array.deleteTarget', { array, iqn })),
       target: async (array, iqn) => this.call('array.target', { array, iqn }),
       exportTo: async (array, iqn, initiator, opts) => this.call('sim.exportTo', { array, iqn, initiator, opts }),

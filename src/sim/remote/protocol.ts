@@ -92,6 +92,7 @@ export interface Methods {
   'array.deleteTarget': { p: { array: string; iqn: string }; r: null };
   'array.addLun': { p: { array: string; iqn: string; opts: { lun?: number; sizeBytes?: number; wwn?: string; readOnly?: boolean } }; r: { lun: number; wwn: string; sizeBytes: number; readOnly: boolean } };
   'array.removeLun': { p: { array: string; iqn: string; lun: number }; r: null };
+  'array.resizeLun': { p: { array: string; iqn: string; lun: number; sizeBytes: number }; r: null };
   'array.allowInitiator': { p: { array: string; iqn: string; initiator: string; opts: AllowOptions }; r: null };
   'array.denyInitiator': { p: { array: string; iqn: string; initiator: string; luns?: readonly number[] }; r: null };
   'array.exports': { p: { array: string }; r: ArrayExports };

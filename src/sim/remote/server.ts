@@ -300,6 +300,9 @@ export class SimDaemon {
       case 'array.removeLun':
         sim.array(req.p.array).removeLun(req.p.iqn, req.p.lun);
         return null;
+      case 'array.resizeLun':
+        sim.array(req.p.array).resizeLun(req.p.iqn, req.p.lun, req.p.sizeBytes);
+        return null;
       case 'array.allowInitiator':
         sim.array(req.p.array).allowInitiator(req.p.iqn, req.p.initiator, req.p.opts);
         return null;

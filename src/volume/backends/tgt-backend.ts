@@ -9,6 +9,13 @@
  *   LUN is exported to that host only; multipath connectors get every portal.
  * - terminate_connection: unbind that initiator (or every one).
  * - delete: the target (forced: sessions go), the account, the file.
+ * - extend: the file grows (`truncate`), and the LUN is re-added so tgtd reports the new size
+ *   (tgtd reads a backing file's size when the LUN is created).
+ * - snapshot: a copy of the file, `snapshot-<id>.img`, never exported; a volume from a snapshot
+ *   or a clone of a volume: a copy of that file as the new volume's, grown to its size. Copies
+ *   are `cp --reflink=auto --sparse=always` (a reflink where the filesystem has them, else a copy
+ *   that keeps holes), to a `.part` file renamed when complete, so a crash never leaves a
+ *   half-copied file under the final name.
  *
  * tgtd forgets everything when it restarts, and Hitch may crash between two tgtadm calls, so
  * every step reads `tgtadm --op show` first and does only what is missing: re-running any call
@@ -17,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HitchError } from '../../errors.ts';
-import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import type { BackendCapacity, BackendSnapshot, BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
 import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
 import { iscsiConnectionInfo, providerFields, volumeIqn } from './iscsi-export.ts';
 import { ALREADY_EXISTS, NOT_FOUND, tgtError, type Tgtadm, type TgtTarget } from './tgtadm.ts';
@@ -31,6 +38,18 @@ export interface TgtBackendOptions {
   /** Cinder's `host@backend#pool`. */
   readonly host?: string;
   readonly iqnPrefix?: string;
+}
+
+/** What a tgt snapshot's provider_location holds: its file. */
+interface TgtSnapshotLocation {
+  readonly path: string;
+}
+
+const GiB = 1024 ** 3;
+
+/** Time for a copy: a minute, plus ten seconds per GiB (a full, unsparse file at ~100 MB/s). */
+function copyTimeoutMs(sizeGiB: number): number {
+  return 60_000 + sizeGiB * 10_000;
 }
 
 /** What `provider_location` holds for a tgt volume (backend-private, never shown to users). */
@@ -56,6 +75,8 @@ function parseLocation(v: BackendVolume): TgtLocation {
 export class TgtBackend implements VolumeBackend {
   readonly name = 'tgt';
   readonly host: string;
+  readonly backendName = 'tgt';
+  readonly vendorName = 'Open Source';
   readonly #t: Tgtadm;
   readonly #portals: readonly string[];
   readonly #lunDir: string;
@@ -83,24 +104,102 @@ export class TgtBackend implements VolumeBackend {
   }
 
   createVolume(volume: { id: string; size: number }): Promise<{ providerLocation: string | null }> {
+    return this.#serial(() => this.#create(volume, null));
+  }
+
+  /**
+   * A volume's file (a copy of `from` when given, else sparse and empty), grown to its size,
+   * and its target. A file already there (a re-run) is left as it is.
+   */
+  async #create(volume: { id: string; size: number }, from: { path: string; sizeGiB: number } | null): Promise<{ providerLocation: string }> {
+    if (!UUID_RE.test(volume.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `volume id ${JSON.stringify(volume.id)} is not a UUID` });
+    const loc: TgtLocation = {
+      iqn: volumeIqn(volume.id, this.#prefix),
+      lun: LUN,
+      path: `${this.#lunDir}/volume-${volume.id}.img`,
+      // Cinder's tgt helper: a 20-character user and a 16-character secret, random per volume.
+      chapUser: randomBytes(10).toString('hex'),
+      chapPassword: randomBytes(8).toString('hex'),
+    };
+    const host = this.#t.host;
+    if (!(await host.exists(loc.path))) {
+      if (from) await this.#copy(from.path, loc.path, from.sizeGiB);
+      // Sparse: truncate only sets the length (and never shrinks a copy here: size ≥ the source's).
+      await host.exec('truncate', ['--size', `${volume.size}G`, '--', loc.path], { timeoutMs: 30_000 });
+    }
+    await this.#ensureTarget(loc);
+    return { providerLocation: JSON.stringify(loc) };
+  }
+
+  /** Copy a LUN file: reflink or hole-keeping copy into `.part`, then rename into place. */
+  async #copy(src: string, dst: string, sizeGiB: number): Promise<void> {
+    this.#checkPath(src);
+    this.#checkPath(dst);
+    const host = this.#t.host;
+    if (!(await host.exists(src))) throw new HitchError('HITCH_NOT_FOUND', { kind: 'LUN file', id: src });
+    const part = `${dst}.part`;
+    await host.exec('cp', ['--reflink=auto', '--sparse=always', '--', src, part], { timeoutMs: copyTimeoutMs(sizeGiB) });
+    await host.exec('mv', ['-f', '--', part, dst], { timeoutMs: 30_000 });
+  }
+
+  extendVolume(volume: BackendVolume, newSizeGiB: number): Promise<void> {
     return this.#serial(async () => {
-      if (!UUID_RE.test(volume.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `volume id ${JSON.stringify(volume.id)} is not a UUID` });
-      const loc: TgtLocation = {
-        iqn: volumeIqn(volume.id, this.#prefix),
-        lun: LUN,
-        path: `${this.#lunDir}/volume-${volume.id}.img`,
-        // Cinder's tgt helper: a 20-character user and a 16-character secret, random per volume.
-        chapUser: randomBytes(10).toString('hex'),
-        chapPassword: randomBytes(8).toString('hex'),
-      };
-      const host = this.#t.host;
-      // Sparse: truncate only sets the length. A file already there (a re-run) is left as it is.
-      if (!(await host.exists(loc.path))) {
-        await host.exec('truncate', ['--size', `${volume.size}G`, '--', loc.path], { timeoutMs: 30_000 });
+      const loc = parseLocation(volume);
+      this.#checkPath(loc.path);
+      await this.#t.host.exec('truncate', ['--size', `>${newSizeGiB}G`, '--', loc.path], { timeoutMs: 30_000 });
+      const target = (await this.#t.targets()).find((x) => x.iqn === loc.iqn);
+      const lun = target?.luns.find((l) => l.lun === loc.lun);
+      // `Size: N MB` is decimal and rounded.
+      if (target && lun && lun.sizeMb !== Math.round((newSizeGiB * GiB) / 1e6)) {
+        // tgtd took the file's size when the LUN was added: add it again to serve the new size.
+        const tid = String(target.tid);
+        await this.#t.must(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', String(loc.lun)], { tolerate: NOT_FOUND });
+        await this.#t.must(['--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', String(loc.lun), '-b', loc.path], { tolerate: ALREADY_EXISTS });
       }
-      await this.#ensureTarget(loc);
-      return { providerLocation: JSON.stringify(loc) };
     });
+  }
+
+  createSnapshot(snapshot: { id: string; size: number }, volume: BackendVolume): Promise<{ providerLocation: string | null }> {
+    return this.#serial(async () => {
+      if (!UUID_RE.test(snapshot.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `snapshot id ${JSON.stringify(snapshot.id)} is not a UUID` });
+      const loc = parseLocation(volume);
+      const snap: TgtSnapshotLocation = { path: `${this.#lunDir}/snapshot-${snapshot.id}.img` };
+      if (!(await this.#t.host.exists(snap.path))) await this.#copy(loc.path, snap.path, volume.size);
+      return { providerLocation: JSON.stringify(snap) };
+    });
+  }
+
+  deleteSnapshot(snapshot: BackendSnapshot): Promise<void> {
+    return this.#serial(async () => {
+      if (!snapshot.providerLocation) return;
+      const path = this.#snapshotPath(snapshot);
+      this.#checkPath(path);
+      await this.#t.host.exec('rm', ['-f', '--', path, `${path}.part`], { timeoutMs: 30_000 });
+    });
+  }
+
+  createVolumeFromSnapshot(volume: { id: string; size: number }, snapshot: BackendSnapshot): Promise<{ providerLocation: string | null }> {
+    return this.#serial(() => this.#create(volume, { path: this.#snapshotPath(snapshot), sizeGiB: snapshot.size }));
+  }
+
+  createClonedVolume(volume: { id: string; size: number }, source: BackendVolume): Promise<{ providerLocation: string | null }> {
+    return this.#serial(() => this.#create(volume, { path: parseLocation(source).path, sizeGiB: source.size }));
+  }
+
+  /** The LUN directory's filesystem: its size and what is free on it (the files are sparse). */
+  async capacity(): Promise<BackendCapacity> {
+    const r = await this.#t.host.exec('df', ['-B1', '--output=size,avail', '--', this.#lunDir], { timeoutMs: 10_000, okCodes: 'any' });
+    // "     1B-blocks        Avail\n270553174016  81367179264"
+    const m = /(\d+)\s+(\d+)\s*$/.exec(r.stdout.trim());
+    if (r.code !== 0 || !m) return { totalGiB: null, freeGiB: null };
+    return { totalGiB: Math.floor(Number(m[1]) / GiB), freeGiB: Math.floor(Number(m[2]) / GiB) };
+  }
+
+  #snapshotPath(snapshot: BackendSnapshot): string {
+    if (!snapshot.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backend snapshot', id: snapshot.id });
+    const loc = providerFields(snapshot);
+    if (typeof loc.path !== 'string') throw new HitchError('HITCH_INTERNAL', { detail: `snapshot ${snapshot.id} has no tgt provider_location` });
+    return loc.path;
   }
 
   deleteVolume(volume: BackendVolume): Promise<void> {
@@ -113,7 +212,7 @@ export class TgtBackend implements VolumeBackend {
         await this.#t.must(['--op', 'delete', '--mode', 'account', '--user', loc.chapUser], { tolerate: NOT_FOUND });
       }
       this.#checkPath(loc.path);
-      await this.#t.host.exec('rm', ['-f', '--', loc.path], { timeoutMs: 30_000 });
+      await this.#t.host.exec('rm', ['-f', '--', loc.path, `${loc.path}.part`], { timeoutMs: 30_000 });
     });
   }
 
@@ -192,7 +291,7 @@ export class TgtBackend implements VolumeBackend {
 
   #checkPath(path: string): void {
     const rest = path.startsWith(`${this.#lunDir}/`) ? path.slice(this.#lunDir.length + 1) : '';
-    if (!/^volume-[0-9a-f-]{36}\.img$/i.test(rest)) {
+    if (!/^(volume|snapshot)-[0-9a-f-]{36}\.img(\.part)?$/i.test(rest)) {
       throw new HitchError('HITCH_INTERNAL', { detail: `refusing LUN file outside ${this.#lunDir}: ${JSON.stringify(path)}` });
     }
   }

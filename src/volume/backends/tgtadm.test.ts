@@ -65,7 +65,7 @@ Target 2: iqn.2010-10.org.openstack:volume-aaa
 `;
 
 describe('tgtadm parsers', () => {
-  it('reads targets: tid, iqn, state, sessions, LUNs with backing files, incoming accounts, ACLs', () => {
+  it('reads targets: tid, iqn, state, sessions, LUNs with backing files and sizes, incoming accounts, ACLs', () => {
     const [a, b, ...rest] = parseTgtTargets(SHOW);
     expect(rest).toEqual([]);
     expect(a).toEqual({
@@ -74,8 +74,9 @@ describe('tgtadm parsers', () => {
       state: 'ready',
       nexuses: [{ id: 13, initiator: 'iqn.2008-11.org.linux-kvm:9d1c2420-c76b-4b06-be25-03e7dfacb698', addresses: ['127.0.0.1'] }],
       luns: [
-        { lun: 0, type: 'controller', path: null },
-        { lun: 1, type: 'disk', path: './tgt/lun1.img' },
+        { lun: 0, type: 'controller', path: null, sizeMb: 0 },
+        // 64 MiB: tgtd prints decimal megabytes, rounded.
+        { lun: 1, type: 'disk', path: './tgt/lun1.img', sizeMb: 67 },
       ],
       accounts: [],
       acls: ['ALL'],
@@ -83,6 +84,7 @@ describe('tgtadm parsers', () => {
     expect(b?.accounts).toEqual(['2f1c0e5a9b7d3c4e6f80']);
     expect(b?.acls).toEqual(['iqn.1993-08.org.debian:01:c2fee93d7bfa', '127.0.0.1']);
     expect(b?.nexuses).toEqual([]);
+    expect(b?.luns.map((l) => l.sizeMb)).toEqual([null, null]);
   });
 
   it('reads an empty tgtd as no targets, and refuses text that is not tgtadm output', () => {

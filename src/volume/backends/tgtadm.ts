@@ -19,6 +19,8 @@ export interface TgtLun {
   readonly type: string;
   /** `Backing store path:`; `None` for the controller LUN. */
   readonly path: string | null;
+  /** `Size: 1074 MB` (decimal megabytes, rounded), or null when not shown. */
+  readonly sizeMb: number | null;
 }
 
 export interface TgtNexus {
@@ -54,7 +56,7 @@ interface MutableTarget {
   iqn: string;
   state: string;
   nexuses: { id: number; initiator: string; addresses: string[] }[];
-  luns: { lun: number; type: string; path: string | null }[];
+  luns: { lun: number; type: string; path: string | null; sizeMb: number | null }[];
   accounts: string[];
   acls: string[];
 }
@@ -124,12 +126,14 @@ export function parseTgtTargets(out: string): TgtTarget[] {
       case 'lun': {
         const l = /^LUN: (\d+)$/.exec(t);
         if (l) {
-          cur.luns.push({ lun: Number(l[1]), type: '', path: null });
+          cur.luns.push({ lun: Number(l[1]), type: '', path: null, sizeMb: null });
           break;
         }
         const last = cur.luns[cur.luns.length - 1];
         const ty = /^Type: (.*)$/.exec(t);
         if (ty && last) last.type = ty[1] ?? '';
+        const sz = /^Size: (\d+) MB,/.exec(t);
+        if (sz && last) last.sizeMb = Number(sz[1]);
         const p = /^Backing store path: (.*)$/.exec(t);
         if (p && last) last.path = p[1] === 'None' ? null : (p[1] ?? null);
         break;
