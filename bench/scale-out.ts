@@ -190,11 +190,16 @@ class OperationWatcher {
   }
 }
 
-/** The bench's servers outnumber Nova's default quota of 10 instances: an admin lifts it for the project. */
+/**
+ * The bench's servers and volumes outnumber Nova's and Cinder's default quotas (10 instances,
+ * 10 volumes a project): an admin lifts both for the project, as an operator would.
+ */
 async function liftQuota(cloud: Cloud, projectId: string): Promise<void> {
   const admin = await login(cloud.url, cloud.dir, 'admin');
   const r = await admin.call('PUT', `/compute/v2.1/os-quota-sets/${projectId}`, { quota_set: UNLIMITED_SERVERS });
   if (r.status !== 200) throw new Error(`quota: ${r.status} ${JSON.stringify(r.body)}`);
+  const v = await admin.call('PUT', `/volume/v3/${admin.projectId}/os-quota-sets/${projectId}`, { quota_set: { volumes: -1, gigabytes: -1, snapshots: -1 } });
+  if (v.status !== 200) throw new Error(`volume quota: ${v.status} ${JSON.stringify(v.body)}`);
 }
 
 /** n servers (placed in host-name order) and n volumes, every server ACTIVE. */

@@ -351,7 +351,12 @@ export const ERROR_CATALOG = {
     message: 'Invalid volume: Volume {volume} status must be {expected}, but the status is {current}.',
     hint: '{next}',
   },
-  HITCH_INVALID_SNAPSHOT: { status: 400, fault: 'badRequest', message: 'Invalid snapshot: {reason}', hint: '{next}' },
+  HITCH_INVALID_SNAPSHOT: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'Invalid snapshot: {reason}',
+    hint: 'Check its status with `openstack volume snapshot show`: it must be available.',
+  },
   HITCH_OVER_QUOTA: {
     status: 413,
     fault: 'overLimit',

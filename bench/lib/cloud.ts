@@ -73,6 +73,9 @@ export async function startBenchCloud(opts: BenchCloudOptions): Promise<BenchClo
   const { token, projectId, api } = await demoSession(url);
   // The bench's servers outnumber Nova's default quota of 10 instances.
   await cloud.compute.quotas.set(projectId, UNLIMITED_SERVERS);
+  // The bench makes thousands of volumes, far over Cinder's default quota (10 a project): as an
+  // operator would, lift the demo project's volume quotas.
+  await cloud.volumes.quotas.setProject(projectId, { volumes: -1, gigabytes: -1, snapshots: -1 });
   return {
     cloud,
     url,

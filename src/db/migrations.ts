@@ -251,36 +251,36 @@ const m0005_block_storage_more: Migration = {
       .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
       .execute();
     await db.schema
-      .createTable('quotas')
+      .createTable('volume_quotas')
       .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
       .addColumn('resource', 'varchar(300)', (c) => c.notNull())
       .addColumn('hard_limit', 'integer', (c) => c.notNull())
-      .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
+      .addPrimaryKeyConstraint('volume_quotas_pk', ['project_id', 'resource'])
       .execute();
     await db.schema
-      .createTable('quota_classes')
+      .createTable('volume_quota_classes')
       .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
       .addColumn('resource', 'varchar(300)', (c) => c.notNull())
       .addColumn('hard_limit', 'integer', (c) => c.notNull())
-      .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
+      .addPrimaryKeyConstraint('volume_quota_classes_pk', ['class_name', 'resource'])
       .execute();
     await db.schema
-      .createTable('quota_usages')
+      .createTable('volume_quota_usages')
       .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
       .addColumn('resource', 'varchar(300)', (c) => c.notNull())
       .addColumn('in_use', 'integer', (c) => c.notNull())
       .addColumn('reserved', 'integer', (c) => c.notNull())
-      .addPrimaryKeyConstraint('quota_usages_pk', ['project_id', 'resource'])
+      .addPrimaryKeyConstraint('volume_quota_usages_pk', ['project_id', 'resource'])
       .execute();
     await db.schema
-      .createTable('quota_reservations')
+      .createTable('volume_quota_reservations')
       .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
       .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
       .addColumn('resource', 'varchar(300)', (c) => c.notNull())
       .addColumn('delta', 'integer', (c) => c.notNull())
       .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('quota_reservations_expires').on('quota_reservations').column('expires_at').execute();
+    await db.schema.createIndex('volume_quota_reservations_expires').on('volume_quota_reservations').column('expires_at').execute();
     await db.schema
       .createTable('transfers')
       .addColumn('id', 'varchar(64)', (c) => c.primaryKey())

@@ -243,10 +243,10 @@ export interface Database {
   volume_type_projects: VolumeTypeProjectTable;
   default_volume_types: DefaultVolumeTypeTable;
   qos_specs: QosSpecsTable;
-  quotas: QuotaTable;
-  quota_classes: QuotaClassTable;
-  quota_usages: QuotaUsageTable;
-  quota_reservations: QuotaReservationTable;
+  volume_quotas: QuotaTable;
+  volume_quota_classes: QuotaClassTable;
+  volume_quota_usages: QuotaUsageTable;
+  volume_quota_reservations: QuotaReservationTable;
   transfers: TransferTable;
   services: ServiceTable;
   hitch_meta: MetaTable;

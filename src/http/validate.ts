@@ -24,7 +24,7 @@ export type Schema =
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number; readonly nullable?: boolean }
   /** A JSON number, or a string of one when `numericString` (Nova's `['number', 'string']` with a pattern). */
   | { readonly type: 'number'; readonly exclusiveMinimum?: number; readonly maximum?: number; readonly numericString?: RegExp; readonly nullable?: boolean }
-  | { readonly type: 'array'; readonly items?: Schema; readonly minItems?: number; readonly maxItems?: number; readonly nullable?: boolean }
+  | { readonly type: 'array'; readonly items?: Schema; readonly minItems?: number; readonly maxItems?: number; readonly uniqueItems?: boolean; readonly nullable?: boolean }
   /** Exactly one of the alternatives must match (JSON schema's `oneOf`). */
   | { readonly type: 'oneOf'; readonly oneOf: readonly Schema[] }
   /** At least one must match (`anyOf`, and JSON schema's type lists such as `['string', 'integer']`). */
@@ -149,6 +149,7 @@ export function validate(schema: Schema, value: unknown, path: readonly string[]
       if (schema.maxItems !== undefined && value.length > schema.maxItems) fail(path, value, `${pyRepr(value)} is too long`);
       const items = schema.items;
       if (items) value.forEach((v, i) => validate(items, v, [...path, String(i)]));
+      if (schema.uniqueItems && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) fail(path, value, `${pyRepr(value)} has non-unique elements`);
       return;
     }
     case 'anyOf':

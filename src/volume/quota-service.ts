@@ -79,9 +79,9 @@ export class QuotaService {
   }
 
   async classLimits(className: string, db: Db = this.#db): Promise<Record<string, number>> {
-    const rows = await db.selectFrom('quota_classes').select(['resource', 'hard_limit']).where('class_name', '=', className).execute();
+    const rows = await db.selectFrom('volume_quota_classes').select(['resource', 'hard_limit']).where('class_name', '=', className).execute();
     const set = new Map(rows.map((r) => [r.resource, r.hard_limit]));
-    const defaults = className === 'default' ? set : new Map((await db.selectFrom('quota_classes').select(['resource', 'hard_limit']).where('class_name', '=', 'default').execute()).map((r) => [r.resource, r.hard_limit]));
+    const defaults = className === 'default' ? set : new Map((await db.selectFrom('volume_quota_classes').select(['resource', 'hard_limit']).where('class_name', '=', 'default').execute()).map((r) => [r.resource, r.hard_limit]));
     const out: Record<string, number> = {};
     for (const r of await this.resources(db)) out[r] = set.get(r) ?? defaults.get(r) ?? QUOTA_DEFAULTS[r] ?? -1;
     return out;
@@ -89,7 +89,7 @@ export class QuotaService {
 
   /** The project's limits: its own where set, else the defaults. */
   async limits(projectId: string, db: Db = this.#db): Promise<Record<string, number>> {
-    const own = new Map((await db.selectFrom('quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute()).map((r) => [r.resource, r.hard_limit]));
+    const own = new Map((await db.selectFrom('volume_quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute()).map((r) => [r.resource, r.hard_limit]));
     const out = await this.defaults(db);
     for (const r of Object.keys(out)) out[r] = own.get(r) ?? out[r]!;
     return out;
@@ -116,7 +116,7 @@ export class QuotaService {
             });
           }
         }
-        await trx.insertInto('quotas').values({ project_id: projectId, resource, hard_limit: limit })
+        await trx.insertInto('volume_quotas').values({ project_id: projectId, resource, hard_limit: limit })
           .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet({ hard_limit: limit })).execute();
       }
     });
@@ -124,13 +124,13 @@ export class QuotaService {
 
   /** Back to the defaults (`DELETE /os-quota-sets/{project}`). */
   async resetProject(projectId: string): Promise<void> {
-    await this.#db.deleteFrom('quotas').where('project_id', '=', projectId).execute();
+    await this.#db.deleteFrom('volume_quotas').where('project_id', '=', projectId).execute();
   }
 
   async setClass(className: string, values: Readonly<Record<string, number>>): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       for (const [resource, limit] of Object.entries(values)) {
-        await trx.insertInto('quota_classes').values({ class_name: className, resource, hard_limit: limit })
+        await trx.insertInto('volume_quota_classes').values({ class_name: className, resource, hard_limit: limit })
           .onConflict((oc) => oc.columns(['class_name', 'resource']).doUpdateSet({ hard_limit: limit })).execute();
       }
     });
@@ -158,7 +158,7 @@ export class QuotaService {
       if (delta === 0) continue;
       await this.#ensureRow(trx, projectId, resource);
       const limit = limits[resource] ?? -1;
-      let q = trx.updateTable('quota_usages').set((eb) => ({ in_use: eb('in_use', '+', delta) })).where('project_id', '=', projectId).where('resource', '=', resource);
+      let q = trx.updateTable('volume_quota_usages').set((eb) => ({ in_use: eb('in_use', '+', delta) })).where('project_id', '=', projectId).where('resource', '=', resource);
       if (delta > 0 && limit >= 0) q = q.where((eb) => eb(eb('in_use', '+', eb('reserved', '+', delta)), '<=', limit));
       const res = await q.executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) {
@@ -181,14 +181,14 @@ export class QuotaService {
         if (delta <= 0) continue;
         await this.#ensureRow(trx, projectId, resource);
         const limit = limits[resource] ?? -1;
-        let q = trx.updateTable('quota_usages').set((eb) => ({ reserved: eb('reserved', '+', delta) })).where('project_id', '=', projectId).where('resource', '=', resource);
+        let q = trx.updateTable('volume_quota_usages').set((eb) => ({ reserved: eb('reserved', '+', delta) })).where('project_id', '=', projectId).where('resource', '=', resource);
         if (limit >= 0) q = q.where((eb) => eb(eb('in_use', '+', eb('reserved', '+', delta)), '<=', limit));
         if (Number((await q.executeTakeFirst()).numUpdatedRows) === 0) {
           const u = await this.#usageRow(trx, projectId, resource);
           throw overQuota(resource, limit, u.in_use + u.reserved, delta);
         }
         const id = randomUUID();
-        await trx.insertInto('quota_reservations').values({ id, project_id: projectId, resource, delta, expires_at: cinderTime(Date.now() + RESERVATION_EXPIRE_MS) }).execute();
+        await trx.insertInto('volume_quota_reservations').values({ id, project_id: projectId, resource, delta, expires_at: cinderTime(Date.now() + RESERVATION_EXPIRE_MS) }).execute();
         ids.push(id);
       }
       return ids;
@@ -210,10 +210,10 @@ export class QuotaService {
     const run = async (trx: Transaction<Database>): Promise<void> => {
       for (const id of ids) {
         // Deleting first claims the reservation: of two settlers racing, one moves the units.
-        const r = await trx.deleteFrom('quota_reservations').where('id', '=', id).returningAll().executeTakeFirst();
+        const r = await trx.deleteFrom('volume_quota_reservations').where('id', '=', id).returningAll().executeTakeFirst();
         if (!r) continue;
         await trx
-          .updateTable('quota_usages')
+          .updateTable('volume_quota_usages')
           .set((eb) => ({ reserved: eb('reserved', '-', r.delta), ...(commit ? { in_use: eb('in_use', '+', r.delta) } : {}) }))
           .where('project_id', '=', r.project_id)
           .where('resource', '=', r.resource)
@@ -226,12 +226,12 @@ export class QuotaService {
 
   /** Roll back reservations past their expiry (a crash between reserve and commit). */
   async #expire(): Promise<void> {
-    const stale = await this.#db.selectFrom('quota_reservations').select('id').where('expires_at', '<', cinderTime()).execute();
+    const stale = await this.#db.selectFrom('volume_quota_reservations').select('id').where('expires_at', '<', cinderTime()).execute();
     if (stale.length > 0) await this.rollback(stale.map((r) => r.id));
   }
 
   async #usageRow(db: Db, projectId: string, resource: string): Promise<{ in_use: number; reserved: number }> {
-    const r = await db.selectFrom('quota_usages').select(['in_use', 'reserved']).where('project_id', '=', projectId).where('resource', '=', resource).executeTakeFirst();
+    const r = await db.selectFrom('volume_quota_usages').select(['in_use', 'reserved']).where('project_id', '=', projectId).where('resource', '=', resource).executeTakeFirst();
     return r ? { in_use: Number(r.in_use), reserved: Number(r.reserved) } : { in_use: await this.#counted(db, projectId, resource), reserved: 0 };
   }
 
@@ -240,10 +240,10 @@ export class QuotaService {
    * before quotas, or a type's first volume), so usage starts equal to the rows it counts.
    */
   async #ensureRow(db: Db, projectId: string, resource: string): Promise<void> {
-    const exists = await db.selectFrom('quota_usages').select('resource').where('project_id', '=', projectId).where('resource', '=', resource).executeTakeFirst();
+    const exists = await db.selectFrom('volume_quota_usages').select('resource').where('project_id', '=', projectId).where('resource', '=', resource).executeTakeFirst();
     if (exists) return;
     const in_use = await this.#counted(db, projectId, resource);
-    await db.insertInto('quota_usages').values({ project_id: projectId, resource, in_use, reserved: 0 }).onConflict((oc) => oc.columns(['project_id', 'resource']).doNothing()).execute();
+    await db.insertInto('volume_quota_usages').values({ project_id: projectId, resource, in_use, reserved: 0 }).onConflict((oc) => oc.columns(['project_id', 'resource']).doNothing()).execute();
   }
 
   /** What the project's rows add up to for `resource`. */

@@ -225,7 +225,7 @@ export const unsetQosSchema: Schema = {
   type: 'object',
   required: ['keys'],
   additionalProperties: false,
-  properties: { keys: { type: 'string-list', maxLength: 255 } },
+  properties: { keys: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 }, uniqueItems: true } },
 };
 
 export function createTransferSchema(withNoSnapshots: boolean): Schema {
@@ -252,7 +252,7 @@ export const acceptTransferSchema: Schema = {
   type: 'object',
   required: ['accept'],
   additionalProperties: false,
-  properties: { accept: { type: 'object', required: ['auth_key'], additionalProperties: false, properties: { auth_key: { type: 'string-or-integer', maxLength: 255 } } } },
+  properties: { accept: { type: 'object', required: ['auth_key'], additionalProperties: false, properties: { auth_key: { type: 'anyOf', anyOf: [{ type: 'string', maxLength: 255 }, { type: 'integer' }] } } } },
 };
 
 export const updateServiceSchema: Schema = {

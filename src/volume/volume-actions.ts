@@ -66,18 +66,18 @@ export class VolumeActions {
       throw new HitchError('HITCH_INVALID_INPUT', { reason: `New size for extend must be greater than current size. (current: ${v.size}, extended: ${newSize}).` });
     }
     const from = attached ? 'in-use' : 'available';
-    if (!(await this.#repo.transition(id, { statuses: [from] }, { status: 'extending', previous_status: from }))) {
+    const refused = async (): Promise<HitchError> => {
       const cur = (await this.#repo.getVolume(id)) ?? v;
-      throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${id} status must be '${pyDict(from)}' to extend, currently ${cur.status}.` });
-    }
+      return new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${id} status must be '${pyDict(from)}' to extend, currently ${cur.status}.` });
+    };
+    // The cheap refusals first, so a refused extend changes nothing at all.
+    if (v.status !== from) throw await refused();
     const typeName = (await this.#types.byId(v.volume_type_id))?.name ?? v.volume_type_id;
-    let reservation: string[];
-    try {
-      await this.#quotas.checkSize(v.project_id, newSize);
-      reservation = await this.#quotas.reserve(v.project_id, [['gigabytes', newSize - v.size], [`gigabytes_${typeName}`, newSize - v.size]]);
-    } catch (e) {
-      await this.#repo.transition(id, { statuses: ['extending'] }, { status: from, previous_status: null });
-      throw e;
+    await this.#quotas.checkSize(v.project_id, newSize);
+    const reservation = await this.#quotas.reserve(v.project_id, [['gigabytes', newSize - v.size], [`gigabytes_${typeName}`, newSize - v.size]]);
+    if (!(await this.#repo.transition(id, { statuses: [from] }, { status: 'extending', previous_status: from }))) {
+      await this.#quotas.rollback(reservation);
+      throw await refused();
     }
     try {
       await this.#backend.extendVolume({ id: v.id, size: v.size, providerLocation: v.provider_location }, newSize);

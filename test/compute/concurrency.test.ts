@@ -16,6 +16,8 @@ describe('concurrent attaches on one compute host', () => {
   });
 
   async function volumes(n: number, token: string, projectId: string): Promise<string[]> {
+    // More than Cinder's default quota of 10 volumes: the operator lifts it first.
+    await t!.cloud.volumes.quotas.setProject(projectId, { volumes: -1 });
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const r = await t!.api('POST', `/volume/v3/${projectId}/volumes`, { token, body: { volume: { size: 1, name: `v${i}` } } });

@@ -14,12 +14,21 @@ import { iscsiData } from '../../test-support/iscsi-info.ts';
 interface Subject {
   readonly backend: VolumeBackend;
   visible(volumeId: string, providerLocation: string | null, initiator: string): boolean;
+  /** The size of the volume's LUN as the storage has it, GiB. */
+  sizeGiB(providerLocation: string | null, volumeId: string): number | undefined;
+  /** Whether the storage still holds this snapshot's copy. */
+  hasSnapshot(providerLocation: string | null, snapshotId: string): boolean;
 }
 
 const cases: Record<string, () => Subject> = {
   fake: () => {
     const b = new FakeBackend();
-    return { backend: b, visible: (id, _loc, ini) => b.exportsOf(id).includes(ini) };
+    return {
+      backend: b,
+      visible: (id, _loc, ini) => b.exportsOf(id).includes(ini),
+      sizeGiB: (_loc, id) => b.volume(id)?.size,
+      hasSnapshot: (_loc, id) => b.hasSnapshot(id),
+    };
   },
   sim: () => {
     const sim = Simulation.create('healthy-multipath');
@@ -29,6 +38,15 @@ const cases: Record<string, () => Subject> = {
       visible: (_id, loc, ini) => {
         const l = JSON.parse(loc ?? '{}') as { array: string; iqn: string };
         return sim.array(l.array).visibleLuns(l.iqn, ini).length > 0;
+      },
+      sizeGiB: (loc) => {
+        const l = JSON.parse(loc ?? '{}') as { array: string; iqn: string; lun: number };
+        const lun = sim.array(l.array).target(l.iqn)?.luns.get(l.lun);
+        return lun && lun.sizeBytes / 1024 ** 3;
+      },
+      hasSnapshot: (loc) => {
+        const l = JSON.parse(loc ?? '{}') as { array: string; iqn: string };
+        return sim.array(l.array).target(l.iqn) !== undefined;
       },
     };
   },
@@ -92,6 +110,44 @@ for (const [name, make] of Object.entries(cases)) {
     it('rejects a connector without an initiator with a 400', async () => {
       const { s, vol } = await setup();
       await expect(s.backend.initializeConnection(vol, { host: 'compute1', multipath: false })).rejects.toMatchObject({ status: 400 });
+    });
+
+    it('extend grows the LUN, keeps the export, and a re-run converges', async () => {
+      const { s, vol } = await setup();
+      await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
+      await s.backend.extendVolume(vol, 3);
+      await s.backend.extendVolume(vol, 3);
+      expect(s.sizeGiB(vol.providerLocation, ID)).toBe(3);
+      expect(s.visible(ID, vol.providerLocation, INI)).toBe(true);
+    });
+
+    it('a snapshot is exported to nobody; volumes from it and clones are new LUNs of their size', async () => {
+      const { s, vol } = await setup();
+      await s.backend.initializeConnection(vol, { initiator: INI, multipath: false });
+      const snapId = '2f0c1d9e-7b4a-4c3e-9f21-6a5b4c3d2e1f';
+      const snap = await s.backend.createSnapshot({ id: snapId, size: 1 }, vol);
+      expect(s.hasSnapshot(snap.providerLocation, snapId)).toBe(true);
+      const fromId = '3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+      const from = await s.backend.createVolumeFromSnapshot({ id: fromId, size: 2 }, { id: snapId, size: 1, volumeId: ID, providerLocation: snap.providerLocation });
+      expect(s.sizeGiB(from.providerLocation, fromId)).toBe(2);
+      expect(s.visible(fromId, from.providerLocation, INI)).toBe(false);
+      const cloneId = '4b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e';
+      const clone = await s.backend.createClonedVolume({ id: cloneId, size: 1 }, vol);
+      expect(s.sizeGiB(clone.providerLocation, cloneId)).toBe(1);
+      // The source keeps its export; deleting the snapshot leaves the volume made from it.
+      expect(s.visible(ID, vol.providerLocation, INI)).toBe(true);
+      await s.backend.deleteSnapshot({ id: snapId, size: 1, volumeId: ID, providerLocation: snap.providerLocation });
+      await s.backend.deleteSnapshot({ id: snapId, size: 1, volumeId: ID, providerLocation: snap.providerLocation });
+      expect(s.hasSnapshot(snap.providerLocation, snapId)).toBe(false);
+      expect(s.sizeGiB(from.providerLocation, fromId)).toBe(2);
+    });
+
+    it('reports its pool: total and free after what is allocated', async () => {
+      const { s } = await setup();
+      const c = await s.backend.capacity(10);
+      expect(c.totalGiB).toBeGreaterThan(10);
+      expect(c.freeGiB).toBe((c.totalGiB ?? 0) - 10);
+      expect(typeof s.backend.backendName).toBe('string');
     });
 
     it('delete removes the export and is idempotent', async () => {
