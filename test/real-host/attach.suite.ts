@@ -9,7 +9,7 @@
  * virtlogd when they were not running, the domain, secrets) it stops or removes.
  * Outside CI a missing peer skips the suite with a message; under CI=true it fails.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
@@ -292,6 +292,62 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     }
     expect((await backend().target(vol))!.acls).toEqual([]);
   }, 240_000);
+
+  /** The first bytes the guest read from a new disk (its `GUEST-LABEL: vdX …` line), from line `from` on. */
+  async function labelOf(device: string, from: number): Promise<string> {
+    const re = new RegExp(`GUEST-LABEL: ${device} (.*)$`);
+    return guest.waitFor(`the first bytes of ${device}`, (c) => c.lines().slice(from).map((l) => re.exec(l.trim())?.[1]).find((x) => x !== undefined), 60_000);
+  }
+
+  /** Write `label` at the start of a tgt volume's LUN file, as a guest would have. */
+  async function writeLabel(volumeId: string, label: string): Promise<void> {
+    const path = (await backend().target(volumeId))!.luns.find((l) => l.lun === 1)!.path!;
+    const fd = openSync(path, 'r+');
+    try {
+      writeSync(fd, Buffer.from(label.padEnd(64, ' ')), 0, 64, 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('volumes from a snapshot and from a source volume: tgt copies the data, the guest reads it', async () => {
+    const origin = await createVolume('real-origin');
+    await writeLabel(origin, 'HITCH-ORIGIN-BEFORE-SNAPSHOT');
+    const snap = await t.api('POST', `/volume/v3/${projectId}/snapshots`, { token, body: { snapshot: { volume_id: origin, name: 'real-snap' } } });
+    expect(snap.status, JSON.stringify(snap.body)).toBe(202);
+    const snapId: string = snap.body.snapshot.id;
+    await until('the snapshot available', async () => (await t.api('GET', `/volume/v3/${projectId}/snapshots/${snapId}`, { token })).body.snapshot.status === 'available', 30_000);
+    // The snapshot is a point in time: what the origin holds afterwards is not in it.
+    await writeLabel(origin, 'HITCH-ORIGIN-AFTER-SNAPSHOT');
+    const make = async (name: string, from: Record<string, string>): Promise<string> => {
+      const v = await t.api('POST', `/volume/v3/${projectId}/volumes`, { token, body: { volume: { size: 1, name, ...from } } });
+      expect(v.status, JSON.stringify(v.body)).toBe(202);
+      const id: string = v.body.volume.id;
+      await until(`volume ${name} available`, async () => (await volumeStatus(id)) === 'available', 60_000);
+      return id;
+    };
+    const fromSnap = await make('real-from-snap', { snapshot_id: snapId });
+    const clone = await make('real-clone', { source_volid: origin });
+    for (const [vol, want] of [
+      [fromSnap, 'HITCH-ORIGIN-BEFORE-SNAPSHOT'],
+      [clone, 'HITCH-ORIGIN-AFTER-SNAPSHOT'],
+    ] as const) {
+      const from = guest.lines().length;
+      const a = await attach(vol);
+      const label = await labelOf(a.device, from);
+      log(`${vol} attached as ${a.device}; the guest read: ${label}`);
+      expect(label.trim()).toBe(want);
+      await detach(vol);
+    }
+    // A volume with a snapshot is deleted only with cascade; the copies outlive their origin.
+    expect((await t.api('DELETE', `/volume/v3/${projectId}/volumes/${origin}`, { token })).status).toBe(400);
+    expect((await t.api('DELETE', `/volume/v3/${projectId}/volumes/${origin}?cascade=true`, { token })).status).toBe(202);
+    for (const vol of [origin, fromSnap, clone]) {
+      if (vol !== origin) expect((await t.api('DELETE', `/volume/v3/${projectId}/volumes/${vol}`, { token })).status).toBe(202);
+      await until(`volume ${vol} deleted`, async () => (await t.api('GET', `/volume/v3/${projectId}/volumes/${vol}`, { token })).status === 404, 30_000);
+      expect(await backend().target(vol)).toBeNull();
+    }
+  }, 300_000);
 
   it('a failing attach (bad target, bad LUN) leaves nothing behind in libvirt or tgt', async () => {
     const disksBefore = await domainDisks();
