@@ -40,6 +40,8 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     // The first process to start migrates and seeds; the agents find the schema in place.
     api = await startApi({ config, credentials: { adminPassword: ADMIN_PASSWORD, demoPassword: DEMO_PASSWORD }, dataPlane: plane });
     await api.app.listen({ host: '127.0.0.1', port });
+    // The cases make more volumes in the demo project than Cinder's default quota of 10.
+    await api.volumes.quotas.setClass('default', { volumes: -1 });
     for (const host of ['compute-1', 'compute-2', 'compute-3']) agents.set(host, await startAgent({ config, host, dataPlane: plane }));
   }, 600_000);
   afterAll(async () => {

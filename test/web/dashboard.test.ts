@@ -179,6 +179,8 @@ d('the dashboard', () => {
 
   it('pages 500 volumes and searches them on the server; long names stay apart, whole on hover', async () => {
     const api = await demoApi(srv, creds.demo.password);
+    // 500 volumes are far over Cinder's default quota (10 a project): the operator lifts it first.
+    await srv.cloud.volumes.quotas.setClass('default', { volumes: -1, gigabytes: -1 });
     const long = 'analytics-warehouse-production-shard-00';
     for (let i = 0; i < 500; i += 50) {
       await Promise.all(Array.from({ length: 50 }, (_, k) => api('POST', '/volume/v3/volumes', { volume: { name: `fleet-${String(i + k).padStart(4, '0')}`, size: 1 + ((i + k) % 7) } })));
