@@ -104,9 +104,10 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   const linux = new LinuxHost({
     name: hostname(),
     allowedRoots: [...DEFAULT_ALLOWED_ROOTS, cfg.dataDir],
-    // `truncate` makes a volume's sparse LUN file and `rm` removes it; the backend names only
-    // files in its LUN directory.
-    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm'],
+    // `truncate` makes a volume's sparse LUN file and `rm` removes it; `cp` and `mv` copy one for
+    // a snapshot or a clone, `df` reports the pool's space; the backend names only files in its
+    // LUN directory.
+    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm', 'cp', 'mv', 'df'],
   });
   const host = new StdinFileHost(linux, join(cfg.dataDir, 'stdin'));
   const tgtadm = new Tgtadm({ host, controlPort: cfg.tgtControlPort });

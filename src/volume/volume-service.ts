@@ -341,7 +341,10 @@ export class VolumeService {
     const attached = (await this.repo.attachmentsOfVolume(id)).find((x) => x.attach_status === 'attached');
     const mode = attached?.attach_mode ?? (isReadonly(v) ? 'ro' : 'rw');
     const accessMode = mode === 'ro' ? 'ro' : 'rw';
-    return { ...info, data: { ...info.data, access_mode: accessMode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } };
+    const extra = { access_mode: accessMode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } as const;
+    // One branch per protocol: a spread over the union would lose which `data` goes with which tag.
+    if (info.driver_volume_type === 'nvmeof') return { ...info, data: { ...info.data, ...extra } };
+    return { ...info, data: { ...info.data, ...extra } };
   }
 
   async terminateConnection(caller: Caller, id: string, connector: ConnectorProperties | null): Promise<void> {

@@ -38,7 +38,7 @@ suite('tgt backend on a real tgtd', () => {
   beforeAll(async () => {
     if (missing.length > 0) throw new Error(`tgt peers missing under CI: ${missing.join(', ')}`);
     dir = mkdtempSync(join(tmpdir(), 'hitch-tgt-'));
-    const host = new LinuxHost({ allowedRoots: [...DEFAULT_ALLOWED_ROOTS, dir], allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm'] });
+    const host = new LinuxHost({ allowedRoots: [...DEFAULT_ALLOWED_ROOTS, dir], allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm', 'cp', 'mv', 'df'] });
     host.onExec((r) => records.push(r));
     const port = await freePort(['127.0.0.1', '127.0.0.2']);
     portals = [`127.0.0.1:${port}`, `127.0.0.2:${port}`];

@@ -26,7 +26,7 @@ function storageHost(): LinuxHost {
   return new LinuxHost({
     name: 'hitch-storage-host',
     allowedRoots: [...DEFAULT_ALLOWED_ROOTS, LUN_DIR],
-    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'mkdir', 'rmdir', 'ln', 'rm', 'truncate'],
+    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'mkdir', 'rmdir', 'ln', 'rm', 'truncate', 'cp', 'mv', 'df'],
   });
 }
 

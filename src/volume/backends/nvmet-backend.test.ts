@@ -26,7 +26,7 @@ function configfs() {
       }
       return ok();
     },
-    { files: { [`${NVMET_ROOT}/ports/.dir`]: '', [`${NVMET_ROOT}/hosts/.dir`]: '' }, allowedRoots: [...DEFAULT_ALLOWED_ROOTS, '/var/lib/hitch'], allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'mkdir', 'rmdir', 'ln', 'rm', 'truncate'] },
+    { files: { [`${NVMET_ROOT}/ports/.dir`]: '', [`${NVMET_ROOT}/hosts/.dir`]: '' }, allowedRoots: [...DEFAULT_ALLOWED_ROOTS, '/var/lib/hitch'], allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'mkdir', 'rmdir', 'ln', 'rm', 'truncate', 'cp', 'mv', 'df'] },
   );
   const backend = new NvmetBackend({ host, portals: ['192.168.1.59:4420', '192.168.1.60:4420'], lunDir: '/var/lib/hitch/nvmet' });
   return { host, backend };

@@ -15,12 +15,12 @@
  * configfs is a tree of directories the kernel makes files in: making one is `mkdir`, a link is
  * `ln -s`, removing is `rmdir`/`rm`; attributes are written through `Host.writeFile`. Every step
  * looks first and does only what is missing, so a re-run converges. The Host must allow
- * `mkdir`, `rmdir`, `ln`, `rm` and `truncate`, and the LUN directory as a root.
+ * `mkdir`, `rmdir`, `ln`, `rm`, `truncate`, `cp`, `mv` and `df`, and the LUN directory as a root.
  */
 import { HitchError } from '../../errors.ts';
 import type { ConnectorProperties, NvmeofConnectionInfo, NvmeofPortal } from '../../ports/attach.ts';
 import type { Host } from '../../ports/host.ts';
-import type { BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import type { BackendCapacity, BackendSnapshot, BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
 import { providerFields } from './iscsi-export.ts';
 
 export const NVMET_ROOT = '/sys/kernel/config/nvmet';
@@ -64,6 +64,8 @@ function splitPortal(p: string): { addr: string; port: string } {
 
 export class NvmetBackend implements VolumeBackend {
   readonly name = 'nvmet';
+  readonly backendName = 'nvmet';
+  readonly vendorName = 'Open Source';
   readonly host: string;
   readonly #h: Host;
   readonly #portals: ReadonlyArray<{ addr: string; port: string }>;
@@ -160,6 +162,89 @@ export class NvmetBackend implements VolumeBackend {
       await this.#ensureSubsystem(loc, volume.size);
       return { providerLocation: JSON.stringify(loc) };
     });
+  }
+
+  createVolumeFromSnapshot(volume: { id: string; size: number }, snapshot: BackendSnapshot): Promise<{ providerLocation: string | null }> {
+    return this.#serial(() => this.#createFrom(volume, this.#snapshotPath(snapshot)));
+  }
+
+  createClonedVolume(volume: { id: string; size: number }, source: BackendVolume): Promise<{ providerLocation: string | null }> {
+    return this.#serial(() => this.#createFrom(volume, parseLocation(source).path));
+  }
+
+  /** A new volume whose namespace file starts as a copy of `src` (then grown to its size). */
+  async #createFrom(volume: { id: string; size: number }, src: string): Promise<{ providerLocation: string | null }> {
+    if (!UUID_RE.test(volume.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `volume id ${JSON.stringify(volume.id)} is not a UUID` });
+    const loc: NvmetLocation = { nqn: this.nqnOf(volume.id), nsid: NSID, uuid: volume.id.toLowerCase(), path: `${this.#lunDir}/volume-${volume.id}.img` };
+    if (!(await this.#h.exists(loc.path))) {
+      await this.#copy(src, loc.path);
+      await this.#exec('truncate', ['--size', `>${volume.size}G`, '--', loc.path]);
+    }
+    await this.#ensureSubsystem(loc, null);
+    return { providerLocation: JSON.stringify(loc) };
+  }
+
+  /** Copy a namespace file: reflink or hole-keeping copy into `.part`, then rename into place. */
+  async #copy(src: string, dst: string): Promise<void> {
+    this.#checkPath(src);
+    this.#checkPath(dst);
+    if (!(await this.#h.exists(src))) throw new HitchError('HITCH_NOT_FOUND', { kind: 'namespace file', id: src });
+    await this.#exec('cp', ['--reflink=auto', '--sparse=always', '--', src, `${dst}.part`]);
+    await this.#exec('mv', ['-f', '--', `${dst}.part`, dst]);
+  }
+
+  #checkPath(path: string): void {
+    if (!path.startsWith(`${this.#lunDir}/`) || path.includes('/../')) {
+      throw new HitchError('HITCH_INTERNAL', { detail: `namespace file ${path} is outside ${this.#lunDir}` });
+    }
+  }
+
+  #snapshotPath(snapshot: BackendSnapshot): string {
+    if (!snapshot.providerLocation) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Backend snapshot', id: snapshot.id });
+    const loc = providerFields(snapshot);
+    if (typeof loc.path !== 'string') throw new HitchError('HITCH_INTERNAL', { detail: `snapshot ${snapshot.id} has no nvmet provider_location` });
+    return loc.path;
+  }
+
+  /**
+   * Grow the namespace file, then ask nvmet to look at its size again (`revalidate_size`, Linux
+   * 5.14 and later): a connected host gets a namespace-changed notice and sees the new size.
+   */
+  extendVolume(volume: BackendVolume, newSizeGiB: number): Promise<void> {
+    return this.#serial(async () => {
+      const loc = parseLocation(volume);
+      this.#checkPath(loc.path);
+      await this.#exec('truncate', ['--size', `>${newSizeGiB}G`, '--', loc.path]);
+      const revalidate = `${NVMET_ROOT}/subsystems/${loc.nqn}/namespaces/${loc.nsid}/revalidate_size`;
+      if (await this.#h.exists(revalidate)) await this.#h.writeFile(revalidate, '1');
+    });
+  }
+
+  createSnapshot(snapshot: { id: string; size: number }, volume: BackendVolume): Promise<{ providerLocation: string | null }> {
+    return this.#serial(async () => {
+      if (!UUID_RE.test(snapshot.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `snapshot id ${JSON.stringify(snapshot.id)} is not a UUID` });
+      const path = `${this.#lunDir}/snapshot-${snapshot.id}.img`;
+      if (!(await this.#h.exists(path))) await this.#copy(parseLocation(volume).path, path);
+      return { providerLocation: JSON.stringify({ path }) };
+    });
+  }
+
+  deleteSnapshot(snapshot: BackendSnapshot): Promise<void> {
+    return this.#serial(async () => {
+      if (!snapshot.providerLocation) return;
+      const path = this.#snapshotPath(snapshot);
+      this.#checkPath(path);
+      await this.#exec('rm', ['-f', '--', path, `${path}.part`]);
+    });
+  }
+
+  /** The namespace directory's filesystem: its size and what is free on it (the files are sparse). */
+  async capacity(): Promise<BackendCapacity> {
+    const r = await this.#h.exec('df', ['-B1', '--output=size,avail', '--', this.#lunDir], { timeoutMs: 10_000, okCodes: 'any' });
+    const m = /(\d+)\s+(\d+)\s*$/.exec(r.stdout.trim());
+    if (r.code !== 0 || !m) return { totalGiB: null, freeGiB: null };
+    const GiB = 1024 ** 3;
+    return { totalGiB: Math.floor(Number(m[1]) / GiB), freeGiB: Math.floor(Number(m[2]) / GiB) };
   }
 
   deleteVolume(volume: BackendVolume): Promise<void> {
