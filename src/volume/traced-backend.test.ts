@@ -19,6 +19,8 @@ const VOL = { id: 'cf158d73-c1d2-4a58-b8b6-35f0da74a4be', size: 1, providerLocat
 class SlowArray implements VolumeBackend {
   readonly name = 'slow';
   readonly host = 'hitch@slow#pool';
+  readonly backendName = 'slow';
+  readonly vendorName = 'Hitch tests';
   readonly #clock: VirtualClock;
   exports = 0;
   constructor(clock: VirtualClock) {
@@ -35,6 +37,20 @@ class SlowArray implements VolumeBackend {
     return iscsiConnectionInfo({ volumeId: VOL.id, iqn: 'iqn.2010-10.org.openstack:volume-x', lun: 1, portals: ['192.168.1.59:3260', '192.168.1.60:3260'], chapUser: 'u1', chapPassword: 'Chap-Secret-99' }, CONNECTOR);
   }
   async terminateConnection(): Promise<void> {}
+  async extendVolume(): Promise<void> {}
+  async createSnapshot(): Promise<{ providerLocation: string | null }> {
+    return { providerLocation: null };
+  }
+  async deleteSnapshot(): Promise<void> {}
+  async createVolumeFromSnapshot(): Promise<{ providerLocation: string | null }> {
+    return { providerLocation: null };
+  }
+  async createClonedVolume(): Promise<{ providerLocation: string | null }> {
+    return { providerLocation: null };
+  }
+  async capacity(): Promise<{ totalGiB: number | null; freeGiB: number | null }> {
+    return { totalGiB: null, freeGiB: null };
+  }
   /** A member the port does not name. */
   status(): string {
     return `${this.name}: ${this.exports} exports`;
