@@ -21,6 +21,7 @@ import { HitchError } from '../../errors.ts';
 import type { ConnectorProperties, NvmeofConnectionInfo, NvmeofPortal } from '../../ports/attach.ts';
 import type { Host } from '../../ports/host.ts';
 import type { BackendCapacity, BackendSnapshot, BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
+import { copyVolumeFile, directoryCapacity } from './lun-files.ts';
 import { providerFields } from './iscsi-export.ts';
 
 export const NVMET_ROOT = '/sys/kernel/config/nvmet';
@@ -177,7 +178,7 @@ export class NvmetBackend implements VolumeBackend {
     if (!UUID_RE.test(volume.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `volume id ${JSON.stringify(volume.id)} is not a UUID` });
     const loc: NvmetLocation = { nqn: this.nqnOf(volume.id), nsid: NSID, uuid: volume.id.toLowerCase(), path: `${this.#lunDir}/volume-${volume.id}.img` };
     if (!(await this.#h.exists(loc.path))) {
-      await this.#copy(src, loc.path);
+      await this.#copy(src, loc.path, volume.size);
       await this.#exec('truncate', ['--size', `>${volume.size}G`, '--', loc.path]);
     }
     await this.#ensureSubsystem(loc, null);
@@ -185,12 +186,10 @@ export class NvmetBackend implements VolumeBackend {
   }
 
   /** Copy a namespace file: reflink or hole-keeping copy into `.part`, then rename into place. */
-  async #copy(src: string, dst: string): Promise<void> {
+  async #copy(src: string, dst: string, sizeGiB: number): Promise<void> {
     this.#checkPath(src);
     this.#checkPath(dst);
-    if (!(await this.#h.exists(src))) throw new HitchError('HITCH_NOT_FOUND', { kind: 'namespace file', id: src });
-    await this.#exec('cp', ['--reflink=auto', '--sparse=always', '--', src, `${dst}.part`]);
-    await this.#exec('mv', ['-f', '--', `${dst}.part`, dst]);
+    await copyVolumeFile(this.#h, src, dst, sizeGiB, 'namespace file');
   }
 
   #checkPath(path: string): void {
@@ -224,7 +223,7 @@ export class NvmetBackend implements VolumeBackend {
     return this.#serial(async () => {
       if (!UUID_RE.test(snapshot.id)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `snapshot id ${JSON.stringify(snapshot.id)} is not a UUID` });
       const path = `${this.#lunDir}/snapshot-${snapshot.id}.img`;
-      if (!(await this.#h.exists(path))) await this.#copy(parseLocation(volume).path, path);
+      if (!(await this.#h.exists(path))) await this.#copy(parseLocation(volume).path, path, volume.size);
       return { providerLocation: JSON.stringify({ path }) };
     });
   }
@@ -239,12 +238,8 @@ export class NvmetBackend implements VolumeBackend {
   }
 
   /** The namespace directory's filesystem: its size and what is free on it (the files are sparse). */
-  async capacity(): Promise<BackendCapacity> {
-    const r = await this.#h.exec('df', ['-B1', '--output=size,avail', '--', this.#lunDir], { timeoutMs: 10_000, okCodes: 'any' });
-    const m = /(\d+)\s+(\d+)\s*$/.exec(r.stdout.trim());
-    if (r.code !== 0 || !m) return { totalGiB: null, freeGiB: null };
-    const GiB = 1024 ** 3;
-    return { totalGiB: Math.floor(Number(m[1]) / GiB), freeGiB: Math.floor(Number(m[2]) / GiB) };
+  capacity(): Promise<BackendCapacity> {
+    return directoryCapacity(this.#h, this.#lunDir);
   }
 
   deleteVolume(volume: BackendVolume): Promise<void> {

@@ -27,6 +27,7 @@ import { HitchError } from '../../errors.ts';
 import type { BackendCapacity, BackendSnapshot, BackendVolume, VolumeBackend } from '../../ports/volume-backend.ts';
 import type { ConnectionInfo, ConnectorProperties } from '../../ports/attach.ts';
 import { iscsiConnectionInfo, providerFields, volumeIqn } from './iscsi-export.ts';
+import { copyVolumeFile, directoryCapacity } from './lun-files.ts';
 import { ALREADY_EXISTS, NOT_FOUND, tgtError, type Tgtadm, type TgtTarget } from './tgtadm.ts';
 
 export interface TgtBackendOptions {
@@ -46,11 +47,6 @@ interface TgtSnapshotLocation {
 }
 
 const GiB = 1024 ** 3;
-
-/** Time for a copy: a minute, plus ten seconds per GiB (a full, unsparse file at ~100 MB/s). */
-function copyTimeoutMs(sizeGiB: number): number {
-  return 60_000 + sizeGiB * 10_000;
-}
 
 /** What `provider_location` holds for a tgt volume (backend-private, never shown to users). */
 export interface TgtLocation {
@@ -135,11 +131,7 @@ export class TgtBackend implements VolumeBackend {
   async #copy(src: string, dst: string, sizeGiB: number): Promise<void> {
     this.#checkPath(src);
     this.#checkPath(dst);
-    const host = this.#t.host;
-    if (!(await host.exists(src))) throw new HitchError('HITCH_NOT_FOUND', { kind: 'LUN file', id: src });
-    const part = `${dst}.part`;
-    await host.exec('cp', ['--reflink=auto', '--sparse=always', '--', src, part], { timeoutMs: copyTimeoutMs(sizeGiB) });
-    await host.exec('mv', ['-f', '--', part, dst], { timeoutMs: 30_000 });
+    await copyVolumeFile(this.#t.host, src, dst, sizeGiB, 'LUN file');
   }
 
   extendVolume(volume: BackendVolume, newSizeGiB: number): Promise<void> {
@@ -187,12 +179,8 @@ export class TgtBackend implements VolumeBackend {
   }
 
   /** The LUN directory's filesystem: its size and what is free on it (the files are sparse). */
-  async capacity(): Promise<BackendCapacity> {
-    const r = await this.#t.host.exec('df', ['-B1', '--output=size,avail', '--', this.#lunDir], { timeoutMs: 10_000, okCodes: 'any' });
-    // "     1B-blocks        Avail\n270553174016  81367179264"
-    const m = /(\d+)\s+(\d+)\s*$/.exec(r.stdout.trim());
-    if (r.code !== 0 || !m) return { totalGiB: null, freeGiB: null };
-    return { totalGiB: Math.floor(Number(m[1]) / GiB), freeGiB: Math.floor(Number(m[2]) / GiB) };
+  capacity(): Promise<BackendCapacity> {
+    return directoryCapacity(this.#t.host, this.#lunDir);
   }
 
   #snapshotPath(snapshot: BackendSnapshot): string {
