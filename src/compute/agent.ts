@@ -203,7 +203,7 @@ export class ComputeAgent {
     const { queue } = this.#o;
     const p = JSON.parse(t.payload) as { serverId: string; spec?: DomainSpec; volumeId?: string; device?: string | null; meta?: RequestMeta };
     try {
-      const server = await manager.repo.getServerAny(p.serverId);
+      const server = await manager.server(p.serverId);
       if (!server) throw toHitchError(new Error(`server ${p.serverId} is not in the database`));
       if (t.kind === 'spawn') {
         await manager.spawn(server, p.spec as DomainSpec, p.meta);

@@ -90,10 +90,6 @@ export class ComputeService {
     this.#o = opts;
   }
 
-  get repo(): ComputeRepository {
-    return this.#o.repo;
-  }
-
   get flavors(): FlavorStore {
     return this.#o.flavors;
   }
@@ -138,17 +134,35 @@ export class ComputeService {
     return s;
   }
 
-  /** A page of the servers the caller may see: its project's, or with `allTenants` any (admins). */
+  /**
+   * A page of the servers the caller may see: its project's, or with `allTenants` any (admins),
+   * after the server `markerId` (which the caller must be able to see: `HITCH_INVALID_INPUT`
+   * otherwise, as Nova answers an unknown marker).
+   */
   async listServers(
     ctx: AuthContext,
     f: Omit<ServerFilter, 'projectId'> & { allTenants: boolean; projectId?: string },
     sort: readonly ServerSort[],
     limit: number | undefined,
-    marker: ServerRow | undefined,
+    markerId: string | undefined,
   ): Promise<ServerRow[]> {
+    const marker = markerId === undefined ? undefined : await this.#o.repo.getServerAny(markerId);
+    if (markerId !== undefined && (!marker || (!ctx.isAdmin && marker.project_id !== ctx.projectId))) {
+      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'marker' }, { message: `marker [${markerId}] not found` });
+    }
     const { allTenants, projectId, ...rest } = f;
     const scope = ctx.isAdmin && allTenants ? (projectId ?? null) : (ctx.projectId ?? '-');
     return this.#o.repo.listServerPage({ ...rest, projectId: scope }, sort, limit, marker);
+  }
+
+  /** The servers placed on compute host `host`, any project's (the host's usage, whether it may go). */
+  async serversOnHost(host: string): Promise<ServerRow[]> {
+    return this.#o.repo.listServers(undefined, host);
+  }
+
+  /** The volume mappings of servers the caller has already been given (one statement for all of them). */
+  async mappingsOf(servers: readonly ServerRow[]): Promise<Map<string, BdmRow[]>> {
+    return servers.length > 0 ? this.#o.repo.listBdmsOfServers(servers.map((s) => s.id)) : new Map();
   }
 
   /** Nova's create for one server; the first of `createServers`. */

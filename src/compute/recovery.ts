@@ -23,8 +23,9 @@ import { toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { Trace, type Span } from '../trace/span.ts';
 import { refOf, targetDevOf, type FlowContext } from './attach-flow.ts';
-import { connectionOf, deviceOf } from './mapping-data.ts';
-import type { BdmRow, OperationRow, ServerRow } from './repository.ts';
+import type { ConnectionInfo } from '../ports/attach.ts';
+import { connectionOf, connectionsOf, deviceOf } from './mapping-data.ts';
+import type { BdmRow, ComputeRepository, OperationRow, ServerRow } from './repository.ts';
 import { ROLL_FORWARD_RETRY_MS } from './attach-flow.ts';
 import { withRetries } from './undo.ts';
 
@@ -174,4 +175,18 @@ export async function recoverHost(ctx: FlowContext, hostName: string, clock: Clo
     out.push({ operationId: op.id, kind: op.kind, action, ...(error ? { error } : {}) });
   }
   return out;
+}
+
+/**
+ * What the interrupted operations of `hostName` may have connected on the host: the connections
+ * of their mappings. A new process's initiator knows nothing of it, so the reaper adopts it once
+ * recovery has decided what stays (read before recovery, which removes the mappings it undoes).
+ */
+export async function interruptedConnections(repo: ComputeRepository, hostName: string): Promise<ConnectionInfo[]> {
+  const bdms: BdmRow[] = [];
+  for (const op of await repo.listUnfinished(hostName)) {
+    const bdm = op.bdm_id ? await repo.getBdmById(op.bdm_id) : await repo.getBdm(op.server_id, op.volume_id);
+    if (bdm) bdms.push(bdm);
+  }
+  return connectionsOf(bdms);
 }

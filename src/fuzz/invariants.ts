@@ -114,7 +114,7 @@ export async function checkWorld(w: InvariantView): Promise<string[]> {
 
 /** The invariants of an in-process cloud (the fuzz harness, crash tests in process). */
 export async function checkInvariants(s: Services): Promise<string[]> {
-  const repo = s.compute.repo;
+  const repo = s.computeRepository;
   const running = (await repo.listUnfinished()).map((o) => `${o.kind} ${o.id} at ${o.step ?? 'start'}`);
   const bdms = await repo.listAllBdms();
   const servers = await repo.listServers(undefined);

@@ -92,6 +92,11 @@ export interface Cloud {
   readonly volumes: VolumeService;
   readonly backend: VolumeBackend;
   readonly compute: ComputeService;
+  /**
+   * The compute service's rows, for what sits beside the services in this process (the fuzz
+   * harness's invariants, tests): the services themselves answer queries, not hand this out.
+   */
+  readonly computeRepository: ComputeRepository;
   readonly dispatch: ComputeDispatch;
   /** The scale-out work queue on this database. */
   readonly queue: TaskQueue;
@@ -299,6 +304,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       volumes,
       backend,
       compute,
+      computeRepository: repo,
       dispatch,
       hosts,
       sim,

@@ -13,7 +13,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { SpanEvent, SpanRecord, Trace } from '../trace/span.ts';
 import type { Cloud } from './cloud.ts';
 
-export type CloudParts = Omit<Cloud, 'app' | 'settle' | 'close' | 'createdUsers'>;
+export type CloudParts = Omit<Cloud, 'app' | 'settle' | 'close' | 'createdUsers' | 'computeRepository'>;
 
 /** What `createCloud`'s `onStep`/`onFinished` feed (wired by `serve`). */
 export interface FinishedOperation {

@@ -75,7 +75,7 @@ describe.each(['attachments', 'legacy'] as const)('attach faults, %s flow', (flo
     expect(op.error.code).toMatch(/^HITCH_/);
     expect((await t.api('GET', `/volume/v3/volumes/${volumeId}`, { token })).body.volume.status).toBe('available');
     expect((await t.api('GET', `/compute/v2.1/servers/${serverId}/os-volume_attachments`, { token })).body.volumeAttachments).toEqual([]);
-    expect(await t.cloud.compute.repo.listBdms(serverId)).toEqual([]);
+    expect(await t.cloud.computeRepository.listBdms(serverId)).toEqual([]);
     expect(leftovers(sim.host(hostName))).toEqual([]);
     const exported = sim.arrays().flatMap((a) => a.exports()).filter((e) => e.target.endsWith(volumeId)).flatMap((e) => e.acls);
     expect(exported).toEqual([]);

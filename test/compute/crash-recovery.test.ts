@@ -19,9 +19,9 @@ const DETACH_STEPS = ['begin-detaching', 'unplug', 'connector-properties', 'disc
 async function checkInvariants(cloud: Cloud, volumeId: string, serverId: string): Promise<'available' | 'in-use'> {
   const vol = await cloud.volumes.get({ userId: 'test', projectId: 'x', isAdmin: true }, volumeId);
   expect(['available', 'in-use']).toContain(vol.status);
-  const ops = await cloud.compute.repo.listOperations(serverId, volumeId);
+  const ops = await cloud.computeRepository.listOperations(serverId, volumeId);
   expect(ops.filter((o) => o.state === 'running')).toEqual([]);
-  const bdm = await cloud.compute.repo.getBdm(serverId, volumeId);
+  const bdm = await cloud.computeRepository.getBdm(serverId, volumeId);
   const hv = cloud.hosts[0]!.hypervisor as SimHypervisor;
   const domain = hv.domains().find((d) => d.uuid === serverId)!;
   const sim = cloud.sim!;
@@ -125,7 +125,7 @@ describe('recovery never undoes what a guest still holds', () => {
     try {
       await restarted.settle();
       expect(await checkInvariants(restarted, volumeId, serverId)).toBe('in-use');
-      const [op] = await restarted.compute.repo.listOperations(serverId, volumeId);
+      const [op] = await restarted.computeRepository.listOperations(serverId, volumeId);
       expect(op?.kind).toBe('detach');
       expect(op?.state).toBe('rolled_back');
     } finally {

@@ -36,8 +36,8 @@ describe('the compute API under hostile input', () => {
   };
 
   const snapshot = async () => ({
-    bdms: await t.cloud.compute.repo.listAllBdms(),
-    servers: (await t.cloud.compute.repo.listServers(undefined)).map((s) => [s.id, s.status]),
+    bdms: await t.cloud.computeRepository.listAllBdms(),
+    servers: (await t.cloud.computeRepository.listServers(undefined)).map((s) => [s.id, s.status]),
     volume: (await t.api('GET', `/volume/v3/volumes/${volumeId}`, { token })).body.volume.status,
   });
 
@@ -164,7 +164,7 @@ describe('the compute API under hostile input', () => {
   });
 
   it('CHAP passwords and tokens appear in no trace, command log or error', async () => {
-    const bdm = await t.cloud.compute.repo.getBdm(serverId, volumeId);
+    const bdm = await t.cloud.computeRepository.getBdm(serverId, volumeId);
     const info = JSON.parse(bdm!.connection_info!);
     const chap = info.data.auth_password as string;
     expect(chap.length).toBeGreaterThan(8);

@@ -206,7 +206,7 @@ describe('every compute route added for issue 21 under random input', () => {
       access: await rows('flavor_projects'),
       quotas: await rows('quotas'),
       services: (await t.cloud.compute.hosts.list()).map((h) => [h.host, h.disabled, h.disabled_reason, h.forced_down]),
-      servers: (await t.cloud.compute.repo.listServers(undefined)).map((s) => s.id).sort(),
+      servers: (await t.cloud.computeRepository.listServers(undefined)).map((s) => s.id).sort(),
       volumes: JSON.stringify(((await t.api('GET', '/volume/v3/volumes/detail?all_tenants=1', { token: tokens.admin })).body.volumes as Array<{ id: string; status: string }>).map((v) => [v.id, v.status]).sort()),
     };
   };

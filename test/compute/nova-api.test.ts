@@ -402,8 +402,8 @@ describe('the compute API around an attach', () => {
     // As Nova's spawn: each volume went into the domain's definition before its first start
     // (plugged persistent only), and the started guest has both from the start.
     for (const id of [root, data]) {
-      const op = (await t.cloud.compute.repo.listOperations(sid, id)).find((o) => o.kind === 'attach')!;
-      const plug = (await t.cloud.compute.repo.loadSpans(op.id)).find((x) => x.name === 'hotplug');
+      const op = (await t.cloud.computeRepository.listOperations(sid, id)).find((o) => o.kind === 'attach')!;
+      const plug = (await t.cloud.computeRepository.loadSpans(op.id)).find((x) => x.name === 'hotplug');
       expect(plug?.attrs['live']).toBe(false);
     }
     const booted = t.cloud.hosts.flatMap((h) => (h.hypervisor as SimHypervisor).domains()).find((d) => d.uuid === sid)!;
@@ -415,7 +415,7 @@ describe('the compute API around an attach', () => {
     // The domain has both disks.
     const host = (await call(null, 'GET', `/compute/v2.1/servers/${sid}`, { token: admin.token })).body.server['OS-EXT-SRV-ATTR:host'] as string;
     const hv = t.cloud.hosts.find((h) => h.name === host)?.hypervisor;
-    const domain = (await t.cloud.compute.repo.getServer(sid))?.domain_name as string;
+    const domain = (await t.cloud.computeRepository.getServer(sid))?.domain_name as string;
     expect((await hv!.listDisks(domain)).map((d) => d.target).sort()).toEqual(['vda', 'vdb']);
 
     // Deleting the server deletes the root volume (delete_on_termination) and frees the other.

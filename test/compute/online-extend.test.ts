@@ -49,9 +49,9 @@ describe('online extend: the volume-extended event', () => {
     const requestId = String(sent.headers.get('x-openstack-request-id'));
     const actions = await t!.api('GET', `/compute/v2.1/servers/${r.serverId}/os-instance-actions`, { token: r.token });
     expect(actions.body.instanceActions.find((x: { request_id: string }) => x.request_id === requestId)?.action).toBe('extend_volume');
-    const op = (await t!.cloud.compute.repo.listOperations(r.serverId, r.volumeId)).find((o) => o.kind === 'extend')!;
+    const op = (await t!.cloud.computeRepository.listOperations(r.serverId, r.volumeId)).find((o) => o.kind === 'extend')!;
     expect(op.state).toBe('done');
-    const names = (await t!.cloud.compute.repo.loadSpans(op.id)).map((s) => s.name);
+    const names = (await t!.cloud.computeRepository.loadSpans(op.id)).map((s) => s.name);
     // The host before the hypervisor: QEMU cannot grow a block disk the host has not grown.
     expect(names.indexOf('extend-host')).toBeGreaterThan(-1);
     expect(names.indexOf('resize-disk')).toBeGreaterThan(names.indexOf('extend-host'));
@@ -73,7 +73,7 @@ describe('online extend: the volume-extended event', () => {
     const sent = await t!.api('POST', '/compute/v2.1/os-server-external-events', { token: r.admin, headers: MV, body: event(r.serverId, r.volumeId) });
     expect(sent.status).toBe(200);
     await t!.cloud.settle();
-    const op = (await t!.cloud.compute.repo.listOperations(r.serverId, r.volumeId)).find((o) => o.kind === 'extend')!;
+    const op = (await t!.cloud.computeRepository.listOperations(r.serverId, r.volumeId)).find((o) => o.kind === 'extend')!;
     expect(op.state).toBe('rolled_back');
     expect(op.error_message).toContain('block_resize');
     const v = await t!.api('GET', `/volume/v3/${r.projectId}/volumes/${r.volumeId}`, { token: r.token });

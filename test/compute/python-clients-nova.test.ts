@@ -100,7 +100,7 @@ d('real OpenStack clients: flavors, hosts, quotas and server create', () => {
     await t.cloud.settle();
     const server = await json(demo, ['server', 'show', 'demo-server']);
     // The request ids the compute API gave the two calls, as its journal recorded them.
-    const journal = (await t.cloud.compute.repo.listOperations(server.id, vol.id)).map((o) => [o.kind, o.request_id]);
+    const journal = (await t.cloud.computeRepository.listOperations(server.id, vol.id)).map((o) => [o.kind, o.request_id]);
     expect(journal.map(([k]) => k)).toEqual(['detach', 'attach']);
     const events = await json(demo, ['server', 'event', 'list', 'demo-server']);
     const mine = events.filter((e: { 'Request ID': string }) => journal.some(([, r]) => r === e['Request ID']));

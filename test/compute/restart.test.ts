@@ -21,7 +21,7 @@ describe('a restart of the all-in-one server', () => {
       await again.settle();
       const vol = await again.volumes.get({ userId: 'x', projectId: 'x', isAdmin: true }, volumeId);
       expect(vol.status).toBe('in-use');
-      const op = (await again.compute.repo.listOperations(serverId, volumeId))[0];
+      const op = (await again.computeRepository.listOperations(serverId, volumeId))[0];
       expect(op?.state).toBe('done');
     } finally {
       await again.close();

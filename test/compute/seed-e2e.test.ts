@@ -41,7 +41,7 @@ describe('the seed scenario through the HTTP APIs', () => {
     expect(list.body.volumeAttachments.map((a: { device: string }) => a.device)).toEqual(['/dev/vdb']);
 
     // The BDM keeps connection_info (with both portals: the connector asked for multipath).
-    const bdm = await t.cloud.compute.repo.getBdm(serverId, volumeId);
+    const bdm = await t.cloud.computeRepository.getBdm(serverId, volumeId);
     const info = JSON.parse(bdm!.connection_info!);
     expect(info.driver_volume_type).toBe('iscsi');
     expect(info.data.target_portals).toEqual(['192.168.1.59:3260', '192.168.1.60:3260']);

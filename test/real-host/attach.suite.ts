@@ -239,7 +239,7 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     const noChap = await run('iscsi-ls', ['-s', '-i', INITIATOR, `iscsi://${portals[0]}`]);
     expect(noChap.stdout + noChap.stderr).toMatch(/Authentication failure/);
     // The CHAP secret is nowhere in the attachment's trace (it holds every command Hitch ran).
-    const chapPassword: string = JSON.parse((await t.cloud.compute.repo.getBdm(serverId, vol))!.connection_info!).data.auth_password;
+    const chapPassword: string = JSON.parse((await t.cloud.computeRepository.getBdm(serverId, vol))!.connection_info!).data.auth_password;
     expect(chapPassword).toMatch(/^[0-9a-f]{16}$/);
     const traceText = JSON.stringify((await t.api('GET', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${vol}/trace`, { token })).body);
     expect(traceText).not.toContain(chapPassword);
@@ -280,7 +280,7 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
       logTimings(`attach with the first portal that ${how}`, a);
       const xml = (await virsh('dumpxml', domain)).stdout;
       expect(xml).toContain(`<host name='127.0.0.2' port='${port}'/>`);
-      const bdm = await t.cloud.compute.repo.getBdm(serverId, vol);
+      const bdm = await t.cloud.computeRepository.getBdm(serverId, vol);
       expect(JSON.parse(bdm!.connection_info!).data.target_portals).toEqual(portals);
       const d = await detach(vol);
       log(`guest console after detach: ${d.line} (${d.ms} ms)`);

@@ -82,7 +82,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     const servers: string[] = [];
     for (let i = 0; i < 6; i++) servers.push((await call('POST', '/compute/v2.1/servers', token, { server: { name: `s${i}`, imageRef: TINY_IMAGE_ID, flavorRef: '1' } })).body.server.id);
     for (const s of servers) await until(`server ${s} ACTIVE`, async () => ((await call('GET', `/compute/v2.1/servers/${s}`, token)).body.server.status === 'ACTIVE' ? true : undefined));
-    const placed = await api.compute.repo.listServers(undefined);
+    const placed = await api.computeRepository.listServers(undefined);
     expect(new Set(placed.map((s) => s.host))).toEqual(new Set(['compute-1', 'compute-2', 'compute-3']));
 
     const volumes: string[] = [];
@@ -107,7 +107,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
 
   it('a host is down after hostDownAfterMs without a heartbeat, not before (the configured value, read by the API process)', async () => {
     const { token, projectId } = await login();
-    const servers = await api.compute.repo.listServers(undefined);
+    const servers = await api.computeRepository.listServers(undefined);
     const s = servers.find((x) => x.host === 'compute-3')!;
     const age = async (ms: number): Promise<void> => {
       await api.db.db.executeQuery(CompiledQuery.raw(`update compute_hosts set heartbeat_ms = (extract(epoch from clock_timestamp()) * 1000)::bigint - ${ms} where name = 'compute-3'`));
@@ -139,7 +139,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
 
   it('a host whose agent is gone fails fast with a clear error; its agent back, work resumes', async () => {
     const { token, projectId } = await login();
-    const servers = await api.compute.repo.listServers(undefined);
+    const servers = await api.computeRepository.listServers(undefined);
     const victim = servers.find((s) => s.host === 'compute-2')!;
     await agents.get('compute-2')!.stop();
     agents.delete('compute-2');
@@ -150,7 +150,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     expect((await call('GET', `/volume/v3/volumes/${vol}`, token)).body.volume.status).toBe('available');
     // New servers go to live hosts only.
     const s = (await call('POST', '/compute/v2.1/servers', token, { server: { name: 'late', imageRef: TINY_IMAGE_ID, flavorRef: '1' } })).body.server.id;
-    expect((await api.compute.repo.getServerAny(s))!.host).not.toBe('compute-2');
+    expect((await api.computeRepository.getServerAny(s))!.host).not.toBe('compute-2');
 
     agents.set('compute-2', await startAgent({ config, host: 'compute-2', dataPlane: plane }));
     const again = await call('POST', `/compute/v2.1/servers/${victim.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: vol } });
@@ -167,7 +167,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     agents.set('all', many);
     expect(many.agent.hosts.sort()).toEqual(['compute-1', 'compute-2', 'compute-3']);
     expect(many.services.hosts.map((h) => h.name).sort()).toEqual(['compute-1', 'compute-2', 'compute-3']);
-    const servers = await api.compute.repo.listServers(undefined);
+    const servers = await api.computeRepository.listServers(undefined);
     const one = ['compute-1', 'compute-2', 'compute-3'].map((h) => servers.find((s) => s.host === h)!);
     const vols: string[] = [];
     for (let i = 0; i < 3; i++) vols.push((await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id);
@@ -176,7 +176,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     for (const v of vols) await until(`volume ${v} in-use`, async () => ((await call('GET', `/volume/v3/volumes/${v}`, token)).body.volume.status === 'in-use' ? true : undefined));
     // Each attach ran on its own server's host, all claimed by the one process.
     for (const [i, s] of one.entries()) {
-      const bdm = await api.compute.repo.getBdm(s.id, vols[i]!);
+      const bdm = await api.computeRepository.getBdm(s.id, vols[i]!);
       const info = JSON.parse(bdm!.connection_info!) as { data: { target_iqn: string } };
       expect(plane.sim!.inspectHost(s.host).sessions.map((x) => x.target), s.host).toContain(info.data.target_iqn);
     }
@@ -199,7 +199,7 @@ if (missing && !peerRequired()) console.warn('[hitch] skipping scale-out queue t
     );
     expect(killed.rows.length).toBe(2);
     // Work queued right away, while the listeners may still be down: it must still run.
-    const servers = await api.compute.repo.listServers(undefined);
+    const servers = await api.computeRepository.listServers(undefined);
     const vols: string[] = [];
     for (let i = 0; i < 3; i++) vols.push((await call('POST', `/volume/v3/${projectId}/volumes`, token, { volume: { size: 1 } })).body.volume.id);
     const posts = await Promise.all(vols.map((v, i) => call('POST', `/compute/v2.1/servers/${servers[i]!.id}/os-volume_attachments`, token, { volumeAttachment: { volumeId: v } })));

@@ -154,7 +154,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
   registerExternalEventRoutes(app, api, compute);
 
   const serverView = async (s: ServerRow, v: ApiVersion, isAdmin: boolean, req: FastifyRequest, kind: 'show' | 'list' = 'show') =>
-    serverDetailView(s, await compute.repo.listBdms(s.id), base(req), v, isAdmin, await compute.viewContext(s), kind);
+    serverDetailView(s, (await compute.mappingsOf([s])).get(s.id) ?? [], base(req), v, isAdmin, await compute.viewContext(s), kind);
 
   // --- servers --------------------------------------------------------------------------------
   app.post('/v2.1/servers', async (req, reply) => {
@@ -173,14 +173,10 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     const ctx = await auth(req);
     const q = req.query as Record<string, string | string[] | undefined>;
     const { filter, sort, limit, markerId } = parseServerQuery(q, v);
-    const marker = markerId === undefined ? undefined : await compute.repo.getServerAny(markerId);
-    if (markerId !== undefined && (!marker || (!ctx.isAdmin && marker.project_id !== ctx.projectId))) {
-      throw new HitchError('HITCH_INVALID_INPUT', { reason: 'marker' }, { message: `marker [${markerId}] not found` });
-    }
-    const rows = await compute.listServers(ctx, filter, sort, limit, marker);
+    const rows = await compute.listServers(ctx, filter, sort, limit, markerId);
     const body: Record<string, unknown> = detail
       ? await (async () => {
-          const bdms = rows.length > 0 ? await compute.repo.listBdmsOfServers(rows.map((s) => s.id)) : new Map<string, never[]>();
+          const bdms = await compute.mappingsOf(rows);
           const extras = await compute.viewContexts(rows);
           return { servers: rows.map((s) => serverDetailView(s, bdms.get(s.id) ?? [], base(req), v, ctx.isAdmin, extras.get(s.id) as ServerViewContext, 'list')) };
         })()

@@ -104,7 +104,7 @@ function uptimeLine(): string {
 
 export function registerHostRoutes(app: FastifyInstance, api: ComputeApi, compute: ComputeService): void {
   const usage = async (host: string): Promise<Usage> => {
-    const servers = await compute.repo.listServers(undefined, host);
+    const servers = await compute.serversOnHost(host);
     let vcpus = 0;
     let ram = 0;
     let disk = 0;
@@ -185,7 +185,7 @@ export function registerHostRoutes(app: FastifyInstance, api: ComputeApi, comput
     if (v.atLeast('2.53') ? !isUuid(id) : !/^\d+$/.test(id)) throw badRequest(v.atLeast('2.53') ? `Invalid uuid ${id}` : `Invalid id: ${id} (expecting "id" to be an integer)`);
     const h = await compute.hosts.get(v.atLeast('2.53') ? { uuid: id } : { seq: Number(id) });
     if (!h) throw new HitchError('HITCH_NOT_FOUND', { kind: 'Service', id }, { message: `Service ${id} not found.` });
-    if ((await compute.repo.listServers(undefined, h.host)).length > 0) {
+    if ((await compute.serversOnHost(h.host)).length > 0) {
       const message = 'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.';
       throw new HitchError('HITCH_CONFLICT', { reason: message }, { message });
     }
