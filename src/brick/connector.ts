@@ -10,10 +10,19 @@ import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../ports/ho
 import type { Span } from '../ports/span.ts';
 import type { BrickLogger } from './log.ts';
 import type { IscsiTimeouts } from './connectors/iscsi.ts';
-import type { NvmeTimeouts } from './connectors/nvme-tcp.ts';
 
 /** `kernel`: the host's own initiator makes a block device. `qemu-native`: QEMU opens the LUN itself. */
 export type AttachMode = 'kernel' | 'qemu-native';
+
+/** How long the NVMe/TCP connector waits for the kernel (`connectors/nvme-tcp.ts` holds the defaults). */
+export interface NvmeTimeouts {
+  /** One `nvme connect` (the kernel's own TCP connect gives up on a black hole after ≈ 7.5 s on 6.1). */
+  readonly nvmeConnectMs: number;
+  /** The namespace's device (udev's link) after the first controller is live. */
+  readonly nvmeDeviceMs: number;
+  /** The subsystem's sysfs directory to go after the last controller's disconnect. */
+  readonly nvmeGoneMs: number;
+}
 
 /** What a connector is built with: the host, what the host said about itself, brick's options. */
 export interface ConnectorDeps {

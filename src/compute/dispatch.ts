@@ -7,14 +7,10 @@ import { HitchError } from '../errors.ts';
 import type { Trace } from '../trace/span.ts';
 import type { DomainSpec } from '../ports/hypervisor.ts';
 import type { ComputeManager, OperationHandle } from './manager.ts';
+import type { RequestMeta } from './operation-journal.ts';
 import type { ServerRow } from './repository.ts';
 
-export interface RequestMeta {
-  readonly requestId: string;
-  readonly projectId: string;
-  /** Who asked (the server's instance actions name them); absent in queued work from before it was carried. */
-  readonly userId?: string;
-}
+export type { RequestMeta } from './operation-journal.ts';
 
 export interface ComputeDispatch {
   /** Hosts that can take new servers now. */

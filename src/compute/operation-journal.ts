@@ -7,11 +7,20 @@
 import { toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { Trace } from '../trace/span.ts';
-import type { RequestMeta } from './dispatch.ts';
 import type { ComputeRepository, ServerRow } from './repository.ts';
 import { SpanSaver } from './span-saver.ts';
 
-/** Who asked for an operation: the dispatch's request metadata (request id, project, user). */
+/**
+ * Who asked for an operation: the API request's id, project and user, as the dispatch carries
+ * them to the host's manager (`dispatch.ts` re-exports it) and the journal records them.
+ */
+export interface RequestMeta {
+  readonly requestId: string;
+  readonly projectId: string;
+  /** Who asked (the server's instance actions name them); absent in queued work from before it was carried. */
+  readonly userId?: string;
+}
+
 export type OperationMeta = RequestMeta;
 
 /** What observers (metrics, logs) learn of an operation: who asked, for what, on which host. */

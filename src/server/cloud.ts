@@ -360,7 +360,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       userFinished?.(op);
     },
   });
-  const { db, volumes, backend, compute, dispatch, hosts, sim, dataPlane } = services;
+  const { db, volumes, compute, hosts } = services;
   try {
     const identity = new IdentityService(db.db);
     const createdUsers = await identity.seed({
@@ -397,7 +397,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     };
     const projectExists = async (id: string): Promise<boolean> => (await identity.store.findProject({ id })) !== undefined;
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
-    await registerFaces(app, { db, identity, volumes, backend, compute, dispatch, hosts, sim, dataPlane, queue: services.queue, logger: services.logger });
+    await registerFaces(app, { hosts, volumes });
     sink.metrics = metricsOf(app);
     // Block storage tells compute of a grown in-use volume the way Cinder tells Nova: an admin's
     // POST /os-server-external-events — here to this process's own compute API, in process.

@@ -11,9 +11,16 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SpanEvent, SpanRecord, Trace } from '../trace/span.ts';
-import type { Cloud } from './cloud.ts';
+import type { Clock } from '../ports/host.ts';
 
-export type CloudParts = Omit<Cloud, 'app' | 'settle' | 'close' | 'createdUsers' | 'computeRepository'>;
+/**
+ * What the faces read of the cloud (`cloud.ts` hands them over): each compute host's clock and
+ * the live traces of its operations, and the largest volume one may create.
+ */
+export interface CloudParts {
+  readonly hosts: ReadonlyArray<{ readonly clock: Clock; readonly manager: { liveTrace(operationId: string): Trace | undefined } }>;
+  readonly volumes: { readonly maxSizeGiB: number };
+}
 
 /** What `createCloud`'s `onStep`/`onFinished` feed (wired by `serve`). */
 export interface FinishedOperation {

@@ -33,7 +33,7 @@ import { HitchError, isHitchError } from '../../errors.ts';
 import type { NvmeDeviceInfo, NvmeofConnectionInfo } from '../../ports/attach.ts';
 import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
 import type { Span } from '../../ports/span.ts';
-import type { ConnectorDeps, ProtocolConnector } from '../connector.ts';
+import type { ConnectorDeps, NvmeTimeouts, ProtocolConnector } from '../connector.ts';
 import { devicePath } from '../device-info.ts';
 import { KeyedLocks } from '../locks.ts';
 import { emitLog } from '../log.ts';
@@ -42,14 +42,7 @@ import { readIfPresent, realpathIfPresent } from '../tools/files.ts';
 import { failureCollector, run, type BrickContext } from '../tools/run.ts';
 import { controllerNamespaces, controllerServes, findSubsystem, holders, isReadOnly, namespaceAttrs, namespaceMatches, SUBSYSTEM_CLASS, type NvmeSubsystem } from './nvme-sysfs.ts';
 
-export interface NvmeTimeouts {
-  /** One `nvme connect` (the kernel's own TCP connect gives up on a black hole after ≈ 7.5 s on 6.1). */
-  readonly nvmeConnectMs: number;
-  /** The namespace's device (udev's link) after the first controller is live. */
-  readonly nvmeDeviceMs: number;
-  /** The subsystem's sysfs directory to go after the last controller's disconnect. */
-  readonly nvmeGoneMs: number;
-}
+export type { NvmeTimeouts } from '../connector.ts';
 
 /** The namespaces attached through brick, per subsystem NQN: `{ "<nqn>": ["<uuid>", …] }`. */
 export const NVME_CLAIMS_FILE = '/etc/nvme/hitch-claims.json';
