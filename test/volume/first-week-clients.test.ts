@@ -96,7 +96,7 @@ d('openstack and cinder: the block storage calls of the first week', { timeout: 
     await t.cloud.settle();
     expect((await vol(String(v.id)))?.status).toBe('in-use');
     // Block storage said ro; compute plugged the disk with <readonly/>.
-    const bdm = await t.cloud.compute.repo.getBdm(serverId, String(v.id));
+    const bdm = await t.cloud.computeRepository.getBdm(serverId, String(v.id));
     expect(JSON.parse(bdm!.connection_info!).data.access_mode).toBe('ro');
     const hv = t.cloud.hosts.find((h) => h.hypervisor.kind === 'sim')!.hypervisor as SimHypervisor;
     const domain = hv.domains().find((x) => x.uuid === serverId)!;
