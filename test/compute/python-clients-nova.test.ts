@@ -5,6 +5,7 @@
  * all-in-one cloud of `npm start` (the simulated data plane), as admin where Nova requires it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimHypervisor } from '../../src/sim/sim-hypervisor.ts';
 import { missingClients, PythonClients } from '../../src/test-support/python-clients.ts';
 import { peerRequired } from '../../src/test-support/postgres.ts';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, startTestCloud, type TestCloud } from '../support/cloud.ts';
@@ -58,7 +59,13 @@ d('real OpenStack clients: flavors, hosts, quotas and server create', () => {
   it('availability zone list, nova limits, hypervisor list, compute service list and set --disable', async () => {
     const zones = await json(demo, ['availability', 'zone', 'list', '--compute']);
     expect(zones).toEqual([{ 'Zone Name': 'nova', 'Zone Status': 'available' }]);
-    // `nova limits` asks compute only (`openstack limits show` asks block storage too).
+    // `openstack limits show --absolute` asks compute and block storage, and lists both.
+    const absolute = await json(demo, ['limits', 'show', '--absolute']);
+    const limit = (name: string): unknown => absolute.find((l: { Name: string }) => l.Name === name)?.Value;
+    expect([limit('maxTotalInstances'), limit('totalInstancesUsed'), limit('maxTotalCores'), limit('totalCoresUsed')]).toEqual([10, 0, 20, 0]);
+    // Block storage's side: Cinder's default quotas, nothing used yet.
+    expect([limit('maxTotalVolumes'), limit('totalVolumesUsed'), limit('maxTotalVolumeGigabytes'), limit('totalGigabytesUsed')]).toEqual([10, 0, 1000, 0]);
+    // `nova limits` asks compute only.
     const limits = await demo.run('nova', ['limits']);
     expect(limits.code, limits.stderr).toBe(0);
     expect(limits.stdout).toMatch(/\| Instances\s+\| 0\s+\| 10\s+\|/);
@@ -145,6 +152,32 @@ d('real OpenStack clients: flavors, hosts, quotas and server create', () => {
     expect(vols.map((x: { Device: string; 'Volume ID': string }) => [x.Device, x['Volume ID']])).toEqual([['/dev/vda', v.id]]);
     const shown = await json(demo, ['volume', 'show', v.id]);
     expect(shown.status).toBe('in-use');
+  }, SLOW);
+
+  it('volume set --size 3 on an attached volume: the size changes for the server, on the host and in the guest', async () => {
+    const s = await json(demo, ['server', 'create', '--image', 'hitch-tiny', '--flavor', 'm1.tiny', '--wait', 'growing']);
+    const v = await json(demo, ['volume', 'create', '--size', '1', 'grown']);
+    await t.cloud.settle();
+    const add = await demo.run('openstack', ['server', 'add', 'volume', 'growing', v.id]);
+    expect(add.code, add.stderr).toBe(0);
+    await t.cloud.settle();
+    // In-use extend is block storage's 3.42: the client asks for it.
+    const set = await demo.run('openstack', ['--os-volume-api-version', '3.42', 'volume', 'set', '--size', '3', v.id]);
+    expect(set.code, set.stderr).toBe(0);
+    await t.cloud.settle();
+    const shown = await json(demo, ['volume', 'show', v.id]);
+    expect([shown.size, shown.status]).toEqual([3, 'in-use']);
+    const attached = await json(demo, ['server', 'volume', 'list', 'growing']);
+    expect(attached.map((x: { 'Volume ID': string }) => x['Volume ID'])).toEqual([v.id]);
+    const listed = await json(demo, ['volume', 'list', '--long']);
+    expect(listed.find((x: { ID: string }) => x.ID === v.id)).toMatchObject({ Size: 3, Status: 'in-use' });
+    // The guest's disk (the simulated QEMU's, grown only once the host's device has).
+    const server = await json(admin, ['server', 'show', s.id]);
+    const host = t.cloud.hosts.find((h) => h.name === server['OS-EXT-SRV-ATTR:host'])!;
+    const domain = (host.hypervisor as SimHypervisor).domains().find((d) => d.uuid === s.id)!;
+    expect(domain.liveDisks.find((d) => d.serial === v.id)?.guestBytes).toBe(3 * 1024 ** 3);
+    const events = await json(demo, ['server', 'event', 'list', 'growing']);
+    expect(events.map((e: { Action: string }) => e.Action)).toContain('extend_volume');
   }, SLOW);
 
   it('server create with an admin password succeeds, and admins see the host in server show', async () => {

@@ -349,6 +349,31 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     }
   }, 300_000);
 
+  /** The guest's sizes, in 512-byte sectors, of its disks (its `GUEST-SIZE: [vdb:2097152 ]` lines), from line `from` on. */
+  async function guestSize(device: string, from: number, sectors: number): Promise<string> {
+    const re = new RegExp(`\\b${device}:(\\d+)\\b`);
+    return guest.waitFor(`${device} at ${sectors} sectors in the guest`, (c) => c.lines().slice(from).find((l) => l.includes('GUEST-SIZE:') && re.exec(l)?.[1] === String(sectors)), 60_000);
+  }
+
+  it('online extend: volume-extended reaches compute, libvirt grows the disk, the guest sees the new size', async () => {
+    const vol = await createVolume('real-extend');
+    const a = await attach(vol);
+    await guestSize(a.device, 0, 2 * 1024 * 1024);
+    const from = guest.lines().length;
+    const ext = await t.api('POST', `/volume/v3/${projectId}/volumes/${vol}/action`, { token, headers: { 'OpenStack-API-Version': 'volume 3.42' }, body: { 'os-extend': { new_size: 2 } } });
+    expect(ext.status, JSON.stringify(ext.body)).toBe(202);
+    await t.cloud.settle();
+    const line = await guestSize(a.device, from, 4 * 1024 * 1024);
+    log(`extended ${vol} to 2 GiB in use; the guest printed: ${line}`);
+    const v = (await t.api('GET', `/volume/v3/${projectId}/volumes/${vol}`, { token })).body.volume;
+    expect([v.size, v.status]).toEqual([2, 'in-use']);
+    const ops = (await t.api('GET', `/compute/v2.1/servers/${serverId}/os-volume_attachments/${vol}/trace`, { token })).body.operations;
+    const op = ops.find((o: { kind: string }) => o.kind === 'extend');
+    expect(op?.state).toBe('done');
+    expect(op.spans.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['extend-host', 'resize-disk', 'virt.resize_disk']));
+    await detach(vol);
+  }, 240_000);
+
   it('a failing attach (bad target, bad LUN) leaves nothing behind in libvirt or tgt', async () => {
     const disksBefore = await domainDisks();
     for (const [what, spoil] of [
