@@ -11,12 +11,21 @@
 # after an online extend; a disk's label is its first 64 bytes, printable ones only, printed
 # once when the disk appears — what an image written to a boot volume starts with).
 #
-# Nothing is installed: the two .deb files are downloaded with `apt-get download` and unpacked.
+# Beside them, `boot.img`: the same guest as a bootable disk, for boot from volume. A FAT
+# filesystem over the whole disk (no partition table) holding SYSLINUX, the kernel and the
+# initramfs; the BIOS runs SYSLINUX's boot sector from the disk's first sector, SYSLINUX loads
+# the kernel from the disk with `hitch.boot=disk` on its command line and prints on the serial
+# console (`SYSLINUX 6.04 …`, `Loading vmlinuz... ok`; the kernel then logs
+# `Kernel command line: BOOT_IMAGE=vmlinuz … hitch.boot=disk`, which a direct kernel boot lacks).
+# Written to a volume's LUN, it is what a volume made from the image would hold.
+#
+# Nothing is installed: the .deb files (the kernel, busybox-static, and for boot.img syslinux
+# and mtools) are downloaded with `apt-get download` and unpacked.
 # The result is cached by kernel version under $HITCH_GUEST_CACHE (default
 # /var/cache/hitch-test-guest, else ~/.cache/hitch-test-guest when that is not writable), so a
 # second run — and CI on the same machine — costs one `apt-cache` call. The last line printed
-# is the directory holding `vmlinuz` and `initrd.gz`.
-# Needs: apt (with lists: `apt-get update`), dpkg-deb, depmod (kmod), cpio, gzip.
+# is the directory holding `vmlinuz`, `initrd.gz` and `boot.img`.
+# Needs: apt (with lists: `apt-get update`), dpkg-deb, depmod (kmod), cpio, gzip, truncate.
 set -euo pipefail
 
 cache_root="${HITCH_GUEST_CACHE:-/var/cache/hitch-test-guest}"
@@ -36,14 +45,47 @@ if [[ -z "$pkg" ]]; then
 fi
 kv=${pkg#linux-image-}
 out="$cache_root/$kv"
-# The init script's version is part of the key, so a changed init rebuilds.
+# The init script's version is part of the key, so a changed init rebuilds (and so does the boot
+# disk, which carries the initramfs); the boot disk's own recipe has a version of its own.
 init_rev=4
-if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/rev" 2>/dev/null)" == "$init_rev" ]]; then echo "$out"; exit 0; fi
+boot_rev="$init_rev.1"
+initrd_ok() { [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" && "$(cat "$out/rev" 2>/dev/null)" == "$init_rev" ]]; }
+boot_ok() { [[ -s "$out/boot.img" && "$(cat "$out/boot-rev" 2>/dev/null)" == "$boot_rev" ]]; }
+if initrd_ok && boot_ok; then echo "$out"; exit 0; fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hitch-guest-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work" # apt-get download drops root to _apt, which must write here
 cd "$work"
+
+# The bootable disk: SYSLINUX (its installer writes the boot sector and ldlinux into the FAT
+# through mtools, no mount needed), the kernel, the initramfs and SYSLINUX's configuration.
+build_boot_disk() {
+  mkdir -p boot-debs boot-tools
+  (cd boot-debs && chmod 0777 . && apt-get download -q syslinux mtools >/dev/null)
+  for d in boot-debs/*.deb; do dpkg-deb -x "$d" boot-tools; done
+  cat > syslinux.cfg <<'CFG'
+SERIAL 0 115200
+DEFAULT tiny
+PROMPT 0
+TIMEOUT 0
+LABEL tiny
+  KERNEL vmlinuz
+  INITRD initrd.gz
+  APPEND console=ttyS0 panic=-1 hitch.boot=disk
+CFG
+  truncate -s 32M boot.img
+  PATH="$PWD/boot-tools/usr/bin:$PATH" MTOOLS_SKIP_CHECK=1 bash -euo pipefail -c '
+    mformat -i boot.img -v HITCHBOOT ::
+    mcopy -i boot.img "$1/vmlinuz" "$1/initrd.gz" syslinux.cfg ::
+    syslinux --install boot.img' _ "$out"
+  cp boot.img "$out/boot.img.new"
+  mv "$out/boot.img.new" "$out/boot.img"
+  chmod 0644 "$out/boot.img"
+  echo "$boot_rev" > "$out/boot-rev"
+}
+
+if initrd_ok; then build_boot_disk; echo "$out"; exit 0; fi
 apt-get download -q "$pkg" busybox-static >/dev/null
 mkdir -p k bb initramfs
 dpkg-deb -x "$pkg"_*.deb k
@@ -91,4 +133,5 @@ cp "k/boot/vmlinuz-$kv" "$out/vmlinuz"
 cp initrd.gz "$out/initrd.gz"
 chmod 0644 "$out/vmlinuz" "$out/initrd.gz"
 echo "$init_rev" > "$out/rev"
+build_boot_disk
 echo "$out"

@@ -15,6 +15,8 @@
 #   open-iscsi                 – the host's initiator name (/etc/iscsi/initiatorname.iscsi), which the
 #                                connector reports and QEMU logs in with (no kernel initiator needed)
 #   cpio, kmod                 – scripts/build-test-guest.sh packs the tiny guest's initramfs
+#                                (and downloads syslinux and mtools with apt-get download, unpacked, not
+#                                installed, for its bootable disk image)
 #   debootstrap, e2fsprogs,
 #   util-linux (flock)         – scripts/build-storage-host.sh builds the storage host guest (Debian 12
 #                                kernel, debootstrapped root with open-iscsi, multipath-tools, tgt,

@@ -116,6 +116,11 @@ export interface DomainSpec {
   readonly virtType: 'qemu' | 'kvm';
   /** Direct kernel boot (the tiny test guest: Debian cloud kernel + busybox initramfs). */
   readonly boot?: { readonly kernel: string; readonly initrd?: string; readonly cmdline?: string };
+  /**
+   * The server boots from a volume (Nova's boot from volume): the firmware boots its first disk
+   * (`<boot dev="hd"/>`), the volume with boot index 0, and no kernel is given from the host.
+   */
+  readonly bootsFromVolume?: boolean;
   /** Serial console: to a file (tests read it for `GUEST-BLOCK:` lines) or a pty. Default pty. */
   readonly console?: { readonly kind: 'pty' } | { readonly kind: 'file'; readonly path: string };
   /** QEMU binary; libvirt picks the default for the arch when absent. */

@@ -24,6 +24,7 @@ import { HostCatalog, type HostFacts } from '../compute/host-catalog.ts';
 import { QuotaStore } from '../compute/quota-store.ts';
 import { ComputeRepository, type ServerRow } from '../compute/repository.ts';
 import { migrateCompute } from '../compute/schema.ts';
+import type { BootDevice } from '../compute/server-request.ts';
 import { inProcessAttachments, inProcessLegacy } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
 import { HitchError } from '../errors.ts';
@@ -215,7 +216,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     // The guest's size is its flavor's, as Nova's libvirt driver sizes a domain.
     const domainSpec = (s: ServerRow): DomainSpec => {
       const f = s.flavor ? (JSON.parse(s.flavor) as { ram: number; vcpus: number }) : { ram: 128, vcpus: 1 };
-      return { name: s.domain_name, uuid: s.id, memoryMiB: Math.max(16, f.ram), vcpus: Math.max(1, f.vcpus), virtType: 'qemu' };
+      // A volume with boot index 0 is the root disk: the guest boots from it (Nova's volume-backed server).
+      const bootsFromVolume = (s.block_devices ? (JSON.parse(s.block_devices) as BootDevice[]) : []).some((d) => d.bootIndex === 0);
+      return { name: s.domain_name, uuid: s.id, memoryMiB: Math.max(16, f.ram), vcpus: Math.max(1, f.vcpus), virtType: 'qemu', ...(bootsFromVolume ? { bootsFromVolume } : {}) };
     };
     const role = opts.role ?? { kind: 'all-in-one' };
     const served = new Set(role.kind === 'agent' ? role.hosts : []);

@@ -132,8 +132,10 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
 
 /**
  * Servers on a real hypervisor need something to boot: the configured kernel and initramfs
- * (direct kernel boot), the serial console to a file in the data directory, and the
- * configured virtualization type. Every other call goes straight to the driver.
+ * (direct kernel boot) for a server from the image (Hitch's image service holds no image data),
+ * its volume for one that boots from a volume (the firmware boots the disk), the serial console
+ * to a file in the data directory, and the configured virtualization type. Every other call goes
+ * straight to the driver.
  */
 export class GuestBootDriver implements HypervisorDriver {
   readonly kind: HypervisorDriver['kind'];
@@ -151,7 +153,8 @@ export class GuestBootDriver implements HypervisorDriver {
     const booted: DomainSpec = {
       ...spec,
       virtType: c.virtType,
-      ...(spec.boot || c.guestKernel === null
+      // A server that boots from a volume boots what the volume holds: the firmware reads its disk.
+      ...(spec.boot || spec.bootsFromVolume || c.guestKernel === null
         ? {}
         : { boot: { kernel: c.guestKernel, ...(c.guestInitrd !== null ? { initrd: c.guestInitrd } : {}), cmdline: c.guestCmdline } }),
       console: spec.console ?? { kind: 'file', path: consoleLogPath(c.dataDir, spec.name) },

@@ -69,6 +69,7 @@ describe('buildDomainXml', () => {
     expect(bad({ virtType: 'xen' as 'kvm' })).toMatch(/domain type/);
     expect(bad({ boot: { kernel: 'vmlinuz' } })).toMatch(/kernel/);
     expect(bad({ boot: { kernel: '/k', cmdline: 'a\nb' } })).toMatch(/command line/);
+    expect(bad({ boot: { kernel: '/k' }, bootsFromVolume: true })).toMatch(/boots from a volume/);
     expect(bad({ console: { kind: 'file', path: '/var/../etc/x' } })).toMatch(/console log/);
   });
 });

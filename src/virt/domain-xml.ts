@@ -29,6 +29,7 @@ export function checkDomainSpec(spec: DomainSpec): DomainSpec {
   if (spec.virtType !== 'qemu' && spec.virtType !== 'kvm') {
     throw invalid(`domain type ${JSON.stringify(spec.virtType)} is not qemu or kvm`);
   }
+  if (spec.boot && spec.bootsFromVolume) throw invalid('a domain that boots from a volume has no kernel of its own (direct kernel boot)');
   if (spec.boot) {
     checkFilePath(spec.boot.kernel, 'kernel');
     if (spec.boot.initrd !== undefined) checkFilePath(spec.boot.initrd, 'initrd');

@@ -9,7 +9,7 @@
  * virtlogd when they were not running, the domain, secrets) it stops or removes.
  * Outside CI a missing peer skips the suite with a message; under CI=true it fails.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VolumeAttachProtocol } from '../../src/ports/block-storage.ts';
@@ -20,6 +20,8 @@ import type { TgtBackend } from '../../src/volume/backends/tgt-backend.ts';
 import { startTestCloud, type TestCloud } from '../support/cloud.ts';
 import { Console, ensureLibvirt, freePort, freeTgtControlPort, missingPeers, run, testGuest, until, virsh, type Libvirt } from './peers.ts';
 import { TINY_IMAGE_ID } from '../../src/compute/images.ts';
+import { PythonClients } from '../../src/test-support/python-clients.ts';
+import { DEMO_PASSWORD } from '../support/cloud.ts';
 
 
 const missing = missingPeers();
@@ -60,6 +62,8 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
   let serverId = '';
   let domain = '';
   let guest: Console;
+  /** The tiny guest as a bootable disk image (build-test-guest.sh's boot.img). */
+  let bootDisk = '';
   let portals: string[] = [];
   const log = (s: string): void => console.log(`[real-host] ${s}`);
 
@@ -69,6 +73,7 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     if (missing.length > 0) throw new Error(`real-host peers missing under CI: ${missing.join(', ')}`);
     const t0 = Date.now();
     const image = await testGuest();
+    bootDisk = image.bootDisk;
     log(`guest ${image.version} ready in ${Date.now() - t0} ms (${image.kernel})`);
     libvirt = await ensureLibvirt();
     log(`libvirtd ${libvirt.started ? 'started by the suite' : 'found running'}`);
@@ -373,6 +378,75 @@ suite('real host: tgt + libvirt/QEMU + a real guest, through the HTTP APIs', () 
     expect(op.spans.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['extend-host', 'resize-disk', 'virt.resize_disk']));
     await detach(vol);
   }, 240_000);
+
+  /** Write a disk image at the start of a tgt volume's LUN file: what a volume made from the image holds. */
+  async function writeImage(volumeId: string, image: string): Promise<number> {
+    const path = (await backend().target(volumeId))!.luns.find((l) => l.lun === 1)!.path!;
+    const src = openSync(image, 'r');
+    const dst = openSync(path, 'r+');
+    const buf = Buffer.alloc(1024 * 1024);
+    let at = 0;
+    try {
+      for (let n = readSync(src, buf, 0, buf.length, at); n > 0; n = readSync(src, buf, 0, buf.length, at)) {
+        writeSync(dst, buf, 0, n, at);
+        at += n;
+      }
+    } finally {
+      closeSync(src);
+      closeSync(dst);
+    }
+    return at;
+  }
+
+  it('boot from volume: openstack server create --volume V --flavor m1.tiny --wait reaches ACTIVE, and the BIOS boots the guest from the tgt volume', async () => {
+    const vol = await createVolume('real-boot');
+    const bytes = await writeImage(vol, bootDisk);
+    log(`wrote the tiny guest's boot disk (${bytes} bytes) to volume ${vol}`);
+    const demo = new PythonClients({ baseUrl: t.url, username: 'demo', password: DEMO_PASSWORD, projectName: 'demo' });
+    const admin = await t.token('admin');
+    let bfvId = '';
+    try {
+      const t0 = Date.now();
+      const created = await demo.run('openstack', ['server', 'create', '--volume', vol, '--flavor', 'm1.tiny', '--wait', 'real-bfv', '-f', 'json']);
+      expect(created.code, created.stderr).toBe(0);
+      const bfv = JSON.parse(created.stdout);
+      bfvId = bfv.id;
+      expect(bfv.status).toBe('ACTIVE');
+      const name: string = (await t.api('GET', `/compute/v2.1/servers/${bfvId}`, { token: admin.token })).body.server['OS-EXT-SRV-ATTR:instance_name'];
+      // The definition gives no kernel: the firmware boots the first disk, and that disk is the volume over QEMU's iSCSI.
+      const xml = (await virsh('dumpxml', name)).stdout;
+      expect(xml).not.toContain('<kernel>');
+      expect(xml).toContain("<boot dev='hd'/>");
+      const disks = (await virsh('domblklist', name, '--details')).stdout;
+      expect(disks).toMatch(new RegExp(`network\\s+disk\\s+vda\\s+iqn\\.2010-10\\.org\\.openstack:volume-${vol}/1`));
+      // The console: SYSLINUX from the volume loads the kernel and the initramfs it holds, the
+      // kernel's command line is the one on the volume (BOOT_IMAGE= is SYSLINUX's), and the guest
+      // that comes up has the volume as vda.
+      const bfvConsole = new Console(consoleLogPath(t.config.dataDir, name));
+      const loaded = await bfvConsole.waitFor('SYSLINUX to load the kernel from the volume', (c) => c.lines().find((l) => l.includes('Loading vmlinuz... ok')), 180_000);
+      const banner = bfvConsole.lines().find((l) => l.includes('SYSLINUX'));
+      const cmdline = await bfvConsole.waitFor('the kernel command line', (c) => c.lines().find((l) => l.includes('Kernel command line:')), 120_000);
+      expect(cmdline).toMatch(/Kernel command line: BOOT_IMAGE=vmlinuz .*hitch\.boot=disk/);
+      const ready = await bfvConsole.waitFor('the guest to boot from its volume', (c) => c.lines().find((l) => l.includes('GUEST-READY')), 180_000);
+      const root = await bfvConsole.waitFor('the boot volume as vda', (c) => c.blockLines().find((b) => b.devices.get('vda') === serialOf(vol)), 60_000);
+      log(`server ${bfvId} (${name}) booted from volume ${vol} in ${Date.now() - t0} ms; its console: ${banner?.trim()} | ${loaded.trim()} | ${cmdline.trim().replace(/^\[[^\]]*\]\s*/, '')} | ${ready.trim()} | ${root.line}`);
+      const vols = JSON.parse((await demo.run('openstack', ['server', 'volume', 'list', 'real-bfv', '-f', 'json'])).stdout);
+      expect(vols.map((x: { Device: string; 'Volume ID': string }) => [x.Device, x['Volume ID']])).toEqual([['/dev/vda', vol]]);
+      expect(await volumeStatus(vol)).toBe('in-use');
+      // Deleted without delete_on_termination: the guest is gone, the volume is free again and kept.
+      const del = await demo.run('openstack', ['server', 'delete', '--wait', 'real-bfv']);
+      expect(del.code, del.stderr).toBe(0);
+      bfvId = '';
+      await t.cloud.settle();
+      expect((await virsh('domstate', name)).code).not.toBe(0);
+      expect(await volumeStatus(vol)).toBe('available');
+      expect((await backend().target(vol))!.acls).toEqual([]);
+    } finally {
+      if (bfvId) await t.api('DELETE', `/compute/v2.1/servers/${bfvId}`, { token });
+      demo.dispose();
+    }
+    expect((await t.api('DELETE', `/volume/v3/${projectId}/volumes/${vol}`, { token })).status).toBe(202);
+  }, 600_000);
 
   it('a failing attach (bad target, bad LUN) leaves nothing behind in libvirt or tgt', async () => {
     const disksBefore = await domainDisks();

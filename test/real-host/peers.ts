@@ -29,6 +29,8 @@ const NEEDS: readonly [path: string, pkg: string][] = [
   ['/etc/iscsi/initiatorname.iscsi', 'open-iscsi'],
   ['/usr/bin/cpio', 'cpio'],
   ['/usr/sbin/depmod', 'kmod'],
+  // Boot from volume is asked for as users ask: `openstack server create --volume`.
+  ['/usr/bin/openstack', 'python3-openstackclient'],
 ];
 
 /** What is missing for the suite (empty: it can run). */
@@ -116,12 +118,16 @@ export async function ensureLibvirt(): Promise<Libvirt> {
   };
 }
 
-/** Build or reuse the tiny guest (`scripts/build-test-guest.sh`); its kernel and initramfs. */
-export async function testGuest(): Promise<{ kernel: string; initrd: string; version: string }> {
+/**
+ * Build or reuse the tiny guest (`scripts/build-test-guest.sh`): its kernel and initramfs, and
+ * the same guest as a bootable disk image (SYSLINUX on a FAT filesystem) for boot from volume.
+ */
+export async function testGuest(): Promise<{ kernel: string; initrd: string; bootDisk: string; version: string }> {
   const r = await run('bash', [join(REPO, 'scripts', 'build-test-guest.sh')], 300_000);
   const dir = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !existsSync(join(dir, 'vmlinuz'))) throw new Error(`build-test-guest.sh failed (${r.code}): ${r.stderr.slice(-2000)}`);
-  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), version: dir.split('/').pop() ?? '' };
+  if (!existsSync(join(dir, 'boot.img'))) throw new Error(`build-test-guest.sh left no boot disk in ${dir} (a cached build reused without apt lists: run apt-get update)`);
+  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), bootDisk: join(dir, 'boot.img'), version: dir.split('/').pop() ?? '' };
 }
 
 /** A loopback TCP port free on every given address (for tgtd's portals). */
