@@ -45,6 +45,7 @@ import { metricsOf, registerFaces, type HitchMetrics } from './faces.ts';
 import { imagesPlugin } from './images-plugin.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { OperationLog } from './operation-log.ts';
+import { remoteBlockStorage } from './remote-block-storage.ts';
 import { installRequestLog } from './request-log.ts';
 
 export interface CloudCredentials {
@@ -231,10 +232,16 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `no compute host named ${unknown.join(', ') || '(none given)'} in the data plane (${some}${plane.hosts.length > 10 ? `, … ${plane.hosts.length} in all` : ''})` });
       }
     }
-    hosts = managed.map(({ name, host, brick: first, newBrick, hypervisor, clock, ip }) => {
+    // The block storage compute talks to: this process's own service, or one over REST (blockStorageUrl).
+    const remote = await remoteBlockStorage(cfg, logger);
+    const storageOf = async (name: string): Promise<VolumeAttachProtocol> => {
+      if (remote) return remote.protocol(name);
+      return cfg.cinderFlow === 'legacy' ? inProcessLegacy(volumes, name) : inProcessAttachments(volumes);
+    };
+    const parts: ComputeHostParts[] = [];
+    for (const { name, host, brick: first, newBrick, hypervisor, clock, ip } of managed) {
       const brick = opts.dataPlane ? newBrick() : first;
-      const base: VolumeAttachProtocol =
-        cfg.cinderFlow === 'legacy' ? inProcessLegacy(volumes, name) : inProcessAttachments(volumes);
+      const base = await storageOf(name);
       const storage = opts.wrapStorage ? opts.wrapStorage(base, name) : base;
       const manager = new ComputeManager({
         hostName: name,
@@ -244,8 +251,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         onStep,
         onFinished,
       });
-      return { name, host, clock, brick, hypervisor, manager, ip };
-    });
+      parts.push({ name, host, clock, brick, hypervisor, manager, ip });
+    }
+    hosts = parts;
     // Before serving: finish or roll back whatever a previous run left half done. (An agent
     // recovers in ComputeAgent.start, before it claims work.)
     if (role.kind === 'all-in-one') for (const h of hosts) logRecovery(logger, h.name, await h.manager.recover());
@@ -271,7 +279,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const compute: ComputeService = new ComputeService({
       repo,
       dispatch,
-      storage: inProcessAttachments(volumes),
+      // The API reads a volume's project and status here before it dispatches an attach.
+      storage: remote ? await remote.protocol('') : inProcessAttachments(volumes),
       domainSpec,
       flavors,
       hosts: hostCatalog,

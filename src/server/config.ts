@@ -33,6 +33,18 @@ export interface HitchConfig {
   readonly attachMode: 'kernel' | 'qemu-native';
   /** Which Cinder flow compute uses: the attachments API or the legacy actions. */
   readonly cinderFlow: 'attachments' | 'legacy';
+  /**
+   * The Keystone v3 URL (ending in `/v3`) of the cloud whose block storage compute uses, as
+   * Nova's `[cinder]` section: compute authenticates there as `blockStorageUser` in
+   * `blockStorageProject` and calls the `volumev3` endpoint of the catalog it gets back, over
+   * REST — Hitch's block storage in another process or any Cinder-compatible service. null: this
+   * process's own block storage service, in process.
+   */
+  readonly blockStorageUrl: string | null;
+  readonly blockStorageUser: string;
+  readonly blockStorageProject: string;
+  /** `blockStorageUser`'s password; required with `blockStorageUrl`. A secret: masked when printed. */
+  readonly blockStoragePassword: string | null;
   /** The admin's password; generated on first start and kept in `dataDir/credentials.json`. */
   readonly adminPassword: string | null;
   /** How long a guest may take to release a disk on detach. */
@@ -103,6 +115,10 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   virt: 'sim',
   attachMode: 'kernel',
   cinderFlow: 'attachments',
+  blockStorageUrl: null,
+  blockStorageUser: 'admin',
+  blockStorageProject: 'admin',
+  blockStoragePassword: null,
   adminPassword: null,
   detachTimeoutMs: 30_000,
   hostDownAfterMs: HOST_DOWN_AFTER_MS,
@@ -137,6 +153,10 @@ const ENV: Record<keyof HitchConfig, string> = {
   virt: 'HITCH_VIRT',
   attachMode: 'HITCH_ATTACH_MODE',
   cinderFlow: 'HITCH_CINDER_FLOW',
+  blockStorageUrl: 'HITCH_BLOCK_STORAGE_URL',
+  blockStorageUser: 'HITCH_BLOCK_STORAGE_USER',
+  blockStorageProject: 'HITCH_BLOCK_STORAGE_PROJECT',
+  blockStoragePassword: 'HITCH_BLOCK_STORAGE_PASSWORD',
   adminPassword: 'HITCH_ADMIN_PASSWORD',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
   hostDownAfterMs: 'HITCH_HOST_DOWN_AFTER_MS',
@@ -204,6 +224,22 @@ function absPathOrNull(key: string, v: unknown): string | null {
   return p;
 }
 
+/** An http(s) Keystone v3 URL (`…/v3`), or null when unset. */
+function keystoneUrlOrNull(key: string, v: unknown): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  const u = str(key, v).replace(/\/+$/, '');
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw bad(key, `${JSON.stringify(u)} is not a URL`);
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.pathname.endsWith('/v3') || parsed.search !== '' || parsed.username !== '' || parsed.password !== '') {
+    throw bad(key, `must be the identity (Keystone v3) URL of the cloud whose block storage compute uses, ending in /v3 (a Hitch: http://HOST:PORT/identity/v3), not ${JSON.stringify(parsed.origin + parsed.pathname)}`);
+  }
+  return u;
+}
+
 /** Resolve the configuration from flags, environment and file. */
 export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env): HitchConfig {
   let file: Raw = {};
@@ -226,6 +262,11 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
   const databaseUrl = str('databaseUrl', pick('databaseUrl') ?? `sqlite:${dataDir}/hitch.db`);
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) throw bad('databaseUrl', 'must start with sqlite: or postgres://');
   const adminPassword = pick('adminPassword');
+  const blockStorageUrl = keystoneUrlOrNull('blockStorageUrl', pick('blockStorageUrl'));
+  const blockStoragePassword = pick('blockStoragePassword');
+  if (blockStorageUrl !== null && (blockStoragePassword === undefined || blockStoragePassword === null)) {
+    throw bad('blockStoragePassword', `needed with blockStorageUrl: the password of blockStorageUser at ${blockStorageUrl} (HITCH_BLOCK_STORAGE_PASSWORD or the config file; never a flag)`);
+  }
   const cfg: HitchConfig = {
     bind,
     port,
@@ -238,6 +279,10 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     virt: oneOf('virt', get('virt'), ['sim', 'libvirt'] as const),
     attachMode: oneOf('attachMode', get('attachMode'), ['kernel', 'qemu-native'] as const),
     cinderFlow: oneOf('cinderFlow', get('cinderFlow'), ['attachments', 'legacy'] as const),
+    blockStorageUrl,
+    blockStorageUser: str('blockStorageUser', get('blockStorageUser')),
+    blockStorageProject: str('blockStorageProject', get('blockStorageProject')),
+    blockStoragePassword: blockStoragePassword === undefined || blockStoragePassword === null ? null : str('blockStoragePassword', blockStoragePassword),
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
     hostDownAfterMs: int('hostDownAfterMs', get('hostDownAfterMs'), 1_000, 3_600_000),
@@ -265,6 +310,7 @@ export function printableConfig(cfg: HitchConfig): Record<string, unknown> {
   return {
     ...cfg,
     adminPassword: cfg.adminPassword === null ? null : MASK,
+    blockStoragePassword: cfg.blockStoragePassword === null ? null : MASK,
     databaseUrl: cfg.databaseUrl.replace(/(\/\/[^:/@]+:)[^@]*@/, `$1${MASK}@`),
   };
 }

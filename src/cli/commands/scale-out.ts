@@ -25,6 +25,7 @@ function planeOptions(c: Command): Command {
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
     .addOption(new Option('--attach-mode <mode>', "kernel initiator or QEMU's own iSCSI").choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
+    .addOption(new Option('--block-storage-url <url>', 'Keystone v3 URL of the cloud whose block storage compute uses over REST (HITCH_BLOCK_STORAGE_URL; password in HITCH_BLOCK_STORAGE_PASSWORD); default: its own, in process'))
     .addOption(new Option('--detach-timeout-ms <ms>', 'how long a guest may take to release a disk'))
     .addOption(new Option('--log-level <level>', 'log level (HITCH_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addOption(new Option('--log-format <format>', 'JSON lines, or pretty lines for a person (HITCH_LOG_FORMAT; default: pretty on a terminal, else json)').choices(['json', 'pretty', 'auto']))
