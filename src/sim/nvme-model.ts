@@ -311,7 +311,9 @@ export class NvmeHostModel {
     const v = this.#vfs;
     this.devs.set(d.name, d);
     v.attr(`${d.sysDir}/uuid`, () => `${d.ns.uuid}\n`);
-    v.attr(`${d.sysDir}/nguid`, () => `${uuidFormat(d.ns.nguid)}\n`);
+    // Linux 6.1 shows `nguid` only for a namespace that has one (nvme_ns_id_attrs_are_visible):
+    // nvmet's default, no device_nguid, has none (recorded: the fidelity scene `nvme`).
+    if (/[1-9a-f]/.test(d.ns.nguid)) v.attr(`${d.sysDir}/nguid`, () => `${uuidFormat(d.ns.nguid)}\n`);
     v.attr(`${d.sysDir}/nsid`, () => `${d.ns.nsid}\n`);
     v.attr(`${d.sysDir}/wwid`, () => `uuid.${d.ns.uuid}\n`);
     v.attr(`${d.sysDir}/ro`, () => (d.ns.readOnly ? '1\n' : '0\n'));

@@ -7,7 +7,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { LinuxHost } from '../../src/host/linux-host.ts';
-import { runScene, SCENES, LIO_IQN, LIO_SERIAL, LUN_BYTES, TGT_IQN, type FidelityWorld, type SceneSetup } from '../../src/sim/fidelity/scenes.ts';
+import { runScene, SCENES, LIO_IQN, LIO_SERIAL, LUN_BYTES, NVME_NAMESPACES, NVME_NQN, NVME_P1, NVME_P2, NVME_SERIAL, TGT_IQN, type FidelityWorld, type SceneSetup } from '../../src/sim/fidelity/scenes.ts';
+import { NvmetTarget } from './nvmet-target.ts';
 import type { GuestCases, GuestContext } from '../../src/test-support/storage-host/guest/runner.ts';
 import { must, sh, sleep, type GuestStorage, type StorageSetup } from '../../src/test-support/storage-host/guest/storage.ts';
 import { calibrate } from './fidelity-calibrate.guest.ts';
@@ -66,6 +67,19 @@ function lioDown(): void {
   rmSync(LIO_FILE, { force: true });
 }
 
+/** nvmet through configfs: the `nvme` scene's subsystem (its serial set), both portals. */
+async function nvmetUp(): Promise<NvmetTarget> {
+  const t = new NvmetTarget();
+  await t.reset();
+  await t.addSubsystem(
+    NVME_NQN,
+    NVME_NAMESPACES.map((n) => ({ nsid: n.nsid, uuid: n.uuid, sizeMb: n.bytes >> 20 })),
+    NVME_SERIAL,
+  );
+  for (const [i, p] of [NVME_P1, NVME_P2].entries()) await t.addPort(i + 1, p.slice(0, p.lastIndexOf(':')), Number(p.slice(p.lastIndexOf(':') + 1)), [NVME_NQN]);
+  return t;
+}
+
 export function storageSetup(s: SceneSetup): StorageSetup {
   return {
     findMultipaths: s.findMultipaths,
@@ -93,9 +107,14 @@ export function guestWorld(host: LinuxHost, storage: GuestStorage): FidelityWorl
       writeFileSync('/tmp/hitch-fidelity-count.nft', `table inet hitch_fidelity_count {\n  chain out {\n    type filter hook output priority -10; policy accept;\n    ip daddr ${ip} tcp dport 3260 counter\n  }\n}\n`);
       await must('nft', ['-f', '/tmp/hitch-fidelity-count.nft']);
     },
+    dropNvmePortal: async (ip) => {
+      writeFileSync('/tmp/hitch-fidelity-nvme-drop.nft', `table inet hitch_fidelity_nvme_drop {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    ip daddr ${ip} tcp dport 4420 drop\n    ip saddr ${ip} tcp sport 4420 drop\n  }\n}\n`);
+      await must('nft', ['-f', '/tmp/hitch-fidelity-nvme-drop.nft']);
+    },
     liftDrop: async () => {
       await storage.liftDrop();
       await sh('nft', ['delete', 'table', 'inet', 'hitch_fidelity_count']);
+      await sh('nft', ['delete', 'table', 'inet', 'hitch_fidelity_nvme_drop']);
     },
     loginAttempts: async () => {
       const r = await sh('nft', ['list', 'table', 'inet', 'hitch_fidelity_count']);
@@ -114,6 +133,7 @@ async function sceneCase(name: string, ctx: GuestContext): Promise<unknown> {
   const scene = SCENES[name];
   if (!scene) throw new Error(`no scene ${name}`);
   if (scene.setup.lio) lioUp();
+  const nvmet = scene.setup.nvme ? await nvmetUp() : null;
   const host = new LinuxHost({ name: 'hitch-storage-host' });
   try {
     const record = await runScene(name, guestWorld(host, ctx.storage));
@@ -126,6 +146,10 @@ async function sceneCase(name: string, ctx: GuestContext): Promise<unknown> {
     if (scene.setup.lio) {
       for (const s of readdirSync('/sys/class/iscsi_session')) await sh('iscsiadm', ['-m', 'session', '-r', s.replace('session', ''), '-u']);
       lioDown();
+    }
+    if (nvmet) {
+      await sh('nft', ['delete', 'table', 'inet', 'hitch_fidelity_nvme_drop']);
+      await nvmet.reset();
     }
   }
 }

@@ -78,11 +78,12 @@ export class NvmetTarget {
     for (const f of ls('/tmp').filter((n) => n.startsWith('nvmet-ns-'))) unlinkSync(`/tmp/${f}`);
   }
 
-  /** A subsystem any host may connect to, with its namespaces (sparse files). */
-  async addSubsystem(nqn: string, namespaces: readonly NamespaceSpec[]): Promise<void> {
+  /** A subsystem any host may connect to, with its namespaces (sparse files) and, when given, its serial. */
+  async addSubsystem(nqn: string, namespaces: readonly NamespaceSpec[], serial?: string): Promise<void> {
     const dir = `${ROOT}/subsystems/${nqn}`;
     mkdirSync(dir);
     writeFileSync(`${dir}/attr_allow_any_host`, '1');
+    if (serial !== undefined) writeFileSync(`${dir}/attr_serial`, serial);
     for (const ns of namespaces) await this.addNamespace(nqn, ns);
   }
 

@@ -8,9 +8,9 @@
  * connect prints the kernel's errno after `Failed to write to /dev/nvme-fabrics:` and exits 1;
  * `disconnect -n` prints `NQN:<nqn> disconnected <n> controller(s)` (exit 0, also for 0);
  * `list -o json` and `list-subsys -o json` print nvme-cli's own JSON layout (two-space indent,
- * no space after the colon), namespaces newest first. Not recorded, and so nvme-cli's source as
- * best known: a `disconnect -d` of a controller that does not exist (`Did not find device`,
- * exit 1) and usage errors (exit 22, EINVAL).
+ * no space after the colon), namespaces newest first; a `disconnect -d` of a controller that does
+ * not exist says `Did not find device <name>` and still exits 0 (recorded by the fidelity scene
+ * `nvme`). Not recorded, and so nvme-cli's source as best known: usage errors (exit 22, EINVAL).
  */
 import type { NvmeCtrl } from '../nvme-model.ts';
 import type { CommandContext, CommandOutput } from './command.ts';
@@ -77,7 +77,7 @@ async function disconnect(ctx: CommandContext, args: readonly string[]): Promise
   const nqn = p.opts.get('-n')?.at(-1) ?? p.opts.get('--nqn')?.at(-1);
   const device = p.opts.get('-d')?.at(-1) ?? p.opts.get('--device')?.at(-1);
   if (!nqn && !device) return usage('disconnect', 'Need a device name or NQN');
-  if (!model) return nqn ? out(0, `NQN:${nqn} disconnected 0 controller(s)\n`) : out(1, '', `Did not find device ${device ?? ''}\n`);
+  if (!model) return nqn ? out(0, `NQN:${nqn} disconnected 0 controller(s)\n`) : out(0, '', `Did not find device ${device ?? ''}\n`);
   if (nqn) {
     const ctrls = model.ctrlList().filter((c) => c.nqn === nqn && c.subsys !== null);
     if (ctrls.length > 0) await ctx.sleep(ctx.world.latency.nvmeDisconnectMs);
@@ -87,7 +87,7 @@ async function disconnect(ctx: CommandContext, args: readonly string[]): Promise
   const names = (device ?? '').split(',').map((d) => d.replace(/^\/dev\//, ''));
   for (const d of names) {
     const c = model.ctrlList().find((x) => x.name === d);
-    if (!c) return out(1, '', `Did not find device ${d}\n`);
+    if (!c) return out(0, '', `Did not find device ${d}\n`);
     await ctx.sleep(ctx.world.latency.nvmeDisconnectMs);
     model.disconnect(c);
   }

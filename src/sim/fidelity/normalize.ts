@@ -3,6 +3,7 @@
  * record is rewritten with placeholders numbered in order of first appearance, so the first
  * session either side made is `⟨sid1⟩`, its SCSI host `⟨host1⟩`, its disk `⟨sd1⟩`, the first
  * map `⟨dm1⟩`, the first WWN `⟨wwn1⟩` (in every spelling: `36000…`, `naa.6000…`, `0x6000…`).
+ * NVMe instance numbers (`nvme0`, `nvme-subsys0`, `nvme0n1`, `nvme0c1n1`) become `⟨nvmeN⟩` likewise.
  * Times (multipath's seconds-since-boot prefix, multipathd's next check) become `⟨time⟩`.
  * Everything else — IQNs, portals, texts, exit codes — is compared as it is.
  *
@@ -34,6 +35,12 @@ function rewrite(text: string, n: Namer): string {
       // multipath's messages start with seconds since boot; multipathd's next_check is a countdown.
       .replace(/\b\d+\.\d{6} \|/g, '⟨time⟩ |')
       .replace(/[X.]{10} \d+\/\d+/g, '⟨time⟩')
+      // NVMe: controllers and subsystems share the kernel's instance numbers (a subsystem takes
+      // its first controller's), and devices are named by them: one namer for all.
+      .replace(/\bnvme-subsys(\d+)\b/g, (_m, d: string) => `nvme-subsys${n.name('nvme', d)}`)
+      .replace(/\bnvme(\d+)c(\d+)n(\d+)\b/g, (_m, s: string, c: string, k: string) => `nvme${n.name('nvme', s)}c${n.name('nvme', c)}n${k}`)
+      .replace(/\bnvme(\d+)n(\d+)\b/g, (_m, s: string, k: string) => `nvme${n.name('nvme', s)}n${k}`)
+      .replace(/\bnvme(\d+)\b/g, (_m, d: string) => `nvme${n.name('nvme', d)}`)
       // Sessions.
       .replace(/\bsession(\d+)\b/g, (_m, d: string) => `session${n.name('sid', d)}`)
       .replace(/\bconnection(\d+):(\d+)\b/g, (_m, d: string, c: string) => `connection${n.name('sid', d)}:${c}`)

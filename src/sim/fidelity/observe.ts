@@ -14,7 +14,7 @@ import type { ExecOptions, Host } from '../../ports/host.ts';
 export interface Observation {
   /** Unique in its scene, stable across runs: `login/p1`, `map/after-add-path`. */
   readonly id: string;
-  readonly op: 'exec' | 'read' | 'list' | 'exists' | 'write' | 'wait' | 'snapshot' | 'tree';
+  readonly op: 'exec' | 'read' | 'list' | 'exists' | 'write' | 'wait' | 'snapshot' | 'tree' | 'links';
   /** The command line or path, as given. */
   readonly what: string;
   readonly code?: number;
@@ -290,6 +290,14 @@ export class Recorder {
       value = await check();
     }
     return this.#push({ id, op: 'wait', what, value }, start);
+  }
+
+  /** The entries of `dir` that `filter` keeps, each with where it leads (udev's links: `name → /dev/nvme0n1`). */
+  async links(id: string, dir: string, filter: (e: string) => boolean = () => true): Promise<Observation> {
+    const start = this.host.clock.now();
+    const value: Record<string, string | null> = {};
+    for (const e of (await listOrEmpty(this.host, dir)).filter(filter).sort()) value[e] = await realpathOrNull(this.host, `${dir}/${e}`);
+    return this.#push({ id, op: 'links', what: dir, value }, start);
   }
 
   async tree(id: string, dir: string): Promise<Observation> {

@@ -32,6 +32,18 @@ export const TGT_IQN = 'iqn.2010-10.org.openstack:volume-fidelity';
 export const LIO_IQN = 'iqn.2003-01.org.linux-iscsi.hitch:fidelity';
 export const LIO_SERIAL = '4e1d3c2b-5a69-4f78-8e97-a6b5c4d3e2f1';
 export const LUN_BYTES = 32 * 1024 * 1024;
+/** The NVMe/TCP subsystem of the `nvme` scene (nvmet in the guest), on NVME_P1 and NVME_P2, any host admitted. */
+export const NVME_NQN = 'nqn.2014-08.org.hitch:fidelity';
+/** Its serial (nvmet's `attr_serial`: set, so both sides agree; nvmet's own is random). */
+export const NVME_SERIAL = '4e1d3c2b5a694f788e97';
+export const NVME_NAMESPACES = [
+  { nsid: 1, uuid: '6f0b3e52-1c2d-4e5f-8a9b-0c1d2e3f4a51', bytes: 64 * 1024 * 1024 },
+  { nsid: 2, uuid: '6f0b3e52-1c2d-4e5f-8a9b-0c1d2e3f4a52', bytes: 32 * 1024 * 1024 },
+] as const;
+export const NVME_P1 = '127.0.0.1:4420';
+export const NVME_P2 = '127.0.0.2:4420';
+/** Nothing listens here: NVMe/TCP connects are refused. */
+export const NVME_REFUSED = '127.0.0.1:4421';
 
 export type FindMultipaths = 'no' | 'yes' | 'strict';
 
@@ -46,6 +58,8 @@ export interface SceneSetup {
   readonly lio?: boolean;
   /** The tgt target asks for CHAP with this account. */
   readonly chap?: { readonly username: string; readonly password: string };
+  /** Export the NVMe/TCP subsystem (NVME_NQN) through nvmet too. */
+  readonly nvme?: boolean;
 }
 
 /** What a scene may do to its world besides Host calls. */
@@ -55,6 +69,8 @@ export interface FidelityWorld {
   settle(): Promise<void>;
   /** Drop every packet to and from `ip`'s iSCSI port 3260 (the portal looks dead); `liftDrop` ends it. */
   dropPortal(ip: string): Promise<void>;
+  /** The same for `ip`'s NVMe/TCP port 4420; `liftDrop` ends it too. */
+  dropNvmePortal(ip: string): Promise<void>;
   liftDrop(): Promise<void>;
   /** Stop udev's event processing (`udevadm control --stop-exec-queue`); `releaseUdev` resumes it. */
   holdUdev(): Promise<void>;
@@ -175,6 +191,53 @@ async function addPathScene(w: FidelityWorld, r: Recorder, then: (dev: string, w
   await flushMapOf(w, r, 'end', P1);
   await detachPath(w, r, 'end/p1', P1);
   await r.snapshot('end/state');
+}
+
+// --- NVMe/TCP ---------------------------------------------------------------------------
+
+const nvmeConnect = (hostNqn: string, portal: string, nqn = NVME_NQN, extra: string[] = []): string[] => {
+  const i = portal.lastIndexOf(':');
+  return ['connect', '-t', 'tcp', '-a', portal.slice(0, i), '-s', portal.slice(i + 1), '-n', nqn, '-q', hostNqn, ...extra];
+};
+
+/** The controller (`nvmeN`) of NVME_NQN to `portal`, by its sysfs: null when there is none. */
+async function nvmeCtrlTo(host: Host, portal: string): Promise<string | null> {
+  const i = portal.lastIndexOf(':');
+  const [ip, port] = [portal.slice(0, i), portal.slice(i + 1)];
+  for (const c of await host.readdir('/sys/class/nvme').catch(() => [] as string[])) {
+    const [nqn = '', addr = ''] = await Promise.all([`/sys/class/nvme/${c}/subsysnqn`, `/sys/class/nvme/${c}/address`].map((f) => host.readFile(f).then((t) => t.trim(), () => '')));
+    if (nqn === NVME_NQN && addr.startsWith(`traddr=${ip},trsvcid=${port}`)) return c;
+  }
+  return null;
+}
+
+async function nvmeState(host: Host, ctrl: string | null): Promise<string> {
+  return ctrl === null ? 'gone' : (await host.readFile(`/sys/class/nvme/${ctrl}/state`).catch(() => 'gone')).trim();
+}
+
+const CTRL_ATTRS = ['state', 'address', 'transport', 'subsysnqn', 'cntlid', 'model', 'serial', 'firmware_rev', 'ctrl_loss_tmo', 'reconnect_delay'] as const;
+const SUBSYS_ATTRS = ['subsysnqn', 'model', 'serial', 'firmware_rev', 'iopolicy'] as const;
+const NS_ATTRS = ['uuid', 'nguid', 'nsid', 'wwid', 'ro', 'size'] as const;
+
+/** What the kernel and udev show of NVMe: controllers, subsystems, namespace devices, links. */
+async function nvmeViews(w: FidelityWorld, r: Recorder, tag: string): Promise<void> {
+  const nvme = (e: string): boolean => e.startsWith('nvme');
+  await r.list(`${tag}/class-nvme`, '/sys/class/nvme');
+  const ctrls = (await w.host.readdir('/sys/class/nvme').catch(() => [] as string[])).sort();
+  for (const [i, c] of ctrls.entries()) {
+    for (const a of CTRL_ATTRS) await r.read(`${tag}/ctrl${i}/${a}`, `/sys/class/nvme/${c}/${a}`);
+    await r.list(`${tag}/ctrl${i}/entries`, `/sys/class/nvme/${c}`, nvme);
+  }
+  await r.list(`${tag}/class-nvme-subsystem`, '/sys/class/nvme-subsystem');
+  const subs = (await w.host.readdir('/sys/class/nvme-subsystem').catch(() => [] as string[])).sort();
+  for (const [i, sub] of subs.entries()) {
+    for (const a of SUBSYS_ATTRS) await r.read(`${tag}/subsys${i}/${a}`, `/sys/class/nvme-subsystem/${sub}/${a}`);
+    await r.list(`${tag}/subsys${i}/entries`, `/sys/class/nvme-subsystem/${sub}`, nvme);
+  }
+  await r.list(`${tag}/block`, '/sys/block', nvme);
+  const devs = (await w.host.readdir('/sys/block').catch(() => [] as string[])).filter(nvme).sort();
+  for (const d of devs) for (const a of NS_ATTRS) await r.read(`${tag}/${d.replace(/\d+/g, '#')}-${devs.indexOf(d)}/${a}`, `/sys/block/${d}/${a}`);
+  await r.links(`${tag}/by-id`, '/dev/disk/by-id', (e) => e.startsWith('nvme-'));
 }
 
 export const SCENES: Readonly<Record<string, Scene>> = {
@@ -520,6 +583,65 @@ export const SCENES: Readonly<Record<string, Scene>> = {
       await detachPath(w, r, 'end/p1', P1);
       await detachPath(w, r, 'end/p2', P2);
       await r.snapshot('end/state');
+    },
+  },
+
+  /**
+   * NVMe/TCP against nvmet: the host's NQN and native multipath; connects (one portal, again,
+   * a refused port, a wrong NQN, the second portal with a short ctrl_loss_tmo); controllers,
+   * the subsystem, the heads over hidden paths, udev's links; nvme-cli's JSON; the second
+   * portal dropped: resetting, connecting (no src_addr), a connect to the dropped address, the
+   * controller removed at ctrl_loss_tmo; disconnects by device and by NQN, and one of a
+   * controller that does not exist.
+   */
+  nvme: {
+    setup: { findMultipaths: 'no', login: SHORT, nvme: true },
+    run: async (w, r) => {
+      const hostNqn = (await w.host.readFile('/etc/nvme/hostnqn').catch(() => '')).trim();
+      await r.read('hostnqn', '/etc/nvme/hostnqn');
+      await r.read('hostid', '/etc/nvme/hostid');
+      await r.read('native-multipath', '/sys/module/nvme_core/parameters/multipath');
+      await r.exec('empty/list', 'nvme', ['list', '-o', 'json']);
+      await r.exec('empty/list-subsys', 'nvme', ['list-subsys', '-o', 'json']);
+      await r.exec('p1/connect', 'nvme', nvmeConnect(hostNqn, NVME_P1));
+      const [ua, ub] = [NVME_NAMESPACES[0].uuid, NVME_NAMESPACES[1].uuid];
+      await r.wait('p1/link-a', `/dev/disk/by-id/nvme-uuid.${ua}`, 30_000);
+      await r.wait('p1/link-b', `/dev/disk/by-id/nvme-uuid.${ub}`, 30_000);
+      await w.settle();
+      await nvmeViews(w, r, 'p1');
+      await r.exec('p1/connect-again', 'nvme', nvmeConnect(hostNqn, NVME_P1));
+      await r.exec('refused/connect', 'nvme', nvmeConnect(hostNqn, NVME_REFUSED));
+      await r.exec('wrong-nqn/connect', 'nvme', nvmeConnect(hostNqn, NVME_P1, 'nqn.2014-08.org.hitch:nope'));
+      await r.list('failed/class-nvme', '/sys/class/nvme');
+      await r.exec('p2/connect', 'nvme', nvmeConnect(hostNqn, NVME_P2, NVME_NQN, ['--ctrl-loss-tmo', '10', '--reconnect-delay', '2']));
+      await w.settle();
+      await nvmeViews(w, r, 'p2');
+      await r.exec('p2/list', 'nvme', ['list', '-o', 'json']);
+      await r.exec('p2/list-subsys', 'nvme', ['list-subsys', '-o', 'json']);
+      const head = (await w.host.realpath(`/dev/disk/by-id/nvme-uuid.${ua}`).catch(() => '/dev/NONE'));
+      await r.exec('p2/list-subsys-dev', 'nvme', ['list-subsys', '-o', 'json', head]);
+      const c2 = await nvmeCtrlTo(w.host, NVME_P2);
+      await w.dropNvmePortal('127.0.0.2');
+      await r.until('drop/resetting', 'the controller to 127.0.0.2 leaves live', async () => (await nvmeState(w.host, c2)) !== 'live', 60_000);
+      await r.until('drop/connecting', 'the controller to 127.0.0.2 reconnects', async () => (await nvmeState(w.host, c2)) === 'connecting', 60_000);
+      await r.read('drop/address', `/sys/class/nvme/${c2 ?? 'NONE'}/address`);
+      await r.exec('drop/list-subsys', 'nvme', ['list-subsys', '-o', 'json']);
+      await r.exec('drop/connect-again', 'nvme', nvmeConnect(hostNqn, NVME_P2));
+      await r.exec('drop/connect-other', 'nvme', nvmeConnect(hostNqn, NVME_P2, 'nqn.2014-08.org.hitch:nope'));
+      await r.until('drop/removed', 'the controller to 127.0.0.2 is removed (ctrl_loss_tmo 10 s)', async () => (await nvmeState(w.host, c2)) === 'gone', 120_000);
+      await w.settle();
+      await nvmeViews(w, r, 'removed');
+      await r.exec('removed/list-subsys', 'nvme', ['list-subsys', '-o', 'json']);
+      await w.liftDrop();
+      const c1 = (await nvmeCtrlTo(w.host, NVME_P1)) ?? 'NONE';
+      const sub = (await w.host.readdir('/sys/class/nvme-subsystem').catch(() => [] as string[]))[0] ?? 'NONE';
+      await r.exec('end/disconnect-d', 'nvme', ['disconnect', '-d', c1]);
+      await r.wait('end/subsystem-gone', `/sys/class/nvme-subsystem/${sub}`, 30_000, true);
+      await r.exec('end/disconnect-n', 'nvme', ['disconnect', '-n', NVME_NQN]);
+      await r.exec('end/disconnect-d-missing', 'nvme', ['disconnect', '-d', c1]);
+      await w.settle();
+      await nvmeViews(w, r, 'end');
+      await r.exec('end/list', 'nvme', ['list', '-o', 'json']);
     },
   },
 };

@@ -8,10 +8,13 @@
  */
 import { createSimHost, type SimHost } from '../sim-host.ts';
 import type { Scenario } from '../scenario.ts';
-import { LIO_IQN, LIO_P1, LIO_P2, LIO_SERIAL, LUN_BYTES, P1, P2, REFUSED, TGT_IQN, type FidelityWorld, type SceneSetup } from './scenes.ts';
+import { LIO_IQN, LIO_P1, LIO_P2, LIO_SERIAL, LUN_BYTES, NVME_NAMESPACES, NVME_NQN, NVME_P1, NVME_P2, NVME_REFUSED, NVME_SERIAL, P1, P2, REFUSED, TGT_IQN, type FidelityWorld, type SceneSetup } from './scenes.ts';
 
 export const GUEST_INITIATOR = 'iqn.1993-08.org.debian:01:hitch-storage-host';
 export const GUEST_HOST = 'hitch-storage-host';
+/** The guest image's NVMe host NQN and host id (`/etc/nvme/hostnqn`, `hostid`: made when the image was built). */
+export const GUEST_HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:953bb2c0-fa23-49c7-8cc1-a085d72b6dfe';
+export const GUEST_HOSTID = '78bdde83-869e-4852-9160-bfbf656404b5';
 
 export function fidelityScenario(setup: SceneSetup): Scenario {
   const acl = [{ initiator: GUEST_INITIATOR }];
@@ -21,7 +24,12 @@ export function fidelityScenario(setup: SceneSetup): Scenario {
     description: 'The storage host guest as the fidelity suite sets it up (src/sim/fidelity/).',
     seed: 1,
     latency: { loginRetryTimeoutMs: setup.login.loginTimeoutS * 1000, loginRetries: setup.login.retryMax },
-    portals: { [P1]: { state: 'healthy' }, [P2]: { state: 'healthy' }, [REFUSED]: { state: 'refusing' } },
+    portals: {
+      [P1]: { state: 'healthy' },
+      [P2]: { state: 'healthy' },
+      [REFUSED]: { state: 'refusing' },
+      ...(setup.nvme ? { [NVME_P1]: { state: 'healthy' as const }, [NVME_P2]: { state: 'healthy' as const }, [NVME_REFUSED]: { state: 'refusing' as const } } : {}),
+    },
     arrays: [
       {
         name: 'tgt',
@@ -34,6 +42,15 @@ export function fidelityScenario(setup: SceneSetup): Scenario {
       ...(setup.lio
         ? [{ name: 'lio', kind: 'lio' as const, portals: [LIO_P1, LIO_P2], vendor: 'LIO-ORG', model: 'FILEIO', targets: [{ iqn: LIO_IQN, tpgt: 1, portals: [LIO_P1, LIO_P2], luns: [{ lun: 1, serial: LIO_SERIAL, sizeBytes: LUN_BYTES }], acl }] }]
         : []),
+      ...(setup.nvme
+        ? [
+            {
+              name: 'nvmet',
+              portals: [NVME_P1, NVME_P2],
+              subsystems: [{ nqn: NVME_NQN, serial: NVME_SERIAL, allowAnyHost: true, namespaces: NVME_NAMESPACES.map((n) => ({ nsid: n.nsid, uuid: n.uuid, sizeBytes: n.bytes })) }],
+            },
+          ]
+        : []),
     ],
     hosts: [
       {
@@ -44,6 +61,7 @@ export function fidelityScenario(setup: SceneSetup): Scenario {
         findMultipaths: setup.findMultipaths ?? 'no',
         firstScsiHost: 0,
         localDisks: [{ name: 'vda', sizeBytes: 2 * 1024 ** 3 }],
+        ...(setup.nvme ? { nvmeHostNqn: GUEST_HOSTNQN, nvmeHostId: GUEST_HOSTID } : {}),
       },
     ],
     ...(setup.blacklistAll ? { faults: [{ fault: 'map-never' as const }] } : {}),
@@ -64,8 +82,9 @@ export function simWorld(setup: SceneSetup): FidelityWorld & { readonly sim: Sim
     sim: host,
     settle: () => host.clock.sleep(5_000),
     dropPortal: async (ip) => sim.injectFault({ fault: 'portal-dead', portal: `${ip}:3260` }),
+    dropNvmePortal: async (ip) => sim.injectFault({ fault: 'portal-dead', portal: `${ip}:4420` }),
     liftDrop: async () => {
-      for (const p of [P1, P2]) if (sim.network.get(p).kind === 'dead') sim.injectFault({ fault: 'portal-healthy', portal: p });
+      for (const p of [P1, P2, NVME_P1, NVME_P2]) if (sim.network.get(p).kind === 'dead') sim.injectFault({ fault: 'portal-healthy', portal: p });
     },
     holdUdev: async () => host.model.udev.hold(),
     releaseUdev: async () => host.model.udev.release(),
