@@ -8,6 +8,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
+import { callerOnce, installPolicy } from '../http/policy.ts';
+import { IDENTITY_POLICY } from './policy.ts';
 import type { AuthContext, IdentityService } from './identity-service.ts';
 import { registerApplicationCredentialRoutes } from './routes/application-credentials.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
@@ -53,7 +55,21 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
   app.get('/v3', async (req) => ({ version: versionV3(req) }));
   app.get('/v3/', async (req) => ({ version: versionV3(req) }));
 
-  const caller = async (req: FastifyRequest): Promise<AuthContext> => identity.authenticate(header(req, 'x-auth-token'));
+  const caller = (req: FastifyRequest): Promise<AuthContext> => callerOnce(req, () => identity.authenticate(header(req, 'x-auth-token')));
+  installPolicy(app, {
+    table: IDENTITY_POLICY,
+    stripPrefixes: [],
+    caller,
+    target: (req) => {
+      const p = req.params as Record<string, string | undefined>;
+      const url = req.routeOptions.url ?? '';
+      return {
+        user_id: p['uid'] ?? (/\/users\/:id(\/|$)/.test(url) ? p['id'] : undefined),
+        project_id: p['pid'] ?? (/\/projects\/:id(\/|$)/.test(url) ? p['id'] : undefined),
+      };
+    },
+    forbidden,
+  });
   const routes: IdentityRoutes = {
     app,
     identity,

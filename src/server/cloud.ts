@@ -107,6 +107,8 @@ export interface Cloud {
   readonly sim: Simulation | null;
   readonly dataPlane: DataPlane;
   readonly logger: Logger;
+  /** Every route the HTTP app serves (`METHOD url`), as Fastify registered them: the policy test walks them all. */
+  readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Wait for every operation in flight, and for background portal work on every host. */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -125,7 +127,7 @@ export interface ServicesOptions extends Omit<CloudOptions, 'credentials' | 'adm
 }
 
 /** Block storage and compute on a database and a data plane: everything but HTTP and identity. */
-export type Services = Omit<Cloud, 'app' | 'identity' | 'createdUsers'>;
+export type Services = Omit<Cloud, 'app' | 'identity' | 'createdUsers' | 'routes'>;
 
 /**
  * Wire the block storage and compute services over a data plane and run crash recovery for
@@ -384,6 +386,10 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
     // Before the plugins: a hook reaches the routes of plugins registered after it.
     installRequestLog(app, { log: services.logger, callerOf: (t) => identity.knownCaller(t) });
+    const routes: { method: string; url: string }[] = [];
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+    });
     const publicUrl = cfg.publicUrl;
     await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
     await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
@@ -426,6 +432,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     return {
       ...services,
       app,
+      routes,
       createdUsers,
       identity,
       async close() {

@@ -4,8 +4,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
-import type { Authenticator } from '../identity/identity-service.ts';
+import type { AuthContext, Authenticator } from '../identity/identity-service.ts';
 import { negotiateMicroversion, type ApiVersion } from '../http/microversion.ts';
+import { callerOnce } from '../http/policy.ts';
 import type { Caller } from './volume-service.ts';
 import type { ViewContext } from './views.ts';
 
@@ -27,7 +28,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
  * in that order (keystonemiddleware runs before Cinder's own checks).
  */
 export async function resolveRequest(req: FastifyRequest, reply: FastifyReply, auth: Authenticator, publicUrl: string | undefined): Promise<RequestState> {
-  const ctx = await auth.authenticate(header(req, 'x-auth-token'));
+  const ctx = await requestCaller(req, auth);
   const version = negotiateMicroversion(req.headers, { service: 'volume', min: VOLUME_MIN_VERSION, max: VOLUME_MAX_VERSION });
   reply.header('openstack-api-version', `volume ${version.toString()}`);
   reply.header('vary', 'OpenStack-API-Version');
@@ -46,6 +47,11 @@ export async function resolveRequest(req: FastifyRequest, reply: FastifyReply, a
     baseUrl: `${base}/v3/${ctx.projectId}`,
     bookmarkUrl: `${base}/${ctx.projectId}`,
   };
+}
+
+/** The request's caller, validated once however many times it is asked for (the policy hook asks first). */
+export function requestCaller(req: FastifyRequest, auth: Authenticator): Promise<AuthContext> {
+  return callerOnce(req, () => auth.authenticate(header(req, 'x-auth-token')));
 }
 
 /** Cinder answers 404 for a resource that needs a newer microversion than requested. */

@@ -7,9 +7,12 @@
  * (the project then comes from the token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HitchError } from '../errors.ts';
 import type { Authenticator } from '../identity/identity-service.ts';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
-import { resolveRequest, VOLUME_MAX_VERSION, VOLUME_MIN_VERSION } from './api-context.ts';
+import { installPolicy } from '../http/policy.ts';
+import { requestCaller, resolveRequest, VOLUME_MAX_VERSION, VOLUME_MIN_VERSION } from './api-context.ts';
+import { VOLUME_POLICY } from './policy.ts';
 import { registerAttachmentRoutes } from './attachment-routes.ts';
 import type { Handler, RouteFn } from './routes/common.ts';
 import { registerDiscoveryRoutes } from './routes/discovery.ts';
@@ -37,6 +40,18 @@ export async function volumePlugin(app: FastifyInstance, opts: VolumePluginOptio
     errorStyle: 'fault',
     bodyLimit: opts.bodyLimit,
     onServerError: opts.onServerError,
+  });
+
+  installPolicy(app, {
+    table: VOLUME_POLICY,
+    stripPrefixes: ['/v3/:project_id', '/v3'],
+    caller: (req) => requestCaller(req, opts.auth),
+    target: (req, creds) => {
+      const p = req.params as { project?: string; project_id?: string };
+      return { project_id: p.project ?? p.project_id ?? creds.projectId };
+    },
+    forbidden: (name) => new HitchError('HITCH_FORBIDDEN', { action: name }, { message: `Policy doesn't allow ${name} to be performed.` }),
+    actionOf: (body) => (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 1 ? Object.keys(body)[0] : undefined),
   });
 
   const v3 = (req: FastifyRequest) => {

@@ -12,7 +12,9 @@ import { isUuid, validate, type Schema } from '../../http/validate.ts';
 import type { Authenticator } from '../../identity/identity-service.ts';
 import type { ComputeService, OperationView, ServerViewContext } from '../compute-service.ts';
 import type { OperationRow, ServerFilter, ServerRow, ServerSort, ServerSortKey } from '../repository.ts';
-import { COMPUTE_VERSIONS, computeApi } from './context.ts';
+import { installPolicy } from '../../http/policy.ts';
+import { COMPUTE_VERSIONS, computeApi, forbidden, requestCaller } from './context.ts';
+import { COMPUTE_POLICY } from './policy.ts';
 import { createInput, type CreateBody } from './server-create-input.ts';
 import { serverCreateSchema } from './server-create-schema.ts';
 import { registerExternalEventRoutes } from './external-events-routes.ts';
@@ -127,6 +129,14 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
   const { compute } = opts;
   installOpenStackHttp(app, { requestIdHeaders: ['x-openstack-request-id', 'x-compute-request-id'], errorStyle: 'fault' });
   const api = computeApi({ identity: opts.identity, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(opts.projectExists ? { projectExists: opts.projectExists } : {}) });
+  installPolicy(app, {
+    table: COMPUTE_POLICY,
+    stripPrefixes: [],
+    caller: (req) => requestCaller(req, opts.identity),
+    // Servers and operations are the caller's project's (another's answer 404); quotas name theirs.
+    target: (req, creds) => ({ project_id: req.routeOptions.url?.includes('/os-quota-sets/') ? (req.params as { id: string }).id : creds.projectId }),
+    forbidden,
+  });
   const base = api.base;
   const mv = api.mv;
   const auth = api.auth;

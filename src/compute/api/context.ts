@@ -5,6 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../../errors.ts';
 import { negotiateMicroversion, type ApiVersion, type MicroversionRange } from '../../http/microversion.ts';
+import { callerOnce } from '../../http/policy.ts';
 import { isUuid } from '../../http/validate.ts';
 import type { AuthContext, Authenticator } from '../../identity/identity-service.ts';
 
@@ -37,13 +38,18 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The request's caller, validated once (the policy hook asks first, the route again). */
+export function requestCaller(req: FastifyRequest, identity: Authenticator): Promise<AuthContext> {
+  return callerOnce(req, () => identity.authenticate(header(req, 'x-auth-token')));
+}
+
 export function forbidden(policy: string): HitchError {
   return new HitchError('HITCH_FORBIDDEN', { action: policy }, { message: `Policy doesn't allow ${policy} to be performed.` });
 }
 
 export function computeApi(opts: { identity: Authenticator; publicUrl?: string; projectExists?: (id: string) => Promise<boolean> }): ComputeApi {
   const auth = async (req: FastifyRequest): Promise<Caller> => {
-    const ctx = await opts.identity.authenticate(header(req, 'x-auth-token'));
+    const ctx = await requestCaller(req, opts.identity);
     if (!ctx.projectId) throw new HitchError('HITCH_FORBIDDEN', { action: 'compute' }, { message: 'A project-scoped token is required.' });
     return ctx as Caller;
   };

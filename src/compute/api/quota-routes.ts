@@ -99,7 +99,8 @@ export function registerQuotaRoutes(app: FastifyInstance, api: ComputeApi, quota
 
   app.get<{ Params: { id: string } }>('/v2.1/os-quota-sets/:id/defaults', async (req, reply) => {
     const v = api.mv(req, reply);
-    await caller(req, req.params.id, 'defaults');
+    // Defaults are the cloud's, not a project's: any caller may read them (Nova's rule is '@').
+    await api.auth(req);
     await checkProject(req.params.id);
     return body(v, { ...QUOTA_DEFAULTS }, req.params.id);
   });
