@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ApplicationCredentialTable, Database } from '../db/schema.ts';
-import { keystoneTime, newId } from './identity-store.ts';
+import { keystoneTime, markRevocation, newId } from './identity-store.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 
 export interface AppCredRecord {
@@ -96,6 +96,7 @@ export class AppCredStore {
     const res = await this.#db.deleteFrom('application_credentials').where('id', '=', id).executeTakeFirst();
     // Tokens issued for it end with it (Keystone revokes them the same way).
     await this.#db.updateTable('tokens').set({ revoked: 1 }).where('app_cred_id', '=', id).where('revoked', '=', 0).execute();
+    await markRevocation(this.#db);
     this.#changed();
     return Number(res.numDeletedRows) > 0;
   }

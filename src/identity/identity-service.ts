@@ -11,10 +11,10 @@ import { AppCredStore, type AppCredRecord } from './application-credential-store
 import { DEFAULT_DOMAIN, IdentityStore, hashToken, type RoleRecord, type TokenRecord } from './identity-store.ts';
 
 /**
- * How long a validated token is trusted without asking the database again. A token revoked or
- * expired through this process is dropped at once; one revoked by another API process of a
- * scale-out cloud stays usable here for at most this long (keystonemiddleware's own token cache
- * defaults to 300 s).
+ * How long a validated token is trusted without validating it again. A revocation anywhere —
+ * this process or another API process on the same database — is seen at the next request: the
+ * cache is trusted only while the database's revocation mark is the one read when the entry was
+ * made (`markRevocation` in identity-store.ts; one primary-key read a request).
  */
 export const VALIDATION_CACHE_MS = 10_000;
 const VALIDATION_CACHE_MAX = 10_000;
@@ -90,7 +90,7 @@ export class IdentityService implements Authenticator {
    * Tokens validated lately (by SHA-256, never the token itself) and what they grant, so a burst
    * of requests with one token costs one validation — keystonemiddleware caches the same way.
    */
-  readonly #validated = new Map<string, { readonly ctx: AuthContext; readonly until: number }>();
+  readonly #validated = new Map<string, { readonly ctx: AuthContext; readonly until: number; readonly mark: string }>();
   /** Bumped by every revocation here: a validation that raced one is not cached. */
   #generation = 0;
 
@@ -275,8 +275,10 @@ export class IdentityService implements Authenticator {
     if (!token) throw unauthorized();
     const now = this.#now();
     const hash = hashToken(token);
+    // Read before validating: a revocation committed after this read moves the mark, so an entry made now is not trusted past it.
+    const mark = await this.store.revocationMark();
     const hit = this.#validated.get(hash);
-    if (hit && hit.until > now) return hit.ctx;
+    if (hit && hit.until > now && hit.mark === mark) return hit.ctx;
     const generation = this.#generation;
     const rec = await this.store.findToken(token, now);
     if (!rec) throw unauthorized();
@@ -308,7 +310,7 @@ export class IdentityService implements Authenticator {
     const until = Math.min(now + VALIDATION_CACHE_MS, Number.isNaN(expires) ? now : expires);
     if (generation === this.#generation) {
       if (this.#validated.size >= VALIDATION_CACHE_MAX) this.#validated.delete(this.#validated.keys().next().value as string);
-      this.#validated.set(hash, { ctx, until });
+      this.#validated.set(hash, { ctx, until, mark });
     }
     return ctx;
   }

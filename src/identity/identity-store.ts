@@ -86,6 +86,20 @@ function userRecord(r: { id: string; name: string; domain_id: string; enabled: n
   return { id: r.id, name: r.name, domain_id: r.domain_id, enabled: r.enabled === 1, default_project_id: r.default_project_id, extra: r.extra === null ? {} : (JSON.parse(r.extra) as Record<string, unknown>) };
 }
 
+const REVOCATION_MARK = 'token_revocation_mark';
+
+/**
+ * Every API process caches validated tokens for a few seconds. A revocation (a token revoked,
+ * a user's password changed, a user disabled or deleted, a grant or an application credential
+ * removed) writes a new random mark in the database after its own write; a process checks the
+ * mark (one primary-key read) before it trusts its cache, and forgets the cache when the mark
+ * moved. So a revocation in one process holds in every other at its next request.
+ */
+export async function markRevocation(db: Kysely<Database>): Promise<void> {
+  const value = randomBytes(12).toString('base64url');
+  await db.insertInto('hitch_meta').values({ key: REVOCATION_MARK, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+}
+
 export class IdentityStore {
   readonly #db: Kysely<Database>;
   readonly #changed: (tokenHash: string | null) => void;
@@ -143,14 +157,14 @@ export class IdentityStore {
   async deleteUser(id: string): Promise<boolean> {
     await this.revokeUserTokens(id);
     const res = await this.#db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-    this.#changed(null);
+    await this.#revoked(null);
     return Number(res.numDeletedRows) > 0;
   }
 
   /** End every token of a user: one UPDATE, and the validation caches forget them all. */
   async revokeUserTokens(userId: string): Promise<void> {
     await this.#db.updateTable('tokens').set({ revoked: 1 }).where('user_id', '=', userId).where('revoked', '=', 0).execute();
-    this.#changed(null);
+    await this.#revoked(null);
   }
 
   async ensureRoles(): Promise<RoleRecord[]> {
@@ -176,7 +190,7 @@ export class IdentityStore {
       .where('role_id', '=', role.id)
       .executeTakeFirst();
     if (!exists) await this.#db.insertInto('role_assignments').values({ user_id: userId, project_id: projectId, role_id: role.id }).execute();
-    this.#changed(null);
+    await this.#revoked(null);
   }
 
   async listUsers(filter: ListFilter = {}): Promise<UserRecord[]> {
@@ -221,14 +235,14 @@ export class IdentityStore {
     if (fields.enabled !== undefined) set.enabled = fields.enabled ? 1 : 0;
     if (Object.keys(set).length > 0) await this.#db.updateTable('projects').set(set).where('id', '=', id).execute();
     // A disabled project's tokens stop working: what they grant changed.
-    if (fields.enabled === false) this.#changed(null);
+    if (fields.enabled === false) await this.#revoked(null);
   }
 
   /** Delete a project with its role assignments (and so what its tokens grant). */
   async deleteProject(id: string): Promise<boolean> {
     await this.#db.updateTable('tokens').set({ revoked: 1 }).where('project_id', '=', id).where('revoked', '=', 0).execute();
     const res = await this.#db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
-    this.#changed(null);
+    await this.#revoked(null);
     return Number(res.numDeletedRows) > 0;
   }
 
@@ -254,7 +268,7 @@ export class IdentityStore {
   /** Delete a role and every grant of it (what tokens grant changes). */
   async deleteRole(id: string): Promise<boolean> {
     const res = await this.#db.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
-    this.#changed(null);
+    await this.#revoked(null);
     return Number(res.numDeletedRows) > 0;
   }
 
@@ -282,7 +296,7 @@ export class IdentityStore {
       .where('project_id', '=', projectId)
       .where('role_id', '=', roleId)
       .executeTakeFirst();
-    this.#changed(null);
+    await this.#revoked(null);
     return Number(res.numDeletedRows) > 0;
   }
 
@@ -358,6 +372,7 @@ export class IdentityStore {
   async revokeToken(token: string): Promise<boolean> {
     this.#changed(hashToken(token));
     const res = await this.#db.updateTable('tokens').set({ revoked: 1 }).where('token_hash', '=', hashToken(token)).where('revoked', '=', 0).executeTakeFirst();
+    await markRevocation(this.#db);
     return Number(res.numUpdatedRows) > 0;
   }
 
@@ -365,6 +380,19 @@ export class IdentityStore {
   async expireToken(token: string, nowMs: number): Promise<void> {
     this.#changed(hashToken(token));
     await this.#db.updateTable('tokens').set({ expires_at: keystoneTime(nowMs - 1000) }).where('token_hash', '=', hashToken(token)).execute();
+    await markRevocation(this.#db);
+  }
+
+  /** Tokens or what they grant changed: this process's caches forget, and every other API process sees a new revocation mark. */
+  async #revoked(tokenHash: string | null): Promise<void> {
+    await markRevocation(this.#db);
+    this.#changed(tokenHash);
+  }
+
+  /** The revocation mark now (see `markRevocation`). */
+  async revocationMark(): Promise<string> {
+    const r = await this.#db.selectFrom('hitch_meta').select('value').where('key', '=', REVOCATION_MARK).executeTakeFirst();
+    return r?.value ?? '';
   }
 
   async isSeeded(): Promise<boolean> {
