@@ -66,7 +66,7 @@ const BARE_ID_ALLOWED: readonly ErrorCode[] = ['HITCH_NOT_FOUND'];
  * Codes whose whole message and next step come from the call site (`{reason}`, `{next}`): one
  * code for many situations of one HTTP meaning. Their call sites name things and give `next`.
  */
-const NEXT_FROM_CALL_SITE: readonly ErrorCode[] = ['HITCH_CONFLICT', 'HITCH_INVALID_VOLUME', 'HITCH_VOLUME_STATUS_CONFLICT'];
+const NEXT_FROM_CALL_SITE: readonly ErrorCode[] = ['HITCH_CONFLICT', 'HITCH_INVALID_VOLUME', 'HITCH_VOLUME_STATUS_CONFLICT', 'HITCH_DATABASE_UNUSABLE'];
 
 /** A next step opens with one of these, or names a command. */
 const IMPERATIVE = /^(Check|Correct|Retry|Run|Use|Start|Detach|Delete|Wait|Give|Leave|Send|Ask|Log in|Fix|See|Remove|Set|Create|Choose|Attach|Report|Try|List|Stop|This is a fault in Hitch)\b/;

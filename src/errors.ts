@@ -295,6 +295,18 @@ export const ERROR_CATALOG = {
     message: 'Cannot reach PostgreSQL at {where}: {detail}',
     hint: "Start PostgreSQL there (or correct --database-url); on a new server, create Hitch's role and database once: hitch db init --database-url {url}",
   },
+  HITCH_DATABASE_UNUSABLE: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'The database {path} cannot be used: {reason}',
+    hint: '{next}',
+  },
+  HITCH_DATA_DIR_UNUSABLE: {
+    status: 400,
+    fault: 'badRequest',
+    message: 'The data directory {path} cannot be used: {reason}',
+    hint: 'Give --data-dir (or HITCH_DATA_DIR) a directory this user may create and write, on a writable file system.',
+  },
   HITCH_DATABASE_NOT_SET_UP: {
     status: 503,
     fault: 'serviceUnavailable',

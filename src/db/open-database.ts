@@ -19,6 +19,7 @@ import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
 import { postgresStartError } from './postgres-setup.ts';
 import { createPrivateFile } from './private-file.ts';
+import { checkSqliteFileBeforeOpen, checkSqliteIsHitch, sqliteOpenError } from './sqlite-file.ts';
 import { QueryCounter, countingDialect, type QueryStats } from './query-count.ts';
 import type { Database } from './schema.ts';
 
@@ -50,12 +51,20 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') {
+      checkSqliteFileBeforeOpen(file);
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       createPrivateFile(file);
     }
-    const handle = new SQLite(file === ':memory:' ? ':memory:' : file);
-    // WAL lets readers run beside the one writer; busy_timeout covers a second process.
-    handle.pragma('journal_mode = WAL');
+    let handle: SQLite.Database | undefined;
+    try {
+      handle = new SQLite(file === ':memory:' ? ':memory:' : file);
+      // WAL lets readers run beside the one writer; busy_timeout covers a second process.
+      handle.pragma('journal_mode = WAL');
+      if (file !== ':memory:') checkSqliteIsHitch(handle, file);
+    } catch (e) {
+      handle?.close();
+      throw sqliteOpenError(e, file);
+    }
     // In WAL mode, NORMAL syncs the log at checkpoints rather than at every commit. A process
     // that dies (SIGKILL, a crash) loses nothing: its commits are in the OS's page cache. A power
     // cut or kernel panic may lose the last commits before the most recent sync — the database
@@ -84,7 +93,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     } catch (e) {
       await db.destroy();
       // The first query is where a missing server, role or database shows: say which, and how to fix it.
-      throw dialect === 'postgres' ? postgresStartError(e, url) : e;
+      throw dialect === 'postgres' ? postgresStartError(e, url) : sqliteOpenError(e, url.slice('sqlite:'.length));
     }
   }
   return { db, dialect, stats, close: () => db.destroy() };

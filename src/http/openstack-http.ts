@@ -92,6 +92,12 @@ export function sendError(reply: FastifyReply, err: HitchError, style: ErrorStyl
   return reply.code(err.status).type('application/json').send(errorBody(err, style));
 }
 
+/** `application/json`, `application/vnd.openstack…+json`, `application/json-patch+json`, with any parameters. */
+function isJsonType(type: string): boolean {
+  const t = type.split(';')[0]!.trim().toLowerCase();
+  return t === '' || t === 'application/json' || /^application\/[\w.+-]*json$/.test(t) || /^application\/[\w.-]+\+json$/.test(t);
+}
+
 /** Install the shared conventions into `app` (call inside a plugin for encapsulation). */
 export function installOpenStackHttp(app: FastifyInstance, opts: OpenStackHttpOptions): void {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -104,9 +110,16 @@ export function installOpenStackHttp(app: FastifyInstance, opts: OpenStackHttpOp
       throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'url' }, { message: 'Malformed request url' });
     }
   });
-  // Every body is JSON to OpenStack; clients sometimes omit or vary the content type.
+  // Every body is JSON to OpenStack: a body without a content type is read as JSON (clients
+  // omit it), one that says JSON in any of its spellings too; text, forms and XML get 415, as
+  // OpenStack's WSGI layer answers, instead of being read as JSON by accident.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (req, body, done) => {
+    const type = req.headers['content-type'];
+    if (type !== undefined && !isJsonType(type)) {
+      done(new HitchError('HITCH_UNSUPPORTED_MEDIA_TYPE', {}, { message: `Unsupported Content-Type ${type.split(';')[0]!.trim().slice(0, 100)}: send the body as application/json` }), undefined);
+      return;
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);

@@ -16,8 +16,9 @@
  * (virtual time runs free meanwhile), close the database, exit.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { createServer, isIP } from 'node:net';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { TINY_IMAGE_ID } from '../compute/images.ts';
@@ -25,6 +26,8 @@ import { HitchError } from '../errors.ts';
 import type { VirtualClock } from '../sim/clock.ts';
 import { createCloud, type Cloud, type ProcessRole } from './cloud.ts';
 import { bannerLines } from './banner.ts';
+import { checkSqliteFile } from '../db/sqlite-file.ts';
+import { prepareDataDir } from './data-dir.ts';
 import { tightenDataDir } from './secrets-at-rest.ts';
 import { printableConfig, resolveConfig, type HitchConfig } from './config.ts';
 import { createLogger, defaultLogFormat, type Logger } from './log.ts';
@@ -73,6 +76,16 @@ async function checkPortFree(bind: string, port: number): Promise<void> {
   }).catch((e: unknown) => {
     throw listenError(e, bind, port);
   });
+}
+
+/** `--bind` must name an address of this machine's resolver: a typo fails here, before anything is written. */
+async function checkBind(bind: string): Promise<void> {
+  if (isIP(bind) !== 0) return;
+  try {
+    await lookup(bind);
+  } catch (e) {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: `--bind ${JSON.stringify(bind)} is neither an IP address nor a host name that resolves (${(e as NodeJS.ErrnoException).code ?? String(e)}): give an address such as 127.0.0.1, ::1 or 0.0.0.0` });
+  }
 }
 
 function listenError(e: unknown, bind: string, port: number): unknown {
@@ -225,9 +238,13 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   const { simSpeed: speedFlag, printConfig: _p, role, logStream, ...cfgFlags } = flags;
   let config = resolveConfig(cfgFlags, env);
   const speed = parseSpeed(speedFlag ?? env['HITCH_SIM_SPEED']);
+  // Everything that can be checked is checked before anything is written: the address and port,
+  // the database file, then the data directory (made here, level by level).
+  await checkBind(config.bind);
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
   else await checkPortFree(config.bind, config.port);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.databaseUrl.startsWith('sqlite:') && config.databaseUrl !== 'sqlite::memory:') checkSqliteFile(config.databaseUrl.slice('sqlite:'.length));
+  prepareDataDir(config.dataDir);
   for (const w of tightenDataDir(config)) out(w);
 
   const existing = readCredentials(config.dataDir);

@@ -8,13 +8,16 @@ const nameField: Schema = { type: 'string', maxLength: 255, nullable: true };
 const descField: Schema = { type: 'string', maxLength: 255, nullable: true };
 const uuidOrNull: Schema = { type: 'string', format: 'uuid', nullable: true };
 
+/** Cinder's metadata: keys of 1–255 characters from its set, values strings of at most 255. */
+const METADATA_KEY = /^[a-zA-Z0-9-_:. /]{1,255}$/;
 export const metadataSchema: Schema = {
   type: 'object',
   properties: {},
-  additionalProperties: { type: 'string', maxLength: 255 },
+  patternProperties: [[METADATA_KEY, { type: 'string', maxLength: 255 }]],
+  additionalProperties: false,
 };
 
-const metadataOrNull: Schema = { type: 'object', properties: {}, additionalProperties: { type: 'string', maxLength: 255 }, nullable: true };
+const metadataOrNull: Schema = { ...metadataSchema, nullable: true };
 
 export const createVolumeSchema: Schema = {
   type: 'object',
