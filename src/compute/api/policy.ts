@@ -57,6 +57,7 @@ export const COMPUTE_POLICY: PolicyTable = {
       'PUT /v2.1/flavors/:id/os-extra_specs/:key',
       'DELETE /v2.1/flavors/:id/os-extra_specs/:key',
     ]),
+    'os_compute_api:os-server-external-events:create': rule(ADMIN, 'Tell compute that a volume changed (the block storage service, as an admin).', ['POST /v2.1/os-server-external-events']),
     'os_compute_api:os-services': rule(ADMIN, 'List, update or delete compute services.', ['GET /v2.1/os-services', 'PUT /v2.1/os-services/:id', 'DELETE /v2.1/os-services/:id']),
     'os_compute_api:os-hypervisors': rule(ADMIN, 'Hypervisors: list, detail, statistics, show, uptime, search, servers.', [
       'GET /v2.1/os-hypervisors',
