@@ -44,13 +44,10 @@ export const COMPUTE_POLICY: PolicyTable = {
       'GET /v2.1/os-hitch-operations/:opid',
     ]),
     'os_compute_api:flavors': rule(ANY, 'List or show flavors (private ones only to their projects and admins).', ['GET /v2.1/flavors', 'GET /v2.1/flavors/detail', 'GET /v2.1/flavors/:id']),
-    'os_compute_api:os-flavor-manage': rule(ADMIN, 'Create, update or delete flavors; their access list.', [
-      'POST /v2.1/flavors',
-      'PUT /v2.1/flavors/:id',
-      'DELETE /v2.1/flavors/:id',
-      'GET /v2.1/flavors/:id/os-flavor-access',
-      'POST /v2.1/flavors/:id/action',
-    ]),
+    'os_compute_api:os-flavor-manage:create': rule(ADMIN, 'Create a flavor.', ['POST /v2.1/flavors']),
+    'os_compute_api:os-flavor-manage:update': rule(ADMIN, "Update a flavor's description.", ['PUT /v2.1/flavors/:id']),
+    'os_compute_api:os-flavor-manage:delete': rule(ADMIN, 'Delete a flavor.', ['DELETE /v2.1/flavors/:id']),
+    'os_compute_api:os-flavor-access': rule(ADMIN, "List a private flavor's projects; add or remove one (addTenantAccess, removeTenantAccess).", ['GET /v2.1/flavors/:id/os-flavor-access', 'POST /v2.1/flavors/:id/action']),
     'os_compute_api:os-flavor-extra-specs:index': rule(READER, "List or show a flavor's extra specs.", ['GET /v2.1/flavors/:id/os-extra_specs', 'GET /v2.1/flavors/:id/os-extra_specs/:key']),
     'os_compute_api:os-flavor-extra-specs:create': rule(ADMIN, "Create, update or delete a flavor's extra specs.", [
       'POST /v2.1/flavors/:id/os-extra_specs',
