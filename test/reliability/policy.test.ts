@@ -41,14 +41,6 @@ const READER_MAY_WRITE = new Set(['identity POST /v3/users/:id/password', 'ident
 /** What Keystone refuses even an admin: an application credential is made by its own user only. */
 const ADMIN_MAY_NOT = new Set(['identity POST /v3/users/:uid/application_credentials other']);
 
-/**
- * Block storage operations whose routes arrive with the Cinder API branch (snapshots, types,
- * QoS, quotas, transfers, services): ruled before they land, so they are never open or refused
- * by accident. Once main serves them this list is empty; an operation here that is served is
- * fine, one that no branch serves is a stale rule.
- */
-const AWAITING_ROUTES = /^(GET \/volumes\/summary|\w+ \/(snapshots|types(\/|$)|default-types|qos-specs|os-quota-sets|os-quota-class-sets|limits|os-volume-transfer|volume-transfers|os-availability-zone|extensions|os-services|os-hosts|scheduler-stats))/;
-
 interface Case {
   readonly service: (typeof SERVICES)[number];
   readonly method: string;
@@ -141,7 +133,7 @@ describe('policy: every route × role × project', () => {
     expect(missing, 'routes with no policy rule').toEqual([]);
     for (const s of SERVICES) {
       const keys = new Set(c.filter((x) => x.service === s).map((x) => x.key.split('#')[0]));
-      const stale = [...operationIndex(s.table).keys()].filter((op) => !keys.has(op.split('#')[0]!) && !(s.table === VOLUME_POLICY && AWAITING_ROUTES.test(op)));
+      const stale = [...operationIndex(s.table).keys()].filter((op) => !keys.has(op.split('#')[0]!));
       expect(stale, `${s.table.service}: operations in the table that no route serves`).toEqual([]);
     }
   });

@@ -37,11 +37,12 @@ export const COMPUTE_POLICY: PolicyTable = {
     ]),
     'os_compute_api:os-volumes-attachments:create': rule(MEMBER, 'Attach a volume to a server.', ['POST /v2.1/servers/:id/os-volume_attachments']),
     'os_compute_api:os-volumes-attachments:delete': rule(MEMBER, 'Detach a volume from a server.', ['DELETE /v2.1/servers/:id/os-volume_attachments/:vid']),
-    'os_compute_api:os-instance-actions:list': rule(READER, "List or show a server's actions (Hitch: and its project's operations).", [
+    'os_compute_api:os-instance-actions:list': rule(READER, "List or show a server's actions (Hitch: and its project's operations, with each step's recent normal).", [
       'GET /v2.1/servers/:id/os-instance-actions',
       'GET /v2.1/servers/:id/os-instance-actions/:rid',
       'GET /v2.1/os-hitch-operations',
       'GET /v2.1/os-hitch-operations/:opid',
+      'GET /v2.1/os-hitch-operations/:opid/normal',
     ]),
     'os_compute_api:flavors': rule(ANY, 'List or show flavors (private ones only to their projects and admins).', ['GET /v2.1/flavors', 'GET /v2.1/flavors/detail', 'GET /v2.1/flavors/:id']),
     'os_compute_api:os-flavor-manage:create': rule(ADMIN, 'Create a flavor.', ['POST /v2.1/flavors']),
