@@ -132,6 +132,7 @@ export const nvmeCases: GuestCases = {
 
       await dropPortal('127.0.0.2');
       const info = JSON.parse(JSON.stringify(await backend.initializeConnection(vol, props))) as { data: { portals: unknown[]; vol_uuid: string } };
+      const beforeDead = h.commands.length;
       const dead = await connect(h, info);
       const pathsAtReturn = await paths(backend.nqnOf(id));
       const io = await verifyIo(dead.path, 2);
@@ -139,6 +140,9 @@ export const nvmeCases: GuestCases = {
       await h.brick.settled();
       const settledAfterMs = Date.now() - tSettle;
       const pathsSettled = await paths(backend.nqnOf(id));
+      // Every command the attach ran, the dropped portal's connect included: it is logged when it
+      // ends (the kernel's timeout), which may be before or after connect returned on the live path.
+      const attachCommands = h.commands.slice(beforeDead);
       const detachCommands = await disconnect(h, info);
       const left = await settledLeftovers();
       await liftDrop();
@@ -153,7 +157,7 @@ export const nvmeCases: GuestCases = {
         singlePortals: (single as { data: { portals: unknown[] } }).data.portals,
         healthy: { path: healthy.path, source: healthy.source, ms: healthy.ms, io: healthyIo, commands: healthy.commands },
         leftAfterHealthy,
-        dead: { path: dead.path, source: dead.source, ms: dead.ms, commands: dead.commands },
+        dead: { path: dead.path, source: dead.source, ms: dead.ms, commands: dead.commands, attachCommands },
         pathsAtReturn,
         io,
         settledAfterMs,
