@@ -22,6 +22,7 @@ if (seeds.some((s) => !Number.isInteger(s) || s < 0)) {
 }
 let runs = 0;
 let faults = 0;
+let dbFaults = 0;
 let crashes = 0;
 let violations = 0;
 const started = Date.now();
@@ -30,20 +31,21 @@ for (const seed of seeds) {
   try {
     r = await runSeed(seed);
   } catch (e) {
-    r = { seed, scenario: '?', flow: '?', operations: 0, faults: 0, crashed: null, violations: [`harness error: ${(e as Error).stack ?? String(e)}`] };
+    r = { seed, scenario: '?', flow: '?', operations: 0, faults: 0, dbFaults: 0, crashed: null, violations: [`harness error: ${(e as Error).stack ?? String(e)}`] };
   }
   runs++;
   faults += r.faults;
+  dbFaults += r.dbFaults;
   if (r.crashed) crashes++;
   if (r.violations.length > 0) {
     violations += r.violations.length;
     console.log(`seed ${seed} (${r.scenario}, ${r.flow}${r.crashed ? `, crash ${r.crashed}` : ''}): ${r.violations.length} violation(s) — replay: npm run fuzz -- --seed ${seed}`);
     if (o.seed !== undefined || o.verbose) for (const v of r.violations) console.log(`  ${v}`);
   } else if (o.verbose) {
-    console.log(`seed ${seed} ok (${r.scenario}, ${r.flow}, ${r.operations} ops, ${r.faults} faults${r.crashed ? `, crash ${r.crashed}` : ''})`);
+    console.log(`seed ${seed} ok (${r.scenario}, ${r.flow}, ${r.operations} ops, ${r.faults} faults (${r.dbFaults} database)${r.crashed ? `, crash ${r.crashed}` : ''})`);
   }
 }
 console.log(
-  `fuzz: ${runs} runs, ${faults} faults injected, ${crashes} crashes survived, ${violations} invariant violations (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  `fuzz: ${runs} runs, ${faults} faults injected (${dbFaults} of them database faults), ${crashes} crashes survived, ${violations} invariant violations (${((Date.now() - started) / 1000).toFixed(1)} s)`,
 );
 process.exit(violations > 0 ? 1 : 0);

@@ -289,6 +289,12 @@ export const ERROR_CATALOG = {
     message: 'The database is locked by another process; gave up after {waitedMs} ms',
     hint: 'Retry in a moment; if it lasts, find what holds the SQLite database open in a write transaction (a backup, a sqlite3 shell) and end it.',
   },
+  HITCH_DATABASE_WRITE_FAILED: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'The database could not write: {detail}',
+    hint: 'Check the free space and health of the disk that holds the database, then retry: this request changed nothing.',
+  },
   HITCH_DATABASE_UNREACHABLE: {
     status: 503,
     fault: 'serviceUnavailable',
@@ -511,6 +517,9 @@ export function isHitchError(e: unknown, code?: ErrorCode): e is HitchError {
 /** Wrap anything thrown into a HitchError, keeping HitchErrors as they are. */
 export function toHitchError(e: unknown): HitchError {
   if (e instanceof HitchError) return e;
+  // A lock met outside the busy retry (src/db/busy.ts) is still the machine's, not a bug.
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return new HitchError('HITCH_DATABASE_BUSY', { waitedMs: 0, retryAfter: 1 }, { cause: e });
   const detail = e instanceof Error ? e.message : String(e);
   return new HitchError('HITCH_INTERNAL', { detail }, { cause: e });
 }

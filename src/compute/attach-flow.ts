@@ -39,7 +39,7 @@ import type { AttachmentRef, VolumeAttachProtocol } from '../ports/block-storage
 import type { HostVolumeConnector } from '../ports/host-connector.ts';
 import type { ConnectorProperties } from '../ports/attach.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
-import { UndoStack, cleanupError, withRetries } from './undo.ts';
+import { UndoStack, cleanupError, pendingUndo, withRetries } from './undo.ts';
 
 /**
  * Pauses between the roll-forward's `complete` attempts (≈ 2 min in all): long enough to ride out
@@ -117,12 +117,25 @@ export async function reserveAttach(
         cinder_flow: ctx.storage.flow,
       }),
     );
+    let reserved: { attachmentId: string | null } | null = null;
     try {
-      const { attachmentId } = await ctx.storage.reserve(volumeId, server.id, span);
+      reserved = await ctx.storage.reserve(volumeId, server.id, span);
+      const { attachmentId } = reserved;
       if (attachmentId !== null) await ctx.repo.updateBdm(bdm.id, { attachment_id: attachmentId });
       return { ...bdm, attachment_id: attachmentId };
     } catch (e) {
-      await span.run('rollback.bdm.destroy', {}, () => ctx.repo.deleteBdm(bdm.id));
+      // The reservation may stand although a later write failed: undo it before the mapping, or
+      // the volume stays reserved with nothing left that names it.
+      try {
+        const got = reserved;
+        if (got !== null) {
+          const ref = { volumeId, instanceUuid: server.id, attachmentId: got.attachmentId, mountpoint: device };
+          await span.run('rollback.release-volume', {}, (s) => withRetries(ctx.clock, () => ctx.storage.release(ref, null, s)));
+        }
+        await span.run('rollback.bdm.destroy', {}, () => withRetries(ctx.clock, () => ctx.repo.deleteBdm(bdm.id)));
+      } catch (c) {
+        throw pendingUndo(toHitchError(e), [toHitchError(c)]);
+      }
       throw e;
     }
   });
@@ -138,7 +151,9 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
   const undo = new UndoStack(ctx.clock);
   let exportedTo: ConnectorProperties | null = null;
   // The mapping and the export stay while the guest holds the disk: they are what it runs on.
-  undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id), { requires: ['unplug'] });
+  // The mapping goes last, and only once the volume is released: it is the journal's record of
+  // what is still to undo (recovery finds the reservation through it).
+  undo.push('bdm.destroy', () => ctx.repo.deleteBdm(bdm.id), { requires: ['unplug', 'release-volume'] });
   undo.push('release-volume', (s) => ctx.storage.release(ref, exportedTo, s), { requires: ['unplug'] });
   try {
     const volume = await step(ctx, root, 'get-volume', 3, (s) => ctx.storage.getVolume(bdm.volume_id, s));
@@ -206,9 +221,11 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
   } catch (e) {
     const err = toHitchError(e);
     let unplugFailed = false;
+    let stateLeft = false;
     const failures = await root.run('rollback', { undo: undo.pending().join(',') }, async (s) => {
       const r = await undo.unwind(s);
       unplugFailed = r.failed.includes('unplug');
+      stateLeft = [...r.failed, ...r.skipped].some((n) => n === 'release-volume' || n === 'bdm.destroy');
       if (r.skipped.length > 0) s.set({ skipped: r.skipped.join(',') });
       if (r.failures.length > 0) throw cleanupError(r.failures);
       return r.failures;
@@ -217,6 +234,8 @@ export async function runAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
       await rollForward(ctx, bdm, ref, err, failures, root);
       return;
     }
+    // The reservation or the mapping is still there: the operation stays in the journal.
+    if (stateLeft) throw pendingUndo(err, failures);
     if (failures.length > 0) Object.assign(err, { cleanup: failures });
     throw err;
   }

@@ -13,11 +13,13 @@
  * flow only moves forward: a host disconnect that fails is retried with force, and the volume
  * is still released, so it can never stay `detaching`.
  */
-import { toHitchError } from '../errors.ts';
+import { toHitchError, type HitchError } from '../errors.ts';
+import type { AttachmentRef } from '../ports/block-storage.ts';
 import type { Span } from '../trace/span.ts';
 import { refOf, targetDevOf, type FlowContext } from './attach-flow.ts';
 import { connectionOf, deviceOf } from './mapping-data.ts';
 import type { BdmRow, ServerRow } from './repository.ts';
+import { pendingUndo, withRetries } from './undo.ts';
 
 async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, fn: (s: Span) => Promise<T>): Promise<T> {
   await ctx.onStep?.(name);
@@ -26,10 +28,18 @@ async function step<T>(ctx: FlowContext, parent: Span, name: string, n: number, 
 
 export async function runDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, root: Span): Promise<void> {
   const ref = refOf(server, bdm);
-  await step(ctx, root, 'begin-detaching', 1, async (s) => {
-    await ctx.storage.beginDetaching(bdm.volume_id, s);
-    await ctx.repo.transitionBdm(bdm.id, ['attached'], 'detaching');
-  });
+  let begun = false;
+  try {
+    await step(ctx, root, 'begin-detaching', 1, async (s) => {
+      await ctx.storage.beginDetaching(bdm.volume_id, s);
+      begun = true;
+      await ctx.repo.transitionBdm(bdm.id, ['attached'], 'detaching');
+    });
+  } catch (e) {
+    // The volume is detaching but the mapping could not say so: put the volume back.
+    if (begun) await rollBack(ctx, bdm, root, toHitchError(e));
+    throw e;
+  }
 
   try {
     await step(ctx, root, 'unplug', 2, async (s) => {
@@ -38,13 +48,33 @@ export async function runDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow
     });
   } catch (e) {
     const err = toHitchError(e);
-    await root.run('rollback', {}, async (s) => {
-      await ctx.repo.transitionBdm(bdm.id, ['detaching'], 'attached');
-      await ctx.storage.rollDetaching(bdm.volume_id, s);
-    }).catch(() => undefined);
+    await rollBack(ctx, bdm, root, err);
     throw err;
   }
+  try {
+    await finish(ctx, server, bdm, ref, root);
+  } catch (e) {
+    // The disk is out of the guest: the detach can only move forward, and recovery finishes it.
+    throw pendingUndo(toHitchError(e));
+  }
+}
 
+/**
+ * Mapping attached, volume in-use again (each write retried as undos are). When that cannot be
+ * written, the operation stays in the journal for recovery to finish.
+ */
+async function rollBack(ctx: FlowContext, bdm: BdmRow, root: Span, err: HitchError): Promise<void> {
+  try {
+    await root.run('rollback', {}, async (s) => {
+      await withRetries(ctx.clock, () => ctx.repo.transitionBdm(bdm.id, ['detaching'], 'attached'));
+      await withRetries(ctx.clock, () => ctx.storage.rollDetaching(bdm.volume_id, s));
+    });
+  } catch (c) {
+    throw pendingUndo(err, [toHitchError(c)]);
+  }
+}
+
+async function finish(ctx: FlowContext, server: ServerRow, bdm: BdmRow, ref: AttachmentRef, root: Span): Promise<void> {
   const info = connectionOf(bdm);
   const deviceInfo = deviceOf(bdm);
   const connector = await step(ctx, root, 'connector-properties', 3, (s) => ctx.connector.connectorProperties(s));

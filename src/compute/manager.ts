@@ -19,13 +19,19 @@ import { InstanceLocks } from './instance-locks.ts';
 import { connectionsOf } from './mapping-data.ts';
 import { OperationJournal, type JournalOptions, type OperationMeta } from './operation-journal.ts';
 import { Reaper, type ReapRecord } from './reaper.ts';
-import { interruptedConnections, recoverHost, type RecoveryOutcome } from './recovery.ts';
+import { interruptedConnections, recoverOperation, type RecoveryCause, type RecoveryOutcome } from './recovery.ts';
 import type { BdmRow, ComputeRepository, ServerRow } from './repository.ts';
 import type { BootDevice } from './server-request.ts';
 
 export { REAP_RETRY_MS, type ReapRecord } from './reaper.ts';
 export { SPAN_PROGRESS_MS } from './span-saver.ts';
 export type { OperationInfo } from './operation-journal.ts';
+
+/**
+ * Pauses before each try of a pending compensation (see `#compensate`), the last repeated for as
+ * long as it takes: a full disk or a locked database usually clears within minutes.
+ */
+export const COMPENSATE_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000] as const;
 
 export interface OperationHandle {
   readonly operationId: string;
@@ -56,6 +62,8 @@ export class ComputeManager {
   readonly #journal: OperationJournal;
   readonly #reaper: Reaper;
   readonly #pending = new Set<Promise<void>>();
+  /** Aborted by `stopReaping()`: pending compensations stop retrying (the journal keeps them). */
+  readonly #stop = new AbortController();
 
   constructor(opts: ComputeManagerOptions) {
     this.hostName = opts.hostName;
@@ -68,6 +76,7 @@ export class ComputeManager {
       repo: opts.repo,
       track,
       afterFinish: () => this.#reaper.request(),
+      compensate: (opId, serverId, cause) => this.#compensate(opId, serverId, cause),
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
       ...(opts.onFinished ? { onFinished: opts.onFinished } : {}),
     });
@@ -101,7 +110,14 @@ export class ComputeManager {
     const ctx: FlowContext = { ...this.#opts.flow, repo, clock };
     return this.#locks.recovery(this.hostName, async () => {
       const adopt = await interruptedConnections(repo, this.hostName);
-      const out = await recoverHost(ctx, this.hostName, clock);
+      const out: RecoveryOutcome[] = [];
+      for (const op of await repo.listUnfinished(this.hostName)) {
+        const r = await recoverOperation(ctx, op, clock);
+        // Recovery could not write its end (the disk still full, the database still locked):
+        // the journal keeps the operation, and it is tried again with back-off.
+        if (r.error !== undefined) this.#compensate(op.id, op.server_id, { kind: 'restart' });
+        out.push(r);
+      }
       this.#reaper.adopt(adopt);
       this.#reaper.request();
       return out;
@@ -114,11 +130,57 @@ export class ComputeManager {
   }
 
   /**
+   * An operation whose undo could not all happen (or whose end could not be written) stays
+   * unfinished in the journal; drive it to its end with recovery, under its instance lock,
+   * retried after COMPENSATE_RETRY_MS pauses until recovery succeeds. Stopped by `stopReaping()`:
+   * the journal still holds the operation, and the next start's recovery takes it up.
+   */
+  #compensate(opId: string, serverId: string, cause: RecoveryCause): void {
+    if (this.#stop.signal.aborted) return;
+    const { repo, clock } = this.#opts;
+    const ctx: FlowContext = { ...this.#opts.flow, repo, clock };
+    void this.#track(
+      (async () => {
+        for (let attempt = 0; ; attempt++) {
+          const pause = COMPENSATE_RETRY_MS[Math.min(attempt, COMPENSATE_RETRY_MS.length - 1)] ?? 60_000;
+          try {
+            await clock.sleep(pause, this.#stop.signal);
+          } catch {
+            return;
+          }
+          const ended = await this.#locks
+            .with(serverId, async () => {
+              const op = await repo.getOperation(opId);
+              if (!op || op.state !== 'running') return true;
+              return (await recoverOperation(ctx, op, clock, cause)).error === undefined;
+            })
+            .catch(() => false);
+          if (ended) {
+            this.#reaper.request();
+            return;
+          }
+        }
+      })(),
+    );
+  }
+
+  /**
    * Stop reaping (before a graceful shutdown's `drain()`): a pass in progress finishes, no retry
-   * waits out its pause, no new pass starts.
+   * waits out its pause, no new pass starts; pending compensations stop retrying (the journal
+   * keeps them for the next start).
    */
   stopReaping(): void {
     this.#reaper.stop();
+    this.#stop.abort();
+  }
+
+  /**
+   * A stop that will not wait any longer: write the trace of every operation still running (its
+   * journal row already names the step it reached) for the next start's recovery. Returns how
+   * many there are.
+   */
+  journalInFlight(): Promise<number> {
+    return this.#journal.saveInFlight();
   }
 
   /** The connection_info of every mapping of this host's servers, attached or in flight. */
@@ -217,18 +279,18 @@ export class ComputeManager {
     try {
       bdm = await this.#locks.with(server.id, () => reserveAttach(ctx, server, volumeId, device, root, opts));
     } catch (e) {
-      await this.#journal.finish(op, e);
+      await this.#journal.finish(op, e).catch(() => undefined);
       throw e;
     }
     op.mapping(bdm.id);
     const done = this.#track(
       (async () => {
-        try {
-          await this.#locks.held(server.id, root, () => runAttach(ctx, server, bdm, root, opts));
-          await this.#journal.finish(op);
-        } catch (e) {
-          await this.#journal.finish(op, e);
-        }
+        const failure = await this.#locks.held(server.id, root, () => runAttach(ctx, server, bdm, root, opts)).then(
+          () => undefined,
+          (e: unknown) => e ?? new Error('attach failed'),
+        );
+        // An end that cannot be written is left to recovery (the journal schedules it).
+        await this.#journal.finish(op, failure).catch(() => undefined);
       })(),
     );
     return { operationId: op.opId, bdm, done };
@@ -249,19 +311,20 @@ export class ComputeManager {
     const root = op.trace.root();
     const done = this.#track(
       (async () => {
-        try {
-          await this.#locks.held(server.id, root, async () => {
+        const failure = await this.#locks
+          .held(server.id, root, async () => {
             // Re-read under the lock: an earlier operation may have changed the mapping.
             const current = await repo.getBdm(server.id, volumeId);
             if (!current || current.status !== 'attached') {
               throw new HitchError('HITCH_VOLUME_NOT_ATTACHED', { volume: volumeId, server: server.id });
             }
             await runDetach(ctx, server, current, root);
-          });
-          await this.#journal.finish(op);
-        } catch (e) {
-          await this.#journal.finish(op, e);
-        }
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e ?? new Error('detach failed'),
+          );
+        await this.#journal.finish(op, failure).catch(() => undefined);
       })(),
     );
     return { operationId: op.opId, bdm, done };

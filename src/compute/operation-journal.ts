@@ -7,8 +7,10 @@
 import { toHitchError } from '../errors.ts';
 import type { Clock } from '../ports/host.ts';
 import { Trace } from '../trace/span.ts';
+import type { RecoveryCause } from './recovery.ts';
 import type { ComputeRepository, ServerRow } from './repository.ts';
 import { SpanSaver } from './span-saver.ts';
+import { isPendingUndo } from './undo.ts';
 
 /**
  * Who asked for an operation: the API request's id, project and user, as the dispatch carries
@@ -51,6 +53,11 @@ export interface JournalOptions {
   readonly onFinished?: (op: OperationInfo & { outcome: string; durationMs: number; trace: Trace }) => void;
   /** After an operation is recorded as finished (the reaper's cue). */
   readonly afterFinish: () => void;
+  /**
+   * An operation that cannot end yet (an undo still pending, or its end could not be written):
+   * it stays running in the journal, and this drives it to its end with recovery, retried.
+   */
+  readonly compensate: (opId: string, serverId: string, cause: RecoveryCause) => void;
 }
 
 /** One operation being journaled. */
@@ -145,20 +152,48 @@ export class OperationJournal {
     };
   }
 
-  /** Record the end: the trace saved, the row finished (done, or rolled back with the error). */
+  /**
+   * Record the end: the trace saved, the row finished (done, or rolled back with the error). An
+   * operation whose undo is still pending (`undo.ts`) is not rolled back yet: it stays running in
+   * the journal and is handed to `compensate`; so is one whose end cannot be written (the error
+   * is thrown after), since recovery reads the real state and writes it.
+   */
   async finish(entry: JournalEntry, e?: unknown): Promise<void> {
     const { opId, info, trace } = entry;
     const { clock, repo } = this.#o;
     const now = clock.now();
     const err = e === undefined ? undefined : toHitchError(e);
     const state = err === undefined ? 'done' : 'rolled_back';
-    await (this.#savers.get(opId)?.next() ?? repo.saveSpans(opId, trace.spans));
-    await repo.finishOperation(opId, state, now, err && { code: err.code, message: err.message });
+    const cause: RecoveryCause = { kind: 'pending-undo', code: err?.code ?? 'HITCH_ABORTED', message: err?.message ?? 'the operation ended but its end could not be written' };
+    if (isPendingUndo(e)) {
+      this.#inflight.delete(opId);
+      await (this.#savers.get(opId)?.next() ?? repo.saveSpans(opId, trace.spans)).catch(() => undefined);
+      this.#o.compensate(opId, info.serverId, cause);
+      return;
+    }
+    try {
+      await (this.#savers.get(opId)?.next() ?? repo.saveSpans(opId, trace.spans));
+      await repo.finishOperation(opId, state, now, err && { code: err.code, message: err.message });
+    } catch (w) {
+      this.#inflight.delete(opId);
+      this.#o.compensate(opId, info.serverId, cause);
+      throw w;
+    }
     this.#inflight.delete(opId);
     this.#forgetIfQuiet(opId, trace);
     this.#o.afterFinish();
     const first = trace.spans[0];
     this.#o.onFinished?.({ ...info, outcome: state, durationMs: first ? now - first.startMs : 0, trace });
+  }
+
+  /**
+   * A stop that will not wait any longer: write the trace of every operation still running (its
+   * row already names the step it reached) for the next start's recovery. Returns how many there are.
+   */
+  async saveInFlight(): Promise<number> {
+    const ids = [...this.#inflight.keys()];
+    for (const id of ids) await this.#savers.get(id)?.next();
+    return ids.length;
   }
 
   /** Once an operation has finished and none of its spans still runs, nothing more will be saved. */

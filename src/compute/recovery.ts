@@ -79,28 +79,42 @@ async function completeAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, 
 async function undoEverything(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
   const info = connectionOf(bdm);
   if (info) {
-    await tolerant(ctx, span, 'recover.disconnect-volume', (s) => ctx.connector.disconnect(info, deviceOf(bdm), s, { force: true }));
+    // A host connection that will not go yet is the reaper's (it adopts what recovery saw): the
+    // volume's release and the mapping must not wait for it.
+    await tolerant(ctx, span, 'recover.disconnect-volume', (s) => ctx.connector.disconnect(info, deviceOf(bdm), s, { force: true })).catch(() => undefined);
   }
   const connector = await ctx.connector.connectorProperties(span);
-  await tolerant(ctx, span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
+  if (bdm.attachment_id === null && ctx.storage.flow === 'attachments') {
+    // The reservation's id never reached the mapping (the write after it failed): find it.
+    await releaseReservations(ctx, bdm.volume_id, server, span, 0);
+  } else {
+    await tolerant(ctx, span, 'recover.release-volume', (s) => ctx.storage.release(refOf(server, bdm), connector, s));
+  }
   const secret = info ? ctx.connector.secretUsage(info, server.id) : null;
   if (secret !== null) await tolerant(ctx, span, 'recover.undefine-secret', (s) => ctx.hypervisor.undefineSecret(secret, { span: s }));
   await ctx.repo.deleteBdm(bdm.id);
+}
+
+/**
+ * Release what the storage side holds for `server` on the volume. In the legacy flow a
+ * reservation names no instance: only release one that no more than `mine` mappings map.
+ */
+async function releaseReservations(ctx: FlowContext, volumeId: string, server: ServerRow, span: Span, mine: number): Promise<void> {
+  await tolerant(ctx, span, 'recover.release-volume', async (s) => {
+    const others = (await ctx.repo.bdmsOfVolume(volumeId)).length - mine;
+    const ids = await ctx.storage.attachmentsOf(volumeId, server.id, s);
+    for (const attachmentId of ids) {
+      if (attachmentId === null && others > 0) continue;
+      await ctx.storage.release({ volumeId, instanceUuid: server.id, attachmentId, mountpoint: '' }, null, s);
+    }
+  });
 }
 
 async function recoverAttach(ctx: FlowContext, op: OperationRow, server: ServerRow, bdm: BdmRow | undefined, span: Span): Promise<RecoveryOutcome['action']> {
   if (!bdm) {
     // The crash came before the mapping existed (or after its rollback): the storage side may
     // still hold a reservation for this instance; releasing an absent one is a no-op.
-    await tolerant(ctx, span, 'recover.release-volume', async (s) => {
-      // In the legacy flow a reservation names no instance: only release one nobody else maps.
-      const others = (await ctx.repo.bdmsOfVolume(op.volume_id)).length;
-      const ids = await ctx.storage.attachmentsOf(op.volume_id, server.id, s);
-      for (const attachmentId of ids) {
-        if (attachmentId === null && others > 0) continue;
-        await ctx.storage.release({ volumeId: op.volume_id, instanceUuid: server.id, attachmentId, mountpoint: '' }, null, s);
-      }
-    });
+    await releaseReservations(ctx, op.volume_id, server, span, 0);
     return 'rolled_back';
   }
   if (bdm.status === 'attached') return 'completed';
@@ -137,28 +151,29 @@ async function recoverDetach(ctx: FlowContext, server: ServerRow, bdm: BdmRow | 
   return 'finished_detach';
 }
 
-/** Recover every unfinished operation of `hostName`. Returns what was done to each. */
-export async function recoverHost(ctx: FlowContext, hostName: string, clock: Clock): Promise<RecoveryOutcome[]> {
-  const out: RecoveryOutcome[] = [];
-  for (const op of await ctx.repo.listUnfinished(hostName)) {
-    const trace = new Trace(clock);
-    const root = trace.root();
-    let action: RecoveryOutcome['action'] = 'nothing';
-    let error: string | undefined;
-    try {
-      const server = await ctx.repo.getServerAny(op.server_id);
-      const bdm = op.bdm_id ? await ctx.repo.getBdmById(op.bdm_id) : await ctx.repo.getBdm(op.server_id, op.volume_id);
-      if (server) {
-        action = await root.run(`recover.${op.kind}`, { operation: op.id, step: op.step ?? '' }, (s) =>
-          // An extend changes no mapping: nothing to undo (the next extend rescans again).
-          op.kind === 'attach' ? recoverAttach(ctx, op, server, bdm, s) : op.kind === 'detach' ? recoverDetach(ctx, server, bdm, s) : Promise.resolve<RecoveryOutcome['action']>('nothing'),
-        );
-      }
-    } catch (e) {
-      error = toHitchError(e).message;
+/** Why an operation is being recovered: a restart, or its own flow that could not finish its undo. */
+export type RecoveryCause = { readonly kind: 'restart' } | { readonly kind: 'pending-undo'; readonly code: string; readonly message: string };
+
+/**
+ * Drive one unfinished operation to a consistent end and mark it so. When recovery itself cannot
+ * (the database still refuses writes, the storage service still refuses), the operation stays
+ * unfinished in the journal and the outcome carries the error: the caller tries again later.
+ */
+export async function recoverOperation(ctx: FlowContext, op: OperationRow, clock: Clock, cause: RecoveryCause = { kind: 'restart' }): Promise<RecoveryOutcome> {
+  const trace = new Trace(clock);
+  const root = trace.root();
+  let action: RecoveryOutcome['action'] = 'nothing';
+  try {
+    const server = await ctx.repo.getServerAny(op.server_id);
+    const bdm = op.bdm_id ? await ctx.repo.getBdmById(op.bdm_id) : await ctx.repo.getBdm(op.server_id, op.volume_id);
+    if (server) {
+      action = await root.run(`recover.${op.kind}`, { operation: op.id, step: op.step ?? '', cause: cause.kind }, (s) =>
+        // An extend changes no mapping: nothing to undo (the next extend rescans again).
+        op.kind === 'attach' ? recoverAttach(ctx, op, server, bdm, s) : op.kind === 'detach' ? recoverDetach(ctx, server, bdm, s) : Promise.resolve<RecoveryOutcome['action']>('nothing'),
+      );
     }
     const done = action === 'completed' || action === 'finished_detach';
-    // Keep the spans the operation had before the crash, and add the recovery's after them.
+    // Keep the spans the operation had before, and add the recovery's after them.
     const before = await ctx.repo.loadSpans(op.id);
     const offset = before.reduce((m, s) => Math.max(m, s.id), 0);
     const merged = [
@@ -166,15 +181,16 @@ export async function recoverHost(ctx: FlowContext, hostName: string, clock: Clo
       ...trace.spans.map((s) => ({ ...s, id: s.id + offset, parentId: s.parentId === null ? null : s.parentId + offset })),
     ];
     await ctx.repo.saveSpans(op.id, merged);
-    await ctx.repo.finishOperation(
-      op.id,
-      error ? 'failed' : done ? 'done' : 'rolled_back',
-      clock.now(),
-      done ? undefined : { code: error ? 'HITCH_CLEANUP_FAILED' : 'HITCH_ABORTED', message: error ?? `interrupted at step ${op.step ?? 'start'} and rolled back on restart` },
-    );
-    out.push({ operationId: op.id, kind: op.kind, action, ...(error ? { error } : {}) });
+    const error = done
+      ? undefined
+      : cause.kind === 'restart'
+        ? { code: 'HITCH_ABORTED', message: `interrupted at step ${op.step ?? 'start'} and rolled back on restart` }
+        : { code: cause.code, message: cause.message };
+    await ctx.repo.finishOperation(op.id, done ? 'done' : 'rolled_back', clock.now(), error);
+    return { operationId: op.id, kind: op.kind, action };
+  } catch (e) {
+    return { operationId: op.id, kind: op.kind, action, error: toHitchError(e).message };
   }
-  return out;
 }
 
 /**

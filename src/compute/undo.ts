@@ -105,6 +105,23 @@ export class UndoStack {
   }
 }
 
+/**
+ * Mark a flow's error as leaving compensation undone that the journal must keep: a write that
+ * did not happen (a full disk, a locked database, an I/O error, a block storage service that
+ * kept refusing) in an undo that state depends on — the volume's reservation, the mapping. The
+ * manager then leaves the operation unfinished and drives it to its end with recovery, retried
+ * with back-off until it succeeds (and at the next start if the process stops first); it is not
+ * `rolled_back` until every undo really happened.
+ */
+export function pendingUndo(err: HitchError, failures: readonly HitchError[] = []): HitchError {
+  return Object.assign(err, { pendingUndo: true, ...(failures.length > 0 ? { cleanup: failures } : {}) });
+}
+
+/** Whether `e` was marked by `pendingUndo`. */
+export function isPendingUndo(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { pendingUndo?: unknown }).pendingUndo === true;
+}
+
 /** One error that names every cleanup failure, for the operation's record. */
 export function cleanupError(failures: readonly HitchError[]): HitchError {
   return new HitchError('HITCH_CLEANUP_FAILED', {

@@ -28,13 +28,25 @@ function isBusy(e: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
+/**
+ * A full disk (ENOSPC inside SQLite) or a failing one is the machine's fault, not a bug: 503 with
+ * `Retry-After`, in the catalog's words. SQLite rolled the statement (and its transaction) back.
+ */
+function writeFailed(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR'))) {
+    return new HitchError('HITCH_DATABASE_WRITE_FAILED', { detail: `${(e as Error).message} (${code})`, retryAfter: 5 }, { cause: e });
+  }
+  return e;
+}
+
 async function withRetry<T>(o: Required<BusyRetryOptions>, run: () => Promise<T>): Promise<T> {
   const start = o.now();
   for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
     try {
       return await run();
     } catch (e) {
-      if (!isBusy(e)) throw e;
+      if (!isBusy(e)) throw writeFailed(e);
       const left = o.maxWaitMs - (o.now() - start);
       if (left <= 0) throw new HitchError('HITCH_DATABASE_BUSY', { waitedMs: o.now() - start, retryAfter: 1 }, { cause: e });
       await o.sleep(Math.min(delay, left));
@@ -74,9 +86,14 @@ class BusyRetryDriver implements Driver {
     return w;
   }
   // BEGIN (deferred) takes no lock; COMMIT can meet one (a checkpoint): it is tried again too.
-  beginTransaction: Driver['beginTransaction'] = (c, s) => this.#inner.beginTransaction(this.#unwrap(c), s);
+  beginTransaction: Driver['beginTransaction'] = (c, s) => this.#inner.beginTransaction(this.#unwrap(c), s).catch((e: unknown) => Promise.reject(writeFailed(e)));
   commitTransaction: Driver['commitTransaction'] = (c) => withRetry(this.#o, () => this.#inner.commitTransaction(this.#unwrap(c)));
-  rollbackTransaction: Driver['rollbackTransaction'] = (c) => this.#inner.rollbackTransaction(this.#unwrap(c));
+  // SQLite rolls a transaction back by itself after a full disk or an I/O error; the ROLLBACK that
+  // follows then fails with "no transaction is active" and would hide the error that matters.
+  rollbackTransaction: Driver['rollbackTransaction'] = (c) =>
+    this.#inner.rollbackTransaction(this.#unwrap(c)).catch((e: unknown) => {
+      if (!(e instanceof Error && /no transaction is active/.test(e.message))) throw e;
+    });
   savepoint: NonNullable<Driver['savepoint']> = (c, n, q) => {
     if (!this.#inner.savepoint) throw new Error('savepoints are not supported by this dialect');
     return this.#inner.savepoint(this.#unwrap(c), n, q);

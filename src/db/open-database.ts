@@ -14,7 +14,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
-import { busyRetryDialect, SQLITE_BUSY_TIMEOUT_MS } from './busy.ts';
+import { busyRetryDialect, SQLITE_BUSY_TIMEOUT_MS, type BusyRetryOptions } from './busy.ts';
+import { faultyDialect, type DbFaults } from './faults.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
 import { postgresStartError } from './postgres-setup.ts';
@@ -41,6 +42,10 @@ export interface OpenDatabaseOptions {
   readonly busyWaitMs?: number;
   /** Skip migrations (a tool that only reads). Default false. */
   readonly skipMigrations?: boolean;
+  /** SQLite: faults to inject under every statement (the fuzzer, reliability tests; src/db/faults.ts). */
+  readonly faults?: DbFaults;
+  /** SQLite: the busy retry's clock and pause (the fuzzer's never waits on the wall clock). */
+  readonly busyClock?: Pick<BusyRetryOptions, 'now' | 'sleep'>;
 }
 
 /** Open the database named by `url` and apply pending migrations. */
@@ -74,7 +79,9 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     // Short: a lock held by another process is waited for asynchronously (busy.ts), not here.
     handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     handle.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: countingDialect(busyRetryDialect(new SqliteDialect({ database: statementCache(handle) }), { maxWaitMs: opts.busyWaitMs ?? 5000 }), stats) });
+    const base = new SqliteDialect({ database: statementCache(handle) });
+    const faulty = opts.faults ? faultyDialect(base, opts.faults) : base;
+    db = new Kysely<Database>({ dialect: countingDialect(busyRetryDialect(faulty, { maxWaitMs: opts.busyWaitMs ?? 5000, ...opts.busyClock }), stats) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const max = opts.poolSize ?? 10;

@@ -13,7 +13,9 @@ import type { Services } from '../server/cloud.ts';
 import type { HostSnapshot } from '../sim/inspect.ts';
 import type { SimHypervisor } from '../sim/sim-hypervisor.ts';
 
-const STABLE = new Set(['available', 'in-use', 'error', 'creating', 'deleting']);
+// Never `reserved`, `attaching`, `detaching` or `deleting` at rest: each of those is an
+// operation that did not reach its end.
+const STABLE = new Set(['available', 'in-use', 'error', 'error_deleting', 'creating']);
 const ADMIN = { userId: 'fuzz', projectId: 'fuzz', isAdmin: true } as const;
 
 type Exports = ReadonlyArray<{ readonly target: string; readonly acls: ReadonlyArray<{ readonly initiator: string }> }>;

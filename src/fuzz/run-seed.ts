@@ -9,6 +9,7 @@
 import { HitchError } from '../errors.ts';
 import type { AuthContext } from '../identity/identity-service.ts';
 import type { VolumeAttachProtocol } from '../ports/block-storage.ts';
+import { RandomDbFaults } from '../db/faults.ts';
 import { openDatabase } from '../db/open-database.ts';
 import { createServices, type Services } from '../server/cloud.ts';
 import { resolveConfig } from '../server/config.ts';
@@ -23,6 +24,8 @@ export interface SeedResult {
   readonly flow: string;
   readonly operations: number;
   readonly faults: number;
+  /** Of `faults`, the database's (a full disk, a lock, an I/O error at a statement). */
+  readonly dbFaults: number;
   readonly crashed: string | null;
   readonly violations: readonly string[];
 }
@@ -132,7 +135,14 @@ export async function runSeed(seed: number): Promise<SeedResult> {
   const scenario = rng.pick(SCENARIOS);
   const flow = rng.pick(['attachments', 'legacy'] as const);
   const config = resolveConfig({ scenario, seed, cinderFlow: flow, dataDir: '/nonexistent-hitch-fuzz', databaseUrl: 'sqlite::memory:', detachTimeoutMs: rng.pick([2_000, 30_000]) }, {});
-  const db = await openDatabase('sqlite::memory:');
+  // Database faults at any statement while the workload runs; they stop before the end, and
+  // then every operation must reach a consistent end (src/db/faults.ts).
+  const dbRng = new SeededRandom((seed ^ 0x0db0db0d) >>> 0);
+  const dbFaults = new RandomDbFaults(rng.pick([0, 0, 0.01, 0.03, 0.08]), () => dbRng.next());
+  // The busy retry waits on no wall clock here: its pauses only count.
+  let busyNow = 0;
+  const busyClock = { now: () => busyNow, sleep: (ms: number) => new Promise<void>((r) => setImmediate(() => ((busyNow += ms), r()))) };
+  const db = await openDatabase('sqlite::memory:', { faults: dbFaults, busyClock });
   const count = { faults: 0 };
   const storageRate = rng.pick([0, 0, 0.05, 0.15]);
   const ops: Op[] = [];
@@ -207,6 +217,7 @@ export async function runSeed(seed: number): Promise<SeedResult> {
       count.faults++;
     }
 
+    dbFaults.active = true;
     let i = 0;
     while (i < ops.length) {
       const batch = ops.slice(i, i + (crashPlan ? 1 : rng.int(1, 3)));
@@ -234,6 +245,7 @@ export async function runSeed(seed: number): Promise<SeedResult> {
       if (crashing) break;
       await s.settle();
     }
+    dbFaults.active = false;
     if (crashing) {
       // The kernel, the array and the hypervisor outlive the compute service: let what they were
       // doing finish, then start a new compute service on the same database and hosts.
@@ -243,7 +255,7 @@ export async function runSeed(seed: number): Promise<SeedResult> {
     }
     await s.settle();
     const violations = await checkInvariants(s);
-    return { seed, scenario, flow, operations: ops.length, faults: count.faults, crashed, violations };
+    return { seed, scenario, flow, operations: ops.length, faults: count.faults + dbFaults.total, dbFaults: dbFaults.total, crashed, violations };
   } finally {
     await s.settle().catch(() => undefined);
     await db.close();

@@ -522,13 +522,20 @@ export class VolumeService {
       mountpoint: typeof connector.mountpoint === 'string' ? connector.mountpoint : a.mountpoint,
       updated_at: cinderTime(),
     } satisfies Partial<AttachmentRow>;
-    const { ok, moved } = await this.repo.tx(async (trx) => {
-      const moved = await this.repo.updateAttachment(id, ['reserved', 'attaching'], { ...set, attach_status: 'attaching' }, trx);
-      // A refresh of an attached attachment keeps it attached.
-      const refreshed = moved || (await this.repo.updateAttachment(id, ['attached'], set, trx));
-      if (moved) await this.repo.transition(v.id, { statuses: ['reserved'] }, { status: 'attaching' }, trx);
-      return { ok: refreshed, moved };
-    });
+    const { ok, moved } = await this.repo
+      .tx(async (trx) => {
+        const moved = await this.repo.updateAttachment(id, ['reserved', 'attaching'], { ...set, attach_status: 'attaching' }, trx);
+        // A refresh of an attached attachment keeps it attached.
+        const refreshed = moved || (await this.repo.updateAttachment(id, ['attached'], set, trx));
+        if (moved) await this.repo.transition(v.id, { statuses: ['reserved'] }, { status: 'attaching' }, trx);
+        return { ok: refreshed, moved };
+      })
+      .catch(async (e: unknown) => {
+        // The export exists but the attachment does not name its connector (a full disk, a lock):
+        // deleting the attachment could not find it, so it goes now.
+        if (!(await this.#exportShared(v, connector).catch(() => false))) await this.backend.terminateConnection(backendView(v), connector).catch(() => undefined);
+        throw e;
+      });
     if (!ok) {
       await this.backend.terminateConnection(backendView(v), connector);
       const cur = (await this.repo.getAttachment(id)) ?? a;

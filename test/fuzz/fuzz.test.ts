@@ -13,16 +13,20 @@ describe('deterministic simulation testing', () => {
     const failures: string[] = [];
     let crashes = 0;
     let faults = 0;
+    let dbFaults = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await runSeed(seed);
       if (r.crashed) crashes++;
       faults += r.faults;
+      dbFaults += r.dbFaults;
       if (r.violations.length > 0) failures.push(`seed ${seed}: ${r.violations.join('; ')} — replay: npm run fuzz -- --seed ${seed}`);
     }
-    console.log(`fuzz in suite: ${SEEDS} runs, ${faults} faults injected, ${crashes} crashes survived, ${failures.length} failing seeds`);
+    console.log(`fuzz in suite: ${SEEDS} runs, ${faults} faults injected (${dbFaults} database), ${crashes} crashes survived, ${failures.length} failing seeds`);
     // The harness really exercises the failure paths it claims to.
     expect(crashes).toBeGreaterThan(SEEDS / 10);
     expect(faults).toBeGreaterThan(SEEDS);
+    // Database faults (a full disk, a lock, an I/O error) reach the flows and their undo.
+    expect(dbFaults).toBeGreaterThan(SEEDS / 4);
     expect(failures).toEqual([]);
   }, 600_000);
 
