@@ -283,6 +283,12 @@ export const ERROR_CATALOG = {
     message: '{service} is unavailable: {detail}',
     hint: 'Check that it runs and answers ({next}).',
   },
+  HITCH_SHUTTING_DOWN: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'This Hitch process is stopping and takes no new requests',
+    hint: 'Retry in a moment: against another API process, or this one once it has restarted.',
+  },
   HITCH_DATABASE_BUSY: {
     status: 503,
     fault: 'serviceUnavailable',

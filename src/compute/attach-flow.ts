@@ -250,7 +250,7 @@ async function rollForward(ctx: FlowContext, bdm: BdmRow, ref: AttachmentRef, ca
     await root.run('roll-forward', { reason: `${cause.code}, and the guest kept the disk` }, async (s) => {
       await withRetries(
         ctx.clock,
-        (attempt) => (attempt === 1 ? ctx.storage.complete(ref, s) : s.run(`attempt ${attempt}`, {}, (a) => ctx.storage.complete(ref, a))),
+        (attempt) => (attempt === 1 ? completeOnce(ctx, ref, s) : s.run(`attempt ${attempt}`, {}, (a) => completeOnce(ctx, ref, a))),
         ROLL_FORWARD_RETRY_MS,
       );
       await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
@@ -262,8 +262,23 @@ async function rollForward(ctx: FlowContext, bdm: BdmRow, ref: AttachmentRef, ca
         `the guest kept disk ${bdm.device_name} and block storage would not complete the attachment ` +
         `(${toHitchError(e).message}); the mapping stays attaching with the disk in the guest until complete succeeds or the guest releases it`,
     });
-    Object.assign(cause, { cleanup: [...failures, stuck] });
-    throw cause;
+    // The journal keeps it: recovery tries again (complete, or the unplug once the guest lets go).
+    throw pendingUndo(cause, [...failures, stuck]);
+  }
+}
+
+/**
+ * Complete the attachment; when that is refused, it may be because the storage side completed it
+ * already (a write here failed after its answer): a volume of one attachment that is `in-use`
+ * is complete.
+ */
+export async function completeOnce(ctx: FlowContext, ref: AttachmentRef, span: Span): Promise<void> {
+  try {
+    await ctx.storage.complete(ref, span);
+  } catch (e) {
+    const v = await ctx.storage.getVolume(ref.volumeId, span).catch(() => null);
+    if (v !== null && v.status === 'in-use' && !v.multiattach) return;
+    throw e;
   }
 }
 

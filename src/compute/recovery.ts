@@ -26,7 +26,7 @@ import { refOf, targetDevOf, type FlowContext } from './attach-flow.ts';
 import type { ConnectionInfo } from '../ports/attach.ts';
 import { connectionOf, connectionsOf, deviceOf } from './mapping-data.ts';
 import type { BdmRow, ComputeRepository, OperationRow, ServerRow } from './repository.ts';
-import { ROLL_FORWARD_RETRY_MS } from './attach-flow.ts';
+import { ROLL_FORWARD_RETRY_MS, completeOnce } from './attach-flow.ts';
 import { withRetries } from './undo.ts';
 
 export interface RecoveryOutcome {
@@ -71,7 +71,7 @@ async function unplugged(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span:
 
 /** Complete the attachment and mark the mapping attached, retrying as the attach's roll-forward does. */
 async function completeAttach(ctx: FlowContext, server: ServerRow, bdm: BdmRow, span: Span): Promise<void> {
-  await span.run('recover.complete', {}, (s) => withRetries(ctx.clock, () => ctx.storage.complete(refOf(server, bdm), s), ROLL_FORWARD_RETRY_MS));
+  await span.run('recover.complete', {}, (s) => withRetries(ctx.clock, () => completeOnce(ctx, refOf(server, bdm), s), ROLL_FORWARD_RETRY_MS));
   await ctx.repo.updateBdm(bdm.id, { status: 'attached' });
 }
 

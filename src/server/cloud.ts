@@ -111,7 +111,13 @@ export interface Cloud {
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   /** Wait for every operation in flight, and for background portal work on every host. */
   settle(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stop: no new work (the API answers 503 at once, its listener closed first), then wait for the
+   * operations in flight up to `drainMs` (config `drainTimeoutMs`; `0`: not at all). What is still
+   * running then stays in the journal, with its trace written, for the next start's recovery.
+   * Resolves with the number of operations left so.
+   */
+  close(opts?: { readonly drainMs?: number }): Promise<number>;
 }
 
 /**
@@ -325,15 +331,16 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       dataPlane: plane,
       logger,
       settle,
-      async close() {
+      async close(o = {}) {
         // Operations in flight finish; background reap retries (minutes on a real clock) stop.
         for (const h of hosts) h.manager.stopReaping();
         if (pruneTimer) clearInterval(pruneTimer);
-        await settle();
+        const left = await drainFor(settle, hosts, o.drainMs ?? cfg.drainTimeoutMs);
         await queued?.stop();
         await volumes.close();
         await plane.close();
         if (!opts.database) await db.close();
+        return left;
       },
     };
   } catch (e) {
@@ -355,6 +362,23 @@ function injectFetch(app: FastifyInstance): typeof fetch {
     });
     return new Response(r.body, { status: r.statusCode, headers: r.headers as Record<string, string> });
   };
+}
+
+/**
+ * Wait for `settle` up to `drainMs`; when it does not come, write the traces of the operations
+ * still running (their journal rows say where each one is) and return how many there are.
+ */
+async function drainFor(settle: () => Promise<void>, hosts: readonly ComputeHostParts[], drainMs: number): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    settle().then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs))),
+  ]);
+  clearTimeout(timer);
+  if (drained) return 0;
+  let left = 0;
+  for (const h of hosts) left += await h.manager.journalInFlight();
+  return left;
 }
 
 export async function createCloud(opts: CloudOptions): Promise<Cloud> {
@@ -384,6 +408,15 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       ...(opts.adminUserId ? { adminUserId: opts.adminUserId } : {}),
     });
     const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    // Stopping (close below): no handler starts any more. The listener is closed by then, and
+    // Node drops idle kept-alive connections with it; a request that was still arriving (its body
+    // on the way) is refused here, at once, before it changes anything.
+    const stopping = { value: false };
+    app.addHook('preHandler', async (_req, reply) => {
+      if (!stopping.value) return;
+      const err = new HitchError('HITCH_SHUTTING_DOWN', { retryAfter: 5 });
+      await reply.code(err.status).header('retry-after', '5').header('connection', 'close').send(err.toOpenStackBody());
+    });
     // Before the plugins: a hook reaches the routes of plugins registered after it.
     installRequestLog(app, { log: services.logger, callerOf: (t) => identity.knownCaller(t) });
     const routes: { method: string; url: string }[] = [];
@@ -435,11 +468,16 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       routes,
       createdUsers,
       identity,
-      async close() {
+      async close(o = {}) {
+        // The listener first: a new connection is refused, a request on a connection already open
+        // gets 503 (the hook above); then the operations in flight, up to the drain time.
+        stopping.value = true;
+        if (app.server.listening) app.server.close(() => undefined);
         for (const h of hosts) h.manager.stopReaping();
-        await services.settle();
+        const left = await drainFor(services.settle, hosts, o.drainMs ?? cfg.drainTimeoutMs);
         await app.close();
-        await services.close();
+        await services.close({ drainMs: left > 0 ? 0 : (o.drainMs ?? cfg.drainTimeoutMs) });
+        return left;
       },
     };
   } catch (e) {

@@ -50,6 +50,11 @@ export interface HitchConfig {
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
   /**
+   * On SIGTERM, how long to wait for the operations in flight before exiting anyway (they stay in
+   * the journal for the next start's recovery).
+   */
+  readonly drainTimeoutMs: number;
+  /**
    * Scale-out: a compute host whose agent stopped heartbeating is down within this long of its
    * last heartbeat (requests for it fail at once with HITCH_COMPUTE_HOST_DOWN, no new server goes
    * there). Agents heartbeat every half of it; a check calls a host down once its heartbeat is
@@ -121,6 +126,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   blockStoragePassword: null,
   adminPassword: null,
   detachTimeoutMs: 30_000,
+  drainTimeoutMs: 30_000,
   hostDownAfterMs: HOST_DOWN_AFTER_MS,
   maxVolumeSizeGiB: MAX_VOLUME_SIZE_GIB,
   logLevel: 'info',
@@ -159,6 +165,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   blockStoragePassword: 'HITCH_BLOCK_STORAGE_PASSWORD',
   adminPassword: 'HITCH_ADMIN_PASSWORD',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
+  drainTimeoutMs: 'HITCH_DRAIN_TIMEOUT_MS',
   hostDownAfterMs: 'HITCH_HOST_DOWN_AFTER_MS',
   maxVolumeSizeGiB: 'HITCH_MAX_VOLUME_SIZE_GIB',
   logLevel: 'HITCH_LOG_LEVEL',
@@ -285,6 +292,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     blockStoragePassword: blockStoragePassword === undefined || blockStoragePassword === null ? null : str('blockStoragePassword', blockStoragePassword),
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
+    drainTimeoutMs: int('drainTimeoutMs', get('drainTimeoutMs'), 0, 3_600_000),
     hostDownAfterMs: int('hostDownAfterMs', get('hostDownAfterMs'), 1_000, 3_600_000),
     maxVolumeSizeGiB: int('maxVolumeSizeGiB', get('maxVolumeSizeGiB'), 1, 2_147_483_647),
     logLevel: oneOf('logLevel', get('logLevel'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

@@ -12,8 +12,9 @@
  * attach takes as long as it would on the modelled hardware and its progress can be watched;
  * `--sim-speed 0` lets virtual time jump (an attach in milliseconds).
  *
- * SIGINT/SIGTERM: stop taking requests, let every operation in flight finish or roll back
- * (virtual time runs free meanwhile), close the database, exit.
+ * SIGINT/SIGTERM: close the listener (a request on a connection still open gets 503), let the
+ * operations in flight finish or roll back for up to `drainTimeoutMs`, leave what still runs to
+ * the journal, close the database, exit. A second signal exits at once.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,8 +55,11 @@ export interface RunningServer {
   readonly cloud: Cloud;
   readonly firstStart: boolean;
   readonly logger: Logger;
-  /** Graceful stop (what SIGINT/SIGTERM run). */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop (what SIGINT/SIGTERM run): the listener closes, operations in flight get
+   * `drainMs` (config `drainTimeoutMs`) to finish. Resolves with how many were left in the journal.
+   */
+  stop(opts?: { readonly drainMs?: number }): Promise<number>;
 }
 
 export const DEMO_VOLUME = 'demo-volume';
@@ -306,12 +310,19 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   }
   logger.info({ url: config.publicUrl, data_dir: config.dataDir, database: printableConfig(config).databaseUrl, scenario: cloud.sim ? config.scenario : null }, `listening on ${config.publicUrl}`);
 
-  let stopping: Promise<void> | null = null;
-  const stop = (): Promise<void> => {
+  let stopping: Promise<number> | null = null;
+  const stop = (opts: { readonly drainMs?: number } = {}): Promise<number> => {
+    // Simulated time keeps its pace while operations drain, as a real host's would: a slow login
+    // takes as long to give up as it would have.
     stopping ??= (async () => {
-      unpace();
-      await cloud.close();
-      logger.info('stopped');
+      try {
+        const left = await cloud.close(opts);
+        if (left > 0) logger.warn({ operations: left }, 'operations still running after the drain are left to the journal');
+        logger.info('stopped');
+        return left;
+      } finally {
+        unpace();
+      }
     })();
     return stopping;
   };
@@ -333,12 +344,14 @@ export async function serve(flags: ServeFlags, out: (line: string) => void = con
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (++signals > 1) {
-      console.error(`hitch: ${sig} again, exiting without waiting`);
+      // Safe: every step is journaled before it runs, and SQLite's commits are already on disk.
+      console.error(`hitch: ${sig} again, exiting without waiting; the next start recovers what was in flight from the journal`);
       process.exit(1);
     }
-    console.log(`hitch: ${sig}: finishing operations in flight, then closing`);
+    console.log(`hitch: ${sig}: no new requests; finishing operations in flight (up to ${server.config.drainTimeoutMs / 1000} s, config drainTimeoutMs), then closing`);
     void server.stop().then(
-      () => {
+      (left) => {
+        if (left > 0) console.log(`hitch: ${left} operation(s) still running after the drain; the journal keeps them for the next start's recovery`);
         console.log('hitch: stopped');
         process.exit(0);
       },

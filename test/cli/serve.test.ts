@@ -99,7 +99,7 @@ describe('hitch serve (npm start)', () => {
   it('stops cleanly on SIGTERM, and a restart keeps the data and prints no secret', async () => {
     // npm dies of the signal like a terminal's ^C kills it; the server must still stop cleanly.
     expect([0, null]).toContain(await srv.stop());
-    expect(srv.stdout()).toContain('hitch: SIGTERM: finishing operations in flight, then closing');
+    expect(srv.stdout()).toContain('hitch: SIGTERM: no new requests; finishing operations in flight (up to 30 s, config drainTimeoutMs), then closing');
     expect(srv.stdout()).toContain('hitch: stopped');
     const creds = srv.credentials();
     const again = await spawnServe(['--sim-speed', '0'], { dataDir: srv.dataDir });
