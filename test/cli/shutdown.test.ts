@@ -39,7 +39,7 @@ describe('hitch serve shutdown', () => {
       await srv.stop();
       srv.dispose();
     }
-  });
+  }, 180_000);
 
   it('refuses a bad configuration in one line', async () => {
     const r = await hitchBin(['serve', '--port', '99999', '--print-config']);
