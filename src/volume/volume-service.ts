@@ -260,29 +260,45 @@ export class VolumeService {
     if (!(await this.repo.beginDelete(id, statuses, { allowSnapshots: opts.cascade === true }))) {
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${statuses ? `status must be ${statuses.join(' or ')} and ` : ''}${DELETE_REFUSED}` });
     }
-    for (const snap of opts.cascade ? snaps : []) {
-      await this.snapshots.finishDelete({ ...snap, status: 'deleting' } satisfies SnapshotRow);
-    }
-    if ((await this.snapshots.ofVolume(id)).length > 0) {
-      // A snapshot the backend would not delete stays, and so does its volume.
-      await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' });
-      return;
+    try {
+      for (const snap of opts.cascade ? snaps : []) {
+        await this.snapshots.finishDelete({ ...snap, status: 'deleting' } satisfies SnapshotRow);
+      }
+      if ((await this.snapshots.ofVolume(id)).length > 0) {
+        // A snapshot the backend would not delete stays, and so does its volume.
+        await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+        return;
+      }
+    } catch (e) {
+      // The database failed us (a full disk, a lock): never left `deleting`, which nothing retries.
+      await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' }).catch(() => undefined);
+      throw e;
     }
     await this.finishDelete(v);
   }
 
-  /** Backend, then the row and its quota (a volume already `deleting`). */
+  /**
+   * Backend, then the row and its quota (a volume already `deleting`). Whatever fails leaves the
+   * volume `error_deleting`, from which a delete may be tried again, never `deleting`.
+   */
   async finishDelete(v: VolumeRow): Promise<void> {
+    const failed = (): Promise<unknown> => this.repo.transition(v.id, { statuses: ['deleting'] }, { status: 'error_deleting' }).catch(() => undefined);
+    let type: Awaited<ReturnType<typeof this.types.byId>>;
     try {
+      type = await this.types.byId(v.volume_type_id);
       await this.backend.deleteVolume(backendView(v));
     } catch {
-      await this.repo.transition(v.id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+      await failed();
       return;
     }
-    const type = await this.types.byId(v.volume_type_id);
-    await this.repo.tx(async (trx) => {
-      if (await this.repo.deleteVolumeRow(v.id, trx)) await this.quotas.consume(trx, v.project_id, volumeDeltas(v.size, type?.name ?? v.volume_type_id, -1));
-    });
+    try {
+      await this.repo.tx(async (trx) => {
+        if (await this.repo.deleteVolumeRow(v.id, trx)) await this.quotas.consume(trx, v.project_id, volumeDeltas(v.size, type?.name ?? v.volume_type_id, -1));
+      });
+    } catch (e) {
+      await failed();
+      throw e;
+    }
   }
 
   list(filter: VolumeFilter, sort: readonly SortSpec[], limit: number | undefined, marker: VolumeRow | undefined): Promise<VolumeRow[]> {
@@ -330,6 +346,13 @@ export class VolumeService {
     if (v.status === 'maintenance' || v.status === 'creating' || v.status === 'deleting' || v.status === 'error') {
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Volume ${id} status must not be ${v.status}` });
     }
+    // What the answer needs from the database is read before the export is made: a read that
+    // fails after it (a lock, an I/O error) would leave an export nobody knows to remove.
+    // Cinder's access mode: the mode the volume is attached in, else ro when it is read-only.
+    const attached = (await this.repo.attachmentsOfVolume(id)).find((x) => x.attach_status === 'attached');
+    const mode = attached?.attach_mode ?? (isReadonly(v) ? 'ro' : 'rw');
+    const accessMode = mode === 'ro' ? 'ro' : 'rw';
+    const extra = { access_mode: accessMode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } as const;
     let info: ConnectionInfo;
     try {
       info = await this.backend.initializeConnection(backendView(v), connector);
@@ -337,11 +360,6 @@ export class VolumeService {
       if (e instanceof HitchError && e.status < 500) throw e;
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Unable to initialize the connection: ${(e as Error).message}` }, { cause: e });
     }
-    // Cinder's access mode: the mode the volume is attached in, else ro when it is read-only.
-    const attached = (await this.repo.attachmentsOfVolume(id)).find((x) => x.attach_status === 'attached');
-    const mode = attached?.attach_mode ?? (isReadonly(v) ? 'ro' : 'rw');
-    const accessMode = mode === 'ro' ? 'ro' : 'rw';
-    const extra = { access_mode: accessMode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } as const;
     // One branch per protocol: a spread over the union would lose which `data` goes with which tag.
     if (info.driver_volume_type === 'nvmeof') return { ...info, data: { ...info.data, ...extra } };
     return { ...info, data: { ...info.data, ...extra } };
@@ -505,6 +523,8 @@ export class VolumeService {
   async updateAttachment(caller: Caller, id: string, connector: ConnectorProperties, known?: AttachmentRow): Promise<AttachmentRow> {
     const a = known ?? (await this.getAttachment(caller, id));
     const v = await this.get(caller, a.volume_id);
+    // Read before the export is made (a read failing after it would leave the export behind).
+    const qos = await this.types.qosForConnection(v.volume_type_id);
     let info: ConnectionInfo;
     try {
       info = await this.backend.initializeConnection(backendView(v), connector);
@@ -514,7 +534,7 @@ export class VolumeService {
       if (e instanceof HitchError && e.status < 500) throw e;
       throw new HitchError('HITCH_INVALID_VOLUME', { reason: `Unable to update the attachment: ${(e as Error).message}` }, { cause: e });
     }
-    const connectionInfo = { ...info, data: { ...info.data, access_mode: a.attach_mode, qos_specs: await this.types.qosForConnection(v.volume_type_id) } };
+    const connectionInfo = { ...info, data: { ...info.data, access_mode: a.attach_mode, qos_specs: qos } };
     const set = {
       connector: JSON.stringify(connector),
       connection_info: JSON.stringify(connectionInfo),
