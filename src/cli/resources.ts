@@ -43,8 +43,22 @@ function pick<T extends { id: string; name: string | null }>(kind: string, ref: 
   throw new HitchError('HITCH_NOT_FOUND', { kind: kind === 'volume' ? 'Volume' : 'Instance', id: ref });
 }
 
+/** A page as the APIs cap it (osapi_max_limit): a list is read page by page, by marker. */
+const PAGE = 1000;
+
+async function allPages<T extends { id: string }>(page: (query: string) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let marker: string | undefined; ; ) {
+    const rows = await page(`limit=${PAGE}${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`);
+    out.push(...rows);
+    const last = rows[rows.length - 1];
+    if (rows.length < PAGE || !last) return out;
+    marker = last.id;
+  }
+}
+
 export async function listVolumes(c: HitchClient): Promise<Volume[]> {
-  return (await c.call<{ volumes: Volume[] }>('volume', 'GET', '/volumes/detail')).body.volumes;
+  return allPages(async (q) => (await c.call<{ volumes: Volume[] }>('volume', 'GET', `/volumes/detail?${q}`)).body.volumes);
 }
 
 export async function findVolume(c: HitchClient, ref: string): Promise<Volume> {
@@ -57,7 +71,7 @@ export async function findVolume(c: HitchClient, ref: string): Promise<Volume> {
 }
 
 export async function listServers(c: HitchClient): Promise<Server[]> {
-  const all = (await c.call<{ servers: Server[] }>('compute', 'GET', '/servers/detail')).body.servers;
+  const all = await allPages(async (q) => (await c.call<{ servers: Server[] }>('compute', 'GET', `/servers/detail?${q}`)).body.servers);
   return all.filter((s) => s.status !== 'DELETED');
 }
 

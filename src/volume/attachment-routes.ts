@@ -33,7 +33,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     const rows = await svc.listAttachments(state.caller, { allTenants, volumeId: q.volume_id, instanceId: q.instance_id ?? q.instance_uuid, status: q.status }, limit, marker);
     const body: Record<string, unknown> = { attachments: rows.map((r) => (detail ? attachmentDetailView(r) : attachmentSummaryView(r))) };
     const last = rows[rows.length - 1];
-    if (limit !== undefined && rows.length === limit && last) {
+    if (rows.length === limit && last) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(q)) if (k !== 'marker' && typeof v === 'string') params.set(k, v);
       params.set('marker', last.id);

@@ -100,7 +100,7 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
     }
     const body: Record<string, unknown> = { volumes };
     const last = rows[rows.length - 1];
-    if (limit !== undefined && rows.length === limit && last) body.volumes_links = nextLink(state.baseUrl, detail ? 'volumes/detail' : 'volumes', q, last.id);
+    if (rows.length === limit && last) body.volumes_links = nextLink(state.baseUrl, detail ? 'volumes/detail' : 'volumes', q, last.id);
     const withCount = q1(q, 'with_count');
     if (state.version.atLeast('3.45') && withCount !== undefined && parseBool(withCount, 'with_count')) {
       body.count = await svc.repo.countVolumes(filter);

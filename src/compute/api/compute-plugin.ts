@@ -60,7 +60,7 @@ function isoParam(name: string, s: string): string {
  * index), status, changes-since (deleted servers included, as Nova shows them) and changes-before
  * (2.66), sort_key/sort_dir (repeatable), limit (at most SERVER_PAGE_MAX) and marker.
  */
-export function parseServerQuery(q: Record<string, string | string[] | undefined>, v: ApiVersion): { filter: Omit<ServerFilter, 'projectId'> & { allTenants: boolean; projectId?: string }; sort: ServerSort[]; limit: number | undefined; markerId: string | undefined } {
+export function parseServerQuery(q: Record<string, string | string[] | undefined>, v: ApiVersion): { filter: Omit<ServerFilter, 'projectId'> & { allTenants: boolean; projectId?: string }; sort: ServerSort[]; limit: number; markerId: string | undefined } {
   const one = (k: string): string | undefined => {
     const x = q[k];
     return Array.isArray(x) ? x[x.length - 1] : x;
@@ -72,7 +72,8 @@ export function parseServerQuery(q: Record<string, string | string[] | undefined
   const since = one('changes-since');
   const before = v.atLeast('2.66') ? one('changes-before') : undefined;
   const limitQ = one('limit');
-  let limit: number | undefined;
+  // Without one, a page of SERVER_PAGE_MAX (with a next link when full), as Nova pages.
+  let limit = SERVER_PAGE_MAX;
   if (limitQ !== undefined) {
     if (!/^\d+$/.test(limitQ)) throw bad('limit', `Invalid input for query parameters limit. Value: ${limitQ}. '${limitQ}' does not match '^[0-9]*$'`);
     limit = Math.min(Number(limitQ), SERVER_PAGE_MAX);
@@ -192,7 +193,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
         })()
       : { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(s.id, base(req)) })) };
     const last = rows[rows.length - 1];
-    if (limit !== undefined && rows.length === limit && last) {
+    if (rows.length === limit && last) {
       const params = new URLSearchParams();
       for (const [k, val] of Object.entries(q)) if (k !== 'marker') for (const x of [val].flat()) if (typeof x === 'string') params.append(k, x);
       params.set('marker', last.id);

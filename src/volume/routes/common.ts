@@ -26,13 +26,20 @@ export function badRequest(message: string): HitchError {
   return new HitchError('HITCH_INVALID_ARGUMENT', { reason: message }, { message });
 }
 
-export function parseLimit(q: Query): number | undefined {
+/** Cinder's `osapi_max_limit`: a page is at most this long, and a list without `limit` is one such page. */
+export const VOLUME_PAGE_MAX = 1000;
+
+/**
+ * `limit`: a non-negative integer, at most VOLUME_PAGE_MAX; without one, VOLUME_PAGE_MAX, as
+ * Cinder pages (a next link when the page is full), so no request reads a whole fleet's table.
+ */
+export function parseLimit(q: Query): number {
   const s = q1(q, 'limit');
-  if (s === undefined) return undefined;
+  if (s === undefined) return VOLUME_PAGE_MAX;
   if (!/^-?\d+$/.test(s)) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'limit' }, { message: 'limit param must be an integer' });
   const n = Number(s);
   if (n < 0) throw new HitchError('HITCH_INVALID_ARGUMENT', { reason: 'limit' }, { message: 'limit param must be positive' });
-  return Math.min(n, 1000);
+  return Math.min(n, VOLUME_PAGE_MAX);
 }
 
 /** `sort=name:asc,created_at` or `sort_key=…&sort_dir=…`; default created_at desc. */

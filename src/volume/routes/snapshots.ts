@@ -62,7 +62,7 @@ export function registerSnapshotRoutes(route: RouteFn, svc: VolumeService): void
     const rows = await snaps.list(filter, sort, limit, marker);
     const body: Record<string, unknown> = { snapshots: rows.map((r) => snapshotView(r, state, { detail, extended: detail })) };
     const last = rows[rows.length - 1];
-    if (limit !== undefined && rows.length === limit && last) body.snapshots_links = nextLink(state.baseUrl, detail ? 'snapshots/detail' : 'snapshots', q, last.id);
+    if (rows.length === limit && last) body.snapshots_links = nextLink(state.baseUrl, detail ? 'snapshots/detail' : 'snapshots', q, last.id);
     const withCount = q1(q, 'with_count');
     if (state.version.atLeast('3.45') && withCount !== undefined && parseBool(withCount, 'with_count')) {
       body.count = (await snaps.list({ ...filter }, [], undefined, undefined)).length;
