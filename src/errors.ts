@@ -436,6 +436,12 @@ export const ERROR_CATALOG = {
     message: 'Compute host {host} is not available',
     hint: 'Start its agent (hitch agent --host {host}) and retry.',
   },
+  HITCH_QUEUE_TASK_MALFORMED: {
+    status: 500,
+    fault: 'computeFault',
+    message: 'Compute task {task} in the scale-out queue cannot be read: {detail}',
+    hint: 'Run the same Hitch version in every API and agent process (hitch --version), then retry the request; hitch operations list shows what the task did.',
+  },
   HITCH_INTERNAL: { status: 500, fault: 'computeFault', message: 'Unexpected error: {detail}', hint: BUG },
 } as const satisfies Record<string, CatalogEntry>;
 

@@ -4,6 +4,7 @@
  * `{"platform": "x86_64", "host": "newton", "do_local_attach": false, "ip": "172.16.1.11",
  *   "os_type": "linux", "multipath": true, "initiator": "iqn.1993-08.org.debian:01:7cc8838d1c0"}`.
  */
+import type { ConnectorProperties } from '../ports/attach.ts';
 import type { Host } from '../ports/host.ts';
 import { HitchError } from '../errors.ts';
 import type { Span } from '../trace/span.ts';
@@ -12,24 +13,6 @@ import { parseHostNqn, parseInitiatorName } from './parsers/initiator-name.ts';
 import { parseSystoolFcHosts, stripHexPrefix, systoolSaysNoFc } from './parsers/systool-fc.ts';
 import { multipathdStatus } from './tools/multipath.ts';
 import { run, type BrickContext } from './tools/run.ts';
-
-export interface ConnectorProperties {
-  readonly platform: string;
-  readonly os_type: string;
-  readonly ip: string;
-  readonly host: string;
-  readonly multipath: boolean;
-  readonly enforce_multipath: boolean;
-  readonly initiator?: string;
-  readonly wwpns?: readonly string[];
-  readonly wwnns?: readonly string[];
-  readonly nqn?: string;
-  /** The NVMe host id (`/etc/nvme/hostid`), under os-brick's key. */
-  readonly uuid?: string;
-  /** Reported whenever the kernel has NVMe (`nvme_core` loaded), as os-brick does. */
-  readonly nvme_native_multipath?: boolean;
-  readonly do_local_attach: false;
-}
 
 export interface ConnectorPropertiesOptions {
   /** The address the storage should export to (Nova's `my_ip`). */

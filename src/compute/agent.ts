@@ -18,13 +18,12 @@
  * end. Tasks of one host run several at once (`concurrency`), since the manager's instance locks
  * order the ones that must not overlap.
  */
-import { toHitchError } from '../errors.ts';
-import type { DomainSpec } from '../ports/hypervisor.ts';
-import type { RequestMeta } from './dispatch.ts';
+import { HitchError, toHitchError } from '../errors.ts';
 import type { ComputeManager } from './manager.ts';
 import { QueueListener } from './queue-listener.ts';
 import { FALLBACK_POLL_MS, HEARTBEAT_MS } from './liveness.ts';
 import { TASKS_CHANNEL, type TaskQueue, type TaskRow } from './queue.ts';
+import { readTaskPayload } from './task-codec.ts';
 
 export { FALLBACK_POLL_MS, HEARTBEAT_MS, HOST_DOWN_AFTER_MS, STALE_MS } from './liveness.ts';
 
@@ -201,24 +200,27 @@ export class ComputeAgent {
 
   async #run(manager: ComputeManager, t: TaskRow): Promise<void> {
     const { queue } = this.#o;
-    const p = JSON.parse(t.payload) as { serverId: string; spec?: DomainSpec; volumeId?: string; device?: string | null; meta?: RequestMeta };
     try {
+      const p = readTaskPayload(t.id, t.payload);
       const server = await manager.server(p.serverId);
       if (!server) throw toHitchError(new Error(`server ${p.serverId} is not in the database`));
       if (t.kind === 'spawn') {
-        await manager.spawn(server, p.spec as DomainSpec, p.meta);
+        if (!p.spec) throw new HitchError('HITCH_QUEUE_TASK_MALFORMED', { task: t.id, detail: 'a spawn without payload.spec' });
+        await manager.spawn(server, p.spec, p.meta);
         await queue.update(t.id, 'done', {});
       } else if (t.kind === 'destroy') {
         await manager.destroy(server);
         await queue.update(t.id, 'done', {});
       } else {
         const meta = p.meta ?? { requestId: 'req-agent', projectId: server.project_id };
+        const volumeId = p.volumeId;
+        if (volumeId === undefined) throw new HitchError('HITCH_QUEUE_TASK_MALFORMED', { task: t.id, detail: `a ${t.kind} without payload.volumeId` });
         const h =
           t.kind === 'attach'
-            ? await manager.attach(server, p.volumeId as string, p.device ?? null, meta)
+            ? await manager.attach(server, volumeId, p.device ?? null, meta)
             : t.kind === 'detach'
-              ? await manager.detach(server, p.volumeId as string, meta)
-              : await manager.extend(server, p.volumeId as string, meta);
+              ? await manager.detach(server, volumeId, meta)
+              : await manager.extend(server, volumeId, meta);
         await queue.update(t.id, 'reserved', { operationId: h.operationId, bdm: h.bdm });
         await h.done;
         await queue.update(t.id, 'done', { operationId: h.operationId, bdm: h.bdm });

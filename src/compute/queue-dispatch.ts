@@ -20,7 +20,8 @@ import type { ComputeDispatch, RequestMeta } from './dispatch.ts';
 import type { OperationHandle } from './manager.ts';
 import { QueueListener } from './queue-listener.ts';
 import { TASK_STATES_CHANNEL, taskError, type TaskKind, type TaskQueue, type TaskRow, type TaskState } from './queue.ts';
-import type { BdmRow, ServerRow } from './repository.ts';
+import type { ServerRow } from './repository.ts';
+import { readTaskResult, type TaskResult } from './task-codec.ts';
 
 export interface QueueDispatchOptions {
   readonly queue: TaskQueue;
@@ -247,7 +248,13 @@ export class QueueDispatch implements ComputeDispatch {
       this.#tracked.delete(id);
       throw taskError(t);
     }
-    const r = JSON.parse(t.result ?? '{}') as { operationId: string; bdm: BdmRow };
+    let r: TaskResult;
+    try {
+      r = readTaskResult(id, t.result);
+    } catch (e) {
+      this.#tracked.delete(id);
+      throw e;
+    }
     const done =
       t.state === 'done'
         ? Promise.resolve()

@@ -15,14 +15,20 @@ import { spanInScope } from '../trace/scope.ts';
 
 /** What a span may say of a connection: where it leads, not how to log in. */
 function exported(ci: ConnectionInfo): SpanAttrs {
-  const d = ci.data as unknown as Record<string, unknown>;
   const attrs: SpanAttrs = { driver_volume_type: ci.driver_volume_type };
-  for (const k of ['target_iqn', 'target_nqn', 'target_lun']) {
-    const v = d[k];
-    if (typeof v === 'string' || typeof v === 'number') attrs[k] = v;
+  switch (ci.driver_volume_type) {
+    case 'iscsi': {
+      const d = ci.data;
+      if (d.target_iqn !== undefined) attrs['target_iqn'] = d.target_iqn;
+      if (d.target_lun !== undefined) attrs['target_lun'] = d.target_lun;
+      if (d.target_portals) attrs['portals'] = d.target_portals.length;
+      break;
+    }
+    case 'nvmeof':
+      attrs['target_nqn'] = ci.data.target_nqn;
+      attrs['portals'] = ci.data.portals.length;
+      break;
   }
-  const portals = Array.isArray(d['target_portals']) ? d['target_portals'].length : Array.isArray(d['portals']) ? d['portals'].length : null;
-  if (portals !== null) attrs['portals'] = portals;
   return attrs;
 }
 

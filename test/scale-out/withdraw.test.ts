@@ -18,6 +18,28 @@ import type { ServerRow } from '../../src/compute/repository.ts';
 import { VirtualClock } from '../../src/sim/clock.ts';
 import { describeEachDialect } from '../../src/test-support/dialects.ts';
 
+/** The BDM row an agent reports with its answer (the API process reads every field of it back). */
+const BDM = {
+  id: 'bdm-1',
+  server_id: 'server-1',
+  volume_id: 'volume-1',
+  device_name: '/dev/vdb',
+  attachment_id: null,
+  status: 'attaching',
+  connection_info: null,
+  device_info: null,
+  cinder_flow: 'attachments',
+  created_at: '2026-12-05T19:00:00.000Z',
+  updated_at: null,
+  boot_index: null,
+  delete_on_termination: null,
+  source_type: null,
+  image_id: null,
+  volume_size: null,
+  volume_type: null,
+  tag: null,
+};
+
 const HOST = 'compute-1';
 const server = { id: 'server-1', host: HOST, project_id: 'p' } as ServerRow;
 const meta = { requestId: 'req-1', projectId: 'p' };
@@ -94,7 +116,7 @@ describeEachDialect('a request the agent did not take in time', (ctx) => {
     await until('the task queued', async () => (await tasks()).length === 1);
     const t = await queue.claim(HOST, 'agent-1');
     expect(t).toBeDefined();
-    await queue.update(t!.id, 'reserved', { operationId: 'op-1', bdm: { device_name: '/dev/vdb' } });
+    await queue.update(t!.id, 'reserved', { operationId: 'op-1', bdm: BDM });
     const h = await drive(clock, p);
     expect(h).not.toBeInstanceOf(HitchError);
     expect((await tasks())[0]?.state).toBe('reserved');
@@ -125,7 +147,7 @@ describeEachDialect('a request the agent did not take in time', (ctx) => {
       });
       commit();
       await agentTx;
-      await queue.update(claimed!, 'reserved', { operationId: 'op-1', bdm: { device_name: '/dev/vdb' } });
+      await queue.update(claimed!, 'reserved', { operationId: 'op-1', bdm: BDM });
       const r = await answer;
       expect(r).not.toBeInstanceOf(HitchError);
       expect((r as { operationId: string }).operationId).toBe('op-1');
@@ -141,7 +163,7 @@ describeEachDialect('a request the agent did not take in time', (ctx) => {
         await turn();
         return clock.now() > DEADLINE + 1_000;
       });
-      await queue.update(claimed!, 'reserved', { operationId: 'op-1', bdm: { device_name: '/dev/vdb' } });
+      await queue.update(claimed!, 'reserved', { operationId: 'op-1', bdm: BDM });
       const r = await answer;
       expect(r).not.toBeInstanceOf(HitchError);
       expect((r as { operationId: string }).operationId).toBe('op-1');
