@@ -21,6 +21,8 @@ export function parseDeviceInfo(raw: unknown): DeviceInfo {
   if (o['type'] === 'block') {
     const mp = o['multipath_id'];
     if (mp !== undefined && typeof mp !== 'string') bad('multipath_id must be a string');
+    // An NVMe namespace's device names its namespace, a SCSI one its WWN.
+    if (o['nvme_ns'] !== undefined) return { type: 'block', path: devicePath(str(o, 'path')), nvme_ns: str(o, 'nvme_ns') };
     return { type: 'block', path: devicePath(str(o, 'path')), scsi_wwn: str(o, 'scsi_wwn'), ...(mp !== undefined ? { multipath_id: mp } : {}) };
   }
   if (o['type'] === 'network') return { type: 'network', name: str(o, 'name'), hosts: str(o, 'hosts') };
