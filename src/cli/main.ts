@@ -44,7 +44,7 @@ function serveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--seed <n>', 'the simulation\'s random seed (default 1)'))
     .addOption(new Option('--sim-socket <path>', 'use the world of a simulator daemon (hitch sim serve) instead of an in-process one (HITCH_SIM_SOCKET)'))
     .addOption(new Option('--sim-speed <x>', 'pace virtual time at x times real time; 0 = unpaced (default 1; HITCH_SIM_SPEED)'))
-    .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
+    .addOption(new Option('--backend <kind>', 'block storage backend: the simulated array, tgt (iSCSI) or the kernel\'s nvmet (NVMe/TCP)').choices(['sim', 'tgt', 'nvmet']))
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
     .addOption(new Option('--attach-mode <mode>', 'kernel initiator or QEMU\'s own iSCSI').choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))

@@ -21,34 +21,6 @@ export interface BusyRetryOptions {
   readonly maxWaitMs: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Told when statements start and stop waiting for the lock (`/healthz` reads it). */
-  readonly watch?: LockWatch;
-}
-
-/**
- * What the busy retry knows of another process's lock, for `/healthz`: how many statements wait
- * for it now and since when, and when one last gave up (HITCH_DATABASE_BUSY). Read without
- * touching the database, so the answer never waits for the lock it reports.
- */
-export class LockWatch {
-  #waiting = 0;
-  #since: number | null = null;
-  #gaveUpAt: number | null = null;
-  constructor(readonly now: () => number = Date.now) {}
-  /** A statement met the lock. */
-  waits(): void {
-    if (this.#waiting++ === 0) this.#since = this.now();
-  }
-  /** A statement stopped waiting: it ran, or gave up (`gaveUp`). */
-  done(gaveUp: boolean): void {
-    if (--this.#waiting === 0) this.#since = null;
-    if (gaveUp) this.#gaveUpAt = this.now();
-  }
-  /** Statements waiting now, for how long, and how long ago one last gave up (null: never). */
-  state(): { readonly waiting: number; readonly waitingForMs: number; readonly gaveUpMsAgo: number | null } {
-    const now = this.now();
-    return { waiting: this.#waiting, waitingForMs: this.#since === null ? 0 : now - this.#since, gaveUpMsAgo: this.#gaveUpAt === null ? null : now - this.#gaveUpAt };
-  }
 }
 
 function isBusy(e: unknown): boolean {
@@ -68,39 +40,24 @@ function writeFailed(e: unknown): unknown {
   return e;
 }
 
-type RetryOptions = Required<Omit<BusyRetryOptions, 'watch'>> & Pick<BusyRetryOptions, 'watch'>;
-
-async function withRetry<T>(o: RetryOptions, run: () => Promise<T>): Promise<T> {
+async function withRetry<T>(o: Required<BusyRetryOptions>, run: () => Promise<T>): Promise<T> {
   const start = o.now();
-  let waiting = false;
-  let gaveUp = false;
-  try {
-    for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
-      try {
-        return await run();
-      } catch (e) {
-        if (!isBusy(e)) throw writeFailed(e);
-        if (!waiting) {
-          waiting = true;
-          o.watch?.waits();
-        }
-        const left = o.maxWaitMs - (o.now() - start);
-        if (left <= 0) {
-          gaveUp = true;
-          throw new HitchError('HITCH_DATABASE_BUSY', { waitedMs: o.now() - start, retryAfter: 1 }, { cause: e });
-        }
-        await o.sleep(Math.min(delay, left));
-      }
+  for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!isBusy(e)) throw writeFailed(e);
+      const left = o.maxWaitMs - (o.now() - start);
+      if (left <= 0) throw new HitchError('HITCH_DATABASE_BUSY', { waitedMs: o.now() - start, retryAfter: 1 }, { cause: e });
+      await o.sleep(Math.min(delay, left));
     }
-  } finally {
-    if (waiting) o.watch?.done(gaveUp);
   }
 }
 
 class BusyRetryConnection implements DatabaseConnection {
   constructor(
     readonly inner: DatabaseConnection,
-    readonly o: RetryOptions,
+    readonly o: Required<BusyRetryOptions>,
   ) {}
   executeQuery<R>(q: Parameters<DatabaseConnection['executeQuery']>[0]): Promise<QueryResult<R>> {
     return withRetry(this.o, () => this.inner.executeQuery<R>(q));
@@ -110,9 +67,9 @@ class BusyRetryConnection implements DatabaseConnection {
 
 class BusyRetryDriver implements Driver {
   readonly #inner: Driver;
-  readonly #o: RetryOptions;
+  readonly #o: Required<BusyRetryOptions>;
   readonly #wrapped = new WeakMap<DatabaseConnection, BusyRetryConnection>();
-  constructor(inner: Driver, o: RetryOptions) {
+  constructor(inner: Driver, o: Required<BusyRetryOptions>) {
     this.#inner = inner;
     this.#o = o;
   }
@@ -159,7 +116,7 @@ class BusyRetryDriver implements Driver {
 
 /** `dialect` (SQLite's) with each statement tried again while the database is locked elsewhere. */
 export function busyRetryDialect(dialect: Dialect, opts: BusyRetryOptions): Dialect {
-  const o: RetryOptions = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
+  const o: Required<BusyRetryOptions> = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
   return {
     createAdapter: () => dialect.createAdapter(),
     createDriver: () => new BusyRetryDriver(dialect.createDriver(), o),

@@ -14,7 +14,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { HitchError } from '../errors.ts';
-import { busyRetryDialect, LockWatch, SQLITE_BUSY_TIMEOUT_MS, type BusyRetryOptions } from './busy.ts';
+import { busyRetryDialect, SQLITE_BUSY_TIMEOUT_MS, type BusyRetryOptions } from './busy.ts';
 import { faultyDialect, type DbFaults } from './faults.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
@@ -33,44 +33,6 @@ export interface HitchDb {
   readonly stats: QueryStats;
   /** Close every connection (the pool, or the SQLite handle). */
   close(): Promise<void>;
-  /**
-   * Whether the database can take writes now, answered at once, without waiting for any lock
-   * (`/healthz`): SQLite is `degraded` while another process holds a write lock (statements wait
-   * for it, or a probe for it meets it at once) and for 10 s after a statement gave up waiting.
-   */
-  health(): DatabaseHealth;
-}
-
-export interface DatabaseHealth {
-  readonly status: 'ok' | 'degraded';
-  /** What is wrong and since when (degraded only). */
-  readonly detail?: string;
-}
-
-/** How long after a statement gave up on the lock `/healthz` still reports it. */
-const GAVE_UP_REPORTED_MS = 10_000;
-
-function isBusyError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/** SQLite's health: the busy retry's watch, then a probe for the write lock that never waits past SQLite's short busy timeout. */
-function sqliteHealth(handle: SQLite.Database, watch: LockWatch): DatabaseHealth {
-  const st = watch.state();
-  if (st.waiting > 0) return { status: 'degraded', detail: `locked by another process: ${st.waiting} statement(s) waiting for it, for ${st.waitingForMs} ms` };
-  // Our own transaction holds the lock only between its statements: no probe then.
-  if (!handle.inTransaction) {
-    try {
-      handle.exec('BEGIN IMMEDIATE');
-      handle.exec('ROLLBACK');
-    } catch (e) {
-      if (handle.inTransaction) handle.exec('ROLLBACK');
-      return { status: 'degraded', detail: isBusyError(e) ? 'locked by another process: a write transaction holds it' : `cannot take the write lock: ${(e as Error).message}` };
-    }
-  }
-  if (st.gaveUpMsAgo !== null && st.gaveUpMsAgo < GAVE_UP_REPORTED_MS) return { status: 'degraded', detail: `a statement gave up waiting for another process's lock ${st.gaveUpMsAgo} ms ago` };
-  return { status: 'ok' };
 }
 
 export interface OpenDatabaseOptions {
@@ -90,7 +52,6 @@ export interface OpenDatabaseOptions {
 export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}): Promise<HitchDb> {
   let db: Kysely<Database>;
   let dialect: DialectName;
-  let health: () => DatabaseHealth = () => ({ status: 'ok' });
   const stats = new QueryCounter();
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
@@ -120,11 +81,8 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
     handle.pragma('foreign_keys = ON');
     const base = new SqliteDialect({ database: statementCache(handle) });
     const faulty = opts.faults ? faultyDialect(base, opts.faults) : base;
-    const watch = new LockWatch(opts.busyClock?.now);
-    db = new Kysely<Database>({ dialect: countingDialect(busyRetryDialect(faulty, { maxWaitMs: opts.busyWaitMs ?? 5000, watch, ...opts.busyClock }), stats) });
+    db = new Kysely<Database>({ dialect: countingDialect(busyRetryDialect(faulty, { maxWaitMs: opts.busyWaitMs ?? 5000, ...opts.busyClock }), stats) });
     dialect = 'sqlite';
-    const h = handle;
-    health = () => sqliteHealth(h, watch);
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const max = opts.poolSize ?? 10;
     // pg-pool opens and closes the connections; ReusingPool hands a returned one straight back.
@@ -145,7 +103,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
       throw dialect === 'postgres' ? postgresStartError(e, url) : sqliteOpenError(e, url.slice('sqlite:'.length));
     }
   }
-  return { db, dialect, stats, close: () => db.destroy(), health };
+  return { db, dialect, stats, close: () => db.destroy() };
 }
 
 /**

@@ -38,7 +38,8 @@ function dataPlane(f: BannerFacts): string {
   const c = f.config;
   if (f.daemon) return `simulated: the world of the simulator daemon at ${c.simSocket} (scenario ${f.daemon.scenario}, seed ${f.daemon.seed}, hosts ${f.daemon.hosts.join(', ')}; its clock, as the daemon paces it)`;
   if (c.backend === 'sim' && c.virt === 'sim') return `simulated in this process, scenario ${c.scenario}, seed ${c.seed}, ${f.speed > 0 ? `${f.speed}x real time` : 'virtual time unpaced'}`;
-  return `${c.backend === 'tgt' ? `tgt targets on ${c.tgtPortals.join(', ')}` : c.backend} + ${c.virt === 'libvirt' ? `libvirt (${c.libvirtUri})` : c.virt}, ${c.attachMode === 'qemu-native' ? "QEMU's own iSCSI" : 'kernel initiator'}`;
+  const storage = c.backend === 'tgt' ? `tgt targets on ${c.tgtPortals.join(', ')}` : c.backend === 'nvmet' ? `nvmet (NVMe/TCP) on ${c.nvmetPortals.join(', ')}` : c.backend;
+  return `${storage} + ${c.virt === 'libvirt' ? `libvirt (${c.libvirtUri})` : c.virt}, ${c.attachMode === 'qemu-native' ? "QEMU's own iSCSI" : 'kernel initiator'}`;
 }
 
 export function bannerLines(f: BannerFacts): string[] {

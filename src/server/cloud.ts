@@ -448,7 +448,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
     };
     const projectExists = async (id: string): Promise<boolean> => (await identity.store.findProject({ id })) !== undefined;
     await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
-    await registerFaces(app, { hosts, volumes, database: services.db });
+    await registerFaces(app, { hosts, volumes });
     sink.metrics = metricsOf(app);
     // Block storage tells compute of a grown in-use volume the way Cinder tells Nova: an admin's
     // POST /os-server-external-events — here to this process's own compute API, in process.

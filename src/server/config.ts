@@ -25,8 +25,11 @@ export interface HitchConfig {
   /** The simulated data plane's scenario (built-in name or file). */
   readonly scenario: string;
   readonly seed: number;
-  /** Block storage backend: the simulated array, or real tgt targets. */
-  readonly backend: 'sim' | 'tgt';
+  /**
+   * Block storage backend: the simulated array, real tgt targets (iSCSI), or the kernel's own
+   * NVMe target (`nvmet`, NVMe/TCP through configfs).
+   */
+  readonly backend: 'sim' | 'tgt' | 'nvmet';
   /** Hypervisor driver: simulated, or libvirt (qemu:///system). */
   readonly virt: 'sim' | 'libvirt';
   /** How compute hosts attach: kernel initiator (host block device) or QEMU's own iSCSI. */
@@ -74,13 +77,18 @@ export interface HitchConfig {
    */
   readonly operationRetentionDays: number;
 
-  // --- the real data plane (backend tgt, virt libvirt) ---------------------------------------
+  // --- the real data plane (backend tgt or nvmet, virt libvirt) ---------------------------------------
   /** Portals (`ip:port`) tgtd serves volumes on; the first is `target_portal`. */
   readonly tgtPortals: readonly string[];
   /** tgtd's management port (`tgtd -C N`); 0 is tgtd's default socket. */
   readonly tgtControlPort: number;
   /** Start tgtd (on `tgtPortals` only) when none answers, and stop it on close. */
   readonly tgtStart: boolean;
+  /**
+   * TCP portals (`ip:port`) the `nvmet` backend serves NVMe/TCP on, one configfs port each; a
+   * multipath connector gets them all as `portals`, any other the first.
+   */
+  readonly nvmetPortals: readonly string[];
   /** libvirt connection URI of the compute host. */
   readonly libvirtUri: string;
   /** `qemu` (TCG: runs anywhere) or `kvm`. */
@@ -135,6 +143,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   tgtPortals: Object.freeze(['127.0.0.1:3260']),
   tgtControlPort: 0,
   tgtStart: true,
+  nvmetPortals: Object.freeze(['127.0.0.1:4420']),
   libvirtUri: 'qemu:///system',
   virtType: 'qemu',
   guestKernel: null,
@@ -174,6 +183,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   tgtPortals: 'HITCH_TGT_PORTALS',
   tgtControlPort: 'HITCH_TGT_CONTROL_PORT',
   tgtStart: 'HITCH_TGT_START',
+  nvmetPortals: 'HITCH_NVMET_PORTALS',
   libvirtUri: 'HITCH_LIBVIRT_URI',
   virtType: 'HITCH_VIRT_TYPE',
   guestKernel: 'HITCH_GUEST_KERNEL',
@@ -282,7 +292,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     databaseUrl,
     scenario: str('scenario', get('scenario')),
     seed: int('seed', get('seed'), 0, 2 ** 31 - 1),
-    backend: oneOf('backend', get('backend'), ['sim', 'tgt'] as const),
+    backend: oneOf('backend', get('backend'), ['sim', 'tgt', 'nvmet'] as const),
     virt: oneOf('virt', get('virt'), ['sim', 'libvirt'] as const),
     attachMode: oneOf('attachMode', get('attachMode'), ['kernel', 'qemu-native'] as const),
     cinderFlow: oneOf('cinderFlow', get('cinderFlow'), ['attachments', 'legacy'] as const),
@@ -301,6 +311,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     tgtPortals: portals('tgtPortals', get('tgtPortals')),
     tgtControlPort: int('tgtControlPort', get('tgtControlPort'), 0, 32767),
     tgtStart: bool('tgtStart', get('tgtStart')),
+    nvmetPortals: portals('nvmetPortals', get('nvmetPortals')),
     libvirtUri: str('libvirtUri', get('libvirtUri')),
     virtType: oneOf('virtType', get('virtType'), ['qemu', 'kvm'] as const),
     guestKernel: absPathOrNull('guestKernel', get('guestKernel')),

@@ -2,8 +2,8 @@
  * The data plane behind a cloud: the block storage backend and, per compute host, its Host,
  * initiator library and hypervisor driver. `sim` + `sim` is the simulated world of a scenario
  * (one virtual clock for everything); `tgt` + `libvirt` is this Linux host for real: tgtd serves
- * the volumes on loopback portals, libvirt + QEMU run the servers, and the whole cloud above
- * does not care which it has.
+ * the volumes on loopback portals (or, `nvmet`, the kernel's NVMe target serves them over TCP),
+ * libvirt + QEMU run the servers, and the whole cloud above does not care which it has.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -23,6 +23,7 @@ import { LibvirtDriver } from '../virt/libvirt-driver.ts';
 import { blockDeviceBytes, SimHypervisor, vfsReader } from '../sim/sim-hypervisor.ts';
 import type { VolumeBackend } from '../ports/volume-backend.ts';
 import { SimBackend } from '../sim/sim-backend.ts';
+import { NvmetBackend, NVMET_ROOT } from '../volume/backends/nvmet-backend.ts';
 import { TgtBackend } from '../volume/backends/tgt-backend.ts';
 import { Tgtadm } from '../volume/backends/tgtadm.ts';
 import { TgtDaemon } from '../volume/backends/tgtd.ts';
@@ -60,9 +61,9 @@ export interface DataPlane {
 export async function createDataPlane(cfg: HitchConfig): Promise<DataPlane> {
   if (cfg.simSocket !== null) return remoteDataPlane(cfg);
   if (cfg.backend === 'sim' && cfg.virt === 'sim') return simDataPlane(cfg);
-  if (cfg.backend === 'tgt') return realDataPlane(cfg);
+  if (cfg.backend === 'tgt' || cfg.backend === 'nvmet') return realDataPlane(cfg);
   throw new HitchError('HITCH_INVALID_ARGUMENT', {
-    reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available: the simulated array's portals exist only in the simulator; use --backend tgt with --virt libvirt, or sim with sim`,
+    reason: `backend ${cfg.backend} with virt ${cfg.virt} is not available: the simulated array's portals exist only in the simulator; use --backend tgt or nvmet with --virt libvirt, or sim with sim`,
   });
 }
 
@@ -91,12 +92,31 @@ export function lunDir(dataDir: string): string {
   return join(dataDir, 'tgt');
 }
 
+/** Where the `nvmet` backend keeps its namespace files. */
+export function nvmetDir(dataDir: string): string {
+  return join(dataDir, 'nvmet');
+}
+
 /**
- * This machine: one compute host (its hostname), tgtd on the configured portals, and libvirt
- * (or, with `virt: sim`, a simulated hypervisor in front of the real target).
+ * The `nvmet` backend on this host: the kernel's NVMe target must be there (configfs mounted,
+ * `nvmet` and `nvmet-tcp` loaded) before a volume can be made; Hitch loads no modules itself.
+ */
+async function nvmetBackend(host: Host, cfg: HitchConfig): Promise<NvmetBackend> {
+  if (!(await host.exists(NVMET_ROOT))) {
+    throw new HitchError('HITCH_INVALID_ARGUMENT', {
+      reason: `backend nvmet: ${NVMET_ROOT} does not exist on ${host.name}; load the kernel's NVMe target (modprobe nvmet nvmet-tcp) with configfs mounted on /sys/kernel/config, or use --backend tgt`,
+    });
+  }
+  mkdirSync(nvmetDir(cfg.dataDir), { recursive: true, mode: 0o700 });
+  return new NvmetBackend({ host, portals: cfg.nvmetPortals, lunDir: nvmetDir(cfg.dataDir) });
+}
+
+/**
+ * This machine: one compute host (its hostname), its block storage served by tgtd on the
+ * configured portals (`tgt`) or by the kernel's NVMe target (`nvmet`), and libvirt (or, with
+ * `virt: sim`, a simulated hypervisor in front of the real target and the real initiator).
  */
 async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
-  mkdirSync(lunDir(cfg.dataDir), { recursive: true, mode: 0o700 });
   mkdirSync(join(cfg.dataDir, 'console'), { recursive: true, mode: 0o700 });
   // A crash during a virsh call can leave its input file behind (a CHAP value among them): start empty.
   rmSync(join(cfg.dataDir, 'stdin'), { recursive: true, force: true });
@@ -106,15 +126,25 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
     allowedRoots: [...DEFAULT_ALLOWED_ROOTS, cfg.dataDir],
     // `truncate` makes a volume's sparse LUN file and `rm` removes it; `cp` and `mv` copy one for
     // a snapshot or a clone, `df` reports the pool's space; the backend names only files in its
-    // LUN directory.
-    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm', 'cp', 'mv', 'df'],
+    // LUN directory. nvmet's configfs tree is made with `mkdir`, `ln -s` and `rmdir`.
+    allowedBinaries: [...DEFAULT_ALLOWED_BINARIES, 'truncate', 'rm', 'cp', 'mv', 'df', ...(cfg.backend === 'nvmet' ? ['mkdir', 'rmdir', 'ln'] : [])],
   });
   const host = new StdinFileHost(linux, join(cfg.dataDir, 'stdin'));
-  const tgtadm = new Tgtadm({ host, controlPort: cfg.tgtControlPort });
-  const tgtd = new TgtDaemon({ tgtadm, portals: cfg.tgtPortals });
-  await tgtd.ensure({ start: cfg.tgtStart });
+  let tgtd: TgtDaemon | undefined;
+  let backend: VolumeBackend;
+  if (cfg.backend === 'nvmet') {
+    backend = await nvmetBackend(host, cfg);
+  } else {
+    mkdirSync(lunDir(cfg.dataDir), { recursive: true, mode: 0o700 });
+    const tgtadm = new Tgtadm({ host, controlPort: cfg.tgtControlPort });
+    tgtd = new TgtDaemon({ tgtadm, portals: cfg.tgtPortals });
+    await tgtd.ensure({ start: cfg.tgtStart });
+    backend = new TgtBackend({ tgtadm, portals: cfg.tgtPortals, lunDir: lunDir(cfg.dataDir) });
+  }
+  const stop = async (): Promise<void> => {
+    await tgtd?.stop();
+  };
   try {
-    const backend = new TgtBackend({ tgtadm, portals: cfg.tgtPortals, lunDir: lunDir(cfg.dataDir) });
     const ip = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
     const newBrick = (): Brick => new Brick({ host, ip, multipath: true, mode: cfg.attachMode, connectorPropertiesTtlMs: cfg.connectorPropertiesTtlMs, ...(cfg.iscsiNodesDir ? { iscsiNodesDir: cfg.iscsiNodesDir } : {}) });
     const hypervisor: HypervisorDriver =
@@ -122,13 +152,12 @@ async function realDataPlane(cfg: HitchConfig): Promise<DataPlane> {
         ? new GuestBootDriver(new LibvirtDriver({ host, uri: cfg.libvirtUri }), cfg)
         : new SimHypervisor({ clock: realClock, blockSourceExists: (p) => host.exists(p), blockSourceBytes: (p) => blockDeviceBytes(host, p) });
     const hosts: DataPlaneHost[] = [{ name: host.name, host, clock: realClock, brick: newBrick(), newBrick, hypervisor, ip }];
-    return { backend, hosts, sim: null, tgtd, close: () => tgtd.stop() };
+    return { backend, hosts, sim: null, ...(tgtd ? { tgtd } : {}), close: stop };
   } catch (e) {
-    await tgtd.stop();
+    await stop();
     throw e;
   }
 }
-
 
 /**
  * Servers on a real hypervisor need something to boot: the configured kernel and initramfs

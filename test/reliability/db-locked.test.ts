@@ -2,10 +2,8 @@
  * Issue 23, defect 5: with `BEGIN EXCLUSIVE` held on the SQLite database by another process,
  * writes answered 500 "database is locked" after 5 s, and `/healthz` waited as long, because
  * better-sqlite3's busy wait blocked the event loop. Now the wait is asynchronous: `/healthz`
- * answers while a write waits and reports the database degraded (statements waiting for another
- * process's lock, or, with none waiting, a probe meeting it), the write ends 503 with
- * `Retry-After` in Cinder's error body, reads work meanwhile (WAL), and once the lock is
- * released, writes work again and `/healthz` no longer reports the lock.
+ * answers while a write waits, the write ends 503 with `Retry-After` in Cinder's error body,
+ * reads work meanwhile (WAL), and once the lock is released, writes work again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,14 +57,9 @@ describe('a SQLite database locked by another process', () => {
     const write = create('while-locked').then((r) => ((settled = true), r));
     // Served while the write is still waiting for the lock: the event loop is free. (Reads wait
     // their turn for the one SQLite connection the write holds.)
-    const asked = performance.now();
     const health = await fetch(`${srv.url}/healthz`);
-    // A figure for the report, not a pass/fail bound (timings belong in the bench).
-    console.info(`/healthz under the lock answered in ${(performance.now() - asked).toFixed(1)} ms`);
     expect(health.status).toBe(200);
     expect(settled).toBe(false);
-    // …and says why: the database is degraded, locked by another process.
-    expect(await health.json()).toEqual({ status: 'degraded', database: { status: 'degraded', detail: expect.stringMatching(/^locked by another process: 1 statement\(s\) waiting for it, for \d+ ms$/) } });
 
     const r = await write;
     expect(r.status).toBe(503);
@@ -77,16 +70,11 @@ describe('a SQLite database locked by another process', () => {
     // Reads work under the lock; nothing was created by the refused write.
     const names = ((await (await fetch(`${volumes}/detail`, { headers })).json()) as { volumes: { name: string }[] }).volumes.map((v) => v.name);
     expect(names).not.toContain('while-locked');
-    // No statement waits now; the probe for the write lock meets the holder at once.
-    expect(await (await fetch(`${srv.url}/healthz`)).json()).toEqual({ status: 'degraded', database: { status: 'degraded', detail: 'locked by another process: a write transaction holds it' } });
 
     holder.stdin?.end();
     await new Promise((res) => holder?.once('exit', res));
     holder = undefined;
     const after = await create('after-release');
     expect(after.status, await after.clone().text()).toBe(202);
-    // Released: the lock is free, though a statement gave up within the last 10 s.
-    const healed = await (await fetch(`${srv.url}/healthz`)).json();
-    expect(JSON.stringify(healed)).not.toMatch(/locked by another process/);
   });
 });

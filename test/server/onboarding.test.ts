@@ -81,6 +81,11 @@ describe('the banner', () => {
     expect(hitchFor(join(process.cwd(), '.data'))).toBe('hitch');
   });
 
+  it('names the real data plane: the kernel\'s NVMe target on its portals, the hypervisor, the attach mode', () => {
+    const lines = bannerLines(facts({ cfg: { backend: 'nvmet', virt: 'libvirt', nvmetPortals: '127.0.0.1:4420,127.0.0.2:4420' } }));
+    expect(lines).toContain('  data plane: nvmet (NVMe/TCP) on 127.0.0.1:4420, 127.0.0.2:4420 + libvirt (qemu:///system), kernel initiator');
+  });
+
   it('suggests no attach when the demo server or volume is not there', () => {
     const lines = bannerLines(facts({ demoReady: false }));
     expect(lines.some((l) => l.includes('attach'))).toBe(false);

@@ -24,6 +24,7 @@ import {
   type LoginTimeouts,
 } from '../../src/test-support/storage-host/guest/storage.ts';
 import { nvmeCases } from './nvme.guest.ts';
+import { nvmeApiCases } from './nvme-api.guest.ts';
 import { connectDevice, connectionInfo, disconnectDevice, hitchOnGuest, iqnFor, isBlock, loginWindowMs, type HitchOnGuest } from './hitch-guest.ts';
 
 const IQN = iqnFor('storage-host-1');
@@ -139,6 +140,7 @@ const find = (p: unknown): FindMultipaths => ((p as { find?: FindMultipaths } | 
 
 export const cases: GuestCases = {
   ...nvmeCases,
+  ...nvmeApiCases,
   /** The guest itself: versions, daemons answering, an empty host. */
   smoke: {
     run: async () => {

@@ -47,6 +47,8 @@ const CASES: GuestCaseSpec[] = [
   { name: 'nvme-dead-portal' },
   { name: 'nvme-shared-subsystem' },
   { name: 'nvme-bad-input' },
+  // Hitch's own services in the guest (nvme-api.guest.ts): two clouds, about 40 s under TCG.
+  { name: 'nvme-api-dead-portal' },
 ];
 
 const log = (s: string): void => console.log(`[storage-host] ${s}`);
@@ -258,6 +260,45 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(transport.commands).toBe(0);
     expect(unknown.error).toMatch(/^HITCH_NVME_NAMESPACE_NOT_FOUND: .*nqn\.2014-08\.org\.hitch:storage-host-nvme/);
     expect(data.left).toEqual(nvmeClean);
+  }, CASE_MS);
+
+  it('NVMe/TCP through Hitch\'s APIs (the cloud in the guest: backend nvmet, kernel attach): two portals, one dropped by nftables, usable on the live one through the native multipath head; after detach no controller, subsystem or device', async () => {
+    const { data } = await result('nvme-api-dead-portal');
+    const { healthy, dead } = data;
+    const deadConnect = (dead.attachCommands as string[]).find((c) => c.startsWith('nvme connect') && c.includes('-a 127.0.0.2'));
+    // The connect-volume step alone: the first cloud's first attach also pays cold starts (connector properties).
+    const connectMs = (r: { attachSteps: string[] }): number => Number(/^connect-volume (\d+) ms/.exec(r.attachSteps.find((x) => x.startsWith('connect-volume ')) ?? '')?.[1] ?? NaN);
+    log(
+      `nvme-api-dead-portal (kernel ${data.kernel}): attach through the compute API, healthy path (one portal) usable in ${healthy.attachMs} ms ` +
+        `(connect-volume ${connectMs(healthy)} ms), two portals with one dropped in ${dead.attachMs} ms (connect-volume ${connectMs(dead)} ms, ` +
+        `${(connectMs(dead) / connectMs(healthy)).toFixed(2)}×); detach ${healthy.detachMs} / ${dead.detachMs} ms; nvme connects ${JSON.stringify(dead.attachCommands.filter((c: string) => c.startsWith('nvme connect')).map((c: string) => c.replace(/ -n .* →/, ' →')))}`,
+    );
+    const hostCommands = (list: string[]): string[] => list.filter((c) => /^(nvme|blockdev) /.test(c)).map((c) => c.replace(/ →.*/, ''));
+    for (const [r, portals] of [
+      [healthy, [['127.0.0.1', '4420', 'tcp']]],
+      [dead, [['127.0.0.1', '4420', 'tcp'], ['127.0.0.2', '4420', 'tcp']]],
+    ] as const) {
+      // The nvmet backend exported the volume as a subsystem of its own on every configured portal.
+      expect(r.exported.subsystems).toEqual([`nqn.2014-08.org.openstack:volume-${r.volumeId}`]);
+      expect(r.connectionInfo.driver_volume_type).toBe('nvmeof');
+      expect(r.connectionInfo.data.portals).toEqual(portals);
+      expect(r.attachState).toBe('done');
+      // The hypervisor got udev's stable link to the native multipath head (not a per-controller path).
+      expect(r.source).toBe(`/dev/disk/by-id/nvme-uuid.${r.volumeId}`);
+      expect(r.device).toMatch(/^\/dev\/nvme\d+n\d+$/);
+      expect(r.io.readMb).toBe(2);
+      expect(hostCommands(r.detachCommands)).toEqual([`blockdev --flushbufs ${r.device}`, expect.stringMatching(/^nvme disconnect -d nvme\d+$/)]);
+      expect(r.left).toEqual(nvmeClean);
+      expect(r.disksAfter).not.toContain(r.source);
+      // The volume's delete through the API removed its subsystem from configfs.
+      expect(r.subsystemsAfterDelete).toEqual([]);
+    }
+    expect(healthy.pathsAtReturn).toEqual(['127.0.0.1:live']);
+    // Both portals were tried at once; the dropped one failed and made nothing; the attach returned on the live one.
+    expect(hostCommands(dead.attachCommands).filter((c) => c.startsWith('nvme connect'))).toHaveLength(2);
+    expect(deadConnect).toMatch(/→ 1 /);
+    expect(dead.pathsAtReturn).toEqual(['127.0.0.1:live']);
+    expect(dead.pathsSettled).toEqual(['127.0.0.1:live']);
   }, CASE_MS);
 
   // The fidelity suite's live half: the same states on this real host and on the simulator.

@@ -21,7 +21,7 @@ function planeOptions(c: Command): Command {
     .addOption(new Option('--scenario <name>', 'simulated data plane: built-in scenario or file'))
     .addOption(new Option('--seed <n>', "the simulation's random seed"))
     .addOption(new Option('--sim-socket <path>', "the simulator daemon's socket (hitch sim serve), shared by every process (HITCH_SIM_SOCKET)"))
-    .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt']))
+    .addOption(new Option('--backend <kind>', 'block storage backend').choices(['sim', 'tgt', 'nvmet']))
     .addOption(new Option('--virt <kind>', 'hypervisor driver').choices(['sim', 'libvirt']))
     .addOption(new Option('--attach-mode <mode>', "kernel initiator or QEMU's own iSCSI").choices(['kernel', 'qemu-native']))
     .addOption(new Option('--cinder-flow <flow>', 'attachments API or the legacy actions').choices(['attachments', 'legacy']))
