@@ -217,7 +217,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
     // The backend's export is a span inside the compute service's in-process call (issue 18).
-    const volumes = new VolumeService(db.db, tracedBackend(backend), { maxSizeGiB: cfg.maxVolumeSizeGiB });
+    const volumeClock = plane.hosts[0]?.clock;
+    const volumes = new VolumeService(db.db, tracedBackend(backend), { maxSizeGiB: cfg.maxVolumeSizeGiB, ...(volumeClock ? { clock: volumeClock } : {}) });
     await volumes.init();
     const repo = new ComputeRepository(db.db);
 
@@ -317,6 +318,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       await direct.drain();
       await Promise.all(hosts.map((h) => h.brick.settled()));
       await direct.drain();
+      await volumes.drain();
     };
     return {
       queue,

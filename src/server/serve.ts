@@ -17,7 +17,7 @@
  * the journal, close the database, exit. A second signal exits at once.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { createServer, isIP } from 'node:net';
 import { join } from 'node:path';
@@ -247,9 +247,13 @@ export async function startServer(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
   await checkBind(config.bind);
   if (config.port === 0) config = resolveConfig({ ...cfgFlags, port: await freePort(config.bind) }, env);
   else await checkPortFree(config.bind, config.port);
+  // A data dir that is already there is tightened before the database check opens the file:
+  // SQLite makes a WAL database's -wal and -shm with the database file's own mode, so a check of
+  // a loose hitch.db would leave them as loose as it.
+  const tightened = existsSync(config.dataDir) && statSync(config.dataDir).isDirectory() ? tightenDataDir(config) : [];
   if (config.databaseUrl.startsWith('sqlite:') && config.databaseUrl !== 'sqlite::memory:') checkSqliteFile(config.databaseUrl.slice('sqlite:'.length));
   prepareDataDir(config.dataDir);
-  for (const w of tightenDataDir(config)) out(w);
+  for (const w of [...tightened, ...tightenDataDir(config)]) out(w);
 
   const existing = readCredentials(config.dataDir);
   const firstStart = existing === null;

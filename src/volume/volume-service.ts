@@ -60,6 +60,11 @@ export interface VolumeServiceOptions {
   readonly maxSizeGiB?: number;
   /** Who to tell when an attached volume grew (Nova's `volume-extended` event). */
   readonly computeEvents?: ComputeEvents;
+  /**
+   * The clock the retries of a status write that failed wait on (virtual in the simulator);
+   * default the real one.
+   */
+  readonly clock?: { sleep(ms: number): Promise<void> };
   /** This process's name among the `cinder-api` services (default: the backend's host). */
   readonly apiHost?: string;
 }
@@ -113,11 +118,17 @@ export class VolumeService {
   readonly transfers: TransferService;
   readonly services: ServiceRegistry;
   #events: ComputeEvents;
+  readonly #sleep: (ms: number) => Promise<void>;
+  /** Status writes that failed and are being tried again (`drain` waits for them). */
+  readonly #retrying = new Set<Promise<void>>();
+  #closed = false;
 
   constructor(db: Kysely<Database>, backend: VolumeBackend, opts: VolumeServiceOptions = {}) {
     this.repo = new VolumeRepo(db);
     this.backend = backend;
     this.maxSizeGiB = opts.maxSizeGiB ?? MAX_VOLUME_SIZE_GIB;
+    const clock = opts.clock;
+    this.#sleep = clock ? (ms) => clock.sleep(ms) : (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
     this.types = new VolumeTypeService(db);
     this.quotas = new QuotaService(db);
     this.snapshots = new SnapshotService({ db, backend, quotas: this.quotas, types: this.types, volume: (c, id) => this.get(c, id) });
@@ -142,9 +153,43 @@ export class VolumeService {
     await this.services.start();
   }
 
-  /** Stop the services' heartbeat. */
+  /** Stop the services' heartbeat, and the retries of failed status writes (`drain` first to see them through). */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.services.stop();
+  }
+
+  /** Wait until every failed status write being retried has been written (or `close` stopped it). */
+  async drain(): Promise<void> {
+    while (this.#retrying.size > 0) await Promise.allSettled([...this.#retrying]);
+  }
+
+  /**
+   * A delete that failed ends `error_deleting`, from which it may be tried again, never
+   * `deleting`, which nothing would ever finish. When that write fails too (a full disk, a locked
+   * database), it is tried again with back-off (50 ms doubling to 5 s) until it is written.
+   */
+  async #endFailedDelete(id: string): Promise<void> {
+    const write = (): Promise<unknown> => this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' });
+    try {
+      await write();
+      return;
+    } catch {
+      // Retried below, in the background: the caller's own error is what it must see now.
+    }
+    const retry = (async () => {
+      for (let delay = 50; !this.#closed; delay = Math.min(delay * 2, 5_000)) {
+        await this.#sleep(delay);
+        try {
+          await write();
+          return;
+        } catch {
+          // Still failing: wait longer.
+        }
+      }
+    })();
+    this.#retrying.add(retry);
+    void retry.finally(() => this.#retrying.delete(retry));
   }
 
   /** A volume the caller may see, or 404 (another project's volume is simply not there). */
@@ -271,7 +316,7 @@ export class VolumeService {
       }
     } catch (e) {
       // The database failed us (a full disk, a lock): never left `deleting`, which nothing retries.
-      await this.repo.transition(id, { statuses: ['deleting'] }, { status: 'error_deleting' }).catch(() => undefined);
+      await this.#endFailedDelete(id);
       throw e;
     }
     await this.finishDelete(v);
@@ -282,7 +327,7 @@ export class VolumeService {
    * volume `error_deleting`, from which a delete may be tried again, never `deleting`.
    */
   async finishDelete(v: VolumeRow): Promise<void> {
-    const failed = (): Promise<unknown> => this.repo.transition(v.id, { statuses: ['deleting'] }, { status: 'error_deleting' }).catch(() => undefined);
+    const failed = (): Promise<void> => this.#endFailedDelete(v.id);
     let type: Awaited<ReturnType<typeof this.types.byId>>;
     try {
       type = await this.types.byId(v.volume_type_id);
