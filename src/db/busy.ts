@@ -12,6 +12,7 @@
  */
 import type { DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely';
 import { HitchError } from '../errors.ts';
+import { WrappingDriver, wrapDialect } from './wrapping-driver.ts';
 
 /** How long one attempt may block the event loop inside SQLite. */
 export const SQLITE_BUSY_TIMEOUT_MS = 20;
@@ -65,62 +66,28 @@ class BusyRetryConnection implements DatabaseConnection {
   streamQuery: DatabaseConnection['streamQuery'] = (q, chunkSize) => this.inner.streamQuery(q, chunkSize);
 }
 
-class BusyRetryDriver implements Driver {
-  readonly #inner: Driver;
+class BusyRetryDriver extends WrappingDriver<BusyRetryConnection> {
   readonly #o: Required<BusyRetryOptions>;
-  readonly #wrapped = new WeakMap<DatabaseConnection, BusyRetryConnection>();
   constructor(inner: Driver, o: Required<BusyRetryOptions>) {
-    this.#inner = inner;
+    super(inner);
     this.#o = o;
   }
-  #unwrap(c: DatabaseConnection): DatabaseConnection {
-    return c instanceof BusyRetryConnection ? c.inner : c;
-  }
-  init(): Promise<void> {
-    return this.#inner.init();
-  }
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const c = await this.#inner.acquireConnection();
-    let w = this.#wrapped.get(c);
-    if (!w) this.#wrapped.set(c, (w = new BusyRetryConnection(c, this.#o)));
-    return w;
+  protected wrap(c: DatabaseConnection): BusyRetryConnection {
+    return new BusyRetryConnection(c, this.#o);
   }
   // BEGIN (deferred) takes no lock; COMMIT can meet one (a checkpoint): it is tried again too.
-  beginTransaction: Driver['beginTransaction'] = (c, s) => this.#inner.beginTransaction(this.#unwrap(c), s).catch((e: unknown) => Promise.reject(writeFailed(e)));
-  commitTransaction: Driver['commitTransaction'] = (c) => withRetry(this.#o, () => this.#inner.commitTransaction(this.#unwrap(c)));
+  override beginTransaction: Driver['beginTransaction'] = (c, s) => this.inner.beginTransaction(this.unwrap(c), s).catch((e: unknown) => Promise.reject(writeFailed(e)));
+  override commitTransaction: Driver['commitTransaction'] = (c) => withRetry(this.#o, () => this.inner.commitTransaction(this.unwrap(c)));
   // SQLite rolls a transaction back by itself after a full disk or an I/O error; the ROLLBACK that
   // follows then fails with "no transaction is active" and would hide the error that matters.
-  rollbackTransaction: Driver['rollbackTransaction'] = (c) =>
-    this.#inner.rollbackTransaction(this.#unwrap(c)).catch((e: unknown) => {
+  override rollbackTransaction: Driver['rollbackTransaction'] = (c) =>
+    this.inner.rollbackTransaction(this.unwrap(c)).catch((e: unknown) => {
       if (!(e instanceof Error && /no transaction is active/.test(e.message))) throw e;
     });
-  savepoint: NonNullable<Driver['savepoint']> = (c, n, q) => {
-    if (!this.#inner.savepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.savepoint(this.#unwrap(c), n, q);
-  };
-  rollbackToSavepoint: NonNullable<Driver['rollbackToSavepoint']> = (c, n, q) => {
-    if (!this.#inner.rollbackToSavepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.rollbackToSavepoint(this.#unwrap(c), n, q);
-  };
-  releaseSavepoint: NonNullable<Driver['releaseSavepoint']> = (c, n, q) => {
-    if (!this.#inner.releaseSavepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.releaseSavepoint(this.#unwrap(c), n, q);
-  };
-  releaseConnection(c: DatabaseConnection): Promise<void> {
-    return this.#inner.releaseConnection(this.#unwrap(c));
-  }
-  destroy(): Promise<void> {
-    return this.#inner.destroy();
-  }
 }
 
 /** `dialect` (SQLite's) with each statement tried again while the database is locked elsewhere. */
 export function busyRetryDialect(dialect: Dialect, opts: BusyRetryOptions): Dialect {
   const o: Required<BusyRetryOptions> = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createDriver: () => new BusyRetryDriver(dialect.createDriver(), o),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-  };
+  return wrapDialect(dialect, (inner) => new BusyRetryDriver(inner, o));
 }

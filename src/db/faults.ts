@@ -14,6 +14,7 @@
  * Nothing here runs unless a test or the fuzzer passes a `DbFaults` to `openDatabase`.
  */
 import { CompiledQuery, type DatabaseConnection, type Dialect, type Driver, type QueryResult } from 'kysely';
+import { WrappingDriver, wrapDialect } from './wrapping-driver.ts';
 
 export type DbFaultKind = 'SQLITE_FULL' | 'SQLITE_BUSY' | 'SQLITE_IOERR';
 
@@ -84,68 +85,34 @@ class FaultyConnection implements DatabaseConnection {
   streamQuery: DatabaseConnection['streamQuery'] = (q, chunkSize) => this.inner.streamQuery(q, chunkSize);
 }
 
-class FaultyDriver implements Driver {
-  readonly #inner: Driver;
+class FaultyDriver extends WrappingDriver<FaultyConnection> {
   readonly #faults: DbFaults;
-  readonly #wrapped = new WeakMap<DatabaseConnection, FaultyConnection>();
   constructor(inner: Driver, faults: DbFaults) {
-    this.#inner = inner;
+    super(inner);
     this.#faults = faults;
   }
-  #unwrap(c: DatabaseConnection): DatabaseConnection {
-    return c instanceof FaultyConnection ? c.inner : c;
+  protected wrap(c: DatabaseConnection): FaultyConnection {
+    return new FaultyConnection(c, this.#faults);
   }
-  init(): Promise<void> {
-    return this.#inner.init();
-  }
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const c = await this.#inner.acquireConnection();
-    let w = this.#wrapped.get(c);
-    if (!w) this.#wrapped.set(c, (w = new FaultyConnection(c, this.#faults)));
-    return w;
-  }
-  beginTransaction: Driver['beginTransaction'] = async (c, s) => {
+  override beginTransaction: Driver['beginTransaction'] = async (c, s) => {
     const f = c as FaultyConnection;
     await f.check('begin');
-    await this.#inner.beginTransaction(this.#unwrap(c), s);
+    await this.inner.beginTransaction(this.unwrap(c), s);
     f.inTransaction = true;
   };
-  commitTransaction: Driver['commitTransaction'] = async (c) => {
+  override commitTransaction: Driver['commitTransaction'] = async (c) => {
     const f = c as FaultyConnection;
     await f.check('commit');
-    await this.#inner.commitTransaction(this.#unwrap(c));
+    await this.inner.commitTransaction(this.unwrap(c));
     f.inTransaction = false;
   };
-  rollbackTransaction: Driver['rollbackTransaction'] = async (c) => {
+  override rollbackTransaction: Driver['rollbackTransaction'] = async (c) => {
     (c as FaultyConnection).inTransaction = false;
-    await this.#inner.rollbackTransaction(this.#unwrap(c));
+    await this.inner.rollbackTransaction(this.unwrap(c));
   };
-  savepoint: NonNullable<Driver['savepoint']> = (c, n, q) => {
-    if (!this.#inner.savepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.savepoint(this.#unwrap(c), n, q);
-  };
-  rollbackToSavepoint: NonNullable<Driver['rollbackToSavepoint']> = (c, n, q) => {
-    if (!this.#inner.rollbackToSavepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.rollbackToSavepoint(this.#unwrap(c), n, q);
-  };
-  releaseSavepoint: NonNullable<Driver['releaseSavepoint']> = (c, n, q) => {
-    if (!this.#inner.releaseSavepoint) throw new Error('savepoints are not supported by this dialect');
-    return this.#inner.releaseSavepoint(this.#unwrap(c), n, q);
-  };
-  releaseConnection(c: DatabaseConnection): Promise<void> {
-    return this.#inner.releaseConnection(this.#unwrap(c));
-  }
-  destroy(): Promise<void> {
-    return this.#inner.destroy();
-  }
 }
 
 /** `dialect` with each statement first asking `faults` whether it fails. */
 export function faultyDialect(dialect: Dialect, faults: DbFaults): Dialect {
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createDriver: () => new FaultyDriver(dialect.createDriver(), faults),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-  };
+  return wrapDialect(dialect, (inner) => new FaultyDriver(inner, faults));
 }
