@@ -29,7 +29,7 @@ function untouchableHost(calls: string[]): Host {
   return {
     name: 'newton',
     clock: { now: () => 0, sleep: () => Promise.resolve() },
-    capabilities: { atomicWrite: true },
+    capabilities: { atomicWrite: true, tcpProbe: true },
     exec: no('exec'),
     readFile: no('readFile'),
     readFiles: no('readFiles'),
@@ -41,6 +41,7 @@ function untouchableHost(calls: string[]): Host {
     readdir: no('readdir'),
     glob: no('glob'),
     waitForPath: no('waitForPath'),
+    probeTcp: no('probeTcp'),
     onExec: () => () => undefined,
   };
 }

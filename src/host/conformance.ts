@@ -2,8 +2,8 @@
  * One conformance suite for every Host implementation (hono's `common.case.test.ts` pattern):
  * `LinuxHost` and `SimHost` each run it with a context that says how to set up the few states
  * the suite needs. What both must agree on: the input checks and their catalog errors, okCodes
- * and HITCH_EXEC_FAILED, `cat` of a file, file operations, and waiting for a path to appear
- * and to go by event.
+ * and HITCH_EXEC_FAILED, `cat` of a file, file operations, waiting for a path to appear
+ * and to go by event, and a TCP probe's outcomes.
  */
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
@@ -26,7 +26,24 @@ export interface HostConformanceContext {
    * host does nothing (the wait's own timer fires).
    */
   settle(): Promise<void>;
+  /**
+   * Three TCP endpoints as the host sees them: one that accepts, one that refuses (a reset),
+   * one that never answers a SYN (made on demand: a real one holds a socket and a process).
+   */
+  tcp(): Promise<TcpEndpoints>;
   dispose(): Promise<void>;
+}
+
+export interface TcpEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface TcpEndpoints {
+  readonly open: TcpEndpoint;
+  readonly refused: TcpEndpoint;
+  readonly silent: TcpEndpoint;
+  close(): Promise<void>;
 }
 
 async function expectCode(p: Promise<unknown>, code: Parameters<typeof isHitchError>[1]): Promise<void> {
@@ -166,6 +183,43 @@ export function hostConformance(label: string, setup: () => Promise<HostConforma
       const checks = Promise.all([expectCode(w, 'HITCH_ABORTED'), expectCode(s, 'HITCH_ABORTED')]);
       ac.abort();
       await checks;
+    }));
+
+    it('probes TCP: a listener is open, a closed port refused, a silent one a timeout; the answer is never an error', withCtx(async (ctx) => {
+      expect(ctx.host.capabilities.tcpProbe).toBe(true);
+      const ep = await ctx.tcp();
+      try {
+        const probe = (e: TcpEndpoint, timeoutMs: number) => ctx.host.probeTcp(e.address, e.port, { timeoutMs });
+        expect((await probe(ep.open, 5_000)).outcome).toBe('open');
+        expect((await probe(ep.refused, 5_000)).outcome).toBe('refused');
+        const silent = probe(ep.silent, 300);
+        await ctx.settle();
+        const r = await silent;
+        expect(r.outcome).toBe('timeout');
+        expect(r.elapsedMs).toBeGreaterThanOrEqual(300);
+        const ac = new AbortController();
+        const aborted = ctx.host.probeTcp(ep.silent.address, ep.silent.port, { timeoutMs: 60_000, signal: ac.signal });
+        const check = expectCode(aborted, 'HITCH_ABORTED');
+        ac.abort();
+        await check;
+      } finally {
+        await ep.close();
+      }
+    }));
+
+    it('refuses a malformed probe before anything is sent', withCtx(async ({ host }) => {
+      const bad: Array<[string, number, number]> = [
+        ['', 3260, 1_000],
+        ['10.0.0.1; reboot', 3260, 1_000],
+        ['-a', 3260, 1_000],
+        ['300.1.1.1', 3260, 1_000],
+        ['10.0.0.1', 0, 1_000],
+        ['10.0.0.1', 65_536, 1_000],
+        ['10.0.0.1', 3260.5, 1_000],
+        ['10.0.0.1', 3260, 0],
+        ['10.0.0.1', 3260, Number.POSITIVE_INFINITY],
+      ];
+      for (const [address, port, timeoutMs] of bad) await expectCode(host.probeTcp(address, port, { timeoutMs }), 'HITCH_INVALID_ARGUMENT');
     }));
   });
 }

@@ -4,6 +4,7 @@
  * NUL byte (which would silently truncate it at the exec boundary), a path outside the roots
  * Hitch may touch, or a path with `..` components that could walk out of them.
  */
+import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { HitchError } from '../errors.ts';
 
@@ -62,4 +63,21 @@ export function checkGlob(pattern: string, roots: readonly string[]): void {
 export function globComponentToRegExp(component: string): RegExp {
   const re = component.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   return new RegExp(`^${re}$`);
+}
+
+const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Throw unless a TCP probe may go to `address`:`port` within `timeoutMs`: an IPv4 or IPv6
+ * literal or a DNS host name (what `nvme connect -a` and iscsiadm's portals take), a port
+ * 1–65535, a finite positive timeout. No allowlist: a probe sends no byte, it only asks
+ * whether something answers.
+ */
+export function checkTcpProbe(address: string, port: number, timeoutMs: number): void {
+  const bad = (reason: string): HitchError => new HitchError('HITCH_INVALID_ARGUMENT', { reason: `TCP probe: ${reason}` });
+  if (typeof address !== 'string' || (isIP(address) === 0 && !(HOST_NAME_RE.test(address) && !/^[0-9.]+$/.test(address)))) {
+    throw bad(`${JSON.stringify(String(address)).slice(0, 80)} is not an IP address or host name`);
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port ${JSON.stringify(port)} is not 1-65535`);
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) throw bad(`timeout ${String(timeoutMs)} ms is not a positive number`);
 }

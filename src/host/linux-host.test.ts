@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, unlinkSync, statSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isHitchError } from '../errors.ts';
 import { hostConformance } from './conformance.ts';
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
-import { LinuxHost } from './linux-host.ts';
+import { LinuxHost, probeErrorOutcome } from './linux-host.ts';
+import type { TcpEndpoints } from './conformance.ts';
 
 function makeHost() {
   const root = mkdtempSync(join(tmpdir(), 'hitch-linuxhost-'));
@@ -35,8 +38,82 @@ hostConformance('LinuxHost', async () => {
     },
     vanishing: { path: gone, remove: () => unlinkSync(gone) },
     settle: async () => undefined,
+    tcp: loopbackEndpoints,
     dispose: async () => rmSync(root, { recursive: true, force: true }),
   };
+});
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+/**
+ * On loopback: a node listener (open); a port that was bound and closed again (refused: the
+ * kernel answers a SYN to a port nobody holds with a reset); and a listener whose accept queue
+ * is full (silent). The last is Python's, because node accepts every connection itself: a
+ * socket in listen(0) that never accepts holds one connection in its queue, and the kernel
+ * drops every later SYN (tcp_abort_on_overflow is 0), so a connect neither opens nor fails.
+ */
+async function loopbackEndpoints(): Promise<TcpEndpoints> {
+  const open = createServer((s) => s.destroy());
+  const openPort = await listen(open);
+  const gone = createServer();
+  const refusedPort = await listen(gone);
+  await new Promise<void>((r) => gone.close(() => r()));
+  const py = spawn('/usr/bin/python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const silentPort = await new Promise<number>((resolve, reject) => {
+    py.once('error', reject);
+    py.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+  });
+  // Fill the queue: this connection completes (the one place) and is never accepted.
+  const filler: Socket = await new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: silentPort }, () => resolve(s));
+    s.once('error', reject);
+  });
+  return {
+    open: { address: '127.0.0.1', port: openPort },
+    refused: { address: '127.0.0.1', port: refusedPort },
+    silent: { address: '127.0.0.1', port: silentPort },
+    close: async () => {
+      filler.destroy();
+      py.stdin.end();
+      py.kill();
+      await new Promise<void>((r) => open.close(() => r()));
+    },
+  };
+}
+
+describe('LinuxHost TCP probe', () => {
+  it('maps a failed connect\'s errno to what the peer said', () => {
+    expect(probeErrorOutcome('ECONNREFUSED')).toBe('refused');
+    expect(probeErrorOutcome('ETIMEDOUT')).toBe('timeout');
+    expect(probeErrorOutcome('EHOSTUNREACH')).toBe('unreachable');
+    expect(probeErrorOutcome('ENETUNREACH')).toBe('unreachable');
+    expect(probeErrorOutcome('ENOTFOUND')).toBe('unreachable');
+  });
+
+  it('closes the probe connection at once: the listener sees it open and end, and no byte', async () => {
+    const host = new LinuxHost({ name: 'test' });
+    const server = createServer();
+    const port = await listen(server);
+    const closed = new Promise<number>((resolve) => {
+      server.on('connection', (s) => {
+        let bytes = 0;
+        s.on('data', (d: Buffer) => (bytes += d.length));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(bytes));
+      });
+    });
+    try {
+      expect((await host.probeTcp('127.0.0.1', port, { timeoutMs: 5_000 })).outcome).toBe('open');
+      expect(await closed).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe('LinuxHost', () => {

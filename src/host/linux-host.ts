@@ -6,15 +6,17 @@
  * shell), killing one with SIGKILL when its timeout passes, and reads and writes files with real
  * `fs`. Waits for a path use `fs.watch` on the nearest existing ancestor directory, re-checking
  * on every event — udev creating `/dev/disk/by-path/…` is an event, not something to poll for.
+ * A TCP probe is `net.connect`, destroyed the moment it connects or fails.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { dirname, posix } from 'node:path';
 import { HitchError } from '../errors.ts';
-import type { Clock, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
+import type { Clock, HostCapabilities, HostTransport, TcpProbeOptions, TcpProbeOutcome, TcpProbeResult, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
 import { globComponentToRegExp } from './guard.ts';
 import { PolicyHost, type HostPolicyOptions } from './policy-host.ts';
 import { realClock } from './real-clock.ts';
@@ -29,7 +31,7 @@ export interface LinuxHostOptions extends HostPolicyOptions {
 export class LinuxTransport implements HostTransport {
   readonly name: string;
   readonly clock: Clock = realClock;
-  readonly capabilities: HostCapabilities = { atomicWrite: true };
+  readonly capabilities: HostCapabilities = { atomicWrite: true, tcpProbe: true };
   readonly #maxOutput: number;
 
   constructor(opts: { readonly name?: string; readonly maxOutputBytes?: number } = {}) {
@@ -247,6 +249,34 @@ export class LinuxTransport implements HostTransport {
     });
   }
 
+  /**
+   * A TCP handshake and nothing else: the socket is destroyed as soon as it connects (no byte
+   * sent) or fails. The kernel's own SYN retries run inside `timeoutMs`; the error codes map
+   * to the outcomes of `TcpProbeOutcome`, so what the peer answered is never an exception.
+   */
+  probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    const startMs = this.clock.now();
+    return new Promise<TcpProbeResult>((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new HitchError('HITCH_ABORTED', { reason: `TCP probe of ${address}:${port} not started` }));
+      let done = false;
+      const socket = netConnect({ host: address, port });
+      const finish = (v: TcpProbeOutcome | Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        if (v instanceof Error) reject(v);
+        else resolve({ outcome: v, elapsedMs: this.clock.now() - startMs });
+      };
+      const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
+      const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `TCP probe of ${address}:${port}` }));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => finish('open'));
+      socket.once('error', (e: NodeJS.ErrnoException) => finish(probeErrorOutcome(e.code)));
+    });
+  }
+
   async #fs<T>(path: string, op: () => Promise<T>): Promise<T> {
     try {
       return await op();
@@ -262,6 +292,20 @@ export class LinuxTransport implements HostTransport {
 export class LinuxHost extends PolicyHost {
   constructor(opts: LinuxHostOptions = {}) {
     super(new LinuxTransport(opts), opts);
+  }
+}
+
+/** What a failed connect's errno says about the peer. */
+export function probeErrorOutcome(code: string | undefined): TcpProbeOutcome {
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+      return 'refused';
+    case 'ETIMEDOUT':
+      return 'timeout';
+    default:
+      // EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL, ENOTFOUND (a name that does not resolve), …
+      return 'unreachable';
   }
 }
 

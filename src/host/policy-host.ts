@@ -9,7 +9,9 @@
  * - a timeout on every command (the host's default when the caller gives none);
  * - secrets masked in the exec record every listener hears and in every error;
  * - exit codes outside `okCodes` (default `[0]`) are `HITCH_EXEC_FAILED`, a command past its
- *   timeout `HITCH_EXEC_TIMEOUT`.
+ *   timeout `HITCH_EXEC_TIMEOUT`;
+ * - a TCP probe goes to a well-formed address and port with a finite timeout, and only on a
+ *   host that can probe (no allowlist: a probe sends nothing, it only learns who answers).
  *
  * A refused call rejects (every method is async), as a failed one does.
  */
@@ -23,11 +25,13 @@ import type {
   HostCapabilities,
   HostListener,
   HostTransport,
+  TcpProbeOptions,
+  TcpProbeResult,
   WaitForPathOptions,
   WriteFileAtomicOptions,
 } from '../ports/host.ts';
 import { DEFAULT_ALLOWED_BINARIES, DEFAULT_ALLOWED_ROOTS } from './allowlist.ts';
-import { checkExec, checkGlob, checkPath, checkReplaceablePath } from './guard.ts';
+import { checkExec, checkGlob, checkPath, checkReplaceablePath, checkTcpProbe } from './guard.ts';
 import { maskArgs, maskText, renderCommand } from './mask.ts';
 
 export interface HostPolicyOptions {
@@ -138,5 +142,11 @@ export class PolicyHost implements Host {
 
   async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
     return this.#t.waitForPath(checkPath(path, this.#roots), opts);
+  }
+
+  async probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    checkTcpProbe(address, port, opts.timeoutMs);
+    if (!this.#t.capabilities.tcpProbe) throw new HitchError('HITCH_INTERNAL', { detail: `host ${this.name} cannot probe TCP portals (${address}:${port})` });
+    return this.#t.probeTcp(address, port, opts);
   }
 }

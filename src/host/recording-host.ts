@@ -3,7 +3,7 @@
  * test can pin the exact command sequence an initiator workflow issues, as os-brick's own
  * tests do, and compare it with `../shared/fixtures/host/os-brick-*-trace.jsonl`.
  */
-import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, TcpProbeOptions, TcpProbeOutcome, TcpProbeResult, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 import { maskArgs, maskText } from './mask.ts';
 
 export type RecordedCall =
@@ -12,7 +12,8 @@ export type RecordedCall =
   | { readonly op: 'readFile' | 'exists' | 'readlink' | 'realpath' | 'readdir' | 'glob'; readonly path: string; readonly atMs: number }
   | { readonly op: 'writeFile'; readonly path: string; readonly data: string; readonly atMs: number }
   | { readonly op: 'writeFileAtomic'; readonly path: string; readonly data: string; readonly mode: number; readonly atMs: number }
-  | { readonly op: 'waitForPath'; readonly path: string; readonly gone: boolean; readonly result: boolean | null; readonly atMs: number };
+  | { readonly op: 'waitForPath'; readonly path: string; readonly gone: boolean; readonly result: boolean | null; readonly atMs: number }
+  | { readonly op: 'probeTcp'; readonly address: string; readonly port: number; readonly outcome: TcpProbeOutcome | null; readonly atMs: number };
 
 export class RecordingHost implements Host {
   readonly #inner: Host;
@@ -47,6 +48,11 @@ export class RecordingHost implements Host {
   /** The commands only, as command lines: `iscsiadm -m session`. */
   commands(): string[] {
     return this.#calls.flatMap((c) => (c.op === 'exec' ? [[c.cmd, ...c.args].join(' ')] : []));
+  }
+
+  /** TCP probes only, as `address:port outcome` (`null` while one is under way or when it threw). */
+  probes(): string[] {
+    return this.#calls.flatMap((c) => (c.op === 'probeTcp' ? [`${c.address}:${c.port} ${c.outcome ?? 'null'}`] : []));
   }
 
   /** Writes only, as `path <- data` (sysfs scans and deletes). */
@@ -121,6 +127,14 @@ export class RecordingHost implements Host {
   glob(pattern: string): Promise<string[]> {
     this.#calls.push({ op: 'glob', path: pattern, atMs: this.clock.now() });
     return this.#inner.glob(pattern);
+  }
+
+  async probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    const call = { op: 'probeTcp' as const, address, port, outcome: null as TcpProbeOutcome | null, atMs: this.clock.now() };
+    this.#calls.push(call);
+    const r = await this.#inner.probeTcp(address, port, opts);
+    call.outcome = r.outcome;
+    return r;
   }
 
   async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {

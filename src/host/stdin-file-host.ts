@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
+import type { Clock, ExecOptions, ExecResult, Host, HostCapabilities, HostListener, TcpProbeOptions, TcpProbeResult, WaitForPathOptions, WriteFileAtomicOptions } from '../ports/host.ts';
 
 /**
  * A Host adapter for tools that read their input from a file named `/dev/stdin`.
@@ -57,5 +57,6 @@ export class StdinFileHost implements Host {
   readdir = (path: string): Promise<string[]> => this.#h.readdir(path);
   glob = (pattern: string): Promise<string[]> => this.#h.glob(pattern);
   waitForPath = (path: string, opts: WaitForPathOptions): Promise<boolean> => this.#h.waitForPath(path, opts);
+  probeTcp = (address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> => this.#h.probeTcp(address, port, opts);
   onExec = (listener: HostListener): (() => void) => this.#h.onExec(listener);
 }

@@ -73,6 +73,33 @@ export interface HostCapabilities {
    * call fails, and brick makes node records with `iscsiadm` instead of writing them.
    */
   readonly atomicWrite: boolean;
+  /**
+   * `probeTcp` opens a TCP connection from this host. Without it (a scripted test host) the
+   * call fails, and brick connects NVMe/TCP portals without probing them first.
+   */
+  readonly tcpProbe: boolean;
+}
+
+/**
+ * How a TCP connect from the host ended, as the peer (or the network) answered it:
+ * `open` the handshake completed (closed again at once), `refused` a reset came back
+ * (ECONNREFUSED: the host is up, nothing listens), `timeout` nothing came back within the
+ * probe's timeout (a dropping firewall, a dead host), `unreachable` the host's own stack or a
+ * router said no route (EHOSTUNREACH, ENETUNREACH, a name that does not resolve).
+ */
+export type TcpProbeOutcome = 'open' | 'refused' | 'timeout' | 'unreachable';
+
+export interface TcpProbeOptions {
+  /** Give up (outcome `timeout`) after this long on the host's clock. */
+  readonly timeoutMs: number;
+  /** Rejects the call with `HITCH_ABORTED` (the caller no longer wants the answer). */
+  readonly signal?: AbortSignal;
+}
+
+export interface TcpProbeResult {
+  readonly outcome: TcpProbeOutcome;
+  /** From the probe's start to its outcome, on the host's clock. */
+  readonly elapsedMs: number;
 }
 
 export interface Host {
@@ -117,6 +144,15 @@ export interface Host {
    */
   waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean>;
 
+  /**
+   * Open a TCP connection from this host to `address`:`port` and close it at once (no byte is
+   * sent): whether the portal answers, before anything that would wait on it longer (the
+   * kernel's NVMe-oF controller creation holds one lock for the whole host while it connects).
+   * The peer's answer is the result, never an error; the call rejects only for a bad address
+   * or port (`HITCH_INVALID_ARGUMENT`), an abort, or a host without `capabilities.tcpProbe`.
+   */
+  probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult>;
+
   /** Observe every exec as it completes (for traces and logs). Returns an unsubscribe. */
   onExec(listener: HostListener): () => void;
 }
@@ -158,4 +194,6 @@ export interface HostTransport {
   readdir(path: string): Promise<string[]>;
   glob(pattern: string): Promise<string[]>;
   waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean>;
+  /** As `Host.probeTcp`, the address and port already checked; only where `capabilities.tcpProbe`. */
+  probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult>;
 }

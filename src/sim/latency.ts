@@ -60,6 +60,12 @@ export interface LatencyModel {
   readonly nvmeTeardownMs: number;
   /** `nvme disconnect`: the kernel deleting a controller. */
   readonly nvmeDisconnectMs: number;
+  /**
+   * A TCP handshake from a host to a portal that answers (SYN, then SYN-ACK or RST): one round
+   * trip. A TCP probe of a live portal is open, of a refusing one refused, after this long
+   * (plus twice a slow portal's latency); a dead portal never answers.
+   */
+  readonly tcpHandshakeMs: number;
 }
 
 export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
@@ -87,6 +93,7 @@ export const DEFAULT_LATENCY: LatencyModel = Object.freeze({
   nvmeKeepAliveLossMs: 7_500,
   nvmeTeardownMs: 4_500,
   nvmeDisconnectMs: 20,
+  tcpHandshakeMs: 1,
 });
 
 /** Merge a scenario's partial model over the defaults. */

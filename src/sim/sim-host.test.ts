@@ -276,6 +276,38 @@ hostConformance('SimHost', async () => {
     },
     // Virtual time moves by itself once everything is idle; a sleep lets it.
     settle: () => host.clock.sleep(1_000),
+    // The array's portal; one the network refuses; one nobody serves (its SYNs vanish).
+    tcp: async () => {
+      host.sim.injectFault({ fault: 'portal-refusing', portal: '192.0.2.11:3260' });
+      return { open: { address: '192.0.2.10', port: 3260 }, refused: { address: '192.0.2.11', port: 3260 }, silent: { address: '192.0.2.12', port: 3260 }, close: async () => undefined };
+    },
     dispose: async () => undefined,
   };
+});
+
+describe('SimHost TCP probe', () => {
+  it('answers from the network on virtual time (a handshake, a reset, silence until the timeout), one trace line each', async () => {
+    const host = createSimHost('healthy-single');
+    host.sim.injectFault({ fault: 'portal-refusing', portal: '192.0.2.11:3260' });
+    host.sim.injectFault({ fault: 'portal-dead', portal: '192.0.2.10:3261' });
+    host.sim.injectFault({ fault: 'portal-slow', portal: '192.0.2.10:3260', latencyMs: 7 });
+    const hs = host.sim.latency.tcpHandshakeMs;
+    expect(await host.probeTcp('192.0.2.10', 3260, { timeoutMs: 3_000 })).toEqual({ outcome: 'open', elapsedMs: hs + 14 });
+    expect(await host.probeTcp('192.0.2.11', 3260, { timeoutMs: 3_000 })).toEqual({ outcome: 'refused', elapsedMs: hs });
+    expect(await host.probeTcp('192.0.2.10', 3261, { timeoutMs: 3_000 })).toEqual({ outcome: 'timeout', elapsedMs: 3_000 });
+    // A round trip longer than the timeout is a timeout too.
+    expect(await host.probeTcp('192.0.2.10', 3260, { timeoutMs: 10 })).toEqual({ outcome: 'timeout', elapsedMs: 10 });
+    expect(host.sim.traceLines().filter((l) => l.includes('probe tcp')).map((l) => l.trim().split(' ').slice(1).join(' '))).toEqual([
+      `compute-1 probe tcp 192.0.2.10:3260 open (${hs + 14} ms)`,
+      `compute-1 probe tcp 192.0.2.11:3260 refused (${hs} ms)`,
+      'compute-1 probe tcp 192.0.2.10:3261 timeout (3000 ms)',
+      'compute-1 probe tcp 192.0.2.10:3260 timeout (10 ms)',
+    ]);
+  });
+
+  it('has no probe when built without one: the exec policy refuses the call', async () => {
+    const host = createSimHost('healthy-single', { tcpProbe: false });
+    expect(host.capabilities.tcpProbe).toBe(false);
+    await expect(host.probeTcp('192.0.2.10', 3260, { timeoutMs: 1_000 })).rejects.toSatisfy(hitch('HITCH_INTERNAL'));
+  });
 });

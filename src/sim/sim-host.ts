@@ -15,22 +15,27 @@ import type { Scenario } from './scenario.ts';
 import { Simulation, type SimulationOptions } from './simulation.ts';
 import { VfsError } from './vfs.ts';
 import { PolicyHost, type HostPolicyOptions } from '../host/policy-host.ts';
-import type { HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
+import type { HostCapabilities, HostTransport, TcpProbeOptions, TcpProbeResult, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
 
 /** Allowlist, roots and default timeout (virtual ms; LinuxHost's default too). */
-export type SimHostOptions = HostPolicyOptions;
+export interface SimHostOptions extends HostPolicyOptions {
+  /** False: a host without the TCP probe (default true), to compare brick with and without it. */
+  readonly tcpProbe?: boolean;
+}
 
 /** One simulated compute host's calls, with no policy: `SimHost` is the Host to use (the simulator daemon serves this). */
 export class SimTransport implements HostTransport {
   readonly name: string;
   readonly sim: Simulation;
   readonly clock: VirtualClock;
-  readonly capabilities: HostCapabilities = { atomicWrite: true };
+  readonly capabilities: HostCapabilities;
   #tmpSeq = 0;
 
   /** Compute host `hostName` of `sim` (default: the scenario's first host). */
-  constructor(sim: Simulation, hostName?: string) {
+  /** `tcpProbe: false` plays a host that cannot probe (brick then connects without probing). */
+  constructor(sim: Simulation, hostName?: string, opts: { readonly tcpProbe?: boolean } = {}) {
     this.sim = sim;
+    this.capabilities = { atomicWrite: true, tcpProbe: opts.tcpProbe ?? true };
     this.name = hostName ?? sim.hostNames()[0] ?? '';
     sim.host(this.name); // fail early on an unknown host
     this.clock = sim.clock;
@@ -125,6 +130,10 @@ export class SimTransport implements HostTransport {
     });
   }
 
+  probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    return this.sim.probeTcp(this.name, address, port, opts);
+  }
+
   #fs<T>(path: string, op: () => T): T {
     try {
       return op();
@@ -147,7 +156,7 @@ export class SimHost extends PolicyHost {
 
   /** A Host for compute host `hostName` of `sim` (default: the scenario's first host). */
   constructor(sim: Simulation, hostName?: string, opts: SimHostOptions = {}) {
-    const t = new SimTransport(sim, hostName);
+    const t = new SimTransport(sim, hostName, opts.tcpProbe !== undefined ? { tcpProbe: opts.tcpProbe } : {});
     super(t, opts);
     this.#t = t;
   }

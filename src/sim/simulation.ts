@@ -7,6 +7,7 @@
  */
 import { HitchError, isHitchError, toHitchError } from '../errors.ts';
 import { renderCommand } from '../host/mask.ts';
+import type { TcpProbeOptions, TcpProbeResult } from '../ports/host.ts';
 import { StorageArray, type AllowOptions, type SimLun } from './array.ts';
 import { VirtualClock } from './clock.ts';
 import { runCommand } from './commands/index.ts';
@@ -261,6 +262,34 @@ export class Simulation implements SimWorld {
     const endMs = this.clock.now();
     this.event(hostName, `exec ${timedOut ? 'timeout' : `rc=${result.code}`} (${endMs - startMs} ms) ${command}`);
     return { ...result, timedOut, startMs, endMs };
+  }
+
+  /**
+   * A TCP connect from host `hostName` to `address`:`port`, closed at once, answered by the
+   * network: a served live (or slow) portal accepts after a handshake round trip, a refusing
+   * one resets after the same, a dead or unserved one (nobody listening: packets vanish) never
+   * answers and the probe ends `timeout` at `timeoutMs`. Decided at the start, like a connect
+   * attempt; one trace line per probe.
+   */
+  async probeTcp(hostName: string, address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    this.host(hostName); // an unknown host fails here
+    const key = portalKey(`${address.includes(':') ? `[${address}]` : address}:${port}`);
+    const startMs = this.clock.now();
+    const st = this.network.get(key);
+    const rttMs = this.latency.tcpHandshakeMs + 2 * (st.latencyMs ?? 0);
+    const answer: { outcome: 'open' | 'refused' | 'timeout'; ms: number } =
+      st.kind === 'refusing' ? { outcome: 'refused', ms: rttMs } : st.kind === 'dead' || !this.portalServed(key) ? { outcome: 'timeout', ms: Number.POSITIVE_INFINITY } : { outcome: 'open', ms: rttMs };
+    const timedOut = !(answer.ms < opts.timeoutMs);
+    try {
+      await this.clock.sleep(timedOut ? opts.timeoutMs : answer.ms, opts.signal);
+    } catch (e) {
+      this.event(hostName, `probe tcp ${key} aborted (${this.clock.now() - startMs} ms)`);
+      throw toHitchError(e);
+    }
+    const outcome = timedOut ? 'timeout' : answer.outcome;
+    const elapsedMs = this.clock.now() - startMs;
+    this.event(hostName, `probe tcp ${key} ${outcome} (${elapsedMs} ms)`);
+    return { outcome, elapsedMs };
   }
 
   // --- inspection and measurement -------------------------------------------------------------

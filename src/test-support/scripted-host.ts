@@ -9,7 +9,7 @@
  */
 import { HitchError } from '../errors.ts';
 import { PolicyHost, type HostPolicyOptions } from '../host/policy-host.ts';
-import type { Clock, ExecResult, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
+import type { Clock, ExecResult, HostCapabilities, HostTransport, TcpProbeResult, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../ports/host.ts';
 import { VirtualClock } from '../sim/clock.ts';
 
 /** A command's answer, or undefined for "not scripted". */
@@ -58,7 +58,8 @@ class ScriptedTransport implements HostTransport {
   constructor(script: Script | readonly ScriptedCall[], opts: ScriptedHostOptions) {
     this.name = opts.name ?? 'scripted';
     this.clock = opts.clock ?? new VirtualClock();
-    this.capabilities = { atomicWrite: opts.atomicWrite ?? false };
+    // No TCP probe: a script answers commands, not connects (brick then connects unprobed).
+    this.capabilities = { atomicWrite: opts.atomicWrite ?? false, tcpProbe: false };
     this.#script = typeof script === 'function' ? script : [...script];
     for (const [k, v] of Object.entries(opts.files ?? {})) this.files.set(k, v);
   }
@@ -143,6 +144,11 @@ class ScriptedTransport implements HostTransport {
 
   async waitForPath(path: string, opts: WaitForPathOptions): Promise<boolean> {
     return (await this.exists(path)) !== (opts.gone ?? false);
+  }
+
+  /** Never reached: the exec policy refuses a probe on a host without `tcpProbe`. */
+  async probeTcp(address: string, port: number): Promise<TcpProbeResult> {
+    throw new HitchError('HITCH_INTERNAL', { detail: `scripted host ${this.name} cannot probe ${address}:${port}` });
   }
 }
 

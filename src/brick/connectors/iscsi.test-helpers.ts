@@ -143,7 +143,7 @@ class BreakableTransport implements HostTransport {
   readonly capabilities: HostCapabilities;
   constructor(t: SimTransport, atomicWrite: boolean) {
     this.#t = t;
-    this.capabilities = { atomicWrite };
+    this.capabilities = { atomicWrite, tcpProbe: true };
   }
   get name() {
     return this.#t.name;
@@ -174,6 +174,7 @@ class BreakableTransport implements HostTransport {
   readdir = (p: string) => this.#t.readdir(p);
   glob = (p: string) => this.#t.glob(p);
   waitForPath: HostTransport['waitForPath'] = (p, o) => this.#t.waitForPath(p, o);
+  probeTcp: HostTransport['probeTcp'] = (a, port, o) => this.#t.probeTcp(a, port, o);
 }
 
 export function rig(opts: RigOptions, conn: Partial<Omit<IscsiConnectorOptions, 'host'>> = {}): Rig {

@@ -18,7 +18,7 @@
 import { connect, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
 import { PolicyHost, type HostPolicyOptions } from '../../host/policy-host.ts';
-import type { Clock, HostCapabilities, HostTransport, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../../ports/host.ts';
+import type { Clock, HostCapabilities, HostTransport, TcpProbeOptions, TcpProbeResult, TransportExecOptions, TransportExecResult, WaitForPathOptions } from '../../ports/host.ts';
 import type { AttachOptions, DefineOptions, DetachOptions, DetachResult, DiskInfo, DomainSpec, DomainState, HypervisorDriver, OpOptions, SecretRef } from '../../ports/hypervisor.ts';
 import { inSpan } from '../../virt/in-span.ts';
 import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
@@ -218,7 +218,7 @@ export class RemoteClock implements Clock {
 /** One compute host of the daemon's world, with no policy: `RemoteHost` is the Host to use. */
 export class RemoteTransport implements HostTransport {
   readonly name: string;
-  readonly capabilities: HostCapabilities = { atomicWrite: true };
+  readonly capabilities: HostCapabilities = { atomicWrite: true, tcpProbe: true };
   readonly #client: SimClient;
 
   constructor(client: SimClient, name: string) {
@@ -270,6 +270,12 @@ export class RemoteTransport implements HostTransport {
 
   glob(pattern: string): Promise<string[]> {
     return this.#client.call('host.glob', { host: this.name, pattern });
+  }
+
+  /** Run by the daemon, from its compute host's place in the simulated network (not from this process). */
+  async probeTcp(address: string, port: number, opts: TcpProbeOptions): Promise<TcpProbeResult> {
+    if (opts.signal?.aborted) throw new HitchError('HITCH_ABORTED', { reason: `TCP probe of ${address}:${port}` });
+    return this.#client.call('host.probeTcp', { host: this.name, address, port, timeoutMs: opts.timeoutMs }, opts.signal);
   }
 
   /** A long-poll: the daemon answers when the path appears (or goes), or at the virtual timeout. */

@@ -14,7 +14,7 @@
  * out of order (a `host.waitForPath` long-poll does not hold up an `host.exec`).
  */
 import { ERROR_CATALOG, HitchError, type ErrorCode, type ErrorDetails } from '../../errors.ts';
-import type { TransportExecResult } from '../../ports/host.ts';
+import type { TcpProbeResult, TransportExecResult } from '../../ports/host.ts';
 import type { DiskInfo, DomainSpec, DomainState, DetachResult, SecretRef } from '../../ports/hypervisor.ts';
 import type { SimDomainView, SimFault } from '../sim-hypervisor-types.ts';
 import type { AllowOptions } from '../array.ts';
@@ -74,6 +74,7 @@ export interface Methods {
   'host.readdir': { p: { host: string; path: string }; r: string[] };
   'host.glob': { p: { host: string; pattern: string }; r: string[] };
   'host.waitForPath': { p: { host: string; path: string; timeoutMs: number; gone?: boolean }; r: boolean };
+  'host.probeTcp': { p: { host: string; address: string; port: number; timeoutMs: number }; r: TcpProbeResult };
   'hv.call': {
     p:
       | HvArgs<'defineAndStart', [DomainSpec] | [DomainSpec, { start: boolean }]>
@@ -192,6 +193,7 @@ export function isPlain(m: Method, p: unknown): boolean {
   // What a client sent may be malformed: look, never throw.
   if (m === 'host.exec') return Number.isFinite((p as Partial<Methods['host.exec']['p']> | null)?.opts?.timeoutMs ?? 0);
   if (m === 'host.waitForPath') return Number.isFinite((p as Partial<Methods['host.waitForPath']['p']> | null)?.timeoutMs);
+  if (m === 'host.probeTcp') return Number.isFinite((p as Partial<Methods['host.probeTcp']['p']> | null)?.timeoutMs);
   return false;
 }
 

@@ -42,6 +42,11 @@ hostConformance('RemoteHost (simulator daemon)', async () => {
     },
     vanishing: { path: '/dev/vda', remove: () => void d.sim.host('compute-1').vfs.remove('/dev/vda') },
     settle: () => host.clock.sleep(1_000),
+    // Probed from the daemon's compute host: the array's portal, a refusing one, an unserved one.
+    tcp: async () => {
+      await client.injectFault({ fault: 'portal-refusing', portal: '192.0.2.11:3260' });
+      return { open: { address: '192.0.2.10', port: 3260 }, refused: { address: '192.0.2.11', port: 3260 }, silent: { address: '192.0.2.12', port: 3260 }, close: async () => undefined };
+    },
     dispose: async () => {
       await client.close();
       await dispose();

@@ -22,6 +22,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HitchError } from '../../errors.ts';
 import { SimTransport } from '../sim-host.ts';
+import { checkTcpProbe } from '../../host/guard.ts';
 import { blockDeviceBytes, SimHypervisor, vfsReader } from '../sim-hypervisor.ts';
 import type { ClockHold } from '../clock.ts';
 import { exportAndDescribe } from '../array-port.ts';
@@ -275,6 +276,12 @@ export class SimDaemon {
         return this.#hostOf(req.p.host).glob(req.p.pattern);
       case 'host.waitForPath':
         return this.#hostOf(req.p.host).waitForPath(req.p.path, { timeoutMs: req.p.timeoutMs, ...(req.p.gone ? { gone: true } : {}), signal });
+      case 'host.probeTcp': {
+        const { host, address, port, timeoutMs } = req.p;
+        // What a client sent may be malformed: the same checks as the client's exec policy.
+        checkTcpProbe(address, port, timeoutMs);
+        return this.#hostOf(host).probeTcp(address, port, { timeoutMs, signal });
+      }
       case 'hv.call':
         return this.#hv(req.p);
       case 'hv.domains':
