@@ -6,15 +6,17 @@
  *   npm run bench -- --scenario seed       figure 1 for one scenario only
  *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli,real-host
  *   npm run bench -- --no-os-brick --quick
+ *   npm run bench -- --only scale-out --scale-parts lists --keep-fleet /var/tmp/hitch-fleet   (load 1M volumes once, measure again later)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
 import { measureCliStartup } from './cli-startup.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
-import { renderScaleOut, scaleOutFigure } from './scale-out.ts';
+import { renderScaleOut, SCALE_OUT_PARTS, scaleOutFigure, type ScaleOutPart } from './scale-out.ts';
 import { BATCHES, WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
 import { LATENCY_SCENARIOS, measureLatency, type LatencyRow } from './latency.ts';
 import { ms, ratio, table } from './lib/stats.ts';
@@ -28,6 +30,9 @@ const { values: args } = parseArgs({
     'no-os-brick': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
+    // scale-out: which of its parts (throughput,idle,lists), and where to keep the 1M-volume fleet between runs.
+    'scale-parts': { type: 'string' },
+    'keep-fleet': { type: 'string' },
   },
 });
 
@@ -182,8 +187,13 @@ try {
   if (sections.has('scale-out')) {
     if (findPgBin() || process.env['HITCH_TEST_PG_URL']) {
       log('\n5. Scale-out at fleet size (bench/scale-out.ts; several minutes: a million rows are loaded)');
+      const parts = args['scale-parts']?.split(',') ?? SCALE_OUT_PARTS;
+      const unknown = parts.filter((p) => !(SCALE_OUT_PARTS as readonly string[]).includes(p));
+      if (unknown.length > 0) throw new Error(`--scale-parts: unknown ${unknown.join(', ')}; of ${SCALE_OUT_PARTS.join(', ')}`);
       const f = await scaleOutFigure({
         log,
+        parts: parts as ScaleOutPart[],
+        ...(args['keep-fleet'] ? { keepFleet: resolve(args['keep-fleet']) } : {}),
         ...(quick ? { attaches: 30, rounds: 2, warmup: 10, idleSeconds: 10, listRequests: 50, fleet: { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 } } : {}),
       });
       results['scaleOut'] = f;

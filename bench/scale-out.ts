@@ -19,7 +19,7 @@
  * that an attach has finished from the operations table (one statement every 5 ms for all the
  * attaches in flight, the same for both modes), not by polling the APIs.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -75,15 +75,26 @@ export interface ScaleOutFigure {
   /** Each round's scale-out / all-in-one ratio per mode, and their median (the figure). */
   readonly roundRatios: Record<string, number[]>;
   readonly ratios: Record<string, number>;
-  readonly idle: { readonly seconds: number; readonly agentProcesses: number; readonly apiProcesses: number; readonly transactions: number; readonly queriesPerSecond: number };
-  readonly hostDown: { readonly heartbeatMs: number; readonly boundMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
+  /** The parts this run measured (`--scale-parts`); the others' fields are absent. */
+  readonly parts: readonly ScaleOutPart[];
+  /** The 1-, 5- and 15-minute load averages as each part ended: what the machine was doing meanwhile. */
+  readonly loadavgAfter: Partial<Record<ScaleOutPart, readonly number[]>>;
+  readonly idle?: { readonly seconds: number; readonly agentProcesses: number; readonly apiProcesses: number; readonly transactions: number; readonly queriesPerSecond: number };
+  readonly hostDown?: { readonly heartbeatMs: number; readonly boundMs: number; readonly staleMs: number; readonly detectedAfterKillMs: number; readonly sinceLastHeartbeatMs: number; readonly refusedStatus: number };
   readonly lists: readonly ListRow[];
-  readonly load: { readonly postgres: { readonly size: FleetSize; readonly ms: number; readonly byTable: Record<string, number> }; readonly sqlite: { readonly size: FleetSize; readonly ms: number } };
+  /** The bulk loads; `kept`: the fleet was loaded by an earlier run into the kept cluster (`--keep-fleet`), its figures from then. */
+  readonly load?: { readonly postgres: { readonly size: FleetSize; readonly ms: number; readonly byTable: Record<string, number>; readonly kept: boolean }; readonly sqlite: { readonly size: FleetSize; readonly ms: number } };
   /** On-disk size after the load, PostgreSQL, MB: each fleet table's rows (heap) and its indexes. */
-  readonly tableSizesMb: Record<string, { readonly heap: number; readonly indexes: number }>;
+  readonly tableSizesMb?: Record<string, { readonly heap: number; readonly indexes: number }>;
 }
 
+export type ScaleOutPart = 'throughput' | 'idle' | 'lists';
+export const SCALE_OUT_PARTS: readonly ScaleOutPart[] = ['throughput', 'idle', 'lists'];
+
 const pad = (i: number): string => String(i).padStart(4, '0');
+
+/** How long after a backend's work pg_stat_database is sure to count it (10 s idle interval, and a margin). */
+const STATS_FLUSH_MS = 11_000;
 export const hostName = (i: number): string => `compute-${pad(i)}`;
 
 /** A world of `n` compute hosts on one array, every latency 0. */
@@ -131,13 +142,15 @@ async function startCloud(pgc: PgCluster, scenario: string, agents: number, host
     const dbUrl = await pgc.createDatabase();
     const port = await freePort('127.0.0.1');
     const common = ['--database-url', dbUrl, '--data-dir', dir, '--sim-socket', socket, '--log-level', 'silent'];
-    const front = startHitch([agents === 0 ? 'serve' : 'api', '--port', String(port), ...common]);
+    // Each process names its connections (pg reads PGAPPNAME), so pg_stat_activity and a
+    // statement log (bench/scale-out-trace.ts) say whose each statement is.
+    const front = startHitch([agents === 0 ? 'serve' : 'api', '--port', String(port), ...common], { PGAPPNAME: agents === 0 ? 'hitch-serve' : 'hitch-api' });
     procs.push(front);
     await front.waitFor('Hitch is running');
     for (let a = 0; a < agents; a++) {
       // Round-robin: the hosts that get servers first (placement fills hosts in name order) are spread over every process.
       const mine = Array.from({ length: hosts }, (_, k) => k).filter((k) => k % agents === a).map((k) => hostName(k + 1));
-      const p = startHitch(['agent', '--host', mine.join(','), ...common]);
+      const p = startHitch(['agent', '--host', mine.join(','), ...common], { PGAPPNAME: `hitch-agent-${a + 1}` });
       procs.push(p);
       agentProcs.push(p);
       agentHosts.push(mine);
@@ -222,7 +235,7 @@ async function prepare(api: Api, n: number): Promise<Array<[string, string]>> {
 }
 
 /** One mode's cloud, kept up for the whole figure: its servers and volumes prepared, its batches run in turn with the other modes'. */
-interface Testbed {
+export interface Testbed {
   readonly agents: number;
   readonly cloud: Cloud;
   readonly api: Api;
@@ -232,7 +245,7 @@ interface Testbed {
   next: number;
 }
 
-async function openTestbed(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number): Promise<Testbed> {
+export async function openTestbed(pgc: PgCluster, scenario: string, agents: number, hosts: number, n: number): Promise<Testbed> {
   const cloud = await startCloud(pgc, scenario, agents, hosts);
   try {
     const api = await login(cloud.url, cloud.dir, 'demo');
@@ -247,7 +260,7 @@ async function openTestbed(pgc: PgCluster, scenario: string, agents: number, hos
   }
 }
 
-async function closeTestbed(tb: Testbed): Promise<void> {
+export async function closeTestbed(tb: Testbed): Promise<void> {
   await tb.watcher.stop();
   await tb.cloud.stop();
 }
@@ -287,8 +300,11 @@ export async function throughputBatch(tb: Testbed, n: number, inflight: number):
   await Promise.all(Array.from({ length: Math.min(inflight, n) }, worker));
   const wallMs = performance.now() - t0;
   const [front, agentsCpu, simulator, postgres, client] = cpu().map((x, i) => (x - (cpu0[i] as number)) / n) as [number, number, number, number, number];
-  // Statistics reach pg_stat_database when a backend goes idle (within ~1 s).
-  await new Promise((r) => setTimeout(r, 1500));
+  // A backend reports its statistics to pg_stat_database when it goes idle, but at most once a
+  // second, and what it held back then waits for an idle timeout of 10 s (PostgreSQL 15's
+  // PGSTAT_IDLE_INTERVAL): read after that, or an attach's last statements are missed (the
+  // 1.5-s wait this had undercounted the queue's busiest connections).
+  await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
   const x1 = await dbXacts(cloud.dbUrl);
   // Less the watcher's polls and the first dbXacts' own transaction.
   const transactionsPerAttach = (x1 - x0 - (watcher.polls - polls0) - 1) / n;
@@ -348,16 +364,17 @@ async function idleAndHostDown(pgc: PgCluster, scenario: string, agents: number,
     const c = new pg.Client({ connectionString: cloud.dbUrl, application_name: 'hitch-bench idle' });
     c.on('error', () => undefined);
     await c.connect();
-    // Settle (start-up recovery, the first heartbeats), then count.
-    await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS));
+    // Settle (start-up recovery, the first heartbeats, their statistics reported), then count.
+    await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS + STATS_FLUSH_MS));
     const a = await xacts(c);
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-    // Statistics reach pg_stat_database when a backend goes idle (at most ~1 s later): wait that out.
-    await new Promise((r) => setTimeout(r, 1500));
+    // What the backends did in the window is reported within STATS_FLUSH_MS; what they do
+    // meanwhile is idle work too, so the window is counted as idleSeconds + STATS_FLUSH_MS.
+    await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
     const b = await xacts(c);
     // Our own reads: the first is counted in b, and each read is one transaction.
     const transactions = b - a - 1;
-    const idle = { seconds: idleSeconds, agentProcesses: agents, apiProcesses: 1, transactions, queriesPerSecond: transactions / (idleSeconds + 1.5) };
+    const idle = { seconds: idleSeconds, agentProcesses: agents, apiProcesses: 1, transactions, queriesPerSecond: transactions / (idleSeconds + STATS_FLUSH_MS / 1000) };
 
     const db = await openDatabase(cloud.dbUrl, { skipMigrations: true, poolSize: 2 });
     const q = new TaskQueue(db.db, 'postgres');
@@ -415,31 +432,53 @@ async function listLatency(url: string, dir: string, database: 'postgres' | 'sql
   return requests.map(([request], i) => ({ database, volumes, request, n, p50Ms: pct(times[i]!, 50), p99Ms: pct(times[i]!, 99) }));
 }
 
-/** A one-host all-in-one server on `dbUrl`, the fleet loaded under it (demo's project is project 1). */
-async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: FleetSize, n: number): Promise<{ rows: ListRow[]; ms: number; byTable: Record<string, number>; sizes: ScaleOutFigure['tableSizesMb'] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-lists-'));
+interface FleetLoad {
+  readonly ms: number;
+  readonly byTable: Record<string, number>;
+  readonly sizes: ScaleOutFigure['tableSizesMb'];
+}
+
+/**
+ * A one-host all-in-one server on `dbUrl`, the fleet loaded under it (demo's project is project 1).
+ * With `keep` (a directory), the server's data directory and a record of the load stay there: a
+ * later run on the same database (a kept PostgreSQL cluster) finds the fleet loaded and measures
+ * only, reporting the load as it was measured then.
+ */
+async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: FleetSize, n: number, keep?: string): Promise<{ rows: ListRow[]; kept: boolean } & FleetLoad> {
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'hitch-bench-lists-'));
+  mkdirSync(dir, { recursive: true });
+  const record = join(dir, 'fleet-load.json');
   const url = database === 'sqlite' ? `sqlite:${join(dir, 'hitch.db')}` : dbUrl;
   const port = await freePort('127.0.0.1');
   const server = startHitch(['serve', '--port', String(port), '--database-url', url, '--data-dir', dir, '--scenario', 'healthy-single', '--sim-speed', '0', '--log-level', 'silent']);
   try {
     await server.waitFor('Hitch is running');
     const demo = await login(`http://127.0.0.1:${port}`, dir, 'demo');
-    const db = await openDatabase(url, { skipMigrations: true, poolSize: 2 });
-    const t0 = performance.now();
-    const report = await loadFleet(db, { ...size, project1Id: demo.projectId });
-    const ms = performance.now() - t0;
-    const sizes: Record<string, { heap: number; indexes: number }> = {};
-    if (database === 'postgres') {
-      for (const t of ['volumes', 'volume_metadata', 'attachments', 'servers', 'bdms', 'operations', 'traces', 'compute_tasks']) {
-        const r = await sql<{ heap: string; idx: string }>`select pg_table_size(${t}::regclass) as heap, pg_indexes_size(${t}::regclass) as idx`.execute(db.db);
-        sizes[t] = { heap: Number(r.rows[0]!.heap) / 1e6, indexes: Number(r.rows[0]!.idx) / 1e6 };
+    let load: FleetLoad;
+    const prior = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as FleetLoad & { size: FleetSize; url: string }) : null;
+    const kept = prior !== null && JSON.stringify(prior.size) === JSON.stringify(size) && prior.url === url;
+    if (kept) {
+      load = prior;
+    } else {
+      const db = await openDatabase(url, { skipMigrations: true, poolSize: 2 });
+      const t0 = performance.now();
+      const report = await loadFleet(db, { ...size, project1Id: demo.projectId });
+      const ms = performance.now() - t0;
+      const sizes: Record<string, { heap: number; indexes: number }> = {};
+      if (database === 'postgres') {
+        for (const t of ['volumes', 'volume_metadata', 'attachments', 'servers', 'bdms', 'operations', 'traces', 'compute_tasks']) {
+          const r = await sql<{ heap: string; idx: string }>`select pg_table_size(${t}::regclass) as heap, pg_indexes_size(${t}::regclass) as idx`.execute(db.db);
+          sizes[t] = { heap: Number(r.rows[0]!.heap) / 1e6, indexes: Number(r.rows[0]!.idx) / 1e6 };
+        }
       }
+      await db.close();
+      load = { ms, byTable: report.ms, sizes };
+      if (keep) writeFileSync(record, JSON.stringify({ ...load, size, url }));
     }
-    await db.close();
-    return { rows: await listLatency(`http://127.0.0.1:${port}`, dir, database, size.volumes, n), ms, byTable: report.ms, sizes };
+    return { rows: await listLatency(`http://127.0.0.1:${port}`, dir, database, size.volumes, n), kept, ...load };
   } finally {
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -458,6 +497,13 @@ export interface ScaleOutOptions {
   readonly listRequests?: number;
   /** The modes: 0 the all-in-one, k that many agent processes. */
   readonly modes?: readonly number[];
+  /** Which parts to measure (default all). */
+  readonly parts?: readonly ScaleOutPart[];
+  /**
+   * Keep the million-volume PostgreSQL cluster and the lists' server data in this directory: the
+   * first run loads it, later runs measure the lists on it without loading again.
+   */
+  readonly keepFleet?: string;
   readonly log?: (s: string) => void;
 }
 
@@ -467,7 +513,10 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
   const rounds = o.rounds ?? 3;
   const warmup = o.warmup ?? 30;
   const inflight = o.inflight ?? 30;
+  const parts = o.parts ?? SCALE_OUT_PARTS;
   const log = o.log ?? (() => undefined);
+  const loadavgAfter: Partial<Record<ScaleOutPart, readonly number[]>> = {};
+  const avg = (): number[] => loadavg().map((x) => Math.round(x * 10) / 10);
   const pgc = await startPostgres();
   const dir = mkdtempSync(join(tmpdir(), 'hitch-bench-scale-'));
   try {
@@ -481,55 +530,82 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
     // and each round's ratio compares batches run minutes apart at most. Same work on each side:
     // the same number of prepared servers and volumes, the same warm-up, the same batches.
     const modes = o.modes ?? [0, 1, 2, 4];
-    const beds: Testbed[] = [];
     const runs: ThroughputRun[] = [];
     const roundRatios: Record<string, number[]> = {};
-    try {
-      for (const agents of modes) {
-        log(`   scale-out: ${agents === 0 ? 'all-in-one' : `hitch api + ${agents} agent process(es)`} over ${hosts} hosts, ${warmup + rounds * n} servers and volumes …`);
-        beds.push(await openTestbed(pgc, scenario, agents, hosts, warmup + rounds * n));
-      }
-      for (const tb of beds) if (warmup > 0) await throughputBatch(tb, warmup, inflight);
-      for (let r = 0; r < rounds; r++) {
-        const round = new Map<number, ThroughputRun>();
-        for (let k = 0; k < beds.length; k++) {
-          const tb = beds[(k + r) % beds.length] as Testbed;
-          const run = await throughputBatch(tb, n, inflight);
-          round.set(tb.agents, run);
-          runs.push(run);
-        }
-        log(`   scale-out: round ${r + 1} of ${rounds}: ${[...round.values()].map((x) => `${x.agents === 0 ? 'all-in-one' : `${x.agents} agents`} ${x.attachesPerSecond.toFixed(1)}/s`).join(', ')}`);
-        const base = round.get(0)?.attachesPerSecond;
-        for (const [a, x] of round) if (a !== 0 && base) (roundRatios[String(a)] ??= []).push(x.attachesPerSecond / base);
-      }
-    } finally {
-      for (const tb of beds) await closeTestbed(tb);
-    }
     const means: Record<string, number> = {};
-    for (const a of modes) means[String(a)] = median(runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond));
     const ratios: Record<string, number> = {};
-    for (const a of modes) if (a !== 0) ratios[String(a)] = median(roundRatios[String(a)] ?? []);
-    log('   scale-out: idle cost and host-down detection …');
-    const { idle, hostDown } = await idleAndHostDown(pgc, scenario, 4, hosts, o.idleSeconds ?? 30);
-    const fleet = o.fleet ?? FLEET_1M;
-    log(`   scale-out: loading ${fleet.volumes} volumes into PostgreSQL …`);
-    const pgLists = await listsAt(await pgc.createDatabase(), 'postgres', fleet, o.listRequests ?? 200);
-    const sqliteFleet = o.sqliteFleet ?? { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 };
-    log(`   scale-out: loading ${sqliteFleet.volumes} volumes into SQLite …`);
-    const sqLists = await listsAt('', 'sqlite', sqliteFleet, o.listRequests ?? 200);
+    if (parts.includes('throughput')) {
+      const beds: Testbed[] = [];
+      try {
+        for (const agents of modes) {
+          log(`   scale-out: ${agents === 0 ? 'all-in-one' : `hitch api + ${agents} agent process(es)`} over ${hosts} hosts, ${warmup + rounds * n} servers and volumes …`);
+          beds.push(await openTestbed(pgc, scenario, agents, hosts, warmup + rounds * n));
+        }
+        for (const tb of beds) if (warmup > 0) await throughputBatch(tb, warmup, inflight);
+        for (let r = 0; r < rounds; r++) {
+          const round = new Map<number, ThroughputRun>();
+          for (let k = 0; k < beds.length; k++) {
+            const tb = beds[(k + r) % beds.length] as Testbed;
+            const run = await throughputBatch(tb, n, inflight);
+            round.set(tb.agents, run);
+            runs.push(run);
+          }
+          log(`   scale-out: round ${r + 1} of ${rounds} (load ${avg()[0]}): ${[...round.values()].map((x) => `${x.agents === 0 ? 'all-in-one' : `${x.agents} agents`} ${x.attachesPerSecond.toFixed(1)}/s`).join(', ')}`);
+          const base = round.get(0)?.attachesPerSecond;
+          for (const [a, x] of round) if (a !== 0 && base) (roundRatios[String(a)] ??= []).push(x.attachesPerSecond / base);
+        }
+      } finally {
+        for (const tb of beds) await closeTestbed(tb);
+      }
+      for (const a of modes) means[String(a)] = median(runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond));
+      for (const a of modes) if (a !== 0) ratios[String(a)] = median(roundRatios[String(a)] ?? []);
+      loadavgAfter.throughput = avg();
+    }
+    let idleParts: Partial<Pick<ScaleOutFigure, 'idle' | 'hostDown'>> = {};
+    if (parts.includes('idle')) {
+      log('   scale-out: idle cost and host-down detection …');
+      idleParts = await idleAndHostDown(pgc, scenario, 4, hosts, o.idleSeconds ?? 30);
+      loadavgAfter.idle = avg();
+    }
+    let lists: ListRow[] = [];
+    let listParts: Partial<Pick<ScaleOutFigure, 'load' | 'tableSizesMb'>> = {};
+    if (parts.includes('lists')) {
+      const fleet = o.fleet ?? FLEET_1M;
+      const kept = o.keepFleet ? await startPostgres({ keepDir: join(o.keepFleet, 'postgres') }) : pgc;
+      try {
+        let fleetUrl: string;
+        if (o.keepFleet) {
+          const c = new pg.Client({ connectionString: kept.url });
+          await c.connect();
+          const there = (await c.query("select 1 from pg_database where datname = 'hitch_fleet'")).rowCount === 1;
+          await c.end();
+          fleetUrl = there ? Object.assign(new URL(kept.url), { pathname: '/hitch_fleet' }).toString() : await kept.createDatabase('hitch_fleet');
+        } else fleetUrl = await pgc.createDatabase();
+        log(`   scale-out: ${fleet.volumes} volumes in PostgreSQL (${o.keepFleet ? `kept in ${o.keepFleet}; loaded once` : 'loading'}) …`);
+        const pgLists = await listsAt(fleetUrl, 'postgres', fleet, o.listRequests ?? 200, o.keepFleet ? join(o.keepFleet, 'server') : undefined);
+        const sqliteFleet = o.sqliteFleet ?? { projects: 100, volumes: 100_000, servers: 10_000, attachments: 20_000, hosts: 100 };
+        log(`   scale-out: loading ${sqliteFleet.volumes} volumes into SQLite …`);
+        const sqLists = await listsAt('', 'sqlite', sqliteFleet, o.listRequests ?? 200);
+        lists = [...pgLists.rows, ...sqLists.rows];
+        listParts = { load: { postgres: { size: fleet, ms: pgLists.ms, byTable: pgLists.byTable, kept: pgLists.kept }, sqlite: { size: sqliteFleet, ms: sqLists.ms } }, tableSizesMb: pgLists.sizes };
+      } finally {
+        if (kept !== pgc) await kept.stop();
+      }
+      loadavgAfter.lists = avg();
+    }
     return {
-      machine: { cpus: cpus().length, kernel: release(), loadavg: loadavg().map((x) => Math.round(x * 10) / 10), postgres: version },
+      machine: { cpus: cpus().length, kernel: release(), loadavg: avg(), postgres: version },
       hosts,
       runs,
       batch: { attaches: n, rounds, warmup, inflight },
       means,
       roundRatios,
       ratios,
-      idle,
-      hostDown,
-      lists: [...pgLists.rows, ...sqLists.rows],
-      load: { postgres: { size: fleet, ms: pgLists.ms, byTable: pgLists.byTable }, sqlite: { size: sqliteFleet, ms: sqLists.ms } },
-      tableSizesMb: pgLists.sizes,
+      parts,
+      loadavgAfter,
+      ...idleParts,
+      lists,
+      ...listParts,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -542,27 +618,34 @@ export function renderScaleOut(f: ScaleOutFigure): string {
   const l: string[] = [];
   const per = (a: number) => f.runs.filter((r) => r.agents === a).map((r) => r.attachesPerSecond.toFixed(1)).join(' · ');
   const modes = Object.keys(f.means).map(Number);
-  l.push(`Scale-out over ${f.hosts} simulated hosts (zero latency), PostgreSQL ${f.machine.postgres}, ${f.machine.cpus} CPUs, kernel ${f.machine.kernel}, load average at the end ${f.machine.loadavg.join(' ')}`);
-  l.push(`every mode's cloud up at once; ${f.batch.rounds} rounds, each a batch of ${f.batch.attaches} attaches (${f.batch.inflight} in flight) per mode in rotated order, after ${f.batch.warmup} unmeasured attaches per mode; medians`);
-  l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.means['0']!.toFixed(1)} (batches ${per(0)})`);
-  for (const a of modes.filter((m) => m !== 0)) {
-    l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.means[String(a)]!.toFixed(1)} (batches ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)} (median of rounds ${(f.roundRatios[String(a)] ?? []).map((x) => x.toFixed(2)).join(' · ')})`);
+  const la = (p: ScaleOutPart): string => (f.loadavgAfter[p] ? ` [load average after it ${f.loadavgAfter[p].join(' ')}]` : '');
+  l.push(`Scale-out over ${f.hosts} simulated hosts (zero latency), PostgreSQL ${f.machine.postgres}, ${f.machine.cpus} CPUs, kernel ${f.machine.kernel}, parts ${f.parts.join(', ')}, load average at the end ${f.machine.loadavg.join(' ')}`);
+  if (f.parts.includes('throughput')) {
+    l.push(`every mode's cloud up at once; ${f.batch.rounds} rounds, each a batch of ${f.batch.attaches} attaches (${f.batch.inflight} in flight) per mode in rotated order, after ${f.batch.warmup} unmeasured attaches per mode; medians${la('throughput')}`);
+    l.push(`attaches/s, all-in-one (hitch serve, all ${f.hosts} hosts in one process): ${f.means['0']!.toFixed(1)} (batches ${per(0)})`);
+    for (const a of modes.filter((m) => m !== 0)) {
+      l.push(`attaches/s, hitch api + ${a} agent process(es) over ${f.hosts} hosts: ${f.means[String(a)]!.toFixed(1)} (batches ${per(a)}); scale-out / all-in-one ${f.ratios[String(a)]!.toFixed(2)} (median of rounds ${(f.roundRatios[String(a)] ?? []).map((x) => x.toFixed(2)).join(' · ')})`);
+    }
+    for (const a of modes) {
+      const rs = f.runs.filter((r) => r.agents === a);
+      const mean = (k: keyof ThroughputRun['cpuPerAttachMs']) => (rs.reduce((s, r) => s + r.cpuPerAttachMs[k], 0) / rs.length).toFixed(1);
+      const tx = (rs.reduce((s, r) => s + r.transactionsPerAttach, 0) / rs.length).toFixed(1);
+      l.push(`   per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: CPU ms ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}; ${tx} PostgreSQL transactions`);
+    }
+    const failures = f.runs.reduce((s, r) => s + r.failures, 0);
+    l.push(`failed attaches in all runs: ${failures}`);
   }
-  for (const a of modes) {
-    const rs = f.runs.filter((r) => r.agents === a);
-    const mean = (k: keyof ThroughputRun['cpuPerAttachMs']) => (rs.reduce((s, r) => s + r.cpuPerAttachMs[k], 0) / rs.length).toFixed(1);
-    const tx = (rs.reduce((s, r) => s + r.transactionsPerAttach, 0) / rs.length).toFixed(1);
-    l.push(`   per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: CPU ms ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}; ${tx} PostgreSQL transactions`);
+  if (f.idle && f.hostDown) {
+    l.push(`idle queries/s with ${f.hosts} hosts (${f.idle.agentProcesses} agent processes, ${f.idle.apiProcesses} API process, ${f.idle.seconds} s): ${f.idle.queriesPerSecond.toFixed(2)} (${f.idle.transactions} transactions)${la('idle')}`);
+    l.push(
+      `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s; a check calls it down at ${f.hostDown.staleMs / 1000} s, within the bound of ${f.hostDown.boundMs / 1000} s = ${(f.hostDown.boundMs / f.hostDown.heartbeatMs).toFixed(0)} intervals: ${f.hostDown.sinceLastHeartbeatMs < f.hostDown.boundMs ? 'within' : 'NOT within'}); the next request: HTTP ${f.hostDown.refusedStatus}`,
+    );
   }
-  const failures = f.runs.reduce((s, r) => s + r.failures, 0);
-  l.push(`failed attaches in all runs: ${failures}`);
-  l.push(`idle queries/s with ${f.hosts} hosts (${f.idle.agentProcesses} agent processes, ${f.idle.apiProcesses} API process, ${f.idle.seconds} s): ${f.idle.queriesPerSecond.toFixed(2)} (${f.idle.transactions} transactions)`);
-  l.push(
-    `host-down detection: ${(f.hostDown.detectedAfterKillMs / 1000).toFixed(2)} s after SIGKILL, ${(f.hostDown.sinceLastHeartbeatMs / 1000).toFixed(2)} s after its last heartbeat (heartbeat every ${f.hostDown.heartbeatMs / 1000} s; a check calls it down at ${f.hostDown.staleMs / 1000} s, within the bound of ${f.hostDown.boundMs / 1000} s = ${(f.hostDown.boundMs / f.hostDown.heartbeatMs).toFixed(0)} intervals: ${f.hostDown.sinceLastHeartbeatMs < f.hostDown.boundMs ? 'within' : 'NOT within'}); the next request: HTTP ${f.hostDown.refusedStatus}`,
-  );
-  l.push(`bulk load: ${f.load.postgres.size.volumes} volumes, ${f.load.postgres.size.servers} servers, ${f.load.postgres.size.attachments} attachments, ${f.load.postgres.size.projects} projects into PostgreSQL in ${(f.load.postgres.ms / 1000).toFixed(0)} s; ${f.load.sqlite.size.volumes} volumes into SQLite in ${(f.load.sqlite.ms / 1000).toFixed(1)} s`);
-  l.push(`sizes after the load, MB (rows + indexes): ${Object.entries(f.tableSizesMb).map(([t, z]) => `${t} ${z.heap.toFixed(0)} + ${z.indexes.toFixed(0)}`).join(', ')}`);
-  for (const r of f.lists) l.push(`list at ${r.volumes} volumes, ${r.database}: ${r.request}: p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.n} requests)`);
+  if (f.load && f.tableSizesMb) {
+    l.push(`bulk load: ${f.load.postgres.size.volumes} volumes, ${f.load.postgres.size.servers} servers, ${f.load.postgres.size.attachments} attachments, ${f.load.postgres.size.projects} projects into PostgreSQL in ${(f.load.postgres.ms / 1000).toFixed(0)} s${f.load.postgres.kept ? ' (an earlier run, kept)' : ''}; ${f.load.sqlite.size.volumes} volumes into SQLite in ${(f.load.sqlite.ms / 1000).toFixed(1)} s`);
+    l.push(`sizes after the load, MB (rows + indexes): ${Object.entries(f.tableSizesMb).map(([t, z]) => `${t} ${z.heap.toFixed(0)} + ${z.indexes.toFixed(0)}`).join(', ')}`);
+  }
+  for (const r of f.lists) l.push(`list at ${r.volumes} volumes, ${r.database}: ${r.request}: p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.n} requests)${la('lists')}`);
   return l.join('\n');
 }
 

@@ -9,7 +9,7 @@
  * whole run, see `pg-global-setup.ts`), that server is used instead and nothing is started.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,13 +72,23 @@ function clusterFromUrl(url: string, stop: () => Promise<void>): PgCluster {
   };
 }
 
+export interface StartPostgresOptions {
+  /**
+   * Keep the cluster in this directory (its data in `dir/data`) across runs: made the first time,
+   * started again after, and left on disk at `stop()`. The bench keeps its million-volume fleet
+   * so: loading it takes minutes on a shared machine, measuring it seconds.
+   */
+  readonly keepDir?: string;
+}
+
 /** Start a private cluster (or reuse `HITCH_TEST_PG_URL`). */
-export async function startPostgres(): Promise<PgCluster> {
+export async function startPostgres(o: StartPostgresOptions = {}): Promise<PgCluster> {
   const shared = process.env.HITCH_TEST_PG_URL;
-  if (shared) return clusterFromUrl(shared, async () => {});
+  if (shared && !o.keepDir) return clusterFromUrl(shared, async () => {});
   const binDir = findPgBin();
   if (!binDir) throw new Error('PostgreSQL is not installed (run scripts/install-test-peers.sh)');
-  const dir = mkdtempSync(join(tmpdir(), 'hitch-pg-'));
+  const dir = o.keepDir ?? mkdtempSync(join(tmpdir(), 'hitch-pg-'));
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
   const port = await freePort();
@@ -86,7 +96,7 @@ export async function startPostgres(): Promise<PgCluster> {
     const [cmd, argv] = asPostgres(join(binDir, bin), args);
     return run(cmd, argv, { timeout: 60_000 });
   };
-  await sh('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  if (!existsSync(join(data, 'PG_VERSION'))) await sh('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   await sh('pg_ctl', [
     '-D', data, '-l', join(dir, 'log'), '-w', '-t', '60',
     '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c max_connections=200`,
@@ -94,6 +104,11 @@ export async function startPostgres(): Promise<PgCluster> {
   ]);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return clusterFromUrl(url, async () => {
+    if (o.keepDir) {
+      // A clean stop: the next start finds the data as it was, without recovery.
+      await sh('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      return;
+    }
     try {
       await sh('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } finally {
