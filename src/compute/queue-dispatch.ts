@@ -102,10 +102,6 @@ export class QueueDispatch implements ComputeDispatch {
     return this.#q.liveHosts(this.#staleMs);
   }
 
-  async #requireLive(host: string): Promise<void> {
-    if (!(await this.#q.isLive(host, this.#staleMs))) throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host });
-  }
-
   /** A state notice: `<id> <state> <result>`. */
   #heard(payload: string): void {
     const a = payload.indexOf(' ');
@@ -152,11 +148,14 @@ export class QueueDispatch implements ComputeDispatch {
    * Queue a task, tracked from before it exists when there is a listener: its notices are
    * heard from the first.
    */
-  async #enqueue(host: string, kind: TaskKind, payload: unknown): Promise<string> {
+  async #enqueue(host: string, kind: TaskKind, payload: unknown, live: 'require live' | 'any'): Promise<string> {
     const id = crypto.randomUUID();
     if (this.#listener) this.#tracked.set(id, null);
     try {
-      return await this.#q.enqueue(host, kind, payload, Date.now(), id);
+      if (live === 'any') return await this.#q.enqueue(host, kind, payload, Date.now(), id);
+      // The liveness check and the enqueue in one statement (PostgreSQL): a host down queues nothing.
+      if (!(await this.#q.enqueueIfLive(host, kind, payload, this.#staleMs, Date.now(), id))) throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host });
+      return id;
     } catch (e) {
       this.#tracked.delete(id);
       throw e;
@@ -199,8 +198,9 @@ export class QueueDispatch implements ComputeDispatch {
   }
 
   async spawn(server: ServerRow, spec: DomainSpec, meta?: RequestMeta): Promise<void> {
-    await this.#requireLive(server.host);
-    await this.#q.enqueue(server.host, 'spawn', { serverId: server.id, spec, ...(meta ? { meta } : {}) });
+    if (!(await this.#q.enqueueIfLive(server.host, 'spawn', { serverId: server.id, spec, ...(meta ? { meta } : {}) }, this.#staleMs))) {
+      throw new HitchError('HITCH_COMPUTE_HOST_DOWN', { host: server.host });
+    }
   }
 
   /**
@@ -225,7 +225,7 @@ export class QueueDispatch implements ComputeDispatch {
   }
 
   async destroy(server: ServerRow): Promise<void> {
-    const id = await this.#enqueue(server.host, 'destroy', { serverId: server.id });
+    const id = await this.#enqueue(server.host, 'destroy', { serverId: server.id }, 'any');
     try {
       const t = await this.#answer(id, server.host, ['done'], this.#doneMs);
       if (t.state === 'failed') throw taskError(t);
@@ -235,8 +235,7 @@ export class QueueDispatch implements ComputeDispatch {
   }
 
   async #operation(server: ServerRow, kind: 'attach' | 'detach' | 'extend', payload: unknown): Promise<OperationHandle> {
-    await this.#requireLive(server.host);
-    const id = await this.#enqueue(server.host, kind, payload);
+    const id = await this.#enqueue(server.host, kind, payload, 'require live');
     let t: Outcome;
     try {
       t = await this.#answer(id, server.host, ['reserved', 'done'], this.#acceptMs);

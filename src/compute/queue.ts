@@ -62,6 +62,27 @@ export class TaskQueue {
     return id;
   }
 
+  /**
+   * Queue a task for `host` only if its agent heartbeated within `staleMs`; false (nothing
+   * queued) when the host is down. On PostgreSQL the check, the row and the agent's wake-up are
+   * one statement (a request through the queue spent one round trip on each before): the
+   * liveness read is the one `isLive` makes, on the database's clock.
+   */
+  async enqueueIfLive(host: string, kind: TaskKind, payload: unknown, staleMs: number, now = Date.now(), id: string = crypto.randomUUID()): Promise<boolean> {
+    if (this.#postgres) {
+      const text = JSON.stringify(payload);
+      const r = await sql<{ queued: number }>`WITH live AS (SELECT name FROM compute_hosts WHERE name = ${host}
+                    AND heartbeat_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint - ${staleMs}),
+                  t AS (INSERT INTO compute_tasks (id, host, kind, payload, state, created_ms, updated_ms)
+                    SELECT ${id}, name, ${kind}, ${text}, 'queued', ${now}, ${now} FROM live RETURNING host)
+                SELECT 1 AS queued, pg_notify(${TASKS_CHANNEL}, host) FROM t`.execute(this.#db);
+      return r.rows.length === 1;
+    }
+    if (!(await this.isLive(host, staleMs, now))) return false;
+    await this.enqueue(host, kind, payload, now, id);
+    return true;
+  }
+
   /** Claim the oldest queued task of `host` for `agentId`, or undefined when there is none. */
   async claim(host: string, agentId: string, now = Date.now()): Promise<TaskRow | undefined> {
     if (this.#postgres) {
