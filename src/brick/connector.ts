@@ -22,6 +22,13 @@ export interface NvmeTimeouts {
   readonly nvmeDeviceMs: number;
   /** The subsystem's sysfs directory to go after the last controller's disconnect. */
   readonly nvmeGoneMs: number;
+  /**
+   * A portal's TCP probe before its `nvme connect` (where the host has `tcpProbe`): a portal
+   * silent this long gets no `nvme connect` now, and is probed again in the background.
+   */
+  readonly nvmeProbeMs: number;
+  /** How long a silent portal is probed again in the background before it is given up (logged). */
+  readonly nvmeLateJoinMs: number;
 }
 
 /** What a connector is built with: the host, what the host said about itself, brick's options. */

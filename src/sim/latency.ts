@@ -172,14 +172,21 @@ export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
  * NVMe/TCP's floor: the array admits the host NQN; the initiator connects to the quickest
  * reachable portal (an `nvme connect`: the process, the TCP and fabrics round trips, Identify),
  * the kernel adds the namespace's device, and udev links it. Dead and refusing portals cost
- * nothing: a perfect initiator does not wait for them. `pathMs` is the connect's own floor
- * (the export belongs to `initialize_connection`).
+ * no wait: a perfect initiator does not wait for them. But it cannot skip them blind: the kernel
+ * creates one controller at a time (`nvmf_dev_mutex`), and a connect to a dropping portal that
+ * takes the lock first holds it for the SYN timeout. So when some portal of the volume is
+ * unreachable, the floor adds one TCP handshake to the portal it connects to (`tcpHandshakeMs`
+ * + its latency both ways): no initiator can tell which portal answers without asking, and
+ * guessing wrong costs the timeout. With every portal reachable any first connect is right, so
+ * nothing is added (Hitch, which probes anyway, pays that handshake above the floor). `pathMs`
+ * is the connect's own floor (the export belongs to `initialize_connection`).
  */
 export function nvmeDataPlaneFloor(input: { readonly latency: LatencyModel; readonly portals: readonly FloorPortal[] }): DataPlaneFloor {
   const m = input.latency;
   const reachable = input.portals.filter((p) => p.kind === 'healthy' || p.kind === 'slow');
   const exportMs = m.arrayExportMs;
   if (reachable.length === 0) return { totalMs: Number.POSITIVE_INFINITY, exportMs, pathMs: Number.POSITIVE_INFINITY, mapMs: 0, reachable: false };
-  const pathMs = Math.min(...reachable.map((p) => commandCostMs(m, 'nvme') + m.nvmeConnectRttMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs));
+  const learn = (p: FloorPortal): number => (reachable.length < input.portals.length ? m.tcpHandshakeMs + 2 * (p.latencyMs ?? 0) : 0);
+  const pathMs = Math.min(...reachable.map((p) => learn(p) + commandCostMs(m, 'nvme') + m.nvmeConnectRttMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs));
   return { totalMs: exportMs + pathMs, exportMs, pathMs, mapMs: 0, reachable: true };
 }

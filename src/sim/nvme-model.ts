@@ -23,8 +23,14 @@
  * - **udev** (Debian 12's 60-persistent-storage.rules) links each visible namespace device, a
  *   modelled delay after it appears: `nvme-<wwid>` (`nvme-uuid.<uuid>`),
  *   `nvme-<model>_<serial>_<nsid>` and `nvme-<model>_<serial>`.
- * - **A connect** allocates the controller at once (state `connecting`, no `src_addr` in its
- *   address) and connects: a healthy portal answers in `nvmeConnectRttMs`, a refusing one fails
+ * - **One controller created at a time.** The kernel holds `nvmf_dev_mutex` (drivers/nvme/host/
+ *   fabrics.c) across `nvmf_create_ctrl`, the TCP connect of the admin queue and the Connect
+ *   commands included, so `nvme connect`s on one host run one after another in the order they
+ *   reached the lock: one to a dead portal holds every later one for its whole SYN timeout, a
+ *   live one for its connect time. The lock is not interruptible (a killed nvme-cli still waits
+ *   for it, and its connect ends when it would). Reconnects of existing controllers do not take it.
+ * - **A connect** allocates the controller once it holds the lock (state `connecting`, no
+ *   `src_addr` in its address) and connects: a healthy portal answers in `nvmeConnectRttMs`, a refusing one fails
  *   at once (ECONNREFUSED), a dead one after `nvmeSynTimeoutMs` (nvme-tcp lets a connect send
  *   one SYN retry: ETIMEDOUT after ≈ 3 s); a portal that answers but has no such subsystem, or
  *   does not admit the host, fails the Connect command (EIO). A failed controller is removed.
@@ -134,6 +140,10 @@ export class NvmeHostModel {
   readonly ctrls = new Map<number, NvmeCtrl>();
   readonly subsystems = new Map<number, NvmeHostSubsys>();
   readonly devs = new Map<string, NvmeNsDev>();
+  /** `nvmf_dev_mutex`: the end of the queue of controller creations (FIFO). */
+  #createTail: Promise<void> = Promise.resolve();
+  /** Creations holding or waiting for the lock. */
+  #creating = 0;
 
   constructor(world: SimWorld, vfs: Vfs, udev: UdevModel, host: string, config: NvmeHostConfig) {
     this.#world = world;
@@ -205,6 +215,34 @@ export class NvmeHostModel {
    */
   async connect(nqn: string, portal: string, hostNqn: string, opts: { ctrlLossTmoS?: number; reconnectDelayS?: number }, sleep: (ms: number) => Promise<void>): Promise<ConnectOutcome> {
     const key = portalKey(portal);
+    const release = await this.#lockCreate(key);
+    let handedOver = false;
+    try {
+      return await this.#create(nqn, key, hostNqn, opts, sleep, () => {
+        handedOver = true;
+        return release;
+      });
+    } finally {
+      if (!handedOver) release();
+    }
+  }
+
+  /** Wait for `nvmf_dev_mutex` (FIFO, not interruptible); resolves with its release. */
+  async #lockCreate(key: string): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const before = this.#createTail;
+    this.#createTail = before.then(() => mine);
+    if (this.#creating++ > 0) this.#event(`nvme connect ${key} waits for nvmf_dev_mutex`);
+    await before;
+    return () => {
+      this.#creating -= 1;
+      release();
+    };
+  }
+
+  /** The creation itself, under the lock. `keepLock` hands the release to a connect that outlives its caller. */
+  async #create(nqn: string, key: string, hostNqn: string, opts: { ctrlLossTmoS?: number; reconnectDelayS?: number }, sleep: (ms: number) => Promise<void>, keepLock: () => () => void): Promise<ConnectOutcome> {
     const { ip, port } = parsePortal(key);
     const instance = this.#freeInstance();
     const c: NvmeCtrl = {
@@ -226,11 +264,17 @@ export class NvmeHostModel {
     this.ctrls.set(instance, c);
     this.#addCtrlNodes(c);
     const a = this.#attempt(nqn, key, hostNqn);
+    const endsAt = this.#world.clock.now() + a.ms;
     try {
       await sleep(a.ms);
     } catch (e) {
-      // The caller gave up (killed nvme-cli): the kernel's connect still ends as it would.
-      this.#world.clock.setTimer(0, () => this.#finishConnect(c, this.#attempt(nqn, key, hostNqn)));
+      // The caller gave up (killed nvme-cli): the kernel's connect still ends as it would, and
+      // holds the lock until then.
+      const release = keepLock();
+      this.#world.clock.setTimer(Math.max(0, endsAt - this.#world.clock.now()), () => {
+        this.#finishConnect(c, this.#attempt(nqn, key, hostNqn));
+        release();
+      });
       throw e;
     }
     return this.#finishConnect(c, a);

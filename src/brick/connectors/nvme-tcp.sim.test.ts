@@ -54,35 +54,147 @@ function floorOf(sim: SimHost, portals: string[]): number {
   return nvmeDataPlaneFloor({ latency: sim.sim.latency, portals: portals.map((p) => ({ kind: sim.sim.network.get(p).kind })) }).pathMs;
 }
 
+/** A volume of its own subsystem on the array of `nvme-dead-portal`, admitting the host, over `portals` (that order). */
+function deadPortalVolume(sim: SimHost, portals = [P59, P60]) {
+  const arr = sim.sim.array('nvmet1');
+  const id = '0323170d-9951-4728-b562-61af22ac0eb3';
+  const nqn = `nqn.2014-08.org.openstack:volume-${id}`;
+  arr.nvme.create(nqn);
+  arr.nvme.addNamespace(nqn, { uuid: id });
+  arr.nvme.allowHost(nqn, HOSTNQN);
+  const ci = parseConnectionInfo({ driver_volume_type: 'nvmeof', data: { target_nqn: nqn, vol_uuid: id, portals: portals.map((p) => [...p.split(':'), 'tcp']) } });
+  return { id, nqn, ci };
+}
+
+/** The simulator's trace lines of `nvme connect`s to `address`. */
+function connectsTo(sim: SimHost, address: string): string[] {
+  return sim.sim.traceLines().filter((l) => / exec .* nvme connect /.test(l) && l.includes(`-a ${address} `));
+}
+
+function probeLines(sim: SimHost): string[] {
+  return sim.sim.traceLines().filter((l) => l.includes(' probe tcp '));
+}
+
 describe('NVMe/TCP connector on the simulator', () => {
-  it('nvme-dead-portal: returns at the healthy floor through the head; the dead portal fails in the background after the SYN timeout; nothing left', async () => {
+  it('nvme-dead-portal: probes both portals, connects only the one that answered, returns at the floor through the head; nothing left', async () => {
     const r = rig('nvme-dead-portal');
-    const arr = r.sim.sim.array('nvmet1');
-    const id = '0323170d-9951-4728-b562-61af22ac0eb3';
-    const nqn = `nqn.2014-08.org.openstack:volume-${id}`;
-    arr.nvme.create(nqn);
-    arr.nvme.addNamespace(nqn, { uuid: id });
+    const { id, nqn, ci } = deadPortalVolume(r.sim);
     const props = await r.brick.connectorProperties(r.span);
     expect(props).toMatchObject({ nqn: HOSTNQN, uuid: '7d0c7d2e-64f5-4f2c-a7a6-3c1f7b1e9d41', nvme_native_multipath: true });
-    arr.nvme.allowHost(nqn, HOSTNQN);
     const t0 = r.sim.clock.now();
-    const ci = parseConnectionInfo({ driver_volume_type: 'nvmeof', data: { target_nqn: nqn, vol_uuid: id, portals: [['192.168.1.59', '4420', 'tcp'], ['192.168.1.60', '4420', 'tcp']] } });
     const a = await r.brick.connect(ci, r.span, { instance: 'i-1' });
     const took = r.sim.clock.now() - t0;
     const floor = floorOf(r.sim, [P59, P60]);
     expect(took).toBeGreaterThanOrEqual(floor);
     expect(took).toBeLessThanOrEqual(floor + EPSILON_MS);
-    // Both connects began at once; the dead portal's took controller nvme0 (the kernel numbers a
-    // controller before it connects), so the live one is nvme1, its subsystem nvme-subsys1.
-    expect(a.deviceInfo).toEqual({ type: 'block', path: '/dev/nvme1n1', nvme_ns: id });
+    // The dropped portal got no `nvme connect`: the live one made controller nvme0.
+    expect(a.deviceInfo).toEqual({ type: 'block', path: '/dev/nvme0n1', nvme_ns: id });
     expect(a.source).toEqual({ kind: 'block', path: `/dev/disk/by-id/nvme-uuid.${id}` });
+    expect(connectsTo(r.sim, '192.168.1.59')).toEqual([]);
+    expect(r.sim.sim.traceLines().some((l) => l.includes('waits for nvmf_dev_mutex'))).toBe(false);
+    // The dropped portal's probe ends after the return, and its watch goes on.
+    await r.sim.clock.sleep(5_000);
+    expect(r.logs).toContain(`warning nvme connect to 192.168.1.59:4420 for ${nqn} deferred: no TCP answer within 3000 ms; probing it again in the background`);
     await r.brick.settled();
-    expect(r.sim.clock.now() - t0).toBeGreaterThanOrEqual(r.sim.sim.latency.nvmeSynTimeoutMs);
-    expect(r.logs.some((l) => /^warning nvme connect to 192\.168\.1\.59:4420 .*Connection timed out|could not add new controller/.test(l))).toBe(true);
-    expect(r.sim.model.leftovers()).toEqual([`nvme controller nvme1 ${P60} ${nqn} live`, `nvme subsystem nvme-subsys1 ${nqn}`, `nvme namespace nvme1n1 ${id}`]);
+    expect(r.sim.model.leftovers()).toEqual([`nvme controller nvme0 ${P60} ${nqn} live`, `nvme subsystem nvme-subsys0 ${nqn}`, `nvme namespace nvme0n1 ${id}`]);
     await r.brick.disconnect(ci, a.deviceInfo, r.span, { force: false });
+    expect(r.logs).toContain(`info portal 192.168.1.59:4420 of ${nqn}: no longer probed (its volume is released)`);
     expect(r.sim.model.leftovers()).toEqual([]);
     expect(r.sim.model.vfs.readdir('/dev/disk/by-id').filter((l) => l.startsWith('nvme-'))).toEqual([]);
+    // The watch is over: no probe after the detach, however long the host runs.
+    const probes = probeLines(r.sim).length;
+    await r.sim.clock.sleep(700_000);
+    expect(probeLines(r.sim)).toHaveLength(probes);
+  });
+
+  it('a dropped portal that comes back is probed again with back-off and joins the head late, without blocking the return', async () => {
+    const r = rig('nvme-dead-portal');
+    const { id, nqn, ci } = deadPortalVolume(r.sim);
+    const a = await r.brick.connect(ci, r.span, { instance: 'i-1' });
+    const back = r.sim.clock.now() + 20_000;
+    r.sim.sim.injectFault({ fault: 'portal-healthy', portal: P59, at: back });
+    await r.sim.clock.sleep(60_000);
+    // Probes at 0, then after 1, 2, 4, 8 s gaps (each silent one taking the 3 s probe timeout) … until one answers.
+    const outcomes = probeLines(r.sim).filter((l) => l.includes('192.168.1.59')).map((l) => /probe tcp \S+ (\w+)/.exec(l)?.[1]);
+    expect(outcomes.at(-1)).toBe('open');
+    expect(outcomes.slice(0, -1).every((o) => o === 'timeout')).toBe(true);
+    expect(outcomes.length).toBeGreaterThanOrEqual(3);
+    expect(connectsTo(r.sim, '192.168.1.59')).toHaveLength(1);
+    expect(r.logs.some((l) => l.startsWith(`info portal 192.168.1.59:4420 of ${nqn} answered probe ${outcomes.length} after`) && l.endsWith('connected, joining the subsystem late'))).toBe(true);
+    const subsys = JSON.parse((await nvme(r.sim, ['list-subsys', '-o', 'json'])).stdout);
+    expect(subsys[0].Subsystems[0].Paths.map((p: { Name: string; Address: string; State: string }) => `${p.Name} ${p.State} ${p.Address.split(',')[0]}`)).toEqual(['nvme0 live traddr=192.168.1.60', 'nvme1 live traddr=192.168.1.59']);
+    expect(a.deviceInfo).toEqual({ type: 'block', path: '/dev/nvme0n1', nvme_ns: id });
+    await r.brick.disconnect(ci, a.deviceInfo, r.span, { force: false });
+    expect(r.sim.model.leftovers()).toEqual([]);
+  });
+
+  it('a silent portal is given up after nvmeLateJoinMs, logged; the volume keeps its live path', async () => {
+    const sim = createSimHost('nvme-dead-portal');
+    const logs: string[] = [];
+    const brick = new Brick({ host: sim, ip: '192.168.1.100', multipath: true, nvmeTimeouts: { nvmeLateJoinMs: 30_000 }, logger: (l) => logs.push(`${l.level} ${l.message}`) });
+    const { nqn, ci } = deadPortalVolume(sim);
+    const span = new Trace(sim.clock).root();
+    const a = await brick.connect(ci, span, { instance: 'i-1' });
+    await sim.clock.sleep(60_000);
+    expect(logs.some((l) => l.startsWith(`warning portal 192.168.1.59:4420 of ${nqn} given up: no TCP answer to `) && l.endsWith(' probes in 30000 ms'))).toBe(true);
+    const probes = probeLines(sim).length;
+    await sim.clock.sleep(60_000);
+    expect(probeLines(sim)).toHaveLength(probes);
+    expect(connectsTo(sim, '192.168.1.59')).toEqual([]);
+    await brick.disconnect(ci, a.deviceInfo, span, { force: false });
+    expect(sim.model.leftovers()).toEqual([]);
+  });
+
+  it('a refusing portal fails at once for itself (no nvme connect, no watch); the live one carries the volume', async () => {
+    const sc = loadScenario('nvme-dead-portal');
+    const r = rig({ ...sc, portals: { ...sc.portals, [P59]: { state: 'refusing' } } });
+    const { nqn, ci } = deadPortalVolume(r.sim);
+    const a = await r.brick.connect(ci, r.span, { instance: 'i-1' });
+    expect(r.logs).toContain(`warning nvme connect to 192.168.1.59:4420 for ${nqn} skipped: TCP connect refused`);
+    await r.sim.clock.sleep(60_000);
+    expect(probeLines(r.sim).filter((l) => l.includes('192.168.1.59'))).toHaveLength(1);
+    expect(connectsTo(r.sim, '192.168.1.59')).toEqual([]);
+    await r.brick.disconnect(ci, a.deviceInfo, r.span, { force: false });
+    expect(r.sim.model.leftovers()).toEqual([]);
+  });
+
+  it('every portal silent: the connect fails after the probe timeout with what each portal said, runs no nvme connect, and stops its watches', async () => {
+    const sc = loadScenario('nvme-dead-portal');
+    const r = rig({ ...sc, portals: { [P59]: { state: 'dead' }, [P60]: { state: 'dead' } } });
+    const { nqn, ci } = deadPortalVolume(r.sim);
+    const t0 = r.sim.clock.now();
+    await expect(r.brick.connect(ci, r.span, { instance: 'i-1' })).rejects.toThrow(/192\.168\.1\.59:4420: no TCP answer within 3000 ms; 192\.168\.1\.60:4420: no TCP answer within 3000 ms|192\.168\.1\.60:4420: no TCP answer within 3000 ms; 192\.168\.1\.59:4420: no TCP answer within 3000 ms/);
+    expect(r.sim.clock.now() - t0).toBeLessThan(r.sim.sim.latency.nvmeSynTimeoutMs + 1_000);
+    expect(r.sim.sim.traceLines().filter((l) => / nvme connect /.test(l) && l.includes(nqn))).toEqual([]);
+    const probes = probeLines(r.sim).length;
+    await r.sim.clock.sleep(60_000);
+    expect(probeLines(r.sim)).toHaveLength(probes);
+    expect(r.sim.model.leftovers()).toEqual([]);
+  });
+
+  it('the kernel\'s lock, without the probe: the dropped portal\'s connect, first to the lock, holds the live one for its SYN timeout; live first, the floor', async () => {
+    const run = async (portals: string[]) => {
+      const sim = createSimHost('nvme-dead-portal', { tcpProbe: false });
+      const brick = new Brick({ host: sim, ip: '192.168.1.100', multipath: true });
+      const { ci } = deadPortalVolume(sim, portals);
+      const t0 = sim.clock.now();
+      const a = await brick.connect(ci, new Trace(sim.clock).root(), { instance: 'i-1' });
+      const took = sim.clock.now() - t0;
+      await brick.settled();
+      return { sim, took, a, waits: sim.sim.traceLines().filter((l) => l.includes('waits for nvmf_dev_mutex')) };
+    };
+    const floor = floorOf(createSimHost('nvme-dead-portal'), [P59, P60]);
+    const deadFirst = await run([P59, P60]);
+    const L = deadFirst.sim.sim.latency;
+    expect(deadFirst.waits.map((l) => l.trim().split(' ').slice(1).join(' '))).toEqual(['compute-1 nvme connect 192.168.1.60:4420 waits for nvmf_dev_mutex']);
+    expect(deadFirst.took).toBeGreaterThanOrEqual(L.nvmeSynTimeoutMs + L.nvmeConnectRttMs);
+    expect(deadFirst.took).toBeGreaterThan(floor + L.nvmeSynTimeoutMs - EPSILON_MS);
+    // The dead portal's controller was created first and went when its connect failed: the live one reuses nvme0.
+    expect(deadFirst.a.deviceInfo).toMatchObject({ path: '/dev/nvme0n1' });
+    const liveFirst = await run([P60, P59]);
+    expect(liveFirst.waits.map((l) => l.trim().split(' ').slice(1).join(' '))).toEqual(['compute-1 nvme connect 192.168.1.59:4420 waits for nvmf_dev_mutex']);
+    expect(liveFirst.took).toBeLessThanOrEqual(floor + EPSILON_MS);
+    expect(liveFirst.a.deviceInfo).toMatchObject({ path: '/dev/nvme0n1' });
   });
 
   it('two volumes on one subsystem: one head each over both controllers; detaching one keeps the controllers for the other', async () => {

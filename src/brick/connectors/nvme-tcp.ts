@@ -2,9 +2,20 @@
  * NVMe over TCP through the host's kernel initiator (`nvme-tcp`, nvme-cli), as a protocol
  * connector. What it does differently from os-brick's `NVMeOFConnector`:
  *
- * - **All portals at once.** One `nvme connect` per portal, in parallel, each bounded by its own
- *   timeout; the connect returns as soon as one controller is live and the namespace's device
- *   exists. Slower portals finish in the background: a late controller joins the kernel's native
+ * - **All portals at once, probed first.** The kernel creates NVMe-oF controllers one at a time
+ *   (`nvmf_dev_mutex` in drivers/nvme/host/fabrics.c is held across `nvmf_create_ctrl`, the TCP
+ *   connect of the admin queue included), so an `nvme connect` to a portal that drops packets,
+ *   if it takes the lock first, holds every other portal's connect for its whole timeout. So
+ *   each portal is probed first (`Host.probeTcp`, all in parallel), and only a portal that
+ *   answered gets its `nvme connect`, as it answers; a refused one fails at once. A portal that
+ *   did not answer within `nvmeProbeMs` is left out of the return and watched: probed again in
+ *   the background (1 s, doubling to 10 s — the kernel's `reconnect_delay` — for at most
+ *   `nvmeLateJoinMs`, by default 600 s like the kernel's `ctrl_loss_tmo`), connected when it
+ *   answers (the late controller joins the native multipath head), given up and logged
+ *   otherwise; a detach (or a failed connect's cleanup) stops the watch. On a host without the
+ *   probe (`capabilities.tcpProbe` false) every portal gets its `nvme connect` at once, as before.
+ *   The connect returns as soon as one controller is live and the namespace's device exists.
+ *   Slower portals finish in the background: a late controller joins the kernel's native
  *   multipath head by itself; a failed one leaves nothing (the kernel removes a controller whose
  *   first connect fails) and is logged.
  * - **Events, not polls.** The namespace's device is waited for on udev's link
@@ -32,6 +43,7 @@
 import { HitchError, isHitchError } from '../../errors.ts';
 import type { NvmeDeviceInfo, NvmeofConnectionInfo } from '../../ports/attach.ts';
 import type { AttachedVolume, HostExtendOutcome, ReapOutcome } from '../../ports/host-connector.ts';
+import type { TcpProbeOutcome } from '../../ports/host.ts';
 import type { Span } from '../../ports/span.ts';
 import type { ConnectorDeps, NvmeTimeouts, ProtocolConnector } from '../connector.ts';
 import { devicePath } from '../device-info.ts';
@@ -47,13 +59,30 @@ export type { NvmeTimeouts } from '../connector.ts';
 /** The namespaces attached through brick, per subsystem NQN: `{ "<nqn>": ["<uuid>", …] }`. */
 export const NVME_CLAIMS_FILE = '/etc/nvme/hitch-claims.json';
 
-export const DEFAULT_NVME_TIMEOUTS: NvmeTimeouts = { nvmeConnectMs: 30_000, nvmeDeviceMs: 15_000, nvmeGoneMs: 10_000 };
+/**
+ * `nvmeProbeMs` 3 s: nvme-tcp's own connect gives a silent portal about that long (a SYN and one
+ * retry), so any portal the kernel would have connected to answers a probe within it.
+ * `nvmeLateJoinMs` 600 s: the kernel's default `ctrl_loss_tmo`, how long it would itself keep
+ * reconnecting a controller that lost its portal.
+ */
+export const DEFAULT_NVME_TIMEOUTS: NvmeTimeouts = { nvmeConnectMs: 30_000, nvmeDeviceMs: 15_000, nvmeGoneMs: 10_000, nvmeProbeMs: 3_000, nvmeLateJoinMs: 600_000 };
+
+/** The first pause of a silent portal's watch, doubled after each probe up to `WATCH_MAX_GAP_MS`. */
+const WATCH_FIRST_GAP_MS = 1_000;
+/** The kernel's default `reconnect_delay` (10 s): a watch probes no more often than it would reconnect. */
+const WATCH_MAX_GAP_MS = 10_000;
 
 interface PortalResult {
   readonly portal: NvmePortal;
   readonly ok: boolean;
-  /** What the kernel said (nvme-cli's stderr), for the error and the log. */
+  /** What the kernel said (nvme-cli's stderr), or the probe, for the error and the log. */
   readonly detail: string;
+}
+
+/** A silent portal probed again in the background until it answers, the limit, or a detach. */
+interface Watch {
+  readonly ac: AbortController;
+  readonly done: Promise<void>;
 }
 
 const portalName = (p: NvmePortal): string => `${p.address}:${p.port}`;
@@ -64,6 +93,10 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
   readonly #locks = new KeyedLocks();
   /** `nqn portal` → the `nvme connect` in flight for it (joined, never started twice). */
   readonly #inflight = new Map<string, Promise<PortalResult>>();
+  /** `nqn portal` → the probes of a portal not yet handed to its `nvme connect`. */
+  readonly #watches = new Map<string, Watch>();
+  /** First probes not yet answered (bounded by `nvmeProbeMs`): `settled` waits for them. */
+  readonly #firstProbes = new Set<Promise<PortalResult>>();
   /** Per subsystem NQN: the namespaces attached (or attaching) through this connector. */
   readonly #claims = new Map<string, Map<string, number>>();
   /** Subsystems this connector made controllers for, with the portals: what `reap` may remove. */
@@ -195,11 +228,100 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
     });
   }
 
-  /** One `nvme connect`, joined if one is in flight for the same portal; never rejects. */
-  #connectPortal(ctx: BrickContext, v: NvmeVolume, p: NvmePortal, hostNqn: string): Promise<PortalResult> {
+  /**
+   * A portal's first answer: its `nvme connect` (joined if one is in flight), after a TCP probe
+   * where the host has one — a refused portal fails, a silent one is watched in the background
+   * and reported not live now. Never rejects.
+   */
+  async #connectPortal(ctx: BrickContext, v: NvmeVolume, p: NvmePortal, hostNqn: string): Promise<PortalResult> {
     const key = `${v.nqn} ${portalName(p)}`;
     const running = this.#inflight.get(key);
     if (running) return running;
+    if (this.#watches.has(key)) return { portal: p, ok: false, detail: 'no TCP answer yet (probed again in the background)' };
+    if (!this.#deps.host.capabilities.tcpProbe) return this.#nvmeConnect(ctx, v, p, hostNqn);
+    const first = new Promise<PortalResult>((resolve) => this.#watch(ctx, v, p, hostNqn, resolve));
+    this.#firstProbes.add(first);
+    void first.then(() => this.#firstProbes.delete(first));
+    return first;
+  }
+
+  /** One TCP probe of a portal, in a span of its own; a probe that could not run counts as `unreachable`. */
+  async #probe(ctx: BrickContext, p: NvmePortal, timeoutMs: number, signal?: AbortSignal): Promise<TcpProbeOutcome> {
+    return ctx.span.run('probe tcp', { portal: portalName(p), timeoutMs }, async (s) => {
+      try {
+        const r = await this.#deps.host.probeTcp(p.address, Number(p.port), { timeoutMs, ...(signal ? { signal } : {}) });
+        s.set({ outcome: r.outcome, elapsedMs: r.elapsedMs });
+        return r.outcome;
+      } catch (e) {
+        if (isHitchError(e, 'HITCH_ABORTED')) throw e;
+        s.set({ outcome: 'unreachable', error: e instanceof Error ? e.message : String(e) });
+        return 'unreachable';
+      }
+    });
+  }
+
+  /**
+   * A portal's probes, registered (so a release stops them) from the first one on. The first
+   * outcome answers `first`: open → `nvme connect` (its result); refused or unreachable → failed;
+   * silent → not live now, and probed again with back-off until it answers (then `nvme connect`:
+   * the late controller joins the subsystem), `nvmeLateJoinMs` passes (given up, logged) or the
+   * volume's release stops it. At most one per subsystem and portal.
+   */
+  #watch(ctx: BrickContext, v: NvmeVolume, p: NvmePortal, hostNqn: string, first: (r: PortalResult) => void): void {
+    const key = `${v.nqn} ${portalName(p)}`;
+    const { host, logger } = this.#deps;
+    const { nvmeProbeMs, nvmeLateJoinMs } = this.#timeouts;
+    const ac = new AbortController();
+    let answered = false;
+    const answer = (r: PortalResult): void => {
+      if (answered) return;
+      answered = true;
+      first(r);
+    };
+    /** Hand the portal to its `nvme connect` in the same turn: a caller sees the connect in flight, never a gap. */
+    const connectNow = (): Promise<PortalResult> => {
+      this.#watches.delete(key);
+      return this.#nvmeConnect(ctx, v, p, hostNqn);
+    };
+    const done = (async (): Promise<void> => {
+      try {
+        const outcome = await this.#probe(ctx, p, nvmeProbeMs, ac.signal);
+        if (outcome === 'open') return answer(await connectNow());
+        if (outcome !== 'timeout') {
+          const detail = `TCP connect ${outcome}`;
+          emitLog(ctx.span, logger, 'warning', `nvme connect to ${portalName(p)} for ${v.nqn} skipped: ${detail}`);
+          return answer({ portal: p, ok: false, detail });
+        }
+        emitLog(ctx.span, logger, 'warning', `nvme connect to ${portalName(p)} for ${v.nqn} deferred: no TCP answer within ${nvmeProbeMs} ms; probing it again in the background`);
+        answer({ portal: p, ok: false, detail: `no TCP answer within ${nvmeProbeMs} ms` });
+        const start = host.clock.now();
+        let gap = WATCH_FIRST_GAP_MS;
+        let probes = 1;
+        for (let left = nvmeLateJoinMs; left > 0; left = nvmeLateJoinMs - (host.clock.now() - start)) {
+          await host.clock.sleep(Math.min(gap, left), ac.signal);
+          gap = Math.min(gap * 2, WATCH_MAX_GAP_MS);
+          probes += 1;
+          if ((await this.#probe(ctx, p, nvmeProbeMs, ac.signal)) !== 'open') continue;
+          const r = await connectNow();
+          emitLog(ctx.span, logger, r.ok ? 'info' : 'warning', `portal ${portalName(p)} of ${v.nqn} answered probe ${probes} after ${host.clock.now() - start} ms: ${r.ok ? 'connected, joining the subsystem late' : `nvme connect failed: ${r.detail}`}`);
+          return;
+        }
+        emitLog(ctx.span, logger, 'warning', `portal ${portalName(p)} of ${v.nqn} given up: no TCP answer to ${probes} probes in ${nvmeLateJoinMs} ms`);
+      } catch (e) {
+        const released = isHitchError(e, 'HITCH_ABORTED');
+        const detail = released ? 'no longer probed (its volume is released)' : `probing stopped: ${e instanceof Error ? e.message : String(e)}`;
+        emitLog(ctx.span, logger, released ? 'info' : 'warning', `portal ${portalName(p)} of ${v.nqn}: ${detail}`);
+        answer({ portal: p, ok: false, detail });
+      } finally {
+        if (this.#watches.get(key)?.ac === ac) this.#watches.delete(key);
+      }
+    })();
+    this.#watches.set(key, { ac, done });
+  }
+
+  /** One `nvme connect`, registered as in flight for its portal; never rejects. */
+  #nvmeConnect(ctx: BrickContext, v: NvmeVolume, p: NvmePortal, hostNqn: string): Promise<PortalResult> {
+    const key = `${v.nqn} ${portalName(p)}`;
     const { logger } = this.#deps;
     const attempt = (async (): Promise<PortalResult> => {
       try {
@@ -312,8 +434,12 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
       emitLog(ctx.span, logger, 'info', `Keeping the controllers of ${v.nqn}: namespace(s) ${others.join(', ')} still attached`);
       return;
     }
-    // A connect still running for a portal may yet make a controller: let it finish first
-    // (bounded by its timeout), so nothing it makes outlives the cleanup.
+    // A silent portal's watch stops (one in its `nvme connect` ends it first); a connect still
+    // running for a portal may yet make a controller: let it finish (bounded by its timeout),
+    // so nothing it makes outlives the cleanup.
+    const watches = v.portals.flatMap((p) => this.#watches.get(`${v.nqn} ${portalName(p)}`) ?? []);
+    for (const w of watches) w.ac.abort();
+    await Promise.all(watches.map((w) => w.done));
     await Promise.all(v.portals.map((p) => this.#inflight.get(`${v.nqn} ${portalName(p)}`)));
     const subsys = await findSubsystem(ctx, v.nqn);
     if (!subsys) {
@@ -366,7 +492,11 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
     return { reaped, failures, pending: [] };
   }
 
+  /**
+   * Every first probe and every `nvme connect` started has ended. A silent portal's watch is
+   * not waited for (it may last `nvmeLateJoinMs`); a connect it starts once the portal answers is.
+   */
   async settled(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.all([...this.#inflight.values()]);
+    while (this.#inflight.size > 0 || this.#firstProbes.size > 0) await Promise.all([...this.#inflight.values(), ...this.#firstProbes]);
   }
 }
