@@ -383,9 +383,12 @@ export class GuestStorage {
  * Write `mb` MB of a pattern to `dev` with O_DIRECT, read it back with O_DIRECT and compare.
  * Returns what it did; throws on a mismatch or an I/O error.
  */
+let ioChecks = 0;
+
 export async function verifyIo(dev: string, mb = 1, offsetMb = 0): Promise<{ wroteMb: number; readMb: number; ms: number }> {
   const t0 = Date.now();
-  const pattern = `/tmp/hitch-io-${process.pid}-${offsetMb}.bin`;
+  // A file of its own per call: two checks at once (two devices in one case) must not share one.
+  const pattern = `/tmp/hitch-io-${process.pid}-${offsetMb}-${++ioChecks}.bin`;
   const back = `${pattern}.back`;
   await must('dd', ['if=/dev/urandom', `of=${pattern}`, 'bs=1M', `count=${mb}`, 'status=none']);
   await must('dd', [`if=${pattern}`, `of=${dev}`, 'bs=1M', `count=${mb}`, `seek=${offsetMb}`, 'oflag=direct', 'conv=fsync,notrunc', 'status=none'], 120_000);
