@@ -379,12 +379,13 @@ export class GuestStorage {
   }
 }
 
+/** I/O checks run so far in this process: each gets pattern files of its own. */
+let ioChecks = 0;
+
 /**
  * Write `mb` MB of a pattern to `dev` with O_DIRECT, read it back with O_DIRECT and compare.
  * Returns what it did; throws on a mismatch or an I/O error.
  */
-let ioChecks = 0;
-
 export async function verifyIo(dev: string, mb = 1, offsetMb = 0): Promise<{ wroteMb: number; readMb: number; ms: number }> {
   const t0 = Date.now();
   // A file of its own per call: two checks at once (two devices in one case) must not share one.
