@@ -141,14 +141,15 @@ export interface DataPlaneFloor {
 }
 
 /**
- * The fastest a correct initiator could attach: the array exports the LUN; the initiator logs in
- * to the quickest reachable portal — a process (`iscsiadm --login`: its start, iscsid's own time
+ * The fastest a correct initiator could attach: the array exports the LUN; single path, the
+ * initiator logs in to the quickest reachable portal — a process (`iscsiadm --login`: its start, iscsid's own time
  * and the round trip; no initiator on open-iscsi logs in without one) —, scans the LUN, udev
  * creates the link, and (multipath) the map exists over that first path: multipathd builds it
  * from udev's event after `multipathMapDelayMs`. Asking for it (`multipathd add path`) costs the
  * command's start and multipathd's build, which on the storage host guest came to more than
  * that (the `calibrated` scenario: 181 + 201 ms against 201 ms, scaled), and `add path` before
- * udev has handled the disk answers `fail`: the event's time is the floor.
+ * udev has handled the disk answers `fail`: the event's time is the floor. Multipath waits for
+ * every reachable portal's path in the map (`everyPathInMap`).
  * Dead and refusing portals cost nothing here — a perfect initiator would not wait for them —
  * which is exactly why the seed's 254 s attach is so far from its floor. Everything else a
  * connector runs (node records, lookups, `multipath -a`) is its own cost, outside the floor.
@@ -160,12 +161,43 @@ export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
   if (reachable.length === 0) {
     return { totalMs: Number.POSITIVE_INFINITY, exportMs, pathMs: Number.POSITIVE_INFINITY, mapMs: 0, reachable: false };
   }
-  const login = commandCostMs(m, 'iscsiadm') + m.iscsidServiceMs;
-  const pathMs = Math.min(
-    ...reachable.map((p) => login + m.loginRttMs + 2 * (p.latencyMs ?? 0) + m.lunScanMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs),
-  );
-  const mapMs = input.multipathMap ? m.multipathMapDelayMs : 0;
+  if (!input.multipathMap) {
+    const login = commandCostMs(m, 'iscsiadm') + m.iscsidServiceMs;
+    const pathMs = Math.min(
+      ...reachable.map((p) => login + m.loginRttMs + 2 * (p.latencyMs ?? 0) + m.lunScanMs + 2 * (p.latencyMs ?? 0) + m.udevDelayMs),
+    );
+    return { totalMs: exportMs + pathMs, exportMs, pathMs, mapMs: 0, reachable: true };
+  }
+  const { pathMs, mapMs } = everyPathInMap(m, reachable);
   return { totalMs: exportMs + pathMs + mapMs, exportMs, pathMs, mapMs, reachable: true };
+}
+
+/**
+ * Multipath: the map is the volume only once every reachable portal's path is in it (a map on one
+ * of two live paths is a volume that loses I/O with one portal, which the caller asked
+ * multipath to prevent; os-brick too waits for every login). All logins are asked for at once;
+ * iscsid serves them one at a time (`iscsidServiceMs` each, the quickest portal first), each
+ * path's LUN scan follows its login, udev handles the disks' events with its workers, and
+ * multipathd puts each path in the map `multipathMapDelayMs` after its event, building one at a
+ * time (`multipathMapBuildMs`). `pathMs`: until the last disk is linked; `mapMs`: from then until
+ * the last path is in the map. With one reachable portal: its path and the map delay.
+ */
+function everyPathInMap(m: LatencyModel, reachable: readonly FloorPortal[]): { pathMs: number; mapMs: number } {
+  const lat = reachable.map((p) => p.latencyMs ?? 0).sort((a, b) => a - b);
+  const disks = lat.map((l, k) => commandCostMs(m, 'iscsiadm') + (k + 1) * m.iscsidServiceMs + m.loginRttMs + 2 * l + m.lunScanMs + 2 * l).sort((a, b) => a - b);
+  // udev: `udevWorkers` at once (0: no limit), each event `udevDelayMs`, in the order the disks appear.
+  const workers = m.udevWorkers > 0 ? Array.from({ length: m.udevWorkers }, () => 0) : null;
+  const linked = disks.map((at) => {
+    if (workers === null) return at + m.udevDelayMs;
+    const i = workers.indexOf(Math.min(...workers));
+    const done = Math.max(at, workers[i] ?? 0) + m.udevDelayMs;
+    workers[i] = done;
+    return done;
+  });
+  let mapped = 0;
+  for (const at of [...linked].sort((a, b) => a - b)) mapped = Math.max(at + m.multipathMapDelayMs - m.multipathMapBuildMs, mapped) + m.multipathMapBuildMs;
+  const pathMs = Math.max(...linked);
+  return { pathMs, mapMs: mapped - pathMs };
 }
 
 /**

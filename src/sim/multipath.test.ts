@@ -128,18 +128,22 @@ describe('device-mapper multipath', () => {
 });
 
 describe('data-plane floor', () => {
-  it('is export + the fastest reachable path with its login process (+ multipathd\'s map when a map can appear)', () => {
+  it('is export + the fastest reachable path with its login process; multipath: until every reachable path is in multipathd\'s map', () => {
     const m = DEFAULT_LATENCY;
     const path = m.commandMs + m.loginRttMs + m.lunScanMs + m.udevDelayMs;
     expect(Simulation.create('healthy-multipath').floor({ multipath: true }).totalMs).toBe(m.arrayExportMs + path + m.multipathMapDelayMs);
     // The guest's world: the login is iscsiadm's start and iscsid's time; asking multipathd for
-    // the map would cost more than its building it from udev's event.
+    // the map would cost more than its building it from udev's event. Both portals' paths in the
+    // map: iscsid serves the two logins in turn, udev (one worker) the two disks' events in turn.
     const c = Simulation.create('calibrated');
     const l = c.latency;
-    expect(c.floor({ multipath: true })).toMatchObject({
-      pathMs: (l.perCommandMs['iscsiadm'] ?? 0) + l.iscsidServiceMs + l.loginRttMs + l.lunScanMs + l.udevDelayMs,
-      mapMs: l.multipathMapDelayMs,
-    });
+    expect(l.udevWorkers).toBe(1);
+    const disk1 = (l.perCommandMs['iscsiadm'] ?? 0) + l.iscsidServiceMs + l.loginRttMs + l.lunScanMs;
+    const linked1 = disk1 + l.udevDelayMs;
+    const linked2 = Math.max(disk1 + l.iscsidServiceMs, linked1) + l.udevDelayMs;
+    expect(c.floor({ multipath: true })).toMatchObject({ pathMs: linked2, mapMs: l.multipathMapDelayMs });
+    // Single path: the first disk alone.
+    expect(c.floor({ multipath: false })).toMatchObject({ pathMs: linked1, mapMs: 0 });
     expect((l.perCommandMs['multipathd'] ?? 0) + l.multipathMapBuildMs).toBeGreaterThan(l.multipathMapDelayMs);
     expect(Simulation.create('healthy-single').floor({ multipath: false }).totalMs).toBe(m.arrayExportMs + path);
     // The seed: the dead portal costs a perfect initiator nothing, and no map ever appears.

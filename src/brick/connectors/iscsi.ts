@@ -3,9 +3,10 @@
  *
  * Where os-brick waits for every portal's login to finish (a dead portal costs iscsid's whole
  * ≈120 s login timeout) under one host-wide lock, Hitch logs in to all portals in parallel and
- * returns as soon as the volume is usable — the multipath map with one live path, or the first
- * path's disk — while slower portals go on in the background: they join the map when they log
- * in, or clean up their node record when they fail. Locks are per target.
+ * returns as soon as the volume is usable — the multipath map with every path whose portal
+ * answered a TCP probe (bounded by `livePathsMs`), or the first path's disk — while portals that
+ * did not answer go on in the background: they join the map when they log in, or clean up their
+ * node record when they fail. Locks are per target.
  */
 import type { BlockDeviceInfo } from '../../ports/attach.ts';
 import type { Host } from '../../ports/host.ts';
@@ -20,6 +21,7 @@ import { IscsiHostState, volumeKey } from './iscsi-state.ts';
 import { finishAttach, flushLeftoverMaps, flushMapsOf, joinMap, mapNamesFor, prepareMap, type PreparedMap } from './iscsi-device.ts';
 import { disconnectIscsiVolume, type DisconnectOptions } from './iscsi-disconnect.ts';
 import { reapIscsiTargets, type ReapOptions, type ReapReport } from './iscsi-reap.ts';
+import { probePortals, type PortalProbes } from './iscsi-probe.ts';
 
 export type { DisconnectOptions } from './iscsi-disconnect.ts';
 export type { ReapOptions, ReapReport, TargetRef } from './iscsi-reap.ts';
@@ -41,6 +43,16 @@ export interface IscsiTimeouts extends PathTimeouts {
    * up on after `multipathMs` (5 s) left the map on one path until multipathd caught up.
    */
   readonly joinMs: number;
+  /**
+   * Multipath with a TCP probe on the host: how long the return waits, once the map is usable,
+   * for the paths of the other portals that answered the probe (live) to log in and be in the
+   * map. Past it the connect returns with the paths the map has, and the rest join in the
+   * background as a portal that did not answer always does. A live portal's path costs its
+   * login, LUN scan, udev and multipathd's adding it — a second or two on a real host, 5–20 s
+   * on the loaded storage host guest (which sets more) — so the bound is only met by a portal
+   * that accepts TCP but whose login or disk hangs.
+   */
+  readonly livePathsMs: number;
 }
 
 export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
@@ -50,6 +62,7 @@ export const DEFAULT_ISCSI_TIMEOUTS: IscsiTimeouts = {
   multipathMs: 5_000,
   mapGraceMs: 3_000,
   joinMs: 60_000,
+  livePathsMs: 10_000,
 };
 
 export interface IscsiConnectorOptions {
@@ -76,6 +89,13 @@ export interface IscsiConnectorOptions {
    * login itself succeeded. iscsiadm serializes its own writes.
    */
   readonly nodeRecordFiles?: boolean;
+}
+
+/** A promise and its resolve, for a wait whose end comes from elsewhere. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** Resolves with the first fulfilled promise (and its index); rejects with every error when all reject. */
@@ -146,17 +166,26 @@ export class IscsiConnector {
 
     type Phase = 'connecting' | 'connected' | 'failed';
     let phase: Phase = 'connecting';
-    const early: PathDevice[] = [];
+    const early: Array<{ p: PathDevice; i: number }> = [];
     let winner: PathDevice | null = null;
     let result: BlockDeviceInfo | null = null;
+    // Per portal: its path is in the map (joined), or will not be (failed, or its join ended).
+    const settledPath = ci.targets.map(() => deferred());
+    // Multipath over several portals: which portals answer, while the logins run.
+    const probes: PortalProbes | null =
+      multipath && ci.targets.length > 1 && host.capabilities.tcpProbe ? probePortals(ctx, ci.targets.map((t) => t.portal), this.#timeouts.deviceMs) : null;
 
     /** What a path that connects after the attach has settled must do. */
-    const adopt = async (p: PathDevice): Promise<void> => {
+    const adopt = async (p: PathDevice, i: number): Promise<void> => {
       if (phase === 'connecting') {
-        early.push(p);
+        early.push({ p, i });
         return;
       }
-      await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner, abort.signal);
+      try {
+        await this.#settlePath(ctx, p, phase === 'connected' ? result : null, winner, abort.signal);
+      } finally {
+        settledPath[i]?.resolve();
+      }
     };
 
     // Multipath: record the WWID as soon as the first disk appears, while udev works on it.
@@ -187,11 +216,17 @@ export class IscsiConnector {
       ...(onDisk ? { onDisk } : {}),
       beforeScan,
     };
-    const tasks = ci.targets.map((t) =>
-      connectPath(ctx, this.#state, t, ci.auth, pathOpts, abort.signal).then(async (p) => {
-        await adopt(p);
-        return p;
-      }),
+    const tasks = ci.targets.map((t, i) =>
+      connectPath(ctx, this.#state, t, ci.auth, pathOpts, abort.signal).then(
+        async (p) => {
+          await adopt(p, i);
+          return p;
+        },
+        (e: unknown) => {
+          settledPath[i]?.resolve();
+          throw e;
+        },
+      ),
     );
     const background = Promise.allSettled(tasks).then(() => undefined);
     this.#state.setBackground(key, abort, background);
@@ -223,13 +258,25 @@ export class IscsiConnector {
       });
       result = device;
       phase = 'connected';
+      // Paths that came up while we were finishing: join them to the map (or drop them, single path).
+      const pending = early.splice(0);
+      const joins = pending
+        .filter((e) => e.p !== winner)
+        .map((e) => this.#settlePath(ctx, e.p, device, winner, abort.signal).finally(() => settledPath[e.i]?.resolve()));
+      this.#state.setBackground(key, abort, Promise.allSettled([background, ...joins]).then(() => undefined));
+      // The volume is usable. Portals that answered the probe by now are live: their paths
+      // belong in the map the caller gets (bounded). The others are not waited for.
+      const winnerIndex = first.index;
+      if (probes && device.multipath_id) {
+        const live = ci.targets.flatMap((t, i) => (i !== winnerIndex && probes.isOpen(t.portal) ? [i] : []));
+        probes.stop();
+        const silent = ci.targets.filter((t, i) => i !== winnerIndex && !live.includes(i)).map((t) => t.portal);
+        if (silent.length > 0) emitLog(span, logger, 'info', `iSCSI portal(s) ${silent.join(', ')} did not answer a TCP probe: not waiting for their paths`);
+        if (live.length > 0) await this.#awaitLivePaths(ctx, live.map((i) => ci.targets[i]?.portal ?? ''), live.map((i) => settledPath[i]?.promise ?? Promise.resolve()), abort.signal);
+      }
       const ms = host.clock.now() - t0;
       emitLog(span, logger, 'info', `connect_volume: return (${ms}ms) ${JSON.stringify(device)}`, secrets);
       span.set({ path: device.path, scsi_wwn: device.scsi_wwn, elapsedMs: ms });
-      // Paths that came up while we were finishing: join them to the map (or drop them, single path).
-      const pending = early.splice(0);
-      const joins = pending.filter((p) => p !== winner).map((p) => this.#settlePath(ctx, p, device, winner, abort.signal));
-      this.#state.setBackground(key, abort, Promise.allSettled([background, ...joins]).then(() => undefined));
       return device;
     } catch (e) {
       phase = 'failed';
@@ -237,7 +284,7 @@ export class IscsiConnector {
       const failure = toHitchError(e);
       emitLog(span, logger, 'error', `connect_volume failed: ${failure.message}; cleaning up`, secrets);
       // Cleanup: every path that did connect, plus (through their own catch) the aborted ones.
-      const done = early.splice(0);
+      const done = early.splice(0).map((e) => e.p);
       if (winner && !done.includes(winner)) done.push(winner);
       await Promise.allSettled(tasks);
       // A map being forced must be there (or not) before the cleanup looks for maps to flush.
@@ -246,7 +293,33 @@ export class IscsiConnector {
       this.#state.unclaim(ci.targets);
       if (failures.length) span.set({ cleanupFailures: failures.join('; ') });
       throw failure;
+    } finally {
+      probes?.stop();
     }
+  }
+
+  /**
+   * Wait until the live portals' paths are in the map (or have failed), for `livePathsMs` at
+   * most; then the rest join in the background. The paths' own joins do the waiting (udev's
+   * event, `multipathd add path` after the grace): this only awaits them.
+   */
+  async #awaitLivePaths(ctx: BrickContext, portals: readonly string[], paths: readonly Promise<void>[], signal: AbortSignal): Promise<void> {
+    const limitMs = this.#timeouts.livePathsMs;
+    await ctx.span.run('wait live paths', { portals: portals.join(','), timeoutMs: limitMs }, async (span) => {
+      const stop = new AbortController();
+      const bound = ctx.host.clock.sleep(limitMs, AbortSignal.any([stop.signal, signal])).then(
+        () => false,
+        () => false,
+      );
+      const all = Promise.all(paths).then(() => true);
+      const done = await Promise.race([all, bound]);
+      stop.abort();
+      await bound;
+      span.set({ allSettled: done });
+      if (!done) {
+        emitLog(span, ctx.logger, 'warning', `Live portal(s) ${portals.join(', ')}: not all in the map within ${limitMs} ms; returning the map as it is, the rest join in the background`);
+      }
+    });
   }
 
   /**
