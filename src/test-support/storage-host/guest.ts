@@ -32,6 +32,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { parseCaseEnd, resultFileName } from './result-file.ts';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BUILD_SCRIPT = join(REPO, 'scripts', 'build-storage-host.sh');
@@ -228,12 +229,13 @@ export function runGuest(opts: RunGuestOptions): GuestRun {
         if (line.includes('HITCH-GUEST-UP')) marks['up'] = at;
         else if (line.includes('HITCH-GUEST-READY')) marks['ready'] = at;
         else if (line.includes('HITCH-RUNNER-START')) marks['runner'] = at;
-        const m = /HITCH-CASE-END (\S+)/.exec(line);
-        if (m) {
+        // Case names may hold spaces and slashes (the bench's rows): see result-file.ts.
+        const name = parseCaseEnd(line);
+        if (name !== null) {
           try {
-            deliver(JSON.parse(readFileSync(join(jobDir, 'results', `${m[1]}.json`), 'utf8')) as GuestCaseResult);
+            deliver(JSON.parse(readFileSync(join(jobDir, 'results', resultFileName(name)), 'utf8')) as GuestCaseResult);
           } catch (e) {
-            deliver({ name: m[1] ?? '', ok: false, error: `result file unreadable: ${String(e)}`, ms: 0, resetMs: 0 });
+            deliver({ name, ok: false, error: `result file unreadable: ${String(e)}`, ms: 0, resetMs: 0 });
           }
         }
       };

@@ -2,7 +2,7 @@
  * Inside the storage host guest: the one Node process of a boot. It reads the job (which cases,
  * with which parameters), starts tgtd, and runs the cases in order — each from a clean start
  * (`GuestStorage.reset` with the case's setup), each result written to
- * `<job>/results/<case>.json` and announced on the console (`HITCH-CASE-END <case>`), where
+ * `<job>/results/<case, URI-encoded>.json` and announced on the console (`HITCH-CASE-END <case>`), where
  * `guest.ts` on the machine's side picks it up while the guest goes on with the next case.
  *
  * A case module (bundled with this file by `guest.ts`) exports
@@ -18,6 +18,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GuestStorage, type StorageSetup } from './storage.ts';
+import { caseEndLine, resultFileName } from '../result-file.ts';
 
 export interface GuestContext {
   readonly name: string;
@@ -67,8 +68,8 @@ export async function runGuestJob(cases: GuestCases, jobFile: string): Promise<v
       say(`[${spec.name}] FAILED: ${error.split('\n')[0] ?? ''}`);
       result = { name: spec.name, ok: false, error, ms: Date.now() - t0, resetMs };
     }
-    writeFileSync(join(resultsDir, `${spec.name}.json`), JSON.stringify(result, null, 2));
-    say(`HITCH-CASE-END ${spec.name} ${result['ok'] ? 'ok' : 'FAILED'} ${Date.now() - t0}ms`);
+    writeFileSync(join(resultsDir, resultFileName(spec.name)), JSON.stringify(result, null, 2));
+    say(caseEndLine(spec.name, result['ok'] === true, Date.now() - t0));
   }
   say('HITCH-RUNNER-END');
   // Background work of the last case (a late login's cleanup) must not hold the power-off.
