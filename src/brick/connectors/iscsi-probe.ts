@@ -32,7 +32,7 @@ export function probePortals(ctx: BrickContext, portals: readonly string[], time
   for (const portal of new Set(portals)) {
     const { address, port } = splitPortal(portal);
     void ctx.span
-      .run('probe_portal', { portal, timeoutMs }, async (span) => {
+      .run('probe tcp', { portal, timeoutMs }, async (span) => {
         const r = await ctx.host.probeTcp(address, port, { timeoutMs, signal: stop.signal });
         span.set({ outcome: r.outcome, elapsedMs: r.elapsedMs });
         if (r.outcome === 'open') open.add(portal);
