@@ -181,6 +181,11 @@ async function throughApi(ctx: GuestContext, portals: readonly string[], drop: b
         .filter((x) => x.name.startsWith('exec '))
         .map((x) => `${String(x.attrs?.['command'] ?? x.name)} → ${String(x.attrs?.['exitCode'] ?? '?')} (${x.end_ms === null ? '?' : x.end_ms - x.start_ms} ms)`);
     };
+    // Brick's TCP probe of each portal before its nvme connect.
+    const probes = (kind: string): string[] =>
+      (ops.find((o) => o.kind === kind)?.spans ?? [])
+        .filter((x) => x.name === 'probe tcp')
+        .map((x) => `${String(x.attrs?.['portal'] ?? '?')} ${String(x.attrs?.['outcome'] ?? 'running')} (${x.end_ms === null ? '?' : x.end_ms - x.start_ms} ms)`);
     const attachOp = ops.find((o) => o.kind === 'attach');
     const reap = t.cloud.hosts[0]?.manager.lastReap ?? null;
 
@@ -210,6 +215,7 @@ async function throughApi(ctx: GuestContext, portals: readonly string[], drop: b
       subsystemsAfterDelete: ls(`${NVMET}/subsystems`),
       attachSteps: steps('attach'),
       attachCommands: commands('attach'),
+      attachProbes: probes('attach'),
       detachSteps: steps('detach'),
       detachCommands: commands('detach'),
       lastReap: reap ? { reaped: reap.reaped, failures: reap.failures } : null,

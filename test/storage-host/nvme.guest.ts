@@ -133,6 +133,7 @@ export const nvmeCases: GuestCases = {
       await dropPortal('127.0.0.2');
       const info = JSON.parse(JSON.stringify(await backend.initializeConnection(vol, props))) as { data: { portals: unknown[]; vol_uuid: string } };
       const beforeDead = h.commands.length;
+      const spansBeforeDead = h.trace.spans.length;
       const dead = await connect(h, info);
       const pathsAtReturn = await paths(backend.nqnOf(id));
       const io = await verifyIo(dead.path, 2);
@@ -140,8 +141,13 @@ export const nvmeCases: GuestCases = {
       await h.brick.settled();
       const settledAfterMs = Date.now() - tSettle;
       const pathsSettled = await paths(backend.nqnOf(id));
-      // Every command the attach ran, the dropped portal's connect included: it is logged when it
-      // ends (the kernel's timeout), which may be before or after connect returned on the live path.
+      // Each portal's TCP probe (brick connects only a portal that answered), once brick settled.
+      const probes = h.trace.spans
+        .slice(spansBeforeDead)
+        .filter((x) => x.name === 'probe tcp')
+        .map((x) => `${String(x.attrs['portal'])} ${String(x.attrs['outcome'] ?? 'running')} (${x.endMs === null ? '?' : x.endMs - x.startMs} ms)`);
+      // Every command the attach ran, once brick settled (the dropped portal's probe ends after
+      // the return; it gets no nvme connect).
       const attachCommands = h.commands.slice(beforeDead);
       const detachCommands = await disconnect(h, info);
       const left = await settledLeftovers();
@@ -157,7 +163,7 @@ export const nvmeCases: GuestCases = {
         singlePortals: (single as { data: { portals: unknown[] } }).data.portals,
         healthy: { path: healthy.path, source: healthy.source, ms: healthy.ms, io: healthyIo, commands: healthy.commands },
         leftAfterHealthy,
-        dead: { path: dead.path, source: dead.source, ms: dead.ms, commands: dead.commands, attachCommands },
+        dead: { path: dead.path, source: dead.source, ms: dead.ms, commands: dead.commands, attachCommands, probes },
         pathsAtReturn,
         io,
         settledAfterMs,
