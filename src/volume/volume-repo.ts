@@ -380,6 +380,23 @@ export class VolumeRepo {
     return out;
   }
 
+  /**
+   * The attachments of the volumes on one list page, found by the page's own statement as a
+   * subquery: it needs not wait for the page, so a detail list sends both at once (one round trip
+   * after the other was a wait of its own per request). `limit` bounds the subquery: a page.
+   */
+  async attachmentsOfPage(filter: VolumeFilter, sort: readonly SortSpec[], limit: number, marker: VolumeRow | undefined): Promise<Map<string, AttachmentRow[]>> {
+    const page = volumeListQuery(this.db, filter, sort, limit, marker).clearSelect().select('volumes.id');
+    const rows = await this.db.selectFrom('attachments').selectAll().where('volume_id', 'in', page).orderBy('created_at').orderBy('id').execute();
+    const out = new Map<string, AttachmentRow[]>();
+    for (const r of rows) {
+      const list = out.get(r.volume_id) ?? [];
+      list.push(r);
+      out.set(r.volume_id, list);
+    }
+    return out;
+  }
+
   /** A page of attachments, newest first (keyset on created_at, id: `db/keyset.ts`). */
   async listAttachments(
     f: { projectId: string | null; volumeId?: string; instanceId?: string; status?: string },

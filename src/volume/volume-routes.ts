@@ -11,7 +11,7 @@ import { requireVersion, type RequestState } from './api-context.ts';
 import { createVolumeSchema, metadataBodySchema, metaItemBodySchema, updateVolumeSchema } from './request-schemas.ts';
 import { allTenants, badRequest, checkUuid, invalidInput, parseBool, parseLimit, parseMetadataFilter, parseSort, q1, nextLink, type Handler, type Query, type RouteFn } from './routes/common.ts';
 import type { VolumeService } from './volume-service.ts';
-import { SORT_KEYS, cinderTime, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
+import { SORT_KEYS, cinderTime, type AttachmentRow, type TimeOp, type VolumeFilter, type VolumeRow } from './volume-repo.ts';
 import { volumeSummaryView, volumeView } from './views.ts';
 
 export type { Handler, RouteFn };
@@ -88,12 +88,17 @@ export function registerVolumeRoutes(route: RouteFn, svc: VolumeService): void {
         throw new HitchError('HITCH_NOT_FOUND', { kind: 'Marker', id: markerId }, { message: `Marker ${markerId} could not be found.` });
       }
     }
-    // The types do not depend on the page: read beside it, not after it (one wait fewer).
-    const [rows, typeRows] = await Promise.all([svc.list(filter, sort, limit, marker), detail ? svc.repo.listTypes() : undefined]);
+    // The types and the page's attachments do not wait for the page: read beside it (the
+    // attachments through the page's statement as a subquery), not after it — one wait fewer.
+    const [rows, typeRows, pageAtts] = await Promise.all([
+      svc.list(filter, sort, limit, marker),
+      detail ? svc.repo.listTypes() : undefined,
+      detail ? svc.repo.attachmentsOfPage(filter, sort, limit, marker) : undefined,
+    ]);
     let volumes: Record<string, unknown>[];
     if (detail) {
       const types = new Map((typeRows ?? []).map((t) => [t.id, t]));
-      const atts = await svc.repo.attachmentsOfVolumes(rows.map((r) => r.id));
+      const atts = pageAtts ?? new Map<string, AttachmentRow[]>();
       volumes = rows.map((r) => volumeView(r, types.get(r.volume_type_id), atts.get(r.id) ?? [], state));
     } else {
       volumes = rows.map((r) => volumeSummaryView(r, state));
