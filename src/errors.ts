@@ -307,11 +307,23 @@ export const ERROR_CATALOG = {
     message: 'Cannot reach PostgreSQL at {where}: {detail}',
     hint: "Start PostgreSQL there (or correct --database-url); on a new server, create Hitch's role and database once: hitch db init --database-url {url}",
   },
+  HITCH_DATABASE_POOL_TIMEOUT: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'No PostgreSQL connection came free within {waitedMs} ms: all {poolSize} of this process are in use',
+    hint: 'Retry in a moment; if it lasts, look in pg_stat_activity for long transactions, or give the process a larger pool (databasePoolSize) or more API processes.',
+  },
   HITCH_DATABASE_UNUSABLE: {
     status: 503,
     fault: 'serviceUnavailable',
     message: 'The database {path} cannot be used: {reason}',
     hint: '{next}',
+  },
+  HITCH_SECRET_UNREADABLE: {
+    status: 503,
+    fault: 'serviceUnavailable',
+    message: 'A sealed secret in the database (CHAP credentials) does not open with this process\'s key',
+    hint: 'Give every Hitch process on this database the key that sealed it: the same secretKey (HITCH_SECRET_KEY), or the data dir\'s secret.key from the first start.',
   },
   HITCH_DATA_DIR_UNUSABLE: {
     status: 400,
@@ -513,11 +525,11 @@ export class HitchError extends Error {
   }
 
   /**
-   * The OpenStack error body: `{"itemNotFound": {"message": "...", "code": 404}}`; a 413 says
-   * when to retry (`retryAfter`), as Cinder's and Nova's faults do.
+   * The OpenStack error body: `{"itemNotFound": {"message": "...", "code": 404}}`; a 413 and a
+   * 429 (`overLimit`) say when to retry (`retryAfter`), as Cinder's and Nova's faults do.
    */
   toOpenStackBody(): Record<string, { message: string; code: number; retryAfter?: string }> {
-    const retry = this.status === 413 && this.details['retryAfter'] !== undefined ? { retryAfter: String(this.details['retryAfter']) } : {};
+    const retry = (this.status === 413 || this.status === 429) && this.details['retryAfter'] !== undefined ? { retryAfter: String(this.details['retryAfter']) } : {};
     return { [this.fault]: { message: this.message, code: this.status, ...retry } };
   }
 }

@@ -179,7 +179,7 @@ export class QueueDispatch implements ComputeDispatch {
       const h = this.#tracked.get(id);
       if (h && h.result !== null && states.includes(h.state as TaskState)) {
         next.cancel();
-        return { state: h.state, result: h.result, error_code: null, error_message: null };
+        return { state: h.state, result: this.#q.openNotice(h.result), error_code: null, error_message: null };
       }
       if (read || h?.state === 'failed' || (h && h.result === null && states.includes(h.state as TaskState))) {
         const t = await this.#q.get(id);

@@ -19,6 +19,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { ERROR_CATALOG, HitchError, type ErrorCode } from '../errors.ts';
+import type { SecretBox } from '../db/secret-box.ts';
 import type { ComputeTables, ComputeTaskTable } from './schema.ts';
 
 export type TaskKind = 'spawn' | 'destroy' | 'attach' | 'detach' | 'extend';
@@ -42,10 +43,28 @@ const inNotice = (result: string | null): string => (result !== null && Buffer.b
 export class TaskQueue {
   readonly #db: Kysely<ComputeTables>;
   readonly #postgres: boolean;
+  readonly #box: SecretBox | undefined;
 
-  constructor(db: object, dialect: 'sqlite' | 'postgres') {
+  /**
+   * `box` seals what the raw PostgreSQL statements write (payload, result, and the result in a
+   * state notice, which PostgreSQL keeps on disk in its notification queue): the query builder's
+   * writes are sealed by the database's plugin (db/sealed-columns.ts), raw SQL is not.
+   */
+  constructor(db: object, dialect: 'sqlite' | 'postgres', box?: SecretBox) {
     this.#db = db as Kysely<ComputeTables>;
     this.#postgres = dialect === 'postgres';
+    this.#box = box;
+  }
+
+  #seal(v: string): string;
+  #seal(v: string | null): string | null;
+  #seal(v: string | null): string | null {
+    return v === null || !this.#box ? v : this.#box.seal(v);
+  }
+
+  /** A result as a state notice carried it (sealed), opened. */
+  openNotice(result: string): string {
+    return this.#box ? this.#box.open(result) : result;
   }
 
   /** Queue a task for `host`; `id` may be chosen by the caller (to wait on it before it exists). */
@@ -54,7 +73,7 @@ export class TaskQueue {
     if (this.#postgres) {
       // One statement: the row and the agent's wake-up, delivered together at commit.
       await sql`WITH t AS (INSERT INTO compute_tasks (id, host, kind, payload, state, created_ms, updated_ms)
-                  VALUES (${id}, ${host}, ${kind}, ${row.payload}, 'queued', ${now}, ${now}) RETURNING host)
+                  VALUES (${id}, ${host}, ${kind}, ${this.#seal(row.payload)}, 'queued', ${now}, ${now}) RETURNING host)
                 SELECT pg_notify(${TASKS_CHANNEL}, host) FROM t`.execute(this.#db);
       return id;
     }
@@ -121,10 +140,11 @@ export class TaskQueue {
       updated_ms: now,
     };
     if (this.#postgres) {
+      const sealed = this.#seal(set.result);
       // The change and its notice to whoever waits on it, in one statement.
-      await sql`WITH t AS (UPDATE compute_tasks SET state = ${set.state}, result = ${set.result}, error_code = ${set.error_code},
+      await sql`WITH t AS (UPDATE compute_tasks SET state = ${set.state}, result = ${sealed}, error_code = ${set.error_code},
                   error_message = ${set.error_message}, updated_ms = ${now} WHERE id = ${id} RETURNING id, state)
-                SELECT pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state || ' ' || ${inNotice(set.result)}::text) FROM t`.execute(this.#db);
+                SELECT pg_notify(${TASK_STATES_CHANNEL}, id || ' ' || state || ' ' || ${inNotice(sealed)}::text) FROM t`.execute(this.#db);
       return;
     }
     await this.#db.updateTable('compute_tasks').set(set).where('id', '=', id).execute();

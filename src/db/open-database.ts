@@ -9,7 +9,7 @@
  * capability flags below, never `if (sqlite)`.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
@@ -18,6 +18,8 @@ import { busyRetryDialect, SQLITE_BUSY_TIMEOUT_MS, type BusyRetryOptions } from 
 import { faultyDialect, type DbFaults } from './faults.ts';
 import { migrationProvider } from './migrations.ts';
 import { ReusingPool } from './pg-reuse.ts';
+import { SealedColumnsPlugin } from './sealed-columns.ts';
+import { keyFromFile, SecretBox } from './secret-box.ts';
 import { postgresStartError } from './postgres-setup.ts';
 import { createPrivateFile } from './private-file.ts';
 import { checkSqliteFileBeforeOpen, checkSqliteIsHitch, sqliteOpenError } from './sqlite-file.ts';
@@ -33,11 +35,15 @@ export interface HitchDb {
   readonly stats: QueryStats;
   /** Close every connection (the pool, or the SQLite handle). */
   close(): Promise<void>;
+  /** The key that seals the secret columns (db/sealed-columns.ts), for raw SQL that writes them. */
+  readonly secrets?: SecretBox;
 }
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL pool size; the default suits one API process. */
   readonly poolSize?: number;
+  /** PostgreSQL: how long a statement waits for a free connection before HITCH_DATABASE_POOL_TIMEOUT (503); default 5 s. */
+  readonly poolWaitMs?: number;
   /** SQLite: how long a statement waits for a lock another process holds before HITCH_DATABASE_BUSY (503); default 5 s. */
   readonly busyWaitMs?: number;
   /** Skip migrations (a tool that only reads). Default false. */
@@ -46,6 +52,12 @@ export interface OpenDatabaseOptions {
   readonly faults?: DbFaults;
   /** SQLite: the busy retry's clock and pause (the fuzzer's never waits on the wall clock). */
   readonly busyClock?: Pick<BusyRetryOptions, 'now' | 'sleep'>;
+  /**
+   * The key that seals CHAP secrets in the database. Default: a SQLite file's `secret.key`
+   * beside it (made at first open); a key of its own for an in-memory database, and for a
+   * PostgreSQL one opened without a key (a tool, a test): a server passes the configured one.
+   */
+  readonly secrets?: SecretBox;
 }
 
 /** Open the database named by `url` and apply pending migrations. */
@@ -53,12 +65,14 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
   let db: Kysely<Database>;
   let dialect: DialectName;
   const stats = new QueryCounter();
+  let secrets = opts.secrets;
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') {
       checkSqliteFileBeforeOpen(file);
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       createPrivateFile(file);
+      secrets ??= new SecretBox(keyFromFile(join(dirname(file), 'secret.key')));
     }
     let handle: SQLite.Database | undefined;
     try {
@@ -86,7 +100,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const max = opts.poolSize ?? 10;
     // pg-pool opens and closes the connections; ReusingPool hands a returned one straight back.
-    const pool = new ReusingPool(new pg.Pool({ connectionString: url, max }), max);
+    const pool = new ReusingPool(new pg.Pool({ connectionString: url, max }), max, opts.poolWaitMs);
     db = new Kysely<Database>({ dialect: countingDialect(new PostgresDialect({ pool }), stats) });
     dialect = 'postgres';
   } else {
@@ -94,6 +108,8 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
       reason: 'database URL must start with sqlite: or postgres://',
     });
   }
+  const box = secrets ?? SecretBox.ephemeral();
+  db = db.withPlugin(new SealedColumnsPlugin(box));
   if (!opts.skipMigrations) {
     try {
       await migrate(db);
@@ -103,7 +119,7 @@ export async function openDatabase(url: string, opts: OpenDatabaseOptions = {}):
       throw dialect === 'postgres' ? postgresStartError(e, url) : sqliteOpenError(e, url.slice('sqlite:'.length));
     }
   }
-  return { db, dialect, stats, close: () => db.destroy() };
+  return { db, dialect, stats, secrets: box, close: () => db.destroy() };
 }
 
 /**

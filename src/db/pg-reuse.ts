@@ -10,11 +10,15 @@
  * opens a new one. Connections are not closed when idle: a server keeps its handful open.
  */
 import type pg from 'pg';
+import { HitchError } from '../errors.ts';
 
 interface Waiter {
   readonly resolve: (c: pg.PoolClient) => void;
   readonly reject: (e: Error) => void;
 }
+
+/** How long a statement waits for a connection when every one is in use, by default. */
+export const POOL_WAIT_MS = 5000;
 
 interface Kept {
   /** pg-pool's own release of this check-out (once only). */
@@ -38,10 +42,17 @@ export class ReusingPool {
   /** Clients checked out of pg-pool, connecting ones included. */
   #open = 0;
   #ended = false;
+  readonly #waitMs: number;
 
-  constructor(pool: pg.Pool, max: number) {
+  /**
+   * `waitMs`: how long a statement waits for a connection when all `max` are in use (issue 23,
+   * deliver 5). Then it fails with HITCH_DATABASE_POOL_TIMEOUT — 503 with `Retry-After`, in the
+   * service's error body — rather than queueing for ever behind a flood or a stuck transaction.
+   */
+  constructor(pool: pg.Pool, max: number, waitMs = POOL_WAIT_MS) {
     this.#pool = pool;
     this.#max = max;
+    this.#waitMs = waitMs;
   }
 
   connect(): Promise<pg.PoolClient> {
@@ -58,7 +69,26 @@ export class ReusingPool {
         },
       );
     }
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(w);
+        if (i < 0) return;
+        this.#waiters.splice(i, 1);
+        reject(new HitchError('HITCH_DATABASE_POOL_TIMEOUT', { waitedMs: this.#waitMs, poolSize: this.#max, retryAfter: 1 }));
+      }, this.#waitMs);
+      timer.unref();
+      const w: Waiter = {
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.#waiters.push(w);
+    });
   }
 
   async end(): Promise<void> {

@@ -10,13 +10,15 @@
  * an insert, the columns of an update) give the variant a key of its own (`prepared.keyed`).
  */
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
-
-const MARK = '\u0000hitch-arg:';
+import { ARG_MARK as MARK, SEAL_TAG } from './prepared-mark.ts';
+import { SealedColumnsPlugin } from './sealed-columns.ts';
 
 interface Compiled {
   readonly sql: string;
   /** Per parameter: the index of the argument that fills it, or a constant of the query. */
   readonly slots: ReadonlyArray<number | { readonly constant: unknown }>;
+  /** Argument indexes written to a secret column: sealed at each run (sealed-columns.ts). */
+  readonly sealed: ReadonlySet<number>;
 }
 
 // Any Kysely instance or transaction: only the executor (dialect) and executeQuery are used.
@@ -41,16 +43,19 @@ export class Prepared<A extends readonly unknown[], R = unknown> {
       const marks = Array.from({ length: this.#arity }, (_, i) => `${MARK}${i}`);
       const q = this.#build(db, ...(marks as unknown as A)).compile();
       const seen = new Set<number>();
+      const sealed = new Set<number>();
       const slots = q.parameters.map((p) => {
         if (typeof p === 'string' && p.startsWith(MARK)) {
-          const i = Number(p.slice(MARK.length));
+          const tagged = p.endsWith(SEAL_TAG);
+          const i = Number(p.slice(MARK.length, tagged ? -SEAL_TAG.length : undefined));
+          if (tagged) sealed.add(i);
           seen.add(i);
           return i;
         }
         return { constant: p };
       });
       if (seen.size !== this.#arity) throw new Error(`prepared query: ${this.#arity - seen.size} argument(s) did not become parameters: ${q.sql}`);
-      c = { sql: q.sql, slots };
+      c = { sql: q.sql, slots, sealed };
       this.#byDialect.set(key, c);
     }
     return c;
@@ -58,7 +63,8 @@ export class Prepared<A extends readonly unknown[], R = unknown> {
 
   execute(db: AnyDb, ...args: A): Promise<QueryResult<R>> {
     const c = this.#compiled(db);
-    const params = c.slots.map((s) => (typeof s === 'number' ? args[s] : s.constant));
+    const seal = c.sealed.size > 0 ? db.getExecutor().plugins.find((p) => p instanceof SealedColumnsPlugin) : undefined;
+    const params = c.slots.map((s) => (typeof s !== 'number' ? s.constant : seal && c.sealed.has(s) ? seal.sealArgument(args[s]) : args[s]));
     return db.executeQuery(CompiledQuery.raw(c.sql, params) as CompiledQuery<R>);
   }
 }

@@ -12,6 +12,7 @@
  * is parsed and before the route's own code, so a refusal is the same 403 whatever the body,
  * and a route with no rule is refused (a new route is never open by accident).
  */
+import type { RequestRateLimiter } from './request-rate-limit.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HitchError } from '../errors.ts';
 
@@ -167,6 +168,8 @@ export interface InstallPolicyOptions<C extends PolicyCreds> {
   readonly forbidden: (name: string) => HitchError;
   /** For `…/action` routes: the action's name in the body (`{"os-extend": …}` → `os-extend`). */
   readonly actionOf?: (body: unknown) => string | undefined;
+  /** The per-project and per-user request rates, counted once the caller is known (429 past them). */
+  readonly rateLimiter?: RequestRateLimiter;
 }
 
 /** The route key a request is checked under, or undefined when no route matched (a 404). */
@@ -196,6 +199,7 @@ export function installPolicy<C extends PolicyCreds>(app: FastifyInstance, o: In
     if (name === PUBLIC) return;
     if (name === undefined) throw o.forbidden(`${o.table.service}:${key}`);
     const creds = await o.caller(req);
+    o.rateLimiter?.admit({ userId: creds.userId, projectId: creds.projectId, isAdmin: effectiveRoles(creds.roles).has('admin') });
     if (!allowed(o.table, name, creds, o.target(req, creds))) throw o.forbidden(name);
   });
 }

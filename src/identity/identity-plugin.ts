@@ -9,6 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { installOpenStackHttp } from '../http/openstack-http.ts';
 import { callerOnce, installPolicy } from '../http/policy.ts';
+import type { RequestRateLimiter } from '../http/request-rate-limit.ts';
 import { IDENTITY_POLICY } from './policy.ts';
 import type { AuthContext, IdentityService } from './identity-service.ts';
 import { registerApplicationCredentialRoutes } from './routes/application-credentials.ts';
@@ -28,6 +29,8 @@ export interface IdentityPluginOptions {
   readonly maxAuthFailures?: number;
   /** The failure limiter's clock (tests). */
   readonly now?: () => number;
+  /** Per-project and per-user request rates (config projectRateLimit…); none: unlimited. */
+  readonly rateLimiter?: RequestRateLimiter;
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -60,6 +63,7 @@ export async function identityPlugin(app: FastifyInstance, opts: IdentityPluginO
     table: IDENTITY_POLICY,
     stripPrefixes: [],
     caller,
+    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
     target: (req) => {
       const p = req.params as Record<string, string | undefined>;
       const url = req.routeOptions.url ?? '';

@@ -6,6 +6,7 @@
  * the end-to-end tests build — one composition, so the tests exercise the product.
  */
 import { existsSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Brick } from '../brick/index.ts';
@@ -27,7 +28,10 @@ import { migrateCompute } from '../compute/schema.ts';
 import type { BootDevice } from '../compute/server-request.ts';
 import { inProcessAttachments, inProcessLegacy } from '../compute/volume-protocol.ts';
 import { openDatabase, type HitchDb } from '../db/open-database.ts';
+import { sealOldRows } from '../db/sealed-columns.ts';
+import { keyFromFile, parseSecretKey, SecretBox } from '../db/secret-box.ts';
 import { HitchError } from '../errors.ts';
+import { RequestRateLimiter } from '../http/request-rate-limit.ts';
 import type { Clock, Host } from '../ports/host.ts';
 import { identityPlugin, imageDiscoveryPlugin } from '../identity/identity-plugin.ts';
 import { IdentityService } from '../identity/identity-service.ts';
@@ -188,6 +192,14 @@ export function logRecovery(log: Logger, host: string, outcomes: readonly Recove
   }
 }
 
+/**
+ * The key that seals CHAP secrets in the database: the configured `secretKey`, else the data
+ * dir's `secret.key` (0600, made at first start; the data dir exists by then).
+ */
+export function secretBox(cfg: Pick<HitchConfig, 'secretKey' | 'dataDir'>): SecretBox {
+  return new SecretBox(cfg.secretKey !== null ? parseSecretKey(cfg.secretKey) : keyFromFile(join(cfg.dataDir, 'secret.key')));
+}
+
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const cfg = opts.config;
   const logger = opts.logger ?? silentLogger();
@@ -211,9 +223,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     opLog.finished(op);
     opts.onFinished?.(op);
   };
-  const db = opts.database ?? (await openDatabase(cfg.databaseUrl));
+  const db = opts.database ?? (await openDatabase(cfg.databaseUrl, { secrets: secretBox(cfg), poolSize: cfg.databasePoolSize, poolWaitMs: cfg.databasePoolWaitMs }));
   try {
     await migrateCompute(db.db);
+    const sealed = db.secrets ? await sealOldRows(db.db, db.secrets, db.dialect) : 0;
+    if (sealed > 0) logger.warn({ sealed }, `sealed ${sealed} secret value(s) an older Hitch had stored in clear (CHAP credentials)`);
     const plane = opts.dataPlane ?? (await createDataPlane(cfg));
     const { sim, backend } = plane;
     // The backend's export is a span inside the compute service's in-process call (issue 18).
@@ -273,7 +287,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         if (s.status === 'ACTIVE' && (await h.hypervisor.domainState(s.domain_name)) === null) await h.hypervisor.defineAndStart(domainSpec(s));
       }
     }
-    const queue = new TaskQueue(db.db, db.dialect);
+    const queue = new TaskQueue(db.db, db.dialect, db.secrets);
     const direct = new DirectDispatch(hosts.map((h) => h.manager));
     // An API process waits on its tasks through one LISTEN connection (PostgreSQL).
     const queued =
@@ -426,10 +440,12 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       for (const method of [r.method].flat()) routes.push({ method, url: r.url });
     });
     const publicUrl = cfg.publicUrl;
-    await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl });
+    // One limiter for the three APIs: a project's budget is its requests to this process.
+    const rateLimiter = new RequestRateLimiter({ projectPerSecond: cfg.projectRateLimit, projectBurst: cfg.projectRateBurst, userPerSecond: cfg.userRateLimit, userBurst: cfg.userRateBurst });
+    await app.register(identityPlugin, { prefix: '/identity', identity, publicUrl, rateLimiter });
     await app.register(imageDiscoveryPlugin, { prefix: '/image', publicUrl });
     await app.register(imagesPlugin, { prefix: '/image/v2', identity });
-    await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl });
+    await app.register(volumePlugin, { prefix: '/volume', service: volumes, auth: identity, publicUrl, rateLimiter });
     // Nova's volume proxy calls the block storage API as the caller; here, the same app in process.
     const blockStorage: BlockStorageRest = {
       async call(method, path, token, body) {
@@ -449,7 +465,7 @@ export async function createCloud(opts: CloudOptions): Promise<Cloud> {
       },
     };
     const projectExists = async (id: string): Promise<boolean> => (await identity.store.findProject({ id })) !== undefined;
-    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists });
+    await app.register(computePlugin, { prefix: '/compute', compute, identity, publicUrl, blockStorage, projectExists, rateLimiter });
     await registerFaces(app, { hosts, volumes });
     sink.metrics = metricsOf(app);
     // Block storage tells compute of a grown in-use volume the way Cinder tells Nova: an admin's

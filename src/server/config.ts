@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { CONNECTOR_PROPERTIES_TTL_MS } from '../brick/index.ts';
 import { HOST_DOWN_AFTER_MS } from '../compute/liveness.ts';
+import { parseSecretKey } from '../db/secret-box.ts';
 import { HitchError } from '../errors.ts';
 import { MASK } from '../host/mask.ts';
 import { MAX_VOLUME_SIZE_GIB } from '../volume/volume-service.ts';
@@ -22,6 +23,19 @@ export interface HitchConfig {
   readonly dataDir: string;
   /** `sqlite:FILE` (default, under dataDir) or `postgres://…`. */
   readonly databaseUrl: string;
+  /**
+   * Requests a second one project may make to this API process, sustained (0: no limit), and how
+   * many at once above that; past them 429 with Retry-After. Admins are not limited.
+   */
+  readonly projectRateLimit: number;
+  readonly projectRateBurst: number;
+  /** The same for one user, whatever the project. */
+  readonly userRateLimit: number;
+  readonly userRateBurst: number;
+  /** PostgreSQL: the connections this process keeps open at most. */
+  readonly databasePoolSize: number;
+  /** PostgreSQL: how long a request waits for a free connection before 503 with Retry-After. */
+  readonly databasePoolWaitMs: number;
   /** The simulated data plane's scenario (built-in name or file). */
   readonly scenario: string;
   readonly seed: number;
@@ -50,6 +64,12 @@ export interface HitchConfig {
   readonly blockStoragePassword: string | null;
   /** The admin's password; generated on first start and kept in `dataDir/credentials.json`. */
   readonly adminPassword: string | null;
+  /**
+   * The key that seals CHAP secrets in the database (AES-256-GCM): 32 bytes, base64 or hex.
+   * Several API processes on one PostgreSQL must all have the same. null: `dataDir/secret.key`,
+   * made at first start. A secret: masked when printed.
+   */
+  readonly secretKey: string | null;
   /** How long a guest may take to release a disk on detach. */
   readonly detachTimeoutMs: number;
   /**
@@ -122,6 +142,12 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   bind: '127.0.0.1',
   port: 8080,
   dataDir: resolve('.data'),
+  databasePoolSize: 10,
+  projectRateLimit: 0,
+  projectRateBurst: 0,
+  userRateLimit: 0,
+  userRateBurst: 0,
+  databasePoolWaitMs: 5000,
   scenario: 'healthy-multipath',
   seed: 1,
   backend: 'sim',
@@ -133,6 +159,7 @@ export const DEFAULTS: Omit<HitchConfig, 'publicUrl' | 'databaseUrl'> = Object.f
   blockStorageProject: 'admin',
   blockStoragePassword: null,
   adminPassword: null,
+  secretKey: null,
   detachTimeoutMs: 30_000,
   drainTimeoutMs: 30_000,
   hostDownAfterMs: HOST_DOWN_AFTER_MS,
@@ -162,6 +189,12 @@ const ENV: Record<keyof HitchConfig, string> = {
   publicUrl: 'HITCH_PUBLIC_URL',
   dataDir: 'HITCH_DATA_DIR',
   databaseUrl: 'HITCH_DATABASE_URL',
+  databasePoolSize: 'HITCH_DATABASE_POOL_SIZE',
+  projectRateLimit: 'HITCH_PROJECT_RATE_LIMIT',
+  projectRateBurst: 'HITCH_PROJECT_RATE_BURST',
+  userRateLimit: 'HITCH_USER_RATE_LIMIT',
+  userRateBurst: 'HITCH_USER_RATE_BURST',
+  databasePoolWaitMs: 'HITCH_DATABASE_POOL_WAIT_MS',
   scenario: 'HITCH_SCENARIO',
   seed: 'HITCH_SEED',
   backend: 'HITCH_BACKEND',
@@ -173,6 +206,7 @@ const ENV: Record<keyof HitchConfig, string> = {
   blockStorageProject: 'HITCH_BLOCK_STORAGE_PROJECT',
   blockStoragePassword: 'HITCH_BLOCK_STORAGE_PASSWORD',
   adminPassword: 'HITCH_ADMIN_PASSWORD',
+  secretKey: 'HITCH_SECRET_KEY',
   detachTimeoutMs: 'HITCH_DETACH_TIMEOUT_MS',
   drainTimeoutMs: 'HITCH_DRAIN_TIMEOUT_MS',
   hostDownAfterMs: 'HITCH_HOST_DOWN_AFTER_MS',
@@ -279,6 +313,9 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
   const databaseUrl = str('databaseUrl', pick('databaseUrl') ?? `sqlite:${dataDir}/hitch.db`);
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) throw bad('databaseUrl', 'must start with sqlite: or postgres://');
   const adminPassword = pick('adminPassword');
+  const secretKey = pick('secretKey');
+  // Checked now, so a bad key fails before anything is written.
+  if (secretKey !== undefined && secretKey !== null) parseSecretKey(str('secretKey', secretKey));
   const blockStorageUrl = keystoneUrlOrNull('blockStorageUrl', pick('blockStorageUrl'));
   const blockStoragePassword = pick('blockStoragePassword');
   if (blockStorageUrl !== null && (blockStoragePassword === undefined || blockStoragePassword === null)) {
@@ -290,6 +327,13 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     publicUrl: str('publicUrl', pick('publicUrl') ?? `http://${bind.includes(':') ? `[${bind}]` : bind}:${port}`).replace(/\/+$/, ''),
     dataDir,
     databaseUrl,
+    projectRateLimit: int('projectRateLimit', get('projectRateLimit'), 0, 1_000_000),
+    // A burst of 0 (the default) is twice the rate: a client's short spike is not refused.
+    projectRateBurst: int('projectRateBurst', get('projectRateBurst'), 0, 1_000_000) || 2 * int('projectRateLimit', get('projectRateLimit'), 0, 1_000_000),
+    userRateLimit: int('userRateLimit', get('userRateLimit'), 0, 1_000_000),
+    userRateBurst: int('userRateBurst', get('userRateBurst'), 0, 1_000_000) || 2 * int('userRateLimit', get('userRateLimit'), 0, 1_000_000),
+    databasePoolSize: int('databasePoolSize', get('databasePoolSize'), 1, 1000),
+    databasePoolWaitMs: int('databasePoolWaitMs', get('databasePoolWaitMs'), 10, 600_000),
     scenario: str('scenario', get('scenario')),
     seed: int('seed', get('seed'), 0, 2 ** 31 - 1),
     backend: oneOf('backend', get('backend'), ['sim', 'tgt', 'nvmet'] as const),
@@ -301,6 +345,7 @@ export function resolveConfig(flags: Raw, env: NodeJS.ProcessEnv = process.env):
     blockStorageProject: str('blockStorageProject', get('blockStorageProject')),
     blockStoragePassword: blockStoragePassword === undefined || blockStoragePassword === null ? null : str('blockStoragePassword', blockStoragePassword),
     adminPassword: adminPassword === undefined || adminPassword === null ? null : str('adminPassword', adminPassword),
+    secretKey: secretKey === undefined || secretKey === null ? null : str('secretKey', secretKey),
     detachTimeoutMs: int('detachTimeoutMs', get('detachTimeoutMs'), 100, 3_600_000),
     drainTimeoutMs: int('drainTimeoutMs', get('drainTimeoutMs'), 0, 3_600_000),
     hostDownAfterMs: int('hostDownAfterMs', get('hostDownAfterMs'), 1_000, 3_600_000),
@@ -330,6 +375,7 @@ export function printableConfig(cfg: HitchConfig): Record<string, unknown> {
     ...cfg,
     adminPassword: cfg.adminPassword === null ? null : MASK,
     blockStoragePassword: cfg.blockStoragePassword === null ? null : MASK,
+    secretKey: cfg.secretKey === null ? null : MASK,
     databaseUrl: cfg.databaseUrl.replace(/(\/\/[^:/@]+:)[^@]*@/, `$1${MASK}@`),
   };
 }

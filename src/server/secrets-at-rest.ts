@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { tightenMode } from '../db/private-file.ts';
 import type { HitchConfig } from './config.ts';
 
-/** The files of `config` that hold secrets: credentials, clouds.yaml, and the SQLite database with its WAL and SHM. */
+/** The files of `config` that hold secrets: credentials, clouds.yaml, the key that seals CHAP secrets, and the SQLite database with its WAL and SHM. */
 export function secretFiles(config: Pick<HitchConfig, 'dataDir' | 'databaseUrl'>): string[] {
-  const files = [join(config.dataDir, 'credentials.json'), join(config.dataDir, 'clouds.yaml')];
+  const files = [join(config.dataDir, 'credentials.json'), join(config.dataDir, 'clouds.yaml'), join(config.dataDir, 'secret.key')];
   if (config.databaseUrl.startsWith('sqlite:')) {
     const db = config.databaseUrl.slice('sqlite:'.length);
     if (db !== ':memory:') files.push(...['', '-wal', '-shm'].map((x) => `${resolve(db)}${x}`));

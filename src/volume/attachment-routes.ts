@@ -31,7 +31,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
       }
     }
     const rows = await svc.listAttachments(state.caller, { allTenants, volumeId: q.volume_id, instanceId: q.instance_id ?? q.instance_uuid, status: q.status }, limit, marker);
-    const body: Record<string, unknown> = { attachments: rows.map((r) => (detail ? attachmentDetailView(r) : attachmentSummaryView(r))) };
+    const body: Record<string, unknown> = { attachments: rows.map((r) => (detail ? attachmentDetailView(r, state.caller) : attachmentSummaryView(r))) };
     const last = rows[rows.length - 1];
     if (rows.length === limit && last) {
       const params = new URLSearchParams();
@@ -48,7 +48,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     requireVersion(state, '3.27');
     const { id } = req.params as { id: string };
     checkId(id);
-    return { attachment: attachmentDetailView(await svc.getAttachment(state.caller, id)) };
+    return { attachment: attachmentDetailView(await svc.getAttachment(state.caller, id), state.caller) };
   });
 
   route('POST', '/attachments', async (req, _reply, state) => {
@@ -57,7 +57,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     const a = (req.body as { attachment: { volume_uuid: string; instance_uuid?: string | null; connector?: unknown; mode?: 'rw' | 'ro' } }).attachment;
     const connector = connectorOrNull(a.connector);
     const row = await svc.createAttachment(state.caller, { volumeId: a.volume_uuid, instanceUuid: a.instance_uuid ?? null, connector, mode: a.mode ?? null });
-    return { attachment: attachmentDetailView(row) };
+    return { attachment: attachmentDetailView(row, state.caller) };
   });
 
   route('PUT', '/attachments/:id', async (req, _reply, state) => {
@@ -66,7 +66,7 @@ export function registerAttachmentRoutes(route: RouteFn, svc: VolumeService): vo
     checkId(id);
     validate(updateAttachmentSchema, req.body);
     const connector = parseConnector((req.body as { attachment: { connector: unknown } }).attachment.connector);
-    return { attachment: attachmentDetailView(await svc.updateAttachment(state.caller, id, connector)) };
+    return { attachment: attachmentDetailView(await svc.updateAttachment(state.caller, id, connector), state.caller) };
   });
 
   route('DELETE', '/attachments/:id', async (req, _reply, state) => {

@@ -4,6 +4,7 @@
  * `api_schema/response/volume/` schemas, which are strict: no extra fields).
  */
 import type { ApiVersion } from '../http/microversion.ts';
+import { connectionInfoFor } from './connection-secrets.ts';
 import type { AttachmentRow, VolumeRow, VolumeTypeRow } from './volume-repo.ts';
 
 export interface ViewContext {
@@ -112,12 +113,13 @@ export function attachmentSummaryView(a: AttachmentRow): Record<string, unknown>
   return { id: a.id, status: a.attach_status, instance: a.instance_uuid, volume_id: a.volume_id };
 }
 
-export function attachmentDetailView(a: AttachmentRow): Record<string, unknown> {
+/** `caller` decides whether the CHAP secrets in connection_info are shown (connection-secrets.ts). */
+export function attachmentDetailView(a: AttachmentRow, caller: { readonly isAdmin: boolean }): Record<string, unknown> {
   return {
     ...attachmentSummaryView(a),
     attached_at: a.attach_time,
     detached_at: a.detach_time,
     attach_mode: a.attach_mode,
-    connection_info: storedJson(a.connection_info) ?? {},
+    connection_info: connectionInfoFor(storedJson(a.connection_info) ?? {}, caller),
   };
 }

@@ -6,6 +6,7 @@
  * Every route exists twice, as Cinder's do: `/v3/{project_id}/…` and the project-less `/v3/…`
  * (the project then comes from the token).
  */
+import type { RequestRateLimiter } from '../http/request-rate-limit.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HitchError } from '../errors.ts';
 import type { Authenticator } from '../identity/identity-service.ts';
@@ -32,6 +33,8 @@ export interface VolumePluginOptions {
   readonly publicUrl?: string;
   readonly bodyLimit?: number;
   readonly onServerError?: (err: Error, req: FastifyRequest) => void;
+  /** Per-project and per-user request rates (config projectRateLimit…); none: unlimited. */
+  readonly rateLimiter?: RequestRateLimiter;
 }
 
 export async function volumePlugin(app: FastifyInstance, opts: VolumePluginOptions): Promise<void> {
@@ -46,6 +49,7 @@ export async function volumePlugin(app: FastifyInstance, opts: VolumePluginOptio
     table: VOLUME_POLICY,
     stripPrefixes: ['/v3/:project_id', '/v3'],
     caller: (req) => requestCaller(req, opts.auth),
+    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
     target: (req, creds) => {
       const p = req.params as { project?: string; project_id?: string };
       return { project_id: p.project ?? p.project_id ?? creds.projectId };

@@ -13,6 +13,7 @@ import type { Authenticator } from '../../identity/identity-service.ts';
 import type { ComputeService, OperationView, ServerViewContext } from '../compute-service.ts';
 import type { OperationRow, ServerFilter, ServerRow, ServerSort, ServerSortKey } from '../repository.ts';
 import { installPolicy } from '../../http/policy.ts';
+import type { RequestRateLimiter } from '../../http/request-rate-limit.ts';
 import { COMPUTE_VERSIONS, computeApi, forbidden, requestCaller } from './context.ts';
 import { COMPUTE_POLICY } from './policy.ts';
 import { createInput, type CreateBody } from './server-create-input.ts';
@@ -36,6 +37,8 @@ export interface ComputePluginOptions {
   readonly projectExists?: (id: string) => Promise<boolean>;
   /** The block storage REST API, for the `os-volumes`/`os-snapshots` proxy. */
   readonly blockStorage: BlockStorageRest;
+  /** Per-project and per-user request rates (config projectRateLimit…); none: unlimited. */
+  readonly rateLimiter?: RequestRateLimiter;
 }
 
 /** Nova's sort keys Hitch orders by, and the column each is. */
@@ -134,6 +137,7 @@ export async function computePlugin(app: FastifyInstance, opts: ComputePluginOpt
     table: COMPUTE_POLICY,
     stripPrefixes: [],
     caller: (req) => requestCaller(req, opts.identity),
+    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
     // Servers and operations are the caller's project's (another's answer 404); quotas name theirs.
     target: (req, creds) => ({ project_id: req.routeOptions.url?.includes('/os-quota-sets/') ? (req.params as { id: string }).id : creds.projectId }),
     forbidden,

@@ -7,6 +7,7 @@
 import { HitchError } from '../../errors.ts';
 import { validate } from '../../http/validate.ts';
 import { requireAdmin } from '../api-context.ts';
+import { connectionInfoFor } from '../connection-secrets.ts';
 import { connectorOrNull, parseConnector } from '../connector.ts';
 import { actionSchemas } from '../request-schemas.ts';
 import { RESETTABLE_STATUSES, type VolumeService } from '../volume-service.ts';
@@ -37,7 +38,7 @@ export function registerVolumeActionRoutes(route: RouteFn, svc: VolumeService): 
         break;
       case 'os-initialize_connection': {
         const info = await svc.initializeConnection(c, id, parseConnector(a.connector));
-        return reply.code(200).send({ connection_info: info });
+        return reply.code(200).send({ connection_info: connectionInfoFor(info, c) });
       }
       case 'os-terminate_connection':
         await svc.terminateConnection(c, id, connectorOrNull(a.connector));
