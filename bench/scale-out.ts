@@ -665,6 +665,16 @@ export function renderScaleOut(f: ScaleOutFigure): string {
       const tx = (rs.reduce((s, r) => s + r.transactionsPerAttach, 0) / rs.length).toFixed(1);
       l.push(`   per attach, ${a === 0 ? 'all-in-one' : `${a} agent process(es)`}: CPU ms ${a === 0 ? 'server' : 'API'} ${mean('front')}, agents ${mean('agents')}, PostgreSQL ${mean('postgres')}, simulator daemon ${mean('simulator')}, bench client ${mean('client')}; ${tx} PostgreSQL transactions`);
     }
+    // The machine's CPU an attach costs the cloud (every process but this client), all-in-one over
+    // scale-out: what the wall-clock ratio comes to when the cloud has the CPUs to itself, and a
+    // figure a shared machine's other jobs move far less than they move attaches/s.
+    const cloudCpu = (a: number): number => {
+      const rs = f.runs.filter((r) => r.agents === a);
+      return rs.reduce((s, r) => s + r.cpuPerAttachMs.front + r.cpuPerAttachMs.agents + r.cpuPerAttachMs.postgres + r.cpuPerAttachMs.simulator, 0) / rs.length;
+    };
+    for (const a of modes.filter((m) => m !== 0)) {
+      l.push(`   cloud CPU per attach (server/API, agents, PostgreSQL, simulator): all-in-one ${cloudCpu(0).toFixed(1)} ms, ${a} agent process(es) ${cloudCpu(a).toFixed(1)} ms: all-in-one / scale-out ${(cloudCpu(0) / cloudCpu(a)).toFixed(2)}`);
+    }
     const failures = f.runs.reduce((s, r) => s + r.failures, 0);
     l.push(`failed attaches in all runs: ${failures}`);
   }
