@@ -314,6 +314,8 @@ export class NvmeTcpConnector implements ProtocolConnector<NvmeofConnectionInfo>
         answer({ portal: p, ok: false, detail });
       } finally {
         if (this.#watches.get(key)?.ac === ac) this.#watches.delete(key);
+        // Whatever happened, the connect waiting on this portal's first answer gets one.
+        answer({ portal: p, ok: false, detail: 'probing ended without an answer' });
       }
     })();
     this.#watches.set(key, { ac, done });
