@@ -42,7 +42,9 @@ export function hitchOnGuest(opts: { multipath: boolean; enforceMultipath?: bool
     // rules a map out — daemon down, blacklisted — ends the wait at once). With 5 s, a loaded
     // machine (connects of 20–60 s) once got the disk back while multipathd was still building
     // the map over it.
-    timeouts: { deviceMs: 60_000, multipathMs: opts.multipathMs ?? 30_000 },
+    // The return waits for the paths of the portals that answered the TCP probe: 60 s rather
+    // than 10 here (multipathd added a late path 5–20 s after its `ok` on the loaded guest).
+    timeouts: { deviceMs: 60_000, multipathMs: opts.multipathMs ?? 30_000, livePathsMs: 60_000 },
     nvmeTimeouts: { nvmeConnectMs: 60_000, nvmeDeviceMs: opts.nvmeDeviceMs ?? 60_000 },
     logger: (l) => {
       const line = `${l.level} ${l.message}`;
