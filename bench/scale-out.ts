@@ -489,7 +489,9 @@ async function listsAt(dbUrl: string, database: 'postgres' | 'sqlite', size: Fle
     const demo = await login(`http://127.0.0.1:${port}`, dir, 'demo');
     let load: FleetLoad;
     const prior = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as FleetLoad & { size: FleetSize; url: string }) : null;
-    const kept = prior !== null && JSON.stringify(prior.size) === JSON.stringify(size) && prior.url === url;
+    // The same fleet in the same database (the port differs from one start of the kept cluster to the next).
+    const dbName = (u: string): string => (u.startsWith('postgres') ? new URL(u).pathname : u);
+    const kept = prior !== null && JSON.stringify(prior.size) === JSON.stringify(size) && dbName(prior.url) === dbName(url);
     if (kept) {
       load = prior;
     } else {
@@ -610,7 +612,13 @@ export async function scaleOutFigure(o: ScaleOutOptions = {}): Promise<ScaleOutF
         if (o.keepFleet) {
           const c = new pg.Client({ connectionString: kept.url });
           await c.connect();
-          const there = (await c.query("select 1 from pg_database where datname = 'hitch_fleet'")).rowCount === 1;
+          let there = (await c.query("select 1 from pg_database where datname = 'hitch_fleet'")).rowCount === 1;
+          if (there && !existsSync(join(o.keepFleet, 'server', 'fleet-load.json'))) {
+            // A load that did not finish (its record is written last): start over, database and server data.
+            await c.query('drop database hitch_fleet');
+            rmSync(join(o.keepFleet, 'server'), { recursive: true, force: true });
+            there = false;
+          }
           await c.end();
           fleetUrl = there ? Object.assign(new URL(kept.url), { pathname: '/hitch_fleet' }).toString() : await kept.createDatabase('hitch_fleet');
         } else fleetUrl = await pgc.createDatabase();
