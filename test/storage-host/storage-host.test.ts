@@ -221,8 +221,10 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     // Both portals were probed; only the live one answered and got an nvme connect: the dropped
     // one never held the kernel's controller-creation lock (nvmf_dev_mutex). Its probe timed
     // out after the attach returned; it is watched until the detach stops it.
-    expect(data.dead.probes).toEqual(expect.arrayContaining([expect.stringMatching(/^127\.0\.0\.1:4420 open /), expect.stringMatching(/^127\.0\.0\.2:4420 timeout /)]));
-    expect(data.dead.probes).toHaveLength(2);
+    // (The dropped portal's watch may have started a second probe before the detach stopped it.)
+    const firstProbe = (portal: string): string | undefined => (data.dead.probes as string[]).find((p) => p.startsWith(`${portal} `));
+    expect(firstProbe('127.0.0.1:4420')).toMatch(/ open /);
+    expect(firstProbe('127.0.0.2:4420')).toMatch(/ timeout /);
     expect(data.dead.attachCommands.filter((c: string) => c.startsWith('nvme connect'))).toHaveLength(1);
     expect(data.dead.attachCommands.find((c: string) => c.includes('-a 127.0.0.2'))).toBeUndefined();
     expect(data.logs.some((l: string) => l.includes('nvme connect to 127.0.0.2:4420') && l.includes('deferred: no TCP answer'))).toBe(true);
@@ -300,7 +302,7 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
     expect(healthy.pathsAtReturn).toEqual(['127.0.0.1:live']);
     // Both portals were probed at once; only the live one got an nvme connect (the dropped one
     // never held the kernel's controller-creation lock); the attach returned on the live one.
-    expect(dead.attachProbes.map((p: string) => p.split(' ')[0]).sort()).toEqual(['127.0.0.1:4420', '127.0.0.2:4420']);
+    expect([...new Set((dead.attachProbes as string[]).map((p) => p.split(' ')[0]))].sort()).toEqual(['127.0.0.1:4420', '127.0.0.2:4420']);
     expect(hostCommands(dead.attachCommands).filter((c) => c.startsWith('nvme connect'))).toHaveLength(1);
     expect(deadConnect).toBeUndefined();
     expect(dead.pathsAtReturn).toEqual(['127.0.0.1:live']);
