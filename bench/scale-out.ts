@@ -454,6 +454,8 @@ async function listLatency(url: string, dir: string, database: 'postgres' | 'sql
       await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
       return { xacts: (await dbXacts(dbUrl)) - x0 - 1, ms: performance.now() - t0 };
     };
+    // The timed rounds' own statistics arrive up to STATS_FLUSH_MS late: let them in first.
+    await new Promise((r) => setTimeout(r, STATS_FLUSH_MS));
     const quiet = await window(async () => undefined);
     for (const [i, [, who, path]] of requests.entries()) {
       const w = await window(async () => {
