@@ -4,7 +4,7 @@
  *
  *   npm run bench                          everything
  *   npm run bench -- --scenario seed       figure 1 for one scenario only
- *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli,real-host
+ *   npm run bench -- --only latency,concurrency,control,api,scale-out,cli,real-host,flood
  *   npm run bench -- --no-os-brick --quick
  *   npm run bench -- --only scale-out --scale-parts lists --keep-fleet /var/tmp/hitch-fleet   (load 1M volumes once, measure again later)
  */
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { findPgBin, startPostgres } from '../src/test-support/postgres.ts';
 import { measureThroughput, type ThroughputRow } from './api-throughput.ts';
 import { measureCliStartup } from './cli-startup.ts';
+import { measureFlood } from './flood.ts';
 import { hitchConcurrency, osBrickConcurrency, type ConcurrencyResult } from './concurrency.ts';
 import { renderScaleOut, SCALE_OUT_PARTS, scaleOutFigure, type ScaleOutPart } from './scale-out.ts';
 import { BATCHES, WARMUP, measureControlPlane, type ControlPlaneResult } from './control-plane.ts';
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api,scale-out,cli')).split(','));
+const sections = new Set((args.only ?? (args.scenario ? 'latency' : 'latency,concurrency,control,api,scale-out,cli,flood')).split(','));
 const quick = args.quick ?? false;
 const peer = args['no-os-brick'] ? { ok: false, reason: '--no-os-brick' } : osBrickAvailable();
 const log = (s: string): void => void process.stdout.write(s + '\n');
@@ -204,6 +205,18 @@ try {
   }
 } finally {
   await pg?.stop();
+}
+
+if (sections.has('flood')) {
+  const f = await measureFlood({ connections: 16, samples: quick ? 150 : 300, perSecond: 20 });
+  results['flood'] = f;
+  log('\nFair sharing: project "quiet" lists its one volume (12 a second) while project "demo" floods (16 connections listing its 10 volumes); p99 of the quiet lists, alone and during the flood, on one server in one run');
+  log(
+    table(
+      ['rate limit', 'quiet p99 alone', 'quiet p99 in flood', 'ratio', 'flood answers', 'of them 429', 'load average'],
+      f.map((r) => [r.limit, ms(r.quietP99Ms), ms(r.floodP99Ms), `${r.ratio.toFixed(2)}×`, String(r.floodRequests), String(r.flood429), r.loadAverage.join(' ')]),
+    ),
+  );
 }
 
 if (sections.has('cli')) {

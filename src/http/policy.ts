@@ -199,7 +199,7 @@ export function installPolicy<C extends PolicyCreds>(app: FastifyInstance, o: In
     if (name === PUBLIC) return;
     if (name === undefined) throw o.forbidden(`${o.table.service}:${key}`);
     const creds = await o.caller(req);
-    o.rateLimiter?.admit({ userId: creds.userId, projectId: creds.projectId, isAdmin: effectiveRoles(creds.roles).has('admin') });
+    await o.rateLimiter?.admit({ userId: creds.userId, projectId: creds.projectId, isAdmin: effectiveRoles(creds.roles).has('admin') });
     if (!allowed(o.table, name, creds, o.target(req, creds))) throw o.forbidden(name);
   });
 }

@@ -7,6 +7,11 @@
  * token is scoped to and against the user. Admins are not limited: compute's service user
  * (`blockStorageUser`) is one, and an attach must never fail for its own storage calls. In
  * memory, per API process: N processes admit N times the rate, as N times the capacity serves it.
+ *
+ * A refused request is answered after a second (its Retry-After), not at once: a client that
+ * ignores Retry-After and asks again the moment it is refused would otherwise spin the server on
+ * 429s (hundreds a second from 16 connections, measured) and still crowd other projects out.
+ * Held, a refusal costs a timer, and a flooding connection gets one answer a second.
  */
 import { HitchError } from '../errors.ts';
 
@@ -20,6 +25,9 @@ export interface RateLimits {
   readonly userBurst: number;
 }
 
+/** How long a refused request is held before its 429. */
+export const REFUSAL_HOLD_MS = 1000;
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -31,10 +39,13 @@ export class RequestRateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #maxKeys: number;
 
-  constructor(limits: RateLimits, opts: { now?: () => number; maxKeys?: number } = {}) {
+  readonly #hold: (ms: number) => Promise<void>;
+
+  constructor(limits: RateLimits, opts: { now?: () => number; maxKeys?: number; hold?: (ms: number) => Promise<void> } = {}) {
     this.#l = limits;
     this.#now = opts.now ?? Date.now;
     this.#maxKeys = opts.maxKeys ?? 100_000;
+    this.#hold = opts.hold ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
   }
 
   get enabled(): boolean {
@@ -42,10 +53,11 @@ export class RequestRateLimiter {
   }
 
   /**
-   * Count one request of `caller`; throw HITCH_RATE_LIMITED (429, `retryAfter` seconds) when its
-   * project or its user has no request left. A refused request costs neither bucket.
+   * Count one request of `caller`; reject with HITCH_RATE_LIMITED (429, `retryAfter` seconds),
+   * after the hold, when its project or its user has no request left. A refused request costs
+   * neither bucket.
    */
-  admit(caller: { readonly userId: string; readonly projectId: string | null; readonly isAdmin: boolean }): void {
+  async admit(caller: { readonly userId: string; readonly projectId: string | null; readonly isAdmin: boolean }): Promise<void> {
     if (caller.isAdmin || !this.enabled) return;
     const now = this.#now();
     const checks: Array<[string, number, number]> = [];
@@ -54,7 +66,9 @@ export class RequestRateLimiter {
     const buckets = checks.map(([key, rate, burst]) => ({ b: this.#refilled(key, rate, burst, now), rate }));
     const short = buckets.find(({ b }) => b.tokens < 1);
     if (short) {
-      const retryAfter = Math.max(1, Math.ceil((1 - short.b.tokens) / short.rate));
+      const waitS = (1 - short.b.tokens) / short.rate;
+      const retryAfter = Math.max(1, Math.ceil(waitS));
+      await this.#hold(REFUSAL_HOLD_MS);
       throw new HitchError('HITCH_RATE_LIMITED', { retryAfter });
     }
     for (const { b } of buckets) b.tokens -= 1;
