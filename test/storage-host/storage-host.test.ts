@@ -117,7 +117,7 @@ suite('storage host (real kernel, udev, iscsid, multipathd, tgt in a QEMU guest)
   }, CASE_MS);
 
   for (const find of FINDS) {
-    it(`find_multipaths ${find}: ${REPEATS} consecutive two-portal connects each return the map with both paths, never a disk under a map`, async () => {
+    it(`find_multipaths ${find}: ${REPEATS} consecutive two-portal connects each return the map (both paths in it once settled; at the return, a figure), never a disk under a map`, async () => {
       const { data } = await result(`healthy-multipath-${find}`);
       expect(data.runs).toHaveLength(REPEATS);
       const ms = data.runs.map((r: any) => r.ms).sort((a: number, b: number) => a - b);
