@@ -6,6 +6,7 @@
  * or has not answered yet is not waited for — its login goes on in the background as before.
  */
 import { emitLog } from '../log.ts';
+import { recordAddress } from '../tools/node-record.ts';
 import type { BrickContext } from '../tools/run.ts';
 
 export interface PortalProbes {
@@ -13,13 +14,6 @@ export interface PortalProbes {
   isOpen(portal: string): boolean;
   /** End the probes still waiting: their answers no longer count. */
   stop(): void;
-}
-
-/** `ip:port` or `[ipv6]:port` as address and port. */
-export function splitPortal(portal: string): { address: string; port: number } {
-  const i = portal.lastIndexOf(':');
-  const host = portal.slice(0, i);
-  return { address: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port: Number(portal.slice(i + 1)) };
 }
 
 /**
@@ -30,10 +24,10 @@ export function probePortals(ctx: BrickContext, portals: readonly string[], time
   const open = new Set<string>();
   const stop = new AbortController();
   for (const portal of new Set(portals)) {
-    const { address, port } = splitPortal(portal);
+    const { address, port } = recordAddress(portal);
     void ctx.span
       .run('probe tcp', { portal, timeoutMs }, async (span) => {
-        const r = await ctx.host.probeTcp(address, port, { timeoutMs, signal: stop.signal });
+        const r = await ctx.host.probeTcp(address, Number(port), { timeoutMs, signal: stop.signal });
         span.set({ outcome: r.outcome, elapsedMs: r.elapsedMs });
         if (r.outcome === 'open') open.add(portal);
         else emitLog(span, ctx.logger, 'debug', `iSCSI portal ${portal}: TCP probe ${r.outcome} after ${r.elapsedMs} ms`);
