@@ -21,6 +21,7 @@ export const FAULT_NAMES = [
   'device-appears-late',
   'multipathd-down',
   'map-never',
+  'multipathd-event-late',
   'scsi-id-failure',
   'read-only',
   'command-hangs',
@@ -42,7 +43,7 @@ export interface FaultSpec {
   readonly latencyMs?: number;
   /** portal-dead: override the login timeout for this portal. */
   readonly loginTimeoutMs?: number;
-  /** device-appears-late: extra delay before the SCSI device shows up. */
+  /** device-appears-late: extra delay before the SCSI device shows up; multipathd-event-late: how late multipathd reads the disk's udev event. */
   readonly delayMs?: number;
   /** command-hangs: the binary (`iscsiadm`) and a substring of its joined arguments. */
   readonly command?: string;

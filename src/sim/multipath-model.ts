@@ -13,6 +13,11 @@
  *   udev has not handled yet (no ID_SERIAL: the path stays an orphan until udev's event), and
  *   `blacklisted` for a blacklisted WWID; its answer comes once the map exists;
  * - builds take multipathd's own time, one at a time (`multipathMapBuildMs`);
+ * - a path whose event multipathd reads while its WWN's map is new (udev not yet done with the
+ *   map) waits for udev's event on the map, then joins by a reload ("delaying path addition
+ *   until <wwid> is fully initialized"): the map can thus be built from any portal's disk first,
+ *   and another disk joins 0.4–1.1 s later in the guest (the `multipathd-event-late` fault makes
+ *   multipathd read one portal's disks late);
  * - once a session's disk is a path of a map, the session's recovery timeout is 5 s
  *   (fast_io_fail_tmo), not iscsid.conf's 120;
  * - a map whose last path goes is removed by multipathd (unless something holds it open);
@@ -56,6 +61,10 @@ export class MultipathModel {
   /** multipathd's pathvec: every path it knows, in the order it learnt of them. */
   readonly #pathvec = new Map<string, KnownPath>();
   readonly #daemon: DaemonQueue;
+  /** Maps udev has not handled yet (by WWN), with the paths whose addition waits for that. */
+  readonly #initializing = new Map<string, ScsiDisk[]>();
+  /** Disks whose udev event multipathd has read. */
+  readonly #seen = new WeakSet<ScsiDisk>();
 
   constructor(host: SimComputeHost) {
     this.#host = host;
@@ -133,17 +142,31 @@ export class MultipathModel {
     }
     const known = this.#pathvec.get(d.name);
     if (known && known.disk === d) known.prio = 1;
+    // multipathd reading this disk's event late (busy, or the events' order): until then it does
+    // not know the disk, and a map built meanwhile from another disk does not hold it.
+    const late = h.world.faults.peek('multipathd-event-late', { now: h.world.clock.now(), host: h.name, portal: d.session.portal, wwn });
+    if (!late) this.#seen.add(d);
     if (!this.#allowed(d)) return;
     if (now) {
       this.addPath(d);
       return;
     }
     const { multipathMapDelayMs, multipathMapBuildMs } = h.world.latency;
-    h.world.clock.setTimer(Math.max(0, multipathMapDelayMs - multipathMapBuildMs), () => {
+    h.world.clock.setTimer(Math.max(0, multipathMapDelayMs - multipathMapBuildMs) + (late?.delayMs ?? 0), () => {
+      this.#seen.add(d);
       void this.#daemon.serve(multipathMapBuildMs).then(() => {
         if (!this.running() || this.refuses(wwn) || h.disks.get(d.name) !== d) return;
+        const waiting = this.#initializing.get(wwn);
+        if (waiting && this.maps.has(wwn)) {
+          const map = this.maps.get(wwn);
+          if (!map?.paths.includes(d) && !waiting.includes(d)) {
+            waiting.push(d);
+            h.event(`multipathd ${d.name}: delaying path addition until ${wwn} is fully initialized`);
+          }
+          return;
+        }
         // With yes/smart the first path joins when the second one tips the balance.
-        for (const s of h.diskList().filter((o) => o.lun.wwn === wwn && o.linked)) this.addPath(s);
+        for (const s of h.diskList().filter((o) => o.lun.wwn === wwn && o.linked && this.#seen.has(o))) this.addPath(s);
       });
     });
   }
@@ -201,11 +224,21 @@ export class MultipathModel {
       v.writeText(`/dev/dm-${index}`, '');
       this.addWwid(m.wwn);
       h.event(`multipathd map add dm-${index} ${m.wwn}`);
+      this.#initializing.set(m.wwn, []);
       // udev's rules for the new dm device: its links (and the LUN's by-id names) lead to the map.
       h.udev.event(() => {
+        const waiting = this.#initializing.get(m.wwn) ?? [];
+        this.#initializing.delete(m.wwn);
         if (this.maps.get(m.wwn) !== m) return;
         for (const link of [`/dev/mapper/${m.name}`, `/dev/disk/by-id/dm-uuid-mpath-${m.wwn}`, `/dev/disk/by-id/dm-name-${m.name}`, `/dev/disk/by-id/scsi-${m.wwn}`, `/dev/disk/by-id/wwn-0x${m.wwn.slice(1)}`]) {
           h.udev.claim(link, `dm-${m.index}`, LINK_PRIORITY.map);
+        }
+        // The delayed paths join now, by a reload (multipathd's "performing delayed actions").
+        if (waiting.length > 0) {
+          void this.#daemon.serve(h.world.latency.multipathMapBuildMs).then(() => {
+            if (!this.running() || this.maps.get(m.wwn) !== m) return;
+            for (const w of waiting) if (h.disks.get(w.name) === w) this.addPath(w);
+          });
         }
       });
     }
@@ -245,6 +278,7 @@ export class MultipathModel {
   flush(map: DmMap): void {
     for (const p of [...map.paths]) this.#detach(map, p);
     if (this.maps.get(map.wwn) !== map) return;
+    this.#initializing.delete(map.wwn);
     const v = this.#host.vfs;
     v.remove(`/sys/devices/virtual/block/dm-${map.index}`);
     v.remove(`/sys/block/dm-${map.index}`);

@@ -59,6 +59,27 @@ describe('device-mapper multipath', () => {
     expect(await host.glob('/sys/class/iscsi_host/*')).toEqual([]);
   });
 
+  it('multipathd reads one portal\'s disk late: the map is built from the other, and the late disk joins by a reload once udev has handled the map', async () => {
+    const host = createSimHost('healthy-multipath');
+    // The real host, Debian 12 guest (multipath-tools 0.9.4): the map built from sdb's event alone,
+    // then "sda: delaying path addition until <wwid> is fully initialized", and sda added by a
+    // reload on the map's udev change event, 1.1 s after the map.
+    host.sim.injectFault({ fault: 'multipathd-event-late', portal: PORTALS[0] ?? '', delayMs: 100 });
+    await loginAll(host);
+    const [sda] = host.model.diskList();
+    const wwn = sda?.lun.wwn ?? '';
+    expect(await host.waitForPath('/sys/block/sdb/holders/dm-0', { timeoutMs: 10_000 })).toBe(true);
+    expect(await host.readdir('/sys/block/dm-0/slaves')).toEqual(['sdb']);
+    const built = host.clock.now();
+    expect(await host.exists(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`)).toBe(false);
+    expect(await host.waitForPath('/sys/block/sda/holders/dm-0', { timeoutMs: 10_000 })).toBe(true);
+    // Not before udev has linked the map.
+    expect(await host.exists(`/dev/disk/by-id/dm-uuid-mpath-${wwn}`)).toBe(true);
+    expect(host.clock.now()).toBeGreaterThan(built);
+    expect(await host.readdir('/sys/block/dm-0/slaves')).toEqual(['sda', 'sdb']);
+    expect(host.sim.traceText()).toContain(`multipathd sda: delaying path addition until ${wwn} is fully initialized`);
+  });
+
   it('a portal that dies after login fails its path in multipath -ll and multipathd show status', async () => {
     const host = createSimHost('healthy-multipath');
     await loginAll(host);
