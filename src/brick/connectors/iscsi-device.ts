@@ -153,12 +153,17 @@ export async function joinMap(
   device: BlockDeviceInfo,
   timeouts: { readonly mapGraceMs: number; readonly joinMs: number },
   signal?: AbortSignal,
+  opts: { readonly quietIfThere?: boolean } = {},
 ): Promise<boolean> {
   return ctx.span.run('join_map', { dev: p.dev, map: device.path }, async (span) => {
     const dm = device.path.split('/').pop() ?? '';
     const c: BrickContext = { ...ctx, span };
     const holderLink = `/sys/block/${p.dev}/holders/${dm}`;
     const wait = (timeoutMs: number): Promise<boolean> => ctx.host.waitForPath(holderLink, { timeoutMs, ...(signal ? { signal } : {}) }).catch(() => false);
+    if (opts.quietIfThere && (await wait(0))) {
+      span.set({ alreadyInMap: true });
+      return true;
+    }
     let joined = await wait(timeouts.mapGraceMs);
     if (!joined && !signal?.aborted) {
       const a = await mp.multipathdAddPath(c, `/dev/${p.dev}`);

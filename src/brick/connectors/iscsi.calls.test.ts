@@ -102,8 +102,9 @@ describe('host calls per attach do not grow with the volumes already on the host
     // 23 before brick waited for multipathd to build the map from udev's event: the disk's
     // holders are looked at (one readdir, with backoff) while udev's map link is awaited.
     // And 2 × 2 for the sessions' targets made at the first scan (above). And 2 TCP probes, one
-    // per portal: the return waits for the paths of the portals that answer.
-    expect(alone.connect['total']).toBeLessThanOrEqual(37);
+    // per portal: the return waits for the paths of the portals that answer. And 1 look at the
+    // winner's own holders link: the map found by WWN may have been built from the other disk.
+    expect(alone.connect['total']).toBeLessThanOrEqual(38);
     // 20, and one `multipath -f` more since the later path scans after the first's WWID is
     // recorded: multipathd re-creates the map from that path's event after the first flush, and
     // the leftover flush removes it (flushLeftoverMaps).

@@ -258,21 +258,23 @@ export class IscsiConnector {
       });
       result = device;
       phase = 'connected';
-      // Paths that came up while we were finishing: join them to the map (or drop them, single path).
+      // Paths that came up while we were finishing: join them to the map (or drop them, single
+      // path). The winner too: the map found by its WWN need not hold the winner's disk yet.
+      // multipathd may have built it from another portal's disk whose udev event it read first,
+      // and then it adds the winner only once udev has handled the new map ("delaying path
+      // addition until … is fully initialized", 0.4–1.1 s later in the guest).
       const pending = early.splice(0);
-      const joins = pending
-        .filter((e) => e.p !== winner)
-        .map((e) => this.#settlePath(ctx, e.p, device, winner, abort.signal).finally(() => settledPath[e.i]?.resolve()));
+      const joins = pending.map((e) => this.#settlePath(ctx, e.p, device, winner, abort.signal).finally(() => settledPath[e.i]?.resolve()));
       this.#state.setBackground(key, abort, Promise.allSettled([background, ...joins]).then(() => undefined));
-      // The volume is usable. Portals that answered the probe by now are live: their paths
-      // belong in the map the caller gets (bounded). The others are not waited for.
+      // The volume is usable. The winner's path and those of portals that answered the probe by
+      // now are live: they belong in the map the caller gets (bounded). The others are not waited for.
       const winnerIndex = first.index;
-      if (probes && device.multipath_id) {
-        const live = ci.targets.flatMap((t, i) => (i !== winnerIndex && probes.isOpen(t.portal) ? [i] : []));
-        probes.stop();
-        const silent = ci.targets.filter((t, i) => i !== winnerIndex && !live.includes(i)).map((t) => t.portal);
+      if (device.multipath_id) {
+        const live = ci.targets.flatMap((t, i) => (i === winnerIndex || probes?.isOpen(t.portal) === true ? [i] : []));
+        probes?.stop();
+        const silent = probes ? ci.targets.filter((_, i) => !live.includes(i)).map((t) => t.portal) : [];
         if (silent.length > 0) emitLog(span, logger, 'info', `iSCSI portal(s) ${silent.join(', ')} did not answer a TCP probe: not waiting for their paths`);
-        if (live.length > 0) await this.#awaitLivePaths(ctx, live.map((i) => ci.targets[i]?.portal ?? ''), live.map((i) => settledPath[i]?.promise ?? Promise.resolve()), abort.signal);
+        await this.#awaitLivePaths(ctx, live.map((i) => ci.targets[i]?.portal ?? ''), live.map((i) => settledPath[i]?.promise ?? Promise.resolve()), abort.signal);
       }
       const ms = host.clock.now() - t0;
       emitLog(span, logger, 'info', `connect_volume: return (${ms}ms) ${JSON.stringify(device)}`, secrets);
@@ -311,13 +313,15 @@ export class IscsiConnector {
         () => false,
         () => false,
       );
-      const all = Promise.all(paths).then(() => true);
+      const settled = portals.map(() => false);
+      const all = Promise.all(paths.map((p, i) => p.then(() => void (settled[i] = true)))).then(() => true);
       const done = await Promise.race([all, bound]);
       stop.abort();
       await bound;
       span.set({ allSettled: done });
       if (!done) {
-        emitLog(span, ctx.logger, 'warning', `Live portal(s) ${portals.join(', ')}: not all in the map within ${limitMs} ms; returning the map as it is, the rest join in the background`);
+        const late = portals.filter((_, i) => !settled[i]);
+        emitLog(span, ctx.logger, 'warning', `Live portal(s) ${late.join(', ')}: not in the map within ${limitMs} ms; returning the map as it is, the rest join in the background`);
       }
     });
   }
@@ -329,7 +333,8 @@ export class IscsiConnector {
    */
   async #settlePath(ctx: BrickContext, p: PathDevice, device: BlockDeviceInfo | null, winner: PathDevice | null, signal: AbortSignal): Promise<void> {
     if (device?.multipath_id) {
-      await joinMap(ctx, p, device, this.#timeouts, signal).catch(() => false);
+      // The winner was in the map as a rule: then nothing to say about it.
+      await joinMap(ctx, p, device, this.#timeouts, signal, { quietIfThere: p === winner }).catch(() => false);
       return;
     }
     if (p === winner) return;
