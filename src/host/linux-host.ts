@@ -233,15 +233,24 @@ export class LinuxTransport implements HostTransport {
         }
       };
       // sysfs does not deliver inotify events for most attribute and device changes, so under
-      // /sys the watch is backed by a re-check with exponential backoff (50 ms doubling to 1 s).
+      // /sys the watch is backed by a re-check with exponential backoff (50 ms doubling to
+      // 250 ms: a holders link multipathd made is seen within a quarter second, one stat each).
       const backstop = (): void => {
         if (done || !p.startsWith('/sys/')) return;
         recheck = setTimeout(() => {
           void check().then(backstop);
         }, backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 1000);
+        backoffMs = Math.min(backoffMs * 2, 250);
       };
-      const timer = setTimeout(() => finish(false), opts.timeoutMs);
+      // One last look when the time is up: a link made since the last re-check counts (the
+      // guest, 2026-12-06: a map's reload 40 ms after brick's last re-check of the holders
+      // link was missed, and brick sent a needless `multipathd add path`).
+      const timer = setTimeout(() => {
+        void existsRaw(p).then(
+          (e) => finish(e === want),
+          () => finish(false),
+        );
+      }, opts.timeoutMs);
       const onAbort = (): void => finish(new HitchError('HITCH_ABORTED', { reason: `wait for ${p}` }));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
