@@ -179,23 +179,44 @@ export function dataPlaneFloor(input: FloorInput): DataPlaneFloor {
  * iscsid serves them one at a time (`iscsidServiceMs` each, the quickest portal first), each
  * path's LUN scan follows its login, udev handles the disks' events with its workers, and
  * multipathd puts each path in the map `multipathMapDelayMs` after its event, building one at a
- * time (`multipathMapBuildMs`). `pathMs`: until the last disk is linked; `mapMs`: from then until
- * the last path is in the map. With one reachable portal: its path and the map delay.
+ * time (`multipathMapBuildMs`). The map is built on the first path (and any linked by then); a
+ * path multipathd reads before udev has handled the new map (`udevDelayMs` after it) waits for
+ * that and joins by one more build (multipath-tools 0.9.4: "delaying path addition until … is
+ * fully initialized"). `pathMs`: until the last disk is linked; `mapMs`: from then until the
+ * last path is in the map. With one reachable portal: its path and the map delay.
  */
 function everyPathInMap(m: LatencyModel, reachable: readonly FloorPortal[]): { pathMs: number; mapMs: number } {
   const lat = reachable.map((p) => p.latencyMs ?? 0).sort((a, b) => a - b);
   const disks = lat.map((l, k) => commandCostMs(m, 'iscsiadm') + (k + 1) * m.iscsidServiceMs + m.loginRttMs + 2 * l + m.lunScanMs + 2 * l).sort((a, b) => a - b);
-  // udev: `udevWorkers` at once (0: no limit), each event `udevDelayMs`, in the order the disks appear.
-  const workers = m.udevWorkers > 0 ? Array.from({ length: m.udevWorkers }, () => 0) : null;
-  const linked = disks.map((at) => {
-    if (workers === null) return at + m.udevDelayMs;
-    const i = workers.indexOf(Math.min(...workers));
-    const done = Math.max(at, workers[i] ?? 0) + m.udevDelayMs;
-    workers[i] = done;
+  // udev: `udevWorkers` at once (0: no limit), each event `udevDelayMs`, first come first served.
+  const udev = (events: readonly number[]): number[] => {
+    const workers = m.udevWorkers > 0 ? Array.from({ length: m.udevWorkers }, () => 0) : null;
+    const done = events.map(() => 0);
+    const order = events.map((at, i) => ({ at, i })).sort((a, b) => a.at - b.at || a.i - b.i);
+    for (const { at, i } of order) {
+      if (workers === null) {
+        done[i] = at + m.udevDelayMs;
+        continue;
+      }
+      const w = workers.indexOf(Math.min(...workers));
+      done[i] = Math.max(at, workers[w] ?? 0) + m.udevDelayMs;
+      workers[w] = done[i] ?? 0;
+    }
     return done;
-  });
-  let mapped = 0;
-  for (const at of [...linked].sort((a, b) => a - b)) mapped = Math.max(at + m.multipathMapDelayMs - m.multipathMapBuildMs, mapped) + m.multipathMapBuildMs;
+  };
+  const build = m.multipathMapBuildMs;
+  const readAndBuild = (at: number, busyUntil: number): number => Math.max(at + m.multipathMapDelayMs - build, busyUntil) + build;
+  // The map is made on the first linked disk; udev's event on the new map queues with the disks'.
+  const created = readAndBuild(Math.min(...udev(disks)), 0);
+  const withMap = udev([...disks, created]);
+  const linked = withMap.slice(0, disks.length);
+  const initializedAt = withMap[disks.length] ?? created;
+  let mapped = created;
+  for (const at of [...linked].sort((a, b) => a - b)) {
+    if (at <= created) continue; // linked by the time the map was made: in it
+    const done = readAndBuild(at, mapped);
+    mapped = done < initializedAt ? Math.max(initializedAt, mapped) + build : done;
+  }
   const pathMs = Math.max(...linked);
   return { pathMs, mapMs: mapped - pathMs };
 }

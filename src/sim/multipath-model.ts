@@ -186,6 +186,14 @@ export class MultipathModel {
       return 'ok';
     }
     await this.#daemon.serve(h.world.latency.multipathMapBuildMs);
+    const waiting = this.#initializing.get(d.lun.wwn);
+    if (waiting && this.maps.has(d.lun.wwn) && !this.maps.get(d.lun.wwn)?.paths.includes(d)) {
+      // The guest: `sdb: add path (operator)`, "delaying path addition until … is fully
+      // initialized", answer `ok`; the reload comes with udev's event on the map.
+      if (!waiting.includes(d)) waiting.push(d);
+      h.event(`multipathd ${d.name}: delaying path addition until ${d.lun.wwn} is fully initialized`);
+      return 'ok';
+    }
     if (h.disks.get(d.name) === d) this.addPath(d);
     return 'ok';
   }
