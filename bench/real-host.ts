@@ -89,6 +89,9 @@ export function renderRealHost(f: RealHostFigure): string {
       rows,
     ),
     ...f.rows.filter((r) => r.note).map((r) => `  ${r.case}: ${r.note}`),
+    ...f.rows
+      .filter((r) => r.hitch.connectSamplesMs || r.osBrick?.connectSamplesMs)
+      .map((r) => `  ${r.case}: connect, the median of ${r.hitch.connectSamplesMs?.length ?? 1} — Hitch ${(r.hitch.connectSamplesMs ?? []).map((x) => ms(x)).join(' / ')}, os-brick ${(r.osBrick?.connectSamplesMs ?? []).map((x) => ms(x)).join(' / ')}`),
     ...f.rows.filter((r) => r.deadPortalAfterGiveUp).map((r) => `  ${r.case}: of the dead portal after iscsid gave up — Hitch ${JSON.stringify(r.deadPortalAfterGiveUp?.hitch)}, os-brick ${JSON.stringify(r.deadPortalAfterGiveUp?.osBrick)}`),
     ...(f.osBrick ? [`  os-brick imported once per boot in ${ms(f.osBrick.importMs)} (not in any row)`] : []),
     ...f.failures.map((x) => `  FAILED ${x}`),
