@@ -146,14 +146,17 @@ export class MultipathModel {
     // not know the disk, and a map built meanwhile from another disk does not hold it.
     const late = h.world.faults.peek('multipathd-event-late', { now: h.world.clock.now(), host: h.name, portal: d.session.portal, wwn });
     if (!late) this.#seen.add(d);
-    if (!this.#allowed(d)) return;
-    if (now) {
+    // A late disk is judged when multipathd reads it (with find_multipaths yes, alone, it waits
+    // there for a sibling as an orphan).
+    if (!late && !this.#allowed(d)) return;
+    if (now && !late) {
       this.addPath(d);
       return;
     }
     const { multipathMapDelayMs, multipathMapBuildMs } = h.world.latency;
     h.world.clock.setTimer(Math.max(0, multipathMapDelayMs - multipathMapBuildMs) + (late?.delayMs ?? 0), () => {
       this.#seen.add(d);
+      if (late && (h.disks.get(d.name) !== d || !this.#allowed(d))) return;
       void this.#daemon.serve(multipathMapBuildMs).then(() => {
         if (!this.running() || this.refuses(wwn) || h.disks.get(d.name) !== d) return;
         const waiting = this.#initializing.get(wwn);

@@ -106,6 +106,17 @@ describe('device-mapper multipath', () => {
     expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sda', 'sdb'] }]);
   });
 
+  it('find_multipaths yes with the lone first path read late: the second tips the balance and both end in the map', async () => {
+    const sim = Simulation.create('healthy-multipath');
+    const scenarioHost = sim.scenario.hosts[0];
+    const yes = Simulation.create({ ...sim.scenario, hosts: [{ ...(scenarioHost as NonNullable<typeof scenarioHost>), findMultipaths: 'yes' }] });
+    yes.injectFault({ fault: 'multipathd-event-late', portal: PORTALS[0] ?? '', delayMs: 3_000 });
+    const host = new SimHost(yes);
+    await loginAll(host);
+    await host.clock.sleep(10_000);
+    expect(host.sim.inspectHost('compute-1').maps).toMatchObject([{ dm: 'dm-0', paths: ['sdb', 'sda'] }]);
+  });
+
   it('multipathd add path: `fail` before udev has handled the disk (an orphan, mapped from udev\'s event later); `ok` after, the map there by the answer', async () => {
     const host = createSimHost('healthy-single');
     await host.exec('iscsiadm', ['-m', 'node', '-T', T, '-p', '192.0.2.10:3260', '--op', 'new']);
