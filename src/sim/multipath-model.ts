@@ -159,15 +159,7 @@ export class MultipathModel {
       if (late && (h.disks.get(d.name) !== d || !this.#allowed(d))) return;
       void this.#daemon.serve(multipathMapBuildMs).then(() => {
         if (!this.running() || this.refuses(wwn) || h.disks.get(d.name) !== d) return;
-        const waiting = this.#initializing.get(wwn);
-        if (waiting && this.maps.has(wwn)) {
-          const map = this.maps.get(wwn);
-          if (!map?.paths.includes(d) && !waiting.includes(d)) {
-            waiting.push(d);
-            h.event(`multipathd ${d.name}: delaying path addition until ${wwn} is fully initialized`);
-          }
-          return;
-        }
+        if (this.#delayWhileNew(d)) return;
         // With yes/smart the first path joins when the second one tips the balance.
         for (const s of h.diskList().filter((o) => o.lun.wwn === wwn && o.linked && this.#seen.has(o))) this.addPath(s);
       });
@@ -189,16 +181,26 @@ export class MultipathModel {
       return 'ok';
     }
     await this.#daemon.serve(h.world.latency.multipathMapBuildMs);
-    const waiting = this.#initializing.get(d.lun.wwn);
-    if (waiting && this.maps.has(d.lun.wwn) && !this.maps.get(d.lun.wwn)?.paths.includes(d)) {
-      // The guest: `sdb: add path (operator)`, "delaying path addition until … is fully
-      // initialized", answer `ok`; the reload comes with udev's event on the map.
-      if (!waiting.includes(d)) waiting.push(d);
-      h.event(`multipathd ${d.name}: delaying path addition until ${d.lun.wwn} is fully initialized`);
-      return 'ok';
-    }
+    // The guest: `sdb: add path (operator)`, then the same delay, and the answer `ok`.
+    if (this.#delayWhileNew(d)) return 'ok';
     if (h.disks.get(d.name) === d) this.addPath(d);
     return 'ok';
+  }
+
+  /**
+   * Whether `d`'s map is new (udev not done with it yet): then `d`, when not in it, waits for
+   * the map's reload on udev's event ("delaying path addition until … is fully initialized").
+   */
+  #delayWhileNew(d: ScsiDisk): boolean {
+    const wwn = d.lun.wwn;
+    const waiting = this.#initializing.get(wwn);
+    const map = this.maps.get(wwn);
+    if (!waiting || !map) return false;
+    if (!map.paths.includes(d)) {
+      if (!waiting.includes(d)) waiting.push(d);
+      this.#host.event(`multipathd ${d.name}: delaying path addition until ${wwn} is fully initialized`);
+    }
+    return true;
   }
 
   /**
